@@ -1,0 +1,91 @@
+"""Engine and sessions. SQLite (WAL, busy timeout, foreign keys) by default; PostgreSQL by URL.
+
+One engine per URL per process: Streamlit runs each browser session in its own thread, and they all
+share this pool. SQLite allows one writer at a time; WAL lets readers go on while it writes, and the
+busy timeout makes a second writer wait instead of failing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+_engines: dict[tuple[str, bool], Engine] = {}
+_lock = threading.Lock()
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_begin(conn) -> None:
+    # Take the write lock at BEGIN so two writers queue on busy_timeout instead of failing with
+    # "database is locked" when a read transaction tries to upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, *, write: bool = True) -> Engine:
+    """SQLite gets two engines per file: writers begin IMMEDIATE, readers begin deferred."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+
+        # pysqlite's own transaction handling is switched off so that BEGIN IMMEDIATE is ours.
+        @event.listens_for(engine, "connect")
+        def _no_autobegin(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None
+
+        if write:
+            event.listen(engine, "begin", _sqlite_begin)
+        else:
+            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def get_engine(url: str, *, write: bool = True) -> Engine:
+    key = (url, write or not url.startswith("sqlite"))
+    with _lock:
+        if key not in _engines:
+            _engines[key] = make_engine(url, write=key[1])
+        return _engines[key]
+
+
+def dispose_engines() -> None:
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+@contextmanager
+def session_scope(url: str, *, write: bool = True) -> Iterator[Session]:
+    """A transaction: commits on success, rolls back everything on any error.
+
+    `write=False` is for pages and reports that only read: on SQLite they never wait for the writer.
+    """
+    with Session(get_engine(url, write=write), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -1,0 +1,220 @@
+"""SQLModel tables. The schema is owned by Alembic (storage/migrations); keep both in step.
+
+Gold answers live in their own table (`ItemGold`) so that the queries that serve participants never
+select them: participant-facing code reads `Item` only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _json(default: Any = None) -> Any:
+    """A JSON column; default is a factory so rows never share a mutable value."""
+    factory = (lambda: list(default)) if isinstance(default, list) else (lambda: dict(default or {}))
+    return Field(default_factory=factory, sa_column=Column(JSON, nullable=False))
+
+
+ROLES = ("admin", "expert", "participant")
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    role: str = Field(index=True)  # one of ROLES
+    name: str = Field(index=True)
+    # Admins and experts: argon2 hash. Participants: none (they hold a link token instead).
+    password_hash: str | None = None
+    # sha256 of the participant's link token; the token itself is shown once and never stored.
+    token_hash: str | None = Field(default=None, unique=True, index=True)
+    token_revoked: bool = False
+    study_id: int | None = Field(default=None, foreign_key="study.id", index=True)
+    # Recruitment platform ids (Prolific's PROLIFIC_PID, STUDY_ID, SESSION_ID).
+    external_id: str | None = Field(default=None, index=True)
+    external_study_id: str | None = None
+    external_session_id: str | None = None
+    failed_logins: int = 0
+    last_failed_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime | None = None
+
+
+class Study(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    description: str = ""
+    instructions: str = ""
+    status: str = "open"  # open | closed
+    # sha256 of the open-enrolment token (Prolific-style link); None when enrolment is closed.
+    enrol_token_hash: str | None = Field(default=None, unique=True, index=True)
+    completion_code: str | None = None
+    # No foreign key: user.study_id already points at study, and a cycle breaks CREATE order.
+    created_by: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ImportBatch(SQLModel, table=True):
+    """One import of one file or folder; every item and transcript points back to it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    format: str
+    source: str  # the path or file name imported
+    n_items: int = 0
+    n_transcripts: int = 0
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Item(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("study_id", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    import_id: int | None = Field(default=None, foreign_key="importbatch.id")
+    external_id: str  # stable id within the study (file line, data set id, ...)
+    question: str
+    options: list[str] = _json([])
+    source_title: str | None = None
+    source_text: str | None = None
+    tags: list[str] = _json([])
+    split: str | None = None
+    meta: dict = _json({})
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ItemGold(SQLModel, table=True):
+    item_id: int = Field(foreign_key="item.id", primary_key=True)
+    gold_index: int
+    explanation: str | None = None
+
+
+class Strategy(SQLModel, table=True):
+    """An immutable, versioned oversight strategy. Editing makes a child row with a reason."""
+
+    __table_args__ = (UniqueConstraint("study_id", "name", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    name: str
+    version: int = 1
+    parent_id: int | None = Field(default=None, foreign_key="strategy.id")
+    reason: str = ""
+    protocol: str  # debate | consultancy | direct-qa | model-alone | assisted-qa
+    rules: dict = _json({})
+    prompts: dict = _json({})
+    model_roles: dict = _json({})
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Assignment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    participant_id: int = Field(foreign_key="user.id", index=True)
+    item_id: int = Field(foreign_key="item.id")
+    strategy_id: int | None = Field(default=None, foreign_key="strategy.id")
+    arm: str = ""
+    state: str = "pending"  # pending | active | done | skipped
+    position: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+class Transcript(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    import_id: int | None = Field(default=None, foreign_key="importbatch.id")
+    strategy_id: int | None = Field(default=None, foreign_key="strategy.id")
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
+    # What ran: e.g. "human debate", "AI consultancy"; for live runs the strategy's protocol.
+    setting: str = Field(index=True)
+    origin: str = "live"  # live | imported
+    external_id: str | None = Field(default=None, index=True)
+    status: str = "open"  # open | complete | abandoned
+    tags: list[str] = _json([])
+    meta: dict = _json({})
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Turn(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("transcript_id", "index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    transcript_id: int = Field(foreign_key="transcript.id", index=True)
+    index: int
+    round: int = 0
+    role: str  # debater_a | debater_b | consultant | judge | assistant | participant
+    speaker: str = ""
+    text: str = ""
+    quotes: list[dict] = _json([])
+    model: str | None = None
+    tokens: int | None = None
+    latency_ms: float | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Judgment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    transcript_id: int | None = Field(default=None, foreign_key="transcript.id", index=True)
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True)
+    judge_id: int | None = Field(default=None, foreign_key="user.id")
+    judge_kind: str = "human"  # human | ai | offline-human
+    judge_name: str = ""
+    round: int = 0
+    # Probabilities over the item's options, in the item's option order.
+    probabilities: list[float] = _json([])
+    answer_index: int | None = None
+    rationale: str = ""
+    seconds: float | None = None
+    is_final: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ExpertReview(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    expert_id: int = Field(foreign_key="user.id")
+    transcript_id: int | None = Field(default=None, foreign_key="transcript.id")
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
+    score: float | None = None
+    verdict: str = ""  # e.g. correct | incorrect | unclear
+    notes: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Job(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)
+    study_id: int | None = Field(default=None, foreign_key="study.id")
+    params: dict = _json({})
+    state: str = "queued"  # queued | running | done | failed | cancelled
+    progress: float = 0.0
+    message: str = ""
+    result: dict = _json({})
+    error: str | None = None
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class Event(SQLModel, table=True):
+    """Audit log: who did what, when."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    study_id: int | None = Field(default=None, foreign_key="study.id")
+    kind: str = Field(index=True)
+    detail: dict = _json({})
