@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(timezone.utc)
 
 
 def _json(default: Any = None) -> Any:
@@ -40,6 +40,7 @@ class User(SQLModel, table=True):
     external_id: str | None = Field(default=None, index=True)
     external_study_id: str | None = None
     external_session_id: str | None = None
+    consented_at: datetime | None = None
     failed_logins: int = 0
     last_failed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -52,6 +53,9 @@ class Study(SQLModel, table=True):
     description: str = ""
     instructions: str = ""
     status: str = "open"  # open | closed
+    consent_text: str = ""
+    # How many items each participant gets (None: every item of the study).
+    items_per_participant: int | None = None
     # sha256 of the open-enrolment token (Prolific-style link); None when enrolment is closed.
     enrol_token_hash: str | None = Field(default=None, unique=True, index=True)
     completion_code: str | None = None
@@ -116,6 +120,9 @@ class Strategy(SQLModel, table=True):
 
 
 class Assignment(SQLModel, table=True):
+    # One assignment per participant and item: two tabs dealing tasks at once cannot double them.
+    __table_args__ = (UniqueConstraint("participant_id", "item_id"),)
+
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True)
     participant_id: int = Field(foreign_key="user.id", index=True)

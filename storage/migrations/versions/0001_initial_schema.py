@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 02:29:07.186345
+Create Date: 2026-11-27
 """
 
 from alembic import op
@@ -24,6 +24,8 @@ def upgrade() -> None:
     sa.Column('description', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('instructions', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('consent_text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('items_per_participant', sa.Integer(), nullable=True),
     sa.Column('enrol_token_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('completion_code', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('created_by', sa.Integer(), nullable=True),
@@ -45,6 +47,7 @@ def upgrade() -> None:
     sa.Column('external_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('external_study_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('external_session_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('consented_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('failed_logins', sa.Integer(), nullable=False),
     sa.Column('last_failed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
@@ -170,7 +173,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['participant_id'], ['user.id'], ),
     sa.ForeignKeyConstraint(['strategy_id'], ['strategy.id'], ),
     sa.ForeignKeyConstraint(['study_id'], ['study.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('participant_id', 'item_id')
     )
     with op.batch_alter_table('assignment', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_assignment_participant_id'), ['participant_id'], unique=False)

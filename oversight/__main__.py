@@ -1,0 +1,3 @@
+from oversight.cli import main
+
+raise SystemExit(main())

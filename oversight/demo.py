@@ -1,0 +1,61 @@
+"""The demo study: a fresh install is useful at once, with no download and no shared data."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from sqlmodel import select
+
+from oversight import auth, strategies
+from oversight.db import session_scope
+from oversight.importers import demo_items_path, import_path
+from oversight.studies import create_study
+from storage.models import Study, User
+
+DEMO_STUDY = "Demo: reading comprehension"
+DEMO_INSTRUCTIONS = (
+    "You will see questions about short texts that you cannot read yourself. For each question, say how "
+    "likely you think each answer is to be correct. Take your time: your answers are saved as you submit them."
+)
+DEMO_CONSENT = (
+    "This is a demonstration study. Your answers are stored with a random participant name and used only "
+    "to show how Oversight Lab works. You can stop at any time."
+)
+
+
+@dataclass
+class DemoSeed:
+    study_id: int
+    admin_name: str
+    admin_password: str | None  # None when the admin existed already (its password is not known)
+    invite_links: list[str] = field(default_factory=list)
+    created: bool = True
+
+
+def seed_demo(*, admin_name: str = "admin", admin_password: str | None = None, invites: int = 3) -> DemoSeed:
+    """Create the demo study, its items, strategies and invite links; a second run adds nothing new
+    except fresh invite links (old ones cannot be shown again: only their hashes are stored)."""
+    password = None
+    with session_scope(write=False) as s:
+        admin = s.exec(select(User).where(User.name == admin_name, User.role == "admin")).first()
+        study = s.exec(select(Study).where(Study.name == DEMO_STUDY)).first()
+    if admin is None:
+        password = admin_password or secrets.token_urlsafe(9)
+        admin = auth.create_user(role="admin", name=admin_name, password=password)
+    created = study is None
+    if created:
+        study = create_study(name=DEMO_STUDY, user_id=admin.id, instructions=DEMO_INSTRUCTIONS,
+                             description="Short original passages; the judge cannot see them.")
+        with session_scope() as s:
+            s.get(Study, study.id).consent_text = DEMO_CONSENT
+        import_path(study_id=study.id, fmt="jsonl", path=demo_items_path(), user_id=admin.id)
+        strategies.create_strategy(study_id=study.id, name="Direct QA", protocol="direct-qa",
+                                   rules={"feedback_after_judging": True}, user_id=admin.id)
+        strategies.create_strategy(
+            study_id=study.id, name="Debate (offline models)", protocol="debate",
+            rules={"rounds": 3, "speeches": "simultaneous", "char_limit": 750, "quote_limit": 250,
+                   "judge_may_end_early": True, "scoring": "log", "turn_penalty": 0.05},
+            model_roles={"debater": "extractive", "judge": "extractive"}, user_id=admin.id)
+    links = [i.link for i in auth.create_invites(study_id=study.id, count=invites, created_by=admin.id)]
+    return DemoSeed(study.id, admin_name, password, links, created)

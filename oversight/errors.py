@@ -1,0 +1,11 @@
+"""The exception types whose messages are written for people (shown as-is by the CLI and the pages)."""
+
+from __future__ import annotations
+
+from oversight.auth import AuthError
+from oversight.importers.common import ImportFailed
+from oversight.participation import ParticipationError
+from oversight.strategies import StrategyError
+from oversight.studies import StudyError
+
+USER_ERRORS: tuple[type[Exception], ...] = (AuthError, ImportFailed, ParticipationError, StrategyError, StudyError)

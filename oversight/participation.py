@@ -1,0 +1,121 @@
+"""What a participant does: consent, take the next task, submit an answer.
+
+Everything here is participant-facing, so it never reads ItemGold and never returns source text the
+protocol hides from the judge. A submitted answer is committed before this module returns.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from oversight.audit import log_event
+from oversight.db import session_scope
+from storage.models import Assignment, Item, Judgment, Study, User, utcnow
+
+
+class ParticipationError(Exception):
+    """Something a participant tried that cannot happen; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class Task:
+    assignment_id: int
+    position: int
+    total: int
+    question: str
+    options: list[str]
+    started_at_iso: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    completion_code: str | None  # shown only once every task is done
+
+
+def _participant(s, user_id: int) -> User:
+    user = s.get(User, user_id)
+    if user is None or user.role != "participant" or user.token_revoked:
+        raise ParticipationError("this participation link is no longer valid")
+    return user
+
+
+def record_consent(*, user_id: int) -> None:
+    with session_scope() as s:
+        user = _participant(s, user_id)
+        if user.consented_at is None:
+            user.consented_at = utcnow()
+            log_event(s, "participant.consent", user_id=user.id, study_id=user.study_id)
+
+
+def _ensure_assignments(s, user: User) -> None:
+    """Deal this participant's items once, in an order of their own (seeded by their id)."""
+    if s.exec(select(Assignment.id).where(Assignment.participant_id == user.id)).first() is not None:
+        return
+    study = s.get(Study, user.study_id)
+    item_ids = list(s.exec(select(Item.id).where(Item.study_id == user.study_id).order_by(Item.id)).all())
+    random.Random(user.id).shuffle(item_ids)
+    if study.items_per_participant:
+        item_ids = item_ids[: study.items_per_participant]
+    for position, item_id in enumerate(item_ids):
+        s.add(Assignment(study_id=user.study_id, participant_id=user.id, item_id=item_id, arm="direct-qa",
+                         position=position))
+
+
+def next_task(*, user_id: int) -> Task | None:
+    """The task to show now (the same one again after a refresh), or None when all are done."""
+    with session_scope() as s:
+        user = _participant(s, user_id)
+        _ensure_assignments(s, user)
+        total = s.exec(select(func.count()).select_from(Assignment)
+                       .where(Assignment.participant_id == user.id)).one()
+        current = s.exec(select(Assignment).where(Assignment.participant_id == user.id,
+                                                  Assignment.state.in_(("pending", "active")))
+                         .order_by(Assignment.position)).first()
+        if current is None:
+            return None
+        if current.state == "pending":
+            current.state, current.started_at = "active", utcnow()
+        item = s.get(Item, current.item_id)
+        return Task(current.id, current.position + 1, total, item.question, list(item.options),
+                    current.started_at.isoformat())
+
+
+def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float], rationale: str = "") -> None:
+    """Store the participant's final answer and close the task, in one transaction."""
+    with session_scope() as s:
+        user = _participant(s, user_id)
+        a = s.get(Assignment, assignment_id)
+        if a is None or a.participant_id != user.id:
+            raise ParticipationError("this task is not yours")
+        if a.state == "done":
+            raise ParticipationError("this task was already submitted")
+        item = s.get(Item, a.item_id)
+        if len(probabilities) != len(item.options) or any(p < 0 for p in probabilities) or sum(probabilities) <= 0:
+            raise ParticipationError("give a probability for every answer")
+        total = sum(probabilities)
+        probs = [p / total for p in probabilities]
+        now = utcnow()
+        seconds = (now - a.started_at).total_seconds() if a.started_at else None
+        s.add(Judgment(item_id=item.id, assignment_id=a.id, judge_id=user.id, judge_kind="human",
+                       judge_name=user.name, probabilities=probs, answer_index=max(range(len(probs)), key=probs.__getitem__),
+                       rationale=rationale.strip(), seconds=seconds, is_final=True))
+        a.state, a.completed_at = "done", now
+        user.last_seen_at = now
+        log_event(s, "judgment.submit", user_id=user.id, study_id=a.study_id, assignment=a.id)
+
+
+def progress(*, user_id: int) -> Progress:
+    with session_scope(write=False) as s:
+        user = _participant(s, user_id)
+        rows = s.exec(select(Assignment.state).where(Assignment.participant_id == user.id)).all()
+        done = sum(1 for r in rows if r == "done")
+        code = None
+        if rows and done == len(rows):
+            code = s.get(Study, user.study_id).completion_code
+        return Progress(done, len(rows), code)

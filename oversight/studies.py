@@ -1,0 +1,126 @@
+"""Studies, and what admins and experts see of them. Participant-facing reads live elsewhere and never
+select ItemGold."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from oversight.audit import log_event
+from oversight.db import session_scope
+from storage.models import Assignment, Item, ItemGold, Judgment, Study, Transcript, User, utcnow
+
+ACTIVE_WINDOW = timedelta(minutes=15)
+
+
+class StudyError(Exception):
+    """A study operation that cannot go ahead; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    id: int
+    name: str
+    status: str
+    created_at: datetime
+    n_items: int
+    n_participants: int
+    n_transcripts: int
+
+
+def create_study(*, name: str, user_id: int | None, description: str = "", instructions: str = "") -> Study:
+    name = name.strip()
+    if not name:
+        raise StudyError("a study needs a name")
+    with session_scope() as s:
+        study = Study(name=name, description=description, instructions=instructions, created_by=user_id,
+                      completion_code=secrets.token_hex(4).upper())
+        s.add(study)
+        s.flush()
+        log_event(s, "study.create", user_id=user_id, study_id=study.id, name=name)
+        return study
+
+
+def get_study(study_id: int) -> Study | None:
+    with session_scope(write=False) as s:
+        return s.get(Study, study_id)
+
+
+def list_studies() -> list[StudySummary]:
+    with session_scope(write=False) as s:
+        studies = s.exec(select(Study).order_by(Study.created_at.desc())).all()
+
+        def counts(column, table) -> dict[int, int]:
+            rows = s.exec(select(column, func.count()).select_from(table).group_by(column)).all()
+            return dict(rows)
+
+        items = counts(Item.study_id, Item)
+        transcripts = counts(Transcript.study_id, Transcript)
+        people = dict(s.exec(select(User.study_id, func.count()).where(User.role == "participant")
+                             .group_by(User.study_id)).all())
+        return [StudySummary(st.id, st.name, st.status, st.created_at, items.get(st.id, 0),
+                             people.get(st.id, 0), transcripts.get(st.id, 0)) for st in studies]
+
+
+def set_study_status(*, study_id: int, status: str, user_id: int | None) -> None:
+    if status not in ("open", "closed"):
+        raise StudyError("status must be open or closed")
+    with session_scope() as s:
+        study = s.get(Study, study_id)
+        if study is None:
+            raise StudyError(f"no study with id {study_id}")
+        study.status = status
+        log_event(s, "study.status", user_id=user_id, study_id=study_id, status=status)
+
+
+def items_with_gold(*, study_id: int, limit: int | None = None, offset: int = 0) -> list[dict]:
+    """Items of a study with their gold answers: for admins and experts only (pages check the role)."""
+    with session_scope(write=False) as s:
+        query = (select(Item, ItemGold).join(ItemGold, ItemGold.item_id == Item.id, isouter=True)
+                 .where(Item.study_id == study_id).order_by(Item.id).offset(offset))
+        if limit is not None:
+            query = query.limit(limit)
+        rows = []
+        for item, gold in s.exec(query).all():
+            rows.append({
+                "id": item.id, "external_id": item.external_id, "question": item.question,
+                "options": item.options,
+                "gold": None if gold is None else gold.gold_index,
+                "gold_answer": None if gold is None else item.options[gold.gold_index],
+                "tags": item.tags, "split": item.split,
+                "has_source": bool(item.source_text), "source_title": item.source_title,
+            })
+        return rows
+
+
+def count_items(*, study_id: int) -> int:
+    with session_scope(write=False) as s:
+        return s.exec(select(func.count()).select_from(Item).where(Item.study_id == study_id)).one()
+
+
+def participants(*, study_id: int) -> list[dict]:
+    """Who is in a study, whether they were active lately, and how far they got."""
+    now = utcnow()
+    with session_scope(write=False) as s:
+        people = s.exec(select(User).where(User.study_id == study_id, User.role == "participant")
+                        .order_by(User.created_at)).all()
+        done = dict(s.exec(select(Assignment.participant_id, func.count())
+                           .where(Assignment.study_id == study_id, Assignment.state == "done")
+                           .group_by(Assignment.participant_id)).all())
+        total = dict(s.exec(select(Assignment.participant_id, func.count())
+                            .where(Assignment.study_id == study_id).group_by(Assignment.participant_id)).all())
+        judged = dict(s.exec(select(Judgment.judge_id, func.count())
+                             .where(Judgment.judge_id.in_([p.id for p in people]))
+                             .group_by(Judgment.judge_id)).all()) if people else {}
+        return [{
+            "id": p.id, "name": p.name, "external_id": p.external_id or "",
+            "status": "revoked" if p.token_revoked else (
+                "active" if p.last_seen_at and now - p.last_seen_at < ACTIVE_WINDOW else
+                ("joined" if p.last_seen_at else "invited")),
+            "last_seen": p.last_seen_at, "assignments_done": done.get(p.id, 0),
+            "assignments": total.get(p.id, 0), "judgments": judged.get(p.id, 0),
+        } for p in people]
