@@ -52,3 +52,33 @@ def datasets_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared data sets not found at {path} (set OVERSIGHT_DATASETS_DIR)")
     return path
+
+
+def _fresh_postgres_database() -> str:
+    """Create an empty database on the test server and return its URL."""
+    import secrets as _secrets
+
+    from sqlalchemy import create_engine, text
+
+    admin_url = os.environ.get("OVERSIGHT_TEST_POSTGRES_URL")
+    if not admin_url:
+        pytest.skip("PostgreSQL tests need OVERSIGHT_TEST_POSTGRES_URL (.ci/run starts a server and sets it)")
+    name = f"oversight_test_{_secrets.token_hex(4)}"
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_db(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A migrated, empty database on each supported engine in turn; returns its URL."""
+    from oversight.db import init_db
+
+    url = f"sqlite:///{tmp_path / 'test.db'}" if request.param == "sqlite" else _fresh_postgres_database()
+    _configure(monkeypatch, url, tmp_path)
+    init_db()
+    yield url
+    storage_db.dispose_engines()
+    settings_mod.reset_settings()

@@ -1,0 +1,77 @@
+"""Oversight Lab: `streamlit run app.py`. Sign-in gate, then the menu of the signed-in role."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from oversight import auth
+from oversight.db import init_db
+from ui import current_user, sign_in_as, sign_out
+
+st.set_page_config(page_title="Oversight Lab", page_icon="⚖️", layout="wide")
+
+
+@st.cache_resource
+def _schema_ready() -> str:
+    # Once per server process: create or migrate the database before any page reads it.
+    return init_db()
+
+
+_schema_ready()
+
+
+def _enter_by_link() -> None:
+    """Participants arrive with `?t=TOKEN` (personal link) or `?enrol=TOKEN&PROLIFIC_PID=...`."""
+    params = st.query_params
+    if "t" in params:
+        user = auth.participant_for_token(params["t"])
+        if user is None:
+            st.session_state.pop("user_id", None)
+            st.session_state["link_error"] = "This participation link is not valid or has been withdrawn."
+        else:
+            sign_in_as(user)
+    elif "enrol" in params:
+        try:
+            user = auth.enrol(enrol_token=params["enrol"], external_id=params.get("PROLIFIC_PID", ""),
+                              external_study_id=params.get("STUDY_ID", ""),
+                              external_session_id=params.get("SESSION_ID", ""))
+            sign_in_as(user)
+        except auth.AuthError as exc:
+            st.session_state.pop("user_id", None)
+            st.session_state["link_error"] = str(exc)
+
+
+_enter_by_link()
+user = current_user()
+
+PAGES = {
+    "admin": {
+        "Studies": [
+            st.Page("pages/studies.py", title="Studies", icon="🗂️", default=True),
+            st.Page("pages/study_items.py", title="Items", icon="📚"),
+            st.Page("pages/study_people.py", title="Participants", icon="👥"),
+            st.Page("pages/strategies.py", title="Strategies", icon="🧭"),
+            st.Page("pages/results.py", title="Results", icon="📈"),
+        ],
+        "System": [st.Page("pages/admin_models.py", title="Models", icon="🤖")],
+    },
+    "expert": {
+        "Review": [
+            st.Page("pages/results.py", title="Results", icon="📈", default=True),
+            st.Page("pages/study_items.py", title="Items", icon="📚"),
+        ],
+    },
+    "participant": {"": [st.Page("pages/participant.py", title="Your tasks", icon="📝", default=True)]},
+}
+
+if user is None:
+    nav = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon="🔑")], position="hidden")
+else:
+    nav = st.navigation(PAGES[user.role], position="sidebar" if user.role != "participant" else "hidden")
+    if user.role != "participant":
+        with st.sidebar:
+            st.text(f"Signed in as {user.name} ({user.role})")
+            if st.button("Sign out"):
+                sign_out()
+                st.rerun()
+nav.run()

@@ -1,0 +1,27 @@
+"""Sign-in for admins and experts; participants who reach it with a bad link are told so."""
+
+import streamlit as st
+
+from oversight.auth import AuthError, authenticate
+from ui import sign_in_as
+
+st.title("Oversight Lab")
+link_error = st.session_state.pop("link_error", None)
+if link_error:
+    st.error(link_error)
+    st.caption("If you were sent a participation link, open it exactly as you received it, "
+               "or contact the researcher who invited you.")
+
+st.subheader("Sign in")
+with st.form("sign_in"):
+    name = st.text_input("Name")
+    password = st.text_input("Password", type="password")
+    submitted = st.form_submit_button("Sign in", type="primary")
+if submitted:
+    try:
+        user = authenticate(name=name, password=password)
+    except AuthError as exc:
+        st.error(str(exc))
+    else:
+        sign_in_as(user)
+        st.rerun()

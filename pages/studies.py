@@ -1,0 +1,34 @@
+"""Admin: all studies at a glance, and a form to create one."""
+
+import streamlit as st
+
+from oversight.studies import StudyError, create_study, list_studies
+from ui import require_role, user_error
+
+user = require_role("admin")
+st.title("Studies")
+
+studies = list_studies()
+if studies:
+    st.dataframe(
+        [{"id": s.id, "name": s.name, "status": s.status, "items": s.n_items,
+          "participants": s.n_participants, "transcripts": s.n_transcripts,
+          "created": s.created_at.strftime("%Y-%m-%d %H:%M")} for s in studies],
+        hide_index=True, width="stretch",
+    )
+else:
+    st.info("No studies yet. Create the first one below, or run `python -m oversight seed-demo`.")
+
+st.subheader("New study")
+with st.form("new_study", clear_on_submit=True):
+    name = st.text_input("Name")
+    description = st.text_area("Description (for researchers)", height=80)
+    instructions = st.text_area("Instructions (shown to participants)", height=100)
+    if st.form_submit_button("Create study", type="primary"):
+        try:
+            study = create_study(name=name, description=description, instructions=instructions, user_id=user.id)
+        except StudyError as exc:
+            user_error(exc)
+        else:
+            st.query_params["study"] = str(study.id)
+            st.success(f"Created study #{study.id}. Import items on the Items page next.")

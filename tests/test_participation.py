@@ -1,0 +1,80 @@
+"""A participant's path: tasks dealt once, answers durable on submit, no gold in what they receive."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from sqlmodel import select
+
+from oversight import auth
+from oversight.db import session_scope
+from oversight.participation import ParticipationError, next_task, progress, record_consent, submit_answer
+from storage.models import Item, ItemGold, Judgment
+
+
+@pytest.fixture
+def items(study):
+    with session_scope() as s:
+        for i in range(3):
+            item = Item(study_id=study.id, external_id=f"q{i}", question=f"Question {i}?",
+                        options=["yes", "no"], source_text="secret passage")
+            s.add(item)
+            s.flush()
+            s.add(ItemGold(item_id=item.id, gold_index=1, explanation="because"))
+    return study
+
+
+@pytest.fixture
+def participant(items):
+    return auth.create_invites(study_id=items.id, count=1)[0].user_id
+
+
+def test_the_same_task_comes_back_until_it_is_answered(participant):
+    record_consent(user_id=participant)
+    first = next_task(user_id=participant)
+    assert next_task(user_id=participant) == first  # a refresh shows the same task
+    submit_answer(user_id=participant, assignment_id=first.assignment_id, probabilities=[30, 70], rationale="hm")
+    second = next_task(user_id=participant)
+    assert second.assignment_id != first.assignment_id and second.position == 2
+
+
+def test_a_submitted_answer_is_stored_normalised_and_final(participant):
+    task = next_task(user_id=participant)
+    submit_answer(user_id=participant, assignment_id=task.assignment_id, probabilities=[1, 3])
+    with session_scope(write=False) as s:
+        j = s.exec(select(Judgment)).one()
+    assert j.probabilities == [0.25, 0.75] and j.answer_index == 1 and j.is_final and j.judge_id == participant
+    with pytest.raises(ParticipationError, match="already submitted"):
+        submit_answer(user_id=participant, assignment_id=task.assignment_id, probabilities=[1, 0])
+
+
+def test_tasks_carry_no_gold_and_no_hidden_source(participant):
+    task = next_task(user_id=participant)
+    fields = {f.name for f in dataclasses.fields(task)}
+    assert not fields & {"gold", "gold_index", "explanation", "source_text"}
+    assert "secret passage" not in repr(task) and "because" not in repr(task)
+
+
+def test_one_participant_cannot_answer_anothers_task(items):
+    a, b = (i.user_id for i in auth.create_invites(study_id=items.id, count=2))
+    task = next_task(user_id=a)
+    with pytest.raises(ParticipationError, match="not yours"):
+        submit_answer(user_id=b, assignment_id=task.assignment_id, probabilities=[1, 1])
+
+
+def test_completion_code_only_when_everything_is_done(participant):
+    while (task := next_task(user_id=participant)) is not None:
+        assert progress(user_id=participant).completion_code is None
+        submit_answer(user_id=participant, assignment_id=task.assignment_id, probabilities=[1, 1])
+    done = progress(user_id=participant)
+    assert done.done == done.total == 3 and done.completion_code
+
+
+def test_bad_probabilities_are_refused_and_store_nothing(participant):
+    task = next_task(user_id=participant)
+    for bad in ([1], [0, 0], [-1, 2]):
+        with pytest.raises(ParticipationError):
+            submit_answer(user_id=participant, assignment_id=task.assignment_id, probabilities=bad)
+    with session_scope(write=False) as s:
+        assert s.exec(select(Judgment)).all() == []

@@ -1,0 +1,68 @@
+"""Streamlit helpers shared by the pages: who is signed in, the role check, study picking, messages.
+
+Every page starts with `require_role(...)`: the menu hides pages of other roles, but the check in the
+page is what keeps a participant who types an admin URL out.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from oversight.auth import get_user
+from oversight.errors import USER_ERRORS
+from oversight.studies import list_studies
+from storage.models import User
+
+USER_KEY = "user_id"
+
+
+def current_user() -> User | None:
+    """The signed-in user, re-read each run so a revoked link or deleted account takes effect at once."""
+    user_id = st.session_state.get(USER_KEY)
+    if user_id is None:
+        return None
+    user = get_user(user_id)
+    if user is None or (user.role == "participant" and user.token_revoked):
+        st.session_state.pop(USER_KEY, None)
+        return None
+    return user
+
+
+def sign_in_as(user: User) -> None:
+    st.session_state[USER_KEY] = user.id
+
+
+def sign_out() -> None:
+    st.session_state.clear()
+    st.query_params.clear()
+
+
+def require_role(*roles: str) -> User:
+    user = current_user()
+    if user is None or user.role not in roles:
+        st.error("This page is not available to you. Sign in with an account that may see it.")
+        st.stop()
+    return user
+
+
+def user_error(exc: Exception) -> None:
+    """Show a domain error as a message (never a traceback)."""
+    st.error(str(exc))
+
+
+def pick_study(label: str = "Study") -> int | None:
+    """A study selector that remembers the choice in the URL (`?study=ID`) across pages and refreshes."""
+    studies = list_studies()
+    if not studies:
+        st.info("No studies yet. Create one on the Studies page.")
+        return None
+    ids = [s.id for s in studies]
+    names = {s.id: f"{s.name} (#{s.id})" for s in studies}
+    wanted = st.query_params.get("study")
+    default = int(wanted) if wanted and wanted.isdigit() and int(wanted) in ids else ids[0]
+    chosen = st.selectbox(label, ids, index=ids.index(default), format_func=names.__getitem__)
+    st.query_params["study"] = str(chosen)
+    return chosen
+
+
+__all__ = ["USER_ERRORS", "current_user", "pick_study", "require_role", "sign_in_as", "sign_out", "user_error"]
