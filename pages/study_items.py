@@ -19,7 +19,9 @@ if study_id is None:
 
 if user.role == "admin":
     with st.expander("Import items", expanded=count_items(study_id=study_id) == 0):
-        fmt = st.selectbox("Format", sorted(FORMATS), format_func=lambda f: f"{f} — {FORMATS[f]}")
+        formats = sorted(FORMATS)
+        fmt = st.selectbox("Format", formats, index=formats.index("csv"),
+                           format_func=lambda f: f"{f} — {FORMATS[f]}")
         st.caption("Upload a file (a .zip for folder formats such as mmlu and nyu-debate), or give a path on "
                    "the server. An import lands whole or not at all.")
         upload = st.file_uploader("File", type=None, key=f"upload-{fmt}")

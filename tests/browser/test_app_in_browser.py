@@ -1,0 +1,88 @@
+"""The app as people use it: a real server, a real browser."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import ADMIN
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(page: Page, url: str, name: str, password: str) -> None:
+    page.goto(url)
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_a_wrong_password_is_refused(page, server):
+    sign_in(page, server["url"], ADMIN[0], "not the password")
+    expect(page.get_by_text("wrong name or password")).to_be_visible()
+    expect(page.get_by_role("heading", name="Studies")).not_to_be_visible()
+
+
+def test_admin_creates_a_study_imports_items_and_makes_an_invite(page, server, tmp_path):
+    sign_in(page, server["url"], *ADMIN)
+    expect(page.get_by_role("heading", name="Studies")).to_be_visible()
+    page.get_by_label("Name").fill("Browser study")
+    page.get_by_role("button", name="Create study").click()
+    expect(page.get_by_text(re.compile(r"Created study #\d+"))).to_be_visible()
+
+    csv = tmp_path / "browser_items.csv"
+    csv.write_text("id,question,options,gold\nb1,Which is a colour?,red|seven,0\nb2,Which is a number?,blue|nine,1\n")
+    page.get_by_role("link", name="Items").click()
+    expect(page.get_by_role("heading", name="Items")).to_be_visible()
+    page.locator('input[type="file"]').set_input_files(str(csv))
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_text("Imported:")).to_be_visible()
+    expect(page.get_by_text("Which is a colour?")).to_be_visible()
+
+    page.get_by_role("link", name="Participants").click()
+    page.get_by_role("button", name="Create links").click()
+    expect(page.get_by_text("Copy these now")).to_be_visible()
+    links = page.locator("code").first.inner_text()
+    assert "?t=" in links
+
+    db = sqlite3.connect(server["env"]["OVERSIGHT_DATABASE_URL"].removeprefix("sqlite:///"))
+    study_id = db.execute("select id from study where name='Browser study'").fetchone()[0]
+    assert db.execute("select count(*) from item where study_id=?", (study_id,)).fetchone()[0] == 2
+    assert db.execute("select count(*) from user where role='participant' and study_id=?", (study_id,)).fetchone()[0] == 5
+
+
+def test_a_participant_link_opens_the_participant_view_and_answers_are_stored(page, server):
+    link = server["seed"]["invite_links"][0]
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Before you begin")).to_be_visible()
+    page.get_by_text("I have read this and agree").click()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_text(re.compile(r"Task 1 of \d+"))).to_be_visible()
+    question = page.locator('[data-testid="stText"]').nth(0).inner_text()
+    page.get_by_role("button", name="Submit answer").click()
+    expect(page.get_by_text(re.compile(r"Task 2 of \d+"))).to_be_visible()
+    page.reload()  # the personal link resumes at the next task
+    expect(page.get_by_text(re.compile(r"Task 2 of \d+"))).to_be_visible()
+
+    db = sqlite3.connect(server["env"]["OVERSIGHT_DATABASE_URL"].removeprefix("sqlite:///"))
+    rows = db.execute("select j.probabilities, i.question from judgment j join item i on i.id=j.item_id").fetchall()
+    assert len(rows) == 1 and rows[0][1] in question or question in rows[0][1]
+
+
+def test_a_participant_link_cannot_reach_admin_pages(page, server):
+    link = server["seed"]["invite_links"][1]
+    token = link.split("?t=")[1]
+    for path in ("studies", "study_items", "study_people", "results", "admin_models"):
+        page.goto(f"{server['url']}/{path}?t={token}")
+        page.wait_for_timeout(1500)
+        body = page.locator("body").inner_text()
+        assert "Create study" not in body and "Create links" not in body and "Import items" not in body
+        assert "gold" not in body.lower()
+
+
+def test_an_unknown_link_is_told_so(page, server):
+    page.goto(f"{server['url']}/?t=forged-token")
+    expect(page.get_by_text("not valid or has been withdrawn")).to_be_visible()

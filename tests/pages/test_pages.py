@@ -1,0 +1,96 @@
+"""Pages under Streamlit's AppTest: each page checks the role itself, and shows what its role needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from oversight import auth
+from oversight.db import session_scope
+from storage.models import Item, ItemGold
+
+REPO = Path(__file__).resolve().parents[2]
+ADMIN_PAGES = ["studies", "study_items", "study_people", "strategies", "results"]
+
+
+def run_page(name: str, user_id: int | None, **query: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "pages" / f"{name}.py"), default_timeout=60)
+    if user_id is not None:
+        at.session_state["user_id"] = user_id
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+@pytest.fixture
+def people(study):
+    with session_scope() as s:
+        item = Item(study_id=study.id, external_id="q1", question="Which door?", options=["left", "right"],
+                    source_text="The treasure is behind the right door.")
+        s.add(item)
+        s.flush()
+        s.add(ItemGold(item_id=item.id, gold_index=1))
+    admin = auth.create_user(role="admin", name="ada", password="long enough")
+    expert = auth.create_user(role="expert", name="eve", password="long enough")
+    participant = auth.create_invites(study_id=study.id, count=1)[0]
+    return {"admin": admin.id, "expert": expert.id, "participant": participant.user_id, "study": study.id}
+
+
+@pytest.mark.parametrize("page", ADMIN_PAGES)
+def test_admin_pages_refuse_participants_and_anonymous_visitors(people, page):
+    for user_id in (people["participant"], None):
+        at = run_page(page, user_id)
+        assert at.error and "not available to you" in at.error[0].value
+        assert not at.dataframe and not at.button
+
+
+@pytest.mark.parametrize("page", ["studies", "study_people", "strategies"])
+def test_admin_only_pages_refuse_experts(people, page):
+    at = run_page(page, people["expert"])
+    assert at.error and "not available to you" in at.error[0].value
+
+
+def test_participant_page_refuses_staff(people):
+    at = run_page("participant", people["admin"])
+    assert at.error and "not available to you" in at.error[0].value
+
+
+def test_admin_sees_items_with_gold(people):
+    at = run_page("study_items", people["admin"], study=str(people["study"]))
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["gold"]) == ["right"] and list(table["question"]) == ["Which door?"]
+
+
+def test_expert_sees_items_but_no_import_form(people):
+    at = run_page("study_items", people["expert"], study=str(people["study"]))
+    assert not at.exception and at.dataframe
+    assert not [b for b in at.button if b.label == "Import"]
+
+
+def test_participant_page_asks_for_consent_then_shows_a_task_without_gold_or_source(people):
+    at = run_page("participant", people["participant"])
+    assert not at.exception
+    assert at.checkbox[0].label.startswith("I have read this")
+    at.checkbox[0].check().run()
+    at.button[0].click().run()
+    texts = " ".join(t.value for t in at.text)
+    assert "Which door?" in texts
+    assert "treasure" not in texts  # the source stays hidden from the judge
+    assert all("gold" not in str(el.value).lower() for el in at.text)
+
+
+def test_studies_page_creates_a_study(people):
+    at = run_page("studies", people["admin"])
+    at.text_input[0].input("From the page")
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("Created study" in s.value for s in at.success)
+
+
+def test_results_page_has_a_clear_empty_state(people):
+    at = run_page("results", people["expert"], study=str(people["study"]))
+    assert not at.exception
+    assert any("No final judgments yet" in i.value for i in at.info)
