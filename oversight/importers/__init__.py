@@ -1,0 +1,63 @@
+"""Item (and transcript) importers: `import_path` parses and validates a whole file or folder, then lands
+it in one transaction (see `common.land`). A bad file raises `ImportFailed` naming file, line and
+field, and writes nothing. Re-importing skips what the study already has and says so in the summary.
+
+Formats (`FORMATS`): `csv` and `jsonl` (the generic schema, see `generic`), `mmlu`, `boolq`, `cosmos`,
+`nyu-debate`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from oversight.importers.common import ImportFailed, ImportSummary, ParsedBatch, land
+
+__all__ = ["FORMATS", "ImportFailed", "ImportSummary", "demo_items_path", "import_path", "parse_path"]
+
+FORMATS: dict[str, str] = {
+    "csv": "generic CSV: question, options (| separated) or option_a.. / A..D columns, gold, optional id, "
+    "source_text, source_title, tags (; separated), split, explanation",
+    "jsonl": "generic JSON lines: question, options (list), gold, optional id, source_text, source_title, tags, "
+    "split, explanation, meta",
+    "mmlu": "MMLU CSV folder or file (question, A, B, C, D, answer letter; subject and split from the file name)",
+    "boolq": "BoolQ JSON lines (question, passage, answer true/false, title)",
+    "cosmos": "Cosmos QA CSV (id, context, question, answer0..answer3, label)",
+    "nyu-debate": "NYU human debate folder (debates-metadata.jsonl + debates/*.json): items, transcripts, judgments",
+}
+
+
+def parse_path(*, fmt: str, path: Path) -> ParsedBatch:
+    """Parse and validate without writing anything."""
+    path = Path(path)
+    if fmt == "csv":
+        from oversight.importers.generic import parse_csv as parse
+    elif fmt == "jsonl":
+        from oversight.importers.generic import parse_jsonl as parse
+    elif fmt == "mmlu":
+        from oversight.importers.mmlu import parse
+    elif fmt == "boolq":
+        from oversight.importers.boolq import parse
+    elif fmt == "cosmos":
+        from oversight.importers.cosmos import parse
+    elif fmt == "nyu-debate":
+        from oversight.importers.nyu import parse
+    else:
+        raise ImportFailed(path, None, None, f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    if not path.exists():
+        raise ImportFailed(path, None, None, "file or folder not found")
+    return parse(path)
+
+
+def import_path(*, study_id: int, fmt: str, path: Path, user_id: int | None = None) -> ImportSummary:
+    """Import one file or folder into a study; all or nothing."""
+    started = time.perf_counter()
+    batch = parse_path(fmt=fmt, path=path)
+    summary = land(batch, study_id=study_id, user_id=user_id)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def demo_items_path() -> Path:
+    """The bundled demo item set (original passages, generic JSONL schema)."""
+    return Path(__file__).resolve().parent.parent / "demo_items.jsonl"
