@@ -1,0 +1,156 @@
+"""Admin export of one study to a folder: everything needed to analyse it elsewhere.
+
+Files (JSON lines, one row per line, ordered by id; datetimes in ISO 8601 UTC):
+- `items.jsonl` — items WITH their gold (`gold_index`, `gold_answer`, `explanation`): admins only
+- `strategies.jsonl`, `transcripts.jsonl`, `turns.jsonl`, `judgments.jsonl`, `reviews.jsonl`
+- `judgments.csv` — one row per judgment, flat, with the item's gold and the probability on it
+- `manifest.json` — study, export time, row counts per file (returned by `export_study`)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import SQLModel, select
+
+from oversight.db import session_scope
+from storage.models import Assignment, ExpertReview, Item, ItemGold, Judgment, Strategy, Study, Transcript, Turn
+
+CSV_COLUMNS = [
+    "judgment_id", "item_id", "item_external_id", "transcript_id", "transcript_external_id", "setting",
+    "origin", "strategy_id", "assignment_id", "judge_kind", "judge_id", "judge_name", "round", "is_final",
+    "probabilities", "answer_index", "gold_index", "p_correct", "correct", "seconds", "created_at",
+]
+BATCH = 1000
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.isoformat()
+    return value
+
+
+def _row(record: SQLModel) -> dict[str, Any]:
+    return {k: _jsonable(v) for k, v in record.model_dump().items()}
+
+
+def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    with session_scope(write=False) as s:
+        study = s.get(Study, study_id)
+        if study is None:
+            raise ValueError(f"study {study_id} does not exist")
+
+        def write_jsonl(name: str, statement, to_row) -> None:
+            n = 0
+            with (out_dir / name).open("w", encoding="utf-8") as f:
+                for record in s.exec(statement.execution_options(yield_per=BATCH)):
+                    f.write(json.dumps(to_row(record), ensure_ascii=False) + "\n")
+                    n += 1
+            counts[name] = n
+
+        def item_row(record) -> dict[str, Any]:
+            item, gold = record
+            row = _row(item)
+            row["gold_index"] = gold.gold_index if gold else None
+            row["gold_answer"] = (
+                item.options[gold.gold_index] if gold and 0 <= gold.gold_index < len(item.options) else None
+            )
+            row["explanation"] = gold.explanation if gold else None
+            return row
+
+        write_jsonl(
+            "items.jsonl",
+            select(Item, ItemGold).outerjoin(ItemGold, ItemGold.item_id == Item.id)
+            .where(Item.study_id == study_id).order_by(Item.id),
+            item_row,
+        )
+        write_jsonl("strategies.jsonl", select(Strategy).where(Strategy.study_id == study_id).order_by(Strategy.id), _row)
+        write_jsonl(
+            "transcripts.jsonl", select(Transcript).where(Transcript.study_id == study_id).order_by(Transcript.id), _row
+        )
+        write_jsonl(
+            "turns.jsonl",
+            select(Turn).join(Transcript, Transcript.id == Turn.transcript_id)
+            .where(Transcript.study_id == study_id).order_by(Turn.transcript_id, Turn.index),
+            _row,
+        )
+        judgments = (
+            select(Judgment, Item.external_id, ItemGold.gold_index, Transcript, Assignment.strategy_id)
+            .join(Item, Item.id == Judgment.item_id)
+            .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
+            .outerjoin(ItemGold, ItemGold.item_id == Judgment.item_id)
+            .outerjoin(Transcript, Transcript.id == Judgment.transcript_id)
+            .where(Item.study_id == study_id)
+            .order_by(Judgment.id)
+        )
+        write_jsonl("judgments.jsonl", select(Judgment).join(Item, Item.id == Judgment.item_id)
+                    .where(Item.study_id == study_id).order_by(Judgment.id), _row)
+        n = 0
+        with (out_dir / "judgments.csv").open("w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            for judgment, item_ext, gold, transcript, a_strategy in s.exec(judgments.execution_options(yield_per=BATCH)):
+                probs = judgment.probabilities or []
+                p = None
+                if gold is not None and 0 <= gold < len(probs):
+                    p = probs[gold]
+                elif gold is not None and judgment.answer_index is not None:
+                    p = 1.0 if judgment.answer_index == gold else 0.0
+                writer.writerow({
+                    "judgment_id": judgment.id,
+                    "item_id": judgment.item_id,
+                    "item_external_id": item_ext,
+                    "transcript_id": judgment.transcript_id,
+                    "transcript_external_id": transcript.external_id if transcript else None,
+                    "setting": transcript.setting if transcript else None,
+                    "origin": transcript.origin if transcript else "live",
+                    "strategy_id": (transcript.strategy_id if transcript else None) or a_strategy,
+                    "assignment_id": judgment.assignment_id,
+                    "judge_kind": judgment.judge_kind,
+                    "judge_id": judgment.judge_id,
+                    "judge_name": judgment.judge_name,
+                    "round": judgment.round,
+                    "is_final": int(judgment.is_final),
+                    "probabilities": json.dumps(probs),
+                    "answer_index": judgment.answer_index,
+                    "gold_index": gold,
+                    "p_correct": p,
+                    "correct": None if p is None else int(p > 0.5),
+                    "seconds": judgment.seconds,
+                    "created_at": _jsonable(judgment.created_at),
+                })
+                n += 1
+        counts["judgments.csv"] = n
+        write_jsonl(
+            "reviews.jsonl",
+            select(ExpertReview).where(ExpertReview.study_id == study_id).order_by(ExpertReview.id),
+            _row,
+        )
+        study_name = study.name
+
+    manifest = {
+        "study_id": study_id,
+        "study": study_name,
+        "exported_at": datetime.now(timezone.utc).isoformat(),
+        "contains_gold": True,
+        "counts": {
+            "items": counts["items.jsonl"],
+            "strategies": counts["strategies.jsonl"],
+            "transcripts": counts["transcripts.jsonl"],
+            "turns": counts["turns.jsonl"],
+            "judgments": counts["judgments.jsonl"],
+            "reviews": counts["reviews.jsonl"],
+        },
+        "files": {name: n for name, n in counts.items()},
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
