@@ -1,0 +1,683 @@
+"""transformers causal LM in-process, one instance per model, requests from all threads batched together.
+
+Why our own scheduler rather than transformers' `generate_batch` / ContinuousBatchingManager: that manager takes one
+generation config for all requests (no per-request temperature, top_p or seed), has no stop strings or timeouts, and
+on the lent H200 its CUDA-graph mode reached ~6x a compiled single stream at 32 requests (GPU-NOTES.md) where we need
+10x. A small loop over the model's forward gives us all of that:
+
+- A scheduler thread owns the model. Callers enqueue jobs and wait (or read a stream queue).
+- Dynamic path (default; CPU and GPU): rows live in a `DynamicCache`, left-padded with a 2-D attention mask and
+  explicit position ids. New requests are prefilled and *merged into the running batch at the next step*, finished
+  rows are dropped at once (continuous batching).
+- Static path (`static_cache`, and `compile` on GPU): rows decode into a preallocated `StaticCache` whose batch size
+  is a bucket (1, 2, 4, ... up to max_batch_size) and whose length is `max_seq_len`, so every decode step has the
+  same shapes. With `compile`, the step is `torch.compile(mode="reduce-overhead")` — CUDA graphs — and each bucket
+  is compiled by `warm()` at start-up, never inside a request: a bucket that has not been warmed is not used.
+  Plain `generate` is launch-bound on the GPU box (a 0.5B model is no faster than 7B); graphs remove that.
+- Each request has its own sampling (greedy / temperature / top_p / seed), stop strings, token limits and deadline;
+  text is detokenised incrementally and streamed, holding back just enough characters that a stop string is never
+  streamed and then retracted.
+- Choice scoring sums the log-probabilities of each option's tokens after the prompt and normalises them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from oversight.models.base import Backend, softmax
+from oversight.models.config import ModelConfig
+from oversight.models.errors import ModelError, ModelNotFound, ModelTimeout
+from oversight.models.types import Completion, Message, Request, as_request
+
+_DONE = object()  # end of a stream
+GRACE_S = 10.0  # a caller waits this long past its deadline before giving up on a stuck scheduler
+
+
+@dataclass(eq=False)
+class _Job:
+    kind: str  # "gen" | "score" | "top"
+    request: Request
+    prompt_ids: list[int]
+    deadline: float
+    options: list[list[int]] = field(default_factory=list)  # score: token ids of each option
+    k: int = 0  # top: how many next tokens
+    stream: queue.Queue | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    result: object = None
+    error: BaseException | None = None
+    cancelled: bool = False
+    t_submit: float = field(default_factory=time.perf_counter)
+    # generation state
+    gen_ids: list[int] = field(default_factory=list)
+    text: str = ""
+    emitted: int = 0
+    prefix_off: int = 0
+    read_off: int = 0
+    finish: str = ""
+    generator: object = None
+
+
+class HFBackend(Backend):
+    def __init__(self, config: ModelConfig, *, model=None, tokenizer=None):
+        """`model`/`tokenizer` may be given already built (benchmarks with random weights); else loaded from
+        `config.model` on first use."""
+        super().__init__(config)
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = None
+        self._cv = threading.Condition()
+        self._pending: list[_Job] = []
+        self._thread: threading.Thread | None = None
+        self._closing = False
+        self._static_caches: dict[int, object] = {}
+        self._ready_buckets: set[int] = set()
+        self._compiled = None
+        self._warm_lock = threading.Lock()
+
+    # ---------------------------------------------------------------------------------------------------- loading
+    def _load(self) -> None:
+        import torch
+
+        cfg = self.config
+        if self.model is None:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            if not cfg.model:
+                raise ModelNotFound(f"Model {cfg.name!r} (hf) names no weights.", setting=cfg.setting("model"))
+            local = Path(cfg.model).expanduser()
+            if not local.exists() and cfg.model.startswith((".", "/", "~")):
+                raise ModelNotFound(f"Model {cfg.name!r} (hf): no weights at {cfg.model}.", setting=cfg.setting("model"))
+            src = str(local) if local.exists() else cfg.model
+            try:
+                self.tokenizer = AutoTokenizer.from_pretrained(
+                    src, local_files_only=cfg.local_files_only, trust_remote_code=cfg.trust_remote_code
+                )
+                self.model = AutoModelForCausalLM.from_pretrained(
+                    src,
+                    dtype=self._dtype(torch),
+                    local_files_only=cfg.local_files_only,
+                    trust_remote_code=cfg.trust_remote_code,
+                )
+            except (OSError, ValueError) as e:
+                hint = " (local_files_only is on: download it first, or set local_files_only = false)" if cfg.local_files_only else ""
+                raise ModelNotFound(
+                    f"Model {cfg.name!r} (hf): cannot load {cfg.model!r}{hint}: {e}", setting=cfg.setting("model")
+                ) from e
+        if self.tokenizer is None:
+            raise ModelNotFound(f"Model {cfg.name!r} (hf) has no tokenizer.", setting=cfg.setting("model"))
+        want = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = torch.device(want)
+        self.model.to(self.device)
+        self.model.eval()
+        params = inspect.signature(self.model.forward).parameters
+        # transformers 5.2x renamed past_key_values -> cache; older 5.x static caches need cache_position.
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        self._pass_cache_position = "cache_position" in params
+        gen = getattr(self.model, "generation_config", None)
+        eos = getattr(gen, "eos_token_id", None) if gen is not None else None
+        if eos is None:
+            eos = self.tokenizer.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, (list, tuple)) else ([eos] if eos is not None else []))
+        pad = self.tokenizer.pad_token_id
+        self.pad_id = pad if pad is not None else (min(self.eos_ids) if self.eos_ids else 0)
+        from transformers import DynamicCache
+        from transformers.cache_utils import DynamicLayer
+
+        probe = DynamicCache(config=self.model.config)
+        # Merging running batches edits the cache tensors directly; only plain full-attention layers allow it.
+        self._can_merge = all(type(layer) is DynamicLayer for layer in getattr(probe, "layers", [])) and bool(
+            getattr(probe, "layers", None)
+        )
+        if cfg.static_cache and not cfg.compile:
+            self._ready_buckets = {b for b in cfg.batch_buckets if b <= cfg.max_batch_size}
+        self._thread = threading.Thread(target=self._loop, name=f"hf-scheduler-{cfg.name}", daemon=True)
+        self._thread.start()
+
+    def _dtype(self, torch):
+        if self.config.dtype != "auto":
+            return getattr(torch, self.config.dtype)
+        dev = self.config.device
+        on_gpu = dev.startswith("cuda") or (dev == "auto" and torch.cuda.is_available())
+        return torch.bfloat16 if on_gpu else torch.float32
+
+    def warm(self) -> None:
+        """Load; with `compile`, compile and capture every static batch bucket (tens of seconds per bucket on a
+        GPU) so requests never wait for compilation."""
+        self.load()
+        cfg = self.config
+        if not cfg.compile:
+            return
+        with self._warm_lock:
+            import torch
+
+            if self._compiled is None:
+                torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+                self._compiled = torch.compile(self._step_eager, mode="reduce-overhead", fullgraph=False, dynamic=False)
+            for b in sorted(x for x in cfg.batch_buckets if x <= cfg.max_batch_size):
+                if b in self._ready_buckets:
+                    continue
+                job = self._submit_warmup(b)
+                job.done.wait()
+                if job.error is not None:
+                    raise job.error
+                self._ready_buckets.add(b)
+
+    def _submit_warmup(self, bucket: int) -> _Job:
+        job = _Job("warm", Request(), [], math.inf, k=bucket)
+        self.stats.enqueue()
+        with self._cv:
+            self._pending.append(job)
+            self._cv.notify()
+        return job
+
+    def close(self) -> None:
+        with self._cv:
+            self._closing = True
+            self._cv.notify_all()
+
+    # ------------------------------------------------------------------------------------------------ public API
+    def render(self, request: Request) -> str:
+        """The prompt text: the chat template (configured, else the tokenizer's, else a plain fallback)."""
+        msgs = [{"role": m.role, "content": m.content} for m in request.chat()]
+        tok = self.tokenizer
+        template = self.config.chat_template or getattr(tok, "chat_template", None)
+        if template:
+            return tok.apply_chat_template(msgs, chat_template=template, add_generation_prompt=True, tokenize=False)
+        return "".join(f"{m['role']}: {m['content']}\n" for m in msgs) + "assistant:"
+
+    def encode_prompt(self, request: Request) -> list[int]:
+        # A chat template writes its own special tokens; the plain fallback gets the tokenizer's (e.g. BOS).
+        templated = bool(self.config.chat_template or getattr(self.tokenizer, "chat_template", None))
+        return list(self.tokenizer(self.render(request), add_special_tokens=not templated)["input_ids"])
+
+    def _new_job(self, kind: str, request: Request, **kw) -> _Job:
+        self.load()
+        ids = self.encode_prompt(request)
+        timeout = request.timeout_s if request.timeout_s is not None else self.config.timeout_s
+        if kind == "gen" and len(ids) + 1 > self.config.max_seq_len:
+            raise ModelError(
+                f"Prompt of {len(ids)} tokens does not fit max_seq_len={self.config.max_seq_len}.",
+                setting=self.config.setting("max_seq_len"),
+            )
+        return _Job(kind, request, ids, time.perf_counter() + timeout, **kw)
+
+    def _submit(self, jobs: Sequence[_Job]) -> None:
+        if self._closing:
+            raise ModelError(f"Model {self.name!r} has been closed.")
+        self.stats.enqueue(len(jobs))
+        with self._cv:
+            self._pending.extend(jobs)
+            self._cv.notify()
+
+    def _wait(self, job: _Job):
+        left = job.deadline - time.perf_counter() + GRACE_S
+        if not job.done.wait(timeout=max(left, 0.0) if math.isfinite(left) else None):
+            job.cancelled = True
+            raise ModelTimeout(
+                f"Model {self.name!r} did not answer within {job.deadline - job.t_submit:.1f}s.",
+                setting=self.config.setting("timeout_s"),
+            )
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def complete(self, requests: Sequence[Request]) -> list[Completion]:
+        jobs = [self._new_job("gen", r) for r in requests]
+        self._submit(jobs)
+        results, first_error = [], None
+        for job in jobs:
+            try:
+                results.append(self._wait(job))
+            except ModelError as e:
+                first_error = first_error or e
+        if first_error is not None:
+            raise first_error
+        return results
+
+    def stream(self, request: Request) -> Iterator[str]:
+        job = self._new_job("gen", request, stream=queue.Queue())
+        self._submit([job])
+        try:
+            while True:
+                left = job.deadline - time.perf_counter() + GRACE_S
+                try:
+                    item = job.stream.get(timeout=max(left, 0.01))
+                except queue.Empty:
+                    raise ModelTimeout(
+                        f"Model {self.name!r} stopped streaming.", setting=self.config.setting("timeout_s")
+                    ) from None
+                if item is _DONE:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            job.cancelled = True  # a consumer that stops reading frees the row at the next step
+
+    def option_logprobs(self, prompt, options: Sequence[str]) -> list[float]:
+        """Sum of log-probabilities of each option's tokens following the prompt."""
+        request = as_request(prompt)
+        if not options:
+            raise ModelError("score_choices needs at least one option.")
+        opt_ids = [self.tokenizer(o, add_special_tokens=False)["input_ids"] for o in options]
+        if any(len(o) == 0 for o in opt_ids):
+            raise ModelError("An answer option is empty.")
+        job = self._new_job("score", request, options=opt_ids)
+        self._submit([job])
+        return self._wait(job)
+
+    def score_choices(self, prompt, options: Sequence[str]) -> list[float]:
+        return softmax(self.option_logprobs(prompt, options))
+
+    def top_logprobs(self, prompt, k: int = 5) -> list[tuple[int, str, float]]:
+        """The k likeliest next tokens after the prompt: (token id, text, log-probability)."""
+        job = self._new_job("top", as_request(prompt), k=k)
+        self._submit([job])
+        return self._wait(job)
+
+    def info(self) -> dict:
+        info = super().info()
+        info["device"] = str(self.device) if self.device is not None else self.config.device
+        info["compiled_buckets"] = sorted(self._ready_buckets) if self.config.compile else []
+        if self.model is not None and self.loaded:
+            import torch
+
+            if self.device is not None and self.device.type == "cuda":
+                info["memory_mb"] = round(torch.cuda.memory_allocated(self.device) / 2**20, 1)
+            else:
+                info["memory_mb"] = round(sum(p.numel() * p.element_size() for p in self.model.parameters()) / 2**20, 1)
+        return info
+
+    # ------------------------------------------------------------------------------------------------- scheduler
+    def _take(self, limit: int, block: bool) -> list[_Job]:
+        """Pop pending jobs (up to `limit` generation jobs; all scoring jobs). With `block`, wait for the first one
+        and then for stragglers: requests sent together by many threads should start together."""
+        wait_s = self.config.batch_wait_ms / 1000
+        with self._cv:
+            if block:
+                while not self._pending and not self._closing:
+                    self._cv.wait()
+                if self._closing:
+                    return []
+                deadline = time.perf_counter() + 10 * wait_s
+                while time.perf_counter() < deadline:
+                    n = len(self._pending)
+                    self._cv.wait(timeout=wait_s)
+                    if len(self._pending) == n:
+                        break
+            out, keep, gens = [], [], 0
+            for job in self._pending:
+                if job.kind == "gen":
+                    if gens < limit:
+                        out.append(job)
+                        gens += 1
+                    else:
+                        keep.append(job)
+                else:
+                    out.append(job)
+            self._pending = keep
+            return out
+
+    def _loop(self) -> None:
+        import torch
+
+        while not self._closing:
+            jobs = self._take(self.config.max_batch_size, block=True)
+            if not jobs:
+                continue
+            try:
+                with torch.inference_mode():
+                    self._run_side_jobs([j for j in jobs if j.kind != "gen"])
+                    gens = [j for j in jobs if j.kind == "gen"]
+                    if gens:
+                        self._generate(gens)
+            except Exception as e:  # a failed batch must not kill the scheduler
+                err = e if isinstance(e, ModelError) else ModelError(f"Model {self.name!r} failed: {e}")
+                self.stats.error(str(err))
+                for j in jobs:
+                    if not j.done.is_set():
+                        self._fail(j, err)
+
+    def _run_side_jobs(self, jobs: list[_Job]) -> None:
+        for job in jobs:
+            self.stats.start()
+            try:
+                if job.kind == "warm":
+                    self._warm_bucket(job.k)
+                elif job.kind == "score":
+                    job.result = self._score(job)
+                elif job.kind == "top":
+                    job.result = self._top(job)
+            except Exception as e:
+                job.error = e if isinstance(e, ModelError) else ModelError(f"Model {self.name!r} failed: {e}")
+                self.stats.error(str(job.error))
+            finally:
+                self.stats.finish()
+                job.done.set()
+
+    def _fail(self, job: _Job, err: BaseException) -> None:
+        job.error = err
+        if job.stream is not None:
+            job.stream.put(err)
+        job.done.set()
+
+    # -------------------------------------------------------------------------------------------- model plumbing
+    def _forward(self, ids, mask, pos, cache, cache_start: int | None = None):
+        import torch
+
+        kw = {self._cache_kw: cache}
+        if self._pass_cache_position and cache_start is not None:
+            kw["cache_position"] = torch.arange(cache_start, cache_start + ids.shape[1], device=ids.device)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1, **kw)
+        return out.logits[:, -1, :].float()
+
+    def _step_eager(self, ids, mask, pos, cache, cache_start=None):
+        return self._forward(ids, mask, pos, cache, cache_start)
+
+    def _left_pad(self, seqs: list[list[int]], width: int | None = None):
+        import torch
+
+        width = width or max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, width - len(s):] = torch.tensor(s, dtype=torch.long)
+            mask[i, width - len(s):] = 1
+        pos = (mask.cumsum(1) - 1).clamp(min=0)
+        return ids.to(self.device), mask.to(self.device), pos.to(self.device)
+
+    def _score(self, job: _Job) -> list[float]:
+        import torch
+
+        seqs = [job.prompt_ids + o for o in job.options]
+        width = max(len(s) for s in seqs)
+        # Right padding here: no cache, and each option's tokens sit at known positions.
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)] = torch.tensor(s)
+            mask[i, : len(s)] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        logp = torch.log_softmax(self.model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+        p = len(job.prompt_ids)
+        out = []
+        for i, o in enumerate(job.options):
+            targets = torch.tensor(o, device=self.device)
+            out.append(float(logp[i, p - 1 : p - 1 + len(o)].gather(1, targets[:, None]).sum()))
+        return out
+
+    def _top(self, job: _Job) -> list[tuple[int, str, float]]:
+        import torch
+
+        ids, mask, pos = self._left_pad([job.prompt_ids])
+        logits = self.model(input_ids=ids, attention_mask=mask).logits[0, -1].float()
+        vals, idx = torch.log_softmax(logits, -1).topk(job.k)
+        return [(int(i), self.tokenizer.decode([int(i)]), float(v)) for v, i in zip(vals, idx)]
+
+    # ---------------------------------------------------------------------------------------------- generation
+    def _generate(self, jobs: list[_Job]) -> None:
+        cfg = self.config
+        need = max(len(j.prompt_ids) for j in jobs) + max(j.request.sampling.max_new_tokens for j in jobs)
+        bucket = next((b for b in sorted(self._ready_buckets) if b >= len(jobs)), None)
+        if bucket is not None and need <= cfg.max_seq_len:
+            self._run_static(jobs, bucket)
+        else:
+            self._run_dynamic(jobs)
+
+    def _start_rows(self, jobs: list[_Job]) -> None:
+        import torch
+
+        self.stats.start(len(jobs))
+        for j in jobs:
+            j.read_off = j.prefix_off = 0
+            seed = j.request.sampling.seed
+            if seed is not None and j.request.sampling.temperature > 0:
+                j.generator = torch.Generator(device=self.device).manual_seed(seed)
+
+    def _sample(self, logits, jobs: list[_Job]):
+        """Next token per row (a list of ints); rows finished or cancelled get pad."""
+        import torch
+
+        for i, j in enumerate(jobs):
+            s = j.request.sampling
+            if len(j.gen_ids) < s.min_new_tokens and self.eos_ids:
+                logits[i, list(self.eos_ids)] = -math.inf
+        greedy = logits.argmax(-1)
+        out = greedy.tolist()
+        for i, j in enumerate(jobs):
+            s = j.request.sampling
+            if s.temperature <= 0:
+                continue
+            row = logits[i] / s.temperature
+            if s.top_p < 1.0:
+                sorted_logits, order = row.sort(descending=True)
+                probs = sorted_logits.softmax(-1)
+                cut = probs.cumsum(-1) - probs > s.top_p
+                sorted_logits[cut] = -math.inf
+                row = torch.full_like(row, -math.inf).scatter(0, order, sorted_logits)
+            out[i] = int(torch.multinomial(row.softmax(-1), 1, generator=j.generator))
+        return out
+
+    def _advance(self, job: _Job, token: int, total_len: int) -> bool:
+        """Record one token; stream text; return True when the row is finished."""
+        s = job.request.sampling
+        if job.cancelled:
+            job.finish = "cancelled"
+            return True
+        if time.perf_counter() > job.deadline:
+            job.finish = "timeout"
+            return True
+        if token in self.eos_ids and len(job.gen_ids) >= s.min_new_tokens:
+            job.finish = "stop"
+            return True
+        job.gen_ids.append(token)
+        self.stats.tokens(1)
+        self._detok(job, final=False)
+        for stop in s.stop:
+            if stop and stop in job.text[max(0, job.emitted - len(stop)):]:
+                job.text = job.text[: job.text.index(stop)]
+                job.finish = "stop"
+                return True
+        if len(job.gen_ids) >= s.max_new_tokens or total_len >= self.config.max_seq_len:
+            job.finish = "length"
+            return True
+        hold = max((len(x) for x in s.stop), default=1) - 1
+        upto = len(job.text) - hold
+        if job.stream is not None and upto > job.emitted:
+            job.stream.put(job.text[job.emitted:upto])
+            job.emitted = upto
+        return False
+
+    def _detok(self, job: _Job, final: bool) -> None:
+        # Decode a sliding window (vLLM-style): O(1) per step, and no partial UTF-8 characters.
+        dec = self.tokenizer.decode
+        prefix = dec(job.gen_ids[job.prefix_off : job.read_off], skip_special_tokens=True)
+        full = dec(job.gen_ids[job.prefix_off :], skip_special_tokens=True)
+        if len(full) > len(prefix) and (final or not full.endswith("\ufffd")):
+            job.text += full[len(prefix):]
+            job.prefix_off, job.read_off = job.read_off, len(job.gen_ids)
+
+    def _finish(self, job: _Job) -> None:
+        self.stats.finish()
+        if job.finish == "timeout":
+            self._fail(job, ModelTimeout(
+                f"Model {self.name!r} ran past the {job.deadline - job.t_submit:.1f}s timeout.",
+                setting=self.config.setting("timeout_s"),
+            ))
+            self.stats.error("timeout")
+            return
+        if job.finish == "cancelled":
+            self._fail(job, ModelError("cancelled"))
+            return
+        if job.finish == "length":
+            self._detok(job, final=True)
+        if job.stream is not None:
+            if len(job.text) > job.emitted:
+                job.stream.put(job.text[job.emitted:])
+            job.stream.put(_DONE)
+        job.result = Completion(
+            text=job.text,
+            tokens=len(job.gen_ids),
+            latency_s=time.perf_counter() - job.t_submit,
+            finish_reason="length" if job.finish == "length" else "stop",
+            prompt_tokens=len(job.prompt_ids),
+            model=self.name,
+        )
+        job.done.set()
+
+    def _prefill_dynamic(self, jobs: list[_Job]):
+        from transformers import DynamicCache
+
+        ids, mask, pos = self._left_pad([j.prompt_ids for j in jobs])
+        cache = DynamicCache(config=self.model.config)
+        logits = self._forward(ids, mask, pos, cache, cache_start=0)
+        return cache, mask, mask.sum(1), logits
+
+    def _merge(self, a, b):
+        """Concatenate two running batches (cache, mask, next_pos, logits) along the batch dimension, left-padding
+        the shorter one in the sequence dimension."""
+        import torch
+        import torch.nn.functional as F
+
+        (ca, ma, pa, la), (cb, mb, pb, lb) = a, b
+        sa, sb = ma.shape[1], mb.shape[1]
+        width = max(sa, sb)
+        for la_, lb_ in zip(ca.layers, cb.layers):
+            for attr in ("keys", "values"):
+                x, y = getattr(la_, attr), getattr(lb_, attr)
+                x = F.pad(x, (0, 0, width - sa, 0))
+                y = F.pad(y, (0, 0, width - sb, 0))
+                setattr(la_, attr, torch.cat([x, y], 0))
+        mask = torch.cat([F.pad(ma, (width - sa, 0)), F.pad(mb, (width - sb, 0))], 0)
+        return ca, mask, torch.cat([pa, pb]), torch.cat([la, lb])
+
+    def _run_dynamic(self, jobs: list[_Job]) -> None:
+        import torch
+
+        self._start_rows(jobs)
+        cache, mask, pos, logits = self._prefill_dynamic(jobs)
+        rows = list(jobs)
+        while rows:
+            tokens = self._sample(logits, rows)
+            keep = []
+            for i, (job, tok) in enumerate(zip(rows, tokens)):
+                if self._advance(job, tok, mask.shape[1] + 1):
+                    self._finish(job)
+                else:
+                    keep.append(i)
+            if len(keep) < len(rows):
+                rows = [rows[i] for i in keep]
+                tokens = [tokens[i] for i in keep]
+                if not rows and not (self._can_merge and self._has_pending()):
+                    return
+                idx = torch.tensor(keep, device=self.device, dtype=torch.long)
+                for layer in cache.layers:
+                    layer.batch_select_indices(idx)
+                mask, pos = mask[idx], pos[idx]
+                if rows:  # drop columns that are padding for every remaining row
+                    first = int(mask.any(0).nonzero()[0])
+                    if first > 0:
+                        mask = mask[:, first:]
+                        for layer in cache.layers:
+                            layer.keys, layer.values = layer.keys[:, :, first:], layer.values[:, :, first:]
+            if rows:
+                self.stats.batch(len(rows))
+                ids = torch.tensor(tokens, device=self.device)[:, None]
+                mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
+                logits = self._forward(ids, mask, pos[:, None], cache, cache_start=mask.shape[1] - 1)
+                pos = pos + 1
+            # Continuous batching: requests that arrived meanwhile join at this step.
+            if self._can_merge and len(rows) < self.config.max_batch_size and self._has_pending():
+                new = self._take(self.config.max_batch_size - len(rows), block=False)
+                with torch.inference_mode():
+                    self._run_side_jobs([j for j in new if j.kind != "gen"])
+                new = [j for j in new if j.kind == "gen"]
+                if new:
+                    self._start_rows(new)
+                    fresh = self._prefill_dynamic(new)
+                    if rows:
+                        cache, mask, pos, logits = self._merge((cache, mask, pos, logits), fresh)
+                    else:
+                        cache, mask, pos, logits = fresh
+                    rows += new
+
+    def _has_pending(self) -> bool:
+        with self._cv:
+            return bool(self._pending)
+
+    # ------------------------------------------------------------------------------------------------ static path
+    def _static_cache(self, bucket: int):
+        cache = self._static_caches.get(bucket)
+        if cache is None:
+            from transformers import StaticCache
+
+            cache = self._static_caches[bucket] = StaticCache(config=self.model.config, max_cache_len=self.config.max_seq_len)
+        return cache
+
+    def _run_static(self, jobs: list[_Job], bucket: int, step_fn=None) -> None:
+        """Decode `jobs` padded to `bucket` rows in a preallocated cache; fixed shapes so the step can be a graph."""
+        import torch
+
+        L = self.config.max_seq_len
+        step = step_fn or (self._compiled if self.config.compile and self._compiled is not None else self._step_eager)
+        self._start_rows(jobs)
+        seqs = [j.prompt_ids for j in jobs] + [jobs[0].prompt_ids] * (bucket - len(jobs))  # filler rows
+        ids, mask, pos = self._left_pad(seqs)
+        P = ids.shape[1]
+        full_mask = torch.zeros((bucket, L), dtype=torch.long, device=self.device)
+        full_mask[:, :P] = mask
+        cache = self._static_cache(bucket)
+        cache.reset()
+        logits = self._forward(ids, full_mask, pos, cache, cache_start=0)
+        next_pos = mask.sum(1)
+        live = list(range(len(jobs)))
+        t = P
+        tok_buf = [self.pad_id] * bucket
+        while live:
+            tokens = self._sample(logits[: len(jobs)], jobs)
+            still = []
+            for i in live:
+                if self._advance(jobs[i], tokens[i], t + 1):
+                    self._finish(jobs[i])
+                else:
+                    still.append(i)
+                    tok_buf[i] = tokens[i]
+            live = still
+            if not live:
+                break
+            self.stats.batch(len(live))
+            full_mask[:, t] = 1
+            ids = torch.tensor(tok_buf, device=self.device)[:, None]
+            if step is not self._step_eager and self.device.type == "cuda":
+                torch.compiler.cudagraph_mark_step_begin()
+            logits = step(ids, full_mask, next_pos[:, None], cache, t).clone()
+            next_pos = next_pos + 1
+            t += 1
+
+    def _warm_bucket(self, bucket: int) -> None:
+        """Run a short dummy batch of `bucket` rows through the compiled step (compiles and captures graphs)."""
+        prompt = [self.pad_id] * 8
+        jobs = [
+            _Job("gen", Request(sampling=_warm_sampling()), list(prompt), math.inf) for _ in range(bucket)
+        ]
+        self.stats.enqueue(bucket)
+        self._run_static(jobs, bucket, step_fn=self._compiled)
+        self.stats.requests -= bucket + 1  # warm-up is not traffic
+
+
+def _warm_sampling():
+    from oversight.models.types import Sampling
+
+    return Sampling(max_new_tokens=4, min_new_tokens=4)
+
+
+def chat(*pairs: tuple[str, str]) -> list[Message]:
+    """Shorthand for tests and scripts: chat(("user", "hi"))."""
+    return [Message(r, c) for r, c in pairs]
