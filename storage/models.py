@@ -56,6 +56,8 @@ class Study(SQLModel, table=True):
     consent_text: str = ""
     # How many items each participant gets (None: every item of the study).
     items_per_participant: int | None = None
+    # Strategy versions participants are dealt (in rotation); empty means direct QA without a strategy.
+    arms: list[int] = _json([])
     # sha256 of the open-enrolment token (Prolific-style link); None when enrolment is closed.
     enrol_token_hash: str | None = Field(default=None, unique=True, index=True)
     completion_code: str | None = None

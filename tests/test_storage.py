@@ -94,3 +94,14 @@ def test_concurrent_writers_from_many_threads_all_land(any_db):
     assert errors == []
     with session_scope(write=False) as s:
         assert len(s.exec(select(Item.id)).all()) == 80
+
+
+def test_the_migrations_match_the_tables(any_db):
+    """A table change without its migration would break every deployed study on upgrade."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    with get_engine(any_db).connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), SQLModel.metadata)
+    assert diff == []

@@ -26,6 +26,7 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('consent_text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('items_per_participant', sa.Integer(), nullable=True),
+    sa.Column('arms', sa.JSON(), nullable=False),
     sa.Column('enrol_token_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('completion_code', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('created_by', sa.Integer(), nullable=True),

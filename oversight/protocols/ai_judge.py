@@ -1,0 +1,71 @@
+"""AI judges: choice scoring over a transcript, averaged over both answer orders to cancel position bias.
+
+Works on any transcript, live or finished, imported or not: what it reads is the question, the options and
+the speeches (each labelled with the answer its speaker argues). It never sees the source unless the
+protocol is `model-alone` (the model answering on its own, with the text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import select
+
+from oversight.db import session_scope
+from oversight.models import Request, Task, get_model, model_for_role
+from oversight.models.base import Backend
+from storage.models import Item, Judgment, Transcript, Turn
+
+LABELS = {"debater_a": "Debater A", "debater_b": "Debater B", "consultant": "Consultant", "judge": "Judge"}
+
+
+def judge_probabilities(model: Backend, *, question: str, options: Sequence[str],
+                        transcript: Sequence[tuple[str, str]] = (), source: str | None = None) -> list[float]:
+    """Probabilities over `options` (in their given order), averaged over the forward and reversed order."""
+    options = list(options)
+
+    def score(opts: list[str]) -> list[float]:
+        task = Task(role="judge", question=question, options=tuple(opts), source=source, transcript=tuple(transcript))
+        return list(model.score_choices(Request(task=task), opts))
+
+    forward = score(options)
+    backward = score(options[::-1])[::-1]
+    probs = [(f + b) / 2 for f, b in zip(forward, backward)]
+    total = sum(probs)
+    return [p / total for p in probs]
+
+
+def transcript_lines(turns: Sequence[Turn], roles: dict, options: Sequence[str], *, upto_round: int | None = None
+                     ) -> list[tuple[str, str]]:
+    """(speaker label, text) for every speech and judge note, each speaker labelled with the answer it argues."""
+    lines = []
+    for turn in turns:
+        if upto_round is not None and turn.round > upto_round:
+            continue
+        if turn.role == "judge":
+            if turn.text.strip():
+                lines.append(("Judge", turn.text))
+            continue
+        argues = roles.get(turn.role, {}).get("argues")
+        label = LABELS.get(turn.role, turn.role)
+        if argues is not None:
+            label += f' (arguing for "{options[argues]}")'
+        lines.append((label, turn.text))
+    return lines
+
+
+def judge_transcript(*, transcript_id: int, model_name: str | None = None) -> Judgment:
+    """Judge a finished (or live) transcript post hoc and store the judgment as `ai-offline`."""
+    model = get_model(model_name) if model_name else model_for_role("judge")
+    with session_scope(write=False) as s:
+        t = s.get(Transcript, transcript_id)
+        item = s.get(Item, t.item_id)
+        turns = s.exec(select(Turn).where(Turn.transcript_id == t.id).order_by(Turn.index)).all()
+    lines = transcript_lines(turns, t.meta.get("roles", {}), item.options)
+    probs = judge_probabilities(model, question=item.question, options=item.options, transcript=lines)
+    judgment = Judgment(item_id=item.id, transcript_id=t.id, judge_kind="ai-offline", judge_name=model.name,
+                        round=max((x.round for x in turns), default=0), probabilities=probs,
+                        answer_index=max(range(len(probs)), key=probs.__getitem__), is_final=True)
+    with session_scope() as s:
+        s.add(judgment)
+    return judgment

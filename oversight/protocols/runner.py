@@ -1,0 +1,183 @@
+"""Model turns generated outside any page run.
+
+Streamlit reruns a page on every click and drops it on refresh, so a speech must never be generated inside a
+page run. `SpeechRunner` is one process-wide object: `ensure(transcript_id)` starts whatever speeches the
+engine asks for (at most once per speech in this process), tokens accumulate in `partial()` where the page
+polls them, and the finished speech is committed once (`live.add_speech`). After a server restart nothing
+is in flight: the next `ensure` starts the missing speech again, and nothing half-written was ever stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from oversight.models import Request, Sampling, Task, get_model, model_for_role
+from oversight.models.base import Backend
+from oversight.models.errors import ModelError
+from oversight.protocols import live
+from oversight.protocols.engine import enforce_limits
+
+log = logging.getLogger(__name__)
+MODEL_ROLE = {"debater_a": "debater", "debater_b": "debater", "consultant": "consultant"}
+# Speech length in tokens: generous for the character limit (about 4 characters a token), then cut by the rules.
+CHARS_PER_TOKEN = 3
+
+
+def model_for(state: live.State, role: str) -> Backend:
+    """The model a strategy names for a role, else the configured default for that role."""
+    name = state.model_roles.get(role)
+    return get_model(name) if name else model_for_role(role)
+
+
+def speech_request(state: live.State, role: str, *, temperature: float = 0.0, seed: int | None = None) -> Request:
+    """What a speaker is asked: the source, the question, the side it argues, and what was said so far."""
+    now = state.step.round
+    said = []
+    for sp in state.speeches:  # stored in round order, A before B
+        # Others' speeches of the current round are visible only in sequential rounds.
+        sequential_now = sp.round == now > 1 and state.rules.speeches == "sequential"
+        if sp.round < now or (sequential_now and sp.role != role):
+            said.append((live.LABELS[sp.role], sp.text))
+        last_of_round = sp.role == state.speakers[-1].role
+        if last_of_round and sp.round < now and state.notes.get(sp.round):
+            said.append(("Judge", state.notes[sp.round]))
+    rules = state.rules
+    task = Task(role=MODEL_ROLE[role], question=state.question,
+                options=tuple(state.options[i] for i in state.order), source=state.source,
+                answer_index=state.order.index(state.answer_of(role)), char_limit=rules.char_limit,
+                quote_limit=rules.quote_limit, transcript=tuple(said))
+    return Request(task=task, sampling=Sampling(temperature=temperature, seed=seed,
+                                                max_new_tokens=max(64, rules.char_limit // CHARS_PER_TOKEN)))
+
+
+def best_of(state: live.State, role: str, candidates: list[str]) -> str:
+    """The candidate the preference judge finds most convincing for the speaker's own side (Khan et al.)."""
+    judge = model_for(state, "judge")
+    side = state.order.index(state.answer_of(role))
+    options = [state.options[i] for i in state.order]
+
+    def support(text: str) -> float:
+        task = Task(role="judge", question=state.question, options=tuple(options),
+                    transcript=((live.LABELS[role], text),))
+        return judge.score_choices(Request(task=task), options)[side]
+
+    return max(candidates, key=support)
+
+
+def generate_speech(state: live.State, role: str, on_delta=None) -> tuple[str, str, int, float]:
+    """Generate one speech under the rules; returns (text, model name, tokens, seconds)."""
+    model = model_for(state, MODEL_ROLE[role])
+    started = time.perf_counter()
+    n = state.rules.best_of_n
+    if n > 1:
+        requests = [speech_request(state, role, temperature=0.8, seed=i) for i in range(n)]
+        done = model.complete(requests)
+        text = best_of(state, role, [c.text for c in done])
+        tokens = sum(c.tokens for c in done)
+        if on_delta:
+            on_delta(text)
+    else:
+        parts: list[str] = []
+        for delta in model.stream(speech_request(state, role)):
+            parts.append(delta)
+            if on_delta:
+                on_delta(delta)
+        text, tokens = "".join(parts), len(parts)
+    text = enforce_limits(text, char_limit=state.rules.char_limit, quote_limit=state.rules.quote_limit)
+    return text, model.name, tokens, time.perf_counter() - started
+
+
+@dataclass
+class Partial:
+    text: str = ""
+    error: str | None = None
+
+
+class SpeechRunner:
+    def __init__(self, max_workers: int = 8):
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="speech")
+        self._lock = threading.Lock()
+        self._partial: dict[tuple[int, int, str], Partial] = {}
+
+    def ensure(self, transcript_id: int) -> list[str]:
+        """Start the speeches the debate is waiting for; returns the roles now being written."""
+        state = live.load_state(transcript_id)
+        step = state.step
+        if step.kind != "speeches":
+            return []
+        for role in step.roles:
+            key = (transcript_id, step.round, role)
+            with self._lock:
+                if key in self._partial and self._partial[key].error is None:
+                    continue
+                self._partial[key] = Partial()
+            self._pool.submit(self._run, key)
+        return list(step.roles)
+
+    def partial(self, transcript_id: int) -> dict[str, Partial]:
+        """Text so far of the speeches being written for this transcript, by role."""
+        with self._lock:
+            return {role: Partial(p.text, p.error) for (tid, _r, role), p in self._partial.items() if tid == transcript_id}
+
+    def retry(self, transcript_id: int) -> None:
+        """Forget failed speeches so that the next `ensure` tries them again."""
+        with self._lock:
+            for key in [k for k, p in self._partial.items() if k[0] == transcript_id and p.error]:
+                del self._partial[key]
+        self.ensure(transcript_id)
+
+    def _run(self, key: tuple[int, int, str]) -> None:
+        transcript_id, round_, role = key
+        try:
+            state = live.load_state(transcript_id)
+
+            def on_delta(delta: str) -> None:
+                with self._lock:
+                    self._partial[key].text += delta
+
+            text, model, tokens, seconds = generate_speech(state, role, on_delta)
+            live.add_speech(transcript_id=transcript_id, round_=round_, role=role, text=text, model=model,
+                            tokens=tokens, latency_s=seconds)
+        except ModelError as exc:
+            # The study goes on: the page shows the message and offers a retry.
+            with self._lock:
+                self._partial[key].error = str(exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - a failed turn must not kill the worker thread
+            log.exception("speech generation failed for %s", key)
+            with self._lock:
+                self._partial[key].error = f"the model failed: {exc}"
+            return
+        with self._lock:
+            self._partial.pop(key, None)
+        # Sequential rounds: the next speaker starts as soon as this one is stored, without waiting for a page.
+        self.ensure(transcript_id)
+
+    def run_until_judge(self, transcript_id: int, timeout_s: float = 600) -> None:
+        """Synchronously generate every speech up to the next judge step (batch runs, CLI, tests)."""
+        deadline = time.monotonic() + timeout_s
+        while live.load_state(transcript_id).step.kind == "speeches":
+            self.ensure(transcript_id)
+            errors = [p.error for p in self.partial(transcript_id).values() if p.error]
+            if errors:
+                raise ModelError(errors[0])
+            if time.monotonic() > deadline:
+                raise ModelError("speech generation timed out")
+            time.sleep(0.02)
+
+
+_runner: SpeechRunner | None = None
+_runner_lock = threading.Lock()
+
+
+def get_runner() -> SpeechRunner:
+    """The process-wide runner (pages, batch jobs and the CLI share it)."""
+    global _runner
+    with _runner_lock:
+        if _runner is None:
+            _runner = SpeechRunner()
+        return _runner

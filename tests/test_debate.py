@@ -1,0 +1,189 @@
+"""Live debates end to end on the database: scripted models, the extractive model, AI judges, restarts."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from oversight import models, strategies
+from oversight.db import session_scope
+from oversight.models.config import ModelConfig, ModelsConfig
+from oversight.protocols import live
+from oversight.protocols.ai_judge import judge_transcript
+from oversight.protocols.batch import run_batch
+from oversight.protocols.engine import RuleViolation
+from oversight.protocols.runner import SpeechRunner
+from storage.models import Item, ItemGold, Judgment, Transcript, Turn
+
+STORY = (
+    "Mara kept the lighthouse on Gull Rock for eleven winters. Each night she climbed the ninety steps and trimmed "
+    "the wick, because the supply boat had stopped bringing kerosene for the electric lamp's backup. "
+    "In the spring of the twelfth year a letter came from the harbour board. It said the light would be automated "
+    "and that her post was ended. Mara read it twice, folded it into her coat, and kept climbing the steps anyway, "
+    "because the new machine had not yet arrived and ships still passed the rock at night."
+)
+
+
+@pytest.fixture
+def scripted_models():
+    cfg = ModelsConfig(
+        models={"scripted": ModelConfig(name="scripted", backend="scripted",
+                                        responses=["I argue with <quote>ninety steps</quote> as proof."],
+                                        choice_probs=[0.8, 0.2])},
+        roles={r: "scripted" for r in ("debater", "consultant", "assistant", "judge", "feedback")})
+    models.configure(cfg)
+    yield cfg
+    models.configure(None)
+
+
+@pytest.fixture
+def item(study):
+    with session_scope() as s:
+        row = Item(study_id=study.id, external_id="lh", question="Why did Mara keep climbing after the letter?",
+                   options=["The new machine had not arrived and ships still passed", "She had not read the letter"],
+                   source_text=STORY)
+        s.add(row)
+        s.flush()
+        s.add(ItemGold(item_id=row.id, gold_index=0))
+        return row
+
+
+def make_strategy(study_id: int, protocol: str = "debate", **rules) -> int:
+    return strategies.create_strategy(study_id=study_id, name=f"{protocol}-{len(rules)}-{sorted(rules)}",
+                                      protocol=protocol, rules=rules).id
+
+
+def test_a_full_debate_with_a_human_judge(scripted_models, item, study):
+    sid = make_strategy(study.id, rounds=2, randomise_answer_order=False, judge_may_end_early=False)
+    tid = live.start_transcript(item_id=item.id, strategy_id=sid)
+    runner = SpeechRunner()
+    view = live.judge_view(tid)
+    assert view.step.kind == "speeches" and view.speeches == []  # nothing revealed before both speak
+    runner.run_until_judge(tid)
+    view = live.judge_view(tid)
+    assert view.step.kind == "judge" and [s.role for s in view.speeches] == ["debater_a", "debater_b"]
+    assert all(q["verified"] for s in view.speeches for q in s.quotes)
+    live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.6, 0.4], note="B, why?", judge_id=None)
+    with pytest.raises(RuleViolation):  # not the judge's turn again before round 2's speeches
+        live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.6, 0.4])
+    runner.run_until_judge(tid)
+    live.submit_report(transcript_id=tid, round_=2, display_probabilities=[0.9, 0.1], rationale="A quoted well")
+    view = live.judge_view(tid)
+    assert view.step.kind == "done"
+    assert view.outcome.correct_position == 0 and view.outcome.probability_correct == pytest.approx(0.9)
+    with session_scope(write=False) as s:
+        judgments = s.exec(select(Judgment).where(Judgment.transcript_id == tid).order_by(Judgment.round)).all()
+        assert [j.is_final for j in judgments] == [False, True]
+        assert judgments[-1].rationale == "A quoted well"
+        assert s.get(Transcript, tid).status == "complete"
+
+
+def test_the_judge_sees_no_gold_and_no_source_before_the_end(scripted_models, item, study):
+    sid = make_strategy(study.id, rounds=1)
+    tid = live.start_transcript(item_id=item.id, strategy_id=sid)
+    SpeechRunner().run_until_judge(tid)
+    view = live.judge_view(tid)
+    assert view.outcome is None
+    assert STORY not in repr(view)
+
+
+def test_answer_order_randomisation_maps_back_to_item_order(scripted_models, item, study):
+    sid = make_strategy(study.id, rounds=1, randomise_answer_order=True)
+    flipped = next(seed for seed in range(50)
+                   if live.load_state(live.start_transcript(item_id=item.id, strategy_id=sid, seed=seed)).order == [1, 0])
+    tid = live.start_transcript(item_id=item.id, strategy_id=sid, seed=flipped)
+    state = live.load_state(tid)
+    assert live.judge_view(tid).options == [item.options[1], item.options[0]]
+    assert state.answer_of("debater_a") == 1  # debater A argues the first displayed answer
+    SpeechRunner().run_until_judge(tid)
+    live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.3, 0.7])
+    with session_scope(write=False) as s:
+        j = s.exec(select(Judgment).where(Judgment.transcript_id == tid)).one()
+    assert j.probabilities == pytest.approx([0.7, 0.3])  # stored in the item's order
+
+
+def test_a_turn_generated_twice_is_stored_once(scripted_models, item, study):
+    sid = make_strategy(study.id, rounds=1)
+    tid = live.start_transcript(item_id=item.id, strategy_id=sid)
+    assert live.add_speech(transcript_id=tid, round_=1, role="debater_a", text="first")
+    assert not live.add_speech(transcript_id=tid, round_=1, role="debater_a", text="second")
+    with session_scope(write=False) as s:
+        texts = s.exec(select(Turn.text).where(Turn.transcript_id == tid)).all()
+    assert texts == ["first"]
+
+
+def test_a_restart_mid_round_resumes_without_losing_or_repeating_a_turn(scripted_models, item, study):
+    sid = make_strategy(study.id, rounds=2, speeches="sequential")
+    tid = live.start_transcript(item_id=item.id, strategy_id=sid)
+    SpeechRunner().run_until_judge(tid)
+    live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.5, 0.5])
+    # Round 2 is sequential: debater A's speech is stored, then the server "dies" before B's.
+    live.add_speech(transcript_id=tid, round_=2, role="debater_a", text="A's second speech")
+    fresh = SpeechRunner()  # a new process has nothing in flight
+    assert fresh.ensure(tid) == ["debater_b"]
+    fresh.run_until_judge(tid)
+    with session_scope(write=False) as s:
+        roles = s.exec(select(Turn.role).where(Turn.transcript_id == tid, Turn.round == 2).order_by(Turn.index)).all()
+    assert roles == ["debater_a", "debater_b"]
+
+
+def test_a_failing_model_leaves_the_debate_resumable(item, study):
+    cfg = ModelsConfig(models={"bad": ModelConfig(name="bad", backend="scripted", responses=["!error server down"])},
+                       roles={r: "bad" for r in ("debater", "consultant", "assistant", "judge", "feedback")})
+    models.configure(cfg)
+    try:
+        sid = make_strategy(study.id, rounds=1)
+        tid = live.start_transcript(item_id=item.id, strategy_id=sid)
+        runner = SpeechRunner()
+        with pytest.raises(models.ModelError, match="server down"):
+            runner.run_until_judge(tid)
+        assert live.judge_view(tid).step.kind == "speeches"  # nothing half-stored; a retry can go on
+        cfg.models["bad"].responses = ["now it works"]
+        runner.retry(tid)
+        runner.run_until_judge(tid)
+        assert live.judge_view(tid).step.kind == "judge"
+    finally:
+        models.configure(None)
+
+
+def test_consultancy_consultant_argues_the_recorded_side(scripted_models, item, study):
+    sid = make_strategy(study.id, protocol="consultancy", rounds=1, consultant_honest_p=0.0)
+    tid = live.start_transcript(item_id=item.id, strategy_id=sid)
+    state = live.load_state(tid)
+    assert [sp.role for sp in state.speakers] == ["consultant"] and state.answer_of("consultant") == 1
+    with session_scope(write=False) as s:
+        assert s.get(Transcript, tid).meta["roles"]["consultant"]["honest"] is False
+
+
+def test_ai_judge_averages_both_orders(scripted_models, item, study):
+    # The scripted judge always puts 0.8 on the first option shown: pure position bias, which must cancel.
+    sid = make_strategy(study.id, rounds=1)
+    tid = live.start_transcript(item_id=item.id, strategy_id=sid)
+    SpeechRunner().run_until_judge(tid)
+    judgment = judge_transcript(transcript_id=tid)
+    assert judgment.probabilities == pytest.approx([0.5, 0.5]) and judgment.judge_kind == "ai-offline"
+
+
+def test_batch_run_fills_the_same_tables(scripted_models, item, study):
+    sid = make_strategy(study.id, rounds=2)
+    seen = []
+    result = run_batch(study_id=study.id, strategy_id=sid, progress=lambda d, n, m: seen.append((d, n)))
+    assert result.to_dict()["n"] == 1 and seen[-1] == (1, 1)
+    with session_scope(write=False) as s:
+        finals = s.exec(select(Judgment).where(Judgment.is_final, Judgment.judge_kind == "ai")).all()
+        assert len(finals) == 1 and finals[0].round == 2
+
+
+def test_debate_with_the_extractive_model_quotes_the_story(item, study):
+    models.configure(None)
+    sid = strategies.create_strategy(study_id=study.id, name="extractive debate", protocol="debate",
+                                     rules={"rounds": 1}, model_roles={"debater": "extractive", "judge": "extractive"}).id
+    result = run_batch(study_id=study.id, strategy_id=sid)
+    assert result.outcomes[0].error is None
+    tid = result.outcomes[0].transcript_id
+    with session_scope(write=False) as s:
+        turns = s.exec(select(Turn).where(Turn.transcript_id == tid, Turn.role != "judge")).all()
+    assert len(turns) == 2
+    for turn in turns:
+        assert turn.quotes and all(q["verified"] for q in turn.quotes)
+        assert len(turn.text) <= 750
