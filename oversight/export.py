@@ -42,12 +42,12 @@ def _row(record: SQLModel) -> dict[str, Any]:
 
 def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     with session_scope(write=False) as s:
         study = s.get(Study, study_id)
         if study is None:
             raise ValueError(f"study {study_id} does not exist")
+        out_dir.mkdir(parents=True, exist_ok=True)
 
         def write_jsonl(name: str, statement, to_row) -> None:
             n = 0

@@ -1,0 +1,107 @@
+"""export_study: JSONL per table (items with gold), a flat judgments CSV, and the manifest."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from oversight.db import session_scope
+from oversight.export import export_study
+from oversight.importers import import_path
+from sqlmodel import select
+
+from storage.models import ExpertReview, Item, Judgment, Study, Transcript, Turn, User
+
+FILES = {"items.jsonl", "strategies.jsonl", "transcripts.jsonl", "turns.jsonl", "judgments.jsonl", "reviews.jsonl",
+         "judgments.csv", "manifest.json"}
+
+
+@pytest.fixture
+def study_id(db, tmp_path):
+    with session_scope() as s:
+        study, other = Study(name="Export study"), Study(name="Other")
+        s.add_all([study, other])
+        s.flush()
+        ids = study.id, other.id
+    items = tmp_path / "in.jsonl"
+    items.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "a", "question": "A?", "options": ["x", "y"], "gold": 1, "explanation": "because"},
+        {"id": "b", "question": "B?", "options": ["x", "y", "z"], "gold": "C", "source_text": "text"},
+    ]) + "\n")
+    for sid in ids:
+        import_path(study_id=sid, fmt="jsonl", path=items)
+    with session_scope() as s:
+        a = s.exec(select(Item).where(Item.study_id == ids[0], Item.external_id == "a")).one()
+        expert = User(role="expert", name="erin")
+        t = Transcript(study_id=ids[0], item_id=a.id, setting="human debate", origin="imported", external_id="room-1",
+                       status="complete", meta={"rules": {"rounds": 2}})
+        s.add_all([expert, t])
+        s.flush()
+        s.add_all([
+            Turn(transcript_id=t.id, index=0, role="debater_a", speaker="A", text="<quote>q</quote>",
+                 quotes=[{"text": "q", "start": 0, "end": 1}]),
+            Turn(transcript_id=t.id, index=1, role="judge", speaker="J", text="hm"),
+            Judgment(item_id=a.id, transcript_id=t.id, judge_name="J", probabilities=[0.3, 0.7], round=1, is_final=True),
+            Judgment(item_id=a.id, transcript_id=t.id, judge_name="J", probabilities=[0.6, 0.4], round=0),
+            ExpertReview(study_id=ids[0], expert_id=expert.id, transcript_id=t.id, score=1.0, verdict="correct"),
+        ])
+    return ids[0]
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_export_writes_every_file_and_a_manifest(study_id, tmp_path):
+    out = tmp_path / "out"
+    manifest = export_study(study_id=study_id, out_dir=out)
+    assert {p.name for p in out.iterdir()} == FILES
+    assert json.loads((out / "manifest.json").read_text()) == manifest
+    assert manifest["counts"] == {"items": 2, "strategies": 0, "transcripts": 1, "turns": 2, "judgments": 2, "reviews": 1}
+    assert manifest["study"] == "Export study" and manifest["contains_gold"] is True
+    assert manifest["files"]["judgments.csv"] == 2
+
+
+def test_items_carry_gold_and_only_this_study(study_id, tmp_path):
+    export_study(study_id=study_id, out_dir=tmp_path)
+    items = {r["external_id"]: r for r in read_jsonl(tmp_path / "items.jsonl")}
+    assert set(items) == {"a", "b"} and all(r["study_id"] == study_id for r in items.values())
+    assert (items["a"]["gold_index"], items["a"]["gold_answer"], items["a"]["explanation"]) == (1, "y", "because")
+    assert (items["b"]["gold_index"], items["b"]["gold_answer"], items["b"]["source_text"]) == (2, "z", "text")
+    assert items["a"]["created_at"].endswith("+00:00")
+
+
+def test_transcripts_turns_judgments_reviews(study_id, tmp_path):
+    export_study(study_id=study_id, out_dir=tmp_path)
+    (transcript,) = read_jsonl(tmp_path / "transcripts.jsonl")
+    assert transcript["external_id"] == "room-1" and transcript["meta"] == {"rules": {"rounds": 2}}
+    turns = read_jsonl(tmp_path / "turns.jsonl")
+    assert [t["index"] for t in turns] == [0, 1] and turns[0]["quotes"][0]["text"] == "q"
+    judgments = read_jsonl(tmp_path / "judgments.jsonl")
+    assert [j["probabilities"] for j in judgments] == [[0.3, 0.7], [0.6, 0.4]]
+    (review,) = read_jsonl(tmp_path / "reviews.jsonl")
+    assert review["verdict"] == "correct"
+
+
+def test_judgments_csv(study_id, tmp_path):
+    export_study(study_id=study_id, out_dir=tmp_path)
+    with (tmp_path / "judgments.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["round"], r["is_final"], r["p_correct"], r["correct"]) for r in rows] == [
+        ("1", "1", "0.7", "1"), ("0", "0", "0.4", "0")]
+    first = rows[0]
+    assert (first["item_external_id"], first["transcript_external_id"], first["setting"]) == ("a", "room-1", "human debate")
+    assert json.loads(first["probabilities"]) == [0.3, 0.7] and first["gold_index"] == "1"
+
+
+def test_empty_study_and_unknown_study(db, tmp_path):
+    with session_scope() as s:
+        s.add(Study(name="Empty"))
+    manifest = export_study(study_id=1, out_dir=tmp_path / "e")
+    assert set(manifest["counts"].values()) == {0}
+    assert (tmp_path / "e" / "judgments.csv").read_text().startswith("judgment_id,")
+    with pytest.raises(ValueError, match="study 5 does not exist"):
+        export_study(study_id=5, out_dir=tmp_path / "x")
+    assert not (tmp_path / "x").exists()
