@@ -6,6 +6,8 @@ page is what keeps a participant who types an admin URL out.
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from oversight.auth import get_user
@@ -65,4 +67,29 @@ def pick_study(label: str = "Study") -> int | None:
     return chosen
 
 
-__all__ = ["USER_ERRORS", "current_user", "pick_study", "require_role", "sign_in_as", "sign_out", "user_error"]
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&])")
+
+
+def escape_markdown(text: str) -> str:
+    """Model and user text as literal text: every character Markdown (or HTML) could interpret is escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
+
+
+def speech_markdown(text: str, quotes: list[dict]) -> str:
+    """A speech with its quotes marked: verified ones highlighted, unverified ones struck through and labelled.
+
+    `quotes` are the stored quote records (text, verified, start, end of the tagged span in `text`)."""
+    out, pos = [], 0
+    for q in sorted(quotes, key=lambda q: q["start"]):
+        out.append(escape_markdown(text[pos:q["start"]]))
+        inner = escape_markdown(q["text"].strip())
+        if q["verified"]:
+            out.append(f":green-background[“{inner}”]")
+        else:
+            out.append(f":red-background[~~“{inner}”~~ (unverified quote)]")
+        pos = q["end"]
+    out.append(escape_markdown(text[pos:]))
+    return "".join(out)
+
+
+__all__ = ["USER_ERRORS", "current_user", "escape_markdown", "pick_study", "speech_markdown", "require_role", "sign_in_as", "sign_out", "user_error"]

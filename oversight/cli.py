@@ -134,6 +134,67 @@ def cmd_export(args) -> None:
     _emit(args, manifest, f"exported to {args.out}")
 
 
+def _progress(done: int, total: int, message: str) -> None:
+    # Progress goes to stderr so that --json output on stdout stays machine-readable.
+    width = 30
+    filled = width * done // max(total, 1)
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {message:<20}", end="", file=sys.stderr,
+          flush=True)
+    if done == total:
+        print(file=sys.stderr)
+
+
+def cmd_strategy_create(args) -> None:
+    from oversight.strategies import create_strategy
+
+    rules = json.loads(args.rules) if args.rules else {}
+    if args.rounds is not None:
+        rules["rounds"] = args.rounds
+    roles = {k: v for k, v in (("debater", args.debater), ("consultant", args.consultant), ("judge", args.judge))
+             if v}
+    name = args.name or f"{args.protocol} ({', '.join(f'{k}={v}' for k, v in roles.items()) or 'default models'})"
+    row = create_strategy(study_id=_study_id(args.study), name=name, protocol=args.protocol, rules=rules,
+                          model_roles=roles)
+    _emit(args, {"id": row.id, "name": row.name, "version": row.version, "protocol": row.protocol,
+                 "rules": row.rules, "model_roles": row.model_roles}, str(row.id))
+
+
+def cmd_strategy_list(args) -> None:
+    from oversight.strategies import list_strategies
+
+    rows = [{"id": r.id, "name": r.name, "version": r.version, "protocol": r.protocol, "parent_id": r.parent_id,
+             "reason": r.reason, "rules": r.rules, "model_roles": r.model_roles}
+            for r in list_strategies(study_id=_study_id(args.study))]
+    _emit(args, rows, "\n".join(f"{r['id']:>4}  {r['name']} v{r['version']} [{r['protocol']}]" for r in rows)
+          or "no strategies yet")
+
+
+def cmd_arms(args) -> None:
+    from oversight.strategies import set_arms
+
+    ids = [int(x) for x in args.strategies.split(",") if x.strip()]
+    set_arms(study_id=_study_id(args.study), strategy_ids=ids)
+    _emit(args, {"arms": ids}, f"participants are dealt strategies {ids or 'none (direct QA)'}")
+
+
+def cmd_run(args) -> None:
+    from oversight.protocols.batch import run_batch
+
+    result = run_batch(study_id=_study_id(args.study), strategy_id=args.strategy, limit=args.limit,
+                       progress=None if args.quiet else _progress)
+    data = result.to_dict()
+    acc = "n/a" if data["accuracy"] is None else f"{data['accuracy']:.3f}"
+    _emit(args, data, f"{data['n']} items judged, accuracy {acc}, {data['errors']} errors")
+
+
+def cmd_ai_judge(args) -> None:
+    from oversight.protocols.ai_judge import judge_transcripts
+
+    summary = judge_transcripts(study_id=_study_id(args.study), tag=args.tag, limit=args.limit,
+                                model_name=args.model, progress=None if args.quiet else _progress)
+    _emit(args, summary, f"judged {summary['n']} transcripts, accuracy {summary['accuracy']}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m oversight", description="Oversight Lab command line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -160,6 +221,34 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", required=True)
     sp.add_argument("--description")
     add("list", cmd_study_list, "list studies", study)
+
+    strategy = sub.add_parser("strategy", help="versioned strategies").add_subparsers(dest="strategy_cmd",
+                                                                                      required=True)
+    sp = add("create", cmd_strategy_create, "save a new strategy (prints its version id)", strategy)
+    sp.add_argument("--study", type=int, required=True)
+    sp.add_argument("--protocol", required=True, choices=["debate", "consultancy", "direct-qa", "model-alone"])
+    sp.add_argument("--name")
+    sp.add_argument("--rounds", type=int)
+    sp.add_argument("--debater", help="model name for the debaters")
+    sp.add_argument("--consultant", help="model name for the consultant")
+    sp.add_argument("--judge", help="model name for the AI judge")
+    sp.add_argument("--rules", help='more rules as JSON, e.g. \'{"speeches": "sequential"}\'')
+    sp = add("list", cmd_strategy_list, "list a study's strategy versions", strategy)
+    sp.add_argument("--study", type=int, required=True)
+    sp = add("arms", cmd_arms, "choose the strategy versions participants are dealt")
+    sp.add_argument("--study", type=int, required=True)
+    sp.add_argument("--strategies", required=True, help="comma-separated version ids ('' for plain direct QA)")
+    sp = add("run", cmd_run, "AI-only batch: AI debaters/consultants and an AI judge over the items")
+    sp.add_argument("--study", type=int, required=True)
+    sp.add_argument("--strategy", type=int, required=True, help="strategy version id")
+    sp.add_argument("--limit", type=int)
+    sp.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    sp = add("ai-judge", cmd_ai_judge, "an AI judge over finished transcripts (e.g. imported NYU rooms)")
+    sp.add_argument("--study", type=int, required=True)
+    sp.add_argument("--tag")
+    sp.add_argument("--limit", type=int)
+    sp.add_argument("--model", help="model name (default: the judge role's model)")
+    sp.add_argument("--quiet", action="store_true")
 
     sp = add("import", cmd_import, "import an item set into a study")
     sp.add_argument("--study", type=int, required=True)

@@ -50,12 +50,18 @@ def seed_demo(*, admin_name: str = "admin", admin_password: str | None = None, i
         with session_scope() as s:
             s.get(Study, study.id).consent_text = DEMO_CONSENT
         import_path(study_id=study.id, fmt="jsonl", path=demo_items_path(), user_id=admin.id)
-        strategies.create_strategy(study_id=study.id, name="Direct QA", protocol="direct-qa",
-                                   rules={"feedback_after_judging": True}, user_id=admin.id)
-        strategies.create_strategy(
-            study_id=study.id, name="Debate (offline models)", protocol="debate",
-            rules={"rounds": 3, "speeches": "simultaneous", "char_limit": 750, "quote_limit": 250,
-                   "judge_may_end_early": True, "scoring": "log", "turn_penalty": 0.05},
-            model_roles={"debater": "extractive", "judge": "extractive"}, user_id=admin.id)
+        arms = [
+            strategies.create_strategy(
+                study_id=study.id, name="Debate (offline models)", protocol="debate",
+                rules={"rounds": 3, "speeches": "sequential", "judge_questions": True},
+                model_roles={"debater": "extractive", "judge": "extractive"}, user_id=admin.id),
+            strategies.create_strategy(
+                study_id=study.id, name="Consultancy (offline models)", protocol="consultancy",
+                rules={"rounds": 2}, model_roles={"consultant": "extractive", "judge": "extractive"},
+                user_id=admin.id),
+            strategies.create_strategy(study_id=study.id, name="Direct QA", protocol="direct-qa", rules={"rounds": 1},
+                                       user_id=admin.id),
+        ]
+        strategies.set_arms(study_id=study.id, strategy_ids=[a.id for a in arms], user_id=admin.id)
     links = [i.link for i in auth.create_invites(study_id=study.id, count=invites, created_by=admin.id)]
     return DemoSeed(study.id, admin_name, password, links, created)

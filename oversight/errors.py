@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from oversight.auth import AuthError
 from oversight.importers.common import ImportFailed
+from oversight.models.errors import ModelError
 from oversight.participation import ParticipationError
+from oversight.protocols.engine import RuleViolation
+from oversight.protocols.rules import RulesError
 from oversight.strategies import StrategyError
 from oversight.studies import StudyError
 
-USER_ERRORS: tuple[type[Exception], ...] = (AuthError, ImportFailed, ParticipationError, StrategyError, StudyError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    AuthError, ImportFailed, ModelError, ParticipationError, RuleViolation, RulesError, StrategyError, StudyError,
+)

@@ -1,20 +1,21 @@
 """What a participant does: consent, take the next task, submit an answer.
 
-Everything here is participant-facing, so it never reads ItemGold and never returns source text the
-protocol hides from the judge. A submitted answer is committed before this module returns.
+Everything here is participant-facing, so it never returns gold answers (it only asks whether an item has
+one, to know whether a consultancy can run on it) nor source text the protocol hides from the judge. A submitted answer is committed before this module returns.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func
 from sqlmodel import select
 
 from oversight.audit import log_event
 from oversight.db import session_scope
-from storage.models import Assignment, Item, Judgment, Study, User, utcnow
+from oversight.protocols import live
+from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Study, User, utcnow
 
 
 class ParticipationError(Exception):
@@ -29,6 +30,9 @@ class Task:
     question: str
     options: list[str]
     started_at_iso: str
+    protocol: str = "direct-qa"
+    # Set when the task runs under a strategy: the judge page drives the live transcript.
+    transcript_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -53,17 +57,37 @@ def record_consent(*, user_id: int) -> None:
             log_event(s, "participant.consent", user_id=user.id, study_id=user.study_id)
 
 
+def _arm_for(item: Item, has_gold: bool, arms: list[Strategy], start: int) -> Strategy | None:
+    """The first arm, in rotation from `start`, that can run on this item."""
+    for k in range(len(arms)):
+        arm = arms[(start + k) % len(arms)]
+        needs_source = arm.protocol in ("debate", "consultancy")
+        if needs_source and not item.source_text:
+            continue
+        if arm.protocol == "debate" and len(item.options) != 2:
+            continue
+        if arm.protocol == "consultancy" and not has_gold:
+            continue
+        return arm
+    return None
+
+
 def _ensure_assignments(s, user: User) -> None:
-    """Deal this participant's items once, in an order of their own (seeded by their id)."""
+    """Deal this participant's items once, in an order of their own (seeded by their id), rotating through the
+    study's arms so that every arm sees every item across participants."""
     if s.exec(select(Assignment.id).where(Assignment.participant_id == user.id)).first() is not None:
         return
     study = s.get(Study, user.study_id)
-    item_ids = list(s.exec(select(Item.id).where(Item.study_id == user.study_id).order_by(Item.id)).all())
-    random.Random(user.id).shuffle(item_ids)
+    items = list(s.exec(select(Item).where(Item.study_id == user.study_id).order_by(Item.id)).all())
+    gold = set(s.exec(select(ItemGold.item_id).where(ItemGold.item_id.in_([i.id for i in items]))).all())
+    arms = [a for a in (s.get(Strategy, sid) for sid in study.arms) if a is not None]
+    random.Random(user.id).shuffle(items)
     if study.items_per_participant:
-        item_ids = item_ids[: study.items_per_participant]
-    for position, item_id in enumerate(item_ids):
-        s.add(Assignment(study_id=user.study_id, participant_id=user.id, item_id=item_id, arm="direct-qa",
+        items = items[: study.items_per_participant]
+    for position, item in enumerate(items):
+        arm = _arm_for(item, item.id in gold, arms, user.id + position) if arms else None
+        s.add(Assignment(study_id=user.study_id, participant_id=user.id, item_id=item.id,
+                         strategy_id=arm.id if arm else None, arm=arm.protocol if arm else "direct-qa",
                          position=position))
 
 
@@ -82,8 +106,14 @@ def next_task(*, user_id: int) -> Task | None:
         if current.state == "pending":
             current.state, current.started_at = "active", utcnow()
         item = s.get(Item, current.item_id)
-        return Task(current.id, current.position + 1, total, item.question, list(item.options),
-                    current.started_at.isoformat())
+        task = Task(current.id, current.position + 1, total, item.question, list(item.options),
+                    current.started_at.isoformat(), current.arm)
+    if task.protocol != "direct-qa" or current.strategy_id is not None:
+        # Idempotent per assignment: a refresh or a second tab finds the same transcript.
+        tid = live.start_transcript(item_id=current.item_id, strategy_id=current.strategy_id,
+                                    assignment_id=current.id, seed=current.id)
+        task = replace(task, transcript_id=tid)
+    return task
 
 
 def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float], rationale: str = "") -> None:

@@ -14,7 +14,7 @@ from sqlmodel import select
 from oversight.db import session_scope
 from oversight.models import Request, Task, get_model, model_for_role
 from oversight.models.base import Backend
-from storage.models import Item, Judgment, Transcript, Turn
+from storage.models import Item, ItemGold, Judgment, Transcript, Turn
 
 LABELS = {"debater_a": "Debater A", "debater_b": "Debater B", "consultant": "Consultant", "judge": "Judge"}
 
@@ -69,3 +69,27 @@ def judge_transcript(*, transcript_id: int, model_name: str | None = None) -> Ju
     with session_scope() as s:
         s.add(judgment)
     return judgment
+
+
+def judge_transcripts(*, study_id: int, tag: str | None = None, limit: int | None = None,
+                      model_name: str | None = None, progress=None) -> dict:
+    """AI-judge every complete transcript of a study (optionally with a tag) that this model has not judged yet."""
+    model = get_model(model_name) if model_name else model_for_role("judge")
+    with session_scope(write=False) as s:
+        done = set(s.exec(select(Judgment.transcript_id).where(Judgment.judge_kind == "ai-offline",
+                                                               Judgment.judge_name == model.name)).all())
+        rows = s.exec(select(Transcript).where(Transcript.study_id == study_id, Transcript.status == "complete")
+                      .order_by(Transcript.id)).all()
+        todo = [t.id for t in rows if t.id not in done and (tag is None or tag in t.tags)][: limit or None]
+        gold = dict(s.exec(select(ItemGold.item_id, ItemGold.gold_index)).all())
+    correct = []
+    for k, tid in enumerate(todo):
+        if progress:
+            progress(k, len(todo), f"transcript {tid}")
+        j = judge_transcript(transcript_id=tid, model_name=model.name)
+        if j.item_id in gold:
+            correct.append(j.probabilities[gold[j.item_id]] > 0.5)
+    if progress:
+        progress(len(todo), len(todo), "done")
+    return {"n": len(todo), "model": model.name,
+            "accuracy": round(sum(correct) / len(correct), 3) if correct else None}
