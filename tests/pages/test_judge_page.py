@@ -1,0 +1,112 @@
+"""The judge's page under AppTest: a whole debate, round by round, with every report stored on submit."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+from streamlit.testing.v1 import AppTest
+
+from oversight import auth, models, strategies
+from oversight.db import session_scope
+from oversight.models.config import ModelConfig, ModelsConfig
+from oversight.participation import record_consent
+from oversight.protocols import live
+from storage.models import Item, ItemGold, Judgment
+from ui import escape_markdown, speech_markdown
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCE = "The key was under the blue flowerpot by the door. Nobody had moved it for years."
+
+
+@pytest.fixture
+def debate_participant(study):
+    models.configure(ModelsConfig(
+        models={"s": ModelConfig(name="s", backend="scripted",
+                                 responses=["Look: <quote>under the blue flowerpot</quote>. <b>trust me</b>",
+                                            "It was <quote>in the mailbox</quote>, clearly."])},
+        roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "feedback")}))
+    with session_scope() as s:
+        item = Item(study_id=study.id, external_id="key", question="Where was the key?",
+                    options=["Under the flowerpot", "In the mailbox"], source_text=SOURCE)
+        s.add(item)
+        s.flush()
+        s.add(ItemGold(item_id=item.id, gold_index=0))
+    arm = strategies.create_strategy(study_id=study.id, name="debate", protocol="debate",
+                                     rules={"rounds": 2, "judge_questions": True, "randomise_answer_order": False})
+    strategies.set_arms(study_id=study.id, strategy_ids=[arm.id])
+    pid = auth.create_invites(study_id=study.id, count=1)[0].user_id
+    record_consent(user_id=pid)
+    yield pid
+    models.configure(None)
+
+
+def run(pid: int, at: AppTest | None = None) -> AppTest:
+    if at is None:
+        at = AppTest.from_file(str(REPO / "pages" / "participant.py"), default_timeout=60)
+        at.session_state["user_id"] = pid
+    return at.run()
+
+
+def wait_for_judge_step(transcript_id: int) -> None:
+    deadline = time.monotonic() + 30
+    while live.load_state(transcript_id).step.kind != "judge":
+        assert time.monotonic() < deadline, "speeches were never generated"
+        time.sleep(0.05)
+
+
+def test_a_judge_goes_through_a_whole_debate(debate_participant):
+    at = run(debate_participant)
+    assert not at.exception
+    with session_scope(write=False) as s:
+        tid = s.exec(select(live.Transcript.id)).one()
+    wait_for_judge_step(tid)
+    at = run(debate_participant, at)
+    shown = " ".join(m.value for m in at.markdown)
+    assert ":green-background[“under the blue flowerpot”]" in shown
+    assert ":red-background[~~“in the mailbox”~~" in shown  # not in the text: marked unverified
+    assert "\\<b\\>trust me\\</b\\>" in shown  # model text is text, never HTML
+    assert SOURCE not in " ".join(t.value for t in at.text)
+
+    at.slider[0].set_value(70)
+    at.text_area[0].input("Debater B, where does the text say mailbox?")
+    next(b for b in at.button if b.label.startswith("Continue to round 2")).click()
+    at = run(debate_participant, at)
+    with session_scope(write=False) as s:
+        first = s.exec(select(Judgment)).one()
+    assert first.probabilities == pytest.approx([0.7, 0.3]) and not first.is_final and first.round == 1
+
+    wait_for_judge_step(tid)
+    at = run(debate_participant, at)
+    assert not [b for b in at.button if b.label.startswith("Continue")]  # last round: final only
+    at.slider[0].set_value(90)
+    at.text_area[0].input("Only A's quote checked out.")
+    next(b for b in at.button if b.label == "Submit final answer").click()
+    at = run(debate_participant, at)
+    texts = " ".join(t.value for t in at.text)
+    assert "The correct answer was A" in texts and "You gave it 90%" in texts
+    with session_scope(write=False) as s:
+        final = s.exec(select(Judgment).where(Judgment.is_final)).one()
+    assert final.probabilities == pytest.approx([0.9, 0.1]) and final.rationale == "Only A's quote checked out."
+
+
+def test_finishing_needs_a_reason(debate_participant):
+    at = run(debate_participant)
+    with session_scope(write=False) as s:
+        tid = s.exec(select(live.Transcript.id)).one()
+    wait_for_judge_step(tid)
+    at = run(debate_participant, at)
+    next(b for b in at.button if b.label == "Submit final answer").click()
+    at = run(debate_participant, at)
+    assert any("say briefly why" in w.value for w in at.warning)
+    with session_scope(write=False) as s:
+        assert s.exec(select(Judgment)).all() == []
+
+
+def test_markdown_escaping_keeps_text_literal():
+    assert escape_markdown("<script>x</script> **b** [l](http://e)") == \
+        r"\<script\>x\</script\> \*\*b\*\* \[l\]\(http\://e\)"
+    quotes = [{"text": "a]b", "verified": True, "start": 0, "end": 18}]
+    assert speech_markdown("<quote>a]b</quote> tail", quotes) == ":green-background[“a\\]b”] tail"
