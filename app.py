@@ -6,6 +6,7 @@ import streamlit as st
 
 from oversight import auth
 from oversight.db import init_db
+from oversight.jobs import recover_interrupted
 from ui import current_user, sign_in_as, sign_out
 
 st.set_page_config(page_title="Oversight Lab", page_icon="⚖️", layout="wide")
@@ -13,8 +14,11 @@ st.set_page_config(page_title="Oversight Lab", page_icon="⚖️", layout="wide"
 
 @st.cache_resource
 def _schema_ready() -> str:
-    # Once per server process: create or migrate the database before any page reads it.
-    return init_db()
+    # Once per server process: create or migrate the database before any page reads it, and mark jobs that a
+    # previous process was running as interrupted.
+    revision = init_db()
+    recover_interrupted()
+    return revision
 
 
 _schema_ready()
