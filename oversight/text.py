@@ -105,7 +105,9 @@ def normalise_with_map(text: str) -> tuple[str, list[int]]:
         if ch == "-" and chars and chars[-1] == "-" and pending_space < 0:
             continue  # "--" and "—" compare equal
         if pending_space >= 0:
-            if chars and chars[-1] not in _PUNCT and ch not in _PUNCT:
+            # PTB splits "don't" as "do n't": a space before "n't" is spacing, not a word break.
+            clitic = ch == "n" and text[i + 1 : i + 3].translate(_TRANSLATE).lower() == "'t"
+            if chars and chars[-1] not in _PUNCT and ch not in _PUNCT and not clitic:
                 chars.append(" ")
                 index.append(pending_space)
             pending_space = -1

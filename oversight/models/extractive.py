@@ -150,17 +150,18 @@ class ExtractiveBackend(Backend):
         sims = emb @ opt.T  # passages x options
         own = sims[:, a]
         rival = np.max(np.delete(sims, a, axis=1), axis=1)
-        score = (own - rival) + 0.3 * own  # supports this answer more than the others, and is on topic
+        lean = own - rival  # supports this answer more than the others...
+        score = lean + 0.3 * own  # ...and is on topic
 
         char_limit = task.char_limit or 600
         quote_budget = min(task.quote_limit or char_limit, char_limit)
         used_chars = len(head) + len(tail)
         quoted = 0
         chosen: list[tuple[int, int]] = []
-        for i in np.argsort(-score):
+        for i in np.argsort(-np.where(lean > 0, score, score - 10.0)):
             s, e = spans[int(i)]
-            if score[i] <= 0 and chosen:
-                break
+            if lean[i] <= 0 and chosen:
+                break  # never quote evidence for the other side just to fill the limit
             length = e - s
             if length > quote_budget - quoted or used_chars + length + 17 > char_limit:
                 continue

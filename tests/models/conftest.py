@@ -73,3 +73,25 @@ def hf_model(tiny_model_path):
     backend.load()
     yield backend
     backend.close()
+
+
+@pytest.fixture(scope="session")
+def extractive():
+    from oversight.models.config import ModelConfig
+    from oversight.models.extractive import ExtractiveBackend
+
+    backend = ExtractiveBackend(ModelConfig(name="extractive"))
+    backend.load()
+    return backend
+
+
+@pytest.fixture(scope="session")
+def nyu_debates():
+    """Paths of the NYU debate rooms (settings.datasets_dir); skips when the licensed data is absent."""
+    from oversight.settings import get_settings
+
+    folder = get_settings().datasets_dir / "nyu_human_debate" / "debates"
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not files:
+        pytest.skip(f"NYU debate data not found under {folder}")
+    return files

@@ -1,0 +1,126 @@
+"""The offline extractive model: verbatim quotes that argue the assigned side, retrieval, weak judging."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from oversight.models import Request, Task
+from oversight.quotes import check_quotes, extract_quotes
+from oversight.text import detokenize
+
+PASSAGE = """The lighthouse keeper, Mara, kept a log of every ship that passed the point.
+On the night of the storm she wrote that the Albatross left the harbour just after midnight, with its lamps dark.
+
+The harbour master later claimed the ship had sailed at dawn. Mara's log contradicts him: the entry is in ink, dated, and signed.
+Fishermen on the quay remembered hearing the Albatross's engine long before sunrise.
+In the morning the sea was calm, and gulls circled the empty berth where the ship had been moored.
+Mara's cat slept on the windowsill through all of it."""
+QUESTION = "When did the Albatross leave the harbour?"
+OPTIONS = ("Just after midnight, during the storm", "At dawn, when the sea was calm")
+
+
+def debate(backend, source, question, options, side, char_limit=700):
+    task = Task(role="debater", question=question, options=tuple(options), source=source, answer_index=side,
+                char_limit=char_limit, quote_limit=500)
+    return backend.complete([Request(task=task)])[0].text
+
+
+def test_demo_passage_debaters_quote_verbatim_and_argue_their_side(extractive):
+    texts = [debate(extractive, PASSAGE, QUESTION, OPTIONS, side) for side in (0, 1)]
+    for side, text in enumerate(texts):
+        quotes = check_quotes(text, PASSAGE)
+        assert quotes and all(q.verified for q in quotes), text
+        assert len(text) <= 700
+        assert OPTIONS[side] in text
+    assert "<quote>On the night of the storm she wrote" in texts[0] 
+    assert not any("midnight" in q.text for q in check_quotes(texts[1], PASSAGE))
+    assert "<quote>The harbour master later claimed the ship had sailed at dawn.</quote>" in texts[1]
+
+
+def test_demo_passage_judge_and_assistant(extractive):
+    # A weak judge: right when the evidence is plain (the dawn/midnight question fools it, as it may).
+    plain = ("The ship's engine, long before sunrise", "Mara's cat on the windowsill")
+    judge = Task(role="judge", question="What did the fishermen on the quay hear?", options=plain, source=PASSAGE)
+    probs = extractive.score_choices(Request(task=judge), plain)
+    assert sum(probs) == pytest.approx(1.0) and probs[0] > 0.8
+    verdict = extractive.complete([Request(task=judge)])[0].text
+    assert verdict.startswith("Answer: A")
+    # A judge without the story weighs the debaters' quotes.
+    transcript = tuple(("Debater " + "AB"[s], debate(extractive, PASSAGE, QUESTION, OPTIONS, s)) for s in (0, 1))
+    blind = Task(role="judge", question=QUESTION, options=OPTIONS, transcript=transcript)
+    p_blind = extractive.score_choices(Request(task=blind), OPTIONS)
+    assert sum(p_blind) == pytest.approx(1.0)
+    helper = Task(role="assistant", question="What did the fishermen hear?", source=PASSAGE, char_limit=300)
+    answer = extractive.complete([Request(task=helper)])[0].text
+    assert "engine" in answer and all(q.verified for q in check_quotes(answer, PASSAGE)) and len(answer) <= 300
+
+
+def test_second_turn_on_the_same_source_reuses_cached_embeddings(extractive, monkeypatch):
+    source = PASSAGE + "\nA new paragraph makes this source distinct from the other tests' one."
+    debate(extractive, source, QUESTION, OPTIONS, 0)
+    encoded = []
+    real = extractive.encode
+    monkeypatch.setattr(extractive, "encode", lambda texts: (encoded.append(len(texts)), real(texts))[1])
+    debate(extractive, source, QUESTION, OPTIONS, 1)
+    assert encoded == [len(OPTIONS)]  # only the options; the story's sentences came from the cache
+
+
+def _rooms(files, n=10):
+    """n rooms on n different stories, spread over the data set."""
+    seen, rooms = set(), []
+    for f in files[:: max(1, len(files) // 60)]:
+        d = json.loads(f.read_text())
+        setup = d["setup"]
+        story = setup["sourceMaterial"]["QuALITYSourceMaterial"]
+        if story["title"] in seen or len(setup["answers"]) != 2:
+            continue
+        seen.add(story["title"])
+        rooms.append((detokenize(story["contents"]), setup["question"], setup["answers"]))
+        if len(rooms) == n:
+            break
+    return rooms
+
+
+def test_nyu_stories_quotes_verbatim_and_support_the_assigned_side(extractive, nyu_debates):
+    rooms = _rooms(nyu_debates)
+    assert len(rooms) == 10
+    own_minus_other = []
+    for story, question, answers in rooms:
+        texts = [debate(extractive, story, question, answers, side) for side in (0, 1)]
+        quotes = []
+        for text in texts:
+            found = check_quotes(text, story)
+            assert found, text
+            assert all(q.verified for q in found), [q.text for q in found if not q.verified]
+            quotes.append([q.text for q in found])
+        ans = extractive.encode(list(answers))
+        # Support for answer 0 over answer 1, per quote, measured by encoder similarity to the answers alone.
+        lean = [float(np.mean(extractive.encode(qs) @ (ans[0] - ans[1]))) for qs in quotes]
+        own_minus_other.append(lean[0] - lean[1])  # A's quotes lean to A more than B's quotes do (and vice versa)
+    assert np.mean(own_minus_other) > 0
+    assert sum(d > 0 for d in own_minus_other) >= 8, own_minus_other
+
+
+def test_real_debater_quotes_from_the_data_verify(nyu_debates):
+    """The quote checker accepts what human debaters quoted (token spans rebuilt into text)."""
+    checked = 0
+    for f in nyu_debates[:40]:
+        d = json.loads(f.read_text())
+        tokens = d["setup"]["sourceMaterial"]["QuALITYSourceMaterial"]["contents"]
+        story = detokenize(tokens)
+        for rnd in d["rounds"]:
+            body = next(iter(rnd.values()))
+            for speech in (body.get("speeches") or {}).values():
+                for seg in speech["content"]:
+                    if "Quote" in seg:
+                        a, b = seg["Quote"]["span"]
+                        quoted = " ".join(tokens[a:b])  # PTB tokens as the webapp showed them
+                        if quoted.strip() and any(ch.isalnum() for ch in quoted):
+                            text = f"<quote>{quoted}</quote>"
+                            assert check_quotes(text, story)[0].verified, quoted
+                            checked += 1
+    assert checked > 50
+    assert extract_quotes("<quote>x</quote>")[0][0] == "x"
