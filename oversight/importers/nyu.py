@@ -15,8 +15,10 @@ What lands:
   "AI debate" / "AI consultancy" (from `setting.isHuman` / `setting.isDebate`), external id = the
   room name, status "complete" or "incomplete", tags `["nyu"]` plus `"paper"` when
   `includedInPaper`; `meta` holds the room's rules, scoring function, roles (who argued which
-  option, honest or dishonest), the room's answer order (`answer_order[i]` = the item option index
-  of the room's answer i), the survey feedback, and the result details.
+  option, honest or dishonest: `roles[debater_a|debater_b|consultant] = {name, argues, honest, role}`
+  as in live transcripts), the room's answer order (`answer_order[i]`, also under `order` as live
+  transcripts name it, = the item option index of the room's answer i), the post-debate survey, and
+  the result details (final judgement in item order, judge reward, how the room ended).
 - `Turn`s: every speech (role debater_a / debater_b in debates, consultant in consultancies; model
   "GPT-4" for AI speakers) with its text rebuilt from the segments, quotes written as
   `<quote>...</quote>` around the detokenised span, and `quotes` = the verified spans
@@ -404,6 +406,7 @@ def _transcript(room: _Room, item_ext: str, order: list[int], story: _Story, det
         "room_roles": roles_raw,
         "ultimate_roles": meta.get("ultimateRoles"),
         "answer_order": order,
+        "order": order,  # the live protocols' name for the same thing (position i shows item option order[i])
         "room_answers": room.answers,
         "room_correct_index": room.correct,
         "status_detail": status_kind,
