@@ -15,7 +15,8 @@ Schema (field names are case-insensitive in CSV headers):
 | `explanation` | no | why the gold answer is right (kept with the gold, visible to experts and admins only) |
 | `meta` | no | JSONL only: an object of extra data kept with the item |
 
-Any other column / key is kept in the item's `meta`. Blank JSONL lines are skipped. Files are UTF-8
+Any other column / key is kept in the item's `meta` (visible with the question, so a column that
+looks like the answer, e.g. `answer`, `label`, `correct`, `target`, is refused). Blank JSONL lines are skipped. Files are UTF-8
 (a byte-order mark is fine). Re-importing a file skips the items whose id the study already has.
 
 Example JSONL line:
@@ -39,6 +40,10 @@ from typing import Any
 from oversight.importers.common import ImportFailed, ParsedBatch, ParsedItem, option_index
 
 KNOWN = {"id", "question", "options", "gold", "source_text", "source_title", "tags", "split", "explanation", "meta"}
+# Extra fields are kept in Item.meta, which participant-facing code may read: a field that looks like
+# the answer is refused rather than stored beside the question.
+GOLDISH = {"answer", "answer_index", "answer_letter", "answer_idx", "correct", "correct_answer", "correct_index",
+           "label", "gold_index", "gold_answer", "target"}
 
 
 def read_text(path: Path) -> str:
@@ -165,6 +170,13 @@ def _item(path: Path, line: int, record: dict[str, Any], *, csv_mode: bool) -> P
     extra_fields = {k: v for k, v in record.items() if k not in KNOWN and not k.startswith("option_")}
     if not csv_mode:
         extra_fields = {k: v for k, v in record.items() if k not in KNOWN}
+    for key in extra_fields:
+        if key.lower() in GOLDISH:
+            raise fail(key, "looks like the gold answer: put it in 'gold' (other fields are stored with the "
+                            "item, where participants may see them)")
+    for key in meta:
+        if key.lower() in GOLDISH:
+            raise fail(f"meta.{key}", "looks like the gold answer: put it in 'gold', not in meta")
     meta.update({k: v for k, v in extra_fields.items() if v not in (None, "")})
 
     return ParsedItem(

@@ -104,6 +104,11 @@ BAD_FILES = [
                     '{"id": "a", "question": "R?", "options": ["x", "y"], "gold": 1}\n', 3, "id", "duplicate id 'a'"),
     ("items.jsonl", '{"question": "Q?", "options": ["x", "y"], "gold": 0, "tags": [1]}\n', 1, "tags", "list of strings"),
     ("items.jsonl", '[1, 2]\n', 1, None, "must be a JSON object"),
+    ("items.jsonl", '{"question": "Q?", "options": ["x", "y"], "gold": 0, "answer": "x"}\n', 1, "answer",
+     "looks like the gold answer"),
+    ("items.jsonl", '{"question": "Q?", "options": ["x", "y"], "gold": 0, "meta": {"label": 0}}\n', 1, "meta.label",
+     "looks like the gold answer"),
+    ("items.csv", "question,options,gold,Correct\nQ?,x|y,0,x\n", 2, "correct", "looks like the gold answer"),
 ]
 
 
