@@ -58,11 +58,12 @@ class ModelConfig:
     local_files_only: bool = True  # never download unless the configuration says so
     trust_remote_code: bool = False
     max_batch_size: int = 32  # requests decoded together
-    max_seq_len: int = 4096  # prompt + output tokens per request; also the static cache length
+    max_seq_len: int = 4096  # prompt + output tokens per request
     batch_wait_ms: float = 2.0  # how long the scheduler waits for more requests before starting a batch
     static_cache: bool = False  # decode into a preallocated cache (required by compile)
     compile: bool = False  # torch.compile(mode="reduce-overhead") decode step, CUDA graphs on GPU; compiled at warm-up
     batch_buckets: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16, 32, 64])  # static batch shapes
+    static_len: int = 0  # static cache length (0: max_seq_len); longer requests take the dynamic path
     chat_template: str | None = None  # Jinja template; default: the tokenizer's, else a plain fallback
     # --- openai ---
     base_url: str = ""

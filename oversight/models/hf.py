@@ -140,6 +140,10 @@ class HFBackend(Backend):
         self._thread = threading.Thread(target=self._loop, name=f"hf-scheduler-{cfg.name}", daemon=True)
         self._thread.start()
 
+    @property
+    def _static_len(self) -> int:
+        return self.config.static_len or self.config.max_seq_len
+
     def _dtype(self, torch):
         if self.config.dtype != "auto":
             return getattr(torch, self.config.dtype)
@@ -158,7 +162,9 @@ class HFBackend(Backend):
             import torch
 
             if self._compiled is None:
-                torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+                for knob in ("cache_size_limit", "recompile_limit"):  # one compiled graph per batch bucket
+                    if hasattr(torch._dynamo.config, knob):
+                        setattr(torch._dynamo.config, knob, max(getattr(torch._dynamo.config, knob), 64))
                 self._compiled = torch.compile(self._step_eager, mode="reduce-overhead", fullgraph=False, dynamic=False)
             for b in sorted(x for x in cfg.batch_buckets if x <= cfg.max_batch_size):
                 if b in self._ready_buckets:
@@ -333,7 +339,8 @@ class HFBackend(Backend):
             if not jobs:
                 continue
             try:
-                with torch.inference_mode():
+                # no_grad, not inference_mode: static caches made here are reused by compiled graphs later.
+                with torch.no_grad():
                     self._run_side_jobs([j for j in jobs if j.kind != "gen"])
                     gens = [j for j in jobs if j.kind == "gen"]
                     if gens:
@@ -369,17 +376,24 @@ class HFBackend(Backend):
         job.done.set()
 
     # -------------------------------------------------------------------------------------------- model plumbing
-    def _forward(self, ids, mask, pos, cache, cache_start: int | None = None):
+    def _cache_position(self, start: int, n: int):
+        """Older transformers 5.x static caches need explicit cache positions; newer ones track them. A tensor,
+        never a Python int, so a compiled step is not re-specialised at every position."""
         import torch
 
+        if not self._pass_cache_position:
+            return None
+        return torch.arange(start, start + n, device=self.device)
+
+    def _forward(self, ids, mask, pos, cache, cache_position=None):
         kw = {self._cache_kw: cache}
-        if self._pass_cache_position and cache_start is not None:
-            kw["cache_position"] = torch.arange(cache_start, cache_start + ids.shape[1], device=ids.device)
+        if cache_position is not None:
+            kw["cache_position"] = cache_position
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1, **kw)
         return out.logits[:, -1, :].float()
 
-    def _step_eager(self, ids, mask, pos, cache, cache_start=None):
-        return self._forward(ids, mask, pos, cache, cache_start)
+    def _step_eager(self, ids, mask, pos, cache, cache_position=None):
+        return self._forward(ids, mask, pos, cache, cache_position)
 
     def _left_pad(self, seqs: list[list[int]], width: int | None = None):
         import torch
@@ -426,7 +440,7 @@ class HFBackend(Backend):
         cfg = self.config
         need = max(len(j.prompt_ids) for j in jobs) + max(j.request.sampling.max_new_tokens for j in jobs)
         bucket = next((b for b in sorted(self._ready_buckets) if b >= len(jobs)), None)
-        if bucket is not None and need <= cfg.max_seq_len:
+        if bucket is not None and need <= self._static_len:
             self._run_static(jobs, bucket)
         else:
             self._run_dynamic(jobs)
@@ -445,10 +459,10 @@ class HFBackend(Backend):
         """Next token per row (a list of ints); rows finished or cancelled get pad."""
         import torch
 
-        for i, j in enumerate(jobs):
-            s = j.request.sampling
-            if len(j.gen_ids) < s.min_new_tokens and self.eos_ids:
-                logits[i, list(self.eos_ids)] = -math.inf
+        early = [i for i, j in enumerate(jobs) if len(j.gen_ids) < j.request.sampling.min_new_tokens]
+        if early and self.eos_ids:  # one indexing op per step, not one per row
+            rows = torch.tensor(early, device=logits.device)[:, None]
+            logits[rows, torch.tensor(sorted(self.eos_ids), device=logits.device)] = -math.inf
         greedy = logits.argmax(-1)
         out = greedy.tolist()
         for i, j in enumerate(jobs):
@@ -478,7 +492,6 @@ class HFBackend(Backend):
             job.finish = "stop"
             return True
         job.gen_ids.append(token)
-        self.stats.tokens(1)
         self._detok(job, final=False)
         for stop in s.stop:
             if stop and stop in job.text[max(0, job.emitted - len(stop)):]:
@@ -537,7 +550,7 @@ class HFBackend(Backend):
 
         ids, mask, pos = self._left_pad([j.prompt_ids for j in jobs])
         cache = DynamicCache(config=self.model.config)
-        logits = self._forward(ids, mask, pos, cache, cache_start=0)
+        logits = self._forward(ids, mask, pos, cache, self._cache_position(0, ids.shape[1]))
         return cache, mask, mask.sum(1), logits
 
     def _merge(self, a, b):
@@ -566,6 +579,7 @@ class HFBackend(Backend):
         rows = list(jobs)
         while rows:
             tokens = self._sample(logits, rows)
+            self.stats.tokens(len(rows))
             keep = []
             for i, (job, tok) in enumerate(zip(rows, tokens)):
                 if self._advance(job, tok, mask.shape[1] + 1):
@@ -591,13 +605,12 @@ class HFBackend(Backend):
                 self.stats.batch(len(rows))
                 ids = torch.tensor(tokens, device=self.device)[:, None]
                 mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
-                logits = self._forward(ids, mask, pos[:, None], cache, cache_start=mask.shape[1] - 1)
+                logits = self._forward(ids, mask, pos[:, None], cache, self._cache_position(mask.shape[1] - 1, 1))
                 pos = pos + 1
             # Continuous batching: requests that arrived meanwhile join at this step.
             if self._can_merge and len(rows) < self.config.max_batch_size and self._has_pending():
                 new = self._take(self.config.max_batch_size - len(rows), block=False)
-                with torch.inference_mode():
-                    self._run_side_jobs([j for j in new if j.kind != "gen"])
+                self._run_side_jobs([j for j in new if j.kind != "gen"])
                 new = [j for j in new if j.kind == "gen"]
                 if new:
                     self._start_rows(new)
@@ -618,14 +631,14 @@ class HFBackend(Backend):
         if cache is None:
             from transformers import StaticCache
 
-            cache = self._static_caches[bucket] = StaticCache(config=self.model.config, max_cache_len=self.config.max_seq_len)
+            cache = self._static_caches[bucket] = StaticCache(config=self.model.config, max_cache_len=self._static_len)
         return cache
 
     def _run_static(self, jobs: list[_Job], bucket: int, step_fn=None) -> None:
         """Decode `jobs` padded to `bucket` rows in a preallocated cache; fixed shapes so the step can be a graph."""
         import torch
 
-        L = self.config.max_seq_len
+        L = self._static_len
         step = step_fn or (self._compiled if self.config.compile and self._compiled is not None else self._step_eager)
         self._start_rows(jobs)
         seqs = [j.prompt_ids for j in jobs] + [jobs[0].prompt_ids] * (bucket - len(jobs))  # filler rows
@@ -635,16 +648,17 @@ class HFBackend(Backend):
         full_mask[:, :P] = mask
         cache = self._static_cache(bucket)
         cache.reset()
-        logits = self._forward(ids, full_mask, pos, cache, cache_start=0)
+        logits = self._forward(ids, full_mask, pos, cache, self._cache_position(0, P))
         next_pos = mask.sum(1)
         live = list(range(len(jobs)))
         t = P
         tok_buf = [self.pad_id] * bucket
         while live:
             tokens = self._sample(logits[: len(jobs)], jobs)
+            self.stats.tokens(len(live))
             still = []
             for i in live:
-                if self._advance(jobs[i], tokens[i], t + 1):
+                if self._advance(jobs[i], tokens[i], t + 1):  # fits: _generate checked prompt + max_new <= L
                     self._finish(jobs[i])
                 else:
                     still.append(i)
@@ -657,7 +671,7 @@ class HFBackend(Backend):
             ids = torch.tensor(tok_buf, device=self.device)[:, None]
             if step is not self._step_eager and self.device.type == "cuda":
                 torch.compiler.cudagraph_mark_step_begin()
-            logits = step(ids, full_mask, next_pos[:, None], cache, t).clone()
+            logits = step(ids, full_mask, next_pos[:, None], cache, self._cache_position(t, 1)).clone()
             next_pos = next_pos + 1
             t += 1
 

@@ -190,3 +190,22 @@ def test_fallback_prompt_when_the_tokenizer_has_no_chat_template(tmp_path):
         assert b.complete([req("Hi", max_new_tokens=3, min_new_tokens=3)])[0].tokens == 3
     finally:
         b.close()
+
+
+def test_compiled_static_path_is_compiled_at_warm_up_only_and_matches_eager(tiny_model_path, hf_model):
+    """The GPU fast path (static cache + torch.compile) exercised on CPU: compilation happens in warm(), requests
+    reuse the graph, and greedy text equals the dynamic path's."""
+    from torch._dynamo.utils import counters
+
+    b = new_backend(tiny_model_path, compile=True, static_cache=True, batch_buckets=[2], static_len=128)
+    try:
+        b.warm()
+        assert b.info()["compiled_buckets"] == [2]
+        graphs = counters["stats"]["unique_graphs"]
+        prompts = ["hello there", "the ship left at dawn"]
+        got = b.complete([req(p, max_new_tokens=20, min_new_tokens=20) for p in prompts])
+        assert counters["stats"]["unique_graphs"] == graphs  # nothing compiled inside a request
+        want = [hf_model.complete([req(p, max_new_tokens=20, min_new_tokens=20)])[0].text for p in prompts]
+        assert [c.text for c in got] == want
+    finally:
+        b.close()
