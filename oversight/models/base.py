@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from oversight.models.config import ModelConfig
+from oversight.models.errors import ModelError
 from oversight.models.stats import Stats
 from oversight.models.types import Completion, Request
 
@@ -39,7 +40,11 @@ class Backend:
         """Load weights / connect. Idempotent and thread-safe."""
         with self._load_lock:
             if not self.loaded:
-                self._load()
+                try:
+                    self._load()
+                except ModelError as e:
+                    self.stats.error(str(e))  # the admin page lists it under recent errors
+                    raise
                 self.loaded = True
 
     def _load(self) -> None:
