@@ -39,9 +39,8 @@ if study.instructions:
 def probability_inputs(options: list[str], key: str) -> list[float]:
     """One slider for two answers (they add up to 100%), one per answer otherwise (scaled to 100%)."""
     if len(options) == 2:
-        p = st.slider("How likely is answer A to be correct? (%)", 1, 99, 50, key=f"{key}-p",
-                      help="Answer B gets the rest.")
-        st.caption(f"A: {p}% · B: {100 - p}%")
+        # Inside a form nothing reruns until submit, so the label says what the one number means.
+        p = st.slider("Probability that A is correct (%); B gets the rest", 1, 99, 50, key=f"{key}-p")
         return [float(p), float(100 - p)]
     st.caption("How likely is each answer to be correct? The probabilities are scaled to add up to 100%.")
     return [float(st.slider(f"Answer {LETTERS[i]} (%)", 0, 100, 100 // len(options), key=f"{key}-{i}"))

@@ -46,7 +46,7 @@ if user.role == "admin":
                 except (FileNotFoundError, zipfile.BadZipFile) as exc:
                     st.error(f"Could not read {path.name}: {exc}")
                 else:
-                    st.success(f"Imported: {summary}")
+                    st.success(str(summary))
 
 total = count_items(study_id=study_id)
 if total == 0:

@@ -149,7 +149,7 @@ class Transcript(SQLModel, table=True):
     setting: str = Field(index=True)
     origin: str = "live"  # live | imported
     external_id: str | None = Field(default=None, index=True)
-    status: str = "open"  # open | complete | abandoned
+    status: str = "open"  # open | complete (live); complete | incomplete (imported rooms never finished)
     tags: list[str] = _json([])
     meta: dict = _json({})
     created_at: datetime = Field(default_factory=utcnow)

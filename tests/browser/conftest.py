@@ -37,33 +37,52 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
     raise TimeoutError("streamlit did not become healthy")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The app on a fresh database holding the demo study and a known admin password."""
-    tmp = tmp_path_factory.mktemp("browser")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "OVERSIGHT_DATABASE_URL": f"sqlite:///{tmp / 'app.db'}", "OVERSIGHT_DATA_DIR": str(tmp),
-           "OVERSIGHT_PUBLIC_URL": url, "HF_HUB_OFFLINE": "1", "OVERSIGHT_LOGIN_MAX_DELAY_S": "0"}
-    seed = subprocess.run([sys.executable, "-m", "oversight", "seed-demo", "--password-stdin", "--json"],
-                          input=ADMIN[1] + "\n", env=env, cwd=REPO, capture_output=True, text=True, check=True)
-    log = open(tmp / "streamlit.log", "w")
+def start_streamlit(env: dict, port: int, log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "a")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless",
          "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_healthy(url, proc)
-        import json
+    log.close()
+    _wait_healthy(f"http://127.0.0.1:{port}", proc)
+    return proc
 
-        yield {"url": url, "env": env, "seed": json.loads(seed.stdout), "tmp": tmp}
+
+def stop_streamlit(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def app_env(tmp: Path, port: int) -> dict:
+    return {**os.environ, "OVERSIGHT_DATABASE_URL": f"sqlite:///{tmp / 'app.db'}", "OVERSIGHT_DATA_DIR": str(tmp),
+            "OVERSIGHT_PUBLIC_URL": f"http://127.0.0.1:{port}", "HF_HUB_OFFLINE": "1",
+            "OVERSIGHT_LOGIN_MAX_DELAY_S": "0"}
+
+
+def cli(env: dict, *args: str, stdin: str = "") -> str:
+    """Run `python -m oversight` against the test server's database; returns stdout."""
+    return subprocess.run([sys.executable, "-m", "oversight", *args], input=stdin, env=env, cwd=REPO,
+                          capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app on a fresh database holding the demo study and a known admin password."""
+    import json
+
+    tmp = tmp_path_factory.mktemp("browser")
+    port = _free_port()
+    env = app_env(tmp, port)
+    seed = json.loads(cli(env, "seed-demo", "--password-stdin", "--json", stdin=ADMIN[1] + "\n"))
+    proc = start_streamlit(env, port, tmp / "streamlit.log")
+    try:
+        yield {"url": f"http://127.0.0.1:{port}", "env": env, "seed": seed, "tmp": tmp, "port": port}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_streamlit(proc)
 
 
 @pytest.fixture(scope="module")
