@@ -1,4 +1,5 @@
-"""A study's headline numbers, JSON-ready: counts, and judge accuracy per setting and per strategy.
+"""A study's numbers, JSON-ready: counts, judge accuracy per setting and per strategy, calibration,
+accuracy by rounds, debater win rates, consultancy by honesty, and time per judgment.
 
 Accuracy counts a final judgment as correct when its probability on the gold answer is above 0.5
 (a 50/50 judgment is wrong); `mean_p_correct` is the mean probability on the gold answer; the
@@ -9,25 +10,43 @@ interval is the 95 % Wilson score interval of the accuracy.
   strategy's protocol, or its assignment's arm. Imported offline judges are their own judge kind
   ("offline-human"), so they never mix into the room judges' numbers.
 - `by_strategy`: live final judgments (not from imported transcripts) grouped by strategy
-  version and judge kind, where the judgment's transcript or assignment names a strategy.
+  version and judge kind, where the judgment's transcript or assignment names a strategy: the
+  participants' judgments ("human"), the AI judge of AI-only batch runs ("ai") and AI judges
+  run afterwards on live transcripts ("ai-offline") each get their own row.
+- `by_rounds`: final judgments grouped by (setting, judge kind, rounds), rounds being the number
+  of rounds its transcript ran (the highest `Turn.round`).
+- `calibration`: per judge kind, final judgments binned by the probability put on the chosen
+  answer (the argmax), against the share whose chosen answer is the gold one (a tie chooses none).
+- `debates`: in transcripts with two debaters, how often the judge's final probabilities sided
+  (> 0.5) with the honest debater, with the dishonest one, with debater A and with debater B.
+  Siding with the honest debater is being correct, so the honest win rate equals the accuracy.
+- `consultancy`: in transcripts with a consultant, accuracy when the consultant was honest and when
+  not, and how often the judge sided with the consultant.
 
 `tag` keeps the judgments whose transcript or item carries the tag (e.g. "paper" for the NYU rooms
-used in the paper). Reads only, on a read-only session.
+used in the paper). The queries read on a read-only session (`load_judgments`); everything else
+is a pure function over its `JudgmentRecord`s, so the dashboard and the CLI share one computation.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import select
 
 from oversight.db import session_scope
-from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Study, Transcript, User
+from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Study, Transcript, Turn, User
 
 Z95 = 1.959963984540054
+# The judges a transcript has of its own (a room's judge, a participant, a batch run's AI judge).
+OWN_JUDGE_KINDS = ("human", "ai")
+HUMAN_JUDGE_KINDS = ("human", "offline-human")
 
 
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float | None, float | None]:
@@ -67,102 +86,405 @@ def summarise(values: list[float]) -> dict[str, Any]:
     }
 
 
-def study_report(*, study_id: int, tag: str | None = None) -> dict[str, Any]:
+def rate(successes: int, n: int) -> dict[str, Any]:
+    """A share with its Wilson interval."""
+    low, high = wilson_interval(successes, n)
+    return {"rate": successes / n if n else None, "ci_low": low, "ci_high": high}
+
+
+@dataclass(frozen=True)
+class JudgmentRecord:
+    """One judgment with what the report needs around it: gold, setting, strategy, tags, roles, rounds."""
+
+    id: int
+    item_id: int
+    gold: int
+    judge_kind: str
+    probabilities: tuple[float, ...] = ()
+    answer_index: int | None = None
+    is_final: bool = True
+    setting: str = "direct-qa"
+    transcript_id: int | None = None
+    origin: str | None = None  # the transcript's: live | imported; None without a transcript
+    strategy_id: int | None = None
+    tags: tuple[str, ...] = ()  # the transcript's and the item's
+    judge_name: str = ""
+    round: int = 0
+    seconds: float | None = None
+    rounds: int | None = None  # rounds its transcript ran; None without a transcript
+    roles: dict = field(default_factory=dict, hash=False, compare=False)  # the transcript's meta["roles"]
+
+    @property
+    def p_correct(self) -> float | None:
+        return p_correct(list(self.probabilities), self.answer_index, self.gold)
+
+    @property
+    def correct(self) -> bool | None:
+        value = self.p_correct
+        return None if value is None else value > 0.5
+
+    @property
+    def p_chosen(self) -> float | None:
+        """The probability on the answer the judge leaned to (1 for a bare answer)."""
+        if self.probabilities:
+            return float(max(self.probabilities))
+        return 1.0 if self.answer_index is not None else None
+
+    @property
+    def chosen(self) -> int | None:
+        """The answer with the highest probability; None on a tie."""
+        if self.probabilities:
+            top = max(self.probabilities)
+            best = [i for i, p in enumerate(self.probabilities) if p == top]
+            return best[0] if len(best) == 1 else None
+        return self.answer_index
+
+    def p_of(self, option: int | None) -> float | None:
+        """The probability this judgment put on an option (1/0 from a bare answer)."""
+        if option is None:
+            return None
+        return p_correct(list(self.probabilities), self.answer_index, option)
+
+
+def _rounds_by_transcript(s, study_id: int) -> dict[int, int]:
+    rows = s.exec(
+        select(Turn.transcript_id, func.max(Turn.round))
+        .join(Transcript, Transcript.id == Turn.transcript_id)
+        .where(Transcript.study_id == study_id)
+        .group_by(Turn.transcript_id)
+    ).all()
+    return {tid: int(r or 0) for tid, r in rows}
+
+
+def load_judgments(*, study_id: int, final_only: bool = True) -> list[JudgmentRecord]:
+    """Every (final) judgment of a study on an item with a gold answer, as records. Read-only."""
     with session_scope(write=False) as s:
-        study = s.get(Study, study_id)
-        if study is None:
-            raise ValueError(f"study {study_id} does not exist")
-
-        def count(statement) -> int:
-            return int(s.exec(statement).one())
-
-        counts = {
-            "items": count(select(func.count()).select_from(Item).where(Item.study_id == study_id)),
-            "participants": count(
-                select(func.count()).select_from(User).where(User.study_id == study_id, User.role == "participant")
-            ),
-            "transcripts": count(select(func.count()).select_from(Transcript).where(Transcript.study_id == study_id)),
-            "judgments": count(
-                select(func.count()).select_from(Judgment).join(Item, Item.id == Judgment.item_id)
-                .where(Item.study_id == study_id)
-            ),
-        }
-
-        rows = s.exec(
+        statement = (
             select(
-                Judgment.probabilities,
-                Judgment.answer_index,
-                Judgment.judge_kind,
-                ItemGold.gold_index,
-                Item.tags,
-                Transcript.id,
-                Transcript.setting,
-                Transcript.origin,
-                Transcript.tags,
-                Transcript.strategy_id,
-                Assignment.strategy_id,
-                Assignment.arm,
+                Judgment.id, Judgment.item_id, Judgment.probabilities, Judgment.answer_index, Judgment.judge_kind,
+                Judgment.judge_name, Judgment.round, Judgment.seconds, Judgment.is_final,
+                ItemGold.gold_index, Item.tags,
+                Transcript.id, Transcript.setting, Transcript.origin, Transcript.tags, Transcript.strategy_id,
+                Assignment.strategy_id, Assignment.arm,
             )
             .join(Item, Item.id == Judgment.item_id)
             .join(ItemGold, ItemGold.item_id == Judgment.item_id)
             .outerjoin(Transcript, Transcript.id == Judgment.transcript_id)
             .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
-            .where(Item.study_id == study_id, Judgment.is_final == True)  # noqa: E712
-        ).all()
-        strategies = {
-            st.id: st for st in s.exec(select(Strategy).where(Strategy.study_id == study_id)).all()
-        }
-
-    by_setting: dict[tuple[str, str], list[float]] = defaultdict(list)
-    by_strategy: dict[tuple[int, str], list[float]] = defaultdict(list)
-    judged_transcripts: set[int] = set()
-    for (probs, answer, kind, gold, item_tags, t_id, setting, origin, t_tags, t_strategy, a_strategy, arm) in rows:
-        if tag is not None and tag not in (t_tags or []) and tag not in (item_tags or []):
-            continue
-        value = p_correct(probs, answer, gold)
-        if value is None:
-            continue
-        strategy_id = t_strategy or a_strategy
-        if t_id is not None:
-            judged_transcripts.add(t_id)
-        else:
-            strategy = strategies.get(strategy_id)
-            setting = strategy.protocol if strategy else (arm or "direct-qa")
-        by_setting[(setting, kind)].append(value)
-        if origin != "imported" and strategy_id is not None:
-            by_strategy[(strategy_id, kind)].append(value)
-
-    counts["final_judgments"] = sum(len(v) for v in by_setting.values())
-    counts["transcripts_judged"] = len(judged_transcripts)
-    setting_rows = [
-        {"setting": setting, "judge_kind": kind, **summarise(values)}
-        for (setting, kind), values in sorted(by_setting.items())
-    ]
-    strategy_rows = []
-    for (strategy_id, kind), values in sorted(
-        by_strategy.items(),
-        key=lambda kv: (
-            strategies[kv[0][0]].name if kv[0][0] in strategies else "",
-            strategies[kv[0][0]].version if kv[0][0] in strategies else 0,
-            kv[0][1],
-        ),
-    ):
-        strategy = strategies.get(strategy_id)
-        strategy_rows.append(
-            {
-                "strategy_id": strategy_id,
-                "strategy": strategy.name if strategy else None,
-                "version": strategy.version if strategy else None,
-                "protocol": strategy.protocol if strategy else None,
-                "judge_kind": kind,
-                **summarise(values),
-            }
+            .where(Item.study_id == study_id)
+            .order_by(Judgment.id)
         )
+        if final_only:
+            statement = statement.where(Judgment.is_final == True)  # noqa: E712
+        rows = s.exec(statement).all()
+        protocols = dict(s.exec(select(Strategy.id, Strategy.protocol).where(Strategy.study_id == study_id)).all())
+        rounds = _rounds_by_transcript(s, study_id)
+        judged = {r[11] for r in rows if r[11] is not None}
+        roles = {}
+        if judged:
+            for tid, meta in s.exec(select(Transcript.id, Transcript.meta).where(Transcript.study_id == study_id)):
+                if tid in judged:
+                    roles[tid] = dict((meta or {}).get("roles") or {})
+    records = []
+    for (jid, item_id, probs, answer, kind, name, round_, seconds, final, gold, item_tags,
+         t_id, setting, origin, t_tags, t_strategy, a_strategy, arm) in rows:
+        strategy_id = t_strategy or a_strategy
+        if t_id is None:
+            setting = protocols.get(strategy_id) or arm or "direct-qa"
+        records.append(JudgmentRecord(
+            id=jid, item_id=item_id, gold=gold, judge_kind=kind, probabilities=tuple(probs or ()),
+            answer_index=answer, is_final=bool(final), setting=setting, transcript_id=t_id, origin=origin,
+            strategy_id=strategy_id, tags=tuple(dict.fromkeys([*(t_tags or []), *(item_tags or [])])),
+            judge_name=name or "", round=round_ or 0, seconds=seconds,
+            rounds=rounds.get(t_id, 0) if t_id is not None else None, roles=roles.get(t_id, {}),
+        ))
+    return records
+
+
+def filter_records(records: Iterable[JudgmentRecord], *, tag: str | None = None,
+                   strategy_ids: Sequence[int] | None = None, judge_kinds: Sequence[str] | None = None,
+                   settings: Sequence[str] | None = None) -> list[JudgmentRecord]:
+    """Keep records with the tag (transcript or item), under one of the strategies, of one of the judge kinds.
+    An empty or None filter keeps everything."""
+    out = []
+    for r in records:
+        if tag and tag not in r.tags:
+            continue
+        if strategy_ids and r.strategy_id not in strategy_ids:
+            continue
+        if judge_kinds and r.judge_kind not in judge_kinds:
+            continue
+        if settings and r.setting not in settings:
+            continue
+        out.append(r)
+    return out
+
+
+def _scored(records: Iterable[JudgmentRecord]) -> list[JudgmentRecord]:
+    return [r for r in records if r.is_final and r.p_correct is not None]
+
+
+def accuracy_by(records: Iterable[JudgmentRecord], key: Callable[[JudgmentRecord], Hashable],
+                names: Sequence[str]) -> list[dict[str, Any]]:
+    """Final judgments grouped by `key` (a tuple, one value per name in `names`), summarised, sorted by key."""
+    groups: dict[Any, list[float]] = defaultdict(list)
+    for r in _scored(records):
+        groups[key(r)].append(r.p_correct)
+    return [{**dict(zip(names, k)), **summarise(v)} for k, v in sorted(groups.items(), key=lambda kv: _sort_key(kv[0]))]
+
+
+def _sort_key(key: tuple) -> tuple:
+    return tuple((v is None, v if v is not None else 0) if isinstance(v, (int, float)) else (v is None, str(v))
+                 for v in key)
+
+
+def accuracy_by_setting(records: Iterable[JudgmentRecord]) -> list[dict[str, Any]]:
+    return accuracy_by(records, lambda r: (r.setting, r.judge_kind), ("setting", "judge_kind"))
+
+
+def accuracy_by_rounds(records: Iterable[JudgmentRecord]) -> list[dict[str, Any]]:
+    """Accuracy per (setting, judge kind, rounds the transcript ran); judgments without a transcript are left out."""
+    return accuracy_by([r for r in records if r.rounds is not None],
+                       lambda r: (r.setting, r.judge_kind, r.rounds), ("setting", "judge_kind", "rounds"))
+
+
+def accuracy_by_strategy(records: Iterable[JudgmentRecord], strategies: dict[int, Any]) -> list[dict[str, Any]]:
+    """Live final judgments per (strategy version, judge kind); `strategies` maps id -> Strategy (or None)."""
+    groups: dict[tuple[int, str], list[float]] = defaultdict(list)
+    for r in _scored(records):
+        if r.origin != "imported" and r.strategy_id is not None:
+            groups[(r.strategy_id, r.judge_kind)].append(r.p_correct)
+
+    def order(kv):
+        (sid, kind), _ = kv
+        st = strategies.get(sid)
+        return (st.name if st else "", st.version if st else 0, kind)
+
+    rows = []
+    for (sid, kind), values in sorted(groups.items(), key=order):
+        st = strategies.get(sid)
+        rows.append({
+            "strategy_id": sid,
+            "strategy": st.name if st else None,
+            "version": st.version if st else None,
+            "label": f"{st.name} v{st.version}" if st else f"strategy {sid}",
+            "protocol": st.protocol if st else None,
+            "judge_kind": kind,
+            **summarise(values),
+        })
+    return rows
+
+
+def calibration(records: Iterable[JudgmentRecord], bins: int = 10) -> dict[str, Any]:
+    """Final judgments binned by p(chosen answer) in `bins` equal bins of [0, 1] (1.0 in the last);
+    per non-empty bin: mean confidence and the share whose chosen answer is the gold one, with a Wilson
+    interval. `ece` is the expected calibration error (bin-weighted |confidence - share correct|)."""
+    groups: dict[int, list[tuple[float, bool]]] = defaultdict(list)
+    for r in records:
+        if not r.is_final or r.p_chosen is None:
+            continue
+        p = min(max(r.p_chosen, 0.0), 1.0)
+        groups[min(int(p * bins), bins - 1)].append((p, r.chosen is not None and r.chosen == r.gold))
+    rows, n_total, gap = [], 0, 0.0
+    for b in sorted(groups):
+        values = groups[b]
+        n = len(values)
+        hits = sum(1 for _, ok in values if ok)
+        confidence = sum(p for p, _ in values) / n
+        low, high = wilson_interval(hits, n)
+        rows.append({"bin_low": b / bins, "bin_high": (b + 1) / bins, "n": n, "n_correct": hits,
+                     "mean_confidence": confidence, "fraction_correct": hits / n, "ci_low": low, "ci_high": high})
+        n_total += n
+        gap += n * abs(confidence - hits / n)
+    return {"n": n_total, "ece": gap / n_total if n_total else None, "bins": rows}
+
+
+def calibration_by(records: Iterable[JudgmentRecord], key: Callable[[JudgmentRecord], str] = lambda r: r.judge_kind,
+                   bins: int = 10) -> list[dict[str, Any]]:
+    """`calibration` per group (by default per judge kind), groups sorted by name."""
+    groups: dict[str, list[JudgmentRecord]] = defaultdict(list)
+    for r in records:
+        if r.is_final:
+            groups[key(r)].append(r)
+    return [{"group": g, **calibration(rs, bins)} for g, rs in sorted(groups.items())]
+
+
+def _honest(info: dict, gold: int) -> bool:
+    return bool(info["honest"]) if "honest" in info else info.get("argues") == gold
+
+
+def debate_win_rates(records: Iterable[JudgmentRecord]) -> list[dict[str, Any]]:
+    """Per (setting, judge kind), over final judgments of transcripts with debater A and B: how often the judge
+    sided (p > 0.5) with the honest debater, the dishonest one, debater A, debater B, and the honest debater
+    when it was A and when it was B. Neither side above 0.5 is a tie."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in records:
+        a, b = r.roles.get("debater_a") or {}, r.roles.get("debater_b") or {}
+        if not r.is_final or a.get("argues") is None or b.get("argues") is None:
+            continue
+        pa, pb = r.p_of(a["argues"]), r.p_of(b["argues"])
+        if pa is None or pb is None:
+            continue
+        honest_a, honest_b = _honest(a, r.gold), _honest(b, r.gold)
+        if honest_a == honest_b:
+            continue  # both or neither honest: no honest/dishonest contest to count
+        p_honest, p_dishonest = (pa, pb) if honest_a else (pb, pa)
+        groups[(r.setting, r.judge_kind)].append({"a": pa > 0.5, "b": pb > 0.5, "honest": p_honest > 0.5,
+                                                  "dishonest": p_dishonest > 0.5, "honest_is_a": honest_a})
+    rows = []
+    for (setting, kind), games in sorted(groups.items()):
+        n = len(games)
+        honest = sum(g["honest"] for g in games)
+        dishonest = sum(g["dishonest"] for g in games)
+        as_a = [g for g in games if g["honest_is_a"]]
+        as_b = [g for g in games if not g["honest_is_a"]]
+        win_a = rate(sum(g["a"] for g in games), n)
+        win_b = rate(sum(g["b"] for g in games), n)
+        honest_a = rate(sum(g["honest"] for g in as_a), len(as_a))
+        honest_b = rate(sum(g["honest"] for g in as_b), len(as_b))
+        rows.append({
+            "setting": setting, "judge_kind": kind, "n": n,
+            "honest_wins": honest, "dishonest_wins": dishonest, "ties": n - honest - dishonest,
+            "honest_win_rate": honest / n, **{f"honest_{k}": v for k, v in rate(honest, n).items() if k != "rate"},
+            "dishonest_win_rate": dishonest / n,
+            "a_win_rate": win_a["rate"], "a_ci_low": win_a["ci_low"], "a_ci_high": win_a["ci_high"],
+            "b_win_rate": win_b["rate"], "b_ci_low": win_b["ci_low"], "b_ci_high": win_b["ci_high"],
+            "n_honest_a": len(as_a), "honest_as_a_win_rate": honest_a["rate"],
+            "n_honest_b": len(as_b), "honest_as_b_win_rate": honest_b["rate"],
+        })
+    return rows
+
+
+def consultancy_by_honesty(records: Iterable[JudgmentRecord]) -> list[dict[str, Any]]:
+    """Per (setting, judge kind, consultant honest?), over final judgments of transcripts with a consultant:
+    the judge's accuracy, and how often the judge sided (p > 0.5) with the consultant's answer."""
+    groups: dict[tuple[str, str, bool], list[JudgmentRecord]] = defaultdict(list)
+    for r in _scored(records):
+        c = r.roles.get("consultant") or {}
+        if c.get("argues") is None or "debater_a" in r.roles:
+            continue
+        groups[(r.setting, r.judge_kind, _honest(c, r.gold))].append(r)
+    rows = []
+    for (setting, kind, honest), rs in sorted(groups.items()):
+        sided = sum(1 for r in rs if (r.p_of(r.roles["consultant"]["argues"]) or 0) > 0.5)
+        win = rate(sided, len(rs))
+        rows.append({"setting": setting, "judge_kind": kind, "consultant": "honest" if honest else "dishonest",
+                     **summarise([r.p_correct for r in rs]),
+                     "consultant_win_rate": win["rate"], "consultant_ci_low": win["ci_low"],
+                     "consultant_ci_high": win["ci_high"]})
+    return rows
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    if len(sorted_values) == 1:
+        return sorted_values[0]
+    return statistics.quantiles(sorted_values, n=4, method="inclusive")[{0.25: 0, 0.5: 1, 0.75: 2}[q]]
+
+
+def judgment_times(records: Iterable[JudgmentRecord], judge_kinds: Sequence[str] = HUMAN_JUDGE_KINDS
+                   ) -> list[dict[str, Any]]:
+    """Seconds per judgment (every judgment that recorded them, final or not) of human judges, per
+    (setting, judge kind): n, mean, median, quartiles, and the values themselves (`seconds`)."""
+    groups: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in records:
+        if r.judge_kind in judge_kinds and r.seconds is not None and r.seconds >= 0:
+            groups[(r.setting, r.judge_kind)].append(float(r.seconds))
+    rows = []
+    for (setting, kind), values in sorted(groups.items()):
+        values.sort()
+        rows.append({"setting": setting, "judge_kind": kind, "n": len(values), "mean": sum(values) / len(values),
+                     "median": statistics.median(values), "q1": _quantile(values, 0.25),
+                     "q3": _quantile(values, 0.75), "seconds": values})
+    return rows
+
+
+def _study_and_counts(s, study_id: int) -> tuple[Study, dict[str, int]]:
+    study = s.get(Study, study_id)
+    if study is None:
+        raise ValueError(f"study {study_id} does not exist")
+
+    def count(statement) -> int:
+        return int(s.exec(statement).one())
+
+    counts = {
+        "items": count(select(func.count()).select_from(Item).where(Item.study_id == study_id)),
+        "participants": count(
+            select(func.count()).select_from(User).where(User.study_id == study_id, User.role == "participant")
+        ),
+        "transcripts": count(select(func.count()).select_from(Transcript).where(Transcript.study_id == study_id)),
+        "judgments": count(
+            select(func.count()).select_from(Judgment).join(Item, Item.id == Judgment.item_id)
+            .where(Item.study_id == study_id)
+        ),
+    }
+    return study, counts
+
+
+def _strategies(s, study_id: int) -> dict[int, Strategy]:
+    return {st.id: st for st in s.exec(select(Strategy).where(Strategy.study_id == study_id)).all()}
+
+
+def study_report(*, study_id: int, tag: str | None = None) -> dict[str, Any]:
+    """The headline numbers of a study (optionally only judgments tagged `tag`), JSON-ready."""
+    with session_scope(write=False) as s:
+        study, counts = _study_and_counts(s, study_id)
+        strategies = _strategies(s, study_id)
+    records = _scored(filter_records(load_judgments(study_id=study_id), tag=tag))
+    counts["final_judgments"] = len(records)
+    counts["transcripts_judged"] = len({r.transcript_id for r in records if r.transcript_id is not None})
     return {
         "study_id": study_id,
         "study": study.name,
         "tag": tag,
         "counts": counts,
-        "by_setting": setting_rows,
-        "by_strategy": strategy_rows,
+        "by_setting": accuracy_by_setting(records),
+        "by_strategy": accuracy_by_strategy(records, strategies),
+        "by_rounds": accuracy_by_rounds(records),
+        "calibration": calibration_by(records),
+        "debates": debate_win_rates(records),
+        "consultancy": consultancy_by_honesty(records),
     }
+
+
+def dashboard(*, study_id: int, tag: str | None = None, strategy_ids: Sequence[int] | None = None,
+              judge_kinds: Sequence[str] | None = None, bins: int = 10) -> dict[str, Any]:
+    """Everything the results page draws, after its filters (`dashboard_options` lists what they offer)."""
+    with session_scope(write=False) as s:
+        study, counts = _study_and_counts(s, study_id)
+        strategies = _strategies(s, study_id)
+    every = load_judgments(study_id=study_id, final_only=False)
+    chosen = filter_records(every, tag=tag, strategy_ids=strategy_ids, judge_kinds=judge_kinds)
+    final = _scored(chosen)
+    counts["final_judgments"] = len(final)
+    counts["transcripts_judged"] = len({r.transcript_id for r in final if r.transcript_id is not None})
+    return {
+        "study_id": study_id,
+        "study": study.name,
+        "counts": counts,
+        "by_setting": accuracy_by_setting(final),
+        "by_strategy": accuracy_by_strategy(final, strategies),
+        "by_rounds": accuracy_by_rounds(final),
+        "calibration": calibration_by(final, bins=bins),
+        "debates": debate_win_rates(final),
+        "consultancy": consultancy_by_honesty(final),
+        "times": judgment_times(chosen),
+    }
+
+
+def dashboard_options(*, study_id: int) -> dict[str, Any]:
+    """What the results page's filters offer: the study's tags (transcripts' and items'), the judge kinds
+    that judged its items, and its strategy versions. Read-only."""
+    with session_scope(write=False) as s:
+        kinds = s.exec(select(Judgment.judge_kind).join(Item, Item.id == Judgment.item_id)
+                       .where(Item.study_id == study_id).distinct()).all()
+        tags: set[str] = set()
+        for t_tags in s.exec(select(Transcript.tags).where(Transcript.study_id == study_id)).all():
+            tags.update(t_tags or [])
+        for i_tags in s.exec(select(Item.tags).where(Item.study_id == study_id)).all():
+            tags.update(i_tags or [])
+        strategies = sorted(_strategies(s, study_id).values(), key=lambda st: (st.name, st.version))
+        return {
+            "tags": sorted(tags),
+            "judge_kinds": sorted(kinds),
+            "strategies": [{"id": st.id, "label": f"{st.name} v{st.version} ({st.protocol})"} for st in strategies],
+        }

@@ -143,3 +143,233 @@ def test_empty_and_unknown_study(db):
     assert report["by_setting"] == [] and report["by_strategy"] == [] and report["counts"]["items"] == 0
     with pytest.raises(ValueError, match="study 99 does not exist"):
         study_report(study_id=99)
+
+
+# ------------------------------------------------------------------ the dashboard's pure functions
+
+from oversight.report import (  # noqa: E402
+    JudgmentRecord, accuracy_by, accuracy_by_rounds, calibration, calibration_by, consultancy_by_honesty, dashboard,
+    dashboard_options, debate_win_rates, filter_records, judgment_times,
+)
+
+DEBATE_ROLES = {"debater_a": {"argues": 0, "honest": True}, "debater_b": {"argues": 1, "honest": False}}
+SWAPPED_ROLES = {"debater_a": {"argues": 0, "honest": False}, "debater_b": {"argues": 1, "honest": True}}
+
+
+def rec(probs, gold=0, **kw):
+    kw.setdefault("id", 0)
+    kw.setdefault("item_id", 1)
+    kw.setdefault("judge_kind", "human")
+    return JudgmentRecord(gold=gold, probabilities=tuple(probs), **kw)
+
+
+def test_record_chosen_answer_and_ties():
+    assert rec([0.3, 0.7]).chosen == 1 and rec([0.3, 0.7]).p_chosen == 0.7
+    assert rec([0.5, 0.5]).chosen is None and rec([0.5, 0.5]).correct is False
+    bare = JudgmentRecord(id=1, item_id=1, gold=2, judge_kind="human", answer_index=2)
+    assert (bare.chosen, bare.p_chosen, bare.p_correct, bare.correct) == (2, 1.0, 1.0, True)
+    assert rec([0.2, 0.5, 0.3], gold=1).chosen == 1  # the gold is the argmax, though below 0.5
+
+
+def test_calibration_bins():
+    records = [
+        rec([0.95, 0.05]), rec([0.05, 0.95]), rec([1.0, 0.0]),  # bin 0.9-1.0: 2 of 3 right, 1.0 in the last bin
+        rec([0.6, 0.4]), rec([0.35, 0.65], gold=1),  # bin 0.6-0.7: both right
+        rec([0.5, 0.5]),  # bin 0.5-0.6: a tie chooses nothing, so it is not correct
+        rec([0.9, 0.1], is_final=False),  # not final: left out
+    ]
+    result = calibration(records, bins=10)
+    assert result["n"] == 6
+    bins = {round(b["bin_low"], 1): b for b in result["bins"]}
+    assert set(bins) == {0.5, 0.6, 0.9}
+    top = bins[0.9]
+    assert (top["n"], top["n_correct"]) == (3, 2)
+    assert top["mean_confidence"] == pytest.approx((0.95 + 0.95 + 1.0) / 3)
+    assert top["fraction_correct"] == pytest.approx(2 / 3)
+    assert (top["ci_low"], top["ci_high"]) == pytest.approx(wilson_interval(2, 3))
+    assert (bins[0.6]["n"], bins[0.6]["fraction_correct"]) == (2, 1.0)
+    assert (bins[0.5]["n"], bins[0.5]["fraction_correct"]) == (1, 0.0)
+    ece = (3 * abs((2.9 / 3) - 2 / 3) + 2 * abs(0.625 - 1.0) + 1 * abs(0.5 - 0.0)) / 6
+    assert result["ece"] == pytest.approx(ece)
+    assert calibration([]) == {"n": 0, "ece": None, "bins": []}
+    groups = calibration_by(records + [rec([0.8, 0.2], judge_kind="ai")])
+    assert [g["group"] for g in groups] == ["ai", "human"] and groups[0]["n"] == 1
+
+
+def test_debate_win_rates_honest_dishonest_a_and_b():
+    records = [
+        rec([0.9, 0.1], roles=DEBATE_ROLES),  # honest A wins
+        rec([0.2, 0.8], roles=DEBATE_ROLES),  # dishonest B wins
+        rec([0.3, 0.7], gold=1, roles=SWAPPED_ROLES),  # honest B wins
+        rec([0.5, 0.5], gold=1, roles=SWAPPED_ROLES),  # a tie: nobody wins
+        rec([0.9, 0.1], roles={"consultant": {"argues": 0, "honest": True}}),  # not a debate
+        rec([0.9, 0.1], roles=DEBATE_ROLES, is_final=False),  # not final
+        rec([0.1, 0.9], judge_kind="offline-human", roles=DEBATE_ROLES),
+    ]
+    rows = {r["judge_kind"]: r for r in debate_win_rates(records)}
+    human = rows["human"]
+    assert (human["n"], human["honest_wins"], human["dishonest_wins"], human["ties"]) == (4, 2, 1, 1)
+    assert human["honest_win_rate"] == 0.5 and human["dishonest_win_rate"] == 0.25
+    assert (human["honest_ci_low"], human["honest_ci_high"]) == pytest.approx(wilson_interval(2, 4))
+    assert human["a_win_rate"] == 0.25 and human["b_win_rate"] == 0.5
+    assert (human["n_honest_a"], human["honest_as_a_win_rate"]) == (2, 0.5)
+    assert (human["n_honest_b"], human["honest_as_b_win_rate"]) == (2, 0.5)
+    assert rows["offline-human"]["honest_win_rate"] == 0.0
+    # Honesty missing from the roles: the debater arguing the gold answer is the honest one.
+    bare = {"debater_a": {"argues": 1}, "debater_b": {"argues": 0}}
+    (row,) = debate_win_rates([rec([0.2, 0.8], gold=1, roles=bare)])
+    assert row["honest_win_rate"] == 1.0 and row["b_win_rate"] == 0.0
+    # The honest win rate is the accuracy of the same judgments.
+    by = {r["judge_kind"]: r for r in accuracy_by(records[:4], lambda r: (r.judge_kind,), ("judge_kind",))}
+    assert by["human"]["accuracy"] == human["honest_win_rate"]
+
+
+def test_consultancy_by_honesty():
+    honest = {"consultant": {"argues": 0, "honest": True}}
+    liar = {"consultant": {"argues": 1, "honest": False}}
+    rows = consultancy_by_honesty([
+        rec([0.8, 0.2], roles=honest), rec([0.4, 0.6], roles=honest),
+        rec([0.7, 0.3], roles=liar), rec([0.7, 0.3], roles=liar), rec([0.1, 0.9], roles=liar),
+        rec([0.9, 0.1], roles=DEBATE_ROLES),
+    ])
+    by = {r["consultant"]: r for r in rows}
+    assert set(by) == {"honest", "dishonest"}
+    assert (by["honest"]["n"], by["honest"]["accuracy"], by["honest"]["consultant_win_rate"]) == (2, 0.5, 0.5)
+    assert by["dishonest"]["accuracy"] == pytest.approx(2 / 3)
+    assert by["dishonest"]["consultant_win_rate"] == pytest.approx(1 / 3)
+
+
+def test_accuracy_by_rounds():
+    rows = accuracy_by_rounds([
+        rec([0.9, 0.1], rounds=1, setting="debate"), rec([0.1, 0.9], rounds=1, setting="debate"),
+        rec([0.9, 0.1], rounds=3, setting="debate"), rec([0.9, 0.1], rounds=None),  # no transcript: left out
+        rec([0.9, 0.1], rounds=3, setting="debate", is_final=False),
+    ])
+    assert [(r["setting"], r["rounds"], r["n"], r["accuracy"]) for r in rows] == [("debate", 1, 2, 0.5),
+                                                                                 ("debate", 3, 1, 1.0)]
+
+
+def test_judgment_times_for_human_judges():
+    rows = judgment_times([
+        rec([1, 0], seconds=10.0, setting="debate"), rec([1, 0], seconds=30.0, setting="debate", is_final=False),
+        rec([1, 0], seconds=20.0, setting="debate"), rec([1, 0], seconds=None, setting="debate"),
+        rec([1, 0], seconds=5.0, setting="debate", judge_kind="ai"),
+    ])
+    (row,) = rows
+    assert (row["n"], row["median"], row["mean"], row["seconds"]) == (3, 20.0, 20.0, [10.0, 20.0, 30.0])
+    assert row["q1"] == 15.0 and row["q3"] == 25.0
+
+
+def test_filter_records():
+    records = [rec([1, 0], tags=("paper",), strategy_id=1), rec([1, 0], judge_kind="ai", strategy_id=2)]
+    assert len(filter_records(records, tag="paper")) == 1
+    assert filter_records(records, strategy_ids=[2])[0].judge_kind == "ai"
+    assert filter_records(records, judge_kinds=["human"])[0].tags == ("paper",)
+    assert len(filter_records(records, tag=None, strategy_ids=[], judge_kinds=None)) == 2
+
+
+def test_report_sections_on_the_database(study):
+    report = study_report(study_id=study.id)
+    # The imported debates have no roles here, so no win rates; rounds come from the turns (none: 0).
+    assert report["debates"] == [] and report["consultancy"] == []
+    assert {(r["setting"], r["rounds"]) for r in report["by_rounds"]} >= {("human debate", 0), ("debate", 0)}
+    assert {g["group"] for g in report["calibration"]} == {"human", "offline-human", "ai"}
+    assert sum(g["n"] for g in report["calibration"]) == report["counts"]["final_judgments"]
+    by = rows(report, "by_strategy")
+    assert by[(1, "human")]["label"] == "Direct v1"
+
+
+def test_dashboard_filters_and_options(study):
+    options = dashboard_options(study_id=study.id)
+    assert options["tags"] == ["demo", "paper"]
+    assert options["judge_kinds"] == ["ai", "human", "offline-human"]
+    assert [s["label"] for s in options["strategies"]] == ["Direct v1 (direct-qa)", "Direct v2 (direct-qa)"]
+    everything = dashboard(study_id=study.id)
+    assert everything["counts"]["final_judgments"] == 8
+    only_v2 = dashboard(study_id=study.id, strategy_ids=[study.v2])
+    assert {(r["setting"], r["judge_kind"]) for r in only_v2["by_setting"]} == {("direct-qa", "human"), ("debate", "ai")}
+    ai = dashboard(study_id=study.id, judge_kinds=["ai"])
+    assert [r["judge_kind"] for r in ai["by_strategy"]] == ["ai"] and ai["counts"]["final_judgments"] == 1
+    assert dashboard(study_id=study.id, tag="nothing")["by_setting"] == []
+
+
+def test_per_strategy_rows_hold_live_human_and_ai_batch_judgments(db):
+    """`report --json` gives n and accuracy per strategy version and judge kind, for participants and batch runs."""
+    import json
+
+    from oversight import models, strategies
+    from oversight.cli import main
+    from oversight.models.config import ModelConfig, ModelsConfig
+    from oversight.protocols import live
+    from oversight.protocols.batch import run_batch
+    from oversight.protocols.runner import SpeechRunner
+    from oversight.studies import create_study
+
+    story = "The key was under the blue flowerpot by the door. Nobody had moved it for years."
+    study_id = create_study(name="Strategies", user_id=None).id
+    with session_scope() as s:
+        item = Item(study_id=study_id, external_id="key", question="Where was the key?",
+                    options=["Under the flowerpot", "In the mailbox"], source_text=story)
+        s.add(item)
+        s.flush()
+        s.add(ItemGold(item_id=item.id, gold_index=0))
+        item_id = item.id
+    models.configure(ModelsConfig(
+        models={"s": ModelConfig(name="s", backend="scripted", responses=["See <quote>blue flowerpot</quote>."],
+                                 choice_probs=[0.5, 0.5])},
+        roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "feedback")}))
+    try:
+        v1 = strategies.create_strategy(study_id=study_id, name="debate", protocol="debate",
+                                        rules={"rounds": 1, "randomise_answer_order": False})
+        batch = run_batch(study_id=study_id, strategy_id=v1.id)
+        assert batch.outcomes[0].error is None
+        # A participant's live debate under the same version, decided correctly.
+        tid = live.start_transcript(item_id=item_id, strategy_id=v1.id)
+        SpeechRunner().run_until_judge(tid)
+        live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.9, 0.1], end=True)
+    finally:
+        models.configure(None)
+    by = {(r["version"], r["judge_kind"]): r for r in study_report(study_id=study_id)["by_strategy"]}
+    assert set(by) == {(1, "human"), (1, "ai")}
+    assert (by[(1, "human")]["n"], by[(1, "human")]["accuracy"]) == (1, 1.0)
+    assert (by[(1, "ai")]["n"], by[(1, "ai")]["accuracy"]) == (1, 0.0)  # 50/50 is wrong
+    assert by[(1, "ai")]["label"] == "debate v1" and by[(1, "ai")]["protocol"] == "debate"
+    # Both reach the CLI's JSON.
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(["report", "--study", str(study_id), "--json"])
+    printed = json.loads(out.getvalue())
+    assert {(r["version"], r["judge_kind"], r["n"]) for r in printed["by_strategy"]} == {(1, "human", 1), (1, "ai", 1)}
+    assert printed["debates"] and printed["by_rounds"][0]["rounds"] == 1
+
+
+def test_nyu_honest_debater_win_rate_is_the_paper_accuracy(db, datasets_dir):
+    """On the real NYU rooms used in the paper, the judge sided with the honest debater in 113 of 131
+    human debates: the paper's 86.3 % accuracy."""
+    from oversight.importers import import_path
+    from oversight.studies import create_study
+
+    path = datasets_dir / "nyu_human_debate"
+    if not path.is_dir():
+        pytest.skip(f"nyu_human_debate not found at {path}")
+    study_id = create_study(name="NYU", user_id=None).id
+    import_path(study_id=study_id, fmt="nyu-debate", path=path)
+    report = study_report(study_id=study_id, tag="paper")
+    debates = {(r["setting"], r["judge_kind"]): r for r in report["debates"]}
+    human = debates[("human debate", "human")]
+    assert (human["n"], human["honest_wins"]) == (131, 113)
+    assert human["honest_win_rate"] == pytest.approx(0.863, abs=5e-4)
+    accuracy = {(r["setting"], r["judge_kind"]): r["accuracy"] for r in report["by_setting"]}
+    for key, row in debates.items():
+        assert row["honest_win_rate"] == pytest.approx(accuracy[key])
+    assert debates[("AI debate", "human")]["honest_wins"] == 48
+    consult = {(r["setting"], r["consultant"]): r for r in report["consultancy"] if r["judge_kind"] == "human"}
+    assert sum(r["n_correct"] for (setting, _), r in consult.items() if setting == "human consultancy") == 59
+    assert sum(r["n"] for r in consult.values()) == 82 + 60
+    # Every room's rounds come from its turns; the last bins of the calibration hold most judgments.
+    assert all(r["rounds"] >= 1 for r in report["by_rounds"])
+    human_cal = next(g for g in report["calibration"] if g["group"] == "human")
+    assert human_cal["n"] == 131 + 82 + 63 + 60 and 0 <= human_cal["ece"] < 0.5
