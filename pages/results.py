@@ -1,9 +1,11 @@
-"""Admins and experts: judge accuracy per setting and judge kind, with 95% intervals."""
+"""Admins and experts: judge accuracy per setting, strategy version and rounds (95% Wilson intervals),
+mean probability on the correct answer, calibration, debater win rates, consultancy by honesty and time
+per judgment. Everything is computed in `oversight.report`; this page only draws it."""
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from oversight.report import study_report
+from oversight.report import dashboard, dashboard_options
 from ui import pick_study, require_role
 
 require_role("admin", "expert")
@@ -11,27 +13,182 @@ st.title("Results")
 study_id = pick_study()
 if study_id is None:
     st.stop()
-tag = st.text_input("Only transcripts tagged (e.g. paper)", "").strip() or None
-report = study_report(study_id=study_id, tag=tag)
 
-cols = st.columns(4)
-for col, key in zip(cols, ("items", "participants", "transcripts", "judgments")):
-    col.metric(key.capitalize(), report.get("counts", {}).get(key, 0))
+ALL = "All"
 
-rows = report.get("by_setting", [])
+
+def plain(label: object) -> str:
+    """Plotly reads a few HTML tags in labels: names from users and imports are shown as text."""
+    return str(label).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def err(rows, value, low="ci_low", high="ci_high"):
+    return {"type": "data", "symmetric": False,
+            "array": [(r[high] - r[value]) if r[value] is not None else 0 for r in rows],
+            "arrayminus": [(r[value] - r[low]) if r[value] is not None else 0 for r in rows]}
+
+
+def layout(fig: go.Figure, *, height: int, x: str | None = None, y: str | None = None, **kwargs) -> go.Figure:
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 40}, legend={"orientation": "h"},
+                      xaxis_title=x, yaxis_title=y, **kwargs)
+    return fig
+
+
+def table(rows: list[dict], drop: tuple[str, ...] = ()) -> None:
+    st.dataframe([{k: v for k, v in r.items() if k not in drop} for r in rows], hide_index=True, width="stretch")
+
+
+options = dashboard_options(study_id=study_id)
+f1, f2, f3 = st.columns(3)
+tag = f1.selectbox("Tag (transcript or item)", [ALL, *options["tags"]], key="results_tag")
+strategy_labels = {s["id"]: s["label"] for s in options["strategies"]}
+strategy_ids = f2.multiselect("Strategy versions", list(strategy_labels), format_func=strategy_labels.__getitem__,
+                              placeholder="All (imported rooms have none)", key="results_strategies")
+judge_kinds = f3.multiselect("Judge kinds", options["judge_kinds"], placeholder="All", key="results_kinds")
+data = dashboard(study_id=study_id, tag=None if tag == ALL else tag, strategy_ids=strategy_ids or None,
+                 judge_kinds=judge_kinds or None)
+
+counts = data["counts"]
+cols = st.columns(5)
+for col, (key, label) in zip(cols, (("items", "Items"), ("participants", "Participants"),
+                                    ("transcripts", "Transcripts"), ("final_judgments", "Final judgments (filtered)"),
+                                    ("transcripts_judged", "Transcripts judged (filtered)"))):
+    col.metric(label, counts.get(key, 0))
+
+rows = data["by_setting"]
 if not rows:
-    st.info("No final judgments yet: results appear here as participants and AI judges finish.")
+    if counts.get("judgments"):
+        st.info("No final judgments match these filters. Widen them to see results.")
+    else:
+        st.info("No final judgments yet: results appear here as participants and AI judges finish, "
+                "or when you import judged transcripts (e.g. the NYU debates).")
     st.stop()
 
-labels = [f"{r['setting']} · {r['judge_kind']}" for r in rows]
-fig = go.Figure(go.Bar(
-    x=[r["accuracy"] for r in rows], y=labels, orientation="h",
-    error_x={"type": "data", "symmetric": False,
-             "array": [r["ci_high"] - r["accuracy"] for r in rows],
-             "arrayminus": [r["accuracy"] - r["ci_low"] for r in rows]},
-    text=[f"{r['accuracy']:.3f} (n={r['n']})" for r in rows], textposition="inside",
-))
-fig.update_layout(xaxis={"range": [0, 1], "title": "judge accuracy (final p(correct) > 0.5), 95% CI"},
-                  height=120 + 48 * len(rows), margin={"l": 10, "r": 10, "t": 10, "b": 40})
-st.plotly_chart(fig, width="stretch")
-st.dataframe(rows, hide_index=True, width="stretch")
+tabs = st.tabs(["Accuracy", "Strategy versions", "Calibration", "Rounds", "Debaters", "Consultancy",
+                "Time per judgment"])
+
+with tabs[0]:
+    st.caption("Final judgments; correct when the final probability on the gold answer is above 0.5. "
+               "Bars: accuracy with 95% Wilson interval; diamonds: mean probability on the correct answer.")
+    labels = [plain(f"{r['setting']} · {r['judge_kind']}") for r in rows]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(name="accuracy", x=[r["accuracy"] for r in rows], y=labels, orientation="h",
+                         error_x=err(rows, "accuracy"), text=[f"{r['accuracy']:.3f} (n={r['n']})" for r in rows],
+                         textposition="inside"))
+    fig.add_trace(go.Scatter(name="mean p(correct)", x=[r["mean_p_correct"] for r in rows], y=labels, mode="markers",
+                             marker={"symbol": "diamond", "size": 11, "color": "black"}))
+    layout(fig, height=140 + 48 * len(rows), x="judge accuracy (final p(correct) > 0.5), 95% CI",
+           xaxis={"range": [0, 1]})
+    st.plotly_chart(fig, width="stretch", key="chart_accuracy")
+    table(rows)
+
+with tabs[1]:
+    srows = data["by_strategy"]
+    if not srows:
+        st.info("No live final judgments under a strategy version yet (imported rooms have no strategy). "
+                "They appear when participants judge a strategy's arm or an AI batch run finishes.")
+    else:
+        st.caption("Live final judgments per strategy version: participants (human), the AI judge of AI-only "
+                   "batch runs (ai) and AI judges run afterwards (ai-offline).")
+        fig = go.Figure()
+        for kind in sorted({r["judge_kind"] for r in srows}):
+            part = [r for r in srows if r["judge_kind"] == kind]
+            fig.add_trace(go.Bar(name=plain(kind), x=[plain(r["label"]) for r in part],
+                                 y=[r["accuracy"] for r in part], error_y=err(part, "accuracy"),
+                                 text=[f"n={r['n']}" for r in part], textposition="inside"))
+        layout(fig, height=380, y="accuracy, 95% CI", barmode="group", yaxis={"range": [0, 1]})
+        st.plotly_chart(fig, width="stretch", key="chart_strategy")
+        table(srows)
+
+with tabs[2]:
+    groups = [g for g in data["calibration"] if g["bins"]]
+    if not groups:
+        st.info("No final judgments with probabilities to calibrate.")
+    else:
+        st.caption("Final judgments binned by the probability put on the chosen answer, against the share of "
+                   "them whose chosen answer is correct (95% Wilson intervals). On the diagonal is calibrated; "
+                   "ECE = expected calibration error.")
+        fig = go.Figure()
+        fig.add_trace(go.Scatter(name="perfect calibration", x=[0, 1], y=[0, 1], mode="lines",
+                                 line={"dash": "dash", "color": "gray"}))
+        for g in groups:
+            bins = g["bins"]
+            fig.add_trace(go.Scatter(
+                name=plain(f"{g['group']} (n={g['n']}, ECE={g['ece']:.3f})"),
+                x=[b["mean_confidence"] for b in bins], y=[b["fraction_correct"] for b in bins],
+                mode="lines+markers", error_y=err(bins, "fraction_correct"),
+                marker={"size": [6 + min(14, b["n"] ** 0.5) for b in bins]},
+                customdata=[b["n"] for b in bins], hovertemplate="p(chosen) %{x:.2f}<br>correct %{y:.2f}<br>n=%{customdata}",
+            ))
+        layout(fig, height=460, x="final p(chosen answer)", y="fraction correct",
+               xaxis={"range": [0, 1.02]}, yaxis={"range": [0, 1.02]})
+        st.plotly_chart(fig, width="stretch", key="chart_calibration")
+        table([{"group": g["group"], **b} for g in groups for b in g["bins"]])
+
+with tabs[3]:
+    rrows = data["by_rounds"]
+    if not rrows:
+        st.info("No final judgments on transcripts to count rounds for.")
+    else:
+        st.caption("Accuracy by the number of rounds the transcript ran (95% Wilson intervals).")
+        fig = go.Figure()
+        for key in sorted({(r["setting"], r["judge_kind"]) for r in rrows}):
+            part = [r for r in rrows if (r["setting"], r["judge_kind"]) == key]
+            fig.add_trace(go.Scatter(name=plain(" · ".join(key)), x=[r["rounds"] for r in part],
+                                     y=[r["accuracy"] for r in part], error_y=err(part, "accuracy"),
+                                     mode="lines+markers", customdata=[r["n"] for r in part],
+                                     hovertemplate="%{x} rounds: %{y:.2f} (n=%{customdata})"))
+        layout(fig, height=420, x="rounds", y="accuracy, 95% CI", yaxis={"range": [0, 1.05]},
+               xaxis={"dtick": 1})
+        st.plotly_chart(fig, width="stretch", key="chart_rounds")
+        table(rrows)
+
+with tabs[4]:
+    drows = data["debates"]
+    if not drows:
+        st.info("No judged debates (transcripts with debaters A and B, one honest) match these filters.")
+    else:
+        st.caption("How often the judge's final answer (p > 0.5) sided with each debater. Siding with the honest "
+                   "debater is being correct, so its win rate is the debate accuracy.")
+        labels = [plain(f"{r['setting']} · {r['judge_kind']}") for r in drows]
+        fig = go.Figure()
+        for name, value, low, high in (("honest debater", "honest_win_rate", "honest_ci_low", "honest_ci_high"),
+                                       ("debater A", "a_win_rate", "a_ci_low", "a_ci_high"),
+                                       ("debater B", "b_win_rate", "b_ci_low", "b_ci_high")):
+            fig.add_trace(go.Bar(name=name, x=labels, y=[r[value] for r in drows],
+                                 error_y=err(drows, value, low, high)))
+        layout(fig, height=400, y="win rate, 95% CI", barmode="group", yaxis={"range": [0, 1.05]})
+        st.plotly_chart(fig, width="stretch", key="chart_debaters")
+        table(drows)
+
+with tabs[5]:
+    crows = data["consultancy"]
+    if not crows:
+        st.info("No judged consultancies match these filters.")
+    else:
+        st.caption("Judge accuracy when the consultant argued the correct answer (honest) and when not "
+                   "(95% Wilson intervals); the table also gives how often the judge sided with the consultant.")
+        fig = go.Figure()
+        for who in ("honest", "dishonest"):
+            part = [r for r in crows if r["consultant"] == who]
+            if part:
+                fig.add_trace(go.Bar(name=f"{who} consultant",
+                                     x=[plain(f"{r['setting']} · {r['judge_kind']}") for r in part],
+                                     y=[r["accuracy"] for r in part], error_y=err(part, "accuracy"),
+                                     text=[f"n={r['n']}" for r in part], textposition="inside"))
+        layout(fig, height=400, y="judge accuracy, 95% CI", barmode="group", yaxis={"range": [0, 1.05]})
+        st.plotly_chart(fig, width="stretch", key="chart_consultancy")
+        table(crows)
+
+with tabs[6]:
+    trows = data["times"]
+    if not trows:
+        st.info("No timed judgments by human judges match these filters (imported NYU judgments carry no timings).")
+    else:
+        st.caption("Seconds per judgment of human judges (every timed judgment, final or not).")
+        fig = go.Figure()
+        for r in trows:
+            fig.add_trace(go.Box(name=plain(f"{r['setting']} · {r['judge_kind']}"), y=r["seconds"], boxpoints="outliers"))
+        layout(fig, height=400, y="seconds", showlegend=False)
+        st.plotly_chart(fig, width="stretch", key="chart_times")
+        table(trows, drop=("seconds",))

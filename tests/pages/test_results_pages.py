@@ -1,0 +1,233 @@
+"""The results dashboard and the transcript viewer under AppTest: roles, charts, the viewer, escaping, empty states."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from oversight import auth, models
+from oversight.db import session_scope
+from oversight.models.config import ModelConfig, ModelsConfig
+from oversight.quotes import check_quotes
+from storage.models import Item, ItemGold, Judgment, Strategy, Transcript, Turn
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCE = "The key was <b>under</b> the blue flowerpot by the door.\n\nNobody had moved it for years."
+EVIL = "<script>alert(1)</script>"
+
+
+def run_page(name: str, user_id: int | None, **query: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "pages" / f"{name}.py"), default_timeout=60)
+    if user_id is not None:
+        at.session_state["user_id"] = user_id
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+@pytest.fixture
+def people(study):
+    admin = auth.create_user(role="admin", name="ada", password="long enough")
+    expert = auth.create_user(role="expert", name="eve", password="long enough")
+    participant = auth.create_invites(study_id=study.id, count=1)[0]
+    return {"admin": admin.id, "expert": expert.id, "participant": participant.user_id, "study": study.id}
+
+
+@pytest.fixture
+def judged(people):
+    """A live debate judged by a human, an imported room with offline judges, and a consultancy."""
+    study_id = people["study"]
+    with session_scope() as s:
+        item = Item(study_id=study_id, external_id="key", question=f"Where was the key? {EVIL}",
+                    options=["In the mailbox", f"Under the flowerpot {EVIL}"], source_text=SOURCE)
+        s.add(item)
+        s.flush()
+        s.add(ItemGold(item_id=item.id, gold_index=1))
+        v1 = Strategy(study_id=study_id, name="debate", version=1, protocol="debate")
+        s.add(v1)
+        s.flush()
+        roles = {"debater_a": {"argues": 1, "honest": True}, "debater_b": {"argues": 0, "honest": False}}
+        live = Transcript(study_id=study_id, item_id=item.id, strategy_id=v1.id, setting="debate", status="complete",
+                          meta={"order": [1, 0], "roles": roles})
+        room = Transcript(study_id=study_id, item_id=item.id, setting="human debate", origin="imported",
+                          external_id="room-1", status="complete", tags=["nyu", "paper"],
+                          meta={"roles": {"debater_a": {"name": "Ann", "argues": 0, "honest": False},
+                                          "debater_b": {"name": "Bo", "argues": 1, "honest": True}}})
+        consult = Transcript(study_id=study_id, item_id=item.id, setting="human consultancy", origin="imported",
+                             external_id="room-2", status="complete", tags=["nyu"],
+                             meta={"roles": {"consultant": {"name": "Cy", "argues": 0, "honest": False}}})
+        s.add_all([live, room, consult])
+        s.flush()
+        text = f"It was <quote>the blue flowerpot by the door</quote> {EVIL} **bold**"
+        s.add(Turn(transcript_id=live.id, index=10, round=1, role="debater_a", speaker="Debater A", text=text,
+                   quotes=[q.__dict__ for q in check_quotes(text, SOURCE)]))
+        s.add(Turn(transcript_id=live.id, index=11, round=1, role="debater_b", speaker="Debater B",
+                   text="<img src=x onerror=alert(2)>"))
+        pot = SOURCE.index("the blue flowerpot")
+        s.add(Turn(transcript_id=room.id, index=1, round=1, role="debater_b", speaker="Bo",
+                   text="Look: <quote>the blue flowerpot</quote>",
+                   quotes=[{"span": [0, 3], "text": "the blue flowerpot", "start": pot, "end": pot + 18,
+                            "verified": True}]))
+        s.add_all([
+            Judgment(item_id=item.id, transcript_id=live.id, judge_kind="human", round=1, probabilities=[0.2, 0.8],
+                     rationale=f"Final because {EVIL}", seconds=42.0, is_final=True),
+            Judgment(item_id=item.id, transcript_id=room.id, judge_kind="human", judge_name="Jo", round=1,
+                     probabilities=[0.4, 0.6], is_final=True),
+            Judgment(item_id=item.id, transcript_id=room.id, judge_kind="offline-human", judge_name="Off",
+                     round=0, probabilities=[0.7, 0.3], rationale="offline says A", is_final=True),
+            Judgment(item_id=item.id, transcript_id=consult.id, judge_kind="human", judge_name="Jo", round=1,
+                     probabilities=[0.3, 0.7], seconds=30.0, is_final=True),
+        ])
+        ids = {"live": live.id, "room": room.id, "consult": consult.id, "v1": v1.id}
+    return {**people, **ids}
+
+
+@pytest.mark.parametrize("page", ["results", "transcripts"])
+def test_participants_and_visitors_are_refused(people, page):
+    for user_id in (people["participant"], None):
+        at = run_page(page, user_id)
+        assert at.error and "not available to you" in at.error[0].value
+        assert not at.dataframe and not at.button and not at.selectbox
+
+
+@pytest.mark.parametrize("role", ["admin", "expert"])
+def test_dashboard_draws_every_section(judged, role):
+    at = run_page("results", judged[role], study=str(judged["study"]))
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) == 7  # accuracy, strategies, calibration, rounds, debaters, consultancy, time
+    assert [t.label for t in at.tabs] == ["Accuracy", "Strategy versions", "Calibration", "Rounds", "Debaters",
+                                          "Consultancy", "Time per judgment"]
+    settings = list(at.dataframe[0].value["setting"])
+    assert settings == ["debate", "human consultancy", "human debate", "human debate"]
+    assert not [i for i in at.info]
+
+
+def test_dashboard_filters_by_tag_and_judge_kind(judged):
+    at = run_page("results", judged["expert"], study=str(judged["study"]))
+    at.selectbox(key="results_tag").select("paper").run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["setting"]) == ["human debate", "human debate"]
+    # Imported rooms have no strategy version, no timings and no consultancy under this tag.
+    infos = " ".join(i.value for i in at.info)
+    assert "No live final judgments under a strategy version" in infos
+    assert "No timed judgments" in infos and "No judged consultancies" in infos
+    at.selectbox(key="results_tag").select("All")
+    at.multiselect(key="results_kinds").select("offline-human").run()
+    assert list(at.dataframe[0].value["judge_kind"]) == ["offline-human"]
+
+
+def test_dashboard_empty_states(people):
+    at = run_page("results", people["admin"], study=str(people["study"]))
+    assert not at.exception and "No final judgments yet" in at.info[0].value
+    assert not at.get("plotly_chart")
+
+
+def test_viewer_empty_states(people):
+    at = run_page("transcripts", people["expert"], study=str(people["study"]))
+    assert not at.exception and "No transcripts in this study yet" in at.info[0].value
+
+
+def test_expert_lists_and_opens_a_live_transcript(judged):
+    at = run_page("transcripts", judged["expert"], study=str(judged["study"]))
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["id"]) == [judged["live"], judged["room"], judged["consult"]]
+    assert list(table["correct"]) == ["yes", "yes", "yes"]
+    assert list(table["final p(correct)"]) == [0.8, 0.6, 0.7]
+    at.selectbox(key="tx_tag").select("paper").run()
+    assert list(at.dataframe[0].value["id"]) == [judged["room"]]
+    at.selectbox(key="tx_tag").select("All").run()
+    opener = next(s for s in at.selectbox if s.label == "Open a transcript")
+    opener.select(judged["live"]).run()
+    assert not at.exception
+    md = markdown(at)
+    # Question, options, the gold and who argued what; speeches with their verified quote marked.
+    assert "Where was the key?" in md and ":green-badge[gold]" in md and r"argued by Debater A \(honest\)" in md
+    assert "argues B (honest)" in md
+    assert ":green-background[“the blue flowerpot by the door”]" in md
+    assert "Final rationale" in md
+    # The source, with the quoted stretch highlighted.
+    assert ":orange-background[the blue flowerpot by the door]" in md
+    assert at.query_params["transcript"] == str(judged["live"])
+
+
+def test_html_in_questions_speeches_and_sources_stays_text(judged):
+    at = run_page("transcripts", judged["admin"], study=str(judged["study"]), transcript=str(judged["live"]))
+    assert not at.exception
+    md = markdown(at)
+    assert not re.search(r"(?<!\\)<", md)  # every < is escaped
+    assert r"\<script\>alert\(1\)\</script\>" in md  # escaped, shown as the literal characters
+    assert r"\<b\>under\</b\>" in md  # the source's own markup is text too
+    assert r"\*\*bold\*\*" in md  # and Markdown in a speech is not interpreted
+    for element in at.markdown:
+        assert not getattr(element.proto, "allow_html", False) and not getattr(element.proto, "unsafe_allow_html", False)
+
+
+def test_imported_room_opens_in_the_same_viewer(judged):
+    at = run_page("transcripts", judged["expert"], study=str(judged["study"]), transcript=str(judged["room"]))
+    assert not at.exception
+    md = markdown(at)
+    # NYU quote records hold source offsets: the speech still marks the right words.
+    assert ":green-background[“the blue flowerpot”]" in md and r"Look\:" in md
+    assert ":blue-background[the blue flowerpot]" in md  # quoted by debater B
+    assert r"Bo \(honest\)" in md and r"Ann \(dishonest\)" in md
+    assert "offline says A" in md and "Step 1" in md
+    assert at.tabs[1].label == "Source (1 quotes)"
+
+
+def test_ask_the_ai_judge_shows_the_result_and_stores_it(judged):
+    models.configure(ModelsConfig(
+        models={"s": ModelConfig(name="s", backend="scripted", responses=["x"], choice_probs=[0.5, 0.5])},
+        roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "feedback")}))
+    try:
+        at = run_page("transcripts", judged["expert"], study=str(judged["study"]), transcript=str(judged["room"]))
+        next(b for b in at.button if b.label == "Ask the AI judge").click().run()
+        assert not at.exception and not at.error
+        assert "AI judge s" in at.success[0].value and "p(correct) 0.50" in at.success[0].value
+        assert "AI judges (after the fact)" in markdown(at)
+    finally:
+        models.configure(None)
+    with session_scope(write=False) as s:
+        from sqlmodel import select
+
+        stored = s.exec(select(Judgment).where(Judgment.judge_kind == "ai-offline")).all()
+        assert [j.transcript_id for j in stored] == [judged["room"]]
+
+
+def test_a_model_error_shows_as_an_error(judged):
+    models.configure(ModelsConfig(
+        models={"s": ModelConfig(name="s", backend="scripted", responses=["x"], choice_probs=[1.0, 1.0, 1.0])},
+        roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "feedback")}))
+    try:
+        at = run_page("transcripts", judged["expert"], study=str(judged["study"]), transcript=str(judged["live"]))
+        next(b for b in at.button if b.label == "Ask the AI judge").click().run()
+        assert not at.exception
+        assert at.error and "choice_probs" in at.error[0].value
+    finally:
+        models.configure(None)
+
+
+def test_viewer_paginates(people):
+    with session_scope() as s:
+        item = Item(study_id=people["study"], external_id="q", question="Q?", options=["a", "b"])
+        s.add(item)
+        s.flush()
+        s.add_all([Transcript(study_id=people["study"], item_id=item.id, setting="human debate", origin="imported",
+                              external_id=f"room-{k:03d}", status="complete") for k in range(120)])
+    at = run_page("transcripts", people["expert"], study=str(people["study"]))
+    assert len(at.dataframe[0].value) == 50
+    at.number_input(key="tx_page").set_value(3).run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["room / id"])[:2] == ["room-100", "room-101"]
+    assert any("101–120 of 120" in c.value for c in at.caption)
+    # A filter change goes back to the first page.
+    at.text_input(key="tx_search").set_value("room-11").run()
+    assert list(at.dataframe[0].value["room / id"]) == [f"room-11{k}" for k in range(10)]
