@@ -22,6 +22,8 @@ on the lent H200 its CUDA-graph mode reached ~6x a compiled single stream at 32 
 
 from __future__ import annotations
 
+import logging
+
 import inspect
 import math
 import queue
@@ -38,6 +40,9 @@ from oversight.models.types import Completion, Message, Request, as_request
 
 _DONE = object()  # end of a stream
 GRACE_S = 10.0  # a caller waits this long past its deadline before giving up on a stuck scheduler
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -346,7 +351,8 @@ class HFBackend(Backend):
                     if gens:
                         self._generate(gens)
             except Exception as e:  # a failed batch must not kill the scheduler
-                err = e if isinstance(e, ModelError) else ModelError(f"Model {self.name!r} failed: {e}")
+                log.exception("model %s: batch failed", self.name)
+                err = e if isinstance(e, ModelError) else ModelError(f"Model {self.name!r} failed: {_describe(e)}")
                 self.stats.error(str(err))
                 for j in jobs:
                     if not j.done.is_set():
@@ -363,7 +369,8 @@ class HFBackend(Backend):
                 elif job.kind == "top":
                     job.result = self._top(job)
             except Exception as e:
-                job.error = e if isinstance(e, ModelError) else ModelError(f"Model {self.name!r} failed: {e}")
+                log.exception("model %s: %s job failed", self.name, job.kind)
+                job.error = e if isinstance(e, ModelError) else ModelError(f"Model {self.name!r} failed: {_describe(e)}")
                 self.stats.error(str(job.error))
             finally:
                 self.stats.finish()
@@ -695,3 +702,8 @@ def _warm_sampling():
 def chat(*pairs: tuple[str, str]) -> list[Message]:
     """Shorthand for tests and scripts: chat(("user", "hi"))."""
     return [Message(r, c) for r, c in pairs]
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as a person can act on it: some (AssertionError, CUDA errors) have an empty message."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
