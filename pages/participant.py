@@ -123,6 +123,14 @@ def judge_report_form(view: JudgeView) -> None:
     final_only = step.must_end
     with st.form(f"report-{view.transcript_id}-{step.round}"):
         st.markdown(f"#### Your judgment after round {step.round}" if rules.has_speakers else "#### Your answer")
+        limits = []
+        if rules.turn_time_limit_s:
+            limits.append(f"about {rules.turn_time_limit_s} s for this judgment")
+        if view.seconds_left is not None:
+            limits.append(f"{view.seconds_left / 60:.0f} min left in total" if view.seconds_left > 0
+                          else "time is up: please give your final answer now")
+        if limits:
+            st.caption("Time: " + "; ".join(limits) + ".")
         probs = probability_inputs(view.options, f"j-{view.transcript_id}-{step.round}")
         note = ""
         if rules.judge_questions and not final_only:

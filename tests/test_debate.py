@@ -187,3 +187,18 @@ def test_debate_with_the_extractive_model_quotes_the_story(item, study):
     for turn in turns:
         assert turn.quotes and all(q["verified"] for q in turn.quotes)
         assert len(turn.text) <= 750
+
+
+def test_the_total_time_limit_forces_a_final_answer(scripted_models, item, study):
+    sid = make_strategy(study.id, rounds=3, total_time_limit_s=60, judge_may_end_early=False)
+    tid = live.start_transcript(item_id=item.id, strategy_id=sid)
+    assert not live.load_state(tid).time_up
+    with session_scope() as s:  # the judge started 2 minutes ago
+        from datetime import timedelta
+
+        t = s.get(Transcript, tid)
+        t.created_at = t.created_at - timedelta(minutes=2)
+    step = live.judge_view(tid).step
+    assert step.kind == "judge" and step.must_end and step.round == 1
+    live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.5, 0.5])
+    assert live.judge_view(tid).step.kind == "done"

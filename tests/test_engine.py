@@ -123,3 +123,10 @@ def test_scores_follow_the_rule_and_penalise_turns():
     assert judge_score(probabilities=[0.0, 1.0], correct_index=0, rule="quadratic", turns=0, penalty=0) == -1.0
     # a confident mistake is costly but finite
     assert judge_score(probabilities=[0.0, 1.0], correct_index=0, rule="log", turns=0, penalty=0) == pytest.approx(-6.64, abs=0.01)
+
+
+def test_when_time_is_up_the_judge_must_decide_now():
+    rules, sp = debate(rounds=5, judge_may_end_early=False)
+    step = next_step(rules, sp, [], [], time_up=True)
+    assert step.kind == "judge" and step.must_end
+    assert check_report(step, Report(1, (0.5, 0.5)), 2).end

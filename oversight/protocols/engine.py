@@ -69,12 +69,16 @@ def speakers_for(rules: Rules, *, correct_index: int, n_options: int, honest: bo
     return ()
 
 
-def next_step(rules: Rules, speakers: tuple[Speaker, ...], speeches: list[Speech], reports: list[Report]) -> Step:
+def next_step(rules: Rules, speakers: tuple[Speaker, ...], speeches: list[Speech], reports: list[Report],
+              *, time_up: bool = False) -> Step:
+    """What must happen now. `time_up`: the total time limit has passed, so the judge must decide now."""
     if reports and reports[-1].end:
         return Step("done", reports[-1].round)
     rnd = len(reports) + 1
     if rnd > rules.rounds:  # cannot happen through check_report; guards hand-edited histories
         return Step("done", rules.rounds)
+    if time_up:
+        return Step("judge", rnd, may_end=True, must_end=True)
     if rules.has_speakers:
         spoken = {s.role for s in speeches if s.round == rnd}
         waiting = [sp.role for sp in speakers if sp.role not in spoken]

@@ -53,10 +53,16 @@ class State:
     speeches: list[Speech]
     reports: list[Report]
     notes: dict[int, str] = field(default_factory=dict)  # round -> judge's note to the debaters
+    elapsed_s: float = 0.0  # since the transcript started, when it was loaded
+
+    @property
+    def time_up(self) -> bool:
+        limit = self.rules.total_time_limit_s
+        return bool(limit) and self.elapsed_s > limit
 
     @property
     def step(self) -> Step:
-        return next_step(self.rules, self.speakers, self.speeches, self.reports)
+        return next_step(self.rules, self.speakers, self.speeches, self.reports, time_up=self.time_up)
 
     def answer_of(self, role: str) -> int:
         return next(sp.answer_index for sp in self.speakers if sp.role == role)
@@ -133,7 +139,8 @@ def load_state(transcript_id: int) -> State:
         notes = {x.round: x.text for x in turns if x.role == "judge" and x.text}
         reports = [Report(j.round, tuple(j.probabilities), j.rationale, j.is_final) for j in judgments]
         return State(t.id, strategy.id, rules, dict(strategy.model_roles), item.question, list(item.options), order,
-                     item.source_text, _speakers_for(t.meta), speeches, reports, notes)
+                     item.source_text, _speakers_for(t.meta), speeches, reports, notes,
+                     (utcnow() - t.created_at).total_seconds())
 
 
 def add_speech(*, transcript_id: int, round_: int, role: str, text: str, model: str | None = None,
@@ -169,20 +176,20 @@ def submit_report(*, transcript_id: int, round_: int, display_probabilities: lis
     report = check_report(step, Report(round_, tuple(state.to_item_order(display_probabilities)), note, end),
                           len(state.options))
     note = note.strip()
-    if report.end and state.rules.has_speakers is False and not rationale.strip():
-        rationale = note
     with session_scope() as s:
+        t = s.get(Transcript, transcript_id)
+        # The judge's time on this report: since the last thing they were shown (a speech or their last report).
+        shown = s.exec(select(Turn.created_at).where(Turn.transcript_id == transcript_id)
+                       .order_by(Turn.created_at.desc())).first() or t.created_at
         # The judge turn's slot is unique: a second submission of the same round (another tab) fails here.
         s.add(Turn(transcript_id=transcript_id, index=turn_index(round_, "judge"), round=round_, role="judge",
                    speaker=judge_name or "Judge", text=note))
-        t = s.get(Transcript, transcript_id)
-        started = t.created_at if not state.reports else None
         s.add(Judgment(item_id=t.item_id, transcript_id=t.id, assignment_id=t.assignment_id, judge_id=judge_id,
                        judge_kind=judge_kind, judge_name=judge_name, round=round_,
                        probabilities=list(report.probabilities),
                        answer_index=max(range(len(report.probabilities)), key=report.probabilities.__getitem__),
                        rationale=(rationale.strip() or note) if report.end else note,
-                       seconds=(utcnow() - started).total_seconds() if started else None, is_final=report.end))
+                       seconds=(utcnow() - shown).total_seconds(), is_final=report.end))
         if report.end:
             t.status = "complete"
             t.meta = {**t.meta, "rounds": round_}
@@ -224,6 +231,7 @@ class JudgeView:
     speeches: list[SpeechView]  # only rounds whose speeches are all in
     reports: list[tuple[int, list[float], str]]  # round, display-order probabilities, note
     outcome: Outcome | None  # after the end, when the rules give feedback
+    seconds_left: float | None = None  # under a total time limit
 
 
 def judge_view(transcript_id: int) -> JudgeView:
@@ -253,4 +261,5 @@ def judge_view(transcript_id: int) -> JudgeView:
                                       rule=state.rules.scoring, turns=len(state.reports) - 1,
                                       penalty=state.rules.turn_penalty))
     return JudgeView(transcript_id, state.rules.protocol, state.question, [state.options[i] for i in state.order],
-                     state.rules, step, views, reports, outcome)
+                     state.rules, step, views, reports, outcome,
+                     max(0.0, limit - state.elapsed_s) if (limit := state.rules.total_time_limit_s) else None)
