@@ -167,6 +167,8 @@ def _p_on(judgment: Judgment, option: int) -> float | None:
 
 @dataclass(frozen=True)
 class OptionView:
+    """An answer option, listed in the order the judge saw them (`letter`); `index` is its item option index."""
+
     index: int
     letter: str
     text: str
@@ -179,8 +181,9 @@ class SideView:
     role: str
     label: str
     name: str
-    argues: int | None
+    argues: int | None  # item option index
     honest: bool | None
+    letter: str | None = None  # the letter the judge saw for that option
 
 
 @dataclass(frozen=True)
@@ -236,7 +239,7 @@ class TranscriptDetail:
     strategy: str | None
     created_at: datetime | None
     question: str
-    options: list[OptionView]
+    options: list[OptionView]  # in the judge's display order
     gold_index: int | None
     explanation: str | None
     source_title: str | None
@@ -253,6 +256,10 @@ class TranscriptDetail:
     @property
     def n_quotes(self) -> int:
         return len(self.quote_spans)
+
+    def letter(self, index: int) -> str:
+        """The letter the judge saw for item option `index`."""
+        return next((o.letter for o in self.options if o.index == index), option_letter(index))
 
 
 def turn_quotes(text: str, quotes: list[dict] | None) -> list[dict]:
@@ -318,6 +325,11 @@ def transcript_detail(*, transcript_id: int, study_id: int | None = None) -> Tra
         meta = dict(t.meta or {})
         roles = dict(meta.get("roles") or {})
 
+        # The judge saw the options in the transcript's answer order (live: randomised; NYU: the room's order).
+        n = len(item.options)
+        order = meta.get("order")
+        if not (isinstance(order, list) and sorted(order) == list(range(n))):
+            order = list(range(n))
         sides = []
         for role in SPEAKER_ROLES:
             info = roles.get(role)
@@ -327,9 +339,10 @@ def transcript_detail(*, transcript_id: int, study_id: int | None = None) -> Tra
             honest = info.get("honest")
             if honest is None and argues is not None and gold is not None:
                 honest = argues == gold
-            sides.append(SideView(role, ROLE_LABELS[role], str(info.get("name") or ""), argues, honest))
-        options = [OptionView(i, option_letter(i), text, gold == i,
-                              [sd.label for sd in sides if sd.argues == i]) for i, text in enumerate(item.options)]
+            letter = option_letter(order.index(argues)) if isinstance(argues, int) and 0 <= argues < n else None
+            sides.append(SideView(role, ROLE_LABELS[role], str(info.get("name") or ""), argues, honest, letter))
+        options = [OptionView(i, option_letter(pos), item.options[i], gold == i,
+                              [sd.label for sd in sides if sd.argues == i]) for pos, i in enumerate(order)]
 
         views = [TurnView(index=x.index, round=x.round, role=x.role, label=ROLE_LABELS.get(x.role, x.role),
                           speaker=x.speaker or "", text=x.text or "",

@@ -74,7 +74,7 @@ with tabs[0]:
     fig = go.Figure()
     fig.add_trace(go.Bar(name="accuracy", x=[r["accuracy"] for r in rows], y=labels, orientation="h",
                          error_x=err(rows, "accuracy"), text=[f"{r['accuracy']:.3f} (n={r['n']})" for r in rows],
-                         textposition="inside"))
+                         textposition="inside", insidetextanchor="start"))
     fig.add_trace(go.Scatter(name="mean p(correct)", x=[r["mean_p_correct"] for r in rows], y=labels, mode="markers",
                              marker={"symbol": "diamond", "size": 11, "color": "black"}))
     layout(fig, height=140 + 48 * len(rows), x="judge accuracy (final p(correct) > 0.5), 95% CI",
@@ -95,7 +95,7 @@ with tabs[1]:
             part = [r for r in srows if r["judge_kind"] == kind]
             fig.add_trace(go.Bar(name=plain(kind), x=[plain(r["label"]) for r in part],
                                  y=[r["accuracy"] for r in part], error_y=err(part, "accuracy"),
-                                 text=[f"n={r['n']}" for r in part], textposition="inside"))
+                                 text=[f"n={r['n']}" for r in part], textposition="inside", insidetextanchor="start"))
         layout(fig, height=380, y="accuracy, 95% CI", barmode="group", yaxis={"range": [0, 1]})
         st.plotly_chart(fig, width="stretch", key="chart_strategy")
         table(srows)
@@ -175,7 +175,7 @@ with tabs[5]:
                 fig.add_trace(go.Bar(name=f"{who} consultant",
                                      x=[plain(f"{r['setting']} · {r['judge_kind']}") for r in part],
                                      y=[r["accuracy"] for r in part], error_y=err(part, "accuracy"),
-                                     text=[f"n={r['n']}" for r in part], textposition="inside"))
+                                     text=[f"n={r['n']}" for r in part], textposition="inside", insidetextanchor="start"))
         layout(fig, height=400, y="judge accuracy, 95% CI", barmode="group", yaxis={"range": [0, 1.05]})
         st.plotly_chart(fig, width="stretch", key="chart_consultancy")
         table(crows)

@@ -8,8 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from oversight.models import ModelError
-from oversight.transcripts import PAGE_SIZE, list_transcripts, option_letter, source_segments, transcript_detail, \
-    transcript_filters
+from oversight.transcripts import PAGE_SIZE, list_transcripts, source_segments, transcript_detail, transcript_filters
 from ui import escape_markdown, pick_study, require_role, speech_markdown
 
 require_role("admin", "expert")
@@ -44,17 +43,22 @@ def source_markdown(source: str, spans) -> str:
 
 
 def probs_text(probabilities: list[float], gold: int | None) -> str:
+    """Probabilities (item order) listed by the letters the judge saw; ✓ marks the gold answer."""
     parts = []
-    for i, p in enumerate(probabilities):
-        mark = " ✓" if i == gold else ""
-        parts.append(f"{option_letter(i)}{mark} {p:.2f}")
+    for opt in detail.options if detail is not None else []:
+        if opt.index < len(probabilities):
+            parts.append(f"{opt.letter}{' ✓' if opt.index == gold else ''} {probabilities[opt.index]:.2f}")
     return " · ".join(parts)
+
+
+def verdict(p: float) -> str:
+    return ":green[**right**]" if p > 0.5 else ":red[**wrong**]"
 
 
 def judgment_line(j, gold: int | None, title: str) -> str:
     bits = [f"**{escape_markdown(title)}**", escape_markdown(probs_text(j.probabilities, gold))]
     if j.p_correct is not None:
-        bits.append(f"p(correct) {j.p_correct:.2f} {'✅' if j.p_correct > 0.5 else '❌'}")
+        bits.append(f"p(correct) {j.p_correct:.2f} {verdict(j.p_correct)}")
     if j.is_final:
         bits.append("final")
     if j.seconds is not None:
@@ -106,11 +110,11 @@ if not listing.rows:
     st.stop()
 
 st.dataframe(
-    [{"id": r.id, "room / id": r.external_id or "", "setting": r.setting, "origin": r.origin, "status": r.status,
-      "strategy": r.strategy or "", "question": r.question, "judge": r.judge or "",
+    [{"id": r.id, "room / id": r.external_id or "", "setting": r.setting, "status": r.status,
       "final p(correct)": None if r.p_correct is None else round(r.p_correct, 3),
-      "correct": None if r.correct is None else ("yes" if r.correct else "no"),
-      "rounds": r.rounds, "tags": ", ".join(r.tags)} for r in listing.rows],
+      "correct": None if r.correct is None else ("yes" if r.correct else "no"), "rounds": r.rounds,
+      "question": r.question, "judge": r.judge or "", "origin": r.origin, "strategy": r.strategy or "",
+      "tags": ", ".join(r.tags)} for r in listing.rows],
     hide_index=True, width="stretch",
 )
 p1, p2 = st.columns([1, 3])
@@ -164,16 +168,15 @@ for opt in detail.options:
     who = []
     for label in opt.argued_by:
         side = next(sd for sd in detail.sides if sd.label == label)
-        honesty = "" if side.honest is None else (" (honest)" if side.honest else " (dishonest)")
-        who.append(f"{label}{' ' + side.name if side.name else ''}{honesty}")
+        bits = [b for b in (side.name, None if side.honest is None else ("honest" if side.honest else "dishonest")) if b]
+        who.append(f"{label} ({', '.join(bits)})" if bits else label)
     line = f"**{opt.letter}.** {escape_markdown(opt.text)}"
     if opt.gold:
         line += " :green-badge[gold]"
     if who:
         line += " — argued by " + escape_markdown(", ".join(who))
     st.markdown(line)
-if gold is None:
-    st.caption("This item has no gold answer.")
+st.caption("Options in the order the judge saw them." + (" This item has no gold answer." if gold is None else ""))
 if detail.explanation:
     with st.expander("Gold explanation"):
         show_rationale(detail.explanation)
@@ -204,9 +207,9 @@ if st.button("Ask the AI judge", help="Judges the speeches of this transcript wi
         st.error(str(exc))
     else:
         p = result.probabilities[gold] if gold is not None and gold < len(result.probabilities) else None
-        verdict = "" if p is None else f" · p(correct) {p:.2f} {'✅' if p > 0.5 else '❌'}"
+        outcome = "" if p is None else f" · p(correct) {p:.2f} {verdict(p)}"
         st.success(f"AI judge {escape_markdown(result.judge_name)}: "
-                   f"{escape_markdown(probs_text(result.probabilities, gold))}{verdict}")
+                   f"{escape_markdown(probs_text(result.probabilities, gold))}{outcome}")
         detail = transcript_detail(transcript_id=choice, study_id=study_id) or detail
 
 tab_rounds, tab_source, tab_judgments = st.tabs(["Turns", f"Source ({detail.n_quotes} quotes)", "Other judgments"])
@@ -221,8 +224,8 @@ with tab_rounds:
             head = f"**{escape_markdown(turn.label)}**"
             if turn.speaker and turn.speaker != turn.label:
                 head += f" · {escape_markdown(turn.speaker)}"
-            if side is not None and side.argues is not None:
-                head += f" · argues {option_letter(side.argues)}"
+            if side is not None and side.letter is not None:
+                head += f" · argues {side.letter}"
                 if side.honest is not None:
                     head += " (honest)" if side.honest else " (dishonest)"
             if turn.model:

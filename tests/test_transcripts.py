@@ -145,6 +145,10 @@ def test_detail_of_a_live_transcript(viewer):
     d = transcript_detail(transcript_id=viewer["live"], study_id=viewer["study"])
     assert d.strategy == "debate v1" and d.final.judge_kind == "ai"
     assert [j.judge_name for j in d.ai_offline] == ["extractive"] and d.ai_offline[0].p_correct == 0.4
+    # Options in the order the judge saw them (order [1, 0]): debater A argued the first one shown.
+    assert [(o.letter, o.index, o.gold) for o in d.options] == [("A", 1, True), ("B", 0, False)]
+    assert [(sd.label, sd.argues, sd.letter) for sd in d.sides] == [("Debater A", 1, "A"), ("Debater B", 0, "B")]
+    assert d.letter(0) == "B" and d.letter(1) == "A"
     a = d.rounds[0].speeches[0]
     assert [q["verified"] for q in a.quotes] == [True, False]
     assert SOURCE[a.quotes[0]["source_start"]:a.quotes[0]["source_end"]] == "under the blue flowerpot"

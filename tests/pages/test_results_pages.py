@@ -151,7 +151,8 @@ def test_expert_lists_and_opens_a_live_transcript(judged):
     md = markdown(at)
     # Question, options, the gold and who argued what; speeches with their verified quote marked.
     assert "Where was the key?" in md and ":green-badge[gold]" in md and r"argued by Debater A \(honest\)" in md
-    assert "argues B (honest)" in md
+    # Options in the order the judge saw them: debater A argues the first one shown.
+    assert r"**A.** Under the flowerpot" in md and "argues A (honest)" in md and "A ✓ 0\\.80 · B 0\\.20" in md
     assert ":green-background[“the blue flowerpot by the door”]" in md
     assert "Final rationale" in md
     # The source, with the quoted stretch highlighted.
@@ -178,7 +179,7 @@ def test_imported_room_opens_in_the_same_viewer(judged):
     # NYU quote records hold source offsets: the speech still marks the right words.
     assert ":green-background[“the blue flowerpot”]" in md and r"Look\:" in md
     assert ":blue-background[the blue flowerpot]" in md  # quoted by debater B
-    assert r"Bo \(honest\)" in md and r"Ann \(dishonest\)" in md
+    assert r"argued by Debater B \(Bo, honest\)" in md and r"argued by Debater A \(Ann, dishonest\)" in md
     assert "offline says A" in md and "Step 1" in md
     assert at.tabs[1].label == "Source (1 quotes)"
 
