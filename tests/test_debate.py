@@ -177,16 +177,20 @@ def test_batch_run_fills_the_same_tables(scripted_models, item, study):
 def test_debate_with_the_extractive_model_quotes_the_story(item, study):
     models.configure(None)
     sid = strategies.create_strategy(study_id=study.id, name="extractive debate", protocol="debate",
-                                     rules={"rounds": 1}, model_roles={"debater": "extractive", "judge": "extractive"}).id
+                                     rules={"rounds": 2}, model_roles={"debater": "extractive", "judge": "extractive"}).id
     result = run_batch(study_id=study.id, strategy_id=sid)
     assert result.outcomes[0].error is None
     tid = result.outcomes[0].transcript_id
     with session_scope(write=False) as s:
         turns = s.exec(select(Turn).where(Turn.transcript_id == tid, Turn.role != "judge")).all()
-    assert len(turns) == 2
-    for turn in turns:
+    assert len(turns) == 4
+    first = [t for t in turns if t.round == 1]
+    for turn in first:
         assert turn.quotes and all(q["verified"] for q in turn.quotes)
         assert len(turn.text) <= 750
+    # A later round brings new evidence or says it has none; it never repeats a quote already in the debate.
+    earlier = {q["text"] for t in first for q in t.quotes}
+    assert not earlier & {q["text"] for t in turns if t.round == 2 for q in t.quotes}
 
 
 def test_the_total_time_limit_forces_a_final_answer(scripted_models, item, study):

@@ -152,6 +152,13 @@ class ExtractiveBackend(Backend):
         rival = np.max(np.delete(sims, a, axis=1), axis=1)
         lean = own - rival  # supports this answer more than the others...
         score = lean + 0.3 * own  # ...and is on topic
+        # Later rounds: answer the judge's latest question where the text allows, and never repeat a passage
+        # that is already in the debate (a second round of the same quotes tells the judge nothing new).
+        notes = [text for who, text in task.transcript if who == "Judge" and text.strip()]
+        if notes:
+            score = score + 0.3 * (emb @ self.encode([notes[-1]])[0])
+        said = " ".join(" ".join(text.split()) for _, text in task.transcript)
+        fresh = np.array([" ".join(task.source[s:e].split()) not in said for s, e in spans])
 
         char_limit = task.char_limit or 600
         quote_budget = min(task.quote_limit or char_limit, char_limit)
@@ -162,6 +169,8 @@ class ExtractiveBackend(Backend):
             s, e = spans[int(i)]
             if lean[i] <= 0 and chosen:
                 break  # never quote evidence for the other side just to fill the limit
+            if not fresh[i]:
+                continue
             length = e - s
             if length > quote_budget - quoted or used_chars + length + 17 > char_limit:
                 continue
@@ -171,6 +180,8 @@ class ExtractiveBackend(Backend):
             if len(chosen) >= 4:
                 break
         chosen.sort()
+        if not chosen and task.transcript:
+            head += "The passages I quoted earlier remain the best evidence in the text.\n"
         body = "".join(f"<quote>{' '.join(task.source[s:e].split())}</quote>\n" for s, e in chosen)
         return head + body + tail
 
