@@ -109,14 +109,13 @@ if not listing.rows:
     st.info("No transcripts match these filters.")
     st.stop()
 
-st.dataframe(
-    [{"id": r.id, "room / id": r.external_id or "", "setting": r.setting, "status": r.status,
-      "final p(correct)": None if r.p_correct is None else round(r.p_correct, 3),
-      "correct": None if r.correct is None else ("yes" if r.correct else "no"), "rounds": r.rounds,
-      "question": r.question, "judge": r.judge or "", "origin": r.origin, "strategy": r.strategy or "",
-      "tags": ", ".join(r.tags)} for r in listing.rows],
-    hide_index=True, width="stretch",
-)
+table = [{"id": r.id, "room / id": r.external_id or "", "setting": r.setting, "status": r.status,
+          "final p(correct)": None if r.p_correct is None else round(r.p_correct, 3),
+          "correct": None if r.correct is None else ("yes" if r.correct else "no"), "rounds": r.rounds,
+          "question": r.question, "judge": r.judge or "", "origin": r.origin, "strategy": r.strategy or "",
+          "tags": ", ".join(r.tags)} for r in listing.rows]
+blank = [k for k in ("room / id", "strategy", "tags") if not any(row[k] for row in table)]  # e.g. live-only pages
+st.dataframe([{k: v for k, v in row.items() if k not in blank} for row in table], hide_index=True, width="stretch")
 p1, p2 = st.columns([1, 3])
 if listing.pages > 1:
     p1.number_input(f"Page (of {listing.pages})", min_value=1, max_value=listing.pages, step=1, key="tx_page")
@@ -266,7 +265,7 @@ with tab_judgments:
     if detail.offline_human:
         st.markdown("**Offline human judges**")
         for name, steps in detail.offline_human.items():
-            with st.expander(f"{name} ({len(steps)} step{'s' if len(steps) != 1 else ''})"):
+            with st.expander(f"{escape_markdown(name)} ({len(steps)} step{'s' if len(steps) != 1 else ''})"):
                 for j in steps:
                     st.markdown(judgment_line(j, gold, f"Step {j.round + 1}"))
                     show_rationale(j.rationale)
