@@ -56,12 +56,14 @@ PAGES = {
             st.Page("pages/study_people.py", title="Participants", icon="👥"),
             st.Page("pages/strategies.py", title="Strategies", icon="🧭"),
             st.Page("pages/results.py", title="Results", icon="📈"),
+            st.Page("pages/transcripts.py", title="Transcripts", icon="📜"),
         ],
         "System": [st.Page("pages/admin_models.py", title="Models", icon="🤖")],
     },
     "expert": {
         "Review": [
             st.Page("pages/results.py", title="Results", icon="📈", default=True),
+            st.Page("pages/transcripts.py", title="Transcripts", icon="📜"),
             st.Page("pages/study_items.py", title="Items", icon="📚"),
         ],
     },

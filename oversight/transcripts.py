@@ -2,12 +2,9 @@
 transcript opened in full (question, options with gold, who argued what, the source with every verified
 quote located, the turns round by round, and every judgment on it).
 
-Live and imported transcripts read the same way. Quote records come in two shapes, and `turn_quotes`
-gives both one shape (the live one, which `ui.speech_markdown` expects):
-- live speeches (`oversight.quotes.Quote`): `start`/`end` = the `<quote>…</quote>` span in the speech,
-  `source_start`/`source_end` = the verified span in the source;
-- imported NYU speeches: `start`/`end` = the span in the *source*, `span` = token offsets; the k-th record
-  belongs to the k-th `<quote>…</quote>` of the speech text.
+Live and imported transcripts read the same way: every quote record has the shape of
+`oversight.quotes.Quote` (`start`/`end` = the `<quote>…</quote>` span in the speech, `source_start`/
+`source_end` = the verified span in the source), which `ui.speech_markdown` expects.
 
 Everything here reads on a read-only session and returns plain dataclasses (no ORM objects leave).
 """
@@ -23,7 +20,6 @@ from sqlalchemy import func, or_
 from sqlmodel import select
 
 from oversight.db import session_scope
-from oversight.quotes import extract_quotes
 from storage.models import Item, ItemGold, Judgment, Strategy, Transcript, Turn
 
 OWN_JUDGE_KINDS = ("human", "ai")  # the transcript's own judge (a room's or participant's, or a batch run's AI)
@@ -262,23 +258,6 @@ class TranscriptDetail:
         return next((o.letter for o in self.options if o.index == index), option_letter(index))
 
 
-def turn_quotes(text: str, quotes: list[dict] | None) -> list[dict]:
-    """A turn's quote records in the live shape, whatever shape they were stored in (see the module docstring)."""
-    quotes = list(quotes or [])
-    if quotes and all("source_start" in q for q in quotes):
-        return [{"text": q.get("text", ""), "verified": bool(q.get("verified")), "start": q["start"],
-                 "end": q["end"], "source_start": q.get("source_start"), "source_end": q.get("source_end")}
-                for q in quotes]
-    out = []
-    for k, (inner, start, end) in enumerate(extract_quotes(text)):
-        record = quotes[k] if k < len(quotes) else None
-        verified = bool(record and record.get("verified") and record.get("start") is not None)
-        out.append({"text": inner, "verified": verified, "start": start, "end": end,
-                    "source_start": record.get("start") if verified else None,
-                    "source_end": record.get("end") if verified else None})
-    return out
-
-
 def source_segments(source: str, spans: list[tuple[int, int, str]]) -> list[SourceSegment]:
     """The source cut where quoted stretches begin and end; each piece knows which speakers quoted it."""
     n = len(source)
@@ -346,7 +325,7 @@ def transcript_detail(*, transcript_id: int, study_id: int | None = None) -> Tra
 
         views = [TurnView(index=x.index, round=x.round, role=x.role, label=ROLE_LABELS.get(x.role, x.role),
                           speaker=x.speaker or "", text=x.text or "",
-                          quotes=turn_quotes(x.text or "", x.quotes) if x.role != "judge" else [], model=x.model)
+                          quotes=list(x.quotes or []) if x.role != "judge" else [], model=x.model)
                  for x in turns]
         judged = [_judgment_view(j, gold) for j in judgments]
 

@@ -1,4 +1,4 @@
-"""The transcript viewer's queries: filters, pagination, one transcript in full, quotes in both stored shapes."""
+"""The transcript viewer's queries: filters, pagination, one transcript in full."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from oversight.db import session_scope
 from oversight.quotes import check_quotes
 from oversight.transcripts import (
-    list_transcripts, source_segments, transcript_detail, transcript_filters, turn_quotes,
+    list_transcripts, source_segments, transcript_detail, transcript_filters,
 )
 from storage.models import Item, ItemGold, Judgment, Strategy, Transcript, Turn
 
@@ -51,15 +51,13 @@ def viewer(study):
             Judgment(item_id=item.id, transcript_id=live.id, judge_kind="ai-offline", judge_name="extractive",
                      round=1, probabilities=[0.6, 0.4], is_final=True),
         ])
-        # NYU shape: start/end are offsets in the *source*; the speech holds the quote tags.
+        # As the NYU importer stores them: the live quote shape plus the room's token span.
         b_text = "Read this: <quote>Nobody had moved it</quote>. And <quote>the blue flowerpot</quote>"
-        nobody = SOURCE.index("Nobody had moved it")
-        pot = SOURCE.index("the blue flowerpot")
+        b_quotes = [{**q.__dict__, "span": span} for q, span in zip(check_quotes(b_text, SOURCE), ([9, 13], [4, 7]))]
         s.add_all([
             Turn(transcript_id=room.id, index=0, round=0, role="judge", speaker="Jo", text=""),
-            Turn(transcript_id=room.id, index=1, round=1, role="debater_b", speaker="Bo", text=b_text, quotes=[
-                {"span": [9, 13], "text": "Nobody had moved it", "start": nobody, "end": nobody + 19, "verified": True},
-                {"span": [4, 7], "text": "the blue flowerpot", "start": pot, "end": pot + 18, "verified": True}]),
+            Turn(transcript_id=room.id, index=1, round=1, role="debater_b", speaker="Bo", text=b_text,
+                 quotes=b_quotes),
             Turn(transcript_id=room.id, index=2, round=1, role="debater_a", speaker="Ann", text="Mailbox.", quotes=[]),
             Turn(transcript_id=room.id, index=3, round=1, role="judge", speaker="Jo", text="B convinced me."),
         ])
@@ -155,16 +153,6 @@ def test_detail_of_a_live_transcript(viewer):
     assert d.quote_spans == [(a.quotes[0]["source_start"], a.quotes[0]["source_end"], "debater_a")]
     assert transcript_detail(transcript_id=viewer["live"], study_id=viewer["study"] + 1) is None
     assert transcript_detail(transcript_id=12345) is None
-
-
-def test_turn_quotes_handles_both_shapes_and_missing_records():
-    text = "x <quote>aa</quote> y <quote>bb</quote>"
-    live_shape = [{"text": "aa", "verified": True, "source_start": 3, "source_end": 5, "start": 2, "end": 19}]
-    assert turn_quotes(text, live_shape)[0]["source_start"] == 3
-    nyu = turn_quotes(text, [{"span": [0, 1], "text": "aa", "start": 40, "end": 42, "verified": True}])
-    assert [(q["start"], q["end"], q["verified"], q["source_start"]) for q in nyu] == [(2, 19, True, 40),
-                                                                                      (22, 39, False, None)]
-    assert turn_quotes("no quotes", []) == []
 
 
 def test_source_segments_cut_where_quotes_begin_and_end():

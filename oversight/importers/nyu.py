@@ -456,17 +456,22 @@ def _speech_text(
             at = _locate(story.text, text, fraction) if own_tokens else -1
             quote: dict[str, Any] = {"span": [start, end]}
             if at >= 0:
-                quote.update(text=text, start=at, end=at + len(text), verified=True)
+                quote.update(text=text, source_start=at, source_end=at + len(text), verified=True)
             else:
                 located = _locate_normalised(story, text, fraction)
                 if located is None:
                     raise ImportFailed(file, None, f"{field}[{i}].Quote.span", "the quoted text is not found in the story")
                 at, stop = located
-                quote.update(text=story.text[at:stop], start=at, end=stop, verified=True, room_tokens=True)
+                quote.update(text=story.text[at:stop], source_start=at, source_end=stop, verified=True,
+                             room_tokens=True)
             if clipped:
                 quote["clipped_to"] = len(tokens)
+            # The same shape live turns store (oversight.quotes.Quote): start/end of the tagged span in the speech.
+            tagged = f"<quote>{quote['text']}</quote>"
+            quote["start"] = sum(len(p) for p in parts)
+            quote["end"] = quote["start"] + len(tagged)
             quotes.append(quote)
-            parts.append(f"<quote>{quote['text']}</quote>")
+            parts.append(tagged)
         else:
             raise ImportFailed(file, None, f"{field}[{i}]", "must be a Text or Quote segment")
     return "".join(parts), quotes

@@ -76,7 +76,7 @@ def test_a_participant_link_opens_the_participant_view_and_resumes(page, server)
 def test_a_participant_link_cannot_reach_admin_pages(page, server):
     link = server["seed"]["invite_links"][1]
     token = link.split("?t=")[1]
-    for path in ("studies", "study_items", "study_people", "results", "admin_models"):
+    for path in ("studies", "study_items", "study_people", "strategies", "results", "transcripts", "admin_models"):
         page.goto(f"{server['url']}/{path}?t={token}")
         page.wait_for_timeout(1500)
         body = page.locator("body").inner_text()

@@ -75,7 +75,7 @@ def test_turns_speeches_quotes_and_judge_feedback(imported):
     for room in turns.values():
         for turn in room:
             for quote in turn.quotes:
-                assert story[quote["start"]:quote["end"]] == quote["text"]
+                assert story[quote["source_start"]:quote["source_end"]] == quote["text"]
                 assert f"<quote>{quote['text']}</quote>" in turn.text
     ai = turns["tiny-story-1"]
     assert [(t.role, t.model) for t in ai] == [("consultant", "GPT-4"), ("judge", None)]

@@ -130,7 +130,7 @@ def test_quotes_are_verbatim_in_the_story(nyu):
             story = stories[transcript_id]
             for quote in quotes:
                 assert quote["text"] in story
-                assert story[quote["start"]:quote["end"]] == quote["text"]
+                assert story[quote["source_start"]:quote["source_end"]] == quote["text"]
                 assert f"<quote>{quote['text']}</quote>" in text
                 n += 1
     assert n == 6932  # every Quote segment of every speech

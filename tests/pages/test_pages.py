@@ -12,7 +12,7 @@ from oversight.db import session_scope
 from storage.models import Item, ItemGold
 
 REPO = Path(__file__).resolve().parents[2]
-ADMIN_PAGES = ["studies", "study_items", "study_people", "strategies", "results"]
+ADMIN_PAGES = ["studies", "study_items", "study_people", "strategies", "results", "transcripts", "admin_models"]
 
 
 def run_page(name: str, user_id: int | None, **query: str) -> AppTest:

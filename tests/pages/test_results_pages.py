@@ -70,11 +70,9 @@ def judged(people):
                    quotes=[q.__dict__ for q in check_quotes(text, SOURCE)]))
         s.add(Turn(transcript_id=live.id, index=11, round=1, role="debater_b", speaker="Debater B",
                    text="<img src=x onerror=alert(2)>"))
-        pot = SOURCE.index("the blue flowerpot")
-        s.add(Turn(transcript_id=room.id, index=1, round=1, role="debater_b", speaker="Bo",
-                   text="Look: <quote>the blue flowerpot</quote>",
-                   quotes=[{"span": [0, 3], "text": "the blue flowerpot", "start": pot, "end": pot + 18,
-                            "verified": True}]))
+        b_text = "Look: <quote>the blue flowerpot</quote>"
+        s.add(Turn(transcript_id=room.id, index=1, round=1, role="debater_b", speaker="Bo", text=b_text,
+                   quotes=[{**q.__dict__, "span": [0, 3]} for q in check_quotes(b_text, SOURCE)]))
         s.add_all([
             Judgment(item_id=item.id, transcript_id=live.id, judge_kind="human", round=1, probabilities=[0.2, 0.8],
                      rationale=f"Final because {EVIL}", seconds=42.0, is_final=True),
