@@ -51,27 +51,27 @@ user = current_user()
 PAGES = {
     "admin": {
         "Studies": [
-            st.Page("pages/studies.py", title="Studies", icon="🗂️", default=True),
-            st.Page("pages/study_items.py", title="Items", icon="📚"),
-            st.Page("pages/study_people.py", title="Participants", icon="👥"),
-            st.Page("pages/strategies.py", title="Strategies", icon="🧭"),
-            st.Page("pages/results.py", title="Results", icon="📈"),
-            st.Page("pages/transcripts.py", title="Transcripts", icon="📜"),
+            st.Page("pages/studies.py", title="Studies", icon=":material/folder_open:", default=True),
+            st.Page("pages/study_items.py", title="Items", icon=":material/library_books:"),
+            st.Page("pages/study_people.py", title="Participants", icon=":material/group:"),
+            st.Page("pages/strategies.py", title="Strategies", icon=":material/tune:"),
+            st.Page("pages/results.py", title="Results", icon=":material/monitoring:"),
+            st.Page("pages/transcripts.py", title="Transcripts", icon=":material/forum:"),
         ],
-        "System": [st.Page("pages/admin_models.py", title="Models", icon="🤖")],
+        "System": [st.Page("pages/admin_models.py", title="Models", icon=":material/smart_toy:")],
     },
     "expert": {
         "Review": [
-            st.Page("pages/results.py", title="Results", icon="📈", default=True),
-            st.Page("pages/transcripts.py", title="Transcripts", icon="📜"),
-            st.Page("pages/study_items.py", title="Items", icon="📚"),
+            st.Page("pages/results.py", title="Results", icon=":material/monitoring:", default=True),
+            st.Page("pages/transcripts.py", title="Transcripts", icon=":material/forum:"),
+            st.Page("pages/study_items.py", title="Items", icon=":material/library_books:"),
         ],
     },
-    "participant": {"": [st.Page("pages/participant.py", title="Your tasks", icon="📝", default=True)]},
+    "participant": {"": [st.Page("pages/participant.py", title="Your tasks", icon=":material/edit_note:", default=True)]},
 }
 
 if user is None:
-    nav = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon="🔑")], position="hidden")
+    nav = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:")], position="hidden")
 else:
     nav = st.navigation(PAGES[user.role], position="sidebar" if user.role != "participant" else "hidden")
     if user.role != "participant":

@@ -8,9 +8,11 @@ from oversight.models.errors import ModelError
 from oversight.participation import ParticipationError
 from oversight.protocols.engine import RuleViolation
 from oversight.protocols.rules import RulesError
+from oversight.reviews import ReviewError
 from oversight.strategies import StrategyError
 from oversight.studies import StudyError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    AuthError, ImportFailed, ModelError, ParticipationError, RuleViolation, RulesError, StrategyError, StudyError,
+    AuthError, ImportFailed, ModelError, ParticipationError, ReviewError, RuleViolation, RulesError, StrategyError,
+    StudyError,
 )

@@ -8,10 +8,11 @@ from __future__ import annotations
 import streamlit as st
 
 from oversight.models import ModelError
+from oversight.reviews import VERDICTS, ReviewError, add_review, reviews_for
 from oversight.transcripts import PAGE_SIZE, list_transcripts, source_segments, transcript_detail, transcript_filters
 from ui import escape_markdown, pick_study, require_role, speech_markdown
 
-require_role("admin", "expert")
+user = require_role("admin", "expert")
 st.title("Transcripts")
 study_id = pick_study()
 if study_id is None:
@@ -211,7 +212,30 @@ if st.button("Ask the AI judge", help="Judges the speeches of this transcript wi
                    f"{escape_markdown(probs_text(result.probabilities, gold))}{outcome}")
         detail = transcript_detail(transcript_id=choice, study_id=study_id) or detail
 
-tab_rounds, tab_source, tab_judgments = st.tabs(["Turns", f"Source ({detail.n_quotes} quotes)", "Other judgments"])
+tab_rounds, tab_source, tab_judgments, tab_reviews = st.tabs(
+    ["Turns", f"Source ({detail.n_quotes} quotes)", "Other judgments", "Expert reviews"])
+
+with tab_reviews:
+    for review in reviews_for(transcript_id=detail.id):
+        score = "" if review.score is None else f" · score {review.score:g}/5"
+        st.markdown(f"**{escape_markdown(review.expert)}** · {escape_markdown(review.verdict)}{score} · "
+                    f"{review.created_at:%Y-%m-%d %H:%M}")
+        if review.notes:
+            st.text(review.notes)
+    with st.form(f"review-{detail.id}", clear_on_submit=True):
+        st.caption("Your verdict on this outcome, against the gold answer and the source; the notes feed the next "
+                   "strategy version.")
+        verdict_choice = st.radio("Verdict", VERDICTS, horizontal=True)
+        score_choice = st.slider("Quality of the judging process (1–5)", 1, 5, 3)
+        notes = st.text_area("Feedback for the study designers")
+        if st.form_submit_button("Save review", type="primary"):
+            try:
+                add_review(transcript_id=detail.id, expert_id=user.id, verdict=verdict_choice,
+                           score=float(score_choice), notes=notes)
+            except ReviewError as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
 
 with tab_rounds:
     if not detail.rounds:

@@ -230,3 +230,18 @@ def test_viewer_paginates(people):
     # A filter change goes back to the first page.
     at.text_input(key="tx_search").set_value("room-11").run()
     assert list(at.dataframe[0].value["room / id"]) == [f"room-11{k}" for k in range(10)]
+
+
+def test_an_expert_reviews_a_transcript(judged):
+    at = run_page("transcripts", judged["expert"], study=str(judged["study"]), transcript=str(judged["live"]))
+    assert not at.exception
+    at.radio[0].set_value("judge right")
+    at.text_area[0].input("Sound judging: A's quote settled it.")
+    next(b for b in at.button if b.label == "Save review").click()
+    at.run()
+    assert not at.exception
+    from oversight.reviews import reviews_for
+
+    saved = reviews_for(transcript_id=judged["live"])
+    assert [(r.verdict, r.score, r.notes) for r in saved] == [("judge right", 3.0, "Sound judging: A's quote settled it.")]
+    assert "Sound judging" in " ".join(t.value for t in at.text)
