@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from argon2 import PasswordHasher

@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from oversight.audit import log_event
 from oversight.db import session_scope
-from oversight.protocols.rules import PROTOCOLS, Rules, RulesError
+from oversight.protocols.rules import Rules, RulesError
 from storage.models import Strategy, Study
 
 ROLES = ("debater", "consultant", "assistant", "judge", "feedback")

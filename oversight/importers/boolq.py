@@ -9,11 +9,10 @@ guessed from the file name (dev, train, test, val).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from oversight.importers.common import ImportFailed, ParsedBatch, ParsedItem
-from oversight.importers.generic import read_text
+from oversight.importers.generic import jsonl_records
 
 OPTIONS = ["Yes", "No"]
 
@@ -31,15 +30,7 @@ def parse(path: Path) -> ParsedBatch:
         raise ImportFailed(path, None, None, "file not found")
     split = split_from_name(path)
     items = []
-    for line_no, line in enumerate(read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ImportFailed(path, line_no, None, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(record, dict):
-            raise ImportFailed(path, line_no, None, "each line must be a JSON object")
+    for line_no, record in jsonl_records(path):
         for field in ("question", "passage"):
             value = record.get(field)
             if not isinstance(value, str) or not value.strip():

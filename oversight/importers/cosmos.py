@@ -13,7 +13,7 @@ from pathlib import Path
 
 from oversight.importers.boolq import split_from_name
 from oversight.importers.common import ImportFailed, ParsedBatch, ParsedItem
-from oversight.importers.generic import read_text
+from oversight.importers.generic import csv_rows, read_text
 
 COLUMNS = ["id", "context", "question", "answer0", "answer1", "answer2", "answer3", "label"]
 
@@ -32,17 +32,7 @@ def parse(path: Path) -> ParsedBatch:
     split = split_from_name(path)
     items: list[ParsedItem] = []
     first_line: dict[str, int] = {}
-    start = reader.line_num + 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise ImportFailed(path, start, None, f"not valid CSV ({exc})") from None
-        line, start = start, reader.line_num + 1
-        if not any(c.strip() for c in cells):
-            continue
+    for line, cells in csv_rows(path, reader):
         if len(cells) != len(header):
             raise ImportFailed(path, line, None, f"{len(cells)} cells but the header has {len(header)} columns")
         row = dict(zip(header, cells))

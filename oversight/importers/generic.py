@@ -34,6 +34,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,8 @@ def read_text(path: Path) -> str:
         raise ImportFailed(path, line, None, "not valid UTF-8 text") from None
 
 
-def parse_jsonl(path: Path) -> ParsedBatch:
-    rows: list[tuple[int, dict[str, Any]]] = []
+def jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each non-blank line as (line number, object); a line that is not a JSON object names its line."""
     for line_no, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
@@ -67,7 +68,26 @@ def parse_jsonl(path: Path) -> ParsedBatch:
             raise ImportFailed(path, line_no, None, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(record, dict):
             raise ImportFailed(path, line_no, None, "each line must be a JSON object")
-        rows.append((line_no, record))
+        yield line_no, record
+
+
+def csv_rows(path: Path, reader) -> Iterator[tuple[int, list[str]]]:
+    """The reader's remaining non-blank rows as (line the row starts on, cells); bad CSV names its line."""
+    start = reader.line_num + 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ImportFailed(path, start, None, f"not valid CSV ({exc})") from None
+        line, start = start, reader.line_num + 1
+        if any(c.strip() for c in cells):
+            yield line, cells
+
+
+def parse_jsonl(path: Path) -> ParsedBatch:
+    rows = list(jsonl_records(path))
     return ParsedBatch(format="jsonl", source=str(path), items=_items(path, rows, csv_mode=False))
 
 
@@ -89,19 +109,10 @@ def parse_csv(path: Path) -> ParsedBatch:
         raise ImportFailed(path, 1, "question", "required column is missing from the header")
 
     rows: list[tuple[int, dict[str, Any]]] = []
-    start = reader.line_num + 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise ImportFailed(path, start, None, f"not valid CSV ({exc})") from None
-        if any(c.strip() for c in cells):
-            if len(cells) > len(names):
-                raise ImportFailed(path, start, None, f"{len(cells)} cells but the header has {len(names)} columns")
-            rows.append((start, dict(zip(names, cells))))
-        start = reader.line_num + 1
+    for line, cells in csv_rows(path, reader):
+        if len(cells) > len(names):
+            raise ImportFailed(path, line, None, f"{len(cells)} cells but the header has {len(names)} columns")
+        rows.append((line, dict(zip(names, cells))))
     return ParsedBatch(format="csv", source=str(path), items=_items(path, rows, csv_mode=True))
 
 

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from oversight.importers.common import ImportFailed, ParsedBatch, ParsedItem
-from oversight.importers.generic import read_text
+from oversight.importers.generic import csv_rows, read_text
 
 FILE_NAME = re.compile(r"^(?P<subject>.+)_(?P<split>dev|val|test)\.csv$")
 LETTERS = "ABCD"
@@ -44,19 +44,7 @@ def _parse_file(path: Path) -> list[ParsedItem]:
     subject, split = match["subject"], match["split"]
     reader = csv.reader(io.StringIO(read_text(path), newline=""))
     items = []
-    row_no = 0
-    start = 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise ImportFailed(path, start, None, f"not valid CSV ({exc})") from None
-        line, start = start, reader.line_num + 1
-        if not any(c.strip() for c in cells):
-            continue
-        row_no += 1
+    for row_no, (line, cells) in enumerate(csv_rows(path, reader), start=1):
         if len(cells) != 6:
             raise ImportFailed(path, line, None, f"expected 6 columns (question, A, B, C, D, answer), got {len(cells)}")
         question, *options, answer = cells

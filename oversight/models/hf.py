@@ -444,7 +444,6 @@ class HFBackend(Backend):
 
     # ---------------------------------------------------------------------------------------------- generation
     def _generate(self, jobs: list[_Job]) -> None:
-        cfg = self.config
         need = max(len(j.prompt_ids) for j in jobs) + max(j.request.sampling.max_new_tokens for j in jobs)
         bucket = next((b for b in sorted(self._ready_buckets) if b >= len(jobs)), None)
         if bucket is not None and need <= self._static_len:
