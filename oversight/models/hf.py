@@ -192,6 +192,15 @@ class HFBackend(Backend):
         with self._cv:
             self._closing = True
             self._cv.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        if self.config.compile and self._compiled is not None:
+            # Compiled graphs and CUDA-graph trees outlive the model otherwise; on the H200 the next model's
+            # warm-up then failed an assertion inside the CUDA-graph tree. Start the next model clean.
+            import torch
+
+            self._compiled = None
+            torch.compiler.reset()
 
     # ------------------------------------------------------------------------------------------------ public API
     def render(self, request: Request) -> str:
