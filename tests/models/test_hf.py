@@ -209,3 +209,18 @@ def test_compiled_static_path_is_compiled_at_warm_up_only_and_matches_eager(tiny
         assert [c.text for c in got] == want
     finally:
         b.close()
+
+
+def test_a_model_compiled_after_another_was_closed_starts_clean(tiny_model_path, hf_model):
+    """Closing a compiled model resets torch.compile's state, so the next compiled model warms up and serves."""
+    first = new_backend(tiny_model_path, compile=True, static_cache=True, batch_buckets=[1], static_len=64)
+    first.warm()
+    first.close()
+    assert first._compiled is None
+    second = new_backend(tiny_model_path, compile=True, static_cache=True, batch_buckets=[1], static_len=64)
+    try:
+        second.warm()
+        got = second.complete([req("hello there", max_new_tokens=5, min_new_tokens=5)])[0].text
+        assert got == hf_model.complete([req("hello there", max_new_tokens=5, min_new_tokens=5)])[0].text
+    finally:
+        second.close()
