@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 from oversight import auth
 from oversight.db import init_db
 from oversight.jobs import recover_interrupted
+from oversight.models.registry import warm_configured
 from ui import current_user, sign_in_as, sign_out
 
 st.set_page_config(page_title="Oversight Lab", page_icon="⚖️", layout="wide")
@@ -18,6 +21,9 @@ def _schema_ready() -> str:
     # previous process was running as interrupted.
     revision = init_db()
     recover_interrupted()
+    # Models configured with `warmup = true` load (and compile) now, in the background, so that no
+    # participant's request pays for it.
+    threading.Thread(target=warm_configured, name="model-warmup", daemon=True).start()
     return revision
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from oversight.models.base import Backend
 from oversight.models.config import ModelConfig, ModelsConfig, load_config
 from oversight.models.errors import ModelConfigError
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _config: ModelsConfig | None = None
 _instances: dict[str, Backend] = {}
@@ -78,7 +80,12 @@ def warm_configured() -> None:
     """Load every model whose configuration asks for warm-up (call once at process start)."""
     for name, cfg in get_config().models.items():
         if cfg.warmup:
-            get_model(name).warm()
+            backend = get_model(name)
+            try:
+                backend.warm()
+            except Exception as exc:  # noqa: BLE001 - one model failing to warm must not stop the others
+                log.exception("warm-up of model %s failed", name)
+                backend.stats.error(f"warm-up failed: {exc}")
 
 
 def model_infos() -> list[dict]:

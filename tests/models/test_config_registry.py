@@ -144,3 +144,21 @@ def test_importing_models_loads_no_heavy_library():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_model_that_fails_to_warm_up_is_reported_and_the_others_still_warm(tmp_path):
+    from oversight.models import configure, get_model
+    from oversight.models.config import ModelConfig, ModelsConfig
+    from oversight.models.registry import warm_configured
+
+    cfg = ModelsConfig(
+        models={"missing": ModelConfig(name="missing", backend="hf", model=str(tmp_path / "nowhere"), warmup=True),
+                "ok": ModelConfig(name="ok", backend="scripted", warmup=True)},
+        roles={r: "ok" for r in ("debater", "consultant", "assistant", "judge", "feedback")})
+    configure(cfg)
+    try:
+        warm_configured()
+        assert get_model("ok").loaded
+        assert any("warm-up failed" in e for e in get_model("missing").info()["recent_errors"])
+    finally:
+        configure(None)
