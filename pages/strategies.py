@@ -20,6 +20,8 @@ st.title("Strategies")
 study_id = pick_study()
 if study_id is None:
     st.stop()
+if flash := st.session_state.pop("strategies_flash", None):
+    st.success(flash)
 rows = list_strategies(study_id=study_id)
 by_id = {r.id: r for r in rows}
 model_names = [""] + [m["name"] for m in model_infos()]
@@ -100,7 +102,9 @@ with tab_new:
         except StrategyError as exc:
             user_error(exc)
         else:
-            st.success(f"Saved {row.name} v{row.version} (#{row.id}).")
+            # Rerun so every tab (versions, arms, runs) lists the new row.
+            st.session_state["strategies_flash"] = f"Saved {row.name} v{row.version} (#{row.id})."
+            st.rerun()
 
 with tab_version:
     if not rows:
@@ -117,7 +121,8 @@ with tab_version:
             except StrategyError as exc:
                 user_error(exc)
             else:
-                st.success(f"Saved {row.name} v{row.version} (#{row.id}).")
+                st.session_state["strategies_flash"] = f"Saved {row.name} v{row.version} (#{row.id})."
+                st.rerun()
 
 with tab_arms:
     study = get_study(study_id)
