@@ -113,7 +113,7 @@ class Strategy(SQLModel, table=True):
     version: int = 1
     parent_id: int | None = Field(default=None, foreign_key="strategy.id")
     reason: str = ""
-    protocol: str  # debate | consultancy | direct-qa | model-alone | assisted-qa
+    protocol: str  # debate | consultancy | direct-qa | model-alone (see oversight.protocols.rules.PROTOCOLS)
     rules: dict = _json({})
     prompts: dict = _json({})
     model_roles: dict = _json({})

@@ -206,3 +206,14 @@ def test_the_total_time_limit_forces_a_final_answer(scripted_models, item, study
     assert step.kind == "judge" and step.must_end and step.round == 1
     live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.5, 0.5])
     assert live.judge_view(tid).step.kind == "done"
+
+
+def test_model_alone_reads_the_source_and_direct_qa_does_not(item, study):
+    models.configure(None)
+    alone = strategies.create_strategy(study_id=study.id, name="alone", protocol="model-alone", rules={"rounds": 1}).id
+    blind = strategies.create_strategy(study_id=study.id, name="blind", protocol="direct-qa", rules={"rounds": 1}).id
+    with_text = run_batch(study_id=study.id, strategy_id=alone).outcomes[0]
+    without = run_batch(study_id=study.id, strategy_id=blind).outcomes[0]
+    assert with_text.error is None and without.error is None
+    assert with_text.p_correct > 0.5  # the answer is nearly verbatim in the story
+    assert with_text.p_correct != without.p_correct

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-PROTOCOLS = ("debate", "consultancy", "direct-qa", "model-alone", "assisted-qa")
+# Assisted QA (the sandwiching inner loop) joins when its assistant turns exist; until then it is not offered.
+PROTOCOLS = ("debate", "consultancy", "direct-qa", "model-alone")
 SCORING = ("log", "quadratic")
 
 
