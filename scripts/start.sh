@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1}
-.venv/bin/python -m oversight seed-demo
 PORT=${PORT:-8501}
+# Participant links point here unless a public address is configured.
+export OVERSIGHT_PUBLIC_URL=${OVERSIGHT_PUBLIC_URL:-http://localhost:$PORT}
+.venv/bin/python -m oversight seed-demo
 exec .venv/bin/python -m streamlit run app.py --server.port "$PORT" --server.headless true \
   --browser.gatherUsageStats false
