@@ -1,12 +1,10 @@
 """Items of a study with their gold answers (admins and experts), and item import (admins)."""
 
-import tempfile
-import zipfile
 from pathlib import Path
 
 import streamlit as st
 
-from oversight.importers import FORMATS, import_path
+from oversight.importers import FORMATS, import_path, import_upload
 from oversight.importers.common import ImportFailed
 from oversight.studies import count_items, items_with_gold
 from ui import pick_study, require_role, user_error
@@ -27,24 +25,16 @@ if user.role == "admin":
         upload = st.file_uploader("File", type=None, key=f"upload-{fmt}")
         server_path = st.text_input("…or a path on the server")
         if st.button("Import", type="primary", disabled=not (upload or server_path.strip())):
-            with tempfile.TemporaryDirectory() as tmp, st.spinner("Importing…"):
-                if upload is not None:
-                    path = Path(tmp) / Path(upload.name).name
-                    path.write_bytes(upload.getvalue())
-                    if path.suffix == ".zip":
-                        folder = Path(tmp) / path.stem
-                        with zipfile.ZipFile(path) as zf:
-                            zf.extractall(folder)
-                        inner = [p for p in folder.iterdir() if not p.name.startswith((".", "__"))]
-                        path = inner[0] if len(inner) == 1 and inner[0].is_dir() else folder
-                else:
-                    path = Path(server_path.strip()).expanduser()
+            with st.spinner("Importing…"):
                 try:
-                    summary = import_path(study_id=study_id, fmt=fmt, path=path, user_id=user.id)
+                    if upload is not None:
+                        summary = import_upload(study_id=study_id, fmt=fmt, filename=upload.name,
+                                                data=upload.getvalue(), user_id=user.id)
+                    else:
+                        summary = import_path(study_id=study_id, fmt=fmt, path=Path(server_path.strip()).expanduser(),
+                                              user_id=user.id)
                 except ImportFailed as exc:
                     user_error(exc)
-                except (FileNotFoundError, zipfile.BadZipFile) as exc:
-                    st.error(f"Could not read {path.name}: {exc}")
                 else:
                     st.success(str(summary))
 

@@ -8,12 +8,15 @@ Formats (`FORMATS`): `csv` and `jsonl` (the generic schema, see `generic`), `mml
 
 from __future__ import annotations
 
+import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 from oversight.importers.common import ImportFailed, ImportSummary, ParsedBatch, land
 
-__all__ = ["FORMATS", "ImportFailed", "ImportSummary", "demo_items_path", "import_path", "parse_path"]
+__all__ = ["FORMATS", "ImportFailed", "ImportSummary", "demo_items_path", "import_path", "import_upload",
+           "parse_path"]
 
 FORMATS: dict[str, str] = {
     "csv": "generic CSV: question, options (| separated) or option_a.. / A..D columns, gold, optional id, "
@@ -61,3 +64,25 @@ def import_path(*, study_id: int, fmt: str, path: Path, user_id: int | None = No
 def demo_items_path() -> Path:
     """The bundled demo item set (original passages, generic JSONL schema)."""
     return Path(__file__).resolve().parent.parent / "demo_items.jsonl"
+
+
+def import_upload(*, study_id: int, fmt: str, filename: str, data: bytes, user_id: int | None = None) -> ImportSummary:
+    """Import an uploaded file; a .zip is unpacked first (folder formats such as mmlu and nyu-debate).
+    Errors name the uploaded file's own name, not a temporary path."""
+    name = Path(filename).name or "upload"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        if path.suffix.lower() == ".zip":
+            folder = Path(tmp) / path.stem
+            try:
+                with zipfile.ZipFile(path) as zf:
+                    for member in zf.namelist():  # never write outside the folder (zip slip)
+                        if Path(member).is_absolute() or ".." in Path(member).parts:
+                            raise ImportFailed(name, None, None, f"unsafe path in the zip: {member}")
+                    zf.extractall(folder)
+            except zipfile.BadZipFile:
+                raise ImportFailed(name, None, None, "not a valid zip file") from None
+            inner = [p for p in folder.iterdir() if not p.name.startswith((".", "__"))]
+            path = inner[0] if len(inner) == 1 and inner[0].is_dir() else folder
+        return import_path(study_id=study_id, fmt=fmt, path=path, user_id=user_id)
