@@ -151,8 +151,6 @@ def judge_report_form(view: JudgeView) -> None:
         except RuleViolation as exc:
             user_error(exc)
             return
-        except Exception:  # noqa: BLE001 - e.g. a second tab stored this round first
-            st.warning("This round's judgment was already submitted (perhaps in another tab).")
         if end or final_only:
             st.session_state["finished_view"] = view.transcript_id
         st.rerun()

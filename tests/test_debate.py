@@ -217,3 +217,17 @@ def test_model_alone_reads_the_source_and_direct_qa_does_not(item, study):
     assert with_text.error is None and without.error is None
     assert with_text.p_correct > 0.5  # the answer is nearly verbatim in the story
     assert with_text.p_correct != without.p_correct
+
+
+def test_a_report_sent_from_two_tabs_is_stored_once(scripted_models, item, study, monkeypatch):
+    sid = make_strategy(study.id, rounds=2)
+    tid = live.start_transcript(item_id=item.id, strategy_id=sid)
+    SpeechRunner().run_until_judge(tid)
+    before = live.load_state(tid)  # what the second tab saw before the first one submitted
+    live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.6, 0.4])
+    monkeypatch.setattr(live, "load_state", lambda _tid: before)
+    with pytest.raises(RuleViolation, match="already submitted"):
+        live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.1, 0.9])
+    with session_scope(write=False) as s:
+        stored = s.exec(select(Judgment.probabilities).where(Judgment.transcript_id == tid)).all()
+    assert len(stored) == 1 and stored[0] in ([0.6, 0.4], [0.4, 0.6])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from oversight.audit import log_event
@@ -176,28 +177,32 @@ def submit_report(*, transcript_id: int, round_: int, display_probabilities: lis
     report = check_report(step, Report(round_, tuple(state.to_item_order(display_probabilities)), note, end),
                           len(state.options))
     note = note.strip()
-    with session_scope() as s:
-        t = s.get(Transcript, transcript_id)
-        # The judge's time on this report: since the last thing they were shown (a speech or their last report).
-        shown = s.exec(select(Turn.created_at).where(Turn.transcript_id == transcript_id)
-                       .order_by(Turn.created_at.desc())).first() or t.created_at
-        # The judge turn's slot is unique: a second submission of the same round (another tab) fails here.
-        s.add(Turn(transcript_id=transcript_id, index=turn_index(round_, "judge"), round=round_, role="judge",
-                   speaker=judge_name or "Judge", text=note))
-        s.add(Judgment(item_id=t.item_id, transcript_id=t.id, assignment_id=t.assignment_id, judge_id=judge_id,
-                       judge_kind=judge_kind, judge_name=judge_name, round=round_,
-                       probabilities=list(report.probabilities),
-                       answer_index=max(range(len(report.probabilities)), key=report.probabilities.__getitem__),
-                       rationale=(rationale.strip() or note) if report.end else note,
-                       seconds=(utcnow() - shown).total_seconds(), is_final=report.end))
-        if report.end:
-            t.status = "complete"
-            t.meta = {**t.meta, "rounds": round_}
-            if t.assignment_id is not None:
-                a = s.get(Assignment, t.assignment_id)
-                a.state, a.completed_at = "done", utcnow()
-        log_event(s, "judge.report", user_id=judge_id, study_id=t.study_id, transcript=t.id, round=round_,
-                  final=report.end)
+    try:
+        with session_scope() as s:
+            t = s.get(Transcript, transcript_id)
+            # The judge's time on this report: since the last thing they were shown (a speech or their last report).
+            shown = s.exec(select(Turn.created_at).where(Turn.transcript_id == transcript_id)
+                           .order_by(Turn.created_at.desc())).first() or t.created_at
+            # The judge turn's slot is unique: a second submission of the same round (another tab) fails here.
+            s.add(Turn(transcript_id=transcript_id, index=turn_index(round_, "judge"), round=round_, role="judge",
+                       speaker=judge_name or "Judge", text=note))
+            s.add(Judgment(item_id=t.item_id, transcript_id=t.id, assignment_id=t.assignment_id, judge_id=judge_id,
+                           judge_kind=judge_kind, judge_name=judge_name, round=round_,
+                           probabilities=list(report.probabilities),
+                           answer_index=max(range(len(report.probabilities)), key=report.probabilities.__getitem__),
+                           rationale=(rationale.strip() or note) if report.end else note,
+                           seconds=(utcnow() - shown).total_seconds(), is_final=report.end))
+            if report.end:
+                t.status = "complete"
+                t.meta = {**t.meta, "rounds": round_}
+                if t.assignment_id is not None:
+                    a = s.get(Assignment, t.assignment_id)
+                    a.state, a.completed_at = "done", utcnow()
+            log_event(s, "judge.report", user_id=judge_id, study_id=t.study_id, transcript=t.id, round=round_,
+                      final=report.end)
+    except IntegrityError:
+        # Another tab (or a double click) stored this round's report first; the first one stands.
+        raise RuleViolation(f"the judgment for round {round_} was already submitted") from None
     return report
 
 
