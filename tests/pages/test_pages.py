@@ -5,23 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from oversight import auth
 from oversight.db import session_scope
 from storage.models import Item, ItemGold
+from tests.pages.apptest import run_page
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN_PAGES = ["studies", "study_items", "study_people", "strategies", "results", "transcripts", "admin_models"]
-
-
-def run_page(name: str, user_id: int | None, **query: str) -> AppTest:
-    at = AppTest.from_file(str(REPO / "pages" / f"{name}.py"), default_timeout=60)
-    if user_id is not None:
-        at.session_state["user_id"] = user_id
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at.run()
 
 
 @pytest.fixture

@@ -13,19 +13,11 @@ from oversight.db import session_scope
 from oversight.models.config import ModelConfig, ModelsConfig
 from oversight.quotes import check_quotes
 from storage.models import Item, ItemGold, Judgment, Strategy, Transcript, Turn
+from tests.pages.apptest import run_page
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = "The key was <b>under</b> the blue flowerpot by the door.\n\nNobody had moved it for years."
 EVIL = "<script>alert(1)</script>"
-
-
-def run_page(name: str, user_id: int | None, **query: str) -> AppTest:
-    at = AppTest.from_file(str(REPO / "pages" / f"{name}.py"), default_timeout=60)
-    if user_id is not None:
-        at.session_state["user_id"] = user_id
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at.run()
 
 
 def markdown(at: AppTest) -> str:
