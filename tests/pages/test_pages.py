@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
@@ -11,7 +10,6 @@ from oversight.db import session_scope
 from storage.models import Item, ItemGold
 from tests.pages.apptest import run_page
 
-REPO = Path(__file__).resolve().parents[2]
 ADMIN_PAGES = ["studies", "study_items", "study_people", "strategies", "results", "transcripts", "admin_models"]
 
 
