@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -15,7 +14,6 @@ from oversight.quotes import check_quotes
 from storage.models import Item, ItemGold, Judgment, Strategy, Transcript, Turn
 from tests.pages.apptest import run_page
 
-REPO = Path(__file__).resolve().parents[2]
 SOURCE = "The key was <b>under</b> the blue flowerpot by the door.\n\nNobody had moved it for years."
 EVIL = "<script>alert(1)</script>"
 
