@@ -231,3 +231,34 @@ def test_a_report_sent_from_two_tabs_is_stored_once(scripted_models, item, study
     with session_scope(write=False) as s:
         stored = s.exec(select(Judgment.probabilities).where(Judgment.transcript_id == tid)).all()
     assert len(stored) == 1 and stored[0] in ([0.6, 0.4], [0.4, 0.6])
+
+
+def test_best_of_n_keeps_the_candidate_the_preference_judge_finds_most_convincing(item, study, monkeypatch):
+    cfg = ModelsConfig(
+        models={"s": ModelConfig(name="s", backend="scripted",
+                                 responses=["A weak case.", "The strongest case: <quote>ninety steps</quote>.",
+                                            "Another weak case."])},
+        roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "feedback")})
+    models.configure(cfg)
+    try:
+        from oversight.protocols import runner as runner_mod
+
+        class PreferenceJudge:
+            name = "pref"
+
+            def score_choices(self, request, options):
+                # Finds a speech convincing (for the speaker's own side) when it quotes the text.
+                text = request.task.transcript[0][1]
+                return [0.9, 0.1] if "<quote>" in text else [0.5, 0.5]
+
+        real = runner_mod.model_for
+        monkeypatch.setattr(runner_mod, "model_for",
+                            lambda state, role: PreferenceJudge() if role == "judge" else real(state, role))
+        sid = make_strategy(study.id, protocol="consultancy", rounds=1, best_of_n=3, consultant_honest_p=1.0,
+                            randomise_answer_order=False)
+        tid = live.start_transcript(item_id=item.id, strategy_id=sid)
+        SpeechRunner().run_until_judge(tid)
+        [speech] = live.load_state(tid).speeches
+        assert speech.text == "The strongest case: <quote>ninety steps</quote>."
+    finally:
+        models.configure(None)

@@ -87,3 +87,25 @@ def test_a_participant_link_cannot_reach_admin_pages(page, server):
 def test_an_unknown_link_is_told_so(page, server):
     page.goto(f"{server['url']}/?t=forged-token")
     expect(page.get_by_text("not valid or has been withdrawn")).to_be_visible()
+
+
+def test_a_prolific_enrolment_link_creates_then_resumes_the_participant(page, server):
+    from tests.browser.conftest import cli
+
+    link = cli(server["env"], "enrolment", "--study", str(server["seed"]["study_id"])).strip()
+    mine = (link.replace("{{%PROLIFIC_PID%}}", "5f00aa11").replace("{{%STUDY_ID%}}", "S1")
+            .replace("{{%SESSION_ID%}}", "X1"))
+    page.goto(mine)
+    expect(page.get_by_role("heading", name="Before you begin")).to_be_visible()
+    page.get_by_text("I have read this and agree").click()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_text(re.compile(r"Task 1 of 16"))).to_be_visible()
+    page.goto(mine.replace("X1", "X2"))  # a new Prolific session of the same participant resumes
+    expect(page.get_by_text(re.compile(r"Task 1 of 16"))).to_be_visible()
+    page.goto(mine.replace("PROLIFIC_PID=5f00aa11", "PROLIFIC_PID="))
+    expect(page.get_by_text("valid participant id")).to_be_visible()
+
+    db = sqlite3.connect(server["env"]["OVERSIGHT_DATABASE_URL"].removeprefix("sqlite:///"))
+    rows = db.execute("select external_study_id, external_session_id, consented_at is not null from user "
+                      "where external_id='5f00aa11'").fetchall()
+    assert rows == [("S1", "X2", 1)]
