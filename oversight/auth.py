@@ -164,6 +164,18 @@ def revoke_participant(*, user_id: int, by: int | None = None) -> None:
         log_event(s, "invite.revoke", user_id=by, study_id=user.study_id, participant=user_id)
 
 
+def reissue_link(*, user_id: int, by: int | None = None) -> str:
+    """A new personal link for a participant who lost theirs; the old link stops working."""
+    token = new_token()
+    with session_scope() as s:
+        user = s.get(User, user_id)
+        if user is None or user.role != "participant":
+            raise AuthError(f"no participant with id {user_id}")
+        user.token_hash, user.token_revoked = hash_token(token), False
+        log_event(s, "invite.reissue", user_id=by, study_id=user.study_id, participant=user_id)
+    return participant_link(token)
+
+
 def open_enrolment(*, study_id: int, by: int | None = None) -> str:
     """(Re)issue the study's open enrolment link, e.g. for Prolific; an older link stops working."""
     token = new_token()

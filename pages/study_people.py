@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from oversight.auth import AuthError, close_enrolment, create_invites, open_enrolment, revoke_participant
-from oversight.studies import get_study, participants
+from oversight.auth import (
+    AuthError, close_enrolment, create_invites, open_enrolment, reissue_link, revoke_participant,
+)
+from oversight.studies import get_study, participants, set_study_status
 from ui import pick_study, require_role, user_error
 
 user = require_role("admin")
@@ -40,6 +42,11 @@ with right:
     if st.session_state.get("enrol_link"):
         st.code(st.session_state["enrol_link"], language=None)
     st.text(f"Completion code: {study.completion_code}")
+    st.text(f"The study is {study.status}.")
+    if st.button("Close the study" if study.status == "open" else "Reopen the study",
+                 help="A closed study shows participants a notice instead of tasks; nothing is deleted."):
+        set_study_status(study_id=study_id, status="closed" if study.status == "open" else "open", user_id=user.id)
+        st.rerun()
 
 st.subheader("Who is in this study")
 people = participants(study_id=study_id)
@@ -49,9 +56,13 @@ if not people:
 active = sum(p["status"] == "active" for p in people)
 st.metric("Active in the last 15 minutes", active)
 st.dataframe(people, hide_index=True, width="stretch")
-with st.form("revoke"):
-    who = st.selectbox("Withdraw a participant's link", [p["id"] for p in people if p["status"] != "revoked"],
-                       format_func=lambda i: next(p["name"] for p in people if p["id"] == i))
-    if st.form_submit_button("Withdraw link") and who is not None:
-        revoke_participant(user_id=who, by=user.id)
-        st.rerun()
+names = {p["id"]: f"{p['name']} {p['external_id']}".strip() for p in people}
+who = st.selectbox("Participant", list(names), format_func=names.__getitem__)
+c1, c2 = st.columns(2)
+if c1.button("Withdraw their link", help="The link stops working at once; their answers so far are kept."):
+    revoke_participant(user_id=who, by=user.id)
+    st.rerun()
+if c2.button("Issue a new link", help="For a participant who lost theirs; the old link stops working."):
+    st.session_state["reissued"] = reissue_link(user_id=who, by=user.id)
+if st.session_state.get("reissued"):
+    st.code(st.session_state["reissued"], language=None)

@@ -96,3 +96,11 @@ def test_enrolment_is_refused_for_a_closed_study(db, study):
         s.get(Study, study.id).status = "closed"
     with pytest.raises(auth.AuthError, match="closed"):
         auth.enrol(enrol_token=token, external_id="abc")
+
+
+def test_a_reissued_link_works_and_the_old_one_stops(db, study):
+    invite = auth.create_invites(study_id=study.id, count=1)[0]
+    auth.revoke_participant(user_id=invite.user_id)
+    new = auth.reissue_link(user_id=invite.user_id)
+    assert auth.participant_for_token(_token(invite.link)) is None
+    assert auth.participant_for_token(_token(new)).id == invite.user_id

@@ -83,3 +83,20 @@ def test_results_page_has_a_clear_empty_state(people):
     at = run_page("results", people["expert"], study=str(people["study"]))
     assert not at.exception
     assert any("No final judgments yet" in i.value for i in at.info)
+
+
+def test_admin_withdraws_and_reissues_a_link_and_closes_the_study(people):
+    from oversight.studies import get_study
+
+    at = run_page("study_people", people["admin"], study=str(people["study"]))
+    assert not at.exception
+    next(b for b in at.button if b.label == "Issue a new link").click()
+    at.run()
+    link = at.code[-1].value
+    assert auth.participant_for_token(link.split("?t=")[1]).id == people["participant"]
+    next(b for b in at.button if b.label == "Withdraw their link").click()
+    at.run()
+    assert auth.participant_for_token(link.split("?t=")[1]) is None
+    next(b for b in at.button if b.label == "Close the study").click()
+    at.run()
+    assert get_study(people["study"]).status == "closed"
