@@ -97,7 +97,7 @@ def wait_for_speeches(view: JudgeView) -> None:
         now = judge_view(view.transcript_id).step
         if (now.kind, now.round) != (step.kind, step.round):
             st.rerun()  # the round is complete: show it and ask for the judge's report
-        parts = runner.partial(view.transcript_id)
+        parts = runner.partial(view.transcript_id, step.round)
         st.markdown(f"#### Round {step.round}")
         st.caption("The speeches of this round are being written. They appear here as they are generated.")
         speakers = [r for r in ("debater_a", "debater_b", "consultant") if r in parts] or list(now.roles)

@@ -138,8 +138,10 @@ def test_a_failing_model_leaves_the_debate_resumable(item, study):
         with pytest.raises(models.ModelError, match="server down"):
             runner.run_until_judge(tid)
         assert live.judge_view(tid).step.kind == "speeches"  # nothing half-stored; a retry can go on
+        runner.ensure(tid)  # a page poll does not silently start a failed speech again...
+        assert any(p.error for p in runner.partial(tid, 1).values())
         cfg.models["bad"].responses = ["now it works"]
-        runner.retry(tid)
+        runner.retry(tid)  # ...the judge's "Try again" does
         runner.run_until_judge(tid)
         assert live.judge_view(tid).step.kind == "judge"
     finally:

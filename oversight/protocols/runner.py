@@ -112,16 +112,20 @@ class SpeechRunner:
         for role in step.roles:
             key = (transcript_id, step.round, role)
             with self._lock:
-                if key in self._partial and self._partial[key].error is None:
+                # One run per speech: one in flight, or one that failed and waits for `retry` (a failure is
+                # shown to the judge, not silently retried in a loop).
+                if key in self._partial:
                     continue
-                self._partial[key] = Partial()
-            self._pool.submit(self._run, key)
+                mine = self._partial[key] = Partial()
+            self._pool.submit(self._run, key, mine)
         return list(step.roles)
 
-    def partial(self, transcript_id: int) -> dict[str, Partial]:
-        """Text so far of the speeches being written for this transcript, by role."""
+    def partial(self, transcript_id: int, round_: int | None = None) -> dict[str, Partial]:
+        """Text so far (or the error) of the speeches being written for this transcript, by role; only those of
+        `round_` when given."""
         with self._lock:
-            return {role: Partial(p.text, p.error) for (tid, _r, role), p in self._partial.items() if tid == transcript_id}
+            return {role: Partial(p.text, p.error) for (tid, r, role), p in self._partial.items()
+                    if tid == transcript_id and round_ in (None, r)}
 
     def retry(self, transcript_id: int) -> None:
         """Forget failed speeches so that the next `ensure` tries them again."""
@@ -130,14 +134,15 @@ class SpeechRunner:
                 del self._partial[key]
         self.ensure(transcript_id)
 
-    def _run(self, key: tuple[int, int, str]) -> None:
+    def _run(self, key: tuple[int, int, str], mine: Partial) -> None:
+        """Generate and store one speech; `mine` is this run's own record (text so far, error)."""
         transcript_id, round_, role = key
         try:
             state = live.load_state(transcript_id)
 
             def on_delta(delta: str) -> None:
                 with self._lock:
-                    self._partial[key].text += delta
+                    mine.text += delta
 
             text, model, tokens, seconds = generate_speech(state, role, on_delta)
             live.add_speech(transcript_id=transcript_id, round_=round_, role=role, text=text, model=model,
@@ -145,24 +150,25 @@ class SpeechRunner:
         except ModelError as exc:
             # The study goes on: the page shows the message and offers a retry.
             with self._lock:
-                self._partial[key].error = str(exc)
+                mine.error = str(exc)
             return
         except Exception as exc:  # noqa: BLE001 - a failed turn must not kill the worker thread
             log.exception("speech generation failed for %s", key)
             with self._lock:
-                self._partial[key].error = f"the model failed: {exc}"
+                mine.error = f"the model failed: {exc}"
             return
         with self._lock:
-            self._partial.pop(key, None)
+            if self._partial.get(key) is mine:
+                del self._partial[key]
         # Sequential rounds: the next speaker starts as soon as this one is stored, without waiting for a page.
         self.ensure(transcript_id)
 
     def run_until_judge(self, transcript_id: int, timeout_s: float = 600) -> None:
         """Synchronously generate every speech up to the next judge step (batch runs, CLI, tests)."""
         deadline = time.monotonic() + timeout_s
-        while live.load_state(transcript_id).step.kind == "speeches":
+        while (step := live.load_state(transcript_id).step).kind == "speeches":
             self.ensure(transcript_id)
-            errors = [p.error for p in self.partial(transcript_id).values() if p.error]
+            errors = [p.error for p in self.partial(transcript_id, step.round).values() if p.error]
             if errors:
                 raise ModelError(errors[0])
             if time.monotonic() > deadline:
