@@ -103,6 +103,10 @@ def page(browser, request):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()
     pg.set_default_timeout(20_000)
+    # CI machines are small and busy: give assertions as long as actions.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=20_000)
     yield pg
     # Keep a screenshot of every browser test for people to look at.
     out = REPO / "test-artifacts"

@@ -55,7 +55,8 @@ def test_concurrent_requests_from_threads_are_batched_and_rows_do_not_mix(tiny_m
 def test_request_arriving_mid_generation_joins_the_running_batch(tiny_model_path):
     backend = new_backend(tiny_model_path, batch_wait_ms=1)
     try:
-        long = req("a long answer please", max_new_tokens=300, min_new_tokens=300)
+        # Long enough that the late request surely arrives while it runs, even on a loaded machine.
+        long = req("a long answer please", max_new_tokens=900, min_new_tokens=900)
         late = req("a late short question", max_new_tokens=12, min_new_tokens=12)
         first_tokens = threading.Event()
         result = {}
