@@ -425,25 +425,11 @@ def _strategies(s, study_id: int) -> dict[int, Strategy]:
 
 
 def study_report(*, study_id: int, tag: str | None = None) -> dict[str, Any]:
-    """The headline numbers of a study (optionally only judgments tagged `tag`), JSON-ready."""
-    with session_scope(write=False) as s:
-        study, counts = _study_and_counts(s, study_id)
-        strategies = _strategies(s, study_id)
-    records = _scored(filter_records(load_judgments(study_id=study_id), tag=tag))
-    counts["final_judgments"] = len(records)
-    counts["transcripts_judged"] = len({r.transcript_id for r in records if r.transcript_id is not None})
-    return {
-        "study_id": study_id,
-        "study": study.name,
-        "tag": tag,
-        "counts": counts,
-        "by_setting": accuracy_by_setting(records),
-        "by_strategy": accuracy_by_strategy(records, strategies),
-        "by_rounds": accuracy_by_rounds(records),
-        "calibration": calibration_by(records),
-        "debates": debate_win_rates(records),
-        "consultancy": consultancy_by_honesty(records),
-    }
+    """The headline numbers of a study (optionally only judgments tagged `tag`), JSON-ready: the dashboard's
+    figures without the per-judgment times."""
+    report = dashboard(study_id=study_id, tag=tag)
+    del report["times"]
+    return {**report, "tag": tag}
 
 
 def dashboard(*, study_id: int, tag: str | None = None, strategy_ids: Sequence[int] | None = None,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from oversight.protocols.engine import (
-    Report, RuleViolation, Speech, Step, check_report, check_speech, enforce_limits, next_step, speakers_for,
+    Report, RuleViolation, Speaker, Speech, Step, check_report, check_speech, enforce_limits, next_step, speakers_for,
 )
 from oversight.protocols.rules import Rules, RulesError
 from oversight.protocols.scoring import judge_score
@@ -16,7 +18,7 @@ A, B = "debater_a", "debater_b"
 
 def debate(**rules) -> tuple[Rules, tuple]:
     r = Rules.from_dict("debate", rules)
-    return r, speakers_for(r, correct_index=0, n_options=2)
+    return r, speakers_for(r, order=[0, 1], correct_index=0, rng=random.Random(0))
 
 
 def test_first_round_is_simultaneous_and_the_judge_waits_for_both():
@@ -80,12 +82,21 @@ def test_a_speaker_cannot_speak_out_of_turn():
         check_speech(step, B)
 
 
-def test_consultancy_has_one_speaker_honest_or_not_by_the_coin():
-    rules = Rules.from_dict("consultancy", {"consultant_honest_p": 0.5})
-    honest = speakers_for(rules, correct_index=1, n_options=2, coin=0.2)
-    liar = speakers_for(rules, correct_index=1, n_options=2, coin=0.7)
-    assert honest[0].answer_index == 1 and liar[0].answer_index == 0
-    assert next_step(rules, honest, [], []) == Step("speeches", 1, ("consultant",))
+def test_consultancy_has_one_speaker_honest_or_not_as_the_rules_say():
+    always = Rules.from_dict("consultancy", {"consultant_honest_p": 1.0})
+    never = Rules.from_dict("consultancy", {"consultant_honest_p": 0.0})
+    honest = speakers_for(always, order=[0, 1, 2], correct_index=1, rng=random.Random(0))
+    liars = {speakers_for(never, order=[0, 1, 2], correct_index=1, rng=random.Random(k))[0].answer_index
+             for k in range(20)}
+    assert honest == (Speaker("consultant", 1),) and liars == {0, 2}
+    assert next_step(always, honest, [], []) == Step("speeches", 1, ("consultant",))
+    with pytest.raises(RuleViolation, match="gold answer"):
+        speakers_for(always, order=[0, 1], correct_index=None, rng=random.Random(0))
+
+
+def test_debater_a_argues_the_first_answer_shown():
+    sp = speakers_for(Rules(), order=[1, 0], correct_index=0, rng=random.Random(0))
+    assert sp == (Speaker("debater_a", 1), Speaker("debater_b", 0))
 
 
 def test_direct_qa_is_one_final_judge_report():
@@ -96,7 +107,7 @@ def test_direct_qa_is_one_final_judge_report():
 
 def test_debate_needs_two_options():
     with pytest.raises(RuleViolation, match="two answer options"):
-        speakers_for(Rules(), correct_index=0, n_options=4)
+        speakers_for(Rules(), order=[0, 1, 2, 3], correct_index=0, rng=random.Random(0))
 
 
 def test_rules_are_validated_with_the_field_named():

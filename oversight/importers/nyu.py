@@ -49,7 +49,7 @@ from oversight.importers.common import (
     ParsedTurn,
     ms_to_datetime,
 )
-from oversight.importers.generic import read_text
+from oversight.importers.generic import jsonl_records, read_text
 
 METADATA = "debates-metadata.jsonl"
 AI_SPEAKERS = {"GPT-4"}
@@ -173,15 +173,7 @@ def _stories(rooms: list[_Room], detokenize) -> dict[str, _Story]:
 
 def _load_rooms(root: Path, metadata_file: Path) -> list[_Room]:
     metas: dict[str, tuple[int, dict]] = {}
-    for line_no, line in enumerate(read_text(metadata_file).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            meta = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ImportFailed(metadata_file, line_no, None, f"not valid JSON ({exc.msg})") from None
-        if not isinstance(meta, dict):
-            raise ImportFailed(metadata_file, line_no, None, "each line must be a JSON object")
+    for line_no, meta in jsonl_records(metadata_file):
         name = meta.get("name")
         if not isinstance(name, str) or not name:
             raise ImportFailed(metadata_file, line_no, "name", "is required")

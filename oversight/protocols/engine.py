@@ -11,6 +11,7 @@ sees a round's speeches only when all of them are in (they are revealed together
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from oversight.protocols.rules import Rules
@@ -53,19 +54,21 @@ class Step:
     must_end: bool = False  # judge: this report is final
 
 
-def speakers_for(rules: Rules, *, correct_index: int, n_options: int, honest: bool | None = None,
-                 coin: float = 0.0) -> tuple[Speaker, ...]:
-    """Who argues what. Debate: A argues option 0, B option 1 (display order is randomised elsewhere).
-    Consultancy: one consultant, honest (arguing the gold answer) when `coin < consultant_honest_p`."""
+def speakers_for(rules: Rules, *, order: list[int], correct_index: int | None,
+                 rng: random.Random) -> tuple[Speaker, ...]:
+    """Who argues what. `order` is the display order (position -> item option): debater A argues the first
+    answer shown, B the second. A consultant is honest (argues the gold answer) with `consultant_honest_p`,
+    otherwise argues a wrong answer drawn from `rng`."""
     if rules.protocol == "debate":
-        if n_options != 2:
+        if len(order) != 2:
             raise RuleViolation("debate needs items with exactly two answer options")
-        return (Speaker("debater_a", 0), Speaker("debater_b", 1))
+        return (Speaker("debater_a", order[0]), Speaker("debater_b", order[1]))
     if rules.protocol == "consultancy":
-        if honest is None:
-            honest = coin < rules.consultant_honest_p
-        wrong = [i for i in range(n_options) if i != correct_index]
-        return (Speaker("consultant", correct_index if honest else wrong[0]),)
+        if correct_index is None:
+            raise RuleViolation("consultancy needs the item's gold answer (to make the consultant honest or not)")
+        honest = rng.random() < rules.consultant_honest_p
+        wrong = [i for i in order if i != correct_index]
+        return (Speaker("consultant", correct_index if honest else rng.choice(wrong)),)
     return ()
 
 

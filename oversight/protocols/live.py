@@ -21,7 +21,7 @@ from sqlmodel import select
 from oversight.audit import log_event
 from oversight.db import session_scope
 from oversight.protocols.engine import (
-    Report, RuleViolation, Speaker, Speech, Step, check_report, check_speech, next_step,
+    Report, RuleViolation, Speaker, Speech, Step, check_report, check_speech, next_step, speakers_for,
 )
 from oversight.protocols.rules import Rules
 from oversight.protocols.scoring import judge_score
@@ -96,8 +96,6 @@ def start_transcript(*, item_id: int, strategy_id: int, assignment_id: int | Non
         item = s.get(Item, item_id)
         gold = s.get(ItemGold, item_id)
         rules = Rules.from_dict(strategy.protocol, strategy.rules)
-        if rules.protocol == "debate" and len(item.options) != 2:
-            raise RuleViolation("debate needs items with exactly two answer options")
         if rules.has_speakers and not item.source_text:
             raise RuleViolation("debaters and consultants need the item's source text")
         rng = random.Random(seed)
@@ -105,17 +103,8 @@ def start_transcript(*, item_id: int, strategy_id: int, assignment_id: int | Non
         if rules.randomise_answer_order:
             rng.shuffle(order)
         correct = gold.gold_index if gold else None
-        roles: dict = {}
-        if rules.protocol == "debate":
-            roles = {"debater_a": {"argues": order[0]}, "debater_b": {"argues": order[1]}}
-        elif rules.protocol == "consultancy":
-            if correct is None:
-                raise RuleViolation("consultancy needs the item's gold answer (to make the consultant honest or not)")
-            honest = rng.random() < rules.consultant_honest_p
-            wrong = [i for i in range(len(item.options)) if i != correct]
-            roles = {"consultant": {"argues": correct if honest else rng.choice(wrong)}}
-        for info in roles.values():
-            info["honest"] = info["argues"] == correct
+        roles = {sp.role: {"argues": sp.answer_index, "honest": sp.answer_index == correct}
+                 for sp in speakers_for(rules, order=order, correct_index=correct, rng=rng)}
         meta: dict = {"order": order, "roles": roles}
         t = Transcript(study_id=item.study_id, item_id=item.id, strategy_id=strategy.id, assignment_id=assignment_id,
                        setting=strategy.protocol, origin="live", status="open", tags=tags or [], meta=meta)
