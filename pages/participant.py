@@ -8,7 +8,7 @@ import streamlit as st
 
 from oversight.participation import ParticipationError, Task, next_task, progress, record_consent, submit_answer
 from oversight.protocols.engine import RuleViolation
-from oversight.protocols.live import JudgeView, judge_view, submit_report
+from oversight.protocols.live import JudgeView, judge_view, load_state, submit_report
 from oversight.protocols.runner import get_runner
 from oversight.studies import get_study
 from ui import require_role, speech_markdown, user_error
@@ -94,7 +94,7 @@ def wait_for_speeches(view: JudgeView) -> None:
 
     @st.fragment(run_every=1.0)
     def writing() -> None:
-        now = judge_view(view.transcript_id).step
+        now = load_state(view.transcript_id).step  # one read a second per waiting judge, no more
         if (now.kind, now.round) != (step.kind, step.round):
             st.rerun()  # the round is complete: show it and ask for the judge's report
         parts = runner.partial(view.transcript_id, step.round)
