@@ -4,8 +4,12 @@ Measures, per model size:
 - single stream: decode tokens/s of one request (prompt 128 tokens), and its fraction of the memory-bandwidth bound
   (weight bytes x decode steps/s / peak bandwidth: H100 SXM 3.35 TB/s, H200 4.8 TB/s);
 - aggregate tokens/s with 8, 32 and 64 concurrent requests (one thread each, streaming);
-- p50/p95 time to first token for 32 concurrent requests with 2,000-token prompts;
-- baseline: `model.generate` one request at a time (dynamic cache, no compilation).
+- p50/p95 time to first token for 32 concurrent requests with 2,000-token prompts: all submitted at the same instant
+  (a burst: the last one waits for all 32 prefills), and arriving spread evenly over --ttft-spread seconds (each
+  participant's request lands while the others decode);
+- baseline: `model.generate` one request at a time (dynamic cache, no compilation);
+- with --second-model, that a model compiled after the benchmarked one was closed still warms up and serves (it
+  failed on the H200 before `close()` reset torch.compile).
 Output length is fixed (min_new_tokens = max_new_tokens, EOS suppressed). Weights are random: speed does not depend
 on their values. Prints figures and a JSON summary (also written to --out); asserts nothing about time.
 
@@ -85,14 +89,17 @@ def prompt(n_tokens: int, seed: int) -> list[Message]:
     return [Message("user", words)]
 
 
-def run_concurrent(backend, n: int, prompt_tokens: int, new_tokens: int):
-    """n threads stream one request each; returns per-request (submit, first token, last token, tokens)."""
+def run_concurrent(backend, n: int, prompt_tokens: int, new_tokens: int, spread_s: float = 0.0):
+    """n threads stream one request each, the i-th submitted i * spread_s / n seconds after the start (all at once
+    when spread_s is 0); returns per-request (submit, first token, last token, tokens)."""
     barrier = threading.Barrier(n + 1)
     out: list = [None] * n
 
     def worker(i):
         r = Request(messages=prompt(prompt_tokens, i), sampling=Sampling(max_new_tokens=new_tokens, min_new_tokens=new_tokens))
         barrier.wait()
+        if spread_s:
+            time.sleep(i * spread_s / n)
         t0 = time.perf_counter()
         first = last = None
         count = 0
@@ -145,7 +152,7 @@ def bench_size(size: str, args, device: str, dtype) -> dict:
 
     cfg = ModelConfig(
         name=size, backend="hf", device=device, dtype=str(dtype).removeprefix("torch."), max_batch_size=max_conc,
-        max_seq_len=args.ttft_prompt_tokens + 64, static_len=args.prompt_tokens + 2 + new + 16, batch_wait_ms=20, static_cache=args.compile or args.static,
+        max_seq_len=args.ttft_prompt_tokens + 64, static_len=args.static_len or args.prompt_tokens + 2 + new + 16, batch_wait_ms=20, static_cache=args.compile or args.static,
         compile=args.compile, batch_buckets=sorted({1, *args.concurrency}),
     )
     backend = HFBackend(cfg, model=model, tokenizer=tok)
@@ -181,20 +188,44 @@ def bench_size(size: str, args, device: str, dtype) -> dict:
         backend.stats.max_batch = max(before, backend.stats.max_batch)
         print(f"{n} concurrent: {agg:.1f} tok/s aggregate ({agg / single:.1f}x single), largest batch {res['aggregate'][str(n)]['largest_batch']}", flush=True)
 
-    # Time to first token, long prompts. They do not fit the static cache, so this is the dynamic path's prefill.
-    rows = run_concurrent(backend, args.ttft_concurrency, args.ttft_prompt_tokens, 4)
-    ttft = [r[1] - r[0] for r in rows]
-    res["ttft"] = {"concurrency": args.ttft_concurrency, "prompt_tokens": args.ttft_prompt_tokens,
-                   "p50_s": round(pct(ttft, 0.5), 3), "p95_s": round(pct(ttft, 0.95), 3)}
+    # Time to first token, long prompts (prefill is the same eager, FIFO-grouped code on either path).
     flops = 2 * weight_bytes / 2 * args.ttft_concurrency * args.ttft_prompt_tokens  # ~2 FLOPs per weight per token
-    res["ttft"]["prefill_tflop"] = round(flops / 1e12, 1)
-    print(f"TTFT, {args.ttft_concurrency} x {args.ttft_prompt_tokens}-token prompts: p50 {res['ttft']['p50_s']} s, "
-          f"p95 {res['ttft']['p95_s']} s ({res['ttft']['prefill_tflop']} TFLOP of prefill)", flush=True)
+    res["ttft"] = {"concurrency": args.ttft_concurrency, "prompt_tokens": args.ttft_prompt_tokens,
+                   "new_tokens": args.ttft_new_tokens, "prefill_tflop": round(flops / 1e12, 1),
+                   "static_path": args.ttft_prompt_tokens + 2 + args.ttft_new_tokens + 1 <= cfg.static_len}
+    for label, spread in (("burst", 0.0), (f"spread_{args.ttft_spread:g}s", args.ttft_spread)):
+        rows = run_concurrent(backend, args.ttft_concurrency, args.ttft_prompt_tokens, args.ttft_new_tokens, spread)
+        ttft = [r[1] - r[0] for r in rows]
+        res["ttft"][label] = {"p50_s": round(pct(ttft, 0.5), 3), "p95_s": round(pct(ttft, 0.95), 3),
+                              "min_s": round(min(ttft), 3), "max_s": round(max(ttft), 3)}
+        print(f"TTFT {label}, {args.ttft_concurrency} x {args.ttft_prompt_tokens}-token prompts: "
+              f"p50 {res['ttft'][label]['p50_s']} s, p95 {res['ttft'][label]['p95_s']} s "
+              f"(min {res['ttft'][label]['min_s']}, max {res['ttft'][label]['max_s']}; "
+              f"{res['ttft']['prefill_tflop']} TFLOP of prefill in all)", flush=True)
     res["memory_mb"] = backend.info().get("memory_mb")
     backend.close()
     del backend, model
     if device == "cuda":
         torch.cuda.empty_cache()
+    return res
+
+
+def second_model_check(device: str, dtype) -> dict:
+    """Compile, warm and serve a tiny model after the benchmarked ones were closed, in the same process."""
+    model, tok = build("tiny", device, dtype)
+    cfg = ModelConfig(name="second", backend="hf", device=device, dtype=str(dtype).removeprefix("torch."),
+                      compile=True, static_cache=True, batch_buckets=[1, 4], max_batch_size=4, max_seq_len=256)
+    backend = HFBackend(cfg, model=model, tokenizer=tok)
+    t = time.perf_counter()
+    try:
+        backend.warm()
+        out = backend.complete([Request(messages=prompt(32, 1), sampling=Sampling(max_new_tokens=16, min_new_tokens=16))])[0]
+        res = {"ok": out.tokens == 16, "warmup_and_request_s": round(time.perf_counter() - t, 1), "tokens": out.tokens}
+    except Exception as e:  # the figure to report is whether it works
+        res = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    finally:
+        backend.close()
+    print(f"second compiled model in the same process: {res}", flush=True)
     return res
 
 
@@ -220,6 +251,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--concurrency", default="8,32,64")
     ap.add_argument("--ttft-concurrency", type=int, default=32)
     ap.add_argument("--ttft-prompt-tokens", type=int, default=2000)
+    ap.add_argument("--ttft-new-tokens", type=int, default=16)
+    ap.add_argument("--ttft-spread", type=float, default=2.0, help="seconds over which the spread arrivals land")
+    ap.add_argument("--static-len", type=int, default=0, help="static cache columns (0: prompt + new tokens + 18)")
+    ap.add_argument("--second-model", action="store_true", help="then compile and serve a second (tiny) model")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
@@ -230,6 +265,7 @@ def main(argv=None) -> dict:
         args.baseline_tokens = min(args.baseline_tokens, 16)
         args.ttft_prompt_tokens = min(args.ttft_prompt_tokens, 256)
         args.ttft_concurrency = min(args.ttft_concurrency, 8)
+        args.ttft_spread = min(args.ttft_spread, 0.5)
         args.repeats = 1
     else:
         if not torch.cuda.is_available():
@@ -246,6 +282,8 @@ def main(argv=None) -> dict:
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "results": [bench_size(s, args, device, dtype) for s in sizes],
     }
+    if args.second_model:
+        summary["second_model"] = second_model_check(device, dtype)
     text = json.dumps(summary, indent=2, default=str)
     print(text)
     if args.out:

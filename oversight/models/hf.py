@@ -6,17 +6,20 @@ on the lent H200 its CUDA-graph mode reached ~6x a compiled single stream at 32 
 10x. A small loop over the model's forward gives us all of that:
 
 - A scheduler thread owns the model. Callers enqueue jobs and wait (or read a stream queue).
+- New requests are prefilled in FIFO groups of at most `prefill_chunk_tokens` tokens, and each group's first tokens
+  are streamed before the next group is read: in a burst, the first requests do not wait for the last.
 - Dynamic path (default; CPU and GPU): rows live in a `DynamicCache`, left-padded with a 2-D attention mask and
-  explicit position ids. New requests are prefilled and *merged into the running batch at the next step*, finished
-  rows are dropped at once (continuous batching).
-- Static path (`static_cache`, and `compile` on GPU): rows decode into a preallocated `StaticCache` whose batch size
-  is a bucket (1, 2, 4, ... up to max_batch_size) and whose length is `max_seq_len`, so every decode step has the
-  same shapes. With `compile`, the step is `torch.compile(mode="reduce-overhead")` — CUDA graphs — and each bucket
-  is compiled by `warm()` at start-up, never inside a request: a bucket that has not been warmed is not used.
-  Plain `generate` is launch-bound on the GPU box (a 0.5B model is no faster than 7B); graphs remove that.
-- Each request has its own sampling (greedy / temperature / top_p / seed), stop strings, token limits and deadline;
-  text is detokenised incrementally and streamed, holding back just enough characters that a stop string is never
-  streamed and then retracted.
+  explicit position ids. New requests join the running batch at the next step, finished rows leave at once
+  (continuous batching).
+- Static path (`static_cache`, and `compile` on GPU; `hf_static.py`): rows sit in row slots of a preallocated
+  `StaticCache` per batch bucket, so every decode step has the same shapes; with `compile` the step is
+  `torch.compile(mode="reduce-overhead")` (CUDA graphs), each bucket compiled by `warm()` at start-up, never inside a
+  request. Requests join and leave at any step there too, and token choice runs on the device so the next step is
+  launched before the host has read the last one. Plain `generate` is launch-bound on the GPU box (a 0.5B model is no
+  faster than 7B); graphs and pipelining remove that.
+- Each request has its own sampling (greedy / temperature / top_p / seed, `hf_sampling.py`), stop strings, token
+  limits and deadline; text is detokenised incrementally and streamed, holding back just enough characters that a
+  stop string is never streamed and then retracted.
 - Choice scoring sums the log-probabilities of each option's tokens after the prompt and normalises them.
 """
 
@@ -67,6 +70,7 @@ class _Job:
     read_off: int = 0
     finish: str = ""
     generator: object = None
+    issued: int = 0  # tokens chosen on the device so far (the host may not have read the last one yet)
 
 
 class HFBackend(Backend):
@@ -140,7 +144,16 @@ class HFBackend(Backend):
         self._can_merge = all(type(layer) is DynamicLayer for layer in getattr(probe, "layers", [])) and bool(
             getattr(probe, "layers", None)
         )
-        if cfg.static_cache and not cfg.compile:
+        from oversight.models.hf_sampling import Sampler
+        from oversight.models.hf_static import SlotEngine
+
+        vocab = self.model.get_output_embeddings().weight.shape[0]
+        self.sampler = Sampler(self.device, max(vocab, len(self.tokenizer)), self.eos_ids)
+        self._slots = SlotEngine(self)
+        if (cfg.static_cache or cfg.compile) and not self._can_merge:
+            log.warning("model %s: its cache layers (e.g. sliding windows) do not fit row slots; the static path and "
+                        "compilation are off, requests take the dynamic path", cfg.name)
+        elif cfg.static_cache and not cfg.compile:
             self._ready_buckets = {b for b in cfg.batch_buckets if b <= cfg.max_batch_size}
         self._thread = threading.Thread(target=self._loop, name=f"hf-scheduler-{cfg.name}", daemon=True)
         self._thread.start()
@@ -161,7 +174,7 @@ class HFBackend(Backend):
         GPU) so requests never wait for compilation."""
         self.load()
         cfg = self.config
-        if not cfg.compile:
+        if not cfg.compile or not self._can_merge:
             return
         with self._warm_lock:
             import torch
@@ -178,7 +191,7 @@ class HFBackend(Backend):
                 job.done.wait()
                 if job.error is not None:
                     raise job.error
-                self._ready_buckets.add(b)
+                self._ready_buckets = self._ready_buckets | {b}  # a new set: the scheduler may be reading it
 
     def _submit_warmup(self, bucket: int) -> _Job:
         job = _Job("warm", Request(), [], math.inf, k=bucket)
@@ -453,12 +466,13 @@ class HFBackend(Backend):
 
     # ---------------------------------------------------------------------------------------------- generation
     def _generate(self, jobs: list[_Job]) -> None:
-        need = max(len(j.prompt_ids) for j in jobs) + max(j.request.sampling.max_new_tokens for j in jobs)
-        bucket = next((b for b in sorted(self._ready_buckets) if b >= len(jobs)), None)
-        if bucket is not None and need <= self._static_len:
-            self._run_static(jobs, bucket)
-        else:
+        if self._ready_buckets:
+            jobs = self._slots.run(jobs)  # returns the requests too long for the static cache
+        if jobs:
             self._run_dynamic(jobs)
+
+    def _max_new(self, job: _Job) -> int:
+        return min(job.request.sampling.max_new_tokens, self.config.max_seq_len - len(job.prompt_ids))
 
     def _start_rows(self, jobs: list[_Job]) -> None:
         import torch
@@ -470,31 +484,55 @@ class HFBackend(Backend):
             if seed is not None and j.request.sampling.temperature > 0:
                 j.generator = torch.Generator(device=self.device).manual_seed(seed)
 
-    def _sample(self, logits, jobs: list[_Job]):
-        """Next token per row (a list of ints); rows finished or cancelled get pad."""
-        import torch
+    def _drop_expired(self, jobs: list[_Job]) -> list[_Job]:
+        """Requests whose caller gave up or whose deadline passed while they waited are ended, not prefilled."""
+        now, keep = time.perf_counter(), []
+        for j in jobs:
+            if j.cancelled or now > j.deadline:
+                j.finish = "cancelled" if j.cancelled else "timeout"
+                self.stats.start()
+                self._finish(j)
+            else:
+                keep.append(j)
+        return keep
 
-        early = [i for i, j in enumerate(jobs) if len(j.gen_ids) < j.request.sampling.min_new_tokens]
-        if early and self.eos_ids:  # one indexing op per step, not one per row
-            rows = torch.tensor(early, device=logits.device)[:, None]
-            logits[rows, torch.tensor(sorted(self.eos_ids), device=logits.device)] = -math.inf
-        greedy = logits.argmax(-1)
-        out = greedy.tolist()
-        for i, j in enumerate(jobs):
-            s = j.request.sampling
-            if s.temperature <= 0:
-                continue
-            row = logits[i] / s.temperature
-            if s.top_p < 1.0:
-                sorted_logits, order = row.sort(descending=True)
-                probs = sorted_logits.softmax(-1)
-                cut = probs.cumsum(-1) - probs > s.top_p
-                sorted_logits[cut] = -math.inf
-                row = torch.full_like(row, -math.inf).scatter(0, order, sorted_logits)
-            out[i] = int(torch.multinomial(row.softmax(-1), 1, generator=j.generator))
-        return out
+    def _groups(self, jobs: list[_Job]) -> Iterator[list[_Job]]:
+        """FIFO prefill groups of at most `prefill_chunk_tokens` padded tokens (a longer prompt goes alone), so the
+        first requests of a burst get their first token while later ones are still being read."""
+        if not self._can_merge:  # rows of separate prefills cannot be merged: one group
+            yield jobs
+            return
+        budget, group = self.config.prefill_chunk_tokens, []
+        for job in jobs:
+            if group and max(len(j.prompt_ids) for j in group + [job]) * (len(group) + 1) > budget:
+                yield group
+                group = []
+            group.append(job)
+        if group:
+            yield group
 
-    def _advance(self, job: _Job, token: int, total_len: int) -> bool:
+    def _prefill(self, group: list[_Job]):
+        """One eager forward over the group's prompts (left-padded): (DynamicCache, mask, last logits)."""
+        from transformers import DynamicCache
+
+        ids, mask, pos = self._left_pad([j.prompt_ids for j in group])
+        cache = DynamicCache(config=self.model.config)
+        logits = self._forward(ids, mask, pos, cache, self._cache_position(0, ids.shape[1]))
+        return cache, mask, logits
+
+    def _first_tokens(self, group: list[_Job], logits) -> list[tuple[int, int]]:
+        """Choose and stream each row's first token now; the rows still going, as (row in group, token)."""
+        tokens = self.sampler(logits, group).tolist()
+        self.stats.tokens(len(group))
+        keep = []
+        for i, (job, tok) in enumerate(zip(group, tokens)):
+            if self._advance(job, tok):
+                self._finish(job)
+            else:
+                keep.append((i, tok))
+        return keep
+
+    def _advance(self, job: _Job, token: int) -> bool:
         """Record one token; stream text; return True when the row is finished."""
         s = job.request.sampling
         if job.cancelled:
@@ -513,7 +551,7 @@ class HFBackend(Backend):
                 job.text = job.text[: job.text.index(stop)]
                 job.finish = "stop"
                 return True
-        if len(job.gen_ids) >= s.max_new_tokens or total_len >= self.config.max_seq_len:
+        if len(job.gen_ids) >= self._max_new(job):
             job.finish = "length"
             return True
         hold = max((len(x) for x in s.stop), default=1) - 1
@@ -560,81 +598,48 @@ class HFBackend(Backend):
         )
         job.done.set()
 
-    def _prefill_dynamic(self, jobs: list[_Job]):
-        from transformers import DynamicCache
-
-        ids, mask, pos = self._left_pad([j.prompt_ids for j in jobs])
-        cache = DynamicCache(config=self.model.config)
-        logits = self._forward(ids, mask, pos, cache, self._cache_position(0, ids.shape[1]))
-        return cache, mask, mask.sum(1), logits
-
-    def _merge(self, a, b):
-        """Concatenate two running batches (cache, mask, next_pos, logits) along the batch dimension, left-padding
-        the shorter one in the sequence dimension."""
-        import torch
-        import torch.nn.functional as F
-
-        (ca, ma, pa, la), (cb, mb, pb, lb) = a, b
-        sa, sb = ma.shape[1], mb.shape[1]
-        width = max(sa, sb)
-        for la_, lb_ in zip(ca.layers, cb.layers):
-            for attr in ("keys", "values"):
-                x, y = getattr(la_, attr), getattr(lb_, attr)
-                x = F.pad(x, (0, 0, width - sa, 0))
-                y = F.pad(y, (0, 0, width - sb, 0))
-                setattr(la_, attr, torch.cat([x, y], 0))
-        mask = torch.cat([F.pad(ma, (width - sa, 0)), F.pad(mb, (width - sb, 0))], 0)
-        return ca, mask, torch.cat([pa, pb]), torch.cat([la, lb])
+    # ------------------------------------------------------------------------------------------- dynamic path
+    def _admit_dynamic(self, batch: _DynBatch | None, jobs: list[_Job]) -> _DynBatch | None:
+        """Prefill new requests group by group (each group's first tokens stream at once) and join the batch."""
+        for group in self._groups(self._drop_expired(jobs)):
+            self._start_rows(group)
+            cache, mask, logits = self._prefill(group)
+            keep = self._first_tokens(group, logits)
+            if keep:
+                tokens = [self.pad_id] * len(group)
+                for i, tok in keep:
+                    tokens[i] = tok
+                fresh = _DynBatch(list(group), cache, mask, mask.sum(1), tokens)
+                fresh.select([i for i, _ in keep])
+                batch = fresh if batch is None or not batch.rows else batch.merge(fresh)
+        return batch
 
     def _run_dynamic(self, jobs: list[_Job]) -> None:
         import torch
 
-        self._start_rows(jobs)
-        cache, mask, pos, logits = self._prefill_dynamic(jobs)
-        rows = list(jobs)
-        while rows:
-            tokens = self._sample(logits, rows)
-            self.stats.tokens(len(rows))
+        batch = self._admit_dynamic(None, jobs)
+        while batch is not None and batch.rows:
+            self.stats.batch(len(batch.rows))
+            ids = torch.tensor(batch.tokens, device=self.device)[:, None]
+            batch.mask = torch.cat([batch.mask, torch.ones_like(batch.mask[:, :1])], 1)
+            logits = self._forward(ids, batch.mask, batch.pos[:, None], batch.cache,
+                                   self._cache_position(batch.mask.shape[1] - 1, 1))
+            batch.pos = batch.pos + 1
+            tokens = self.sampler(logits, batch.rows).tolist()
+            self.stats.tokens(len(batch.rows))
             keep = []
-            for i, (job, tok) in enumerate(zip(rows, tokens)):
-                if self._advance(job, tok, mask.shape[1] + 1):
+            for i, (job, tok) in enumerate(zip(batch.rows, tokens)):
+                if self._advance(job, tok):
                     self._finish(job)
                 else:
                     keep.append(i)
-            if len(keep) < len(rows):
-                rows = [rows[i] for i in keep]
-                tokens = [tokens[i] for i in keep]
-                if not rows and not (self._can_merge and self._has_pending()):
-                    return
-                idx = torch.tensor(keep, device=self.device, dtype=torch.long)
-                for layer in cache.layers:
-                    layer.batch_select_indices(idx)
-                mask, pos = mask[idx], pos[idx]
-                if rows:  # drop columns that are padding for every remaining row
-                    first = int(mask.any(0).nonzero()[0])
-                    if first > 0:
-                        mask = mask[:, first:]
-                        for layer in cache.layers:
-                            layer.keys, layer.values = layer.keys[:, :, first:], layer.values[:, :, first:]
-            if rows:
-                self.stats.batch(len(rows))
-                ids = torch.tensor(tokens, device=self.device)[:, None]
-                mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
-                logits = self._forward(ids, mask, pos[:, None], cache, self._cache_position(mask.shape[1] - 1, 1))
-                pos = pos + 1
+            batch.tokens = tokens
+            batch.select(keep)
             # Continuous batching: requests that arrived meanwhile join at this step.
-            if self._can_merge and len(rows) < self.config.max_batch_size and self._has_pending():
-                new = self._take(self.config.max_batch_size - len(rows), block=False)
+            if self._can_merge and len(batch.rows) < self.config.max_batch_size and self._has_pending():
+                new = self._take(self.config.max_batch_size - len(batch.rows), block=False)
                 self._run_side_jobs([j for j in new if j.kind != "gen"])
-                new = [j for j in new if j.kind == "gen"]
-                if new:
-                    self._start_rows(new)
-                    fresh = self._prefill_dynamic(new)
-                    if rows:
-                        cache, mask, pos, logits = self._merge((cache, mask, pos, logits), fresh)
-                    else:
-                        cache, mask, pos, logits = fresh
-                    rows += new
+                batch = self._admit_dynamic(batch, [j for j in new if j.kind == "gen"])
 
     def _has_pending(self) -> bool:
         with self._cv:
@@ -646,65 +651,68 @@ class HFBackend(Backend):
         if cache is None:
             from transformers import StaticCache
 
-            cache = self._static_caches[bucket] = StaticCache(config=self.model.config, max_cache_len=self._static_len)
+            cfg = self.model.config.get_text_config(decoder=True)
+            cache = StaticCache(config=self.model.config, max_cache_len=self._static_len)
+            heads = cfg.num_key_value_heads or cfg.num_attention_heads
+            head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+            cache.early_initialization(bucket, heads, head_dim, self.model.dtype, self.device)
+            self._static_caches[bucket] = cache
         return cache
 
-    def _run_static(self, jobs: list[_Job], bucket: int, step_fn=None) -> None:
-        """Decode `jobs` padded to `bucket` rows in a preallocated cache; fixed shapes so the step can be a graph."""
+    def _warm_bucket(self, bucket: int) -> None:
+        """Compile and capture the decode step for `bucket` rows (through the same code requests use)."""
+        from oversight.models.hf_static import SlotEngine
+
+        SlotEngine(self).warm(bucket)  # its own engine: the serving one may be mid-batch in another bucket
+        self.stats.requests -= 1  # warm-up is not traffic
+
+
+@dataclass(eq=False)
+class _DynBatch:
+    """Rows decoding together in a DynamicCache, left-padded; `tokens` are the inputs of their next step."""
+
+    rows: list[_Job]
+    cache: object
+    mask: object
+    pos: object
+    tokens: list[int]
+
+    def select(self, keep: list[int]) -> None:
+        """Keep rows `keep` (indices into the current rows) and drop columns that are padding for all of them."""
         import torch
 
-        L = self._static_len
-        step = step_fn or (self._compiled if self.config.compile and self._compiled is not None else self._step_eager)
-        self._start_rows(jobs)
-        seqs = [j.prompt_ids for j in jobs] + [jobs[0].prompt_ids] * (bucket - len(jobs))  # filler rows
-        ids, mask, pos = self._left_pad(seqs)
-        P = ids.shape[1]
-        full_mask = torch.zeros((bucket, L), dtype=torch.long, device=self.device)
-        full_mask[:, :P] = mask
-        cache = self._static_cache(bucket)
-        cache.reset()
-        logits = self._forward(ids, full_mask, pos, cache, self._cache_position(0, P))
-        next_pos = mask.sum(1)
-        live = list(range(len(jobs)))
-        t = P
-        tok_buf = [self.pad_id] * bucket
-        while live:
-            tokens = self._sample(logits[: len(jobs)], jobs)
-            self.stats.tokens(len(live))
-            still = []
-            for i in live:
-                if self._advance(jobs[i], tokens[i], t + 1):  # fits: _generate checked prompt + max_new <= L
-                    self._finish(jobs[i])
-                else:
-                    still.append(i)
-                    tok_buf[i] = tokens[i]
-            live = still
-            if not live:
-                break
-            self.stats.batch(len(live))
-            full_mask[:, t] = 1
-            ids = torch.tensor(tok_buf, device=self.device)[:, None]
-            if step is not self._step_eager and self.device.type == "cuda":
-                torch.compiler.cudagraph_mark_step_begin()
-            logits = step(ids, full_mask, next_pos[:, None], cache, self._cache_position(t, 1)).clone()
-            next_pos = next_pos + 1
-            t += 1
+        if len(keep) < len(self.rows):
+            self.rows = [self.rows[i] for i in keep]
+            self.tokens = [self.tokens[i] for i in keep]
+            if not keep:
+                return
+            idx = torch.tensor(keep, device=self.mask.device, dtype=torch.long)
+            for layer in self.cache.layers:
+                layer.batch_select_indices(idx)
+            self.mask, self.pos = self.mask[idx], self.pos[idx]
+        first = int(self.mask.any(0).nonzero()[0])
+        if first > 0:
+            self.mask = self.mask[:, first:]
+            for layer in self.cache.layers:
+                layer.keys, layer.values = layer.keys[:, :, first:], layer.values[:, :, first:]
 
-    def _warm_bucket(self, bucket: int) -> None:
-        """Run a short dummy batch of `bucket` rows through the compiled step (compiles and captures graphs)."""
-        prompt = [self.pad_id] * 8
-        jobs = [
-            _Job("gen", Request(sampling=_warm_sampling()), list(prompt), math.inf) for _ in range(bucket)
-        ]
-        self.stats.enqueue(bucket)
-        self._run_static(jobs, bucket, step_fn=self._compiled)
-        self.stats.requests -= bucket + 1  # warm-up is not traffic
+    def merge(self, other: _DynBatch) -> _DynBatch:
+        """Concatenate along the batch, left-padding the narrower one's columns."""
+        import torch
+        import torch.nn.functional as F
 
-
-def _warm_sampling():
-    from oversight.models.types import Sampling
-
-    return Sampling(max_new_tokens=4, min_new_tokens=4)
+        sa, sb = self.mask.shape[1], other.mask.shape[1]
+        width = max(sa, sb)
+        for la, lb in zip(self.cache.layers, other.cache.layers):
+            for attr in ("keys", "values"):
+                x = F.pad(getattr(la, attr), (0, 0, width - sa, 0))
+                y = F.pad(getattr(lb, attr), (0, 0, width - sb, 0))
+                setattr(la, attr, torch.cat([x, y], 0))
+        self.mask = torch.cat([F.pad(self.mask, (width - sa, 0)), F.pad(other.mask, (width - sb, 0))], 0)
+        self.pos = torch.cat([self.pos, other.pos])
+        self.rows += other.rows
+        self.tokens += other.tokens
+        return self
 
 
 def chat(*pairs: tuple[str, str]) -> list[Message]:
