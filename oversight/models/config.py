@@ -64,6 +64,7 @@ class ModelConfig:
     compile: bool = False  # torch.compile(mode="reduce-overhead") decode step, CUDA graphs on GPU; compiled at warm-up
     batch_buckets: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16, 32, 64])  # static batch shapes
     static_len: int = 0  # static cache length (0: max_seq_len); longer requests take the dynamic path
+    gqa_decode: bool = True  # grouped-query decode attention without per-head key/value copies (hf_attention.py)
     prefill_chunk_tokens: int = 4096  # new requests are read in FIFO groups of at most this many (padded) tokens
     chat_template: str | None = None  # Jinja template; default: the tokenizer's, else a plain fallback
     # --- openai ---

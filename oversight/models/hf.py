@@ -125,6 +125,13 @@ class HFBackend(Backend):
         self.device = torch.device(want)
         self.model.to(self.device)
         self.model.eval()
+        if cfg.gqa_decode:
+            from oversight.models.hf_attention import use_packed_gqa
+
+            try:
+                use_packed_gqa(self.model)
+            except (ValueError, KeyError, AttributeError) as e:  # a model that refuses custom attention keeps its own
+                log.warning("model %s: keeps its stock attention (%s)", cfg.name, e)
         params = inspect.signature(self.model.forward).parameters
         # transformers 5.2x renamed past_key_values -> cache; older 5.x static caches need cache_position.
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
@@ -361,6 +368,8 @@ class HFBackend(Backend):
     def _loop(self) -> None:
         import torch
 
+        if self.config.compile:
+            _init_cudagraph_thread_state()
         while not self._closing:
             jobs = self._take(self.config.max_batch_size, block=True)
             if not jobs:
@@ -713,6 +722,30 @@ class _DynBatch:
         self.rows += other.rows
         self.tokens += other.tokens
         return self
+
+
+def _init_cudagraph_thread_state() -> None:
+    """Let this thread run compiled CUDA-graph steps. torch before 2.12 keeps the CUDA-graph trees' state in the
+    thread-local storage of the thread that first imported inductor and fails an assertion in any other thread; each
+    model's scheduler is its own thread, so on the H200 (torch 2.11) every compiled model after the first failed."""
+    import torch
+
+    try:
+        from torch._inductor import cudagraph_trees as trees
+    except ImportError:
+        return
+    key = "tree_manager_containers"
+    if hasattr(trees.local, key) or torch._C._is_key_in_tls(key):
+        return
+    if hasattr(trees, "_initialize_tls"):
+        trees._initialize_tls(trees.local)
+        return
+    from collections import defaultdict
+
+    trees.local.tree_manager_containers = {}
+    trees.local.tree_manager_locks = defaultdict(threading.Lock)
+    torch._C._stash_obj_in_tls("tree_manager_containers", trees.local.tree_manager_containers)
+    torch._C._stash_obj_in_tls("tree_manager_locks", trees.local.tree_manager_locks)
 
 
 def chat(*pairs: tuple[str, str]) -> list[Message]:

@@ -225,3 +225,24 @@ def test_a_model_compiled_after_another_was_closed_starts_clean(tiny_model_path,
         assert got == hf_model.complete([req("hello there", max_new_tokens=5, min_new_tokens=5)])[0].text
     finally:
         second.close()
+
+
+def test_a_scheduler_thread_gets_its_own_cuda_graph_state():
+    """torch 2.11 (the GPU box) asserts when CUDA-graph trees run in a thread other than the one that imported them;
+    every compiled model's scheduler is another thread, so each sets that state up for itself."""
+    import torch
+    from torch._inductor import cudagraph_trees  # noqa: F401  (imported here, in the main thread)
+
+    from oversight.models.hf import _init_cudagraph_thread_state
+
+    seen = {}
+
+    def scheduler_thread():
+        seen["before"] = torch._C._is_key_in_tls("tree_manager_containers")
+        _init_cudagraph_thread_state()
+        seen["after"] = torch._C._is_key_in_tls("tree_manager_containers")
+
+    t = threading.Thread(target=scheduler_thread)
+    t.start()
+    t.join()
+    assert seen == {"before": False, "after": True}

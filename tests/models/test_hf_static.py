@@ -169,3 +169,27 @@ def test_min_new_tokens_holds_off_end_of_sequence(tiny_model_path, static):
     finally:
         hook.remove()
         b.close()
+
+
+def test_backend_greedy_text_equals_plain_transformers_generate(tiny_model_path):
+    """An independent reference: transformers' own generate on a freshly loaded model (stock attention, no slots,
+    no packing) gives the same tokens as the static path with the packed grouped-query decode attention."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from oversight.models.hf_attention import NAME
+
+    b = static_backend(tiny_model_path)
+    try:
+        assert b.model.config._attn_implementation == NAME  # the tiny model has 4 query heads on 2 key/value heads
+        plain = AutoModelForCausalLM.from_pretrained(tiny_model_path, local_files_only=True).eval()
+        for text in ("a", "the ship " * 6):
+            r = req(text, 24)
+            ids = torch.tensor([b.encode_prompt(r)])
+            with torch.no_grad():
+                out = plain.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=24, min_new_tokens=24,
+                                     do_sample=False, pad_token_id=b.pad_id)
+            want = b.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+            assert b.complete([r])[0].text == want
+    finally:
+        b.close()
