@@ -71,6 +71,7 @@ class _Job:
     finish: str = ""
     generator: object = None
     issued: int = 0  # tokens chosen on the device so far (the host may not have read the last one yet)
+    started: bool = False  # counted in flight (stats)
 
 
 class HFBackend(Backend):
@@ -83,6 +84,7 @@ class HFBackend(Backend):
         self.device = None
         self._cv = threading.Condition()
         self._pending: list[_Job] = []
+        self._owned: set[_Job] = set()  # generation jobs taken by the scheduler and not yet ended
         self._thread: threading.Thread | None = None
         self._closing = False
         self._static_caches: dict[int, object] = {}
@@ -363,6 +365,7 @@ class HFBackend(Backend):
                 else:
                     out.append(job)
             self._pending = keep
+            self._owned.update(j for j in out if j.kind == "gen")
             return out
 
     def _loop(self) -> None:
@@ -385,9 +388,16 @@ class HFBackend(Backend):
                 log.exception("model %s: batch failed", self.name)
                 err = e if isinstance(e, ModelError) else ModelError(f"Model {self.name!r} failed: {_describe(e)}")
                 self.stats.error(str(err))
-                for j in jobs:
+                # Every request the scheduler holds fails now, also those that joined the batch after it began:
+                # their callers get the error at once instead of waiting for their timeout.
+                for j in {*jobs, *self._owned}:
                     if not j.done.is_set():
+                        if j.kind == "gen":
+                            if not j.started:
+                                self.stats.start()
+                            self.stats.finish()
                         self._fail(j, err)
+                self._owned.clear()
 
     def _run_side_jobs(self, jobs: list[_Job]) -> None:
         for job in jobs:
@@ -408,6 +418,7 @@ class HFBackend(Backend):
                 job.done.set()
 
     def _fail(self, job: _Job, err: BaseException) -> None:
+        self._owned.discard(job)
         job.error = err
         if job.stream is not None:
             job.stream.put(err)
@@ -488,6 +499,7 @@ class HFBackend(Backend):
 
         self.stats.start(len(jobs))
         for j in jobs:
+            j.started = True
             j.read_off = j.prefix_off = 0
             seed = j.request.sampling.seed
             if seed is not None and j.request.sampling.temperature > 0:
@@ -580,6 +592,7 @@ class HFBackend(Backend):
             job.prefix_off, job.read_off = job.read_off, len(job.gen_ids)
 
     def _finish(self, job: _Job) -> None:
+        self._owned.discard(job)
         self.stats.finish()
         if job.finish == "timeout":
             self._fail(job, ModelTimeout(

@@ -193,3 +193,34 @@ def test_backend_greedy_text_equals_plain_transformers_generate(tiny_model_path)
             assert b.complete([r])[0].text == want
     finally:
         b.close()
+
+
+def test_a_failure_mid_batch_fails_every_request_it_holds_and_the_model_keeps_serving(tiny_model_path):
+    from oversight.models import ModelError
+
+    b = static_backend(tiny_model_path)
+    try:
+        late = Request(messages=[Message("user", "ship ship")], sampling=Sampling(max_new_tokens=30), timeout_s=20)
+        injected = arrivals(b, {2: [late]})  # joins the running batch at step 2
+        launch = b._slots._launch
+        steps = {"n": 0}
+
+        def failing_launch():
+            steps["n"] += 1
+            if steps["n"] == 5:
+                raise RuntimeError("CUDA out of memory (simulated)")
+            return launch()
+
+        b._slots._launch = failing_launch
+        with pytest.raises(ModelError, match="out of memory"):
+            b.complete([req("a", 40)])
+        # The request that joined later gets the same error at once, not a timeout 20 s later.
+        with pytest.raises(ModelError, match="out of memory"):
+            b._wait(injected[0])
+        del b._slots._launch
+        assert b.complete([req("a", 5)])[0].tokens == 5
+        snap = b.stats.snapshot()
+        assert snap["in_flight"] == 0 and snap["queued"] == 0
+        assert any("out of memory" in e for e in snap["recent_errors"])
+    finally:
+        b.close()
