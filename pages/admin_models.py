@@ -13,7 +13,7 @@ from oversight.models import ModelError, get_model, model_infos  # noqa: E402
 from oversight.models.registry import get_config  # noqa: E402
 
 COLUMNS = ["name", "roles", "backend", "model", "loaded", "device", "memory_mb", "queued", "in_flight",
-           "tokens_per_s", "requests", "max_batch"]
+           "tokens_per_s", "requests", "max_batch", "compiled_buckets", "attention"]
 
 st.title("Models")
 
@@ -32,10 +32,15 @@ except ModelError as err:
 st.text(f"Configuration: {source}")
 
 
+def _cell(value) -> object:
+    # One type per column for the table: lists (compiled batch buckets) as text.
+    return ", ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
 @st.fragment(run_every="5s")
 def live_table() -> None:
     rows = model_infos()
-    st.dataframe([{c: row.get(c, "") for c in COLUMNS} for row in rows], hide_index=True)
+    st.dataframe([{c: _cell(row.get(c, "")) for c in COLUMNS} for row in rows], hide_index=True)
     for row in rows:
         if row.get("recent_errors"):
             st.text(f"Recent errors of {row['name']}:")

@@ -328,6 +328,8 @@ class HFBackend(Backend):
         info = super().info()
         info["device"] = str(self.device) if self.device is not None else self.config.device
         info["compiled_buckets"] = sorted(self._ready_buckets) if self.config.compile else []
+        if self.model is not None:
+            info["attention"] = getattr(self.model.config, "_attn_implementation", None) or ""
         if self.model is not None and self.loaded:
             import torch
 
