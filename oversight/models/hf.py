@@ -525,14 +525,18 @@ class HFBackend(Backend):
         if not self._can_merge:  # rows of separate prefills cannot be merged: one group
             yield jobs
             return
-        budget, group = self.config.prefill_chunk_tokens, []
+        group: list[_Job] = []
         for job in jobs:
-            if group and max(len(j.prompt_ids) for j in group + [job]) * (len(group) + 1) > budget:
+            if group and not self._one_chunk(group + [job]):
                 yield group
                 group = []
             group.append(job)
         if group:
             yield group
+
+    def _one_chunk(self, group: list[_Job]) -> bool:
+        """Whether these prompts, left-padded together, stay within one prefill chunk (one prompt always does)."""
+        return len(group) == 1 or max(len(j.prompt_ids) for j in group) * len(group) <= self.config.prefill_chunk_tokens
 
     def _prefill(self, group: list[_Job]):
         """One eager forward over the group's prompts (left-padded): (DynamicCache, mask, last logits)."""
@@ -543,17 +547,17 @@ class HFBackend(Backend):
         logits = self._forward(ids, mask, pos, cache, self._cache_position(0, ids.shape[1]))
         return cache, mask, logits
 
-    def _first_tokens(self, group: list[_Job], logits) -> list[tuple[int, int]]:
-        """Choose and stream each row's first token now; the rows still going, as (row in group, token)."""
-        tokens = self.sampler(logits, group).tolist()
-        self.stats.tokens(len(group))
+    def _choose(self, rows: list[_Job], logits) -> tuple[list[int], list[int]]:
+        """Choose, record and stream one token per row now: (the tokens, the indices of the rows still going)."""
+        tokens = self.sampler(logits, rows).tolist()
+        self.stats.tokens(len(rows))
         keep = []
-        for i, (job, tok) in enumerate(zip(group, tokens)):
+        for i, (job, tok) in enumerate(zip(rows, tokens)):
             if self._advance(job, tok):
                 self._finish(job)
             else:
-                keep.append((i, tok))
-        return keep
+                keep.append(i)
+        return tokens, keep
 
     def _advance(self, job: _Job, token: int) -> bool:
         """Record one token; stream text; return True when the row is finished."""
@@ -628,13 +632,10 @@ class HFBackend(Backend):
         for group in self._groups(self._drop_expired(jobs)):
             self._start_rows(group)
             cache, mask, logits = self._prefill(group)
-            keep = self._first_tokens(group, logits)
+            tokens, keep = self._choose(group, logits)
             if keep:
-                tokens = [self.pad_id] * len(group)
-                for i, tok in keep:
-                    tokens[i] = tok
                 fresh = _DynBatch(list(group), cache, mask, mask.sum(1), tokens)
-                fresh.select([i for i, _ in keep])
+                fresh.select(keep)
                 batch = fresh if batch is None or not batch.rows else batch.merge(fresh)
         return batch
 
@@ -649,15 +650,7 @@ class HFBackend(Backend):
             logits = self._forward(ids, batch.mask, batch.pos[:, None], batch.cache,
                                    self._cache_position(batch.mask.shape[1] - 1, 1))
             batch.pos = batch.pos + 1
-            tokens = self.sampler(logits, batch.rows).tolist()
-            self.stats.tokens(len(batch.rows))
-            keep = []
-            for i, (job, tok) in enumerate(zip(batch.rows, tokens)):
-                if self._advance(job, tok):
-                    self._finish(job)
-                else:
-                    keep.append(i)
-            batch.tokens = tokens
+            batch.tokens, keep = self._choose(batch.rows, logits)
             batch.select(keep)
             # Continuous batching: requests that arrived meanwhile join at this step.
             if self._can_merge and len(batch.rows) < self.config.max_batch_size and self._has_pending():

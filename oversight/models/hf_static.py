@@ -20,6 +20,7 @@ finished at step k is noticed one step late; that step's token for it is discard
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 
@@ -49,14 +50,14 @@ class SlotEngine:
         """Serve `jobs` and every generation request that arrives meanwhile, until no row is left. Returns the
         requests that can never fit the static cache (for the dynamic path)."""
         hf = self.hf
-        self.slots, self.start, self.end, self.bucket, self.cache = [], [], [], 0, None
+        self._reset()
         queue, too_long = [], []
         for j in jobs:
             (queue if self._fits_alone(j) else too_long).append(j)
         inflight = None
         while True:
             if not too_long and hf._has_pending():
-                new = hf._take(hf.config.max_batch_size * 4, block=False)
+                new = hf._take(sys.maxsize, block=False)  # all of them: this loop keeps its own FIFO queue
                 hf._run_side_jobs([j for j in new if j.kind != "gen"])
                 for j in new:
                     if j.kind == "gen":
@@ -80,6 +81,9 @@ class SlotEngine:
             inflight = launched
             if not queue and not hf._has_pending():
                 inflight = self._maybe_shrink(inflight)
+
+    def _reset(self) -> None:
+        self.slots, self.start, self.end, self.bucket, self.cache = [], [], [], 0, None
 
     def _fits_alone(self, job) -> bool:
         return len(job.prompt_ids) + self.hf._max_new(job) + 1 <= self.L
@@ -110,13 +114,10 @@ class SlotEngine:
         """The next FIFO group to admit: free rows, room in the columns, padded tokens within the prefill chunk."""
         hf = self.hf
         free = max(hf._ready_buckets) - len(self._live())
-        budget = hf.config.prefill_chunk_tokens
         group: list = []
         for job in queue:
             cand = group + [job]
-            if len(cand) > free or (group and max(len(j.prompt_ids) for j in cand) * len(cand) > budget):
-                break
-            if self._plan(cand) is None:
+            if len(cand) > free or not hf._one_chunk(cand) or self._plan(cand) is None:
                 break
             group = cand
         return group
@@ -133,7 +134,7 @@ class SlotEngine:
             shift_left, tp = self._plan(group)
             hf._start_rows(group)
             cache, mask, logits = hf._prefill(group)
-            keep = hf._first_tokens(group, logits)
+            tokens, keep = hf._choose(group, logits)
             if not keep:
                 continue
             live = self._live()
@@ -148,13 +149,14 @@ class SlotEngine:
                     self._shift(-shift_left)
                 if tp > self.t:
                     self._shift(tp - self.t)
-            self._seat(group, cache, mask, keep)
+            self._seat(group, cache, mask, tokens, keep)
 
-    def _seat(self, group, cache, mask, keep) -> None:
+    def _seat(self, group, cache, mask, tokens: list[int], keep: list[int]) -> None:
+        """Copy the kept rows' prompt keys and values into free slots, ending at column t."""
         t, W = self.t, mask.shape[1]
         free = [i for i, j in enumerate(self.slots) if j is None]
-        for (row, token), slot in zip(keep, free):
-            job = group[row]
+        for row, slot in zip(keep, free):
+            job, token = group[row], tokens[row]
             P = len(job.prompt_ids)
             for dst, src in zip(self.cache.layers, cache.layers):
                 dst.keys[slot, :, t - P : t] = src.keys[row, :, W - P :]
@@ -290,9 +292,9 @@ class SlotEngine:
     # ------------------------------------------------------------------------------------------------- warm-up
     def warm(self, bucket: int) -> None:
         """Compile and capture the decode step for `bucket` rows, exactly as requests will call it."""
-        self.slots, self.start, self.end, self.bucket, self.cache = [], [], [], 0, None
+        self._reset()
         self._use_bucket(bucket)
         self._set_t(0)
         for _ in range(3):  # cudagraph trees: warm-up run, recording, first replay
             self._collect(self._launch())
-        self.slots, self.bucket, self.cache = [], 0, None
+        self._reset()

@@ -224,3 +224,23 @@ def test_a_failure_mid_batch_fails_every_request_it_holds_and_the_model_keeps_se
         assert any("out of memory" in e for e in snap["recent_errors"])
     finally:
         b.close()
+
+
+def test_a_request_that_expired_while_waiting_is_ended_without_being_read(tiny_model_path):
+    from oversight.models import ModelTimeout
+
+    b = static_backend(tiny_model_path, batch_buckets=[1], max_batch_size=1, static_len=512)  # one row: the late one waits
+    try:
+        prefilled: list = []
+        spy(b, "_prefill", prefilled)
+        late = Request(messages=[Message("user", "ship ship")], sampling=Sampling(max_new_tokens=5), timeout_s=0.05)
+        injected = arrivals(b, {1: [late]})
+        first = b.complete([req("a", 300)])[0]
+        assert first.tokens == 300
+        with pytest.raises(ModelTimeout):
+            b._wait(injected[0])
+        assert len(prefilled) == 1  # only the first request was read
+        snap = b.stats.snapshot()
+        assert snap["in_flight"] == 0 and snap["queued"] == 0
+    finally:
+        b.close()
