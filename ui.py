@@ -52,12 +52,13 @@ def user_error(exc: Exception) -> None:
     st.error(str(exc))
 
 
-def pick_study(label: str = "Study") -> int | None:
-    """A study selector that remembers the choice in the URL (`?study=ID`) across pages and refreshes."""
+def pick_study(label: str = "Study") -> int:
+    """A study selector that remembers the choice in the URL (`?study=ID`) across pages and refreshes. With no
+    study yet it shows how to make one and stops the page."""
     studies = list_studies()
     if not studies:
         st.info("No studies yet. Create one on the Studies page.")
-        return None
+        st.stop()
     ids = [s.id for s in studies]
     names = {s.id: f"{s.name} (#{s.id})" for s in studies}
     wanted = st.query_params.get("study")

@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import SQLModel, select
 
 from oversight.db import session_scope
+from oversight.report import p_correct
 from storage.models import Assignment, ExpertReview, Item, ItemGold, Judgment, Strategy, Study, Transcript, Turn
 
 CSV_COLUMNS = [
@@ -100,11 +101,7 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
             writer.writeheader()
             for judgment, item_ext, gold, transcript, a_strategy in s.exec(judgments.execution_options(yield_per=BATCH)):
                 probs = judgment.probabilities or []
-                p = None
-                if gold is not None and 0 <= gold < len(probs):
-                    p = probs[gold]
-                elif gold is not None and judgment.answer_index is not None:
-                    p = 1.0 if judgment.answer_index == gold else 0.0
+                p = p_correct(probs, judgment.answer_index, gold) if gold is not None else None
                 writer.writerow({
                     "judgment_id": judgment.id,
                     "item_id": judgment.item_id,

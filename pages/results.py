@@ -11,8 +11,6 @@ from ui import pick_study, require_role
 require_role("admin", "expert")
 st.title("Results")
 study_id = pick_study()
-if study_id is None:
-    st.stop()
 
 ALL = "All"
 
@@ -36,6 +34,33 @@ def layout(fig: go.Figure, *, height: int, x: str | None = None, y: str | None =
 
 def table(rows: list[dict], drop: tuple[str, ...] = ()) -> None:
     st.dataframe([{k: v for k, v in r.items() if k not in drop} for r in rows], hide_index=True, width="stretch")
+
+
+def section(rows: list, *, empty: str, caption: str, key: str, figure, drop: tuple[str, ...] = (),
+            table_rows: list | None = None) -> None:
+    """One tab: its empty state, or a caption, the chart `figure(rows)` and the table under it."""
+    if not rows:
+        st.info(empty)
+        return
+    st.caption(caption)
+    st.plotly_chart(figure(rows), width="stretch", key=key)
+    table(rows if table_rows is None else table_rows, drop)
+
+
+def setting_label(r: dict) -> str:
+    return plain(f"{r['setting']} · {r['judge_kind']}")
+
+
+def grouped_bars(rows: list[dict], group, x, *, name=str, order=None, y: str = "accuracy") -> go.Figure:
+    """Bars of `y` with 95% intervals and n, one trace per group (in `order`, else sorted)."""
+    fig = go.Figure()
+    for g in order or sorted({group(r) for r in rows}):
+        part = [r for r in rows if group(r) == g]
+        if part:
+            fig.add_trace(go.Bar(name=plain(name(g)), x=[x(r) for r in part], y=[r[y] for r in part],
+                                 error_y=err(part, y), text=[f"n={r['n']}" for r in part], textposition="inside",
+                                 insidetextanchor="start"))
+    return fig
 
 
 options = dashboard_options(study_id=study_id)
@@ -70,7 +95,7 @@ tabs = st.tabs(["Accuracy", "Strategy versions", "Calibration", "Rounds", "Debat
 with tabs[0]:
     st.caption("Final judgments; correct when the final probability on the gold answer is above 0.5. "
                "Bars: accuracy with 95% Wilson interval; diamonds: mean probability on the correct answer.")
-    labels = [plain(f"{r['setting']} · {r['judge_kind']}") for r in rows]
+    labels = [setting_label(r) for r in rows]
     fig = go.Figure()
     fig.add_trace(go.Bar(name="accuracy", x=[r["accuracy"] for r in rows], y=labels, orientation="h",
                          error_x=err(rows, "accuracy"), text=[f"{r['accuracy']:.3f} (n={r['n']})" for r in rows],
@@ -83,112 +108,100 @@ with tabs[0]:
     table(rows)
 
 with tabs[1]:
-    srows = data["by_strategy"]
-    if not srows:
-        st.info("No live final judgments under a strategy version yet (imported rooms have no strategy). "
-                "They appear when participants judge a strategy's arm or an AI batch run finishes.")
-    else:
-        st.caption("Live final judgments per strategy version: participants (human), the AI judge of AI-only "
-                   "batch runs (ai) and AI judges run afterwards (ai-offline).")
-        fig = go.Figure()
-        for kind in sorted({r["judge_kind"] for r in srows}):
-            part = [r for r in srows if r["judge_kind"] == kind]
-            fig.add_trace(go.Bar(name=plain(kind), x=[plain(r["label"]) for r in part],
-                                 y=[r["accuracy"] for r in part], error_y=err(part, "accuracy"),
-                                 text=[f"n={r['n']}" for r in part], textposition="inside", insidetextanchor="start"))
-        layout(fig, height=380, y="accuracy, 95% CI", barmode="group", yaxis={"range": [0, 1]})
-        st.plotly_chart(fig, width="stretch", key="chart_strategy")
-        table(srows)
+    section(
+        data["by_strategy"], key="chart_strategy",
+        empty="No live final judgments under a strategy version yet (imported rooms have no strategy). "
+              "They appear when participants judge a strategy's arm or an AI batch run finishes.",
+        caption="Live final judgments per strategy version: participants (human), the AI judge of AI-only "
+                "batch runs (ai) and AI judges run afterwards (ai-offline).",
+        figure=lambda rs: layout(grouped_bars(rs, lambda r: r["judge_kind"], lambda r: plain(r["label"])),
+                                 height=380, y="accuracy, 95% CI", barmode="group", yaxis={"range": [0, 1]}),
+    )
+
+
+def calibration_figure(groups: list[dict]) -> go.Figure:
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(name="perfect calibration", x=[0, 1], y=[0, 1], mode="lines",
+                             line={"dash": "dash", "color": "gray"}))
+    for g in groups:
+        bins = g["bins"]
+        fig.add_trace(go.Scatter(
+            name=plain(f"{g['group']} (n={g['n']}, ECE={g['ece']:.3f})"),
+            x=[b["mean_confidence"] for b in bins], y=[b["fraction_correct"] for b in bins],
+            mode="lines+markers", error_y=err(bins, "fraction_correct"),
+            marker={"size": [6 + min(14, b["n"] ** 0.5) for b in bins]},
+            customdata=[b["n"] for b in bins], hovertemplate="p(chosen) %{x:.2f}<br>correct %{y:.2f}<br>n=%{customdata}",
+        ))
+    return layout(fig, height=460, x="final p(chosen answer)", y="fraction correct",
+                  xaxis={"range": [0, 1.02]}, yaxis={"range": [0, 1.02]})
+
 
 with tabs[2]:
     groups = [g for g in data["calibration"] if g["bins"]]
-    if not groups:
-        st.info("No final judgments with probabilities to calibrate.")
-    else:
-        st.caption("Final judgments binned by the probability put on the chosen answer, against the share of "
-                   "them whose chosen answer is correct (95% Wilson intervals). On the diagonal is calibrated; "
-                   "ECE = expected calibration error.")
-        fig = go.Figure()
-        fig.add_trace(go.Scatter(name="perfect calibration", x=[0, 1], y=[0, 1], mode="lines",
-                                 line={"dash": "dash", "color": "gray"}))
-        for g in groups:
-            bins = g["bins"]
-            fig.add_trace(go.Scatter(
-                name=plain(f"{g['group']} (n={g['n']}, ECE={g['ece']:.3f})"),
-                x=[b["mean_confidence"] for b in bins], y=[b["fraction_correct"] for b in bins],
-                mode="lines+markers", error_y=err(bins, "fraction_correct"),
-                marker={"size": [6 + min(14, b["n"] ** 0.5) for b in bins]},
-                customdata=[b["n"] for b in bins], hovertemplate="p(chosen) %{x:.2f}<br>correct %{y:.2f}<br>n=%{customdata}",
-            ))
-        layout(fig, height=460, x="final p(chosen answer)", y="fraction correct",
-               xaxis={"range": [0, 1.02]}, yaxis={"range": [0, 1.02]})
-        st.plotly_chart(fig, width="stretch", key="chart_calibration")
-        table([{"group": g["group"], **b} for g in groups for b in g["bins"]])
+    section(
+        groups, key="chart_calibration", figure=calibration_figure,
+        table_rows=[{"group": g["group"], **b} for g in groups for b in g["bins"]],
+        empty="No final judgments with probabilities to calibrate.",
+        caption="Final judgments binned by the probability put on the chosen answer, against the share of "
+                "them whose chosen answer is correct (95% Wilson intervals). On the diagonal is calibrated; "
+                "ECE = expected calibration error.",
+    )
+
+
+def rounds_figure(rrows: list[dict]) -> go.Figure:
+    fig = go.Figure()
+    for key in sorted({(r["setting"], r["judge_kind"]) for r in rrows}):
+        part = [r for r in rrows if (r["setting"], r["judge_kind"]) == key]
+        fig.add_trace(go.Scatter(name=plain(" · ".join(key)), x=[r["rounds"] for r in part],
+                                 y=[r["accuracy"] for r in part], error_y=err(part, "accuracy"),
+                                 mode="lines+markers", customdata=[r["n"] for r in part],
+                                 hovertemplate="%{x} rounds: %{y:.2f} (n=%{customdata})"))
+    return layout(fig, height=420, x="rounds", y="accuracy, 95% CI", yaxis={"range": [0, 1.05]}, xaxis={"dtick": 1})
+
 
 with tabs[3]:
-    rrows = data["by_rounds"]
-    if not rrows:
-        st.info("No final judgments on transcripts to count rounds for.")
-    else:
-        st.caption("Accuracy by the number of rounds the transcript ran (95% Wilson intervals).")
-        fig = go.Figure()
-        for key in sorted({(r["setting"], r["judge_kind"]) for r in rrows}):
-            part = [r for r in rrows if (r["setting"], r["judge_kind"]) == key]
-            fig.add_trace(go.Scatter(name=plain(" · ".join(key)), x=[r["rounds"] for r in part],
-                                     y=[r["accuracy"] for r in part], error_y=err(part, "accuracy"),
-                                     mode="lines+markers", customdata=[r["n"] for r in part],
-                                     hovertemplate="%{x} rounds: %{y:.2f} (n=%{customdata})"))
-        layout(fig, height=420, x="rounds", y="accuracy, 95% CI", yaxis={"range": [0, 1.05]},
-               xaxis={"dtick": 1})
-        st.plotly_chart(fig, width="stretch", key="chart_rounds")
-        table(rrows)
+    section(data["by_rounds"], key="chart_rounds", figure=rounds_figure,
+            empty="No final judgments on transcripts to count rounds for.",
+            caption="Accuracy by the number of rounds the transcript ran (95% Wilson intervals).")
+
+
+def debaters_figure(drows: list[dict]) -> go.Figure:
+    labels = [setting_label(r) for r in drows]
+    fig = go.Figure()
+    for name, value, low, high in (("honest debater", "honest_win_rate", "honest_ci_low", "honest_ci_high"),
+                                   ("debater A", "a_win_rate", "a_ci_low", "a_ci_high"),
+                                   ("debater B", "b_win_rate", "b_ci_low", "b_ci_high")):
+        fig.add_trace(go.Bar(name=name, x=labels, y=[r[value] for r in drows], error_y=err(drows, value, low, high)))
+    return layout(fig, height=400, y="win rate, 95% CI", barmode="group", yaxis={"range": [0, 1.05]})
+
 
 with tabs[4]:
-    drows = data["debates"]
-    if not drows:
-        st.info("No judged debates (transcripts with debaters A and B, one honest) match these filters.")
-    else:
-        st.caption("How often the judge's final answer (p > 0.5) sided with each debater. Siding with the honest "
-                   "debater is being correct, so its win rate is the debate accuracy.")
-        labels = [plain(f"{r['setting']} · {r['judge_kind']}") for r in drows]
-        fig = go.Figure()
-        for name, value, low, high in (("honest debater", "honest_win_rate", "honest_ci_low", "honest_ci_high"),
-                                       ("debater A", "a_win_rate", "a_ci_low", "a_ci_high"),
-                                       ("debater B", "b_win_rate", "b_ci_low", "b_ci_high")):
-            fig.add_trace(go.Bar(name=name, x=labels, y=[r[value] for r in drows],
-                                 error_y=err(drows, value, low, high)))
-        layout(fig, height=400, y="win rate, 95% CI", barmode="group", yaxis={"range": [0, 1.05]})
-        st.plotly_chart(fig, width="stretch", key="chart_debaters")
-        table(drows)
+    section(data["debates"], key="chart_debaters", figure=debaters_figure,
+            empty="No judged debates (transcripts with debaters A and B, one honest) match these filters.",
+            caption="How often the judge's final answer (p > 0.5) sided with each debater. Siding with the honest "
+                    "debater is being correct, so its win rate is the debate accuracy.")
 
 with tabs[5]:
-    crows = data["consultancy"]
-    if not crows:
-        st.info("No judged consultancies match these filters.")
-    else:
-        st.caption("Judge accuracy when the consultant argued the correct answer (honest) and when not "
-                   "(95% Wilson intervals); the table also gives how often the judge sided with the consultant.")
-        fig = go.Figure()
-        for who in ("honest", "dishonest"):
-            part = [r for r in crows if r["consultant"] == who]
-            if part:
-                fig.add_trace(go.Bar(name=f"{who} consultant",
-                                     x=[plain(f"{r['setting']} · {r['judge_kind']}") for r in part],
-                                     y=[r["accuracy"] for r in part], error_y=err(part, "accuracy"),
-                                     text=[f"n={r['n']}" for r in part], textposition="inside", insidetextanchor="start"))
-        layout(fig, height=400, y="judge accuracy, 95% CI", barmode="group", yaxis={"range": [0, 1.05]})
-        st.plotly_chart(fig, width="stretch", key="chart_consultancy")
-        table(crows)
+    section(
+        data["consultancy"], key="chart_consultancy",
+        empty="No judged consultancies match these filters.",
+        caption="Judge accuracy when the consultant argued the correct answer (honest) and when not "
+                "(95% Wilson intervals); the table also gives how often the judge sided with the consultant.",
+        figure=lambda rs: layout(
+            grouped_bars(rs, lambda r: r["consultant"], setting_label, name=lambda who: f"{who} consultant",
+                         order=("honest", "dishonest")),
+            height=400, y="judge accuracy, 95% CI", barmode="group", yaxis={"range": [0, 1.05]}),
+    )
+
+
+def times_figure(trows: list[dict]) -> go.Figure:
+    fig = go.Figure()
+    for r in trows:
+        fig.add_trace(go.Box(name=setting_label(r), y=r["seconds"], boxpoints="outliers"))
+    return layout(fig, height=400, y="seconds", showlegend=False)
+
 
 with tabs[6]:
-    trows = data["times"]
-    if not trows:
-        st.info("No timed judgments by human judges match these filters (imported NYU judgments carry no timings).")
-    else:
-        st.caption("Seconds per judgment of human judges (every timed judgment, final or not).")
-        fig = go.Figure()
-        for r in trows:
-            fig.add_trace(go.Box(name=plain(f"{r['setting']} · {r['judge_kind']}"), y=r["seconds"], boxpoints="outliers"))
-        layout(fig, height=400, y="seconds", showlegend=False)
-        st.plotly_chart(fig, width="stretch", key="chart_times")
-        table(trows, drop=("seconds",))
+    section(data["times"], key="chart_times", figure=times_figure, drop=("seconds",),
+            empty="No timed judgments by human judges match these filters (imported NYU judgments carry no timings).",
+            caption="Seconds per judgment of human judges (every timed judgment, final or not).")

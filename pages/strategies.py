@@ -18,10 +18,16 @@ from ui import pick_study, require_role, user_error
 user = require_role("admin")
 st.title("Strategies")
 study_id = pick_study()
-if study_id is None:
-    st.stop()
 if flash := st.session_state.pop("strategies_flash", None):
     st.success(flash)
+
+
+def saved(row) -> None:
+    """Rerun so every tab (versions, arms, runs) lists the new row, and say so at the top."""
+    st.session_state["strategies_flash"] = f"Saved {row.name} v{row.version} (#{row.id})."
+    st.rerun()
+
+
 rows = list_strategies(study_id=study_id)
 by_id = {r.id: r for r in rows}
 model_names = [""] + [m["name"] for m in model_infos()]
@@ -102,9 +108,7 @@ with tab_new:
         except StrategyError as exc:
             user_error(exc)
         else:
-            # Rerun so every tab (versions, arms, runs) lists the new row.
-            st.session_state["strategies_flash"] = f"Saved {row.name} v{row.version} (#{row.id})."
-            st.rerun()
+            saved(row)
 
 with tab_version:
     if not rows:
@@ -121,8 +125,7 @@ with tab_version:
             except StrategyError as exc:
                 user_error(exc)
             else:
-                st.session_state["strategies_flash"] = f"Saved {row.name} v{row.version} (#{row.id})."
-                st.rerun()
+                saved(row)
 
 with tab_arms:
     study = get_study(study_id)

@@ -12,8 +12,6 @@ from ui import pick_study, require_role, user_error
 user = require_role("admin", "expert")
 st.title("Items")
 study_id = pick_study()
-if study_id is None:
-    st.stop()
 
 if user.role == "admin":
     with st.expander("Import items", expanded=count_items(study_id=study_id) == 0):

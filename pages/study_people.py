@@ -11,8 +11,6 @@ from ui import pick_study, require_role, user_error
 user = require_role("admin")
 st.title("Participants")
 study_id = pick_study()
-if study_id is None:
-    st.stop()
 study = get_study(study_id)
 
 left, right = st.columns(2)

@@ -15,8 +15,6 @@ from ui import escape_markdown, pick_study, require_role, speech_markdown
 user = require_role("admin", "expert")
 st.title("Transcripts")
 study_id = pick_study()
-if study_id is None:
-    st.stop()
 
 ALL = "All"
 # Source highlights by who quoted the stretch (a stretch quoted by several speakers is violet).

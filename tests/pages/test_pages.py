@@ -100,3 +100,12 @@ def test_admin_withdraws_and_reissues_a_link_and_closes_the_study(people):
     next(b for b in at.button if b.label == "Close the study").click()
     at.run()
     assert get_study(people["study"]).status == "closed"
+
+
+@pytest.mark.parametrize("page", ["study_items", "study_people", "strategies", "results", "transcripts"])
+def test_study_pages_without_a_study_say_how_to_make_one(db, page):
+    admin = auth.create_user(role="admin", name="ada", password="long enough")
+    at = run_page(page, admin.id)
+    assert not at.exception
+    assert [i.value for i in at.info] == ["No studies yet. Create one on the Studies page."]
+    assert not at.dataframe and not at.selectbox
