@@ -27,7 +27,9 @@ def err(rows, value, low="ci_low", high="ci_high"):
 
 
 def layout(fig: go.Figure, *, height: int, x: str | None = None, y: str | None = None, **kwargs) -> go.Figure:
-    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 40}, legend={"orientation": "h"},
+    # Legend above the plot: below it, it runs into the x-axis title.
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 50, "b": 40},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
                       xaxis_title=x, yaxis_title=y, **kwargs)
     return fig
 
