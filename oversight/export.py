@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import SQLModel, select
 
 from oversight.db import session_scope
-from oversight.report import p_correct
+from oversight.report import p_correct, untranscribed_setting
 from storage.models import Assignment, ExpertReview, Item, ItemGold, Judgment, Strategy, Study, Transcript, Turn
 
 CSV_COLUMNS = [
@@ -85,7 +85,7 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
             _row,
         )
         judgments = (
-            select(Judgment, Item.external_id, ItemGold.gold_index, Transcript, Assignment.strategy_id)
+            select(Judgment, Item.external_id, ItemGold.gold_index, Transcript, Assignment.strategy_id, Assignment.arm)
             .join(Item, Item.id == Judgment.item_id)
             .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
             .outerjoin(ItemGold, ItemGold.item_id == Judgment.item_id)
@@ -95,11 +95,15 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
         )
         write_jsonl("judgments.jsonl", select(Judgment).join(Item, Item.id == Judgment.item_id)
                     .where(Item.study_id == study_id).order_by(Judgment.id), _row)
+        protocols = dict(s.exec(select(Strategy.id, Strategy.protocol).where(Strategy.study_id == study_id)).all())
         n = 0
         with (out_dir / "judgments.csv").open("w", encoding="utf-8", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
             writer.writeheader()
-            for judgment, item_ext, gold, transcript, a_strategy in s.exec(judgments.execution_options(yield_per=BATCH)):
+            for judgment, item_ext, gold, transcript, a_strategy, arm in s.exec(
+                judgments.execution_options(yield_per=BATCH)
+            ):
+                strategy_id = (transcript.strategy_id if transcript else None) or a_strategy
                 probs = judgment.probabilities or []
                 p = p_correct(probs, judgment.answer_index, gold) if gold is not None else None
                 writer.writerow({
@@ -108,9 +112,9 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
                     "item_external_id": item_ext,
                     "transcript_id": judgment.transcript_id,
                     "transcript_external_id": transcript.external_id if transcript else None,
-                    "setting": transcript.setting if transcript else None,
+                    "setting": transcript.setting if transcript else untranscribed_setting(protocols.get(strategy_id), arm),
                     "origin": transcript.origin if transcript else "live",
-                    "strategy_id": (transcript.strategy_id if transcript else None) or a_strategy,
+                    "strategy_id": strategy_id,
                     "assignment_id": judgment.assignment_id,
                     "judge_kind": judgment.judge_kind,
                     "judge_id": judgment.judge_id,

@@ -156,6 +156,11 @@ def _rounds_by_transcript(s, study_id: int) -> dict[int, int]:
     return {tid: int(r or 0) for tid, r in rows}
 
 
+def untranscribed_setting(strategy_protocol: str | None, arm: str | None) -> str:
+    """The setting of a judgment with no transcript (direct QA): its strategy's protocol, else its arm."""
+    return strategy_protocol or arm or "direct-qa"
+
+
 def load_judgments(*, study_id: int, final_only: bool = True) -> list[JudgmentRecord]:
     """Every (final) judgment of a study on an item with a gold answer, as records. Read-only."""
     with session_scope(write=False) as s:
@@ -190,7 +195,7 @@ def load_judgments(*, study_id: int, final_only: bool = True) -> list[JudgmentRe
          t_id, setting, origin, t_tags, t_strategy, a_strategy, arm) in rows:
         strategy_id = t_strategy or a_strategy
         if t_id is None:
-            setting = protocols.get(strategy_id) or arm or "direct-qa"
+            setting = untranscribed_setting(protocols.get(strategy_id), arm)
         records.append(JudgmentRecord(
             id=jid, item_id=item_id, gold=gold, judge_kind=kind, probabilities=tuple(probs or ()),
             answer_index=answer, is_final=bool(final), setting=setting, transcript_id=t_id, origin=origin,

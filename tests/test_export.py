@@ -105,3 +105,16 @@ def test_empty_study_and_unknown_study(db, tmp_path):
     with pytest.raises(ValueError, match="study 5 does not exist"):
         export_study(study_id=5, out_dir=tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_direct_answer_has_the_dashboards_setting_in_the_csv(study_id, tmp_path):
+    from oversight.report import load_judgments
+
+    with session_scope() as s:
+        b = s.exec(select(Item).where(Item.study_id == study_id, Item.external_id == "b")).one()
+        s.add(Judgment(item_id=b.id, judge_name="p1", answer_index=2, is_final=True))
+    export_study(study_id=study_id, out_dir=tmp_path)
+    with (tmp_path / "judgments.csv").open(newline="") as f:
+        direct = [r for r in csv.DictReader(f) if not r["transcript_id"]]
+    assert [(r["setting"], r["p_correct"]) for r in direct] == [("direct-qa", "1.0")]
+    assert {r.setting for r in load_judgments(study_id=study_id) if r.transcript_id is None} == {"direct-qa"}
