@@ -7,6 +7,8 @@ page is what keeps a participant who types an admin URL out.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -48,8 +50,18 @@ def require_role(*roles: str) -> User:
 
 
 def user_error(exc: Exception) -> None:
-    """Show a domain error as a message (never a traceback)."""
-    st.error(str(exc))
+    """Show a domain error as a message (never a traceback), as text: a value in it cannot render Markdown."""
+    st.error(escape_markdown(str(exc)))
+
+
+def attempt(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
+    """Call a domain function the way every page does: (True, its result), or (False, None) after showing the
+    user error it raised. Anything else is a bug and keeps its traceback."""
+    try:
+        return True, fn(*args, **kwargs)
+    except USER_ERRORS as exc:
+        user_error(exc)
+        return False, None
 
 
 def pick_study(label: str = "Study") -> int:
@@ -93,4 +105,4 @@ def speech_markdown(text: str, quotes: list[dict]) -> str:
     return "".join(out)
 
 
-__all__ = ["USER_ERRORS", "current_user", "escape_markdown", "pick_study", "speech_markdown", "require_role", "sign_in_as", "sign_out", "user_error"]
+__all__ = ["USER_ERRORS", "attempt", "current_user", "escape_markdown", "pick_study", "speech_markdown", "require_role", "sign_in_as", "sign_out", "user_error"]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from oversight.importers import FORMATS
+from oversight.protocols.registry import PROTOCOLS
 
 
 class CliError(Exception):
@@ -147,23 +148,35 @@ def _progress(done: int, total: int, message: str) -> None:
 def cmd_strategy_create(args) -> None:
     from oversight.strategies import create_strategy
 
-    rules = json.loads(args.rules) if args.rules else {}
+    rules, prompts = _json_arg(args.rules, "--rules"), _json_arg(args.prompts, "--prompts")
     if args.rounds is not None:
         rules["rounds"] = args.rounds
-    roles = {k: v for k, v in (("debater", args.debater), ("consultant", args.consultant), ("judge", args.judge))
-             if v}
+    roles = {k: v for k, v in (("debater", args.debater), ("consultant", args.consultant), ("assistant", args.assistant),
+                               ("judge", args.judge)) if v}
     name = args.name or f"{args.protocol} ({', '.join(f'{k}={v}' for k, v in roles.items()) or 'default models'})"
     row = create_strategy(study_id=_study_id(args.study), name=name, protocol=args.protocol, rules=rules,
-                          model_roles=roles)
+                          prompts=prompts, model_roles=roles)
     _emit(args, {"id": row.id, "name": row.name, "version": row.version, "protocol": row.protocol,
-                 "rules": row.rules, "model_roles": row.model_roles}, str(row.id))
+                 "rules": row.rules, "prompts": row.prompts, "model_roles": row.model_roles}, str(row.id))
+
+
+def _json_arg(raw: str | None, flag: str) -> dict:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{flag} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise CliError(f"{flag} must be a JSON object")
+    return value
 
 
 def cmd_strategy_list(args) -> None:
     from oversight.strategies import list_strategies
 
     rows = [{"id": r.id, "name": r.name, "version": r.version, "protocol": r.protocol, "parent_id": r.parent_id,
-             "reason": r.reason, "rules": r.rules, "model_roles": r.model_roles}
+             "reason": r.reason, "rules": r.rules, "prompts": r.prompts, "model_roles": r.model_roles}
             for r in list_strategies(study_id=_study_id(args.study))]
     _emit(args, rows, "\n".join(f"{r['id']:>4}  {r['name']} v{r['version']} [{r['protocol']}]" for r in rows)
           or "no strategies yet")
@@ -226,19 +239,21 @@ def build_parser() -> argparse.ArgumentParser:
                                                                                       required=True)
     sp = add("create", cmd_strategy_create, "save a new strategy (prints its version id)", strategy)
     sp.add_argument("--study", type=int, required=True)
-    sp.add_argument("--protocol", required=True, choices=["debate", "consultancy", "direct-qa", "model-alone"])
+    sp.add_argument("--protocol", required=True, choices=list(PROTOCOLS))
     sp.add_argument("--name")
     sp.add_argument("--rounds", type=int)
     sp.add_argument("--debater", help="model name for the debaters")
     sp.add_argument("--consultant", help="model name for the consultant")
+    sp.add_argument("--assistant", help="model name for the assistant (assisted QA)")
     sp.add_argument("--judge", help="model name for the AI judge")
     sp.add_argument("--rules", help='more rules as JSON, e.g. \'{"speeches": "sequential"}\'')
+    sp.add_argument("--prompts", help='prompts as JSON by model role, e.g. \'{"assistant": {"system": "..."}}\'')
     sp = add("list", cmd_strategy_list, "list a study's strategy versions", strategy)
     sp.add_argument("--study", type=int, required=True)
     sp = add("arms", cmd_arms, "choose the strategy versions participants are dealt")
     sp.add_argument("--study", type=int, required=True)
     sp.add_argument("--strategies", required=True, help="comma-separated version ids ('' for plain direct QA)")
-    sp = add("run", cmd_run, "AI-only batch: AI debaters/consultants and an AI judge over the items")
+    sp = add("run", cmd_run, "AI-only batch: AI speakers or assistant and an AI judge over the items")
     sp.add_argument("--study", type=int, required=True)
     sp.add_argument("--strategy", type=int, required=True, help="strategy version id")
     sp.add_argument("--limit", type=int)

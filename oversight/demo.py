@@ -59,8 +59,11 @@ def seed_demo(*, admin_name: str = "admin", admin_password: str | None = None, i
                 study_id=study.id, name="Consultancy (offline models)", protocol="consultancy",
                 rules={"rounds": 2}, model_roles={"consultant": "extractive", "judge": "extractive"},
                 user_id=admin.id),
-            strategies.create_strategy(study_id=study.id, name="Direct QA", protocol="direct-qa", rules={"rounds": 1},
-                                       user_id=admin.id),
+            strategies.create_strategy(
+                study_id=study.id, name="Assisted QA (offline assistant)", protocol="assisted-qa",
+                rules={"max_messages": 6, "total_time_limit_s": 600},
+                model_roles={"assistant": "extractive", "judge": "extractive"}, user_id=admin.id),
+            strategies.create_strategy(study_id=study.id, name="Direct QA", protocol="direct-qa", user_id=admin.id),
         ]
         strategies.set_arms(study_id=study.id, strategy_ids=[a.id for a in arms], user_id=admin.id)
     links = [i.link for i in auth.create_invites(study_id=study.id, count=invites, created_by=admin.id)]

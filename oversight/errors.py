@@ -6,13 +6,13 @@ from oversight.auth import AuthError
 from oversight.importers.common import ImportFailed
 from oversight.models.errors import ModelError
 from oversight.participation import ParticipationError
-from oversight.protocols.engine import RuleViolation
-from oversight.protocols.rules import RulesError
+from oversight.prompts import PromptError
+from oversight.protocols.base import RuleViolation, RulesError
 from oversight.reviews import ReviewError
 from oversight.strategies import StrategyError
 from oversight.studies import StudyError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    AuthError, ImportFailed, ModelError, ParticipationError, ReviewError, RuleViolation, RulesError, StrategyError,
+    AuthError, ImportFailed, ModelError, ParticipationError, PromptError, ReviewError, RuleViolation, RulesError, StrategyError,
     StudyError,
 )

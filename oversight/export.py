@@ -81,7 +81,7 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
         write_jsonl(
             "turns.jsonl",
             select(Turn).join(Transcript, Transcript.id == Turn.transcript_id)
-            .where(Transcript.study_id == study_id).order_by(Turn.transcript_id, Turn.index),
+            .where(Transcript.study_id == study_id).order_by(Turn.transcript_id, Turn.position),
             _row,
         )
         judgments = (

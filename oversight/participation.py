@@ -10,11 +10,15 @@ import random
 from dataclasses import dataclass, replace
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from oversight.audit import log_event
 from oversight.db import session_scope
 from oversight.protocols import live
+from oversight.protocols.base import ItemFacts
+from oversight.protocols.direct_qa import PROTOCOL as DIRECT_QA
+from oversight.protocols.registry import get_protocol
 from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Study, User, utcnow
 
 
@@ -30,7 +34,7 @@ class Task:
     question: str
     options: list[str]
     started_at_iso: str
-    protocol: str = "direct-qa"
+    protocol: str = DIRECT_QA.name
     # Set when the task runs under a strategy: the judge page drives the live transcript.
     transcript_id: int | None = None
 
@@ -58,17 +62,13 @@ def record_consent(*, user_id: int) -> None:
 
 
 def _arm_for(item: Item, has_gold: bool, arms: list[Strategy], start: int) -> Strategy | None:
-    """The first arm, in rotation from `start`, that can run on this item."""
+    """The first arm, in rotation from `start`, whose protocol can run on this item."""
+    facts = ItemFacts(len(item.options), bool(item.source_text), has_gold)
     for k in range(len(arms)):
         arm = arms[(start + k) % len(arms)]
-        needs_source = arm.protocol in ("debate", "consultancy")
-        if needs_source and not item.source_text:
-            continue
-        if arm.protocol == "debate" and len(item.options) != 2:
-            continue
-        if arm.protocol == "consultancy" and not has_gold:
-            continue
-        return arm
+        protocol = get_protocol(arm.protocol)
+        if protocol.cannot_run(facts, protocol.parse_rules(arm.rules)) is None:
+            return arm
     return None
 
 
@@ -87,7 +87,7 @@ def _ensure_assignments(s, user: User) -> None:
     for position, item in enumerate(items):
         arm = _arm_for(item, item.id in gold, arms, user.id + position) if arms else None
         s.add(Assignment(study_id=user.study_id, participant_id=user.id, item_id=item.id,
-                         strategy_id=arm.id if arm else None, arm=arm.protocol if arm else "direct-qa",
+                         strategy_id=arm.id if arm else None, arm=arm.protocol if arm else DIRECT_QA.name,
                          position=position))
 
 
@@ -108,7 +108,7 @@ def next_task(*, user_id: int) -> Task | None:
         item = s.get(Item, current.item_id)
         task = Task(current.id, current.position + 1, total, item.question, list(item.options),
                     current.started_at.isoformat(), current.arm)
-    if task.protocol != "direct-qa" or current.strategy_id is not None:
+    if current.strategy_id is not None:
         # Idempotent per assignment: a refresh or a second tab finds the same transcript.
         tid = live.start_transcript(item_id=current.item_id, strategy_id=current.strategy_id,
                                     assignment_id=current.id, seed=current.id)
@@ -124,7 +124,7 @@ def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float
         if a is None or a.participant_id != user.id:
             raise ParticipationError("this task is not yours")
         if a.state == "done":
-            raise ParticipationError("this task was already submitted")
+            raise ParticipationError("This task was already submitted (in another tab?).")
         item = s.get(Item, a.item_id)
         if len(probabilities) != len(item.options) or any(p < 0 for p in probabilities) or sum(probabilities) <= 0:
             raise ParticipationError("give a probability for every answer")
@@ -138,6 +138,10 @@ def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float
         a.state, a.completed_at = "done", now
         user.last_seen_at = now
         log_event(s, "judgment.submit", user_id=user.id, study_id=a.study_id, assignment=a.id)
+        try:
+            s.flush()
+        except IntegrityError:  # one final judgment per assignment (a unique index): another tab was first
+            raise ParticipationError("This task was already submitted (in another tab?).") from None
 
 
 def progress(*, user_id: int) -> Progress:

@@ -6,6 +6,7 @@ made, so every transcript and judgment stays attributable to exactly the rules i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func
@@ -13,27 +14,31 @@ from sqlmodel import select
 
 from oversight.audit import log_event
 from oversight.db import session_scope
-from oversight.protocols.rules import Rules, RulesError
+from oversight.prompts import PromptError, complete_prompts
+from oversight.protocols.base import RulesError
+from oversight.protocols.registry import get_protocol
 from storage.models import Strategy, Study
-
-ROLES = ("debater", "consultant", "assistant", "judge", "feedback")
-HUMAN_PROTOCOLS = ("debate", "consultancy", "direct-qa")  # what a participant can be dealt
 
 
 class StrategyError(Exception):
     """A strategy that cannot be saved; the message is safe to show."""
 
 
-def _validate(protocol: str, rules: dict[str, Any], model_roles: dict[str, str]) -> dict[str, Any]:
-    """Check everything and return the complete rules (defaults filled in), so the stored version says it all."""
+def _validate(protocol: str, rules: dict[str, Any], prompts: dict[str, dict[str, str]],
+              model_roles: dict[str, str]) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """Check everything and return the complete rules and prompts (defaults filled in), so the stored version
+    says it all."""
     try:
-        parsed = Rules.from_dict(protocol, rules)
-    except RulesError as exc:
+        p = get_protocol(protocol)
+        parsed = p.parse_rules(rules)
+        full_prompts = complete_prompts(p.model_roles, prompts)
+    except (RulesError, PromptError) as exc:
         raise StrategyError(str(exc)) from None
-    unknown = set(model_roles) - set(ROLES)
+    unknown = set(model_roles) - set(p.model_roles)
     if unknown:
-        raise StrategyError(f"unknown model role(s) {sorted(unknown)}; roles are {', '.join(ROLES)}")
-    return parsed.to_dict()
+        raise StrategyError(f"model role(s) {', '.join(sorted(unknown))} do not take part in {p.label}; "
+                            f"its roles are {', '.join(p.model_roles)}")
+    return parsed.to_dict(), full_prompts
 
 
 def create_strategy(*, study_id: int, name: str, protocol: str, rules: dict[str, Any] | None = None,
@@ -41,7 +46,7 @@ def create_strategy(*, study_id: int, name: str, protocol: str, rules: dict[str,
                     user_id: int | None = None, reason: str = "") -> Strategy:
     """Save version 1 of a new strategy in a study."""
     model_roles = model_roles or {}
-    rules = _validate(protocol, rules or {}, model_roles)
+    rules, prompts = _validate(protocol, rules or {}, prompts or {}, model_roles)
     name = name.strip()
     if not name:
         raise StrategyError("a strategy needs a name")
@@ -51,7 +56,7 @@ def create_strategy(*, study_id: int, name: str, protocol: str, rules: dict[str,
         if s.exec(select(Strategy).where(Strategy.study_id == study_id, Strategy.name == name)).first():
             raise StrategyError(f"strategy {name!r} exists in this study; make a new version of it instead")
         row = Strategy(study_id=study_id, name=name, version=1, protocol=protocol, rules=rules,
-                       prompts=prompts or {}, model_roles=model_roles, created_by=user_id,
+                       prompts=prompts, model_roles=model_roles, created_by=user_id,
                        reason=reason or "first version")
         s.add(row)
         s.flush()
@@ -73,7 +78,12 @@ def new_version(*, parent_id: int, reason: str, user_id: int | None = None, **ch
         latest = s.exec(select(func.max(Strategy.version)).where(
             Strategy.study_id == parent.study_id, Strategy.name == parent.name)).one()
         fields = {k: changes.get(k, getattr(parent, k)) for k in allowed}
-        fields["rules"] = _validate(fields["protocol"], fields["rules"], fields["model_roles"])
+        if fields["protocol"] != parent.protocol:  # the parent's rules and prompts belong to another protocol
+            fields["rules"], fields["prompts"] = changes.get("rules", {}), changes.get("prompts", {})
+        fields["rules"], fields["prompts"] = _validate(fields["protocol"], fields["rules"], fields["prompts"],
+                                                       fields["model_roles"])
+        if all(fields[k] == getattr(parent, k) for k in allowed):
+            raise StrategyError("nothing changed: a new version must differ from its parent")
         row = Strategy(study_id=parent.study_id, name=parent.name, version=latest + 1, parent_id=parent.id,
                        reason=reason.strip(), created_by=user_id, **fields)
         s.add(row)
@@ -89,11 +99,6 @@ def list_strategies(*, study_id: int) -> list[Strategy]:
                            .order_by(Strategy.name, Strategy.version)).all())
 
 
-def get_strategy(strategy_id: int) -> Strategy | None:
-    with session_scope(write=False) as s:
-        return s.get(Strategy, strategy_id)
-
-
 def set_arms(*, study_id: int, strategy_ids: list[int], user_id: int | None = None) -> None:
     """Choose the strategy versions participants are dealt (in rotation). Empty: plain direct QA."""
     with session_scope() as s:
@@ -104,7 +109,33 @@ def set_arms(*, study_id: int, strategy_ids: list[int], user_id: int | None = No
             row = s.get(Strategy, sid)
             if row is None or row.study_id != study_id:
                 raise StrategyError(f"strategy {sid} is not in this study")
-            if row.protocol not in HUMAN_PROTOCOLS:
+            if not get_protocol(row.protocol).human:
                 raise StrategyError(f"{row.name} v{row.version} ({row.protocol}) has no human judge")
         study.arms = list(strategy_ids)
         log_event(s, "study.arms", user_id=user_id, study_id=study_id, arms=list(strategy_ids))
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str  # e.g. "rules.rounds", "prompts.debater.system", "model_roles.judge", "protocol"
+    old: Any
+    new: Any
+
+
+def diff(parent: Strategy | None, child: Strategy) -> list[Change]:
+    """What a version changed from its parent, field by field (rules, prompts, model roles)."""
+    if parent is None:
+        return []
+    changes = [Change("protocol", parent.protocol, child.protocol)] if parent.protocol != child.protocol else []
+
+    def walk(prefix: str, old: dict, new: dict) -> None:
+        for key in sorted(set(old) | set(new), key=str):
+            a, b = old.get(key), new.get(key)
+            if isinstance(a, dict) or isinstance(b, dict):
+                walk(f"{prefix}.{key}", a if isinstance(a, dict) else {}, b if isinstance(b, dict) else {})
+            elif a != b:
+                changes.append(Change(f"{prefix}.{key}", a, b))
+
+    for name in ("rules", "prompts", "model_roles"):
+        walk(name, getattr(parent, name) or {}, getattr(child, name) or {})
+    return changes

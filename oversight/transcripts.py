@@ -20,17 +20,10 @@ from sqlalchemy import func, or_
 from sqlmodel import select
 
 from oversight.db import session_scope
+from oversight.vocab import OWN_JUDGE_KINDS, SPEAKER_ROLES, option_letter, role_label
 from storage.models import Item, ItemGold, Judgment, Strategy, Transcript, Turn
 
-OWN_JUDGE_KINDS = ("human", "ai")  # the transcript's own judge (a room's or participant's, or a batch run's AI)
-ROLE_LABELS = {"debater_a": "Debater A", "debater_b": "Debater B", "consultant": "Consultant", "judge": "Judge",
-               "assistant": "Assistant", "participant": "Participant"}
-SPEAKER_ROLES = ("debater_a", "debater_b", "consultant")
 PAGE_SIZE = 50
-
-
-def option_letter(index: int) -> str:
-    return chr(ord("A") + index) if 0 <= index < 26 else str(index + 1)
 
 
 def strategy_label(strategy: Strategy | None) -> str | None:
@@ -184,7 +177,7 @@ class SideView:
 
 @dataclass(frozen=True)
 class TurnView:
-    index: int
+    position: int
     round: int
     role: str
     label: str
@@ -297,7 +290,7 @@ def transcript_detail(*, transcript_id: int, study_id: int | None = None) -> Tra
         item = s.get(Item, t.item_id)
         gold_row = s.get(ItemGold, t.item_id)
         strategy = s.get(Strategy, t.strategy_id) if t.strategy_id is not None else None
-        turns = s.exec(select(Turn).where(Turn.transcript_id == t.id).order_by(Turn.index)).all()
+        turns = s.exec(select(Turn).where(Turn.transcript_id == t.id).order_by(Turn.position)).all()
         judgments = s.exec(select(Judgment).where(Judgment.transcript_id == t.id)
                            .order_by(Judgment.round, Judgment.id)).all()
         gold = gold_row.gold_index if gold_row else None
@@ -319,11 +312,11 @@ def transcript_detail(*, transcript_id: int, study_id: int | None = None) -> Tra
             if honest is None and argues is not None and gold is not None:
                 honest = argues == gold
             letter = option_letter(order.index(argues)) if isinstance(argues, int) and 0 <= argues < n else None
-            sides.append(SideView(role, ROLE_LABELS[role], str(info.get("name") or ""), argues, honest, letter))
+            sides.append(SideView(role, role_label(role), str(info.get("name") or ""), argues, honest, letter))
         options = [OptionView(i, option_letter(pos), item.options[i], gold == i,
                               [sd.label for sd in sides if sd.argues == i]) for pos, i in enumerate(order)]
 
-        views = [TurnView(index=x.index, round=x.round, role=x.role, label=ROLE_LABELS.get(x.role, x.role),
+        views = [TurnView(position=x.position, round=x.round, role=x.role, label=role_label(x.role),
                           speaker=x.speaker or "", text=x.text or "",
                           quotes=list(x.quotes or []) if x.role != "judge" else [], model=x.model)
                  for x in turns]

@@ -1,19 +1,20 @@
-"""Admin: strategies as versioned data — build one, make a new version with a reason, choose which versions
-participants are dealt, and run AI-only batches with a progress bar."""
+"""Admin: strategies as versioned data — build one (the rules of its protocol, its prompts, its models), make a
+new version with a reason and see what it changed, choose which versions participants are dealt, and run AI-only
+batches with a progress bar."""
 
-import json
+from dataclasses import MISSING, fields
 
 import streamlit as st
 
-from oversight.jobs import get_job, list_jobs, start_job
+from oversight.jobs import list_jobs, start_job
 from oversight.models import model_infos
+from oversight.prompts import PLACEHOLDERS, complete_prompts
+from oversight.protocols.base import Rules
 from oversight.protocols.batch import run_batch
-from oversight.protocols.rules import PROTOCOLS, Rules
-from oversight.strategies import (
-    HUMAN_PROTOCOLS, StrategyError, create_strategy, list_strategies, new_version, set_arms,
-)
+from oversight.protocols.registry import PROTOCOLS, get_protocol
+from oversight.strategies import create_strategy, diff, list_strategies, new_version, set_arms
 from oversight.studies import get_study
-from ui import pick_study, require_role, user_error
+from ui import attempt, escape_markdown, pick_study, require_role
 
 user = require_role("admin")
 st.title("Strategies")
@@ -38,49 +39,61 @@ def label(sid: int) -> str:
     return f"{r.name} v{r.version} [{r.protocol}] (#{r.id})"
 
 
-def rules_form(key: str, protocol: str, rules: Rules, roles: dict) -> tuple[dict, dict]:
-    """The rule widgets, prefilled; returns (rules, model roles) as the strategy stores them."""
-    c1, c2, c3 = st.columns(3)
+def rule_widget(key: str, f, value):
+    """One rule's widget, from the field's metadata (label, help, range, choices)."""
+    meta, wkey = f.metadata, f"{key}-{f.name}"
+    text, help_ = meta.get("label", f.name), meta.get("help") or None
+    default = f.default if f.default is not MISSING else None
+    if "choices" in meta:
+        choices = list(meta["choices"])
+        return st.selectbox(text, choices, index=choices.index(value), help=help_, key=wkey)
+    if isinstance(default, bool):
+        return st.checkbox(text, value, help=help_, key=wkey)
+    if default is None:  # an optional limit: 0 means none
+        chosen = st.number_input(f"{text} (0: none)", 0, meta.get("max"), value or 0, help=help_, key=wkey)
+        return int(chosen) or None
+    if isinstance(default, float):
+        return float(st.number_input(text, float(meta["min"]), float(meta["max"]), float(value),
+                                     float(meta.get("step", 0.01)), help=help_, key=wkey))
+    return int(st.number_input(text, meta.get("min"), meta.get("max"), int(value), help=help_, key=wkey))
+
+
+def strategy_form(key: str, protocol_name: str, rules: Rules, prompts: dict, roles: dict) -> tuple[dict, dict, dict]:
+    """The rules of this protocol only, its model roles' prompts and models, prefilled; returns (rules, prompts,
+    model roles) as the strategy stores them."""
+    protocol = get_protocol(protocol_name)
+    st.markdown("**Rules**")
     out: dict = {}
-    with c1:
-        out["rounds"] = st.number_input("Rounds (judge must end by)", 1, 20, rules.rounds, key=f"{key}-rounds")
-        out["speeches"] = st.radio("Speeches after round 1", ["simultaneous", "sequential"],
-                                   index=["simultaneous", "sequential"].index(rules.speeches), key=f"{key}-sp",
-                                   horizontal=True)
-        out["char_limit"] = st.number_input("Characters per speech", 50, 20000, rules.char_limit, key=f"{key}-cl")
-        out["quote_limit"] = st.number_input("Quoted characters per speech", 0, 20000, rules.quote_limit,
-                                             key=f"{key}-ql")
-        out["best_of_n"] = st.number_input("Best-of-N speeches (AI debaters)", 1, 16, rules.best_of_n,
-                                           key=f"{key}-bon")
-    with c2:
-        out["judge_questions"] = st.checkbox("Judge may write questions between rounds", rules.judge_questions,
-                                             key=f"{key}-jq")
-        out["judge_may_end_early"] = st.checkbox("Judge may end early", rules.judge_may_end_early, key=f"{key}-ee")
-        out["randomise_answer_order"] = st.checkbox("Randomise answer order", rules.randomise_answer_order,
-                                                    key=f"{key}-ro")
-        out["feedback_after_judging"] = st.checkbox("Show the correct answer and score after judging",
-                                                    rules.feedback_after_judging, key=f"{key}-fb")
-        out["consultant_honest_p"] = st.slider("Consultant honest with probability", 0.0, 1.0,
-                                               rules.consultant_honest_p, 0.05, key=f"{key}-hp")
-    with c3:
-        out["scoring"] = st.selectbox("Scoring rule", ["log", "quadratic"], ["log", "quadratic"].index(rules.scoring),
-                                      key=f"{key}-sc")
-        out["turn_penalty"] = st.number_input("Penalty per round continued", 0.0, 1.0, rules.turn_penalty, 0.01,
-                                              key=f"{key}-tp")
-        turn = st.number_input("Time per judge report, s (0: none)", 0, 3600, rules.turn_time_limit_s or 0,
-                               key=f"{key}-tt")
-        total = st.number_input("Total time, s (0: none)", 0, 36000, rules.total_time_limit_s or 0, key=f"{key}-to")
-        out["turn_time_limit_s"], out["total_time_limit_s"] = (turn or None), (total or None)
+    cols = st.columns(3)
+    for k, f in enumerate(fields(rules)):
+        with cols[k % 3]:
+            out[f.name] = rule_widget(f"{key}-{protocol_name}", f, getattr(rules, f.name))
     st.markdown("**Models** (empty: the configured default for the role)")
-    m1, m2, m3 = st.columns(3)
     new_roles = {}
-    for col, role in zip((m1, m2, m3), ("debater", "consultant", "judge")):
+    for col, role in zip(st.columns(len(protocol.model_roles)), protocol.model_roles):
         current = roles.get(role, "")
         chosen = col.selectbox(role.capitalize(), model_names,
-                               index=model_names.index(current) if current in model_names else 0, key=f"{key}-{role}")
+                               index=model_names.index(current) if current in model_names else 0,
+                               key=f"{key}-{protocol_name}-m-{role}")
         if chosen:
             new_roles[role] = chosen
-    return out, new_roles
+    st.markdown("**Prompts** (used by `hf` and `openai` models; the offline `extractive` model does not generate)")
+    st.caption("Placeholders: " + ", ".join(f"{{{p}}} {what}" for p, what in PLACEHOLDERS.items())
+               + ". Write {{ and }} for literal braces.")
+    new_prompts = {}
+    for role in protocol.model_roles:
+        current = prompts.get(role, {})
+        with st.expander(f"Prompt for the {role}"):
+            new_prompts[role] = {
+                "system": st.text_area("System prompt", current.get("system", ""), key=f"{key}-{protocol_name}-ps-{role}"),
+                "template": st.text_area("User message template", current.get("template", ""),
+                                         key=f"{key}-{protocol_name}-pt-{role}"),
+            }
+    return out, new_prompts, new_roles
+
+
+def default_prompts(protocol_name: str) -> dict:
+    return complete_prompts(get_protocol(protocol_name).model_roles, {})
 
 
 tab_list, tab_new, tab_version, tab_arms, tab_run = st.tabs(
@@ -93,21 +106,39 @@ with tab_list:
         st.dataframe(
             [{"id": r.id, "name": r.name, "version": r.version, "protocol": r.protocol,
               "parent": label(r.parent_id) if r.parent_id in by_id else "", "reason": r.reason,
-              "models": json.dumps(r.model_roles), "rules": json.dumps(r.rules),
+              "models": ", ".join(f"{k}={v}" for k, v in r.model_roles.items()) or "defaults",
               "created": r.created_at.strftime("%Y-%m-%d %H:%M")} for r in rows],
             hide_index=True, width="stretch")
+        shown = st.selectbox("Open a version", [r.id for r in rows][::-1], format_func=label, key="show-version")
+        row = by_id[shown]
+        st.text(f"Reason: {row.reason}")
+        parent = by_id.get(row.parent_id)
+        if parent is not None:
+            changes = diff(parent, row)
+            st.markdown(f"**Changed from {label(parent.id)}**")
+            st.dataframe([{"field": c.field, "before": "" if c.old is None else str(c.old),
+                           "after": "" if c.new is None else str(c.new)} for c in changes]
+                         or [{"field": "(nothing)", "before": "", "after": ""}], hide_index=True, width="stretch")
+        st.markdown("**Rules**")
+        st.dataframe([{"rule": k, "value": str(v)} for k, v in row.rules.items()], hide_index=True, width="stretch")
+        for role, prompt in row.prompts.items():
+            with st.expander(f"Prompt for the {role}"):
+                st.text("System prompt:")
+                st.code(prompt.get("system", ""), language=None, wrap_lines=True)
+                st.text("User message template:")
+                st.code(prompt.get("template", ""), language=None, wrap_lines=True)
 
 with tab_new:
     name = st.text_input("Name", key="new-name")
-    protocol = st.selectbox("Protocol", PROTOCOLS, key="new-protocol")
-    rules, roles = rules_form("new", protocol, Rules(protocol=protocol), {})
+    protocol = st.selectbox("Protocol", list(PROTOCOLS), format_func=lambda p: PROTOCOLS[p].label,
+                            key="new-protocol")
+    st.caption(PROTOCOLS[protocol].summary)
+    rules, prompts, roles = strategy_form("new", protocol, get_protocol(protocol).parse_rules({}),
+                                          default_prompts(protocol), {})
     if st.button("Save version 1", type="primary"):
-        try:
-            row = create_strategy(study_id=study_id, name=name, protocol=protocol, rules=rules, model_roles=roles,
-                                  user_id=user.id)
-        except StrategyError as exc:
-            user_error(exc)
-        else:
+        ok, row = attempt(create_strategy, study_id=study_id, name=name, protocol=protocol, rules=rules,
+                          prompts=prompts, model_roles=roles, user_id=user.id)
+        if ok:
             saved(row)
 
 with tab_version:
@@ -116,34 +147,30 @@ with tab_version:
     else:
         parent_id = st.selectbox("Start from", [r.id for r in rows][::-1], format_func=label, key="ver-parent")
         parent = by_id[parent_id]
-        rules, roles = rules_form(f"ver-{parent_id}", parent.protocol, Rules.from_dict(parent.protocol, parent.rules),
-                                  parent.model_roles)
+        rules, prompts, roles = strategy_form(f"ver-{parent_id}", parent.protocol,
+                                              get_protocol(parent.protocol).parse_rules(parent.rules),
+                                              parent.prompts, parent.model_roles)
         reason = st.text_area("Why this version? (kept with it)", key=f"ver-reason-{parent_id}")
         if st.button("Save as a new version", type="primary"):
-            try:
-                row = new_version(parent_id=parent_id, reason=reason, rules=rules, model_roles=roles, user_id=user.id)
-            except StrategyError as exc:
-                user_error(exc)
-            else:
+            ok, row = attempt(new_version, parent_id=parent_id, reason=reason, rules=rules, prompts=prompts,
+                              model_roles=roles, user_id=user.id)
+            if ok:
                 saved(row)
 
 with tab_arms:
     study = get_study(study_id)
-    human = [r.id for r in rows if r.protocol in HUMAN_PROTOCOLS]
+    human = [r.id for r in rows if get_protocol(r.protocol).human]
     st.caption("Participants are dealt these strategy versions in rotation, item by item; items a protocol cannot "
                "run on (a debate needs two options and a source text) go to the next arm. None: plain direct QA.")
     arms = st.multiselect("Arms", human, default=[a for a in study.arms if a in human], format_func=label)
     if st.button("Save arms"):
-        try:
-            set_arms(study_id=study_id, strategy_ids=arms, user_id=user.id)
-        except StrategyError as exc:
-            user_error(exc)
-        else:
+        if attempt(set_arms, study_id=study_id, strategy_ids=arms, user_id=user.id)[0]:
             st.success("Saved. New participants are dealt these arms.")
 
 with tab_run:
-    st.caption("AI debaters (or consultants) and the AI judge over this study's items. Results fill the same "
-               "tables as human judging, so the Results page compares them on the same items.")
+    st.caption("AI speakers (or the assistant) and the AI judge over this study's items; under assisted QA the AI "
+               "judge asks the assistant questions first. Results fill the same tables as human judging, so the "
+               "Results page compares them on the same items.")
     if rows:
         sid = st.selectbox("Strategy version", [r.id for r in rows][::-1], format_func=label, key="run-sid")
         limit = st.number_input("Items (0: all)", 0, 100000, 10)
@@ -155,15 +182,14 @@ with tab_run:
 
     @st.fragment(run_every=1.0)
     def job_status() -> None:
-        jobs = list_jobs(study_id=study_id, limit=5)
+        jobs = [j for j in list_jobs(study_id=study_id, limit=10) if j.kind == "batch"][:5]
         if not jobs:
             st.info("No runs yet.")
             return
         for job in jobs:
-            job = get_job(job.id)
             st.progress(job.progress, text=f"Job #{job.id} {job.kind} · {job.state} · {job.message}")
             if job.state == "failed":
-                st.error(job.error or "failed")
+                st.error(escape_markdown(job.error or "failed"))
             elif job.state == "done":
                 acc = job.result.get("accuracy")
                 st.text(f"{job.result.get('n', 0)} items judged, accuracy "

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from oversight.models import ModelError
-from oversight.reviews import VERDICTS, ReviewError, add_review, reviews_for
+from oversight.jobs import get_job, start_job
+from oversight.protocols.ai_judge import judge_transcripts
+from oversight.reviews import VERDICTS, add_review, reviews_for
 from oversight.transcripts import PAGE_SIZE, list_transcripts, source_segments, transcript_detail, transcript_filters
-from ui import escape_markdown, pick_study, require_role, speech_markdown
+from ui import attempt, escape_markdown, pick_study, require_role, speech_markdown
 
 user = require_role("admin", "expert")
 st.title("Transcripts")
@@ -194,21 +195,34 @@ if final is not None:
 else:
     st.caption("The transcript's own judge has not given a final judgment.")
 
-if st.button("Ask the AI judge", help="Judges the speeches of this transcript with the configured judge model "
-                                      "(without the source) and stores the result as an ai-offline judgment."):
-    from oversight.protocols.ai_judge import judge_transcript
+if st.button("Ask the AI judge", help="Judges the turns of this transcript with the configured judge model "
+                                      "(without the source) and stores the result as an ai-offline judgment. "
+                                      "It runs as a job: you can leave this page meanwhile."):
+    transcript_id = detail.id
+    st.session_state["ai_judge_job"] = start_job(
+        kind="ai-judge", study_id=study_id, user_id=user.id, params={"transcript_ids": [transcript_id]},
+        fn=lambda progress: judge_transcripts(study_id=study_id, transcript_ids=[transcript_id], progress=progress))
 
-    try:
-        with st.spinner("The AI judge is reading the transcript…"):
-            result = judge_transcript(transcript_id=detail.id)
-    except ModelError as exc:
-        st.error(str(exc))
+
+@st.fragment(run_every=1.0)
+def ai_judge_status() -> None:
+    job = get_job(st.session_state["ai_judge_job"])
+    if job.state in ("queued", "running"):
+        st.progress(job.progress, text=f"AI judge: {job.state} · {job.message}")
+    elif job.state == "failed":
+        st.error(escape_markdown(f"The AI judge failed: {job.error}"))
     else:
-        p = result.probabilities[gold] if gold is not None and gold < len(result.probabilities) else None
-        outcome = "" if p is None else f" · p(correct) {p:.2f} {verdict(p)}"
-        st.success(f"AI judge {escape_markdown(result.judge_name)}: "
-                   f"{escape_markdown(probs_text(result.probabilities, gold))}{outcome}")
-        detail = transcript_detail(transcript_id=choice, study_id=study_id) or detail
+        del st.session_state["ai_judge_job"]
+        n = job.result.get("n", 0)
+        st.session_state["ai_judge_flash"] = (f"AI judge {job.result.get('model')}: judged {n} transcript(s)" if n else
+                                              "This model has judged this transcript already (see Other judgments).")
+        st.rerun()
+
+
+if "ai_judge_job" in st.session_state:
+    ai_judge_status()
+if flash := st.session_state.pop("ai_judge_flash", None):
+    st.success(escape_markdown(flash))
 
 tab_rounds, tab_source, tab_judgments, tab_reviews = st.tabs(
     ["Turns", f"Source ({detail.n_quotes} quotes)", "Other judgments", "Expert reviews"])
@@ -227,12 +241,8 @@ with tab_reviews:
         score_choice = st.slider("Quality of the judging process (1–5)", 1, 5, 3)
         notes = st.text_area("Feedback for the study designers")
         if st.form_submit_button("Save review", type="primary"):
-            try:
-                add_review(transcript_id=detail.id, expert_id=user.id, verdict=verdict_choice,
-                           score=float(score_choice), notes=notes)
-            except ReviewError as exc:
-                st.error(str(exc))
-            else:
+            if attempt(add_review, transcript_id=detail.id, expert_id=user.id, verdict=verdict_choice,
+                       score=float(score_choice), notes=notes)[0]:
                 st.rerun()
 
 with tab_rounds:
@@ -241,6 +251,9 @@ with tab_rounds:
     for rnd in detail.rounds:
         st.markdown(f"##### {'Before the first speeches' if rnd.round == 0 else f'Round {rnd.round}'}")
         for turn in rnd.speeches:
+            if turn.role == "restart":
+                st.caption("The participant started the chat over here: the assistant no longer saw the turns above.")
+                continue
             side = sides.get(turn.role)
             head = f"**{escape_markdown(turn.label)}**"
             if turn.speaker and turn.speaker != turn.label:

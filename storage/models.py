@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -113,7 +113,8 @@ class Strategy(SQLModel, table=True):
     version: int = 1
     parent_id: int | None = Field(default=None, foreign_key="strategy.id")
     reason: str = ""
-    protocol: str  # debate | consultancy | direct-qa | model-alone (see oversight.protocols.rules.PROTOCOLS)
+    protocol: str  # a name in oversight.protocols.registry.PROTOCOLS
+    # The complete rules of the protocol (defaults filled in) and each model role's prompt (system, template).
     rules: dict = _json({})
     prompts: dict = _json({})
     model_roles: dict = _json({})
@@ -144,25 +145,31 @@ class Transcript(SQLModel, table=True):
     item_id: int = Field(foreign_key="item.id", index=True)
     import_id: int | None = Field(default=None, foreign_key="importbatch.id")
     strategy_id: int | None = Field(default=None, foreign_key="strategy.id")
-    assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
+    # One transcript per assignment: two tabs opening the same task at once cannot make two.
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id", unique=True)
     # What ran: e.g. "human debate", "AI consultancy"; for live runs the strategy's protocol.
     setting: str = Field(index=True)
     origin: str = "live"  # live | imported
     external_id: str | None = Field(default=None, index=True)
-    status: str = "open"  # open | complete (live); complete | incomplete (imported rooms never finished)
+    status: str = "open"  # open | complete | timed-out (live); complete | incomplete (imported rooms never finished)
     tags: list[str] = _json([])
     meta: dict = _json({})
     created_at: datetime = Field(default_factory=utcnow)
 
 
 class Turn(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("transcript_id", "index"),)
+    # A transcript is a sequence of turns: `position` orders them. A live turn fills a `slot` ("round:role"), unique
+    # per transcript, so a turn generated twice or a report sent from two tabs is stored once. Imported turns
+    # have no slot (NULLs never collide).
+    __table_args__ = (UniqueConstraint("transcript_id", "position"), UniqueConstraint("transcript_id", "slot"))
 
     id: int | None = Field(default=None, primary_key=True)
     transcript_id: int = Field(foreign_key="transcript.id", index=True)
-    index: int
+    position: int
+    slot: str | None = None
     round: int = 0
-    role: str  # debater_a | debater_b | consultant | judge | assistant | participant
+    # debater_a | debater_b | consultant | judge | assistant | participant | restart (see oversight.vocab)
+    role: str
     speaker: str = ""
     text: str = ""
     quotes: list[dict] = _json([])
@@ -173,6 +180,11 @@ class Turn(SQLModel, table=True):
 
 
 class Judgment(SQLModel, table=True):
+    # At most one final human judgment per assignment: two tabs submitting the same task store one.
+    __table_args__ = (Index("uq_judgment_final_per_assignment", "assignment_id", unique=True,
+                            sqlite_where=text("is_final AND judge_kind = 'human'"),
+                            postgresql_where=text("is_final AND judge_kind = 'human'")),)
+
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="item.id", index=True)
     transcript_id: int | None = Field(default=None, foreign_key="transcript.id", index=True)

@@ -11,7 +11,7 @@ from oversight.models.config import ModelConfig, ModelsConfig
 from oversight.protocols import live
 from oversight.protocols.ai_judge import judge_transcript
 from oversight.protocols.batch import run_batch
-from oversight.protocols.engine import RuleViolation
+from oversight.protocols.base import RuleViolation
 from oversight.protocols.runner import SpeechRunner
 from storage.models import Item, ItemGold, Judgment, Transcript, Turn
 
@@ -58,11 +58,11 @@ def test_a_full_debate_with_a_human_judge(scripted_models, item, study):
     tid = live.start_transcript(item_id=item.id, strategy_id=sid)
     runner = SpeechRunner()
     view = live.judge_view(tid)
-    assert view.step.kind == "speeches" and view.speeches == []  # nothing revealed before both speak
+    assert view.step.kind == "speeches" and view.turns == []  # nothing revealed before both speak
     runner.run_until_judge(tid)
     view = live.judge_view(tid)
-    assert view.step.kind == "judge" and [s.role for s in view.speeches] == ["debater_a", "debater_b"]
-    assert all(q["verified"] for s in view.speeches for q in s.quotes)
+    assert view.step.kind == "judge" and [s.role for s in view.turns] == ["debater_a", "debater_b"]
+    assert all(q["verified"] for s in view.turns for q in s.quotes)
     live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.6, 0.4], note="B, why?", judge_id=None)
     with pytest.raises(RuleViolation):  # not the judge's turn again before round 2's speeches
         live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.6, 0.4])
@@ -96,7 +96,7 @@ def test_answer_order_randomisation_maps_back_to_item_order(scripted_models, ite
     assert live.judge_view(tid).options == [item.options[1], item.options[0]]
     assert state.answer_of("debater_a") == 1  # debater A argues the first displayed answer
     SpeechRunner().run_until_judge(tid)
-    live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.3, 0.7])
+    live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.3, 0.7], rationale="B quoted")
     with session_scope(write=False) as s:
         j = s.exec(select(Judgment).where(Judgment.transcript_id == tid)).one()
     assert j.probabilities == pytest.approx([0.7, 0.3])  # stored in the item's order
@@ -123,7 +123,7 @@ def test_a_restart_mid_round_resumes_without_losing_or_repeating_a_turn(scripted
     assert fresh.ensure(tid) == ["debater_b"]
     fresh.run_until_judge(tid)
     with session_scope(write=False) as s:
-        roles = s.exec(select(Turn.role).where(Turn.transcript_id == tid, Turn.round == 2).order_by(Turn.index)).all()
+        roles = s.exec(select(Turn.role).where(Turn.transcript_id == tid, Turn.round == 2).order_by(Turn.position)).all()
     assert roles == ["debater_a", "debater_b"]
 
 
@@ -206,14 +206,16 @@ def test_the_total_time_limit_forces_a_final_answer(scripted_models, item, study
         t.created_at = t.created_at - timedelta(minutes=2)
     step = live.judge_view(tid).step
     assert step.kind == "judge" and step.must_end and step.round == 1
-    live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.5, 0.5])
+    with pytest.raises(RuleViolation, match="say briefly why"):  # the rules ask a person for a reason
+        live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.5, 0.5])
+    live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.5, 0.5], rationale="out of time")
     assert live.judge_view(tid).step.kind == "done"
 
 
 def test_model_alone_reads_the_source_and_direct_qa_does_not(item, study):
     models.configure(None)
-    alone = strategies.create_strategy(study_id=study.id, name="alone", protocol="model-alone", rules={"rounds": 1}).id
-    blind = strategies.create_strategy(study_id=study.id, name="blind", protocol="direct-qa", rules={"rounds": 1}).id
+    alone = strategies.create_strategy(study_id=study.id, name="alone", protocol="model-alone").id
+    blind = strategies.create_strategy(study_id=study.id, name="blind", protocol="direct-qa").id
     with_text = run_batch(study_id=study.id, strategy_id=alone).outcomes[0]
     without = run_batch(study_id=study.id, strategy_id=blind).outcomes[0]
     assert with_text.error is None and without.error is None
@@ -260,7 +262,7 @@ def test_best_of_n_keeps_the_candidate_the_preference_judge_finds_most_convincin
                             randomise_answer_order=False)
         tid = live.start_transcript(item_id=item.id, strategy_id=sid)
         SpeechRunner().run_until_judge(tid)
-        [speech] = live.load_state(tid).speeches
+        [speech] = live.load_state(tid).turns
         assert speech.text == "The strongest case: <quote>ninety steps</quote>."
     finally:
         models.configure(None)

@@ -1,4 +1,4 @@
-"""The turn engine, rule by rule."""
+"""The protocols' step functions and the shared round engine, rule by rule."""
 
 from __future__ import annotations
 
@@ -6,18 +6,32 @@ import random
 
 import pytest
 
-from oversight.protocols.engine import (
-    Report, RuleViolation, Speaker, Speech, Step, check_report, check_speech, enforce_limits, next_step, speakers_for,
-)
-from oversight.protocols.rules import Rules, RulesError
+from oversight.protocols.base import Report, RuleViolation, RulesError, Speaker, Step
+from oversight.protocols.base import TurnRecord as Speech
+from oversight.protocols.engine import check_report, enforce_limits
+from oversight.protocols.registry import PROTOCOLS
 from oversight.protocols.scoring import judge_score
 from oversight.quotes import quoted_length
 
 A, B = "debater_a", "debater_b"
 
 
-def debate(**rules) -> tuple[Rules, tuple]:
-    r = Rules.from_dict("debate", rules)
+DEBATE, CONSULTANCY, DIRECT_QA = PROTOCOLS["debate"], PROTOCOLS["consultancy"], PROTOCOLS["direct-qa"]
+
+
+def speakers_for(rules, *, order, correct_index, rng):
+    protocol = CONSULTANCY if hasattr(rules, "consultant_honest_p") else DEBATE
+    return protocol.speakers(rules, order=order, correct_index=correct_index, rng=rng)
+
+
+def next_step(rules, speakers, turns, reports, *, time_up=False):
+    protocol = CONSULTANCY if hasattr(rules, "consultant_honest_p") else DIRECT_QA if not hasattr(rules, "rounds") \
+        else DEBATE
+    return protocol.next_step(rules, speakers, turns, reports, time_up=time_up)
+
+
+def debate(**rules) -> tuple:
+    r = DEBATE.parse_rules(rules)
     return r, speakers_for(r, order=[0, 1], correct_index=0, rng=random.Random(0))
 
 
@@ -74,17 +88,9 @@ def test_reports_are_refused_out_of_turn_and_normalised():
     assert check_report(step, Report(1, (1, 3)), 2).probabilities == (0.25, 0.75)
 
 
-def test_a_speaker_cannot_speak_out_of_turn():
-    rules, sp = debate(speeches="sequential")
-    check_speech(next_step(rules, sp, [], []), B)  # round 1: both may
-    step = next_step(rules, sp, [Speech(1, A, "a"), Speech(1, B, "b")], [Report(1, (0.5, 0.5))])
-    with pytest.raises(RuleViolation, match="debater_b"):
-        check_speech(step, B)
-
-
 def test_consultancy_has_one_speaker_honest_or_not_as_the_rules_say():
-    always = Rules.from_dict("consultancy", {"consultant_honest_p": 1.0})
-    never = Rules.from_dict("consultancy", {"consultant_honest_p": 0.0})
+    always = CONSULTANCY.parse_rules({"consultant_honest_p": 1.0})
+    never = CONSULTANCY.parse_rules({"consultant_honest_p": 0.0})
     honest = speakers_for(always, order=[0, 1, 2], correct_index=1, rng=random.Random(0))
     liars = {speakers_for(never, order=[0, 1, 2], correct_index=1, rng=random.Random(k))[0].answer_index
              for k in range(20)}
@@ -95,28 +101,36 @@ def test_consultancy_has_one_speaker_honest_or_not_as_the_rules_say():
 
 
 def test_debater_a_argues_the_first_answer_shown():
-    sp = speakers_for(Rules(), order=[1, 0], correct_index=0, rng=random.Random(0))
+    sp = speakers_for(DEBATE.parse_rules({}), order=[1, 0], correct_index=0, rng=random.Random(0))
     assert sp == (Speaker("debater_a", 1), Speaker("debater_b", 0))
 
 
 def test_direct_qa_is_one_final_judge_report():
-    rules = Rules.from_dict("direct-qa", {})
+    rules = DIRECT_QA.parse_rules({})
     step = next_step(rules, (), [], [])
     assert step.kind == "judge" and step.must_end
 
 
 def test_debate_needs_two_options():
     with pytest.raises(RuleViolation, match="two answer options"):
-        speakers_for(Rules(), order=[0, 1, 2, 3], correct_index=0, rng=random.Random(0))
+        speakers_for(DEBATE.parse_rules({}), order=[0, 1, 2, 3], correct_index=0, rng=random.Random(0))
 
 
 def test_rules_are_validated_with_the_field_named():
     with pytest.raises(RulesError, match="rounds"):
-        Rules.from_dict("debate", {"rounds": 0})
-    with pytest.raises(RulesError, match="unknown rule"):
-        Rules.from_dict("debate", {"roundz": 3})
+        DEBATE.parse_rules({"rounds": 0})
+    with pytest.raises(RulesError, match="do not apply to this protocol: roundz"):
+        DEBATE.parse_rules({"roundz": 3})
     with pytest.raises(RulesError, match="quote_limit"):
-        Rules.from_dict("debate", {"char_limit": 100, "quote_limit": 500})
+        DEBATE.parse_rules({"char_limit": 100, "quote_limit": 500})
+    with pytest.raises(RulesError, match="consultant_honest_p"):  # a consultancy rule is not a debate rule
+        DEBATE.parse_rules({"consultant_honest_p": 0.5})
+    with pytest.raises(RulesError, match="rounds"):  # direct QA is one answer: no rounds to set
+        DIRECT_QA.parse_rules({"rounds": 2})
+    with pytest.raises(RulesError, match="scoring"):
+        DIRECT_QA.parse_rules({"scoring": "brier"})
+    with pytest.raises(RulesError, match="true or false"):
+        DEBATE.parse_rules({"judge_questions": "yes"})
 
 
 def test_limits_cut_quotes_past_the_budget_and_never_leave_a_quote_open():

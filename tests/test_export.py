@@ -40,9 +40,9 @@ def study_id(db, tmp_path):
         s.add_all([expert, t])
         s.flush()
         s.add_all([
-            Turn(transcript_id=t.id, index=0, role="debater_a", speaker="A", text="<quote>q</quote>",
+            Turn(transcript_id=t.id, position=0, role="debater_a", speaker="A", text="<quote>q</quote>",
                  quotes=[{"text": "q", "start": 0, "end": 1}]),
-            Turn(transcript_id=t.id, index=1, role="judge", speaker="J", text="hm"),
+            Turn(transcript_id=t.id, position=1, role="judge", speaker="J", text="hm"),
             Judgment(item_id=a.id, transcript_id=t.id, judge_name="J", probabilities=[0.3, 0.7], round=1, is_final=True),
             Judgment(item_id=a.id, transcript_id=t.id, judge_name="J", probabilities=[0.6, 0.4], round=0),
             ExpertReview(study_id=ids[0], expert_id=expert.id, transcript_id=t.id, score=1.0, verdict="correct"),
@@ -78,7 +78,7 @@ def test_transcripts_turns_judgments_reviews(study_id, tmp_path):
     (transcript,) = read_jsonl(tmp_path / "transcripts.jsonl")
     assert transcript["external_id"] == "room-1" and transcript["meta"] == {"rules": {"rounds": 2}}
     turns = read_jsonl(tmp_path / "turns.jsonl")
-    assert [t["index"] for t in turns] == [0, 1] and turns[0]["quotes"][0]["text"] == "q"
+    assert [t["position"] for t in turns] == [0, 1] and turns[0]["quotes"][0]["text"] == "q"
     judgments = read_jsonl(tmp_path / "judgments.jsonl")
     assert [j["probabilities"] for j in judgments] == [[0.3, 0.7], [0.6, 0.4]]
     (review,) = read_jsonl(tmp_path / "reviews.jsonl")

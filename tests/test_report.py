@@ -326,7 +326,8 @@ def test_per_strategy_rows_hold_live_human_and_ai_batch_judgments(db):
         # A participant's live debate under the same version, decided correctly.
         tid = live.start_transcript(item_id=item_id, strategy_id=v1.id)
         SpeechRunner().run_until_judge(tid)
-        live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.9, 0.1], end=True)
+        live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.9, 0.1], end=True,
+                           rationale="A quoted the text")
     finally:
         models.configure(None)
     by = {(r["version"], r["judge_kind"]): r for r in study_report(study_id=study_id)["by_strategy"]}

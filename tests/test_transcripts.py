@@ -39,11 +39,11 @@ def viewer(study):
         s.flush()
         a_text = "It was <quote>under the blue flowerpot</quote>, see <quote>a quote that is not there</quote>."
         s.add_all([
-            Turn(transcript_id=live.id, index=10, round=1, role="debater_a", speaker="Debater A", text=a_text,
+            Turn(transcript_id=live.id, position=0, slot="1:debater_a", round=1, role="debater_a", speaker="Debater A", text=a_text,
                  quotes=[q.__dict__ for q in check_quotes(a_text, SOURCE)], model="scripted"),
-            Turn(transcript_id=live.id, index=11, round=1, role="debater_b", speaker="Debater B",
+            Turn(transcript_id=live.id, position=1, slot="1:debater_b", round=1, role="debater_b", speaker="Debater B",
                  text="<b>Mailbox</b>, trust me.", quotes=[]),
-            Turn(transcript_id=live.id, index=19, round=1, role="judge", speaker="AI judge", text=""),
+            Turn(transcript_id=live.id, position=2, slot="1:judge", round=1, role="judge", speaker="AI judge", text=""),
         ])
         s.add_all([
             Judgment(item_id=item.id, transcript_id=live.id, judge_kind="ai", judge_name="scripted", round=1,
@@ -55,11 +55,11 @@ def viewer(study):
         b_text = "Read this: <quote>Nobody had moved it</quote>. And <quote>the blue flowerpot</quote>"
         b_quotes = [{**q.__dict__, "span": span} for q, span in zip(check_quotes(b_text, SOURCE), ([9, 13], [4, 7]))]
         s.add_all([
-            Turn(transcript_id=room.id, index=0, round=0, role="judge", speaker="Jo", text=""),
-            Turn(transcript_id=room.id, index=1, round=1, role="debater_b", speaker="Bo", text=b_text,
+            Turn(transcript_id=room.id, position=0, round=0, role="judge", speaker="Jo", text=""),
+            Turn(transcript_id=room.id, position=1, round=1, role="debater_b", speaker="Bo", text=b_text,
                  quotes=b_quotes),
-            Turn(transcript_id=room.id, index=2, round=1, role="debater_a", speaker="Ann", text="Mailbox.", quotes=[]),
-            Turn(transcript_id=room.id, index=3, round=1, role="judge", speaker="Jo", text="B convinced me."),
+            Turn(transcript_id=room.id, position=2, round=1, role="debater_a", speaker="Ann", text="Mailbox.", quotes=[]),
+            Turn(transcript_id=room.id, position=3, round=1, role="judge", speaker="Jo", text="B convinced me."),
         ])
         s.add_all([
             Judgment(item_id=item.id, transcript_id=room.id, judge_kind="human", judge_name="Jo", round=0,

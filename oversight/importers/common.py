@@ -266,7 +266,7 @@ def land(batch: ParsedBatch, *, study_id: int, user_id: int | None = None) -> Im
                 children.append(
                     Turn(
                         transcript_id=row.id,
-                        index=index,
+                        position=index,
                         round=turn.round,
                         role=turn.role,
                         speaker=turn.speaker,

@@ -6,7 +6,8 @@ question and the earlier messages as the source.
 - debater / consultant: argues `task.options[task.answer_index]` by quoting, verbatim, the story sentences whose
   similarity to "question + assigned answer" most exceeds their similarity to "question + other answer(s)", within
   `quote_limit` / `char_limit`.
-- assistant: quotes the passages most similar to the question.
+- assistant: quotes the passages most similar to the person's latest message (else the question), new ones first.
+- questioner (an AI participant in assisted-QA batch runs): asks what in the text supports each option in turn.
 - judge / feedback: `score_choices` compares each option with the best-matching evidence (the story when the task
   carries one, else the quotes and sentences of the transcript/messages); `complete` names the likeliest option.
 
@@ -186,27 +187,40 @@ class ExtractiveBackend(Backend):
         return head + body + tail
 
     def assist(self, task: Task) -> str:
+        """Quote the passages most relevant to the person's latest message (else the question), skipping passages
+        already quoted in this chat, so that follow-up questions bring new evidence."""
         if not task.source:
-            raise ModelError("The extractive assistant needs a task with a source text.")
+            raise ModelError("The extractive assistant needs a task with a source text (the strategy hides it).")
         spans, emb = self.passages(task.source)
         if not spans:
             return "The text is empty."
-        q = self.encode([task.question + " " + " ".join(task.options)])[0]
+        asked = [text for role, text in task.chat if role == "user"]
+        query = f"{asked[-1]} {task.question}" if asked else task.question + " " + " ".join(task.options)
+        said = " ".join(" ".join(text.split()) for role, text in task.chat if role == "assistant")
+        q = self.encode([query])[0]
         order = (emb @ q).argsort()[::-1]
         limit = task.char_limit or 600
         out, used = [], 40
-        for i in order[:8]:
+        for i in order[:12]:
             s, e = spans[int(i)]
-            if used + (e - s) + 17 > limit:
+            if " ".join(task.source[s:e].split()) in said or used + (e - s) + 17 > limit:
                 continue
             out.append((s, e))
             used += (e - s) + 17
             if len(out) >= 3:
                 break
+        if not out:
+            return "I have no further passages of the text that bear on this."
         out.sort()
-        return "Passages relevant to the question:\n" + "".join(
-            f"<quote>{' '.join(task.source[s:e].split())}</quote>\n" for s, e in out
-        )
+        head = "Passages relevant to your question:\n" if asked else "Passages relevant to the question:\n"
+        return head + "".join(f"<quote>{' '.join(task.source[s:e].split())}</quote>\n" for s, e in out)
+
+    def ask(self, task: Task) -> str:
+        """An AI participant's question (batch runs of assisted QA): what supports each option in turn."""
+        if not task.options:
+            return "What does the text say about this question?"
+        asked = sum(1 for who, _ in task.transcript if who == "Participant")
+        return f'What in the text supports "{task.options[asked % len(task.options)]}"?'
 
     def _evidence(self, request: Request, task: Task | None) -> tuple[list[str], object]:
         """Evidence passages and their embeddings: the story, else quotes and sentences from the conversation."""
@@ -257,6 +271,8 @@ class ExtractiveBackend(Backend):
             task = Task(role="assistant", question=users[-1] if users else "", source=source)
         if task.role in ("debater", "consultant"):
             return self.argue(task)
+        if task.role == "questioner":
+            return self.ask(task)
         if task.role in ("judge", "feedback"):
             probs = self.score_choices(request, task.options)
             best = max(range(len(probs)), key=probs.__getitem__)

@@ -2,7 +2,7 @@
 
 Works on any transcript, live or finished, imported or not: what it reads is the question, the options and
 the speeches (each labelled with the answer its speaker argues). It never sees the source unless the
-protocol is `model-alone` (the model answering on its own, with the text).
+protocol lets its judge read it (model alone: the model answering on its own, with the text).
 """
 
 from __future__ import annotations
@@ -14,18 +14,20 @@ from sqlmodel import select
 from oversight.db import session_scope
 from oversight.models import Request, Task, get_model, model_for_role
 from oversight.models.base import Backend
+from oversight.prompts import Prompt
+from oversight.vocab import is_correct, role_label
 from storage.models import Item, ItemGold, Judgment, Transcript, Turn
-
-LABELS = {"debater_a": "Debater A", "debater_b": "Debater B", "consultant": "Consultant", "judge": "Judge"}
 
 
 def judge_probabilities(model: Backend, *, question: str, options: Sequence[str],
-                        transcript: Sequence[tuple[str, str]] = (), source: str | None = None) -> list[float]:
+                        transcript: Sequence[tuple[str, str]] = (), source: str | None = None,
+                        prompt: Prompt | None = None) -> list[float]:
     """Probabilities over `options` (in their given order), averaged over the forward and reversed order."""
     options = list(options)
 
     def score(opts: list[str]) -> list[float]:
-        task = Task(role="judge", question=question, options=tuple(opts), source=source, transcript=tuple(transcript))
+        task = Task(role="judge", question=question, options=tuple(opts), source=source, transcript=tuple(transcript),
+                    prompt=prompt)
         return list(model.score_choices(Request(task=task), opts))
 
     forward = score(options)
@@ -37,17 +39,18 @@ def judge_probabilities(model: Backend, *, question: str, options: Sequence[str]
 
 def transcript_lines(turns: Sequence[Turn], roles: dict, options: Sequence[str], *, upto_round: int | None = None
                      ) -> list[tuple[str, str]]:
-    """(speaker label, text) for every speech and judge note, each speaker labelled with the answer it argues."""
+    """(speaker label, text) for every turn and judge note, each speaker labelled with the answer it argues.
+    Chat restarts are left out: a judge reads the conversation as it happened."""
     lines = []
     for turn in turns:
-        if upto_round is not None and turn.round > upto_round:
+        if (upto_round is not None and turn.round > upto_round) or turn.role == "restart":
             continue
         if turn.role == "judge":
             if turn.text.strip():
                 lines.append(("Judge", turn.text))
             continue
         argues = roles.get(turn.role, {}).get("argues")
-        label = LABELS.get(turn.role, turn.role)
+        label = role_label(turn.role)
         if argues is not None:
             label += f' (arguing for "{options[argues]}")'
         lines.append((label, turn.text))
@@ -60,7 +63,7 @@ def judge_transcript(*, transcript_id: int, model_name: str | None = None) -> Ju
     with session_scope(write=False) as s:
         t = s.get(Transcript, transcript_id)
         item = s.get(Item, t.item_id)
-        turns = s.exec(select(Turn).where(Turn.transcript_id == t.id).order_by(Turn.index)).all()
+        turns = s.exec(select(Turn).where(Turn.transcript_id == t.id).order_by(Turn.position)).all()
     lines = transcript_lines(turns, t.meta.get("roles", {}), item.options)
     probs = judge_probabilities(model, question=item.question, options=item.options, transcript=lines)
     judgment = Judgment(item_id=item.id, transcript_id=t.id, judge_kind="ai-offline", judge_name=model.name,
@@ -72,14 +75,18 @@ def judge_transcript(*, transcript_id: int, model_name: str | None = None) -> Ju
 
 
 def judge_transcripts(*, study_id: int, tag: str | None = None, limit: int | None = None,
-                      model_name: str | None = None, progress=None) -> dict:
-    """AI-judge every complete transcript of a study (optionally with a tag) that this model has not judged yet."""
+                      model_name: str | None = None, transcript_ids: list[int] | None = None, progress=None) -> dict:
+    """AI-judge every complete transcript of a study (optionally with a tag, or only `transcript_ids`) that this
+    model has not judged yet."""
     model = get_model(model_name) if model_name else model_for_role("judge")
     with session_scope(write=False) as s:
         done = set(s.exec(select(Judgment.transcript_id).where(Judgment.judge_kind == "ai-offline",
                                                                Judgment.judge_name == model.name)).all())
-        rows = s.exec(select(Transcript).where(Transcript.study_id == study_id, Transcript.status == "complete")
-                      .order_by(Transcript.id)).all()
+        # Named transcripts are judged as they stand; otherwise only finished ones.
+        query = select(Transcript).where(Transcript.study_id == study_id)
+        query = query.where(Transcript.id.in_(transcript_ids)) if transcript_ids is not None else \
+            query.where(Transcript.status == "complete")
+        rows = s.exec(query.order_by(Transcript.id)).all()
         todo = [t.id for t in rows if t.id not in done and (tag is None or tag in t.tags)][: limit or None]
         gold = dict(s.exec(select(ItemGold.item_id, ItemGold.gold_index)).all())
     correct = []
@@ -88,7 +95,7 @@ def judge_transcripts(*, study_id: int, tag: str | None = None, limit: int | Non
             progress(k, len(todo), f"transcript {tid}")
         j = judge_transcript(transcript_id=tid, model_name=model.name)
         if j.item_id in gold:
-            correct.append(j.probabilities[gold[j.item_id]] > 0.5)
+            correct.append(is_correct(j.probabilities[gold[j.item_id]]))
     if progress:
         progress(len(todo), len(todo), "done")
     return {"n": len(todo), "model": model.name,

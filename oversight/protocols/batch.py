@@ -1,5 +1,7 @@
-"""AI-only runs: AI debaters (or consultants) and an AI judge over a study's items, filling the same tables
-that human judging fills, so that human and AI judges compare on the same items."""
+"""AI-only runs: AI speakers (debaters, a consultant, an assistant) and an AI judge over a study's items, filling
+the same tables that human judging fills, so that human and AI judges compare on the same items. Under a chat
+protocol (assisted QA) the AI judge stands in for the participant: it asks the assistant questions (written by
+the questioner model) before it answers, so a whole arm can be tried without people."""
 
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ from dataclasses import dataclass, field
 from sqlmodel import select
 
 from oversight.db import session_scope
-from oversight.models import get_model, model_for_role
+from oversight.models import model_for_role
+from oversight.prompts import check_prompt
 from oversight.protocols import live
 from oversight.protocols.ai_judge import judge_probabilities, transcript_lines
-from oversight.protocols.engine import RuleViolation
-from oversight.protocols.rules import Rules
-from oversight.protocols.runner import get_runner
+from oversight.protocols.base import RuleViolation
+from oversight.protocols.registry import get_protocol
+from oversight.protocols.runner import get_runner, model_for, turn_request
+from oversight.vocab import is_correct
 from storage.models import Item, ItemGold, Strategy, Transcript, Turn
 
 Progress = Callable[[int, int, str], None]  # done, total, message
@@ -50,26 +54,34 @@ class BatchResult:
                 "items": [o.__dict__ for o in self.outcomes]}
 
 
-def eligible_items(*, study_id: int, rules: Rules) -> list[int]:
-    """Items this protocol can run on: with a gold answer (to score), a source for speakers, two options for debate."""
+def eligible_items(*, study_id: int, strategy: Strategy) -> list[int]:
+    """Items the strategy's protocol can run on and that have a gold answer (to score)."""
+    protocol = get_protocol(strategy.protocol)
+    rules = protocol.parse_rules(strategy.rules)
     with session_scope(write=False) as s:
         rows = s.exec(select(Item).join(ItemGold, ItemGold.item_id == Item.id).where(Item.study_id == study_id)
                       .order_by(Item.id)).all()
-        return [i.id for i in rows if (not rules.has_speakers or i.source_text)
-                and (rules.protocol != "debate" or len(i.options) == 2)]
+        return [i.id for i in rows if protocol.cannot_run(live.item_facts(s, i), rules) is None]
 
 
 def _judge_report(state: live.State) -> list[float]:
-    """The live AI judge's probabilities (display order) after the speeches so far."""
-    name = state.model_roles.get("judge")
-    model = get_model(name) if name else model_for_role("judge")
+    """The live AI judge's probabilities (display order) after the turns so far."""
+    model = model_for(state, "judge")
     with session_scope(write=False) as s:
-        turns = s.exec(select(Turn).where(Turn.transcript_id == state.transcript_id).order_by(Turn.index)).all()
+        turns = s.exec(select(Turn).where(Turn.transcript_id == state.transcript_id).order_by(Turn.position)).all()
         meta = s.get(Transcript, state.transcript_id).meta
     lines = transcript_lines(turns, meta.get("roles", {}), state.options)
-    source = state.source if state.rules.protocol == "model-alone" else None
-    probs = judge_probabilities(model, question=state.question, options=state.options, transcript=lines, source=source)
+    source = state.source if state.protocol.judge_sees_source else None
+    probs = judge_probabilities(model, question=state.question, options=state.options, transcript=lines,
+                                source=source, prompt=check_prompt("judge", state.prompts.get("judge", {})))
     return state.to_display_order(probs)
+
+
+def _ask(state: live.State) -> str:
+    """The AI participant's next question to the assistant, written by the questioner model."""
+    model = model_for(state, "questioner")
+    text = model.complete([turn_request(state, "questioner")])[0].text
+    return state.protocol.finish_text(state.rules, "questioner", text) or "What does the text say about this?"
 
 
 def run_item(*, item_id: int, strategy_id: int, judge_name: str) -> ItemOutcome:
@@ -78,19 +90,24 @@ def run_item(*, item_id: int, strategy_id: int, judge_name: str) -> ItemOutcome:
     while True:
         state = live.load_state(tid)
         step = state.step
-        if step.kind == "done":
+        if step.kind in ("done", "expired"):
             break
         if step.kind == "speeches":
             runner.run_until_judge(tid)
-            continue
-        # The AI judge does not stop early: it reads every round the rules allow.
-        live.submit_report(transcript_id=tid, round_=step.round, display_probabilities=_judge_report(state),
-                           end=step.must_end, judge_kind="ai", judge_name=judge_name)
+        elif step.kind == "chat" and state.protocol.ai_wants_to_ask(state.rules, state.turns):
+            live.send_message(transcript_id=tid, text=_ask(state), speaker=judge_name)
+        else:
+            # The AI judge does not stop early: it reads every round the rules allow, then answers.
+            end = step.must_end or (step.kind == "chat" and step.may_end)
+            live.submit_report(transcript_id=tid, round_=step.round, display_probabilities=_judge_report(state),
+                               end=end, judge_kind="ai", judge_name=judge_name)
     state = live.load_state(tid)
+    if not state.reports or not state.reports[-1].end:
+        return ItemOutcome(item_id, tid, len(state.reports), None, None, error="no final answer")
     with session_scope(write=False) as s:
         gold = s.get(ItemGold, item_id).gold_index
     p = state.reports[-1].probabilities[gold]
-    return ItemOutcome(item_id, tid, len(state.reports), p, p > 0.5)
+    return ItemOutcome(item_id, tid, len(state.reports), p, is_correct(p))
 
 
 def run_batch(*, study_id: int, strategy_id: int, limit: int | None = None,
@@ -99,12 +116,10 @@ def run_batch(*, study_id: int, strategy_id: int, limit: int | None = None,
         strategy = s.get(Strategy, strategy_id)
         if strategy is None or strategy.study_id != study_id:
             raise RuleViolation(f"no strategy {strategy_id} in study {study_id}")
-    rules = Rules.from_dict(strategy.protocol, strategy.rules)
-    items = eligible_items(study_id=study_id, rules=rules)[: limit or None]
+    items = eligible_items(study_id=study_id, strategy=strategy)[: limit or None]
     if not items:
-        raise RuleViolation("no items this protocol can run on (needs gold answers"
-                            + (", source texts" if rules.has_speakers else "")
-                            + (" and two options" if rules.protocol == "debate" else "") + ")")
+        raise RuleViolation(f"no items in this study that {get_protocol(strategy.protocol).label} can run on and "
+                            "that have a gold answer to score it (see the Items page)")
     judge_name = strategy.model_roles.get("judge") or model_for_role("judge").name
     result = BatchResult(strategy_id)
     for done, item_id in enumerate(items):

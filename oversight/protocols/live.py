@@ -1,13 +1,18 @@
-"""Debates, consultancies and direct-QA rounds backed by the database.
+"""Live transcripts of every protocol, backed by the database.
 
-The engine decides what may happen; this module loads a transcript's history into the engine, stores
-what happened, and builds the judge's view. Every speech and every judge report is committed the moment
-it exists, and a turn's slot in the transcript is unique (`Turn.index` = round * 10 + slot), so a turn
-generated twice (two tabs, a restart mid-generation) is stored once.
+The protocol decides what may happen (its `next_step` over the history); this module loads a transcript's
+history, stores what happened, and builds the judge's view. Every turn and every judge report is committed the
+moment it exists.
 
-Display order: when the rules randomise answer order, the transcript records a permutation `order`;
-the judge sees option `order[i]` in position i, and debater A always argues the first displayed answer.
-Judge probabilities are stored in the item's own option order.
+Turns are a sequence: `Turn.position` orders a transcript's turns (0, 1, 2 …) and `Turn.slot` ("round:role")
+names the place a live turn fills. Both are unique per transcript in the database, so a turn generated twice
+(two tabs, two processes, a restart mid-generation) or a report sent from two tabs is stored once: the second
+insert fails on the slot and is told so. Appending takes a row lock on the transcript (PostgreSQL; SQLite
+writers are serialised by BEGIN IMMEDIATE), so positions never collide.
+
+Display order: when the rules randomise answer order, the transcript records a permutation `order`; the judge
+sees option `order[i]` in position i, and debater A always argues the first displayed answer. Judge
+probabilities are stored in the item's own option order.
 """
 
 from __future__ import annotations
@@ -15,46 +20,43 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from oversight.audit import log_event
 from oversight.db import session_scope
-from oversight.protocols.engine import (
-    Report, RuleViolation, Speaker, Speech, Step, check_report, check_speech, next_step, speakers_for,
+from oversight.protocols.base import (
+    ItemFacts, Protocol, Report, RuleViolation, Rules, Speaker, Step, TurnRecord,
 )
-from oversight.protocols.rules import Rules
+from oversight.protocols.engine import check_report
+from oversight.protocols.registry import get_protocol
 from oversight.protocols.scoring import judge_score
 from oversight.quotes import check_quotes
+from oversight.vocab import OWN_JUDGE_KINDS, role_label
 from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Transcript, Turn, utcnow
-
-SLOTS = {"debater_a": 0, "consultant": 0, "debater_b": 1, "judge": 9}
-# The transcript's own judge; AI judgments made afterwards ("ai-offline") are not part of its history.
-LIVE_JUDGE_KINDS = ("human", "ai")
-LABELS = {"debater_a": "Debater A", "debater_b": "Debater B", "consultant": "Consultant", "judge": "Judge"}
-
-
-def turn_index(round_: int, role: str) -> int:
-    return round_ * 10 + SLOTS[role]
 
 
 @dataclass
 class State:
-    """A transcript's history, as the engine sees it, plus what is needed to act on it."""
+    """A transcript's history, as its protocol sees it, plus what is needed to act on it."""
 
     transcript_id: int
     strategy_id: int | None
+    protocol: Protocol
     rules: Rules
     model_roles: dict
+    prompts: dict
     question: str
     options: list[str]  # item order
     order: list[int]  # display position -> item option index
     source: str | None
     speakers: tuple[Speaker, ...]
-    speeches: list[Speech]
+    turns: list[TurnRecord]  # every turn but the judge's notes, in position order
     reports: list[Report]
-    notes: dict[int, str] = field(default_factory=dict)  # round -> judge's note to the debaters
+    notes: dict[int, str] = field(default_factory=dict)  # round -> judge's note to the speakers
     elapsed_s: float = 0.0  # since the transcript started, when it was loaded
+    status: str = "open"
 
     @property
     def time_up(self) -> bool:
@@ -62,8 +64,16 @@ class State:
         return bool(limit) and self.elapsed_s > limit
 
     @property
+    def expired(self) -> bool:
+        after = self.protocol.expires_after(self.rules)
+        return self.status == "timed-out" or (after is not None and self.elapsed_s > after)
+
+    @property
     def step(self) -> Step:
-        return next_step(self.rules, self.speakers, self.speeches, self.reports, time_up=self.time_up)
+        step = self.protocol.next_step(self.rules, self.speakers, self.turns, self.reports, time_up=self.time_up)
+        if step.kind != "done" and self.expired:
+            return Step("expired", step.round)
+        return step
 
     def answer_of(self, role: str) -> int:
         return next(sp.answer_index for sp in self.speakers if sp.role == role)
@@ -78,81 +88,142 @@ class State:
         return [item_probs[i] for i in self.order]
 
 
-def _speakers_for(meta: dict) -> tuple[Speaker, ...]:
-    # meta["roles"] is the same shape imported NYU transcripts carry: role -> {"argues": item option index}.
+def speakers_from_meta(meta: dict) -> tuple[Speaker, ...]:
+    """Who argues what, from a transcript's meta. meta["roles"] has the same shape in live and imported
+    transcripts: role -> {"argues": item option index, ...}."""
     roles = meta.get("roles", {})
-    return tuple(Speaker(r, roles[r]["argues"]) for r in ("debater_a", "debater_b", "consultant") if r in roles)
+    return tuple(Speaker(r, roles[r]["argues"]) for r in roles if isinstance(roles[r], dict) and "argues" in roles[r])
+
+
+def item_facts(s, item: Item) -> ItemFacts:
+    return ItemFacts(len(item.options), bool(item.source_text), s.get(ItemGold, item.id) is not None)
 
 
 def start_transcript(*, item_id: int, strategy_id: int, assignment_id: int | None = None,
                      tags: list[str] | None = None, seed: int | None = None) -> int:
-    """Create the transcript for an item under a strategy (idempotent per assignment)."""
-    with session_scope() as s:
-        if assignment_id is not None:
-            existing = s.exec(select(Transcript).where(Transcript.assignment_id == assignment_id)).first()
-            if existing is not None:
-                return existing.id
-        strategy = s.get(Strategy, strategy_id)
-        item = s.get(Item, item_id)
-        gold = s.get(ItemGold, item_id)
-        rules = Rules.from_dict(strategy.protocol, strategy.rules)
-        if rules.has_speakers and not item.source_text:
-            raise RuleViolation("debaters and consultants need the item's source text")
-        rng = random.Random(seed)
-        order = list(range(len(item.options)))
-        if rules.randomise_answer_order:
-            rng.shuffle(order)
-        correct = gold.gold_index if gold else None
-        roles = {sp.role: {"argues": sp.answer_index, "honest": sp.answer_index == correct}
-                 for sp in speakers_for(rules, order=order, correct_index=correct, rng=rng)}
-        meta: dict = {"order": order, "roles": roles}
-        t = Transcript(study_id=item.study_id, item_id=item.id, strategy_id=strategy.id, assignment_id=assignment_id,
-                       setting=strategy.protocol, origin="live", status="open", tags=tags or [], meta=meta)
-        s.add(t)
-        s.flush()
-        return t.id
+    """Create the transcript for an item under a strategy; one per assignment (a unique column), so two tabs
+    opening the same task at once get the same transcript."""
+    if assignment_id is not None and (existing := _transcript_of(assignment_id)) is not None:
+        return existing
+    try:
+        with session_scope() as s:
+            strategy = s.get(Strategy, strategy_id)
+            item = s.get(Item, item_id)
+            protocol = get_protocol(strategy.protocol)
+            rules = protocol.parse_rules(strategy.rules)
+            why_not = protocol.cannot_run(item_facts(s, item), rules)
+            if why_not:
+                raise RuleViolation(f"{protocol.label} {why_not}")
+            gold = s.get(ItemGold, item_id)
+            rng = random.Random(seed)
+            order = list(range(len(item.options)))
+            if rules.randomise_answer_order:
+                rng.shuffle(order)
+            correct = gold.gold_index if gold else None
+            roles = {sp.role: {"argues": sp.answer_index, "honest": sp.answer_index == correct}
+                     for sp in protocol.speakers(rules, order=order, correct_index=correct, rng=rng)}
+            t = Transcript(study_id=item.study_id, item_id=item.id, strategy_id=strategy.id,
+                           assignment_id=assignment_id, setting=protocol.name, origin="live", status="open",
+                           tags=tags or [], meta={"order": order, "roles": roles})
+            s.add(t)
+            s.flush()
+            return t.id
+    except IntegrityError:
+        if assignment_id is not None and (existing := _transcript_of(assignment_id)) is not None:
+            return existing  # another request created it first
+        raise
+
+
+def _transcript_of(assignment_id: int) -> int | None:
+    with session_scope(write=False) as s:
+        return s.exec(select(Transcript.id).where(Transcript.assignment_id == assignment_id)).first()
 
 
 def load_state(transcript_id: int) -> State:
     with session_scope(write=False) as s:
         t = s.get(Transcript, transcript_id)
-        if t is None:
-            raise RuleViolation(f"no transcript with id {transcript_id}")
+        if t is None or t.strategy_id is None:
+            raise RuleViolation(f"no live transcript with id {transcript_id}")
         strategy = s.get(Strategy, t.strategy_id)
         item = s.get(Item, t.item_id)
-        turns = s.exec(select(Turn).where(Turn.transcript_id == t.id).order_by(Turn.index)).all()
+        turns = s.exec(select(Turn).where(Turn.transcript_id == t.id).order_by(Turn.position)).all()
         judgments = s.exec(select(Judgment).where(Judgment.transcript_id == t.id, Judgment.judge_kind.in_(
-            LIVE_JUDGE_KINDS)).order_by(Judgment.round)).all()
-        rules = Rules.from_dict(strategy.protocol, strategy.rules)
+            OWN_JUDGE_KINDS)).order_by(Judgment.round, Judgment.id)).all()
+        protocol = get_protocol(strategy.protocol)
         order = t.meta.get("order") or list(range(len(item.options)))
-        speeches = [Speech(x.round, x.role, x.text) for x in turns if x.role != "judge"]
-        notes = {x.round: x.text for x in turns if x.role == "judge" and x.text}
-        reports = [Report(j.round, tuple(j.probabilities), j.rationale, j.is_final) for j in judgments]
-        return State(t.id, strategy.id, rules, dict(strategy.model_roles), item.question, list(item.options), order,
-                     item.source_text, _speakers_for(t.meta), speeches, reports, notes,
-                     (utcnow() - t.created_at).total_seconds())
+        return State(
+            t.id, strategy.id, protocol, protocol.parse_rules(strategy.rules), dict(strategy.model_roles),
+            dict(strategy.prompts), item.question, list(item.options), order, item.source_text,
+            speakers_from_meta(t.meta), [TurnRecord(x.round, x.role, x.text) for x in turns if x.role != "judge"],
+            [Report(j.round, tuple(j.probabilities), j.rationale, j.is_final) for j in judgments],
+            {x.round: x.text for x in turns if x.role == "judge" and x.text}, (utcnow() - t.created_at).total_seconds(),
+            t.status)
+
+
+def _append(s, transcript_id: int, *, round_: int, role: str, label: str, text: str = "", **fields) -> Turn:
+    """Add a turn at the end of the transcript in session `s`; its slot ("round:role") is unique, so a second
+    insert of the same turn fails with IntegrityError when the session flushes."""
+    # The row lock serialises appends to one transcript on PostgreSQL (SQLite writers are serialised already).
+    s.exec(select(Transcript.id).where(Transcript.id == transcript_id).with_for_update()).one()
+    position = s.exec(select(func.coalesce(func.max(Turn.position), -1))
+                      .where(Turn.transcript_id == transcript_id)).one() + 1
+    turn = Turn(transcript_id=transcript_id, position=position, slot=f"{round_}:{role}", round=round_, role=role,
+                speaker=label, text=text, **fields)
+    s.add(turn)
+    s.flush()
+    return turn
 
 
 def add_speech(*, transcript_id: int, round_: int, role: str, text: str, model: str | None = None,
                tokens: int | None = None, latency_s: float | None = None) -> bool:
-    """Store a speech if its slot is still empty and the rules expect it; False when it was there already."""
+    """Store a model's turn if the protocol expects it now; False when it was stored already."""
     state = load_state(transcript_id)
-    if any(sp.round == round_ and sp.role == role for sp in state.speeches):
+    if any(t.round == round_ and t.role == role for t in state.turns):
         return False
     step = state.step
-    if step.round != round_:
-        raise RuleViolation(f"the debate is at round {step.round}, not {round_}")
-    check_speech(step, role)
+    if step.kind != "speeches" or role not in step.roles or step.round != round_:
+        raise RuleViolation(f"it is not {role_label(role)}'s turn in round {round_}")
     quotes = [q.__dict__ for q in check_quotes(text, state.source or "")]
-    with session_scope() as s:
-        exists = s.exec(select(Turn.id).where(Turn.transcript_id == transcript_id,
-                                              Turn.index == turn_index(round_, role))).first()
-        if exists is not None:
-            return False
-        s.add(Turn(transcript_id=transcript_id, index=turn_index(round_, role), round=round_, role=role,
-                   speaker=LABELS[role], text=text, quotes=quotes, model=model, tokens=tokens,
-                   latency_ms=None if latency_s is None else latency_s * 1000))
+    try:
+        with session_scope() as s:
+            _append(s, transcript_id, round_=round_, role=role, label=role_label(role), text=text, quotes=quotes,
+                    model=model, tokens=tokens, latency_ms=None if latency_s is None else latency_s * 1000)
+    except IntegrityError:
+        return False  # another run stored this turn first; the first one stands
     return True
+
+
+def send_message(*, transcript_id: int, text: str, user_id: int | None = None, speaker: str = "") -> int:
+    """Store the participant's chat message (the assistant's reply is then written by the runner); returns its
+    round. Refused, with the reason, where the rules do not allow a message now."""
+    state = load_state(transcript_id)
+    step = state.step
+    if step.kind == "expired":
+        raise RuleViolation("Time ran out for this question.")
+    text = state.protocol.check_message(state.rules, step, text)
+    try:
+        with session_scope() as s:
+            _append(s, transcript_id, round_=step.round, role="participant", label=speaker or "Participant",
+                    text=text)
+            log_event(s, "chat.message", user_id=user_id, transcript=transcript_id, round=step.round)
+    except IntegrityError:
+        raise RuleViolation("That message was already sent from another tab.") from None
+    return step.round
+
+
+def restart_chat(*, transcript_id: int, user_id: int | None = None) -> None:
+    """Start the chat over: the assistant forgets earlier messages, which stay in the transcript."""
+    state = load_state(transcript_id)
+    step = state.step
+    state.protocol.check_restart(state.rules, step)
+    if not state.protocol.chat_since_restart(state.turns):
+        return  # nothing to forget
+    try:
+        with session_scope() as s:
+            _append(s, transcript_id, round_=step.round, role="restart", label=role_label("restart"))
+            log_event(s, "chat.restart", user_id=user_id, transcript=transcript_id, round=step.round)
+    except IntegrityError:
+        pass  # started over from another tab already
 
 
 def submit_report(*, transcript_id: int, round_: int, display_probabilities: list[float], note: str = "",
@@ -161,25 +232,29 @@ def submit_report(*, transcript_id: int, round_: int, display_probabilities: lis
     """Store a judge's report for `round_` at once; the last one (or one that ends) is final."""
     state = load_state(transcript_id)
     step = state.step
+    if step.kind == "expired":
+        expire(transcript_id=transcript_id)
+        raise RuleViolation("Time ran out for this question, so this answer could not be recorded.")
     if step.kind == "done":
-        raise RuleViolation("this debate has already been decided")
+        raise RuleViolation("this task has already been decided")
     report = check_report(step, Report(round_, tuple(state.to_item_order(display_probabilities)), note, end),
                           len(state.options))
-    note = note.strip()
+    note, rationale = note.strip(), rationale.strip()
+    if report.end and judge_kind == "human" and state.rules.require_rationale and not rationale:
+        raise RuleViolation("Please say briefly why, before you give your final answer.")
     try:
         with session_scope() as s:
             t = s.get(Transcript, transcript_id)
-            # The judge's time on this report: since the last thing they were shown (a speech or their last report).
+            # The judge's time on this report: since the last thing they were shown (a turn or their last report).
             shown = s.exec(select(Turn.created_at).where(Turn.transcript_id == transcript_id)
-                           .order_by(Turn.created_at.desc())).first() or t.created_at
+                           .order_by(Turn.position.desc())).first() or t.created_at
             # The judge turn's slot is unique: a second submission of the same round (another tab) fails here.
-            s.add(Turn(transcript_id=transcript_id, index=turn_index(round_, "judge"), round=round_, role="judge",
-                       speaker=judge_name or "Judge", text=note))
+            _append(s, transcript_id, round_=round_, role="judge", label=judge_name or "Judge", text=note)
             s.add(Judgment(item_id=t.item_id, transcript_id=t.id, assignment_id=t.assignment_id, judge_id=judge_id,
                            judge_kind=judge_kind, judge_name=judge_name, round=round_,
                            probabilities=list(report.probabilities),
                            answer_index=max(range(len(report.probabilities)), key=report.probabilities.__getitem__),
-                           rationale=(rationale.strip() or note) if report.end else note,
+                           rationale=(rationale or note) if report.end else note,
                            seconds=(utcnow() - shown).total_seconds(), is_final=report.end))
             if report.end:
                 t.status = "complete"
@@ -191,16 +266,31 @@ def submit_report(*, transcript_id: int, round_: int, display_probabilities: lis
                       final=report.end)
     except IntegrityError:
         # Another tab (or a double click) stored this round's report first; the first one stands.
-        raise RuleViolation(f"the judgment for round {round_} was already submitted") from None
+        raise RuleViolation(f"Your answer for round {round_} was already submitted (in another tab?).") from None
     return report
 
 
+def expire(*, transcript_id: int) -> None:
+    """Close a transcript whose time ran out without a final answer: it is kept as `timed-out` and its task is
+    skipped, so the participant moves on. Idempotent."""
+    with session_scope() as s:
+        t = s.get(Transcript, transcript_id)
+        if t.status != "open":
+            return
+        t.status = "timed-out"
+        if t.assignment_id is not None:
+            a = s.get(Assignment, t.assignment_id)
+            if a.state != "done":
+                a.state, a.completed_at = "skipped", utcnow()
+        log_event(s, "transcript.timed_out", study_id=t.study_id, transcript=t.id)
+
+
 @dataclass(frozen=True)
-class SpeechView:
+class TurnView:
     round: int
     role: str
     label: str
-    answer_position: int | None  # the displayed answer this speaker argues for
+    answer_position: int | None  # the displayed answer this speaker argues for (None: it argues none)
     text: str
     quotes: list[dict]
 
@@ -214,46 +304,52 @@ class Outcome:
 
 @dataclass(frozen=True)
 class JudgeView:
-    """Everything the judge may see: never the source, never the gold answer before the end."""
+    """Everything the judge may see: never the gold answer before the end, the source only where the rules
+    show it to the judge."""
 
     transcript_id: int
-    protocol: str
+    protocol: Protocol
     question: str
     options: list[str]  # display order
     rules: Rules
     step: Step
-    speeches: list[SpeechView]  # only rounds whose speeches are all in
+    turns: list[TurnView]  # only those the protocol reveals now
     reports: list[tuple[int, list[float], str]]  # round, display-order probabilities, note
     outcome: Outcome | None  # after the end, when the rules give feedback
     seconds_left: float | None = None  # under a total time limit
+    source: str | None = None  # where the rules show it to the participant now
+
+    @property
+    def first_answer(self) -> list[float] | None:
+        """The answer given before the model helped (assisted QA, answer-first rules)."""
+        return next((probs for rnd, probs, _ in self.reports if rnd == 0), None)
 
 
 def judge_view(transcript_id: int) -> JudgeView:
     state = load_state(transcript_id)
     step = state.step
     with session_scope(write=False) as s:
-        turns = s.exec(select(Turn).where(Turn.transcript_id == transcript_id, Turn.role != "judge")
-                       .order_by(Turn.index)).all()
+        stored = s.exec(select(Turn).where(Turn.transcript_id == transcript_id, Turn.role != "judge")
+                        .order_by(Turn.position)).all()
         gold = None
         if step.kind == "done" and state.rules.feedback_after_judging:
-            t = s.get(Transcript, transcript_id)
-            gold = s.get(ItemGold, t.item_id)
-    # A round's speeches are revealed only once all of them are in, so writing time leaks nothing.
-    hidden_round = step.round if step.kind == "speeches" else None
-    views = []
-    for turn in turns:
-        if turn.round == hidden_round:
-            continue
-        views.append(SpeechView(turn.round, turn.role, LABELS[turn.role],
-                                state.order.index(state.answer_of(turn.role)), turn.text, turn.quotes))
+            gold = s.get(ItemGold, s.get(Transcript, transcript_id).item_id)
+    visible = state.protocol.visible_turns(step, state.turns)
+    shown = {(t.round, t.role) for t in visible}
+    argues = {sp.role: state.order.index(sp.answer_index) for sp in state.speakers}
+    views = [TurnView(x.round, x.role, role_label(x.role), argues.get(x.role), x.text, x.quotes)
+             for x in stored if (x.round, x.role) in shown]
     reports = [(r.round, state.to_display_order(r.probabilities), state.notes.get(r.round, "")) for r in state.reports]
     outcome = None
     if gold is not None and state.reports:
         final = state.reports[-1]
         outcome = Outcome(state.order.index(gold.gold_index), final.probabilities[gold.gold_index],
                           judge_score(probabilities=list(final.probabilities), correct_index=gold.gold_index,
-                                      rule=state.rules.scoring, turns=len(state.reports) - 1,
+                                      rule=state.rules.scoring,
+                                      turns=state.protocol.penalised_turns(state.turns, state.reports),
                                       penalty=state.rules.turn_penalty))
-    return JudgeView(transcript_id, state.rules.protocol, state.question, [state.options[i] for i in state.order],
+    limit = state.rules.total_time_limit_s
+    source = state.source if state.protocol.source_visible(state.rules, state.elapsed_s) else None
+    return JudgeView(transcript_id, state.protocol, state.question, [state.options[i] for i in state.order],
                      state.rules, step, views, reports, outcome,
-                     max(0.0, limit - state.elapsed_s) if (limit := state.rules.total_time_limit_s) else None)
+                     max(0.0, limit - state.elapsed_s) if limit else None, source)

@@ -1,9 +1,9 @@
-"""Model turns generated outside any page run.
+"""Model turns (speeches, assistant replies) generated outside any page run.
 
-Streamlit reruns a page on every click and drops it on refresh, so a speech must never be generated inside a
-page run. `SpeechRunner` is one process-wide object: `ensure(transcript_id)` starts whatever speeches the
-engine asks for (at most once per speech in this process), tokens accumulate in `partial()` where the page
-polls them, and the finished speech is committed once (`live.add_speech`). After a server restart nothing
+Streamlit reruns a page on every click and drops it on refresh, so a model turn must never be generated inside a
+page run. `SpeechRunner` is one process-wide object: `ensure(transcript_id)` starts whatever model turns the
+protocol asks for (at most once per turn in this process), tokens accumulate in `partial()` where the page
+polls them, and the finished turn is committed once (`live.add_speech`). After a server restart nothing
 is in flight: the next `ensure` starts the missing speech again, and nothing half-written was ever stored.
 """
 
@@ -19,39 +19,24 @@ from oversight.models import Request, Sampling, Task, get_model, model_for_role
 from oversight.models.base import Backend
 from oversight.models.errors import ModelError
 from oversight.protocols import live
-from oversight.protocols.engine import enforce_limits
+from oversight.vocab import role_label
 
 log = logging.getLogger(__name__)
-MODEL_ROLE = {"debater_a": "debater", "debater_b": "debater", "consultant": "consultant"}
-# Speech length in tokens: generous for the character limit (about 4 characters a token), then cut by the rules.
+# A turn's length in tokens: generous for the character limit, then the turn is cut to the rules.
 CHARS_PER_TOKEN = 3
 
 
-def model_for(state: live.State, role: str) -> Backend:
-    """The model a strategy names for a role, else the configured default for that role."""
-    name = state.model_roles.get(role)
-    return get_model(name) if name else model_for_role(role)
+def model_for(state: live.State, model_role: str) -> Backend:
+    """The model a strategy names for a model role, else the configured default for that role."""
+    name = state.model_roles.get(model_role)
+    return get_model(name) if name else model_for_role(model_role)
 
 
-def speech_request(state: live.State, role: str, *, temperature: float = 0.0, seed: int | None = None) -> Request:
-    """What a speaker is asked: the source, the question, the side it argues, and what was said so far."""
-    now = state.step.round
-    said = []
-    for sp in state.speeches:  # stored in round order, A before B
-        # Others' speeches of the current round are visible only in sequential rounds.
-        sequential_now = sp.round == now > 1 and state.rules.speeches == "sequential"
-        if sp.round < now or (sequential_now and sp.role != role):
-            said.append((live.LABELS[sp.role], sp.text))
-        last_of_round = sp.role == state.speakers[-1].role
-        if last_of_round and sp.round < now and state.notes.get(sp.round):
-            said.append(("Judge", state.notes[sp.round]))
-    rules = state.rules
-    task = Task(role=MODEL_ROLE[role], question=state.question,
-                options=tuple(state.options[i] for i in state.order), source=state.source,
-                answer_index=state.order.index(state.answer_of(role)), char_limit=rules.char_limit,
-                quote_limit=rules.quote_limit, transcript=tuple(said))
+def turn_request(state: live.State, role: str, *, temperature: float = 0.0, seed: int | None = None) -> Request:
+    """What the model writing `role`'s turn is asked now, as the protocol words it."""
+    task = state.protocol.model_task(state, role)
     return Request(task=task, sampling=Sampling(temperature=temperature, seed=seed,
-                                                max_new_tokens=max(64, rules.char_limit // CHARS_PER_TOKEN)))
+                                                max_new_tokens=max(64, (task.char_limit or 600) // CHARS_PER_TOKEN)))
 
 
 def best_of(state: live.State, role: str, candidates: list[str]) -> str:
@@ -62,19 +47,19 @@ def best_of(state: live.State, role: str, candidates: list[str]) -> str:
 
     def support(text: str) -> float:
         task = Task(role="judge", question=state.question, options=tuple(options),
-                    transcript=((live.LABELS[role], text),))
+                    transcript=((role_label(role), text),))
         return judge.score_choices(Request(task=task), options)[side]
 
     return max(candidates, key=support)
 
 
-def generate_speech(state: live.State, role: str, on_delta=None) -> tuple[str, str, int, float]:
-    """Generate one speech under the rules; returns (text, model name, tokens, seconds)."""
-    model = model_for(state, MODEL_ROLE[role])
+def generate_turn(state: live.State, role: str, on_delta=None) -> tuple[str, str, int, float]:
+    """Generate one model turn under the rules; returns (text, model name, tokens, seconds)."""
+    model = model_for(state, state.protocol.model_role(role))
     started = time.perf_counter()
-    n = state.rules.best_of_n
+    n = getattr(state.rules, "best_of_n", 1)
     if n > 1:
-        requests = [speech_request(state, role, temperature=0.8, seed=i) for i in range(n)]
+        requests = [turn_request(state, role, temperature=0.8, seed=i) for i in range(n)]
         done = model.complete(requests)
         text = best_of(state, role, [c.text for c in done])
         tokens = sum(c.tokens for c in done)
@@ -82,12 +67,12 @@ def generate_speech(state: live.State, role: str, on_delta=None) -> tuple[str, s
             on_delta(text)
     else:
         parts: list[str] = []
-        for delta in model.stream(speech_request(state, role)):
+        for delta in model.stream(turn_request(state, role)):
             parts.append(delta)
             if on_delta:
                 on_delta(delta)
         text, tokens = "".join(parts), len(parts)
-    text = enforce_limits(text, char_limit=state.rules.char_limit, quote_limit=state.rules.quote_limit)
+    text = state.protocol.finish_text(state.rules, role, text)
     return text, model.name, tokens, time.perf_counter() - started
 
 
@@ -144,7 +129,7 @@ class SpeechRunner:
                 with self._lock:
                     mine.text += delta
 
-            text, model, tokens, seconds = generate_speech(state, role, on_delta)
+            text, model, tokens, seconds = generate_turn(state, role, on_delta)
             live.add_speech(transcript_id=transcript_id, round_=round_, role=role, text=text, model=model,
                             tokens=tokens, latency_s=seconds)
         except ModelError as exc:

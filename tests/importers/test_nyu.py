@@ -22,7 +22,7 @@ def imported(study_id, data):
         items = {i.question: i for i in s.exec(select(Item)).all()}
         gold = {g.item_id: g.gold_index for g in s.exec(select(ItemGold)).all()}
         rooms = {t.external_id: t for t in s.exec(select(Transcript)).all()}
-        turns = {name: s.exec(select(Turn).where(Turn.transcript_id == t.id).order_by(Turn.index)).all()
+        turns = {name: s.exec(select(Turn).where(Turn.transcript_id == t.id).order_by(Turn.position)).all()
                  for name, t in rooms.items()}
         judgments = {name: s.exec(select(Judgment).where(Judgment.transcript_id == t.id).order_by(Judgment.id)).all()
                      for name, t in rooms.items()}

@@ -100,7 +100,7 @@ def test_finishing_needs_a_reason(debate_participant):
     at = run(debate_participant, at)
     next(b for b in at.button if b.label == "Submit final answer").click()
     at = run(debate_participant, at)
-    assert any("say briefly why" in w.value for w in at.warning)
+    assert any("say briefly why" in e.value for e in at.error)  # refused by the protocol, shown as text
     with session_scope(write=False) as s:
         assert s.exec(select(Judgment)).all() == []
 

@@ -56,12 +56,12 @@ def judged(people):
         s.add_all([live, room, consult])
         s.flush()
         text = f"It was <quote>the blue flowerpot by the door</quote> {EVIL} **bold**"
-        s.add(Turn(transcript_id=live.id, index=10, round=1, role="debater_a", speaker="Debater A", text=text,
+        s.add(Turn(transcript_id=live.id, position=0, round=1, role="debater_a", speaker="Debater A", text=text,
                    quotes=[q.__dict__ for q in check_quotes(text, SOURCE)]))
-        s.add(Turn(transcript_id=live.id, index=11, round=1, role="debater_b", speaker="Debater B",
+        s.add(Turn(transcript_id=live.id, position=1, round=1, role="debater_b", speaker="Debater B",
                    text="<img src=x onerror=alert(2)>"))
         b_text = "Look: <quote>the blue flowerpot</quote>"
-        s.add(Turn(transcript_id=room.id, index=1, round=1, role="debater_b", speaker="Bo", text=b_text,
+        s.add(Turn(transcript_id=room.id, position=1, round=1, role="debater_b", speaker="Bo", text=b_text,
                    quotes=[{**q.__dict__, "span": [0, 3]} for q in check_quotes(b_text, SOURCE)]))
         s.add_all([
             Judgment(item_id=item.id, transcript_id=live.id, judge_kind="human", round=1, probabilities=[0.2, 0.8],
@@ -172,6 +172,30 @@ def test_imported_room_opens_in_the_same_viewer(judged):
     assert at.tabs[1].label == "Source (1 quotes)"
 
 
+def after_jobs(at, timeout_s: float = 60.0):
+    """Wait until no job is queued or running, then let the page poll once more (its fragment reruns it)."""
+    import time
+
+    from sqlmodel import select
+
+    from storage.models import Job
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with session_scope(write=False) as s:
+            jobs = s.exec(select(Job)).all()
+        if jobs and all(j.state in ("done", "failed") for j in jobs):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the job did not finish")
+    for _ in range(3):
+        at.run()
+        if at.success or at.error:
+            break
+    return at
+
+
 def test_ask_the_ai_judge_shows_the_result_and_stores_it(judged):
     models.configure(ModelsConfig(
         models={"s": ModelConfig(name="s", backend="scripted", responses=["x"], choice_probs=[0.5, 0.5])},
@@ -179,9 +203,11 @@ def test_ask_the_ai_judge_shows_the_result_and_stores_it(judged):
     try:
         at = run_page("transcripts", judged["expert"], study=str(judged["study"]), transcript=str(judged["room"]))
         next(b for b in at.button if b.label == "Ask the AI judge").click().run()
+        at = after_jobs(at)  # the AI judge runs as a job; the page picks up its result
         assert not at.exception and not at.error
-        assert "AI judge s" in at.success[0].value and "p(correct) 0.50" in at.success[0].value
-        assert "AI judges (after the fact)" in markdown(at)
+        assert r"AI judge s\: judged 1 transcript" in at.success[0].value
+        md = markdown(at)
+        assert "AI judges (after the fact)" in md and "p(correct) 0.50" in md
     finally:
         models.configure(None)
     with session_scope(write=False) as s:
@@ -198,8 +224,9 @@ def test_a_model_error_shows_as_an_error(judged):
     try:
         at = run_page("transcripts", judged["expert"], study=str(judged["study"]), transcript=str(judged["live"]))
         next(b for b in at.button if b.label == "Ask the AI judge").click().run()
+        at = after_jobs(at)
         assert not at.exception
-        assert at.error and "choice_probs" in at.error[0].value
+        assert at.error and "choice\\_probs" in at.error[0].value  # shown as text: Markdown escaped
     finally:
         models.configure(None)
 

@@ -1,0 +1,19 @@
+"""The one table of protocols. Pages, the CLI, batch runs, reports and the transcript viewer look a protocol up
+here and never test its name. Adding a protocol: its module, one line below, and its tests."""
+
+from __future__ import annotations
+
+from oversight.protocols import assisted_qa, consultancy, debate, direct_qa, model_alone
+from oversight.protocols.base import Protocol, RulesError
+
+PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
+    debate.PROTOCOL, consultancy.PROTOCOL, direct_qa.PROTOCOL, model_alone.PROTOCOL, assisted_qa.PROTOCOL,
+)}
+HUMAN_PROTOCOLS = tuple(name for name, p in PROTOCOLS.items() if p.human)  # what a participant can be dealt
+
+
+def get_protocol(name: str) -> Protocol:
+    try:
+        return PROTOCOLS[name]
+    except KeyError:
+        raise RulesError(f"unknown protocol {name!r}; protocols are {', '.join(PROTOCOLS)}") from None
