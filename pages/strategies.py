@@ -19,8 +19,10 @@ from ui import attempt, escape_markdown, pick_study, require_role
 user = require_role("admin")
 st.title("Strategies")
 study_id = pick_study()
+# Always one element here, so that the tabs below keep their place (and the chosen tab) when the message goes.
+flash_box = st.empty()
 if flash := st.session_state.pop("strategies_flash", None):
-    st.success(flash)
+    flash_box.success(escape_markdown(flash))
 
 
 def saved(row) -> None:

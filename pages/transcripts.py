@@ -219,10 +219,11 @@ def ai_judge_status() -> None:
         st.rerun()
 
 
-if "ai_judge_job" in st.session_state:
-    ai_judge_status()
-if flash := st.session_state.pop("ai_judge_flash", None):
-    st.success(escape_markdown(flash))
+with st.container():  # always one element, so that the tabs below keep the chosen tab when this changes
+    if "ai_judge_job" in st.session_state:
+        ai_judge_status()
+    if flash := st.session_state.pop("ai_judge_flash", None):
+        st.success(escape_markdown(flash))
 
 tab_rounds, tab_source, tab_judgments, tab_reviews = st.tabs(
     ["Turns", f"Source ({detail.n_quotes} quotes)", "Other judgments", "Expert reviews"])

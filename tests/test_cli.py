@@ -81,3 +81,26 @@ def test_seed_demo_prints_a_working_admin_sign_in_and_links(cli):
     assert again["study_id"] == seed["study_id"] and again["admin_password"] is None and not again["created"]
     report = json.loads(cli("report", "--study", str(seed["study_id"]), "--json").stdout)
     assert report["counts"]["items"] >= 8
+
+
+def test_an_assisted_qa_strategy_is_made_and_run_from_the_command_line(cli, tmp_path):
+    study = cli("study", "create", "--name", "Chat").stdout.strip()
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps({"id": "k", "question": "Where was the key?", "options": ["flowerpot", "mailbox"],
+                                 "gold": 0, "source_text": "The key was under the blue flowerpot by the door."})
+                     + "\n")
+    cli("import", "--study", study, "--format", "jsonl", str(items))
+    made = json.loads(cli("strategy", "create", "--study", study, "--protocol", "assisted-qa", "--json",
+                          "--rules", '{"max_messages": 3, "ai_questions": 1}',
+                          "--prompts", '{"assistant": {"system": "Be brief."}}').stdout)
+    assert made["protocol"] == "assisted-qa" and made["rules"]["max_messages"] == 3
+    assert made["prompts"]["assistant"]["system"] == "Be brief." and "judge" in made["prompts"]
+    run = json.loads(cli("run", "--study", study, "--strategy", str(made["id"]), "--quiet", "--json").stdout)
+    assert run["n"] == 1 and run["errors"] == 0 and run["items"][0]["rounds"] == 1
+    listed = json.loads(cli("strategy", "list", "--study", study, "--json").stdout)
+    assert listed[0]["prompts"]["assistant"]["system"] == "Be brief."
+
+    bad = cli("strategy", "create", "--study", study, "--protocol", "assisted-qa", "--rounds", "2", ok=False)
+    assert bad.returncode == 1 and "do not apply to this protocol: rounds" in bad.stderr
+    bad = cli("strategy", "create", "--study", study, "--protocol", "assisted-qa", "--prompts", "{nope", ok=False)
+    assert bad.returncode == 1 and "--prompts is not valid JSON" in bad.stderr

@@ -110,3 +110,95 @@ def test_markdown_escaping_keeps_text_literal():
         r"\<script\>x\</script\> \*\*b\*\* \[l\]\(http\://e\)"
     quotes = [{"text": "a]b", "verified": True, "start": 0, "end": 18}]
     assert speech_markdown("<quote>a]b</quote> tail", quotes) == ":green-background[“a\\]b”] tail"
+
+
+def participant_under(study, protocol: str, rules: dict, responses: list[str]) -> int:
+    """A consented participant dealt one item under a strategy of `protocol`, with scripted models."""
+    models.configure(ModelsConfig(
+        models={"s": ModelConfig(name="s", backend="scripted", responses=responses)},
+        roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "questioner", "feedback")}))
+    with session_scope() as s:
+        item = Item(study_id=study.id, external_id="key", question="Where was the key?",
+                    options=["Under the flowerpot", "In the mailbox"], source_text=SOURCE)
+        s.add(item)
+        s.flush()
+        s.add(ItemGold(item_id=item.id, gold_index=0))
+    arm = strategies.create_strategy(study_id=study.id, name=protocol, protocol=protocol,
+                                     rules={"randomise_answer_order": False, **rules})
+    strategies.set_arms(study_id=study.id, strategy_ids=[arm.id])
+    pid = auth.create_invites(study_id=study.id, count=1)[0].user_id
+    record_consent(user_id=pid)
+    return pid
+
+
+def test_a_consultancy_shows_one_consultant_and_what_it_argues(study):
+    pid = participant_under(study, "consultancy", {"rounds": 1, "consultant_honest_p": 0.0},
+                            ["Clearly <quote>in the mailbox</quote>."])
+    try:
+        at = run(pid)
+        with session_scope(write=False) as s:
+            tid = s.exec(select(live.Transcript.id)).one()
+        wait_for_judge_step(tid)
+        at = run(pid, at)
+        assert not at.exception
+        assert any("A consultant has read a text you cannot see" in c.value for c in at.caption)
+        heads = [m.value for m in at.markdown if m.value.startswith("**")]
+        assert heads == ["**Consultant** · argues for answer B"]  # dishonest: the wrong answer, shown as B
+    finally:
+        models.configure(None)
+
+
+def test_a_failed_model_turn_can_be_tried_again(study):
+    pid = participant_under(study, "consultancy", {"rounds": 1, "consultant_honest_p": 1.0},
+                            ["!error the model server is down", "It is <quote>under the blue flowerpot</quote>."])
+    try:
+        at = run(pid)
+        with session_scope(write=False) as s:
+            tid = s.exec(select(live.Transcript.id)).one()
+        deadline = time.monotonic() + 30
+        while not [b for b in at.button if b.label == "Try again"]:
+            assert time.monotonic() < deadline, "the failure was never shown"
+            time.sleep(0.1)
+            at = run(pid, at)
+        assert any("could not write this turn" in e.value for e in at.error)
+        next(b for b in at.button if b.label == "Try again").click()
+        at = run(pid, at)
+        wait_for_judge_step(tid)
+        at = run(pid, at)
+        assert any("under the blue flowerpot" in m.value for m in at.markdown)
+        assert not [b for b in at.button if b.label == "Try again"]
+    finally:
+        models.configure(None)
+
+
+def test_a_participant_chats_and_answers_with_a_confidence(study):
+    pid = participant_under(study, "assisted-qa", {"max_messages": 2, "require_rationale": True}, [])
+    try:
+        at = run(pid)
+        assert not at.exception and any("An AI assistant can help you" in c.value for c in at.caption)
+        assert any("You can send 2 more messages." in c.value for c in at.caption)
+        at.chat_input[0].set_value("Where is the key?").run()
+        with session_scope(write=False) as s:
+            tid = s.exec(select(live.Transcript.id)).one()
+        deadline = time.monotonic() + 30
+        while live.load_state(tid).step.kind != "chat":
+            assert time.monotonic() < deadline, "the assistant never replied"
+            time.sleep(0.05)
+        at = run(pid, at)
+        chat = [m.value for m in at.markdown]
+        assert "Where is the key?" in " ".join(chat) and any("Scripted reply to" in m for m in chat)
+        at.radio[0].set_value(1)
+        at.slider[0].set_value(80)
+        next(b for b in at.button if b.label == "Submit final answer").click()
+        at = run(pid, at)
+        assert any("say briefly why" in e.value for e in at.error)  # the strategy asks for a reason
+        at.text_area[0].input("The assistant quoted nothing about a flowerpot.")
+        next(b for b in at.button if b.label == "Submit final answer").click()
+        at = run(pid, at)
+        assert any("Your final answer is saved." in s.value for s in at.success)
+        with session_scope(write=False) as s:
+            final = s.exec(select(Judgment).where(Judgment.is_final)).one()
+        assert final.probabilities == pytest.approx([0.2, 0.8]) and final.round == 2
+        assert final.rationale == "The assistant quoted nothing about a flowerpot."
+    finally:
+        models.configure(None)

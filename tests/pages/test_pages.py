@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 import pytest
+from sqlmodel import select
 
 from oversight import auth
 from oversight.db import session_scope
@@ -66,9 +67,29 @@ def test_participant_page_asks_for_consent_then_shows_a_task_without_gold_or_sou
     at.checkbox[0].check().run()
     at.button[0].click().run()
     texts = " ".join(t.value for t in at.text)
-    assert "Which door?" in texts
+    assert "Which door?" in texts and "A. left" in texts and "B. right" in texts
     assert "treasure" not in texts  # the source stays hidden from the judge
-    assert all("gold" not in str(el.value).lower() for el in at.text)
+
+
+def shown(at) -> list[str]:
+    """Everything a page shows as text, in order."""
+    return [str(el.value) for kind in ("title", "header", "subheader", "markdown", "caption", "text", "info",
+                                       "success", "warning", "error") for el in getattr(at, kind)]
+
+
+def test_what_a_participant_sees_does_not_depend_on_the_gold_answer(people):
+    """Render the task, flip the item's gold answer (and its explanation), render again: the page must be the
+    same, whatever form a leak would take (a mark on an option, an explanation, an order)."""
+    from oversight.participation import record_consent
+
+    record_consent(user_id=people["participant"])
+    first = shown(run_page("participant", people["participant"]))
+    with session_scope() as s:
+        gold = s.exec(select(ItemGold)).one()
+        gold.gold_index, gold.explanation = 0, "Left, because the map says so."
+    again = shown(run_page("participant", people["participant"]))
+    assert "Which door?" in " ".join(first) and again == first
+    assert not any("map says so" in t for t in again)
 
 
 def test_studies_page_creates_a_study(people):

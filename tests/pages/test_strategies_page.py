@@ -30,9 +30,9 @@ def test_build_version_and_deal_a_strategy(admin, study):
     at = page(admin, study.id)
     assert not at.exception
     at.text_input(key="new-name").input("Debate, 2 rounds")
-    at.number_input(key="new-rounds").set_value(2)
-    at.radio(key="new-sp").set_value("sequential")
-    at.checkbox(key="new-jq").check()
+    at.number_input(key="new-debate-rounds").set_value(2)
+    at.selectbox(key="new-debate-speeches").set_value("sequential")
+    at.checkbox(key="new-debate-judge_questions").check()
     next(b for b in at.button if b.label == "Save version 1").click()
     at.run()
     assert not at.exception and any("Saved Debate, 2 rounds v1" in s.value for s in at.success)
@@ -41,7 +41,7 @@ def test_build_version_and_deal_a_strategy(admin, study):
     assert v1.rules["judge_questions"] is True and v1.rules["char_limit"] == 750  # defaults are stored too
 
     # A new version needs a reason, and records its parent.
-    at.number_input(key=f"ver-{v1.id}-rounds").set_value(3)
+    at.number_input(key=f"ver-{v1.id}-debate-rounds").set_value(3)
     next(b for b in at.button if b.label == "Save as a new version").click()
     at.run()
     assert any("say why" in e.value for e in at.error)
@@ -61,9 +61,63 @@ def test_build_version_and_deal_a_strategy(admin, study):
 def test_bad_rules_are_refused_with_the_field_named(admin, study):
     at = page(admin, study.id)
     at.text_input(key="new-name").input("Too many quotes")
-    at.number_input(key="new-cl").set_value(100)
-    at.number_input(key="new-ql").set_value(500)
+    at.number_input(key="new-debate-char_limit").set_value(100)
+    at.number_input(key="new-debate-quote_limit").set_value(500)
     next(b for b in at.button if b.label == "Save version 1").click()
     at.run()
-    assert any("quote_limit" in e.value for e in at.error)
+    assert any(r"quote\_limit" in e.value for e in at.error)  # shown as text (Markdown escaped)
     assert list_strategies(study_id=study.id) == []
+
+
+def test_the_form_shows_the_rules_of_the_chosen_protocol_and_its_prompts(admin, study):
+    at = page(admin, study.id)
+    at.selectbox(key="new-protocol").set_value("assisted-qa").run()
+    keys = {w.key for w in (*at.number_input, *at.checkbox, *at.selectbox) if w.key}
+    assert "new-assisted-qa-max_messages" in keys and "new-assisted-qa-answer_first" in keys
+    assert not [k for k in keys if k.startswith("new-assisted-qa-") and k.endswith(("rounds", "speeches"))]
+    at.text_input(key="new-name").input("Chat help")
+    at.number_input(key="new-assisted-qa-max_messages").set_value(4)
+    at.text_area(key="new-assisted-qa-ps-assistant").input("Answer in one sentence.")
+    next(b for b in at.button if b.label == "Save version 1").click()
+    at.run()
+    assert not at.exception and any("Saved Chat help v1" in s.value for s in at.success)
+    [row] = list_strategies(study_id=study.id)
+    assert row.protocol == "assisted-qa" and row.rules["max_messages"] == 4
+    assert row.prompts["assistant"]["system"] == "Answer in one sentence."
+    assert set(row.prompts) == {"assistant", "judge", "questioner"} and "rounds" not in row.rules
+
+    # A new version, and the Versions tab shows what it changed, field by field.
+    at.number_input(key=f"ver-{row.id}-assisted-qa-max_messages").set_value(6)
+    at.text_area(key=f"ver-reason-{row.id}").input("Participants ran out of messages")
+    next(b for b in at.button if b.label == "Save as a new version").click()
+    at.run()
+    v2 = list_strategies(study_id=study.id)[-1]
+    at.selectbox(key="show-version").set_value(v2.id).run()
+    changed = at.dataframe[1].value
+    assert changed.to_dict("records") == [{"field": "rules.max_messages", "before": "4", "after": "6"}]
+
+
+def test_an_ai_batch_run_starts_from_the_page_and_reports_its_accuracy(admin, study):
+    import time
+
+    from oversight import strategies
+    from oversight.db import session_scope
+    from storage.models import Item, ItemGold
+
+    with session_scope() as s:
+        item = Item(study_id=study.id, external_id="q", question="Where was the key?", options=["flowerpot", "mailbox"],
+                    source_text="The key was under the flowerpot.")
+        s.add(item)
+        s.flush()
+        s.add(ItemGold(item_id=item.id, gold_index=0))
+    row = strategies.create_strategy(study_id=study.id, name="alone", protocol="model-alone")
+    at = page(admin, study.id)
+    at.selectbox(key="run-sid").set_value(row.id)
+    next(b for b in at.button if b.label == "Start run").click()
+    at.run()
+    deadline = time.monotonic() + 120
+    while not any("items judged" in t.value for t in at.text):
+        assert time.monotonic() < deadline, "the run never finished"
+        time.sleep(0.5)
+        at.run()
+    assert any("1 items judged, accuracy 1.000, 0 errors" in t.value for t in at.text)
