@@ -78,3 +78,36 @@ def test_bad_probabilities_are_refused_and_store_nothing(participant):
             submit_answer(user_id=participant, assignment_id=task.assignment_id, probabilities=bad)
     with session_scope(write=False) as s:
         assert s.exec(select(Judgment)).all() == []
+
+
+def test_arms_are_dealt_only_where_their_protocol_can_run(study):
+    """Two arms in rotation: a debate (two options and a source) and assisted QA with the source hidden from the
+    assistant (any item). Items a debate cannot run on go to the other arm; every item gets an arm."""
+    from oversight import strategies
+    from storage.models import Assignment
+
+    with session_scope() as s:
+        for i in range(6):
+            three = i % 2 == 0  # even items have three options: no debate there
+            item = Item(study_id=study.id, external_id=f"q{i}", question=f"Q{i}?",
+                        options=["a", "b", "c"] if three else ["a", "b"], source_text="passage")
+            s.add(item)
+            s.flush()
+            s.add(ItemGold(item_id=item.id, gold_index=0))
+    debate = strategies.create_strategy(study_id=study.id, name="d", protocol="debate")
+    chat = strategies.create_strategy(study_id=study.id, name="c", protocol="assisted-qa")
+    strategies.set_arms(study_id=study.id, strategy_ids=[debate.id, chat.id])
+    dealt = []
+    for user_id in [i.user_id for i in auth.create_invites(study_id=study.id, count=4)]:
+        next_task(user_id=user_id)
+        with session_scope(write=False) as s:
+            dealt += [(a.item_id, a.strategy_id, a.arm, len(s.get(Item, a.item_id).options))
+                      for a in s.exec(select(Assignment).where(Assignment.participant_id == user_id)).all()]
+    assert len(dealt) == 24
+    assert all(sid == chat.id and arm == "assisted-qa" for _, sid, arm, n in dealt if n == 3)
+    two_option = [sid for _, sid, _, n in dealt if n == 2]
+    assert {debate.id, chat.id} == set(two_option)  # both arms are dealt where both can run
+    with pytest.raises(Exception, match="no human judge"):
+        strategies.set_arms(study_id=study.id,
+                            strategy_ids=[strategies.create_strategy(study_id=study.id, name="m",
+                                                                     protocol="model-alone").id])
