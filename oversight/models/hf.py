@@ -39,7 +39,7 @@ from pathlib import Path
 from oversight.models.base import Backend, softmax
 from oversight.models.config import ModelConfig
 from oversight.models.errors import ModelError, ModelNotFound, ModelTimeout
-from oversight.models.types import Completion, Message, Request, as_request
+from oversight.models.types import Completion, Request, as_request
 
 _DONE = object()  # end of a stream
 GRACE_S = 10.0  # a caller waits this long past its deadline before giving up on a stuck scheduler
@@ -754,11 +754,6 @@ def _init_cudagraph_thread_state() -> None:
     trees.local.tree_manager_locks = defaultdict(threading.Lock)
     torch._C._stash_obj_in_tls("tree_manager_containers", trees.local.tree_manager_containers)
     torch._C._stash_obj_in_tls("tree_manager_locks", trees.local.tree_manager_locks)
-
-
-def chat(*pairs: tuple[str, str]) -> list[Message]:
-    """Shorthand for tests and scripts: chat(("user", "hi"))."""
-    return [Message(r, c) for r, c in pairs]
 
 
 def _describe(exc: BaseException) -> str:
