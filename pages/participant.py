@@ -94,11 +94,16 @@ def show_rounds(view: JudgeView) -> None:
                 st.text(f"Your note to the debaters: {note}")
 
 
-def show_chat(view: JudgeView) -> None:
+def show_source(view: JudgeView) -> None:
+    """The source, where the rules let the participant read it now."""
     if view.source is not None:
-        with st.expander("The text", expanded=True), st.container(height=320):
+        with st.expander(view.protocol.source_label, expanded=True), st.container(height=320):
             st.text(view.source)
-    elif view.rules.source_for_participant == "timed":
+
+
+def show_chat(view: JudgeView) -> None:
+    show_source(view)
+    if view.source is None and view.rules.source_for_participant == "timed":
         st.caption("The text was shown for a limited time and is now hidden.")
     if (first := view.first_answer) is not None:
         st.caption("Your first answer, before asking the assistant: "
@@ -116,6 +121,7 @@ def show_history(view: JudgeView) -> None:
     if view.protocol.layout == "chat":
         show_chat(view)
     else:
+        show_source(view)
         show_rounds(view)
 
 
@@ -198,7 +204,9 @@ def judge_report_form(view: JudgeView) -> None:
     with st.form(f"report-{view.transcript_id}-{step.round}"):
         st.markdown(f"#### Your judgment after round {step.round}" if view.turns else "#### Your answer")
         time_caption(view)
-        probs = probability_inputs(view.options, f"j-{view.transcript_id}-{step.round}")
+        key = f"j-{view.transcript_id}-{step.round}"
+        probs = answer_with_confidence(view.options, key) if view.protocol.answer_input == "confidence" \
+            else probability_inputs(view.options, key)
         note = ""
         if getattr(rules, "judge_questions", False) and not final_only:
             note = st.text_area("A question or note for the debaters (optional)", max_chars=750)

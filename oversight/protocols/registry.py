@@ -3,13 +3,13 @@ here and never test its name. Adding a protocol: its module, one line below, and
 
 from __future__ import annotations
 
-from oversight.protocols import assisted_qa, consultancy, debate, direct_qa, model_alone
+from oversight.protocols import assisted_qa, consultancy, debate, direct_qa, model_alone, preference
 from oversight.protocols.base import Protocol, RulesError
 
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
     debate.PROTOCOL, consultancy.PROTOCOL, direct_qa.PROTOCOL, model_alone.PROTOCOL, assisted_qa.PROTOCOL,
+    preference.PROTOCOL,
 )}
-HUMAN_PROTOCOLS = tuple(name for name, p in PROTOCOLS.items() if p.human)  # what a participant can be dealt
 
 
 def get_protocol(name: str) -> Protocol:
