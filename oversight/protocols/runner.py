@@ -89,7 +89,7 @@ class SpeechRunner:
         self._partial: dict[tuple[int, int, str], Partial] = {}
 
     def ensure(self, transcript_id: int) -> list[str]:
-        """Start the speeches the debate is waiting for; returns the roles now being written."""
+        """Start the model turns the protocol is waiting for; returns the roles now being written."""
         state = live.load_state(transcript_id)
         step = state.step
         if step.kind != "speeches":
@@ -113,7 +113,7 @@ class SpeechRunner:
                     if tid == transcript_id and round_ in (None, r)}
 
     def retry(self, transcript_id: int) -> None:
-        """Forget failed speeches so that the next `ensure` tries them again."""
+        """Forget failed turns so that the next `ensure` tries them again."""
         with self._lock:
             for key in [k for k, p in self._partial.items() if k[0] == transcript_id and p.error]:
                 del self._partial[key]
@@ -149,7 +149,7 @@ class SpeechRunner:
         self.ensure(transcript_id)
 
     def run_until_judge(self, transcript_id: int, timeout_s: float = 600) -> None:
-        """Synchronously generate every speech up to the next judge step (batch runs, CLI, tests)."""
+        """Synchronously generate every model turn up to the next step of the judge (batch runs, CLI, tests)."""
         deadline = time.monotonic() + timeout_s
         while (step := live.load_state(transcript_id).step).kind == "speeches":
             self.ensure(transcript_id)
