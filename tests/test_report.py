@@ -299,7 +299,7 @@ def test_per_strategy_rows_hold_live_human_and_ai_batch_judgments(db):
 
     from oversight import models, strategies
     from oversight.cli import main
-    from oversight.models.config import ModelConfig, ModelsConfig
+    from oversight.models.config import ModelsConfig, ScriptedConfig
     from oversight.protocols import live
     from oversight.protocols.batch import run_batch
     from oversight.protocols.runner import SpeechRunner
@@ -315,7 +315,7 @@ def test_per_strategy_rows_hold_live_human_and_ai_batch_judgments(db):
         s.add(ItemGold(item_id=item.id, gold_index=0))
         item_id = item.id
     models.configure(ModelsConfig(
-        models={"s": ModelConfig(name="s", backend="scripted", responses=["See <quote>blue flowerpot</quote>."],
+        models={"s": ScriptedConfig(name="s", responses=["See <quote>blue flowerpot</quote>."],
                                  choice_probs=[0.5, 0.5])},
         roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "feedback")}))
     try:

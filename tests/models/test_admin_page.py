@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from oversight.models import ModelConfig, ModelsConfig, configure
+from oversight.models import ExtractiveConfig, HFConfig, ModelsConfig, ScriptedConfig, configure
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "admin_models.py")
 
@@ -23,9 +23,9 @@ def page(monkeypatch):
     monkeypatch.setitem(sys.modules, "ui", stub)
     configure(ModelsConfig(
         models={
-            "extractive": ModelConfig(name="extractive"),
-            "big": ModelConfig(name="big", backend="hf", model="/nowhere/qwen-7b"),
-            "canned": ModelConfig(name="canned", backend="scripted", responses=["<b>bold</b>"]),
+            "extractive": ExtractiveConfig(name="extractive"),
+            "big": HFConfig(name="big", model="/nowhere/qwen-7b"),
+            "canned": ScriptedConfig(name="canned", responses=["<b>bold</b>"]),
         },
         roles={"debater": "big", "consultant": "extractive", "assistant": "extractive", "judge": "canned",
                "feedback": "canned"},

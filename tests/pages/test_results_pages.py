@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from oversight import auth, models
 from oversight.db import session_scope
-from oversight.models.config import ModelConfig, ModelsConfig
+from oversight.models.config import ModelsConfig, ScriptedConfig
 from oversight.quotes import check_quotes
 from storage.models import Item, ItemGold, Judgment, Strategy, Transcript, Turn
 from tests.pages.apptest import run_page
@@ -174,7 +174,7 @@ def test_imported_room_opens_in_the_same_viewer(judged):
 
 def test_ask_the_ai_judge_shows_the_result_and_stores_it(judged):
     models.configure(ModelsConfig(
-        models={"s": ModelConfig(name="s", backend="scripted", responses=["x"], choice_probs=[0.5, 0.5])},
+        models={"s": ScriptedConfig(name="s", responses=["x"], choice_probs=[0.5, 0.5])},
         roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "feedback")}))
     try:
         at = run_page("transcripts", judged["expert"], study=str(judged["study"]), transcript=str(judged["room"]))
@@ -193,7 +193,7 @@ def test_ask_the_ai_judge_shows_the_result_and_stores_it(judged):
 
 def test_a_model_error_shows_as_an_error(judged):
     models.configure(ModelsConfig(
-        models={"s": ModelConfig(name="s", backend="scripted", responses=["x"], choice_probs=[1.0, 1.0, 1.0])},
+        models={"s": ScriptedConfig(name="s", responses=["x"], choice_probs=[1.0, 1.0, 1.0])},
         roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "feedback")}))
     try:
         at = run_page("transcripts", judged["expert"], study=str(judged["study"]), transcript=str(judged["live"]))
