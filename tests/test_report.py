@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from oversight.db import session_scope
-from oversight.report import p_correct, study_report, wilson_interval
+from oversight.judgment_records import p_correct
+from oversight.report import study_report, wilson_interval
 from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Study, Transcript, User
 
 
@@ -147,8 +148,9 @@ def test_empty_and_unknown_study(db):
 
 # ------------------------------------------------------------------ the dashboard's pure functions
 
+from oversight.judgment_records import JudgmentRecord  # noqa: E402
 from oversight.report import (  # noqa: E402
-    JudgmentRecord, accuracy_by, accuracy_by_rounds, calibration, calibration_by, consultancy_by_honesty, dashboard,
+    accuracy_by, accuracy_by_rounds, calibration, calibration_by, consultancy_by_honesty, dashboard,
     dashboard_options, debate_win_rates, filter_records, judgment_times,
 )
 
