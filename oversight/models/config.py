@@ -20,7 +20,7 @@ File (the `models_file` setting, env `OVERSIGHT_MODELS_FILE`)::
 Each backend has its own settings, one dataclass each (the fields and their defaults are below): `HFConfig`,
 `OpenAIConfig`, `ExtractiveConfig`, `ScriptedConfig`; every one takes `warmup`. A setting another backend takes is
 refused with a message naming the setting and the backend (e.g. `base_url` on an `hf` model). `backend` defaults to
-`extractive`.
+`extractive`. `model_config(name, backend, **settings)` builds one in code with the same checks.
 
 Environment overrides (upper-case; the model name's `-` written as `_`; values are parsed as TOML values when they
 can be — `true`, `32`, `[1, 8]` — and taken as plain strings otherwise)::
@@ -211,6 +211,13 @@ def _build(name: str, values: Mapping[str, tuple[Any, str, str | None]]) -> Mode
     cls = CONFIGS[backend]
     kwargs = {k: _checked(cls, name, k, *v) for k, v in values.items() if k != "backend"}
     return cls(name=name, **kwargs)
+
+
+def model_config(name: str, backend: str = "extractive", **settings: Any) -> ModelConfig:
+    """The config of a model whose backend is chosen at run time, checked as the models file is (a setting of
+    another backend raises ModelConfigError naming it); code that knows its backend builds e.g. `HFConfig(...)`."""
+    where = f"model_config({name!r})"
+    return _build(name, {"backend": (backend, where, None), **{k: (v, where, None) for k, v in settings.items()}})
 
 
 def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> ModelsConfig:

@@ -6,7 +6,9 @@ import threading
 
 import pytest
 
-from oversight.models import ModelConfigError, configure, get_model, load_config, model_for_role, model_infos
+from oversight.models import (
+    ExtractiveConfig, HFConfig, ModelConfigError, configure, get_model, load_config, model_for_role, model_infos,
+)
 from oversight.models.types import ROLES
 
 
@@ -165,7 +167,16 @@ def test_an_environment_override_of_the_backend_checks_the_files_settings_agains
 
 
 def test_configs_built_in_code_refuse_another_backends_field():
-    from oversight.models import OpenAIConfig, ScriptedConfig
+    from oversight.models import OpenAIConfig, ScriptedConfig, model_config
+
+    assert model_config("h", "hf", model="/w", device="cpu") == HFConfig(name="h", model="/w", device="cpu")
+    assert model_config("e") == ExtractiveConfig(name="e")
+    with pytest.raises(ModelConfigError, match="'device' of model 'o'.*backend 'openai'"):
+        model_config("o", "openai", device="cpu")
+    with pytest.raises(ModelConfigError, match="unknown backend 'gpu'"):
+        model_config("g", "gpu")
+    with pytest.raises(ModelConfigError, match="max_batch_size must be a number"):
+        model_config("h", "hf", max_batch_size="lots")
 
     with pytest.raises(TypeError, match="device"):
         OpenAIConfig(name="o", device="cpu")
@@ -212,7 +223,7 @@ def test_importing_models_loads_no_heavy_library():
 
 def test_a_model_that_fails_to_warm_up_is_reported_and_the_others_still_warm(tmp_path):
     from oversight.models import configure, get_model
-    from oversight.models.config import HFConfig, ModelsConfig, ScriptedConfig
+    from oversight.models.config import ModelsConfig, ScriptedConfig
     from oversight.models.registry import warm_configured
 
     cfg = ModelsConfig(
