@@ -70,7 +70,7 @@ def test_second_turn_on_the_same_source_reuses_cached_embeddings(extractive, mon
 
 
 SAMPLE_SEED = 8  # fixed: the same rooms every run, so a failure is the model's, never the draw's
-SAMPLE_ROOMS = 3  # each story is ~300 passages to encode; ten rooms took minutes of the suite
+SAMPLE_ROOMS = 2  # each story is ~300 passages to encode (~13 s of CPU): ten rooms took minutes of the suite
 
 
 def _rooms(files, n=SAMPLE_ROOMS, seed=SAMPLE_SEED):
@@ -105,10 +105,9 @@ def test_nyu_stories_quotes_verbatim_and_support_the_assigned_side(extractive, n
         # Support for answer 0 over answer 1, per quote, measured by encoder similarity to the answers alone.
         lean = [float(np.mean(extractive.encode(qs) @ (ans[0] - ans[1]))) for qs in quotes]
         own_minus_other.append(lean[0] - lean[1])  # A's quotes lean to A more than B's quotes do (and vice versa)
-    # On ten rooms spread over the data set every room leaned its way (the weakest by 0.005); allow one of the
-    # sample not to, as the ten-room version allowed two.
-    assert np.mean(own_minus_other) > 0
-    assert sum(d > 0 for d in own_minus_other) >= SAMPLE_ROOMS - 1, own_minus_other
+    # On ten rooms spread over the data set every room leaned its way (the weakest by 0.005, the sampled ones by
+    # about 0.3), so each sampled room must.
+    assert all(d > 0 for d in own_minus_other), own_minus_other
 
 
 def test_real_debater_quotes_from_the_data_verify(nyu_debates):
