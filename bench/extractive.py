@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from oversight.models.config import ModelConfig  # noqa: E402
+from oversight.models.config import ExtractiveConfig  # noqa: E402
 from oversight.models.extractive import ExtractiveBackend, split_passages  # noqa: E402
 from oversight.models.types import Request, Task  # noqa: E402
 from oversight.quotes import check_quotes  # noqa: E402
@@ -50,7 +50,7 @@ def main() -> None:
     title, (tokens, setup) = max(rooms.items(), key=lambda kv: len(kv[1][0]))
     source = detokenize(tokens)
     words = len(source.split())
-    backend = ExtractiveBackend(ModelConfig(name="extractive"))
+    backend = ExtractiveBackend(ExtractiveConfig(name="extractive"))
     t = time.perf_counter()
     backend.load()
     load_s = time.perf_counter() - t

@@ -14,7 +14,7 @@ Output length is fixed (min_new_tokens = max_new_tokens, EOS suppressed). Weight
 on their values. Prints figures and a JSON summary (also written to --out); asserts nothing about time.
 
 Needs only torch and transformers (no Streamlit, SQLModel or pydantic-settings): the backend is built directly from
-a ModelConfig.
+an HFConfig.
 
     python bench/gpu_generation.py --sizes 7b --out bench/results/gpu-7b.json     # on the GPU box
     python bench/gpu_generation.py --cpu --out /tmp/cpu.json                      # tiny config, to check it runs
@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from oversight.models.config import ModelConfig  # noqa: E402
+from oversight.models.config import HFConfig  # noqa: E402
 from oversight.models.hf import HFBackend  # noqa: E402
 from oversight.models.types import Message, Request, Sampling  # noqa: E402
 
@@ -150,8 +150,8 @@ def bench_size(size: str, args, device: str, dtype) -> dict:
     res["baseline_bw_fraction"] = round(weight_bytes * base_tps / peak, 3) if peak else None
     print(f"baseline model.generate, 1 request: {base_tps:.1f} tok/s", flush=True)
 
-    cfg = ModelConfig(
-        name=size, backend="hf", device=device, dtype=str(dtype).removeprefix("torch."), max_batch_size=max_conc,
+    cfg = HFConfig(
+        name=size, device=device, dtype=str(dtype).removeprefix("torch."), max_batch_size=max_conc,
         max_seq_len=args.ttft_prompt_tokens + 64, static_len=args.static_len or args.prompt_tokens + 2 + new + 16, batch_wait_ms=20, static_cache=args.compile or args.static,
         compile=args.compile, batch_buckets=sorted({1, *args.concurrency}),
     )

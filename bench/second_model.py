@@ -34,7 +34,7 @@ def backend_for(name: str, hidden: int, device: str, compile_: bool):
     from gpu_generation import SIZES, word_tokenizer
     from transformers import AutoModelForCausalLM, Qwen2Config
 
-    from oversight.models.config import ModelConfig
+    from oversight.models.config import HFConfig
     from oversight.models.hf import HFBackend
 
     dims = SIZES["tiny"] | {"hidden_size": hidden, "intermediate_size": 2 * hidden}
@@ -42,7 +42,7 @@ def backend_for(name: str, hidden: int, device: str, compile_: bool):
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     with torch.device(device):
         model = AutoModelForCausalLM.from_config(cfg, dtype=dtype).eval()
-    mcfg = ModelConfig(name=name, backend="hf", device=device, dtype=str(dtype).removeprefix("torch."),
+    mcfg = HFConfig(name=name, device=device, dtype=str(dtype).removeprefix("torch."),
                        compile=compile_, static_cache=True, batch_buckets=[1, 4], max_batch_size=4, max_seq_len=256)
     return HFBackend(mcfg, model=model, tokenizer=word_tokenizer(cfg.vocab_size))
 

@@ -18,15 +18,14 @@ from typing import Any
 from sqlmodel import SQLModel, select
 
 from oversight.db import session_scope
-from oversight.report import p_correct, untranscribed_setting
-from storage.models import Assignment, ExpertReview, Item, ItemGold, Judgment, Strategy, Study, Transcript, Turn
+from oversight.judgment_records import BATCH, judgment_records
+from storage.models import ExpertReview, Item, ItemGold, Judgment, Strategy, Study, Transcript, Turn
 
 CSV_COLUMNS = [
     "judgment_id", "item_id", "item_external_id", "transcript_id", "transcript_external_id", "setting",
     "origin", "strategy_id", "assignment_id", "judge_kind", "judge_id", "judge_name", "round", "is_final",
     "probabilities", "answer_index", "gold_index", "p_correct", "correct", "seconds", "created_at",
 ]
-BATCH = 1000
 
 
 def _jsonable(value: Any) -> Any:
@@ -84,50 +83,36 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
             .where(Transcript.study_id == study_id).order_by(Turn.transcript_id, Turn.position),
             _row,
         )
-        judgments = (
-            select(Judgment, Item.external_id, ItemGold.gold_index, Transcript, Assignment.strategy_id, Assignment.arm)
-            .join(Item, Item.id == Judgment.item_id)
-            .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
-            .outerjoin(ItemGold, ItemGold.item_id == Judgment.item_id)
-            .outerjoin(Transcript, Transcript.id == Judgment.transcript_id)
-            .where(Item.study_id == study_id)
-            .order_by(Judgment.id)
-        )
         write_jsonl("judgments.jsonl", select(Judgment).join(Item, Item.id == Judgment.item_id)
                     .where(Item.study_id == study_id).order_by(Judgment.id), _row)
-        protocols = dict(s.exec(select(Strategy.id, Strategy.protocol).where(Strategy.study_id == study_id)).all())
         n = 0
         with (out_dir / "judgments.csv").open("w", encoding="utf-8", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
             writer.writeheader()
-            for judgment, item_ext, gold, transcript, a_strategy, arm in s.exec(
-                judgments.execution_options(yield_per=BATCH)
-            ):
-                strategy_id = (transcript.strategy_id if transcript else None) or a_strategy
-                probs = judgment.probabilities or []
-                p = p_correct(probs, judgment.answer_index, gold) if gold is not None else None
+            for r in judgment_records(s, study_id=study_id, gold_only=False):
+                p = r.p_correct
                 writer.writerow({
-                    "judgment_id": judgment.id,
-                    "item_id": judgment.item_id,
-                    "item_external_id": item_ext,
-                    "transcript_id": judgment.transcript_id,
-                    "transcript_external_id": transcript.external_id if transcript else None,
-                    "setting": transcript.setting if transcript else untranscribed_setting(protocols.get(strategy_id), arm),
-                    "origin": transcript.origin if transcript else "live",
-                    "strategy_id": strategy_id,
-                    "assignment_id": judgment.assignment_id,
-                    "judge_kind": judgment.judge_kind,
-                    "judge_id": judgment.judge_id,
-                    "judge_name": judgment.judge_name,
-                    "round": judgment.round,
-                    "is_final": int(judgment.is_final),
-                    "probabilities": json.dumps(probs),
-                    "answer_index": judgment.answer_index,
-                    "gold_index": gold,
+                    "judgment_id": r.id,
+                    "item_id": r.item_id,
+                    "item_external_id": r.item_external_id,
+                    "transcript_id": r.transcript_id,
+                    "transcript_external_id": r.transcript_external_id,
+                    "setting": r.setting,
+                    "origin": r.origin if r.transcript_id is not None else "live",
+                    "strategy_id": r.strategy_id,
+                    "assignment_id": r.assignment_id,
+                    "judge_kind": r.judge_kind,
+                    "judge_id": r.judge_id,
+                    "judge_name": r.judge_name,
+                    "round": r.round,
+                    "is_final": int(r.is_final),
+                    "probabilities": json.dumps(list(r.probabilities)),
+                    "answer_index": r.answer_index,
+                    "gold_index": r.gold,
                     "p_correct": p,
                     "correct": None if p is None else int(p > 0.5),
-                    "seconds": judgment.seconds,
-                    "created_at": _jsonable(judgment.created_at),
+                    "seconds": r.seconds,
+                    "created_at": _jsonable(r.created_at),
                 })
                 n += 1
         counts["judgments.csv"] = n

@@ -24,8 +24,9 @@ interval is the 95 % Wilson score interval of the accuracy.
   not, and how often the judge sided with the consultant.
 
 `tag` keeps the judgments whose transcript or item carries the tag (e.g. "paper" for the NYU rooms
-used in the paper). The queries read on a read-only session (`load_judgments`); everything else
-is a pure function over its `JudgmentRecord`s, so the dashboard and the CLI share one computation.
+used in the paper). The judgments are read by `oversight.judgment_records.load_judgments` (the
+export's query too) on a read-only session; everything else is a pure function over its
+`JudgmentRecord`s, so the dashboard and the CLI share one computation.
 """
 
 from __future__ import annotations
@@ -34,18 +35,16 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import select
 
 from oversight.db import session_scope
-from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Study, Transcript, Turn, User
+from oversight.judgment_records import JudgmentRecord, load_judgments
+from storage.models import Item, Judgment, Strategy, Study, Transcript, User
 
 Z95 = 1.959963984540054
-# The judges a transcript has of its own (a room's judge, a participant, a batch run's AI judge).
-OWN_JUDGE_KINDS = ("human", "ai")
 HUMAN_JUDGE_KINDS = ("human", "offline-human")
 
 
@@ -60,15 +59,6 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float | Non
     low = 0.0 if successes == 0 else max(0.0, centre - half)
     high = 1.0 if successes == n else min(1.0, centre + half)
     return low, high
-
-
-def p_correct(probabilities: list[float] | None, answer_index: int | None, gold: int) -> float | None:
-    """Probability the judgment put on the gold answer (1/0 from a bare answer); None if it has neither."""
-    if probabilities and 0 <= gold < len(probabilities):
-        return float(probabilities[gold])
-    if answer_index is not None:
-        return 1.0 if answer_index == gold else 0.0
-    return None
 
 
 def summarise(values: list[float]) -> dict[str, Any]:
@@ -90,120 +80,6 @@ def rate(successes: int, n: int) -> dict[str, Any]:
     """A share with its Wilson interval."""
     low, high = wilson_interval(successes, n)
     return {"rate": successes / n if n else None, "ci_low": low, "ci_high": high}
-
-
-@dataclass(frozen=True)
-class JudgmentRecord:
-    """One judgment with what the report needs around it: gold, setting, strategy, tags, roles, rounds."""
-
-    id: int
-    item_id: int
-    gold: int
-    judge_kind: str
-    probabilities: tuple[float, ...] = ()
-    answer_index: int | None = None
-    is_final: bool = True
-    setting: str = "direct-qa"
-    transcript_id: int | None = None
-    origin: str | None = None  # the transcript's: live | imported; None without a transcript
-    strategy_id: int | None = None
-    tags: tuple[str, ...] = ()  # the transcript's and the item's
-    judge_name: str = ""
-    round: int = 0
-    seconds: float | None = None
-    rounds: int | None = None  # rounds its transcript ran; None without a transcript
-    roles: dict = field(default_factory=dict, hash=False, compare=False)  # the transcript's meta["roles"]
-
-    @property
-    def p_correct(self) -> float | None:
-        return p_correct(list(self.probabilities), self.answer_index, self.gold)
-
-    @property
-    def correct(self) -> bool | None:
-        value = self.p_correct
-        return None if value is None else value > 0.5
-
-    @property
-    def p_chosen(self) -> float | None:
-        """The probability on the answer the judge leaned to (1 for a bare answer)."""
-        if self.probabilities:
-            return float(max(self.probabilities))
-        return 1.0 if self.answer_index is not None else None
-
-    @property
-    def chosen(self) -> int | None:
-        """The answer with the highest probability; None on a tie."""
-        if self.probabilities:
-            top = max(self.probabilities)
-            best = [i for i, p in enumerate(self.probabilities) if p == top]
-            return best[0] if len(best) == 1 else None
-        return self.answer_index
-
-    def p_of(self, option: int | None) -> float | None:
-        """The probability this judgment put on an option (1/0 from a bare answer)."""
-        if option is None:
-            return None
-        return p_correct(list(self.probabilities), self.answer_index, option)
-
-
-def _rounds_by_transcript(s, study_id: int) -> dict[int, int]:
-    rows = s.exec(
-        select(Turn.transcript_id, func.max(Turn.round))
-        .join(Transcript, Transcript.id == Turn.transcript_id)
-        .where(Transcript.study_id == study_id)
-        .group_by(Turn.transcript_id)
-    ).all()
-    return {tid: int(r or 0) for tid, r in rows}
-
-
-def untranscribed_setting(strategy_protocol: str | None, arm: str | None) -> str:
-    """The setting of a judgment with no transcript (direct QA): its strategy's protocol, else its arm."""
-    return strategy_protocol or arm or "direct-qa"
-
-
-def load_judgments(*, study_id: int, final_only: bool = True) -> list[JudgmentRecord]:
-    """Every (final) judgment of a study on an item with a gold answer, as records. Read-only."""
-    with session_scope(write=False) as s:
-        statement = (
-            select(
-                Judgment.id, Judgment.item_id, Judgment.probabilities, Judgment.answer_index, Judgment.judge_kind,
-                Judgment.judge_name, Judgment.round, Judgment.seconds, Judgment.is_final,
-                ItemGold.gold_index, Item.tags,
-                Transcript.id, Transcript.setting, Transcript.origin, Transcript.tags, Transcript.strategy_id,
-                Assignment.strategy_id, Assignment.arm,
-            )
-            .join(Item, Item.id == Judgment.item_id)
-            .join(ItemGold, ItemGold.item_id == Judgment.item_id)
-            .outerjoin(Transcript, Transcript.id == Judgment.transcript_id)
-            .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
-            .where(Item.study_id == study_id)
-            .order_by(Judgment.id)
-        )
-        if final_only:
-            statement = statement.where(Judgment.is_final == True)  # noqa: E712
-        rows = s.exec(statement).all()
-        protocols = dict(s.exec(select(Strategy.id, Strategy.protocol).where(Strategy.study_id == study_id)).all())
-        rounds = _rounds_by_transcript(s, study_id)
-        judged = {r[11] for r in rows if r[11] is not None}
-        roles = {}
-        if judged:
-            for tid, meta in s.exec(select(Transcript.id, Transcript.meta).where(Transcript.study_id == study_id)):
-                if tid in judged:
-                    roles[tid] = dict((meta or {}).get("roles") or {})
-    records = []
-    for (jid, item_id, probs, answer, kind, name, round_, seconds, final, gold, item_tags,
-         t_id, setting, origin, t_tags, t_strategy, a_strategy, arm) in rows:
-        strategy_id = t_strategy or a_strategy
-        if t_id is None:
-            setting = untranscribed_setting(protocols.get(strategy_id), arm)
-        records.append(JudgmentRecord(
-            id=jid, item_id=item_id, gold=gold, judge_kind=kind, probabilities=tuple(probs or ()),
-            answer_index=answer, is_final=bool(final), setting=setting, transcript_id=t_id, origin=origin,
-            strategy_id=strategy_id, tags=tuple(dict.fromkeys([*(t_tags or []), *(item_tags or [])])),
-            judge_name=name or "", round=round_ or 0, seconds=seconds,
-            rounds=rounds.get(t_id, 0) if t_id is not None else None, roles=roles.get(t_id, {}),
-        ))
-    return records
 
 
 def filter_records(records: Iterable[JudgmentRecord], *, tag: str | None = None,

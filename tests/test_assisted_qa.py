@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from oversight import models, strategies
 from oversight.db import session_scope
-from oversight.models.config import ModelConfig, ModelsConfig
+from oversight.models.config import ModelsConfig, ScriptedConfig
 from oversight.participation import next_task
 from oversight.protocols import live
 from oversight.protocols.base import RuleViolation
@@ -23,7 +23,7 @@ from tests.test_debate import STORY, item  # noqa: F401  (the item fixture)
 @pytest.fixture
 def echo_models():
     """Every role scripted; the assistant echoes the participant's message, the judge prefers option A."""
-    cfg = ModelsConfig(models={"scripted": ModelConfig(name="scripted", backend="scripted", choice_probs=[0.7, 0.3])},
+    cfg = ModelsConfig(models={"scripted": ScriptedConfig(name="scripted", choice_probs=[0.7, 0.3])},
                        roles={r: "scripted" for r in ("debater", "consultant", "assistant", "judge", "questioner",
                                                       "feedback")})
     models.configure(cfg)

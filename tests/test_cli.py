@@ -13,20 +13,32 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def cli(tmp_path):
-    env = {**os.environ, "OVERSIGHT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-           "OVERSIGHT_DATA_DIR": str(tmp_path), "OVERSIGHT_PUBLIC_URL": "https://lab.example"}
-
-    def run(*args: str, stdin: str = "", ok: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "oversight", *args], input=stdin, env=env, cwd=REPO,
-                              capture_output=True, text=True, timeout=300)
+def _runner(env: dict[str, str]):
+    def run(*args: str, stdin: str = "", ok: bool = True, extra_env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "oversight", *args], input=stdin, env={**env, **(extra_env or {})},
+                              cwd=REPO, capture_output=True, text=True, timeout=300)
         if ok:
             assert proc.returncode == 0, proc.stderr
         return proc
 
+    return run
+
+
+@pytest.fixture
+def cli(tmp_path):
+    run = _runner({**os.environ, "OVERSIGHT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+                   "OVERSIGHT_DATA_DIR": str(tmp_path), "OVERSIGHT_PUBLIC_URL": "https://lab.example"})
     run("init-db")
     return run
+
+
+@pytest.fixture
+def cli_here(db):
+    """The command line on this test's own database (the `db` fixture's), so the test can read what it stored;
+    models only as the test configures them."""
+    return _runner({k: v for k, v in os.environ.items()
+                    if not k.startswith(("OVERSIGHT_MODELS_FILE", "OVERSIGHT_MODEL__", "OVERSIGHT_ROLE__"))})
 
 
 def test_init_db_is_idempotent(cli):
@@ -104,3 +116,56 @@ def test_an_assisted_qa_strategy_is_made_and_run_from_the_command_line(cli, tmp_
     assert bad.returncode == 1 and "do not apply to this protocol: rounds" in bad.stderr
     bad = cli("strategy", "create", "--study", study, "--protocol", "assisted-qa", "--prompts", "{nope", ok=False)
     assert bad.returncode == 1 and "--prompts is not valid JSON" in bad.stderr
+
+
+def test_set_password_replaces_the_old_one(cli_here):
+    from oversight.auth import AuthError, authenticate
+
+    cli_here("create-user", "--role", "admin", "--name", "ada", stdin="the old password\n")
+    done = json.loads(cli_here("set-password", "--name", "ada", "--json", stdin="a brand new password\n").stdout)
+    assert done == {"name": "ada"}
+    with pytest.raises(AuthError):
+        authenticate(name="ada", password="the old password")
+    assert authenticate(name="ada", password="a brand new password").name == "ada"
+    # An unknown name or a short password changes nothing and says why.
+    unknown = cli_here("set-password", "--name", "bob", stdin="a brand new password\n", ok=False)
+    assert unknown.returncode == 1 and "no admin or expert named 'bob'" in unknown.stderr
+    short = cli_here("set-password", "--name", "ada", stdin="short\n", ok=False)
+    assert short.returncode == 1 and "at least" in short.stderr
+    assert authenticate(name="ada", password="a brand new password").name == "ada"
+
+
+def _stored_accuracy(model: str) -> tuple[int, float | None]:
+    """(judgments the AI judge `model` stored, their accuracy on the gold answer), read from the database."""
+    from sqlmodel import select
+
+    from oversight.db import session_scope
+    from storage.models import ItemGold, Judgment
+
+    with session_scope(write=False) as s:
+        rows = s.exec(select(Judgment.probabilities, ItemGold.gold_index)
+                      .join(ItemGold, ItemGold.item_id == Judgment.item_id)
+                      .where(Judgment.judge_kind == "ai-offline", Judgment.judge_name == model)).all()
+    return len(rows), (round(sum(p[g] > 0.5 for p, g in rows) / len(rows), 3) if rows else None)
+
+
+def test_ai_judge_judges_finished_transcripts_stores_and_prints_accuracy(cli_here, study):
+    from tests.test_ai_judge import finished_consultancies
+
+    finished_consultancies(study.id)
+    # The default judge (the offline extractive model) follows the consultant's evidence: right on the honest
+    # room, wrong on the dishonest one.
+    summary = json.loads(cli_here("ai-judge", "--study", str(study.id), "--json", "--quiet").stdout)
+    assert summary == {"n": 2, "model": "extractive", "accuracy": 0.5}
+    assert _stored_accuracy("extractive") == (2, 0.5)
+
+    # A named model from the environment: text output, progress on stderr; already judged rooms are skipped.
+    scripted = {"OVERSIGHT_MODEL__S__BACKEND": "scripted", "OVERSIGHT_MODEL__S__CHOICE_PROBS": "[0.9, 0.1]"}
+    text = cli_here("ai-judge", "--study", str(study.id), "--model", "s", extra_env=scripted)
+    assert text.stdout.strip() == "judged 2 transcripts, accuracy 0.0" and "2/2" in text.stderr
+    assert _stored_accuracy("s") == (2, 0.0)
+    again = json.loads(cli_here("ai-judge", "--study", str(study.id), "--model", "s", "--json", "--quiet",
+                                extra_env=scripted).stdout)
+    assert again == {"n": 0, "model": "s", "accuracy": None} and _stored_accuracy("s") == (2, 0.0)
+    missing = cli_here("ai-judge", "--study", str(study.id), "--model", "nope", ok=False)
+    assert missing.returncode == 1 and "nope" in missing.stderr

@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from oversight import models, strategies
 from oversight.db import session_scope
-from oversight.models.config import ModelConfig, ModelsConfig
+from oversight.models.config import ModelsConfig, ScriptedConfig
 from oversight.protocols import live
 from oversight.protocols.ai_judge import judge_transcript
 from oversight.protocols.batch import run_batch
@@ -27,7 +27,7 @@ STORY = (
 @pytest.fixture
 def scripted_models():
     cfg = ModelsConfig(
-        models={"scripted": ModelConfig(name="scripted", backend="scripted",
+        models={"scripted": ScriptedConfig(name="scripted",
                                         responses=["I argue with <quote>ninety steps</quote> as proof."],
                                         choice_probs=[0.8, 0.2])},
         roles={r: "scripted" for r in ("debater", "consultant", "assistant", "judge", "feedback")})
@@ -128,7 +128,7 @@ def test_a_restart_mid_round_resumes_without_losing_or_repeating_a_turn(scripted
 
 
 def test_a_failing_model_leaves_the_debate_resumable(item, study):
-    cfg = ModelsConfig(models={"bad": ModelConfig(name="bad", backend="scripted", responses=["!error server down"])},
+    cfg = ModelsConfig(models={"bad": ScriptedConfig(name="bad", responses=["!error server down"])},
                        roles={r: "bad" for r in ("debater", "consultant", "assistant", "judge", "feedback")})
     models.configure(cfg)
     try:
@@ -239,7 +239,7 @@ def test_a_report_sent_from_two_tabs_is_stored_once(scripted_models, item, study
 
 def test_best_of_n_keeps_the_candidate_the_preference_judge_finds_most_convincing(item, study, monkeypatch):
     cfg = ModelsConfig(
-        models={"s": ModelConfig(name="s", backend="scripted",
+        models={"s": ScriptedConfig(name="s",
                                  responses=["A weak case.", "The strongest case: <quote>ninety steps</quote>.",
                                             "Another weak case."])},
         roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "feedback")})

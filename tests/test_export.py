@@ -108,7 +108,7 @@ def test_empty_study_and_unknown_study(db, tmp_path):
 
 
 def test_a_direct_answer_has_the_dashboards_setting_in_the_csv(study_id, tmp_path):
-    from oversight.report import load_judgments
+    from oversight.judgment_records import load_judgments
 
     with session_scope() as s:
         b = s.exec(select(Item).where(Item.study_id == study_id, Item.external_id == "b")).one()
@@ -118,3 +118,20 @@ def test_a_direct_answer_has_the_dashboards_setting_in_the_csv(study_id, tmp_pat
         direct = [r for r in csv.DictReader(f) if not r["transcript_id"]]
     assert [(r["setting"], r["p_correct"]) for r in direct] == [("direct-qa", "1.0")]
     assert {r.setting for r in load_judgments(study_id=study_id) if r.transcript_id is None} == {"direct-qa"}
+
+
+def test_a_judgment_on_an_item_without_gold_is_exported_but_not_scored(study_id, tmp_path):
+    from oversight.judgment_records import load_judgments
+
+    with session_scope() as s:
+        item = Item(study_id=study_id, external_id="no-gold", question="C?", options=["x", "y"])
+        s.add(item)
+        s.flush()
+        s.add(Judgment(item_id=item.id, judge_name="p2", probabilities=[0.2, 0.8], is_final=True))
+        no_gold_item = item.id
+    export_study(study_id=study_id, out_dir=tmp_path)
+    with (tmp_path / "judgments.csv").open(newline="") as f:
+        (row,) = [r for r in csv.DictReader(f) if r["item_external_id"] == "no-gold"]
+    assert (row["gold_index"], row["p_correct"], row["correct"], row["origin"]) == ("", "", "", "live")
+    assert json.loads(row["probabilities"]) == [0.2, 0.8]
+    assert no_gold_item not in {r.item_id for r in load_judgments(study_id=study_id, final_only=False)}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from oversight.db import session_scope
-from oversight.report import p_correct, study_report, wilson_interval
+from oversight.judgment_records import p_correct
+from oversight.report import study_report, wilson_interval
 from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Study, Transcript, User
 
 
@@ -147,8 +148,9 @@ def test_empty_and_unknown_study(db):
 
 # ------------------------------------------------------------------ the dashboard's pure functions
 
+from oversight.judgment_records import JudgmentRecord  # noqa: E402
 from oversight.report import (  # noqa: E402
-    JudgmentRecord, accuracy_by, accuracy_by_rounds, calibration, calibration_by, consultancy_by_honesty, dashboard,
+    accuracy_by, accuracy_by_rounds, calibration, calibration_by, consultancy_by_honesty, dashboard,
     dashboard_options, debate_win_rates, filter_records, judgment_times,
 )
 
@@ -299,7 +301,7 @@ def test_per_strategy_rows_hold_live_human_and_ai_batch_judgments(db):
 
     from oversight import models, strategies
     from oversight.cli import main
-    from oversight.models.config import ModelConfig, ModelsConfig
+    from oversight.models.config import ModelsConfig, ScriptedConfig
     from oversight.protocols import live
     from oversight.protocols.batch import run_batch
     from oversight.protocols.runner import SpeechRunner
@@ -315,7 +317,7 @@ def test_per_strategy_rows_hold_live_human_and_ai_batch_judgments(db):
         s.add(ItemGold(item_id=item.id, gold_index=0))
         item_id = item.id
     models.configure(ModelsConfig(
-        models={"s": ModelConfig(name="s", backend="scripted", responses=["See <quote>blue flowerpot</quote>."],
+        models={"s": ScriptedConfig(name="s", responses=["See <quote>blue flowerpot</quote>."],
                                  choice_probs=[0.5, 0.5])},
         roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "feedback")}))
     try:

@@ -62,7 +62,7 @@ class Backend:
         return {
             "name": self.name,
             "backend": self.config.backend,
-            "model": self.config.model or self.config.backend,
+            "model": self.config.label,
             "loaded": self.loaded,
             "device": "cpu",
             "memory_mb": 0.0,

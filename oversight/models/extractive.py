@@ -27,7 +27,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 
 from oversight.models.base import Backend, softmax
-from oversight.models.config import ModelConfig
+from oversight.models.config import ExtractiveConfig
 from oversight.models.errors import ModelError, ModelNotFound
 from oversight.models.types import Completion, Request, Task, as_request, option_letter
 from oversight.quotes import extract_quotes
@@ -78,7 +78,7 @@ def split_passages(text: str) -> list[tuple[int, int]]:
 
 
 class ExtractiveBackend(Backend):
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ExtractiveConfig):
         super().__init__(config)
         self._cache: OrderedDict[str, tuple[list[tuple[int, int]], object]] = OrderedDict()
         self._cache_lock = threading.Lock()

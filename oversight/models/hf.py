@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from oversight.models.base import Backend, softmax
-from oversight.models.config import ModelConfig
+from oversight.models.config import HFConfig
 from oversight.models.errors import ModelError, ModelNotFound, ModelTimeout
 from oversight.models.types import Completion, Request, as_request
 
@@ -75,7 +75,7 @@ class _Job:
 
 
 class HFBackend(Backend):
-    def __init__(self, config: ModelConfig, *, model=None, tokenizer=None):
+    def __init__(self, config: HFConfig, *, model=None, tokenizer=None):
         """`model`/`tokenizer` may be given already built (benchmarks with random weights); else loaded from
         `config.model` on first use."""
         super().__init__(config)

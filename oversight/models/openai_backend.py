@@ -17,13 +17,13 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from oversight.models.base import Backend
-from oversight.models.config import ModelConfig
+from oversight.models.config import OpenAIConfig
 from oversight.models.errors import ModelError, ModelNotFound, ModelTimeout
 from oversight.models.types import Completion, Message, Request, as_request, option_letter
 
 
 class OpenAIBackend(Backend):
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: OpenAIConfig):
         super().__init__(config)
         self._client = None
         self._pool: ThreadPoolExecutor | None = None

@@ -98,7 +98,7 @@ def model_infos() -> list[dict]:
         if name in live:
             row = live[name].info()
         else:
-            row = {"name": name, "backend": mc.backend, "model": mc.model or mc.backend, "loaded": False}
+            row = {"name": name, "backend": mc.backend, "model": mc.label, "loaded": False}
         row["roles"] = ", ".join(r for r, n in cfg.roles.items() if n == name)
         rows.append(row)
     return rows

@@ -15,13 +15,13 @@ import time
 from collections.abc import Iterator, Sequence
 
 from oversight.models.base import Backend
-from oversight.models.config import ModelConfig
+from oversight.models.config import ScriptedConfig
 from oversight.models.errors import ModelConfigError, ModelError
 from oversight.models.types import Completion, Request, as_request
 
 
 class ScriptedBackend(Backend):
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ScriptedConfig):
         super().__init__(config)
         self._counter = itertools.count()
         self._lock = threading.Lock()

@@ -64,11 +64,11 @@ def tiny_model_path(tmp_path_factory):
 @pytest.fixture(scope="session")
 def hf_model(tiny_model_path):
     """One shared hf backend on the tiny model (CPU, dynamic path)."""
-    from oversight.models.config import ModelConfig
+    from oversight.models.config import HFConfig
     from oversight.models.hf import HFBackend
 
     backend = HFBackend(
-        ModelConfig(name="tiny", backend="hf", model=str(tiny_model_path), device="cpu", max_seq_len=1024, batch_wait_ms=5)
+        HFConfig(name="tiny", model=str(tiny_model_path), device="cpu", max_seq_len=1024, batch_wait_ms=5)
     )
     backend.load()
     yield backend
@@ -77,10 +77,10 @@ def hf_model(tiny_model_path):
 
 @pytest.fixture(scope="session")
 def extractive():
-    from oversight.models.config import ModelConfig
+    from oversight.models.config import ExtractiveConfig
     from oversight.models.extractive import ExtractiveBackend
 
-    backend = ExtractiveBackend(ModelConfig(name="extractive"))
+    backend = ExtractiveBackend(ExtractiveConfig(name="extractive"))
     backend.load()
     return backend
 

@@ -6,7 +6,9 @@ import threading
 
 import pytest
 
-from oversight.models import ModelConfigError, configure, get_model, load_config, model_for_role, model_infos
+from oversight.models import (
+    ExtractiveConfig, HFConfig, ModelConfigError, configure, get_model, load_config, model_for_role, model_infos,
+)
 from oversight.models.types import ROLES
 
 
@@ -109,6 +111,79 @@ def test_bad_configuration_names_the_setting(tmp_path, text, env, needle):
     assert needle in err.value.setting
 
 
+@pytest.mark.parametrize(
+    "backend, field, value",
+    [
+        ("hf", "base_url", '"http://gpu:8000/v1"'),  # openai's
+        ("hf", "responses", '["x"]'),  # scripted's
+        ("openai", "compile", "true"),  # hf's
+        ("openai", "encoder_path", '"/enc"'),  # extractive's
+        ("extractive", "model", '"Qwen/Qwen2.5-7B-Instruct"'),  # hf's and openai's
+        ("extractive", "timeout_s", "30"),
+        ("scripted", "device", '"cpu"'),
+        ("scripted", "max_concurrency", "4"),
+    ],
+)
+def test_a_setting_of_another_backend_is_refused_naming_setting_and_backend(tmp_path, backend, field, value):
+    f = tmp_path / "m.toml"
+    f.write_text(f'[models.x]\nbackend = "{backend}"\n{field} = {value}\n')
+    with pytest.raises(ModelConfigError) as err:
+        load_config(f, env={})
+    msg = str(err.value)
+    assert f"{field!r}" in msg and f"backend {backend!r}" in msg and "[models.x]" in err.value.setting
+    # The same setting by environment variable names the variable.
+    var = f"OVERSIGHT_MODEL__X__{field.upper()}"
+    (tmp_path / "empty.toml").write_text("")
+    with pytest.raises(ModelConfigError) as err:
+        load_config(tmp_path / "empty.toml", env={"OVERSIGHT_MODEL__X__BACKEND": backend, var: value})
+    assert f"{field!r}" in str(err.value) and f"backend {backend!r}" in str(err.value) and err.value.setting == var
+
+
+def test_each_backend_takes_its_own_settings(tmp_path):
+    f = tmp_path / "m.toml"
+    f.write_text(
+        '[models.h]\nbackend = "hf"\nmodel = "/w/h"\ndevice = "cpu"\ntimeout_s = 5\n'
+        '[models.o]\nbackend = "openai"\nmodel = "m"\nbase_url = "http://x/v1"\nmax_concurrency = 2\n'
+        '[models.e]\nbackend = "extractive"\nencoder_path = "/enc"\nwarmup = true\n'
+        '[models.s]\nbackend = "scripted"\nresponses = ["a"]\nchoice_probs = [1, 3]\n'
+    )
+    m = load_config(f, env={}).models
+    assert [type(m[n]).__name__ for n in "hoes"] == ["HFConfig", "OpenAIConfig", "ExtractiveConfig", "ScriptedConfig"]
+    assert (m["h"].device, m["h"].timeout_s, m["o"].base_url, m["o"].max_concurrency) == ("cpu", 5.0, "http://x/v1", 2)
+    assert (m["e"].encoder_path, m["e"].warmup, m["s"].choice_probs) == ("/enc", True, [1, 3])
+    assert not hasattr(m["o"], "device") and not hasattr(m["h"], "base_url")
+
+
+def test_an_environment_override_of_the_backend_checks_the_files_settings_against_it(tmp_path):
+    f = tmp_path / "m.toml"
+    f.write_text('[models.q]\nbackend = "hf"\nmodel = "/w/q"\ncompile = true\n')
+    with pytest.raises(ModelConfigError) as err:
+        load_config(f, env={"OVERSIGHT_MODEL__Q__BACKEND": "openai"})
+    assert "'compile'" in str(err.value) and "backend 'openai'" in str(err.value)
+    # Without the hf-only setting the switch works; a text setting keeps the variable's text as it is.
+    f.write_text('[models.q]\nbackend = "hf"\nmodel = "/w/q"\n')
+    q = load_config(f, env={"OVERSIGHT_MODEL__Q__BACKEND": "openai", "OVERSIGHT_MODEL__Q__MODEL": "7"}).models["q"]
+    assert (q.backend, q.model) == ("openai", "7")
+
+
+def test_configs_built_in_code_refuse_another_backends_field():
+    from oversight.models import OpenAIConfig, ScriptedConfig, model_config
+
+    assert model_config("h", "hf", model="/w", device="cpu") == HFConfig(name="h", model="/w", device="cpu")
+    assert model_config("e") == ExtractiveConfig(name="e")
+    with pytest.raises(ModelConfigError, match="'device' of model 'o'.*backend 'openai'"):
+        model_config("o", "openai", device="cpu")
+    with pytest.raises(ModelConfigError, match="unknown backend 'gpu'"):
+        model_config("g", "gpu")
+    with pytest.raises(ModelConfigError, match="max_batch_size must be a number"):
+        model_config("h", "hf", max_batch_size="lots")
+
+    with pytest.raises(TypeError, match="device"):
+        OpenAIConfig(name="o", device="cpu")
+    with pytest.raises(TypeError, match="backend"):
+        ScriptedConfig(name="s", backend="hf")
+
+
 def test_missing_models_file_names_the_setting(tmp_path):
     with pytest.raises(ModelConfigError) as err:
         load_config(tmp_path / "nope.toml", env={})
@@ -148,12 +223,12 @@ def test_importing_models_loads_no_heavy_library():
 
 def test_a_model_that_fails_to_warm_up_is_reported_and_the_others_still_warm(tmp_path):
     from oversight.models import configure, get_model
-    from oversight.models.config import ModelConfig, ModelsConfig
+    from oversight.models.config import ModelsConfig, ScriptedConfig
     from oversight.models.registry import warm_configured
 
     cfg = ModelsConfig(
-        models={"missing": ModelConfig(name="missing", backend="hf", model=str(tmp_path / "nowhere"), warmup=True),
-                "ok": ModelConfig(name="ok", backend="scripted", warmup=True)},
+        models={"missing": HFConfig(name="missing", model=str(tmp_path / "nowhere"), warmup=True),
+                "ok": ScriptedConfig(name="ok", warmup=True)},
         roles={r: "ok" for r in ("debater", "consultant", "assistant", "judge", "feedback")})
     configure(cfg)
     try:

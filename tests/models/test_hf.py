@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from oversight.models import Message, ModelConfig, ModelNotFound, ModelTimeout, Request, Sampling
+from oversight.models import HFConfig, Message, ModelNotFound, ModelTimeout, Request, Sampling
 from oversight.models.hf import HFBackend
 
 
@@ -15,8 +15,8 @@ def req(text: str, **sampling) -> Request:
 
 
 def new_backend(path, **kw) -> HFBackend:
-    cfg = dict(name="tiny", backend="hf", model=str(path), device="cpu", max_seq_len=1024, batch_wait_ms=5)
-    b = HFBackend(ModelConfig(**(cfg | kw)))
+    cfg = dict(name="tiny", model=str(path), device="cpu", max_seq_len=1024, batch_wait_ms=5)
+    b = HFBackend(HFConfig(**(cfg | kw)))
     b.load()
     return b
 
@@ -152,7 +152,7 @@ def test_seeded_sampling_is_reproducible(hf_model):
 
 
 def test_missing_model_path_names_the_setting(tmp_path):
-    b = HFBackend(ModelConfig(name="judge-llm", backend="hf", model=str(tmp_path / "no-such-model"), device="cpu"))
+    b = HFBackend(HFConfig(name="judge-llm", model=str(tmp_path / "no-such-model"), device="cpu"))
     with pytest.raises(ModelNotFound) as err:
         b.complete([req("hi")])
     assert "OVERSIGHT_MODEL__JUDGE_LLM__MODEL" in err.value.setting
@@ -160,7 +160,7 @@ def test_missing_model_path_names_the_setting(tmp_path):
 
 
 def test_hub_id_not_in_local_cache_names_the_setting():
-    b = HFBackend(ModelConfig(name="qwen", backend="hf", model="nobody-here/not-a-model-xyz", device="cpu"))
+    b = HFBackend(HFConfig(name="qwen", model="nobody-here/not-a-model-xyz", device="cpu"))
     with pytest.raises(ModelNotFound) as err:
         b.load()
     assert "OVERSIGHT_MODEL__QWEN__MODEL" in err.value.setting

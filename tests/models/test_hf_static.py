@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from oversight.models import Message, ModelConfig, Request, Sampling
+from oversight.models import HFConfig, Message, Request, Sampling
 from oversight.models.hf import HFBackend
 
 
@@ -18,9 +18,9 @@ def req(text: str, n: int, **sampling) -> Request:
 
 
 def static_backend(path, **kw) -> HFBackend:
-    cfg = dict(name="tiny", backend="hf", model=str(path), device="cpu", max_seq_len=1024, batch_wait_ms=5,
+    cfg = dict(name="tiny", model=str(path), device="cpu", max_seq_len=1024, batch_wait_ms=5,
                static_cache=True, batch_buckets=[1, 2, 4], max_batch_size=4, static_len=128)
-    b = HFBackend(ModelConfig(**(cfg | kw)))
+    b = HFBackend(HFConfig(**(cfg | kw)))
     b.load()
     return b
 
@@ -109,7 +109,7 @@ def test_a_request_too_long_for_the_static_cache_is_served_on_the_dynamic_path(t
 def test_a_burst_is_read_in_groups_and_each_group_streams_before_the_next_is_read(tiny_model_path, hf_model, static):
     kw = dict(prefill_chunk_tokens=40)  # one prompt of ~23 tokens per group
     b = static_backend(tiny_model_path, **kw) if static else HFBackend(
-        ModelConfig(name="tiny", backend="hf", model=str(tiny_model_path), device="cpu", batch_wait_ms=50, **kw))
+        HFConfig(name="tiny", model=str(tiny_model_path), device="cpu", batch_wait_ms=50, **kw))
     b.load()
     try:
         groups: list = []

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from oversight.models import Message, ModelConfig, ModelNotFound, Request, Sampling
+from oversight.models import HFConfig, Message, ModelNotFound, OpenAIConfig, Request, Sampling
 from oversight.models.openai_backend import OpenAIBackend
 
 from openai_server import make_server
@@ -47,7 +47,7 @@ def server(tmp_path_factory):
     from oversight.models.hf import HFBackend
 
     path = teach_letters(build_tiny_model(tmp_path_factory.mktemp("served")))
-    hf = HFBackend(ModelConfig(name="served", backend="hf", model=str(path), device="cpu", max_seq_len=1024))
+    hf = HFBackend(HFConfig(name="served", model=str(path), device="cpu", max_seq_len=1024))
     hf.load()
     srv = make_server(hf, model_name="tiny")
     yield hf, f"http://127.0.0.1:{srv.server_address[1]}/v1"
@@ -56,7 +56,7 @@ def server(tmp_path_factory):
 
 
 def client(base_url, **kw) -> OpenAIBackend:
-    return OpenAIBackend(ModelConfig(name="remote", backend="openai", model="tiny", base_url=base_url, **kw))
+    return OpenAIBackend(OpenAIConfig(name="remote", model="tiny", base_url=base_url, **kw))
 
 
 def req(text, **s):
@@ -108,7 +108,7 @@ def test_unreachable_server_names_the_base_url_setting():
 
 def test_unknown_model_on_the_server_names_the_model_setting(server):
     _, url = server
-    remote = OpenAIBackend(ModelConfig(name="remote", backend="openai", model="other", base_url=url))
+    remote = OpenAIBackend(OpenAIConfig(name="remote", model="other", base_url=url))
     with pytest.raises(ModelNotFound) as err:
         remote.complete([req("hello")])
     assert "OVERSIGHT_MODEL__REMOTE__MODEL" in err.value.setting

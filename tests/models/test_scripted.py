@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from oversight.models import Message, ModelConfig, ModelError, Request, Sampling, create_backend
+from oversight.models import Message, ModelError, Request, Sampling, ScriptedConfig, create_backend
 
 
 def scripted(**kw):
-    return create_backend(ModelConfig(name="s", backend="scripted", **kw))
+    return create_backend(ScriptedConfig(name="s", **kw))
 
 
 def test_responses_cycle_and_limits_apply():

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from oversight import auth, models, strategies
 from oversight.db import session_scope
-from oversight.models.config import ModelConfig, ModelsConfig
+from oversight.models.config import ModelsConfig, ScriptedConfig
 from oversight.participation import record_consent
 from oversight.protocols import live
 from storage.models import Item, ItemGold, Judgment
@@ -24,7 +24,7 @@ SOURCE = "The key was under the blue flowerpot by the door. Nobody had moved it 
 @pytest.fixture
 def debate_participant(study):
     models.configure(ModelsConfig(
-        models={"s": ModelConfig(name="s", backend="scripted",
+        models={"s": ScriptedConfig(name="s",
                                  responses=["Look: <quote>under the blue flowerpot</quote>. <b>trust me</b>",
                                             "It was <quote>in the mailbox</quote>, clearly."])},
         roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "feedback")}))
@@ -115,7 +115,7 @@ def test_markdown_escaping_keeps_text_literal():
 def participant_under(study, protocol: str, rules: dict, responses: list[str]) -> int:
     """A consented participant dealt one item under a strategy of `protocol`, with scripted models."""
     models.configure(ModelsConfig(
-        models={"s": ModelConfig(name="s", backend="scripted", responses=responses)},
+        models={"s": ScriptedConfig(name="s", responses=responses)},
         roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "questioner", "feedback")}))
     with session_scope() as s:
         item = Item(study_id=study.id, external_id="key", question="Where was the key?",

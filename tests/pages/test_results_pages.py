@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections import defaultdict
 
 import pytest
+from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from oversight import auth, models
 from oversight.db import session_scope
-from oversight.models.config import ModelConfig, ModelsConfig
+from oversight.models.config import ModelsConfig, ScriptedConfig
 from oversight.quotes import check_quotes
 from storage.models import Item, ItemGold, Judgment, Strategy, Transcript, Turn
 from tests.pages.apptest import run_page
@@ -98,11 +101,130 @@ def test_dashboard_draws_every_section(judged, role):
     assert not [i for i in at.info]
 
 
+def charts(at: AppTest) -> list[list[dict]]:
+    """The traces of every chart on the page, in page order, as Plotly sent them."""
+    return [json.loads(c.proto.spec)["data"] for c in at.get("plotly_chart")]
+
+
+def by_name(traces: list[dict]) -> dict[str, dict]:
+    return {t["name"]: t for t in traces}
+
+
+def points(trace: dict, axis: str = "x") -> dict:
+    """A bar or scatter trace as {category: value}; `axis` holds the values."""
+    other = "y" if axis == "x" else "x"
+    return dict(zip(trace[other], trace[axis]))
+
+
+def final_judgments(study_id: int) -> list[dict]:
+    """Every judgment of the study with its setting, gold, p(gold), chosen answer, its transcript's roles and
+    rounds, read back from the database, to compute the expected figures by hand."""
+    with session_scope(write=False) as s:
+        rows = s.exec(select(Judgment, Transcript, ItemGold.gold_index)
+                      .join(Transcript, Transcript.id == Judgment.transcript_id)
+                      .join(ItemGold, ItemGold.item_id == Judgment.item_id)
+                      .where(Transcript.study_id == study_id)).all()
+        turns = s.exec(select(Turn)).all()
+        out = []
+        for j, t, gold in rows:
+            probs = j.probabilities
+            top = [i for i, p in enumerate(probs) if p == max(probs)]
+            out.append({"label": f"{t.setting} · {j.judge_kind}", "kind": j.judge_kind, "final": j.is_final,
+                        "p_gold": probs[gold], "p_chosen": max(probs), "ok": top == [gold], "probs": probs,
+                        "gold": gold, "roles": (t.meta or {}).get("roles", {}), "seconds": j.seconds,
+                        "strategy": t.strategy_id,
+                        "rounds": max((u.round for u in turns if u.transcript_id == t.id), default=0)})
+    return out
+
+
+def grouped(rows: list[dict], key: str) -> dict:
+    groups: dict = defaultdict(list)
+    for r in rows:
+        groups[r[key]].append(r)
+    return groups
+
+
+def accuracy(rows: list[dict]) -> float:
+    return sum(r["p_gold"] > 0.5 for r in rows) / len(rows)
+
+
+def test_dashboard_plots_the_figures_of_the_judgments(judged):
+    # Two more final judgments of the live debate, so its accuracy is neither 0 nor 1: one wrong (siding with the
+    # dishonest debater B) and one right; with timings.
+    with session_scope() as s:
+        live = s.get(Transcript, judged["live"])
+        s.add_all([Judgment(item_id=live.item_id, transcript_id=live.id, judge_kind="human", round=1,
+                            probabilities=probs, seconds=secs, is_final=True)
+                   for probs, secs in (([0.6, 0.4], 12.5), ([0.1, 0.9], 60.0))])
+    data = [r for r in final_judgments(judged["study"]) if r["final"]]
+    at = run_page("results", judged["admin"], study=str(judged["study"]))
+    assert not at.exception
+    acc, strategies, calib, rounds, debaters, consult, times = charts(at)
+
+    # Accuracy: bars are the share with p(gold) > 0.5, diamonds the mean p(gold), per setting · judge kind; the
+    # interval drawn is the table's.
+    want = {label: rs for label, rs in grouped(data, "label").items()}
+    assert set(want) == {"debate · human", "human debate · human", "human debate · offline-human",
+                         "human consultancy · human"}
+    bars, diamonds = by_name(acc)["accuracy"], by_name(acc)["mean p(correct)"]
+    assert points(bars) == pytest.approx({label: accuracy(rs) for label, rs in want.items()})
+    assert points(bars)["debate · human"] == pytest.approx(2 / 3)
+    assert points(diamonds) == pytest.approx({label: sum(r["p_gold"] for r in rs) / len(rs)
+                                              for label, rs in want.items()})
+    table = at.dataframe[0].value
+    low = [x - m for x, m in zip(bars["x"], bars["error_x"]["arrayminus"])]
+    high = [x + p for x, p in zip(bars["x"], bars["error_x"]["array"])]
+    assert low == pytest.approx(list(table["ci_low"])) and high == pytest.approx(list(table["ci_high"]))
+    assert all(lo <= x <= hi for lo, x, hi in zip(low, bars["x"], high))
+
+    # Strategy versions: the live debate's judgments under "debate v1".
+    live_rows = [r for r in data if r["strategy"] == judged["v1"]]
+    assert points(by_name(strategies)["human"], "y") == pytest.approx({"debate v1": accuracy(live_rows)})
+
+    # Calibration: per judge kind, per tenth of p(chosen): mean p(chosen) against the share chosen right.
+    for kind, rs in grouped(data, "kind").items():
+        (trace,) = [t for t in calib if t["name"].startswith(f"{kind} (n={len(rs)}")]
+        bins = grouped([{**r, "bin": min(int(r["p_chosen"] * 10), 9)} for r in rs], "bin")
+        expected = sorted((sum(r["p_chosen"] for r in b) / len(b), sum(r["ok"] for r in b) / len(b))
+                          for b in bins.values())
+        assert trace["x"] == pytest.approx([x for x, _ in expected])
+        assert trace["y"] == pytest.approx([y for _, y in expected])
+    assert by_name(calib)["perfect calibration"]["x"] == [0, 1]
+
+    # Rounds: accuracy by the rounds each transcript ran (the consultancy room has no turns stored: 0).
+    for label, rs in want.items():
+        assert points(by_name(rounds)[label], "y") == pytest.approx(
+            {n: accuracy(part) for n, part in grouped(rs, "rounds").items()})
+
+    # Debaters: how often the final probability on each debater's answer was above 0.5.
+    debates = {label: rs for label, rs in want.items() if "debater_a" in rs[0]["roles"]}
+    for name, side in (("debater A", "debater_a"), ("debater B", "debater_b")):
+        assert points(by_name(debaters)[name], "y") == pytest.approx(
+            {label: sum(r["probs"][r["roles"][side]["argues"]] > 0.5 for r in rs) / len(rs)
+             for label, rs in debates.items()})
+    assert points(by_name(debaters)["honest debater"], "y") == pytest.approx(
+        {label: accuracy(rs) for label, rs in debates.items()})
+
+    # Consultancy: the consultant of room-2 was dishonest.
+    assert points(by_name(consult)["dishonest consultant"], "y") == pytest.approx(
+        {"human consultancy · human": accuracy(want["human consultancy · human"])})
+
+    # Time: one box per setting of human judges, of every timed judgment.
+    timed = grouped([r for r in final_judgments(judged["study"]) if r["seconds"] is not None and r["kind"] == "human"],
+                    "label")
+    assert {t["name"]: sorted(t["y"]) for t in times} == {
+        label: sorted(r["seconds"] for r in rs) for label, rs in timed.items()}
+    assert sorted(by_name(times)["debate · human"]["y"]) == [12.5, 42.0, 60.0]
+
+
 def test_dashboard_filters_by_tag_and_judge_kind(judged):
     at = run_page("results", judged["expert"], study=str(judged["study"]))
     at.selectbox(key="results_tag").select("paper").run()
     assert not at.exception
     assert list(at.dataframe[0].value["setting"]) == ["human debate", "human debate"]
+    # Room-1 (tagged paper): Jo put 0.6 on the gold answer, the offline judge 0.3.
+    assert points(by_name(charts(at)[0])["mean p(correct)"]) == pytest.approx(
+        {"human debate · human": 0.6, "human debate · offline-human": 0.3})
     # Imported rooms have no strategy version, no timings and no consultancy under this tag.
     infos = " ".join(i.value for i in at.info)
     assert "No live final judgments under a strategy version" in infos
@@ -198,7 +320,7 @@ def after_jobs(at, timeout_s: float = 60.0):
 
 def test_ask_the_ai_judge_shows_the_result_and_stores_it(judged):
     models.configure(ModelsConfig(
-        models={"s": ModelConfig(name="s", backend="scripted", responses=["x"], choice_probs=[0.5, 0.5])},
+        models={"s": ScriptedConfig(name="s", responses=["x"], choice_probs=[0.5, 0.5])},
         roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "feedback")}))
     try:
         at = run_page("transcripts", judged["expert"], study=str(judged["study"]), transcript=str(judged["room"]))
@@ -219,7 +341,7 @@ def test_ask_the_ai_judge_shows_the_result_and_stores_it(judged):
 
 def test_a_model_error_shows_as_an_error(judged):
     models.configure(ModelsConfig(
-        models={"s": ModelConfig(name="s", backend="scripted", responses=["x"], choice_probs=[1.0, 1.0, 1.0])},
+        models={"s": ScriptedConfig(name="s", responses=["x"], choice_probs=[1.0, 1.0, 1.0])},
         roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "feedback")}))
     try:
         at = run_page("transcripts", judged["expert"], study=str(judged["study"]), transcript=str(judged["live"]))
