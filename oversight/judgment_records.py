@@ -15,6 +15,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from oversight.db import session_scope
+from oversight.protocols.direct_qa import PROTOCOL as DIRECT_QA
+from oversight.vocab import is_correct
 from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Transcript, Turn
 
 BATCH = 1000  # rows fetched at a time, so an export of a large study streams
@@ -31,7 +33,7 @@ def p_correct(probabilities: list[float] | None, answer_index: int | None, gold:
 
 def untranscribed_setting(strategy_protocol: str | None, arm: str | None) -> str:
     """The setting of a judgment with no transcript (direct QA): its strategy's protocol, else its arm."""
-    return strategy_protocol or arm or "direct-qa"
+    return strategy_protocol or arm or DIRECT_QA.name
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class JudgmentRecord:
     probabilities: tuple[float, ...] = ()
     answer_index: int | None = None
     is_final: bool = True
-    setting: str = "direct-qa"
+    setting: str = DIRECT_QA.name
     transcript_id: int | None = None
     origin: str | None = None  # the transcript's: live | imported; None without a transcript
     strategy_id: int | None = None
@@ -69,7 +71,7 @@ class JudgmentRecord:
     @property
     def correct(self) -> bool | None:
         value = self.p_correct
-        return None if value is None else value > 0.5
+        return None if value is None else is_correct(value)
 
     @property
     def p_chosen(self) -> float | None:

@@ -42,6 +42,7 @@ from sqlmodel import select
 
 from oversight.db import session_scope
 from oversight.judgment_records import JudgmentRecord, load_judgments
+from oversight.vocab import is_correct
 from storage.models import Item, Judgment, Strategy, Study, Transcript, User
 
 Z95 = 1.959963984540054
@@ -64,7 +65,7 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float | Non
 def summarise(values: list[float]) -> dict[str, Any]:
     """n, accuracy (share above 0.5), mean probability on gold, and the Wilson interval."""
     n = len(values)
-    correct = sum(1 for v in values if v > 0.5)
+    correct = sum(1 for v in values if is_correct(v))
     low, high = wilson_interval(correct, n)
     return {
         "n": n,
@@ -210,8 +211,8 @@ def debate_win_rates(records: Iterable[JudgmentRecord]) -> list[dict[str, Any]]:
         if honest_a == honest_b:
             continue  # both or neither honest: no honest/dishonest contest to count
         p_honest, p_dishonest = (pa, pb) if honest_a else (pb, pa)
-        groups[(r.setting, r.judge_kind)].append({"a": pa > 0.5, "b": pb > 0.5, "honest": p_honest > 0.5,
-                                                  "dishonest": p_dishonest > 0.5, "honest_is_a": honest_a})
+        groups[(r.setting, r.judge_kind)].append({"a": is_correct(pa), "b": is_correct(pb), "honest": is_correct(p_honest),
+                                                  "dishonest": is_correct(p_dishonest), "honest_is_a": honest_a})
     rows = []
     for (setting, kind), games in sorted(groups.items()):
         n = len(games)
@@ -247,7 +248,7 @@ def consultancy_by_honesty(records: Iterable[JudgmentRecord]) -> list[dict[str, 
         groups[(r.setting, r.judge_kind, _honest(c, r.gold))].append(r)
     rows = []
     for (setting, kind, honest), rs in sorted(groups.items()):
-        sided = sum(1 for r in rs if (r.p_of(r.roles["consultant"]["argues"]) or 0) > 0.5)
+        sided = sum(1 for r in rs if is_correct(r.p_of(r.roles["consultant"]["argues"]) or 0))
         win = rate(sided, len(rs))
         rows.append({"setting": setting, "judge_kind": kind, "consultant": "honest" if honest else "dishonest",
                      **summarise([r.p_correct for r in rs]),

@@ -20,7 +20,7 @@ from sqlalchemy import func, or_
 from sqlmodel import select
 
 from oversight.db import session_scope
-from oversight.vocab import OWN_JUDGE_KINDS, SPEAKER_ROLES, option_letter, role_label
+from oversight.vocab import OWN_JUDGE_KINDS, SPEAKER_ROLES, is_correct, option_letter, role_label
 from storage.models import Item, ItemGold, Judgment, Strategy, Transcript, Turn
 
 PAGE_SIZE = 50
@@ -136,7 +136,7 @@ def list_transcripts(*, study_id: int, setting: str | None = None, strategy_id: 
                 rows.append(TranscriptRow(
                     id=t.id, external_id=t.external_id, setting=t.setting, origin=t.origin, status=t.status,
                     strategy=strategy_label(st), question=question, judge=final.judge_kind if final else None,
-                    p_correct=p, correct=None if p is None else p > 0.5, rounds=int(rounds.get(tid) or 0),
+                    p_correct=p, correct=None if p is None else is_correct(p), rounds=int(rounds.get(tid) or 0),
                     tags=list(t.tags or []), created_at=t.created_at,
                 ))
     return TranscriptPage(rows=rows, total=len(ids), offset=offset, limit=limit)
