@@ -3,6 +3,8 @@
 import streamlit as st
 
 from oversight.auth import AuthError, authenticate
+from oversight.settings import get_settings
+from session_cookie import begin, client_address
 from ui import sign_in_as
 
 st.title("Oversight Lab")
@@ -19,9 +21,15 @@ with st.form("sign_in"):
     submitted = st.form_submit_button("Sign in", type="primary")
 if submitted:
     try:
-        user = authenticate(name=name, password=password)
+        user = authenticate(name=name, password=password, client=client_address())
     except AuthError as exc:
         st.error(str(exc))
     else:
         sign_in_as(user)
+        begin(user.id)
         st.rerun()
+
+if get_settings().staff_oidc:
+    st.divider()
+    # Streamlit's OpenID Connect sign-in ([auth] in .streamlit/secrets.toml); staff are matched by e-mail.
+    st.button("Sign in with your institution", on_click=st.login)
