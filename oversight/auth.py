@@ -25,6 +25,7 @@ from oversight.audit import log_event
 from oversight.db import session_scope
 from oversight.ratelimit import link_misses
 from oversight.settings import get_settings
+from storage.db import StorageUnavailable
 from storage.models import EnrolmentCap, SignInThrottle, Study, User, utcnow
 
 STAFF_ROLES = ("admin", "expert")
@@ -248,7 +249,7 @@ def _touch(user: User) -> None:
     try:
         with session_scope() as s:
             s.exec(update(User).where(User.id == user.id).values(last_seen_at=utcnow()))
-    except OperationalError:
+    except (OperationalError, StorageUnavailable):
         pass  # a busy or read-only database must not stop a participant from reading their task
 
 

@@ -11,8 +11,9 @@ from oversight.protocols.rules import RulesError
 from oversight.reviews import ReviewError
 from oversight.strategies import StrategyError
 from oversight.studies import StudyError
+from storage.db import StorageUnavailable
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     AuthError, ImportFailed, ModelError, ParticipationError, ReviewError, RuleViolation, RulesError, StrategyError,
-    StudyError,
+    StudyError, StorageUnavailable,
 )
