@@ -21,6 +21,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import col, select
 
+from oversight import staff_sessions
 from oversight.audit import log_event
 from oversight.db import session_scope
 from oversight.ratelimit import link_misses
@@ -88,6 +89,18 @@ def set_password(*, name: str, password: str) -> None:
         user.password_hash = _hasher.hash(password)
         user.failed_logins = 0
         log_event(s, "user.password", user_id=user.id)
+        user_id = user.id
+    # A new password signs the account out everywhere.
+    staff_sessions.end_all(user_id=user_id)
+
+
+def end_staff_sessions(*, name: str) -> int:
+    """Sign an admin or expert out on every browser; returns how many sessions were live."""
+    with session_scope(write=False) as s:
+        user = s.exec(select(User).where(User.name == name, User.role.in_(STAFF_ROLES))).first()
+    if user is None:
+        raise AuthError(f"no admin or expert named {name!r}")
+    return staff_sessions.end_all(user_id=user.id)
 
 
 THROTTLED = "Too many attempts: try again in {:.0f} s."
