@@ -21,9 +21,20 @@ CLEAR_KEY = "staff_session_clear"
 def client_address() -> str | None:
     """The browser's address as Streamlit sees it (behind a proxy: the proxy's, unless it forwards it)."""
     try:
-        return st.context.ip_address
-    except Exception:  # noqa: BLE001 - AppTest and bare scripts have no connection
+        address = st.context.ip_address
+    except Exception:  # noqa: BLE001 - bare scripts have no connection
         return None
+    return address if isinstance(address, str) else None  # AppTest answers with a mock
+
+
+def oidc_ready() -> bool:
+    """Institution sign-in is on (setting) and configured ([auth] in .streamlit/secrets.toml)."""
+    if not get_settings().staff_oidc:
+        return False
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file at all
+        return False
 
 
 def active() -> bool:
@@ -35,11 +46,12 @@ def restore(signed_in: bool) -> User | None:
     institution sign-in through st.login). Returns the staff user to sign in, if any."""
     if signed_in or not active():
         return None
-    found = staff_sessions.lookup(st.context.cookies.get(staff_sessions.COOKIE))
+    token = st.context.cookies.get(staff_sessions.COOKIE)
+    found = staff_sessions.lookup(token if isinstance(token, str) else None)
     if found is not None:
         st.session_state[SESSION_KEY] = found[0]
         return found[1]
-    if get_settings().staff_oidc:
+    if oidc_ready():
         try:
             email = st.user.get("email") if st.user.is_logged_in else None
         except Exception:  # noqa: BLE001 - no [auth] configured
@@ -80,7 +92,7 @@ def end() -> None:
     if session_id is not None:
         staff_sessions.end(session_id=session_id)
     try:
-        if get_settings().staff_oidc and st.user.is_logged_in:
+        if oidc_ready() and st.user.is_logged_in:
             st.logout()
     except Exception:  # noqa: BLE001 - no [auth] configured
         pass
