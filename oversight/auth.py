@@ -9,7 +9,10 @@ Participants: a personal link carrying an unguessable token. Only the token's sh
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -256,14 +259,33 @@ def _plausible_token(token: str) -> bool:
 
 
 def _touch(user: User) -> None:
-    """Record that a participant was seen; best effort, and rare, so that page runs stay reads."""
+    """Record that a participant was seen: rarely, and on a background thread, so that a page run never
+    waits for the write lock (a long writer elsewhere must not stall every participant's page)."""
     if user.last_seen_at is not None and utcnow() - user.last_seen_at < _SEEN_EVERY:
         return
+    with _touch_lock:
+        if user.id in _touch_pending:
+            return
+        _touch_pending.add(user.id)
+    _toucher.submit(_write_seen, user.id)
+
+
+def _write_seen(user_id: int) -> None:
     try:
         with session_scope() as s:
-            s.exec(update(User).where(User.id == user.id).values(last_seen_at=utcnow()))
+            s.exec(update(User).where(User.id == user_id).values(last_seen_at=utcnow()))
     except (OperationalError, StorageUnavailable):
-        pass  # a busy or read-only database must not stop a participant from reading their task
+        pass  # best effort: a busy or read-only database must not stop a participant from reading their task
+    except Exception:  # noqa: BLE001 - a background write must never take a thread down
+        logging.getLogger(__name__).exception("could not record last_seen_at of user %s", user_id)
+    finally:
+        with _touch_lock:
+            _touch_pending.discard(user_id)
+
+
+_toucher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="last-seen")
+_touch_lock = threading.Lock()
+_touch_pending: set[int] = set()
 
 
 def participant_for_token(token: str, client: str | None = None) -> User | None:

@@ -194,3 +194,31 @@ def test_parallel_link_lookups_are_reads_that_all_succeed(any_db):
     tokens = [parse_qs(urlparse(link).query)["t"][0] for link in links]
     results = _parallel(20, lambda i: auth.participant_for_token(tokens[i], client=f"10.3.0.{i}"))
     assert all(isinstance(r, User) and r.study_id == study.id for r in results)
+
+
+def test_link_lookups_do_not_wait_for_a_writer_holding_the_lock(any_db):
+    """Observed: participants stopped on "database is locked" from the link lookup every page run does."""
+    from oversight.studies import create_study
+
+    study = create_study(name="busy", user_id=None)
+    tokens = [parse_qs(urlparse(i.link).query)["t"][0] for i in auth.create_invites(study_id=study.id, count=20)]
+    holding, done = threading.Event(), threading.Event()
+    released_by_us = []
+
+    def long_writer() -> None:
+        with session_scope() as s:  # SQLite: BEGIN IMMEDIATE takes the write lock now
+            s.add(User(role="participant", name="writer", study_id=study.id))
+            s.flush()
+            holding.set()
+            released_by_us.append(done.wait(timeout=30))
+
+    writer = threading.Thread(target=long_writer)
+    writer.start()
+    holding.wait()
+    try:
+        found = [auth.participant_for_token(t, client="10.4.0.1") for t in tokens]
+    finally:
+        done.set()
+        writer.join()
+    assert all(isinstance(u, User) for u in found)
+    assert released_by_us == [True]  # every lookup finished while the writer still held the lock
