@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import col, select
 
@@ -107,6 +107,7 @@ def end_staff_sessions(*, name: str) -> int:
 
 
 THROTTLED = "Too many attempts: try again in {:.0f} s."
+_THROTTLE_MEMORY = timedelta(days=1)
 
 
 def _key(*parts: str) -> str:
@@ -132,6 +133,10 @@ def _claim(keys: list[tuple[str, int]]) -> float:
     transaction that holds the throttle rows (SQLite: the write lock from BEGIN IMMEDIATE; PostgreSQL:
     SELECT ... FOR UPDATE), so parallel attempts see each other's claims and cannot all slip through a wait."""
     cap = get_settings().login_max_delay_s
+    # Forget rows untouched for a day (guessed names would otherwise pile up): a transaction of its own,
+    # holding no other row, so it cannot deadlock with a claim.
+    with session_scope() as s:
+        s.exec(delete(SignInThrottle).where(SignInThrottle.last_at < utcnow() - _THROTTLE_MEMORY))
     for attempt in range(2):
         try:
             with session_scope() as s:

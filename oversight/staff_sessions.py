@@ -16,6 +16,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from sqlalchemy import delete
 from sqlmodel import select
 
 from oversight.db import session_scope
@@ -46,6 +47,8 @@ def start(*, user_id: int, client: str | None = None) -> tuple[int, str]:
     code = secrets.token_urlsafe(32)
     now = utcnow()
     with session_scope() as s:
+        # Sessions that ended a month ago are only clutter.
+        s.exec(delete(StaffSession).where(StaffSession.expires_at < now - timedelta(days=30)))
         row = StaffSession(user_id=user_id, handoff_hash=_hash(code), client=(client or "")[:64],
                            handoff_expires_at=now + timedelta(seconds=HANDOFF_SECONDS), expires_at=now + lifetime())
         s.add(row)

@@ -222,3 +222,15 @@ def test_link_lookups_do_not_wait_for_a_writer_holding_the_lock(any_db):
         writer.join()
     assert all(isinstance(u, User) for u in found)
     assert released_by_us == [True]  # every lookup finished while the writer still held the lock
+
+
+def test_throttle_rows_untouched_for_a_day_are_forgotten(db, throttled):
+    for i in range(5):
+        with pytest.raises(auth.AuthError):
+            auth.authenticate(name=f"guess{i}", password="guess-guess", client="10.5.0.1")
+    with session_scope() as s:
+        s.exec(update(SignInThrottle).values(last_at=utcnow() - timedelta(days=2)))
+    with pytest.raises(auth.AuthError, match="wrong"):
+        auth.authenticate(name="another", password="guess-guess", client="10.5.0.2")
+    with session_scope(write=False) as s:
+        assert s.exec(select(func.count()).select_from(SignInThrottle)).one() == 2  # this attempt's two rows
