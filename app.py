@@ -10,7 +10,9 @@ from oversight import auth
 from oversight.db import init_db
 from oversight.jobs import recover_interrupted
 from oversight.models.registry import warm_configured
-from ui import current_user, sign_in_as, sign_out
+from session_cookie import after_sign_out, client_address, hand_over, restore
+from session_cookie import end as end_staff_session
+from ui import USER_KEY, current_user, sign_in_as, sign_out
 
 st.set_page_config(page_title="Oversight Lab", page_icon="⚖️", layout="wide")
 
@@ -34,7 +36,12 @@ def _enter_by_link() -> None:
     """Participants arrive with `?t=TOKEN` (personal link) or `?enrol=TOKEN&PROLIFIC_PID=...`."""
     params = st.query_params
     if "t" in params:
-        user = auth.participant_for_token(params["t"])
+        try:
+            user = auth.participant_for_token(params["t"], client=client_address())
+        except auth.AuthError as exc:
+            st.session_state.pop("user_id", None)
+            st.session_state["link_error"] = str(exc)
+            return
         if user is None:
             st.session_state.pop("user_id", None)
             st.session_state["link_error"] = "This participation link is not valid or has been withdrawn."
@@ -44,7 +51,7 @@ def _enter_by_link() -> None:
         try:
             user = auth.enrol(enrol_token=params["enrol"], external_id=params.get("PROLIFIC_PID", ""),
                               external_study_id=params.get("STUDY_ID", ""),
-                              external_session_id=params.get("SESSION_ID", ""))
+                              external_session_id=params.get("SESSION_ID", ""), client=client_address())
             sign_in_as(user)
         except auth.AuthError as exc:
             st.session_state.pop("user_id", None)
@@ -52,6 +59,10 @@ def _enter_by_link() -> None:
 
 
 _enter_by_link()
+# Staff: a refresh keeps the sign-in while the session cookie is live (see oversight/staff_sessions.py).
+restored = restore(signed_in=st.session_state.get(USER_KEY) is not None)
+if restored is not None:
+    sign_in_as(restored)
 user = current_user()
 
 PAGES = {
@@ -77,13 +88,23 @@ PAGES = {
 }
 
 if user is None:
-    nav = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:")], position="hidden")
+    # Every staff page's address shows the sign-in form, so that a deep link (`/transcripts?transcript=5`)
+    # opens that page once signed in instead of "Page not found".
+    staff_paths = sorted({p.url_path for role in ("admin", "expert") for group in PAGES[role].values()
+                          for p in group if p.url_path})
+    nav = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", default=True)]
+                        + [st.Page("pages/sign_in.py", title="Sign in", url_path=path) for path in staff_paths],
+                        position="hidden")
+    hand_over()
 else:
     nav = st.navigation(PAGES[user.role], position="sidebar" if user.role != "participant" else "hidden")
     if user.role != "participant":
         with st.sidebar:
             st.text(f"Signed in as {user.name} ({user.role})")
+            hand_over()
             if st.button("Sign out"):
+                end_staff_session()
                 sign_out()
+                after_sign_out()
                 st.rerun()
 nav.run()

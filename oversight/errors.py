@@ -11,8 +11,9 @@ from oversight.protocols.base import RuleViolation, RulesError
 from oversight.reviews import ReviewError
 from oversight.strategies import StrategyError
 from oversight.studies import StudyError
+from storage.db import StorageUnavailable
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    AuthError, ImportFailed, ModelError, ParticipationError, PromptError, ReviewError, RuleViolation, RulesError, StrategyError,
-    StudyError,
+    AuthError, ImportFailed, ModelError, ParticipationError, PromptError, ReviewError, RuleViolation, RulesError,
+    StrategyError, StudyError, StorageUnavailable,
 )

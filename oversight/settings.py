@@ -29,6 +29,27 @@ class Settings(BaseSettings):
     # Sign-in throttling: after `login_free_failures` failures a name waits, doubling up to the cap.
     login_free_failures: int = 3
     login_max_delay_s: float = 60.0
+    # The same doubling wait per client address, across every name it tries, after this many failures.
+    login_address_free_failures: int = 10
+    # Unknown or withdrawn participant/enrolment links one client address (or one token prefix) may try a
+    # minute before its lookups wait for the minute to pass; links that work are never counted.
+    link_misses_per_minute: int = 20
+    # Staff stay signed in across browser refreshes for this long (a server-side session behind an
+    # HttpOnly cookie); 0 keeps the sign-in to the browser tab.
+    staff_session_hours: float = 12.0
+    # Offer "Sign in with your institution" (Streamlit's st.login, OpenID Connect; configured in
+    # .streamlit/secrets.toml [auth]) beside the password form. Staff are matched by e-mail = user name.
+    staff_oidc: bool = False
+    # Import bounds (a file beyond one is refused with a message naming it).
+    import_max_bytes: int = 300 * 1024 * 1024  # total uncompressed size of an upload or folder
+    import_max_files: int = 20_000  # entries in a zip or files in a folder
+    import_max_zip_ratio: float = 200.0  # uncompressed / compressed size of a zip entry
+    import_max_line_chars: int = 2_000_000  # one CSV / JSON line (a whole JSON file for folder formats)
+    import_max_json_depth: int = 40  # nesting of objects and lists
+    import_max_options: int = 10  # answer options per item (the participant page labels A..J)
+    # Imports write in transactions of this many items (with their transcripts), so participants' writes
+    # never wait long behind an import.
+    import_batch_items: int = 200
 
     @property
     def resolved_database_url(self) -> str:

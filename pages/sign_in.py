@@ -3,7 +3,8 @@
 import streamlit as st
 
 from oversight.auth import AuthError, authenticate
-from ui import sign_in_as
+from session_cookie import begin, client_address, oidc_ready
+from ui import escape_markdown, sign_in_as
 
 st.title("Oversight Lab")
 link_error = st.session_state.pop("link_error", None)
@@ -19,9 +20,18 @@ with st.form("sign_in"):
     submitted = st.form_submit_button("Sign in", type="primary")
 if submitted:
     try:
-        user = authenticate(name=name, password=password)
+        user = authenticate(name=name, password=password, client=client_address())
     except AuthError as exc:
         st.error(str(exc))
     else:
         sign_in_as(user)
+        begin(user.id)
         st.rerun()
+
+if oidc_ready():
+    st.divider()
+    # Streamlit's OpenID Connect sign-in ([auth] in .streamlit/secrets.toml); staff are matched by e-mail.
+    st.button("Sign in with your institution", on_click=st.login)
+    if st.user.is_logged_in:
+        st.warning(f"{escape_markdown(str(st.user.get('email') or 'This account'))} is not an admin or expert here. Ask an admin to "
+                   "create one named by that e-mail address.")

@@ -9,5 +9,7 @@ PORT=${PORT:-8501}
 # Participant links point here unless a public address is configured.
 export OVERSIGHT_PUBLIC_URL=${OVERSIGHT_PUBLIC_URL:-http://localhost:$PORT}
 .venv/bin/python -m oversight seed-demo
-exec .venv/bin/python -m streamlit run app.py --server.port "$PORT" --server.headless true \
-  --browser.gatherUsageStats false
+# serve.py = app.py plus the staff-session cookie routes. No file watching in production (see
+# .streamlit/config.toml); development: `streamlit run serve.py --server.fileWatcherType auto`.
+exec .venv/bin/python -m streamlit run serve.py --server.port "$PORT" --server.headless true \
+  --browser.gatherUsageStats false --server.fileWatcherType none --server.runOnSave false

@@ -14,12 +14,42 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
 _engines: dict[tuple[str, bool], Engine] = {}
 _lock = threading.Lock()
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+class StorageUnavailable(Exception):
+    """The database could not store a change (disk full, read-only, busy past the timeout, I/O error).
+
+    Raised by `session_scope` after the rollback, so nothing of the transaction is stored; the message
+    is for the person who tried to save (pages show it; the cause stays in the log)."""
+
+    def __init__(self, reason: str, *, write: bool = True) -> None:
+        self.reason = reason
+        super().__init__("Could not save: the database is not accepting changes right now. Please try again."
+                         if write else "Could not load this page's data right now. Please try again.")
+
+
+# SQLite reports these by message; PostgreSQL by SQLSTATE (disk full, out of memory, read-only
+# transaction, server starting or shutting down, too many connections).
+_SQLITE_UNAVAILABLE = ("database or disk is full", "readonly database", "disk i/o error", "database is locked",
+                       "unable to open database file")
+_PG_UNAVAILABLE = {"53100", "53200", "53300", "25006", "57P01", "57P02", "57P03"}
+
+
+def unavailable_reason(exc: BaseException) -> str | None:
+    """Why the database refused a change, when it is a condition of the server rather than of the data."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    if getattr(exc.orig, "sqlstate", None) in _PG_UNAVAILABLE:
+        return str(exc.orig).strip().splitlines()[0]
+    text = str(exc.orig).lower()
+    return next((reason for reason in _SQLITE_UNAVAILABLE if reason in text), None)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -81,11 +111,15 @@ def session_scope(url: str, *, write: bool = True) -> Iterator[Session]:
     """A transaction: commits on success, rolls back everything on any error.
 
     `write=False` is for pages and reports that only read: on SQLite they never wait for the writer.
+    A full disk, a read-only or unreachable database raises `StorageUnavailable` after the rollback.
     """
     with Session(get_engine(url, write=write), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
-        except BaseException:
+        except BaseException as exc:
             session.rollback()
+            reason = unavailable_reason(exc)
+            if reason is not None:
+                raise StorageUnavailable(reason, write=write) from exc
             raise

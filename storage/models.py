@@ -75,6 +75,9 @@ class ImportBatch(SQLModel, table=True):
     source: str  # the path or file name imported
     n_items: int = 0
     n_transcripts: int = 0
+    # "importing" while its rows are written in batches, "done" once all landed; an import that failed
+    # (or a process that died mid-import) has its rows deleted, see oversight.importers.common.
+    state: str = "done"
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -239,3 +242,37 @@ class Event(SQLModel, table=True):
     study_id: int | None = Field(default=None, foreign_key="study.id")
     kind: str = Field(index=True)
     detail: dict = _json({})
+
+
+class SignInThrottle(SQLModel, table=True):
+    """Failed sign-ins per key (sha256 of "name|address" or "address|..."): the row is locked while an
+    attempt claims the right to check a password, so parallel attempts cannot all pass a wait."""
+
+    key: str = Field(primary_key=True)
+    failures: int = 0
+    blocked_until: datetime | None = None
+    last_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class StaffSession(SQLModel, table=True):
+    """A staff sign-in that survives browser refreshes: the browser holds the token in an HttpOnly cookie,
+    the database only its sha256. Sign-out sets `revoked_at`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str | None = Field(default=None, unique=True, index=True)
+    # One-time code the signed-in page hands to the cookie route (sha256; usable once, for a minute).
+    handoff_hash: str | None = Field(default=None, unique=True, index=True)
+    handoff_expires_at: datetime | None = None
+    client: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+class EnrolmentCap(SQLModel, table=True):
+    """Limits on a study's shared enrolment link (None: no limit)."""
+
+    study_id: int = Field(foreign_key="study.id", primary_key=True)
+    max_per_minute: int | None = None
+    max_total: int | None = None

@@ -169,3 +169,32 @@ def test_ai_judge_judges_finished_transcripts_stores_and_prints_accuracy(cli_her
     assert again == {"n": 0, "model": "s", "accuracy": None} and _stored_accuracy("s") == (2, 0.0)
     missing = cli_here("ai-judge", "--study", str(study.id), "--model", "nope", ok=False)
     assert missing.returncode == 1 and "nope" in missing.stderr
+
+
+def test_enrolment_limits_are_set_without_changing_the_link(cli, tmp_path):
+    import hashlib
+    import sqlite3
+
+    study_id = int(cli("study", "create", "--name", "Capped").stdout.strip())
+    link = json.loads(cli("enrolment", "--study", str(study_id), "--json").stdout)["link"]
+    caps = json.loads(cli("enrolment", "--study", str(study_id), "--max-per-minute", "5", "--max-total", "40",
+                          "--json").stdout)
+    assert (caps["max_per_minute"], caps["max_total"]) == (5, 40)
+    caps = json.loads(cli("enrolment", "--study", str(study_id), "--max-total", "none", "--json").stdout)
+    assert (caps["max_per_minute"], caps["max_total"]) == (5, None)
+    bad = cli("enrolment", "--study", str(study_id), "--max-total", "lots", ok=False)
+    assert bad.returncode == 1 and "whole number" in bad.stderr
+    # The link handed out before is still the study's: limits alone never re-issue it.
+    token = link.split("enrol=")[1].split("&")[0]
+    db = sqlite3.connect(tmp_path / "cli.db")
+    stored = db.execute("select enrol_token_hash from study where id=?", (study_id,)).fetchone()[0]
+    assert stored == hashlib.sha256(token.encode()).hexdigest()
+    assert db.execute("select max_per_minute, max_total from enrolmentcap").fetchall() == [(5, None)]
+
+
+def test_sign_out_ends_every_session_of_a_staff_member(cli):
+    cli("create-user", "--role", "admin", "--name", "ada", stdin="correct horse\n")
+    out = json.loads(cli("sign-out", "--name", "ada", "--json").stdout)
+    assert out == {"name": "ada", "sessions_ended": 0}
+    missing = cli("sign-out", "--name", "nobody", ok=False)
+    assert missing.returncode == 1 and "no admin or expert named 'nobody'" in missing.stderr

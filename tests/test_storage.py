@@ -105,3 +105,42 @@ def test_the_migrations_match_the_tables(any_db):
     with get_engine(any_db).connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), SQLModel.metadata)
     assert diff == []
+
+
+def _refuse_writes(session, url: str) -> None:
+    """Make this transaction's connection refuse writes, as a read-only database or a full disk does."""
+    if url.startswith("sqlite"):
+        session.connection().exec_driver_sql("PRAGMA query_only=1")
+    else:
+        session.connection().exec_driver_sql("SET TRANSACTION READ ONLY")
+
+
+def test_a_read_only_database_raises_could_not_save_and_stores_nothing(any_db):
+    from storage.db import StorageUnavailable, dispose_engines
+
+    with pytest.raises(StorageUnavailable, match="Could not save") as caught:
+        with session_scope() as s:
+            _refuse_writes(s, any_db)
+            s.add(Study(name="half-made"))
+            s.flush()
+    assert caught.value.reason
+    dispose_engines()  # the pooled connection still has the pragma
+    with session_scope(write=False) as s:
+        assert s.exec(select(Study)).all() == []
+
+
+def test_a_full_disk_raises_could_not_save_and_stores_nothing(db):
+    from storage.db import StorageUnavailable, dispose_engines
+
+    with pytest.raises(StorageUnavailable, match="Could not save") as caught:
+        with session_scope() as s:
+            s.add(Study(name="first"))
+            s.flush()
+            pages = s.connection().exec_driver_sql("PRAGMA page_count").scalar()
+            s.connection().exec_driver_sql(f"PRAGMA max_page_count={pages}")
+            s.add(Study(name="big", description="x" * 1_000_000))
+            s.flush()
+    assert "full" in caught.value.reason
+    dispose_engines()
+    with session_scope(write=False) as s:
+        assert s.exec(select(Study)).all() == []

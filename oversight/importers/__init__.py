@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 from oversight.importers.common import ImportFailed, ImportSummary, ParsedBatch, land
+from oversight.settings import get_settings
 
 __all__ = ["FORMATS", "ImportFailed", "ImportSummary", "demo_items_path", "import_path", "import_upload",
            "parse_path"]
@@ -49,7 +49,13 @@ def parse_path(*, fmt: str, path: Path) -> ParsedBatch:
         raise ImportFailed(path, None, None, f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     if not path.exists():
         raise ImportFailed(path, None, None, "file or folder not found")
-    return parse(path)
+    from oversight.importers.bounds import check_options, check_tree
+
+    check_tree(path, fmt)
+    batch = parse(path)
+    for item in batch.items:
+        check_options(path, None, f"item {item.external_id}", len(item.options))
+    return batch
 
 
 def import_path(*, study_id: int, fmt: str, path: Path, user_id: int | None = None) -> ImportSummary:
@@ -70,19 +76,21 @@ def import_upload(*, study_id: int, fmt: str, filename: str, data: bytes, user_i
     """Import an uploaded file; a .zip is unpacked first (folder formats such as mmlu and nyu-debate).
     Errors name the uploaded file's own name, not a temporary path."""
     name = Path(filename).name or "upload"
+    from oversight.importers.bounds import size_text
+
+    limit = get_settings().import_max_bytes
+    if len(data) > limit:
+        raise ImportFailed(name, None, None, f"is larger than the import limit of {size_text(limit)} "
+                                             "(setting OVERSIGHT_IMPORT_MAX_BYTES)")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         path.write_bytes(data)
         if path.suffix.lower() == ".zip":
+            from oversight.importers.bounds import extract_zip
+
             folder = Path(tmp) / path.stem
-            try:
-                with zipfile.ZipFile(path) as zf:
-                    for member in zf.namelist():  # never write outside the folder (zip slip)
-                        if Path(member).is_absolute() or ".." in Path(member).parts:
-                            raise ImportFailed(name, None, None, f"unsafe path in the zip: {member}")
-                    zf.extractall(folder)
-            except zipfile.BadZipFile:
-                raise ImportFailed(name, None, None, "not a valid zip file") from None
+            folder.mkdir()
+            extract_zip(path, folder, name)
             inner = [p for p in folder.iterdir() if not p.name.startswith((".", "__"))]
             path = inner[0] if len(inner) == 1 and inner[0].is_dir() else folder
         return import_path(study_id=study_id, fmt=fmt, path=path, user_id=user_id)

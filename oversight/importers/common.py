@@ -1,9 +1,10 @@
 """What every importer shares: the error type, the parsed records, and `land`, which writes a batch.
 
 Importers parse and validate a whole file (or folder) into a `ParsedBatch` first; only then does
-`land` write it, in ONE transaction: an `ImportBatch` row, the new `Item`s with their `ItemGold`,
-and for transcript data sets the `Transcript`s with their `Turn`s and `Judgment`s. A bad file
-raises `ImportFailed` before anything is written, and an error while writing rolls everything back.
+`land` write it: an `ImportBatch` row, the new `Item`s with their `ItemGold`, and for transcript data
+sets the `Transcript`s with their `Turn`s and `Judgment`s, in bounded transactions (participants'
+writes go on between them). A bad file raises `ImportFailed` before anything is written, and an error
+while writing deletes what this import had written (`discard_import`).
 
 Re-importing: an item whose `external_id` already exists in the study is skipped (counted in
 `ImportSummary.n_items_skipped`), and so is an imported transcript whose `external_id` already
@@ -14,14 +15,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete
 from sqlmodel import col, select
 
 from oversight.audit import log_event
 from oversight.db import session_scope
+from oversight.settings import get_settings
 from storage.models import ImportBatch, Item, ItemGold, Judgment, Study, Transcript, Turn
 
 
@@ -174,144 +177,74 @@ def option_index(value: Any, n_options: int) -> int:
     return index
 
 
+# An import still "importing" after this long belongs to a process that died; its rows are discarded.
+STALE_IMPORT = timedelta(hours=1)
+
+
 def land(batch: ParsedBatch, *, study_id: int, user_id: int | None = None) -> ImportSummary:
-    """Write a parsed batch in one transaction; skip items and transcripts the study already has."""
+    """Write a parsed batch; skip items and transcripts the study already has.
+
+    The rows are written in transactions of `import_batch_items` items (or transcripts with their turns
+    and judgments), so that no participant's write waits behind a whole import. All or nothing still
+    holds: the `ImportBatch` row is "importing" until the last batch landed and "done" after; if any
+    batch fails, every row of this import is deleted again and the error is raised."""
     started = time.perf_counter()
-    with session_scope(write=True) as session:
+    size = max(1, get_settings().import_batch_items)
+    discard_stale_imports()
+    with session_scope(write=False) as session:
         if session.get(Study, study_id) is None:
             raise ImportFailed(batch.source, None, None, f"study {study_id} does not exist")
-
-        ext_ids = [item.external_id for item in batch.items]
         item_ids: dict[str, int] = {}
-        for chunk in _chunks(ext_ids, 500):
-            rows = session.exec(
-                select(Item.external_id, Item.id).where(
-                    Item.study_id == study_id, col(Item.external_id).in_(chunk)
-                )
-            ).all()
+        for chunk in _chunks([item.external_id for item in batch.items], 500):
+            rows = session.exec(select(Item.external_id, Item.id).where(
+                Item.study_id == study_id, col(Item.external_id).in_(chunk))).all()
             item_ids.update({ext: item_id for ext, item_id in rows})
-        skipped_items = len(item_ids)
-
-        record = ImportBatch(study_id=study_id, format=batch.format, source=batch.source, created_by=user_id)
-        session.add(record)
-        session.flush()
-
-        new_items = [
-            (
-                parsed,
-                Item(
-                    study_id=study_id,
-                    import_id=record.id,
-                    external_id=parsed.external_id,
-                    question=parsed.question,
-                    options=list(parsed.options),
-                    source_title=parsed.source_title,
-                    source_text=parsed.source_text,
-                    tags=list(parsed.tags),
-                    split=parsed.split,
-                    meta=dict(parsed.meta),
-                ),
-            )
-            for parsed in batch.items
-            if parsed.external_id not in item_ids
-        ]
-        session.add_all([row for _, row in new_items])
-        session.flush()
-        session.add_all(
-            [
-                ItemGold(item_id=row.id, gold_index=parsed.gold_index, explanation=parsed.explanation)
-                for parsed, row in new_items
-            ]
-        )
-        item_ids.update({row.external_id: row.id for _, row in new_items})
-
         existing_transcripts: set[str] = set()
-        names = [t.external_id for t in batch.transcripts]
-        for chunk in _chunks(names, 500):
-            existing_transcripts.update(
-                session.exec(
-                    select(Transcript.external_id).where(
-                        Transcript.study_id == study_id,
-                        Transcript.origin == "imported",
-                        col(Transcript.external_id).in_(chunk),
-                    )
-                ).all()
-            )
-        new_transcripts = [
-            (
-                parsed,
-                Transcript(
-                    study_id=study_id,
-                    item_id=item_ids[parsed.item_external_id],
-                    import_id=record.id,
-                    setting=parsed.setting,
-                    origin="imported",
-                    external_id=parsed.external_id,
-                    status=parsed.status,
-                    tags=list(parsed.tags),
-                    meta=dict(parsed.meta),
-                    **({"created_at": parsed.created_at} if parsed.created_at else {}),
-                ),
-            )
-            for parsed in batch.transcripts
-            if parsed.external_id not in existing_transcripts
-        ]
-        session.add_all([row for _, row in new_transcripts])
-        session.flush()
+        for chunk in _chunks([t.external_id for t in batch.transcripts], 500):
+            existing_transcripts.update(session.exec(select(Transcript.external_id).where(
+                Transcript.study_id == study_id, Transcript.origin == "imported",
+                col(Transcript.external_id).in_(chunk))).all())
+    skipped_items = len(item_ids)
+    new_items = [parsed for parsed in batch.items if parsed.external_id not in item_ids]
+    new_transcripts = [parsed for parsed in batch.transcripts if parsed.external_id not in existing_transcripts]
 
-        n_turns = n_judgments = 0
-        children: list[Any] = []
-        for parsed, row in new_transcripts:
-            for index, turn in enumerate(parsed.turns):
-                children.append(
-                    Turn(
-                        transcript_id=row.id,
-                        position=index,
-                        round=turn.round,
-                        role=turn.role,
-                        speaker=turn.speaker,
-                        text=turn.text,
-                        quotes=list(turn.quotes),
-                        model=turn.model,
-                        **({"created_at": turn.created_at} if turn.created_at else {}),
-                    )
-                )
-            for judgment in parsed.judgments:
-                children.append(
-                    Judgment(
-                        item_id=row.item_id,
-                        transcript_id=row.id,
-                        judge_kind=judgment.judge_kind,
-                        judge_name=judgment.judge_name,
-                        round=judgment.round,
-                        probabilities=list(judgment.probabilities),
-                        answer_index=judgment.answer_index,
-                        rationale=judgment.rationale,
-                        is_final=judgment.is_final,
-                        **({"created_at": judgment.created_at} if judgment.created_at else {}),
-                    )
-                )
-            n_turns += len(parsed.turns)
-            n_judgments += len(parsed.judgments)
-        session.add_all(children)
-
-        record.n_items = len(new_items)
-        record.n_transcripts = len(new_transcripts)
+    with session_scope() as session:
+        record = ImportBatch(study_id=study_id, format=batch.format, source=batch.source, created_by=user_id,
+                             state="importing")
         session.add(record)
-        log_event(
-            session,
-            "import",
-            user_id=user_id,
-            study_id=study_id,
-            import_id=record.id,
-            format=batch.format,
-            source=batch.source,
-            n_items=len(new_items),
-            n_items_skipped=skipped_items,
-            n_transcripts=len(new_transcripts),
-        )
         session.flush()
         import_id = record.id
+    try:
+        for chunk in _chunks(new_items, size):
+            with session_scope() as session:
+                rows = [_item_row(parsed, study_id, import_id) for parsed in chunk]
+                session.add_all(rows)
+                session.flush()
+                session.add_all([ItemGold(item_id=row.id, gold_index=parsed.gold_index,
+                                          explanation=parsed.explanation) for parsed, row in zip(chunk, rows)])
+                item_ids.update({row.external_id: row.id for row in rows})
+        n_turns = n_judgments = 0
+        for chunk in _chunks(new_transcripts, size):
+            with session_scope() as session:
+                rows = [_transcript_row(parsed, study_id, import_id, item_ids[parsed.item_external_id])
+                        for parsed in chunk]
+                session.add_all(rows)
+                session.flush()
+                children: list[Any] = []
+                for parsed, row in zip(chunk, rows):
+                    children += _children(parsed, row)
+                    n_turns += len(parsed.turns)
+                    n_judgments += len(parsed.judgments)
+                session.add_all(children)
+        with session_scope() as session:
+            record = session.get(ImportBatch, import_id)
+            record.n_items, record.n_transcripts, record.state = len(new_items), len(new_transcripts), "done"
+            log_event(session, "import", user_id=user_id, study_id=study_id, import_id=import_id,
+                      format=batch.format, source=batch.source, n_items=len(new_items),
+                      n_items_skipped=skipped_items, n_transcripts=len(new_transcripts))
+    except BaseException:
+        discard_import(import_id)
+        raise
 
     return ImportSummary(
         import_id=import_id,
@@ -327,5 +260,63 @@ def land(batch: ParsedBatch, *, study_id: int, user_id: int | None = None) -> Im
     )
 
 
-def _chunks(values: list[str], size: int) -> list[list[str]]:
+def _item_row(parsed: ParsedItem, study_id: int, import_id: int) -> Item:
+    return Item(study_id=study_id, import_id=import_id, external_id=parsed.external_id, question=parsed.question,
+                options=list(parsed.options), source_title=parsed.source_title, source_text=parsed.source_text,
+                tags=list(parsed.tags), split=parsed.split, meta=dict(parsed.meta))
+
+
+def _transcript_row(parsed: ParsedTranscript, study_id: int, import_id: int, item_id: int) -> Transcript:
+    return Transcript(study_id=study_id, item_id=item_id, import_id=import_id, setting=parsed.setting,
+                      origin="imported", external_id=parsed.external_id, status=parsed.status,
+                      tags=list(parsed.tags), meta=dict(parsed.meta),
+                      **({"created_at": parsed.created_at} if parsed.created_at else {}))
+
+
+def _children(parsed: ParsedTranscript, row: Transcript) -> list[Any]:
+    turns = [Turn(transcript_id=row.id, position=index, round=turn.round, role=turn.role, speaker=turn.speaker,
+                  text=turn.text, quotes=list(turn.quotes), model=turn.model,
+                  **({"created_at": turn.created_at} if turn.created_at else {}))
+             for index, turn in enumerate(parsed.turns)]
+    judgments = [Judgment(item_id=row.item_id, transcript_id=row.id, judge_kind=j.judge_kind,
+                          judge_name=j.judge_name, round=j.round, probabilities=list(j.probabilities),
+                          answer_index=j.answer_index, rationale=j.rationale, is_final=j.is_final,
+                          **({"created_at": j.created_at} if j.created_at else {}))
+                 for j in parsed.judgments]
+    return turns + judgments
+
+
+def discard_import(import_id: int) -> None:
+    """Delete every row an import wrote (children first), in batches, then its ImportBatch row."""
+    size = max(1, get_settings().import_batch_items)
+    while True:
+        with session_scope() as session:
+            ids = session.exec(select(Transcript.id).where(Transcript.import_id == import_id).limit(size)).all()
+            if not ids:
+                break
+            session.exec(delete(Judgment).where(col(Judgment.transcript_id).in_(ids)))
+            session.exec(delete(Turn).where(col(Turn.transcript_id).in_(ids)))
+            session.exec(delete(Transcript).where(col(Transcript.id).in_(ids)))
+    while True:
+        with session_scope() as session:
+            ids = session.exec(select(Item.id).where(Item.import_id == import_id).limit(size)).all()
+            if not ids:
+                break
+            session.exec(delete(ItemGold).where(col(ItemGold.item_id).in_(ids)))
+            session.exec(delete(Item).where(col(Item.id).in_(ids)))
+    with session_scope() as session:
+        session.exec(delete(ImportBatch).where(ImportBatch.id == import_id))
+
+
+def discard_stale_imports() -> int:
+    """Discard imports left "importing" by a process that died (older than STALE_IMPORT)."""
+    with session_scope(write=False) as session:
+        stale = session.exec(select(ImportBatch.id).where(
+            ImportBatch.state == "importing", ImportBatch.created_at < datetime.now(timezone.utc) - STALE_IMPORT)).all()
+    for import_id in stale:
+        discard_import(import_id)
+    return len(stale)
+
+
+def _chunks(values: list, size: int) -> list[list]:
     return [values[i : i + size] for i in range(0, len(values), size)] if values else []

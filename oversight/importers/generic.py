@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from oversight.importers import bounds
 from oversight.importers.common import ImportFailed, ParsedBatch, ParsedItem, option_index
 
 KNOWN = {"id", "question", "options", "gold", "source_text", "source_title", "tags", "split", "explanation", "meta"}
@@ -48,13 +49,22 @@ GOLDISH = {"answer", "answer_index", "answer_letter", "answer_idx", "correct", "
 
 
 def read_text(path: Path) -> str:
+    """A UTF-8 text file (a byte-order mark is fine) within the import bounds (see `bounds.check_text`)."""
     try:
-        return path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ImportFailed(path, None, None, "file not found") from None
+    except IsADirectoryError:
+        raise ImportFailed(path, None, None, "is a folder, not a file") from None
+    if raw.startswith(bounds.ZIP_MAGIC):
+        bounds.check_text(path, raw, "")
+    try:
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        line = raw[: exc.start].count(b"\n") + 1
         raise ImportFailed(path, line, None, "not valid UTF-8 text") from None
+    bounds.check_text(path, raw, text)
+    return text
 
 
 def jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -63,7 +73,7 @@ def jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = bounds.load_json(line, path, line_no)
         except json.JSONDecodeError as exc:
             raise ImportFailed(path, line_no, None, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(record, dict):
@@ -157,6 +167,7 @@ def _item(path: Path, line: int, record: dict[str, Any], *, csv_mode: bool) -> P
 
     question = text("question", required=True)
     options = _options(record, csv_mode=csv_mode, fail=fail)
+    bounds.check_options(path, line, "options", len(options))
     if "gold" not in record or record["gold"] is None or record["gold"] == "":
         raise fail("gold", "is required (a 0-based option index or an option letter)")
     try:

@@ -49,6 +49,7 @@ from oversight.importers.common import (
     ParsedTurn,
     ms_to_datetime,
 )
+from oversight.importers.bounds import load_json
 from oversight.importers.generic import jsonl_records, read_text
 
 METADATA = "debates-metadata.jsonl"
@@ -197,7 +198,7 @@ def _load_rooms(root: Path, metadata_file: Path) -> list[_Room]:
         if file is None:
             raise ImportFailed(metadata_file, line_no, "name", f"no room file debates/{name}.json")
         try:
-            data = json.loads(read_text(file))
+            data = load_json(read_text(file), file, None)
         except json.JSONDecodeError as exc:
             raise ImportFailed(file, exc.lineno, None, f"not valid JSON ({exc.msg})") from None
         rooms.append(_room(name, meta, line_no, data, file))

@@ -6,9 +6,11 @@ from __future__ import annotations
 class ModelError(RuntimeError):
     """A model could not serve a request. `setting` names the configuration key that fixes it, when there is one."""
 
-    def __init__(self, message: str, *, setting: str | None = None):
+    def __init__(self, message: str, *, setting: str | None = None, detail: str | None = None):
         super().__init__(message)
         self.setting = setting
+        # For staff and logs only (e.g. the server's address): participants see the message, never this.
+        self.detail = detail
 
 
 class ModelConfigError(ModelError):

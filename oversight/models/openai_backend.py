@@ -50,19 +50,23 @@ class OpenAIBackend(Backend):
         import openai
 
         cfg = self.config
+        # Messages reach participants: never the server's address or its raw reply (those go in `detail`).
+        detail = f"server {cfg.base_url}: {type(e).__name__}: {e}"
         if isinstance(e, openai.APITimeoutError):
-            return ModelTimeout(f"Model {cfg.name!r}: the server at {cfg.base_url} timed out.", setting=cfg.setting("timeout_s"))
+            return ModelTimeout(f"Model {cfg.name!r}: its server timed out.", setting=cfg.setting("timeout_s"),
+                                detail=detail)
         if isinstance(e, openai.APIConnectionError):
-            return ModelNotFound(
-                f"Model {cfg.name!r}: cannot reach the server at {cfg.base_url} ({e}).", setting=cfg.setting("base_url")
-            )
+            return ModelNotFound(f"Model {cfg.name!r}: cannot reach its server.", setting=cfg.setting("base_url"),
+                                 detail=detail)
         if isinstance(e, openai.NotFoundError):
-            return ModelNotFound(
-                f"Model {cfg.name!r}: the server at {cfg.base_url} has no model {cfg.model!r}.", setting=cfg.setting("model")
-            )
+            return ModelNotFound(f"Model {cfg.name!r}: its server has no model {cfg.model!r}.",
+                                 setting=cfg.setting("model"), detail=detail)
         if isinstance(e, openai.AuthenticationError):
-            return ModelError(f"Model {cfg.name!r}: the server refused the API key.", setting=cfg.setting("api_key_env"))
-        return ModelError(f"Model {cfg.name!r}: {e}")
+            return ModelError(f"Model {cfg.name!r}: the server refused the API key.", setting=cfg.setting("api_key_env"),
+                              detail=detail)
+        status = getattr(e, "status_code", None)
+        return ModelError(f"Model {cfg.name!r}: its server answered with an error"
+                          + (f" (HTTP {status})." if status else "."), detail=detail)
 
     def _args(self, request: Request) -> dict:
         s = request.sampling
@@ -88,7 +92,7 @@ class OpenAIBackend(Backend):
             return self._client.chat.completions.create(**args)
         except Exception as e:
             err = self._translate(e)
-            self.stats.error(str(err))
+            self.stats.error(f"{err} [{err.detail}]")  # the admin's Models page, not participants
             raise err from e
         finally:
             self.stats.finish()
@@ -128,7 +132,7 @@ class OpenAIBackend(Backend):
             if isinstance(e, ModelError):
                 raise
             err = self._translate(e)
-            self.stats.error(str(err))
+            self.stats.error(f"{err} [{err.detail}]")  # the admin's Models page, not participants
             raise err from e
         finally:
             stream.close()
