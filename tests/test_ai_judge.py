@@ -35,7 +35,7 @@ def finished_consultancies(study_id: int) -> dict[str, int]:
                            meta={"roles": {"consultant": {"argues": argues, "honest": argues == 0}}})
             s.add(t)
             s.flush()
-            s.add(Turn(transcript_id=t.id, index=1, round=1, role="consultant", speaker="C", text=text))
+            s.add(Turn(transcript_id=t.id, position=0, round=1, role="consultant", speaker="C", text=text))
             return t.id
 
         return {
