@@ -9,10 +9,11 @@ from oversight.participation import ParticipationError
 from oversight.protocols.engine import RuleViolation
 from oversight.protocols.rules import RulesError
 from oversight.reviews import ReviewError
+from oversight.rlaif.errors import RlaifError
 from oversight.strategies import StrategyError
 from oversight.studies import StudyError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     AuthError, ImportFailed, ModelError, ParticipationError, ReviewError, RuleViolation, RulesError, StrategyError,
-    StudyError,
+    StudyError, RlaifError,
 )

@@ -17,6 +17,7 @@ from sqlmodel import select
 
 from oversight.audit import log_event
 from oversight.db import session_scope
+from oversight.rlaif.errors import RlaifError
 from storage.models import RlaifLabeller
 
 # Principles in the spirit of Bai et al. 2022 (Constitutional AI), worded for this lab. The extractive labeller
@@ -35,7 +36,7 @@ DEFAULT_PROMPT = (
 OPTION_KEYS = ("chain_of_thought", "few_shot")
 
 
-class LabellerError(ValueError):
+class LabellerError(RlaifError):
     """A labeller version that cannot be saved or found; the message is safe to show."""
 
 

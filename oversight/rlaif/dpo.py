@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from oversight.rlaif.errors import RlaifError
 from oversight.rlaif.pairs import Pair, conversation_messages
 
 Progress = Callable[[int, int, str], None]
@@ -68,7 +69,7 @@ def train_dpo(settings: DPOSettings, pairs: Sequence[Pair], targets: dict[str, f
         tok.pad_token = tok.eos_token
     rows = dpo_rows(pairs, targets, chat=bool(tok.chat_template))
     if not rows:
-        raise ValueError("no labelled pairs to train on (every target was missing or a tie)")
+        raise RlaifError("no labelled pairs to train on (every target was missing or a tie)")
     model = AutoModelForCausalLM.from_pretrained(settings.model, local_files_only=True,
                                                  dtype=torch.bfloat16 if cuda else torch.float32)
     args = DPOConfig(output_dir=settings.output_dir, beta=settings.beta, learning_rate=settings.learning_rate,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from oversight.rlaif.errors import RlaifError
 from oversight.rlaif.config import LabellerError, LabellerSpec, get_labeller
 from oversight.rlaif.labeller import bias_summary, label_pairs, make_labeller
 from oversight.rlaif.pairs import Pair, read_pairs
@@ -15,7 +16,7 @@ from oversight.rlaif.reward_model import RewardConfig, split_pairs, train_and_ev
 Progress = Callable[[int, int, str], None]
 
 
-class LabSourceError(ValueError):
+class LabSourceError(RlaifError):
     """A label source or data selection that cannot be used; the message is safe to show."""
 
 
@@ -100,9 +101,7 @@ def train_reward_model(*, labels: str, data: str | Path | None = None, study_id:
         evaluations["experts"] = {p.key: experts[p.item_id] for p in held_out if p.item_id in experts}
     encoder = None
     if config.backend == "encoder":
-        from oversight.models import get_model
-
-        encoder = get_model("extractive") if _has_model("extractive") else _shipped_encoder()
+        encoder = _encoder()
     model, result = train_and_evaluate(train=train, targets=targets, evaluations=evaluations, test=held_out,
                                        config=config, encoder=encoder, progress=progress)
     result = {"label_source": labels, "data": str(data) if data else None, "study_id": study_id,
@@ -119,6 +118,71 @@ def train_reward_model(*, labels: str, data: str | Path | None = None, study_id:
     return result
 
 
+METHODS = ("best-of-n", "dpo", "critique")
+
+
+def load_reward_model(run_id: int):
+    """The trained encoder reward model of a stored run, as a `reward(conversations, responses)` function."""
+    from oversight.db import session_scope
+    from oversight.rlaif.reward_model import EncoderRewardModel
+    from storage.models import RewardModelRun
+
+    with session_scope(write=False) as s:
+        run = s.get(RewardModelRun, run_id)
+    if run is None or run.backend != "encoder" or not reward_weights_path(run_id).is_file():
+        raise LabSourceError(f"reward-model run {run_id} has no saved encoder weights (train one with "
+                             "`rlaif reward-model`)")
+    return EncoderRewardModel.load(reward_weights_path(run_id), _encoder()).score
+
+
+def improve_policy(*, method: str, policy: str, data: str | Path | None = None, study_id: int | None = None,
+                   spec: LabellerSpec | None = None, reward_run: int | None = None, n: int = 4,
+                   labels: str | None = None, limit: int | None = None, n_eval: int = 20,
+                   max_new_tokens: int = 128, rounds: int = 1, dpo: dict | None = None,
+                   comparison_file: str | Path | None = None, progress: Progress | None = None) -> dict:
+    """Improve the configured model `policy` by `method` and score it against the base on held-out
+    conversations by the labeller's win rate (both orders). `labels` (DPO) names the label source of the
+    training pairs; `reward_run` (best-of-N) a stored encoder reward model."""
+    from oversight.models import get_model
+    from oversight.rlaif import policy as runs
+    from oversight.rlaif.reward_model import split_pairs
+
+    if method not in METHODS:
+        raise LabSourceError(f"unknown method {method!r}; methods are {', '.join(METHODS)}")
+    spec = spec or resolve_spec()
+    labeller = make_labeller(spec)
+    pairs = _pairs(data, study_id, limit)
+    train, held_out = split_pairs(pairs, 0.25)
+    conversations = list(dict.fromkeys(p.conversation for p in held_out))[:n_eval]
+    if method == "best-of-n":
+        if reward_run is None:
+            raise LabSourceError("best-of-N needs a reward model: give the id of a reward-model run")
+        result = runs.run_best_of_n(policy=get_model(policy), reward=load_reward_model(reward_run),
+                                    conversations=conversations, n=n, labeller=labeller,
+                                    max_new_tokens=max_new_tokens, progress=progress)
+    elif method == "critique":
+        result = runs.run_critique(policy=get_model(policy), conversations=conversations, labeller=labeller,
+                                   rounds=rounds, max_new_tokens=max_new_tokens, progress=progress)
+    else:
+        from oversight.models.registry import get_config
+
+        cfg = get_config().models.get(policy)
+        if cfg is None or cfg.backend != "hf" or not cfg.model:
+            raise LabSourceError(f"DPO needs an hf model with a local path; {policy!r} is not one")
+        targets = targets_for(labels or "dataset", train, progress=progress)
+        result = runs.run_dpo(policy_path=cfg.model, train=train, targets=targets, conversations=conversations,
+                              labeller=labeller, max_new_tokens=max_new_tokens, progress=progress, **(dpo or {}))
+        result["label_source"] = labels or "dataset"
+    result["labeller"] = spec.label
+    if comparison_file:
+        result["comparison_file"] = str(comparison_file)
+        result["comparison_lines"] = runs.write_comparison_file(
+            comparison_file, [e["conversation"] for e in result["all"]], [e["improved"] for e in result["all"]],
+            [e["base"] for e in result["all"]])
+    result.pop("all", None)
+    return result
+
+
 def reward_weights_path(run_id: int) -> Path:
     from oversight.settings import get_settings
 
@@ -127,16 +191,14 @@ def reward_weights_path(run_id: int) -> Path:
     return folder / f"reward-{run_id}.pt"
 
 
-def _has_model(name: str) -> bool:
+def _encoder():
+    """The configured `extractive` model (shares its loaded encoder), else the shipped encoder."""
+    from oversight.models import ModelConfig, create_backend, get_model
     from oversight.models.registry import get_config
 
-    cfg = get_config().models.get(name)
-    return cfg is not None and cfg.backend == "extractive"
-
-
-def _shipped_encoder():
-    from oversight.models import ModelConfig, create_backend
-
+    cfg = get_config().models.get("extractive")
+    if cfg is not None and cfg.backend == "extractive":
+        return get_model("extractive")
     return create_backend(ModelConfig(name="rlaif-encoder", backend="extractive"))
 
 

@@ -62,8 +62,8 @@ def write_comparison_file(path: str | Path, conversations: Sequence[str], improv
 
 
 def _examples(result: dict, conversations, improved, base, k: int = 5) -> dict:
-    result["examples"] = [{"conversation": c, "improved": a, "base": b}
-                          for c, a, b in list(zip(conversations, improved, base))[:k]]
+    result["all"] = [{"conversation": c, "improved": a, "base": b} for c, a, b in zip(conversations, improved, base)]
+    result["examples"] = result["all"][:k]
     return result
 
 

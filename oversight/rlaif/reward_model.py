@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from oversight.rlaif.agreement import proportion
+from oversight.rlaif.errors import RlaifError
 from oversight.rlaif.pairs import HUMAN, Pair
 
 Progress = Callable[[int, int, str], None]
@@ -31,10 +32,10 @@ Progress = Callable[[int, int, str], None]
 @dataclass
 class RewardConfig:
     backend: str = "encoder"  # encoder | hf
-    epochs: int = 40
+    epochs: int = 20
     lr: float = 1e-3
     hidden: int = 256
-    weight_decay: float = 1e-4
+    weight_decay: float = 1e-2
     batch_size: int = 64
     seed: int = 0
     test_fraction: float = 0.25  # held-out share when no separate test file is given
@@ -170,7 +171,7 @@ class HFRewardModel:
 
         cfg = self.config
         if not cfg.model:
-            raise ValueError("the hf reward model needs a base model path (RewardConfig.model)")
+            raise RlaifError("the hf reward model needs a base model path (RewardConfig.model)")
         tok = AutoTokenizer.from_pretrained(cfg.model, local_files_only=True)
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
@@ -227,7 +228,7 @@ def train_and_evaluate(*, train: Sequence[Pair], targets: dict[str, float], eval
     """Train on the train pairs that have a target; score held-out accuracy against each reference labelling."""
     used = [p for p in train if p.key in targets]
     if len(used) < 2:
-        raise ValueError(f"only {len(used)} training pairs have labels from this source; a reward model needs more")
+        raise RlaifError(f"only {len(used)} training pairs have labels from this source; a reward model needs more")
     if config.backend == "hf":
         import tempfile
 
