@@ -152,7 +152,8 @@ with tabs[2]:
         for key, title in metrics:
             values = [r[key] for r in rows]
             fig.add_bar(name=title, x=[html.escape(r["source"]) for r in rows],
-                        y=[v["estimate"] for v in values],
+                        y=[v["estimate"] for v in values], textposition="outside", cliponaxis=False,
+                        text=["n/a" if v["estimate"] is None else f"{v['estimate']:.2f}" for v in values],
                         error_y={"type": "data", "symmetric": False,
                                  "array": [(v["ci_high"] or 0) - (v["estimate"] or 0) for v in values],
                                  "arrayminus": [(v["estimate"] or 0) - (v["ci_low"] or 0) for v in values]})

@@ -79,8 +79,13 @@ def train_dpo(settings: DPOSettings, pairs: Sequence[Pair], targets: dict[str, f
     lora = LoraConfig(task_type=TaskType.CAUSAL_LM, r=settings.lora_r, lora_alpha=2 * settings.lora_r,
                       lora_dropout=0.0, target_modules="all-linear")
 
+    step_ends: list[float] = []
+
     class _Progress(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
+            if cuda:
+                torch.cuda.synchronize()
+            step_ends.append(time.perf_counter())
             if progress:
                 progress(state.global_step, max(state.max_steps, 1), f"DPO step {state.global_step}")
 
@@ -102,5 +107,7 @@ def train_dpo(settings: DPOSettings, pairs: Sequence[Pair], targets: dict[str, f
     return {"model_path": str(out), "n_pairs": len(rows), "steps": steps, "seconds": seconds,
             "steps_per_s": steps / seconds if seconds else None,
             "pairs_per_s": steps * settings.batch_size / seconds if seconds else None,
+            # Steps after the first (which pays for allocation and kernel selection).
+            "steady_steps_per_s": (len(step_ends) - 1) / (step_ends[-1] - step_ends[0]) if len(step_ends) > 1 else None,
             "losses": [h["loss"] for h in logs if "loss" in h],
             "reward_accuracies": [h["rewards/accuracies"] for h in logs if "rewards/accuracies" in h]}
