@@ -30,13 +30,19 @@ def lab_study(study, tmp_path, models):
     return study
 
 
-def test_participants_cannot_open_the_lab(lab_study):
-    user = auth.create_invites(study_id=lab_study.id, count=1)[0]
-    from oversight.auth import participant_for_token
+def test_only_admins_may_open_the_lab(study):
+    participant = auth.create_invites(study_id=study.id, count=1)[0].user_id
+    expert = auth.create_user(role="expert", name="eve", password="long enough").id
+    for user_id in (participant, expert, None):
+        at = run_page("rlaif", user_id, study=str(study.id))
+        assert at.error and "not available to you" in at.error[0].value
+        assert not at.dataframe and not at.button
 
-    at = run_page("rlaif", participant_for_token(user.link.split("t=")[1]).id, study=str(lab_study.id))
-    assert any("not available" in e.value for e in at.error)
-    assert not at.dataframe
+
+def test_without_a_study_it_says_how_to_make_one(db):
+    admin = auth.create_user(role="admin", name="ada", password="long enough").id
+    at = run_page("rlaif", admin)
+    assert not at.exception and [i.value for i in at.info] == ["No studies yet. Create one on the Studies page."]
 
 
 def test_admin_sees_agreement_biases_and_plain_text_disagreements(lab_study):
