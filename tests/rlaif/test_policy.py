@@ -98,3 +98,17 @@ def test_comparison_file_imports_for_people_to_judge(study, tmp_path):
     assert n == 1  # identical and empty comparisons are left out
     assert json.loads(path.read_text())["chosen"].endswith("Assistant: better")
     assert import_path(study_id=study.id, fmt="hh-rlhf", path=path).n_items == 1
+
+
+def test_improve_policy_from_a_file_with_the_extractive_judge_and_a_comparison_file(db, pairs_file, models, tmp_path):
+    from oversight.rlaif.lab import LabSourceError, improve_policy
+
+    out = tmp_path / "cmp.jsonl"
+    result = improve_policy(method="critique", policy="critic", data=pairs_file, n_eval=3, comparison_file=out)
+    assert result["win_rate"]["n"] == 3 and result["labeller"] == "default v1 (extractive)"
+    assert "all" not in result and len(result["examples"]) == 3
+    assert result["comparison_lines"] == len(out.read_text().splitlines())
+    with pytest.raises(LabSourceError, match="reward model"):
+        improve_policy(method="best-of-n", policy="critic", data=pairs_file)
+    with pytest.raises(LabSourceError, match="hf model"):
+        improve_policy(method="dpo", policy="critic", data=pairs_file)
