@@ -9,7 +9,7 @@ Options: `chain_of_thought` (bool: the model writes its reasoning before the ver
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func
@@ -52,7 +52,6 @@ class LabellerSpec:
     chain_of_thought: bool = False
     few_shot: tuple[dict, ...] = ()
     id: int | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def label(self) -> str:

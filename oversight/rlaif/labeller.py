@@ -110,6 +110,7 @@ def make_labeller(spec: LabellerSpec) -> Labeller:
     backend = get_model(spec.model)
     if backend.config.backend == "extractive":
         return ExtractiveLabeller(spec, backend)
+    backend.load()  # idempotent; the hf backend's scoring path does not load by itself
     return ChoiceLabeller(spec, backend)
 
 

@@ -92,3 +92,24 @@ def test_labeller_versions_are_immutable_with_parent_and_reason(db):
         create_labeller(name="empty", constitution=["  "])
     with pytest.raises(LabellerError, match="few-shot"):
         create_labeller(name="bad-shots", options={"few_shot": [{"conversation": "x"}]})
+
+
+def test_an_hf_model_scores_the_choice_tokens_in_both_orders(tiny_lm, pairs_file):
+    from oversight.models import ModelConfig, ModelsConfig, configure
+    from oversight.rlaif.pairs import read_pairs
+
+    configure(ModelsConfig(models={"tiny": ModelConfig(name="tiny", backend="hf", model=str(tiny_lm), device="cpu",
+                                                       max_seq_len=1024, batch_wait_ms=5)}, roles={}))
+    try:
+        labeller = make_labeller(LabellerSpec(model="tiny"))
+        assert isinstance(labeller, ChoiceLabeller)
+        pairs = read_pairs(pairs_file).pairs[:3]
+        labels = label_pairs(labeller, pairs)
+        for lab, pair in zip(labels, pairs):
+            assert 0 < lab.p_forward < 1 and 0 < lab.p_backward < 1
+            # The backward probability is the model's own score with the responses swapped, not a copy.
+            swapped = labeller.prefer(pair.conversation, pair.responses[1], pair.responses[0])
+            assert lab.p_backward == pytest.approx(1 - swapped)
+        assert lab.p_forward != pytest.approx(lab.p_backward)  # a random model is not order-invariant
+    finally:
+        configure(None)
