@@ -75,6 +75,9 @@ PAGES = {
             st.Page("pages/results.py", title="Results", icon=":material/monitoring:"),
             st.Page("pages/transcripts.py", title="Transcripts", icon=":material/forum:"),
         ],
+        "Labs": [
+            st.Page("pages/rlaif.py", title="RLAIF", icon=":material/thumbs_up_down:"),
+        ],
         "System": [st.Page("pages/admin_models.py", title="Models", icon=":material/smart_toy:")],
     },
     "expert": {

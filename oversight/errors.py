@@ -9,11 +9,12 @@ from oversight.participation import ParticipationError
 from oversight.prompts import PromptError
 from oversight.protocols.base import RuleViolation, RulesError
 from oversight.reviews import ReviewError
+from oversight.rlaif.errors import RlaifError
 from oversight.strategies import StrategyError
 from oversight.studies import StudyError
 from storage.db import StorageUnavailable
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    AuthError, ImportFailed, ModelError, ParticipationError, PromptError, ReviewError, RuleViolation, RulesError,
-    StrategyError, StudyError, StorageUnavailable,
+    AuthError, ImportFailed, ModelError, ParticipationError, PromptError, ReviewError, RlaifError, RuleViolation,
+    RulesError, StrategyError, StudyError, StorageUnavailable,
 )

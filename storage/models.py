@@ -276,3 +276,51 @@ class EnrolmentCap(SQLModel, table=True):
     study_id: int = Field(foreign_key="study.id", primary_key=True)
     max_per_minute: int | None = None
     max_total: int | None = None
+
+
+# --- RLAIF lab (oversight/rlaif/) ----------------------------------------------------------------------------------
+class RlaifLabeller(SQLModel, table=True):
+    """An immutable, versioned AI labeller: constitution, prompt, model and options. Editing makes a child version."""
+
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    version: int = 1
+    parent_id: int | None = Field(default=None, foreign_key="rlaiflabeller.id")
+    reason: str = ""
+    constitution: list[str] = _json([])  # the principles, in order
+    prompt: str = ""  # instruction shown to an LLM labeller; the extractive labeller ignores it
+    model: str = "extractive"  # a configured model name (oversight.models)
+    options: dict = _json({})  # chain_of_thought (bool), few_shot (list of examples)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RlaifLabel(SQLModel, table=True):
+    """One AI label of one pair item by one labeller version, judged in both orders."""
+
+    __table_args__ = (UniqueConstraint("labeller_id", "item_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    labeller_id: int = Field(foreign_key="rlaiflabeller.id", index=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    # P(the item's option 0 is better): shown in the item's order, shown reversed, and their mean.
+    p_first_forward: float
+    p_first_backward: float
+    p_first: float
+    flipped: bool = False  # the verdict changed with the order
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RewardModelRun(SQLModel, table=True):
+    """A reward model trained on one label source and evaluated on held-out pairs."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int | None = Field(default=None, foreign_key="study.id", index=True)
+    label_source: str  # dataset | ai:<labeller id> | study:<id>
+    backend: str = "encoder"  # encoder (CPU, MiniLM + scalar head) | hf (sequence classifier + LoRA)
+    params: dict = _json({})
+    result: dict = _json({})  # n_train, accuracies on held-out pairs with intervals
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)

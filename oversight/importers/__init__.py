@@ -3,7 +3,7 @@ it in one transaction (see `common.land`). A bad file raises `ImportFailed` nami
 field, and writes nothing. Re-importing skips what the study already has and says so in the summary.
 
 Formats (`FORMATS`): `csv` and `jsonl` (the generic schema, see `generic`), `mmlu`, `boolq`, `cosmos`,
-`nyu-debate`.
+`nyu-debate`, `hh-rlhf`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ FORMATS: dict[str, str] = {
     "boolq": "BoolQ JSON lines (question, passage, answer true/false, title)",
     "cosmos": "Cosmos QA CSV (id, context, question, answer0..answer3, label)",
     "nyu-debate": "NYU human debate folder (debates-metadata.jsonl + debates/*.json): items, transcripts, judgments",
+    "hh-rlhf": "Anthropic HH-RLHF JSON lines (chosen, rejected dialogues): preference pairs as two-option items",
 }
 
 
@@ -45,6 +46,8 @@ def parse_path(*, fmt: str, path: Path) -> ParsedBatch:
         from oversight.importers.cosmos import parse
     elif fmt == "nyu-debate":
         from oversight.importers.nyu import parse
+    elif fmt == "hh-rlhf":
+        from oversight.importers.hh_rlhf import parse
     else:
         raise ImportFailed(path, None, None, f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     if not path.exists():

@@ -1,0 +1,268 @@
+"""Admin: the RLAIF lab on a study's preference pairs — versioned AI labellers, labelling as a job, the agreement
+table (AI versions, non-experts, experts, the data set), position and length bias, disagreements for review,
+reward-model runs and policy improvement runs. Conversations and responses are shown as plain text only."""
+
+import html
+import json
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from oversight.jobs import get_job, list_jobs, start_job
+from oversight.models import model_infos
+from oversight.rlaif.config import DEFAULT_CONSTITUTION, DEFAULT_PROMPT, LabellerError, LabellerSpec, create_labeller
+from oversight.rlaif.config import list_labellers, revise_labeller
+from oversight.rlaif.lab import METHODS, improve_policy, train_reward_model
+from oversight.rlaif.reward_model import RewardConfig
+from oversight.rlaif.store import disagreements, label_study, list_reward_runs, study_agreement, study_pairs
+from ui import pick_study, require_role, user_error
+
+user = require_role("admin")
+st.title("RLAIF lab")
+study_id = pick_study()
+if flash := st.session_state.pop("rlaif_flash", None):
+    st.success(flash)
+
+pairs = study_pairs(study_id=study_id)
+versions = list_labellers()
+by_id = {v.id: v for v in versions}
+model_names = [m["name"] for m in model_infos()]
+st.caption(f"{len(pairs)} preference pairs in this study (two-option items; import HH-RLHF files with format "
+           "hh-rlhf on the Items page or `python -m oversight import --format hh-rlhf`).")
+
+
+def version_label(vid: int) -> str:
+    v = by_id[vid]
+    return f"{v.name} v{v.version} · {v.model} (#{v.id})"
+
+
+def pct(d: dict | None) -> str:
+    if not d or d.get("estimate") is None:
+        return "n/a"
+    return f"{d['estimate']:.3f} [{d['ci_low']:.3f}, {d['ci_high']:.3f}] n={d['n']}"
+
+
+def labeller_form(key: str, base=None) -> dict | None:
+    """The fields of a labeller version; returns them when the form is submitted."""
+    with st.form(key):
+        name = st.text_input("Name", value=base.name if base else "", disabled=base is not None, key=f"{key}-name")
+        models = model_names or ["extractive"]
+        current = base.model if base and base.model in models else models[0]
+        model = st.selectbox("Model", models, index=models.index(current), key=f"{key}-model")
+        principles = st.text_area("Constitution (one principle a line)", height=140,
+                                  value="\n".join(base.constitution if base else DEFAULT_CONSTITUTION),
+                                  key=f"{key}-constitution")
+        prompt = st.text_area("Prompt ({principles} is replaced by the numbered principles)",
+                              value=base.prompt if base else DEFAULT_PROMPT, height=110)
+        cot = st.checkbox("Chain of thought before the verdict",
+                          value=bool(base.options.get("chain_of_thought")) if base else False)
+        shots = st.text_area("Few-shot examples (JSON list of {conversation, response_a, response_b, answer})",
+                             value=json.dumps(base.options.get("few_shot", []) if base else [], indent=1))
+        reason = st.text_input("Reason for this version", value="" if base else "first version", key=f"{key}-reason")
+        if not st.form_submit_button("Save new version" if base else "Create labeller", type="primary"):
+            return None
+    try:
+        few_shot = json.loads(shots or "[]")
+    except json.JSONDecodeError as exc:
+        st.error(f"Few-shot examples are not valid JSON: {exc.msg} (line {exc.lineno}).")
+        return None
+    return {"name": name, "model": model, "constitution": principles.splitlines(), "prompt": prompt,
+            "options": {"chain_of_thought": cot, "few_shot": few_shot}, "reason": reason}
+
+
+tabs = st.tabs(["Labellers", "Agreement", "Biases", "Disagreements", "Reward models", "Policy", "Jobs"])
+
+with tabs[0]:
+    st.caption("A labeller version is immutable: a constitution, a prompt, a model and options. The extractive "
+               "model scores responses by similarity to the principles (weak on purpose: it sees topic, not stance); "
+               "hf and openai models score the choice tokens A/B. Every pair is judged in both orders.")
+    if versions:
+        st.dataframe([{"id": v.id, "name": v.name, "version": v.version, "model": v.model, "parent": v.parent_id,
+                       "principles": len(v.constitution), "chain of thought": v.options.get("chain_of_thought"),
+                       "few-shot": len(v.options.get("few_shot", [])), "reason": v.reason} for v in versions],
+                     hide_index=True, width="stretch")
+    new_tab, revise_tab, run_tab = st.tabs(["New labeller", "New version", "Label this study"])
+    with new_tab:
+        if fields := labeller_form("new-labeller"):
+            try:
+                row = create_labeller(name=fields["name"], constitution=fields["constitution"], prompt=fields["prompt"],
+                                      model=fields["model"], options=fields["options"], user_id=user.id,
+                                      reason=fields["reason"])
+            except LabellerError as exc:
+                user_error(exc)
+            else:
+                st.session_state["rlaif_flash"] = f"Saved {row.name} v{row.version} (#{row.id})."
+                st.rerun()
+    with revise_tab:
+        if versions:
+            parent = st.selectbox("Version to change", [v.id for v in versions][::-1], format_func=version_label)
+            if fields := labeller_form(f"revise-{parent}", by_id[parent]):
+                try:
+                    row = revise_labeller(parent_id=parent, reason=fields["reason"],
+                                          constitution=fields["constitution"], prompt=fields["prompt"],
+                                          model=fields["model"], options=fields["options"], user_id=user.id)
+                except LabellerError as exc:
+                    user_error(exc)
+                else:
+                    st.session_state["rlaif_flash"] = f"Saved {row.name} v{row.version} (#{row.id})."
+                    st.rerun()
+        else:
+            st.info("Create a labeller first.")
+    with run_tab:
+        if versions and pairs:
+            vid = st.selectbox("Labeller version", [v.id for v in versions][::-1], format_func=version_label,
+                               key="label-version")
+            limit = st.number_input("Pairs to label (0: all not yet labelled)", 0, 1_000_000, 100)
+            if st.button("Start labelling", type="primary"):
+                start_job(kind="rlaif-label", study_id=study_id, user_id=user.id,
+                          params={"labeller_id": vid, "limit": limit},
+                          fn=lambda progress: label_study(study_id=study_id, labeller_id=vid, limit=limit or None,
+                                                          progress=progress))
+                st.session_state["rlaif_flash"] = "Labelling started; see the Jobs tab."
+                st.rerun()
+        else:
+            st.info("Labelling needs a labeller version and pair items in this study.")
+
+agreement = study_agreement(study_id=study_id)
+
+with tabs[1]:
+    st.caption("Percent agreement on the pairs both sources labelled, with 95% Wilson intervals and Cohen's kappa. "
+               "People count by their final judgments (majority per pair; ties left out): non-experts are "
+               "participants, experts are expert accounts. Lee et al. 2023 report 78% AI-human alignment for "
+               "their best labeller and 73-77% between humans.")
+    st.dataframe([{"source A": r["a"], "source B": r["b"], "n": r["n"], "agreement": r["agreement"],
+                   "95% low": r["ci_low"], "95% high": r["ci_high"], "Cohen's kappa": r["kappa"]}
+                  for r in agreement["table"]], hide_index=True, width="stretch")
+    cols = st.columns(3)
+    for col, (who, alpha) in zip(cols, agreement["alpha"].items()):
+        col.metric(f"Krippendorff's alpha, {who}", "n/a" if alpha is None else f"{alpha:.3f}")
+    st.caption("Labels per source: " + ", ".join(f"{k}: {v}" for k, v in agreement["sources"].items()))
+
+with tabs[2]:
+    rows = agreement["labellers"]
+    if not rows:
+        st.info("No AI labels in this study yet.")
+    else:
+        st.caption("Per labeller version: agreement with the data set, how often the verdict flips when the "
+                   "responses swap places (position bias; Lee et al. saw 18-56% by model size) and how often the "
+                   "longer response wins (length bias; the dashed line is the data set's own rate).")
+        fig = go.Figure()
+        metrics = [("agreement", "agreement with data set"), ("position_flip_rate", "position flips"),
+                   ("longer_preferred_rate", "longer preferred")]
+        for key, title in metrics:
+            values = [r[key] for r in rows]
+            fig.add_bar(name=title, x=[html.escape(r["source"]) for r in rows],
+                        y=[v["estimate"] for v in values], textposition="outside", cliponaxis=False,
+                        text=["n/a" if v["estimate"] is None else f"{v['estimate']:.2f}" for v in values],
+                        error_y={"type": "data", "symmetric": False,
+                                 "array": [(v["ci_high"] or 0) - (v["estimate"] or 0) for v in values],
+                                 "arrayminus": [(v["estimate"] or 0) - (v["ci_low"] or 0) for v in values]})
+        data_longer = rows[0]["dataset_longer_preferred_rate"]["estimate"]
+        if data_longer is not None:
+            fig.add_hline(y=data_longer, line_dash="dash", annotation_text="data set: longer preferred")
+        fig.update_layout(barmode="group", height=380, yaxis={"range": [0, 1], "title": "share"},
+                          margin={"l": 10, "r": 10, "t": 50, "b": 40},
+                          legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
+        st.plotly_chart(fig, width="stretch", key="rlaif-bias")
+        st.dataframe([{"labeller": r["source"], "n": r["n"], "agreement": pct(r["agreement"]),
+                       "position flips": pct(r["position_flip_rate"]),
+                       "longer preferred": pct(r["longer_preferred_rate"])} for r in rows],
+                     hide_index=True, width="stretch")
+
+with tabs[3]:
+    used = [r["id"] for r in agreement["labellers"]]
+    if not used:
+        st.info("No AI labels in this study yet.")
+    else:
+        vid = st.selectbox("Labeller version", used[::-1], format_func=version_label, key="dis-version")
+        against = st.radio("Against", ["experts", "data set"], horizontal=True)
+        rows = disagreements(study_id=study_id, labeller_id=vid, against=against, limit=50)
+        st.caption(f"{len(rows)} pairs where the AI's verdict differs from the {against} (most confident first; "
+                   "up to 50). Texts may be offensive: they are red-team dialogues.")
+        for d in rows:
+            with st.expander(f"Item #{d['item_id']}: AI picks {'AB'[d['ai_choice']]} "
+                             f"(p={max(d['p_first'], 1 - d['p_first']):.2f}), {against} pick "
+                             f"{'AB'[d['reference_choice']]}"):
+                st.text("Conversation")
+                st.code(d["conversation"], language=None, wrap_lines=True)
+                for i, text in enumerate(d["responses"]):
+                    st.text(f"Response {'AB'[i]}")
+                    st.code(text, language=None, wrap_lines=True)
+
+with tabs[4]:
+    st.caption("Bradley-Terry reward models (frozen sentence encoder + MLP head on CPU), trained on one label "
+               "source and scored on the same held-out quarter of the pairs against the data set's labels and, "
+               "where experts judged them, the experts'.")
+    sources = ["dataset"] + [f"ai:{r['id']}" for r in agreement["labellers"]] + [f"study:{study_id}"]
+    with st.form("reward-model"):
+        source = st.selectbox("Label source", sources, help="ai:ID is a labeller version's stored labels; "
+                              f"study:{study_id} the people's majority labels")
+        epochs = st.number_input("Epochs", 1, 500, RewardConfig().epochs)
+        if st.form_submit_button("Train reward model", type="primary") and pairs:
+            start_job(kind="rlaif-reward-model", study_id=study_id, user_id=user.id,
+                      params={"labels": source, "epochs": epochs},
+                      fn=lambda progress: train_reward_model(labels=source, study_id=study_id, user_id=user.id,
+                                                             config=RewardConfig(epochs=int(epochs)),
+                                                             progress=progress))
+            st.session_state["rlaif_flash"] = "Reward-model training started; see the Jobs tab."
+            st.rerun()
+    runs = list_reward_runs(study_id=study_id)
+    if runs:
+        st.dataframe([{"run": r.id, "labels": r.label_source, "backend": r.backend,
+                       "train pairs": r.result.get("n_train"), "held out": r.result.get("n_test"),
+                       **{f"accuracy vs {k}": pct(v) for k, v in r.result.get("accuracy", {}).items()}}
+                      for r in runs], hide_index=True, width="stretch")
+    else:
+        st.info("No reward models trained on this study yet.")
+
+with tabs[5]:
+    st.caption("Improve a policy model and compare it with the base on held-out conversations by the win rate "
+               "under an AI labeller (both orders, ties half). Best-of-N reranks N samples with a reward model; "
+               "DPO trains LoRA adapters with TRL (GPU for real models); critique-revision has the model "
+               "critique and rewrite its answer against the labeller's constitution.")
+    with st.form("improve"):
+        method = st.selectbox("Method", METHODS)
+        policy = st.selectbox("Policy model", model_names or ["extractive"])
+        vids = [v.id for v in versions][::-1]
+        judge = st.selectbox("Judged by labeller", vids, format_func=version_label) if vids else None
+        run_ids = [r.id for r in runs if r.backend == "encoder"]
+        reward_run = st.selectbox("Reward model (best-of-N)", run_ids) if run_ids else None
+        n = st.number_input("N (best-of-N)", 2, 64, 4)
+        labels = st.selectbox("DPO label source", sources)
+        n_eval = st.number_input("Conversations to evaluate", 1, 1000, 20)
+        if st.form_submit_button("Start", type="primary") and pairs:
+            spec = LabellerSpec.from_row(by_id[judge]) if judge else None
+            start_job(kind=f"rlaif-{method}", study_id=study_id, user_id=user.id,
+                      params={"method": method, "policy": policy, "labeller": judge, "reward_run": reward_run,
+                              "n": n, "labels": labels, "n_eval": n_eval},
+                      fn=lambda progress: improve_policy(method=method, policy=policy, study_id=study_id, spec=spec,
+                                                         reward_run=reward_run, n=int(n), labels=labels,
+                                                         n_eval=int(n_eval), progress=progress))
+            st.session_state["rlaif_flash"] = f"{method} started; see the Jobs tab."
+            st.rerun()
+
+
+@st.fragment(run_every=2.0)
+def rlaif_jobs() -> None:
+    jobs = [j for j in list_jobs(study_id=study_id, limit=30) if j.kind.startswith("rlaif-")][:8]
+    if not jobs:
+        st.info("No RLAIF jobs yet.")
+        return
+    for job in jobs:
+        job = get_job(job.id)
+        st.progress(job.progress, text=f"Job #{job.id} {job.kind} · {job.state} · {job.message}")
+        if job.state == "failed":
+            st.error(job.error or "failed")
+        elif job.state == "done":
+            r = job.result
+            if "win_rate" in r:
+                st.text(f"win rate against the base: {pct(r['win_rate'])}")
+            elif "accuracy" in r and "label_source" in r:
+                st.text("; ".join(f"accuracy vs {k}: {pct(v)}" for k, v in r["accuracy"].items()))
+            elif "position_flip_rate" in r:
+                st.text(f"{r.get('n_new', 0)} new labels; agreement {pct(r['agreement'])}; "
+                        f"flips {pct(r['position_flip_rate'])}; longer preferred {pct(r['longer_preferred_rate'])}")
+
+
+with tabs[6]:
+    rlaif_jobs()
