@@ -221,3 +221,35 @@ def test_a_new_version_shows_what_it_changed_field_by_field(study):
         strategies.new_version(parent_id=v2.id, reason="again")
     with pytest.raises(StrategyError, match="do not apply to this protocol: rounds"):
         strategies.new_version(parent_id=v2.id, reason="debate rule", rules={**v2.rules, "rounds": 3})
+
+
+def test_the_offline_assistant_answers_the_latest_message_with_new_passages_first():
+    from oversight.models import Request, Task, get_model
+    from oversight.quotes import extract_quotes
+
+    models.configure(None)
+    assistant = get_model("extractive")
+
+    def reply(chat: list[tuple[str, str]]) -> str:
+        task = Task(role="assistant", question="Why did Mara keep climbing after the letter?",
+                    options=("The new machine had not arrived", "She had not read the letter"), source=STORY,
+                    char_limit=600, chat=tuple(chat))
+        return assistant.complete([Request(task=task)])[0].text
+
+    def quotes(text: str) -> set[str]:
+        return {q for q, _, _ in extract_quotes(text)}
+
+    chat = [("user", "What did the letter from the harbour board say?")]
+    first = reply(chat)
+    assert first.startswith("Passages relevant to your question") and quotes(first)
+    assert all(q in " ".join(STORY.split()) for q in quotes(first))  # verbatim from the story
+    chat += [("assistant", first), ("user", "How many steps did she climb each night?")]
+    second = reply(chat)
+    assert quotes(second) and not quotes(second) & quotes(first)  # new evidence, not the same quotes again
+    for _ in range(6):  # once everything was quoted, it points back to the best passage for the question
+        chat += [("assistant", reply(chat)), ("user", "Anything else?")]
+        if chat[-2][1].startswith("The passage that bears on this most (quoted before)"):
+            break
+    else:
+        raise AssertionError("the assistant never ran out of new passages")
+    assert len(quotes(chat[-2][1])) == 1

@@ -209,10 +209,11 @@ class ExtractiveBackend(Backend):
             used += (e - s) + 17
             if len(out) >= 3:
                 break
-        if not out:
-            return "I have no further passages of the text that bear on this."
-        out.sort()
         head = "Passages relevant to your question:\n" if asked else "Passages relevant to the question:\n"
+        if not out:  # every relevant passage was quoted already: point back to the best one for this question
+            s, e = spans[int(order[0])]
+            out, head = [(s, e)], "The passage that bears on this most (quoted before):\n"
+        out.sort()
         return head + "".join(f"<quote>{' '.join(task.source[s:e].split())}</quote>\n" for s, e in out)
 
     def ask(self, task: Task) -> str:
