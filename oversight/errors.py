@@ -11,8 +11,9 @@ from oversight.protocols.rules import RulesError
 from oversight.reviews import ReviewError
 from oversight.strategies import StrategyError
 from oversight.studies import StudyError
+from oversight.w2s.config import W2SError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     AuthError, ImportFailed, ModelError, ParticipationError, ReviewError, RuleViolation, RulesError, StrategyError,
-    StudyError,
+    StudyError, W2SError,
 )
