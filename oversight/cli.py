@@ -246,6 +246,16 @@ def cmd_w2s_list(args) -> None:
     _emit(args, rows, text)
 
 
+def cmd_w2s_simulate(args) -> None:
+    from oversight.w2s.simulated_people import simulate_participants
+
+    summary = simulate_participants(study_id=_study_id(args.study), participants=args.participants,
+                                    accuracy=args.accuracy, confidence=args.confidence, seed=args.seed)
+    data = {**asdict(summary), "accuracy": summary.accuracy}
+    _emit(args, data, f"{summary.participants} simulated participants gave {summary.answers} answers, "
+                      f"{summary.correct} right")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m oversight", description="Oversight Lab command line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -327,8 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--method", help="naive, logconf or both comma-separated (default: naive,logconf)")
     sp.add_argument("--seeds", type=int)
     sp.add_argument("--name", help="experiment name (default: data set, supervisor and student)")
-    sp.add_argument("--n-train", type=int, help="training items (default 400 BoolQ, 200 Cosmos QA / MMLU)")
-    sp.add_argument("--n-test", type=int, help="test items (default 300 BoolQ, 200 Cosmos QA / MMLU)")
+    sp.add_argument("--n-train", type=int, help="training items (default 400 BoolQ, 160 Cosmos QA / MMLU)")
+    sp.add_argument("--n-test", type=int, help="test items (default 300 BoolQ, 120 Cosmos QA / MMLU)")
     sp.add_argument("--epochs", type=int)
     sp.add_argument("--lr", type=float)
     sp.add_argument("--batch-size", type=int)
@@ -337,6 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="hf students: LoRA adapters (default: for models over 300M parameters)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     add("list", cmd_w2s_list, "figures of every experiment's latest finished run", w2s)
+    sp = add("simulate-people", cmd_w2s_simulate, "simulated participants answer a study's items (dry runs)", w2s)
+    sp.add_argument("--study", type=int, required=True)
+    sp.add_argument("--participants", type=int, default=3)
+    sp.add_argument("--accuracy", type=float, default=0.7, help="planted share of right answers")
+    sp.add_argument("--confidence", type=float, default=0.7, help="probability put on the chosen answer")
+    sp.add_argument("--seed", type=int, default=0)
     return p
 
 

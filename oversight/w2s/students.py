@@ -264,7 +264,7 @@ class HFSequenceClassifier(TorchClassifier):
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_id, local_files_only=True)
             model = AutoModelForSequenceClassification.from_pretrained(
-                self.model_id, num_labels=1 if pair else n_choices, torch_dtype=dtype, local_files_only=True)
+                self.model_id, num_labels=1 if pair else n_choices, dtype=dtype, local_files_only=True)
         except OSError as exc:
             raise W2SError(f"cannot load Hugging Face model {self.model_id!r} from local files: {exc}") from None
         if self.tokenizer.pad_token is None:  # causal LMs: pad with end-of-sequence (the classifier reads the last real token)
