@@ -64,6 +64,7 @@ PAGES = {
             st.Page("pages/results.py", title="Results", icon=":material/monitoring:"),
             st.Page("pages/transcripts.py", title="Transcripts", icon=":material/forum:"),
         ],
+        "Labs": [st.Page("pages/w2s.py", title="Weak-to-strong", icon=":material/trending_up:")],
         "System": [st.Page("pages/admin_models.py", title="Models", icon=":material/smart_toy:")],
     },
     "expert": {
