@@ -148,21 +148,22 @@ with tab_new:
         epochs = c1.number_input("Epochs", 1, 20, base.epochs)
         lr = c2.number_input("Learning rate", 1e-7, 1.0, base.lr, format="%.1e")
         batch_size = c3.number_input("Batch size", 2, 512, base.batch_size)
-        max_len = c1.number_input("Tokens per sequence", 16, 4096, base.max_len)
+        max_len = c1.number_input("Tokens per sequence (0: the data set's default)", 0, 4096,
+                                  base.max_len if base_id else 0)
         lora = c2.selectbox("LoRA (hf students)", ["auto", "on", "off"],
                             index={None: 0, True: 1, False: 2}[base.lora])
         bootstrap = c3.number_input("Bootstrap replicates", 100, 100000, base.bootstrap)
         submitted = st.form_submit_button("Save", type="primary")
     if submitted:
         try:
+            if kind != "a model" and weak_study is None:
+                raise W2SError("create a study with participants first")
             config = W2SConfig.for_dataset(
                 dataset, train_path=train_path.strip() if kind == "a model" else "", test_path=test_path.strip(),
                 weak=weak.strip(), weak_study_id=weak_study if kind != "a model" else None, strong=strong.strip(),
                 methods=methods, seeds=int(seeds), n_train=int(n_train) or None, n_test=int(n_test) or None,
-                epochs=int(epochs), lr=float(lr), batch_size=int(batch_size), max_len=int(max_len),
+                epochs=int(epochs), lr=float(lr), batch_size=int(batch_size), max_len=int(max_len) or None,
                 lora={"auto": None, "on": True, "off": False}[lora], bootstrap=int(bootstrap))
-            if kind != "a model" and weak_study is None:
-                raise W2SError("create a study with participants first")
             saved = (new_version(parent_id=base_id, config=config, reason=reason, user_id=user.id) if base_id
                      else create_experiment(name=name, config=config, user_id=user.id))
         except W2SError as exc:
