@@ -77,6 +77,7 @@ PAGES = {
         ],
         "Labs": [
             st.Page("pages/rlaif.py", title="RLAIF", icon=":material/thumbs_up_down:"),
+            st.Page("pages/w2s.py", title="Weak-to-strong", icon=":material/trending_up:"),
         ],
         "System": [st.Page("pages/admin_models.py", title="Models", icon=":material/smart_toy:")],
     },

@@ -12,9 +12,10 @@ from oversight.reviews import ReviewError
 from oversight.rlaif.errors import RlaifError
 from oversight.strategies import StrategyError
 from oversight.studies import StudyError
+from oversight.w2s.config import W2SError
 from storage.db import StorageUnavailable
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     AuthError, ImportFailed, ModelError, ParticipationError, PromptError, ReviewError, RlaifError, RuleViolation,
-    RulesError, StrategyError, StudyError, StorageUnavailable,
+    RulesError, StrategyError, StudyError, StorageUnavailable, W2SError,
 )

@@ -282,6 +282,13 @@ class EnrolmentCap(SQLModel, table=True):
 class RlaifLabeller(SQLModel, table=True):
     """An immutable, versioned AI labeller: constitution, prompt, model and options. Editing makes a child version."""
 
+# --- Weak-to-strong lab (oversight/w2s) ---------------------------------------------------------------------------
+
+
+class W2SExperiment(SQLModel, table=True):
+    """A versioned weak-to-strong experiment: data set and splits, weak supervisor, strong student, methods, seeds
+    (`config`, see `oversight.w2s.config.W2SConfig`). Like a strategy, editing makes a child row with a reason."""
+
     __table_args__ = (UniqueConstraint("name", "version"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -323,4 +330,50 @@ class RewardModelRun(SQLModel, table=True):
     params: dict = _json({})
     result: dict = _json({})  # n_train, accuracies on held-out pairs with intervals
     created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+    parent_id: int | None = Field(default=None, foreign_key="w2sexperiment.id")
+    reason: str = ""
+    # The study whose participants are the weak supervisor (human supervisor only).
+    study_id: int | None = Field(default=None, foreign_key="study.id", index=True)
+    config: dict = _json({})
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class W2SRun(SQLModel, table=True):
+    """One run of an experiment version (a job): every seed and method; `summary` holds the figures per method."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    experiment_id: int = Field(foreign_key="w2sexperiment.id", index=True)
+    job_id: int | None = Field(default=None, foreign_key="job.id")
+    state: str = "running"  # running | done | failed
+    n_train: int = 0
+    n_test: int = 0
+    summary: dict = _json({})
+    error: str | None = None
+    seconds: float | None = None
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class W2SResult(SQLModel, table=True):
+    """One seed and method of a run: the three accuracies on the test items and, for the bootstrap, whether each
+    test item was answered correctly (lists in `test_keys` order)."""
+
+    __table_args__ = (UniqueConstraint("run_id", "seed", "method"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="w2srun.id", index=True)
+    seed: int
+    method: str
+    weak_accuracy: float
+    w2s_accuracy: float
+    ceiling_accuracy: float
+    test_keys: list[str] = _json([])
+    weak_correct: list[int] = _json([])
+    w2s_correct: list[int] = _json([])
+    ceiling_correct: list[int] = _json([])
+    seconds: float = 0.0
     created_at: datetime = Field(default_factory=utcnow)

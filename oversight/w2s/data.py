@@ -1,0 +1,144 @@
+"""Items as classification examples, read with the app's importers (the same readers `import` uses).
+
+An `Example` is a text, its choices and the gold index. How a model reads it depends on the data set:
+- BoolQ: `Passage: ...\\nQuestion: ...` (openai/weak-to-strong's format), classified into its two choices
+  (Yes, No) by a two-way head (`pair=False`);
+- Cosmos QA and MMLU: each (text, choice) pair is scored by the model and the scores are softmaxed over the
+  choices (`pair=True`), so one head serves any number of choices.
+
+Subsets: the file's items are shuffled with a fixed seed (0) and the first ones taken, so every run and every
+seed of an experiment sees the same test items, and the seeds vary only the training split and initialisation.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from oversight.importers import boolq, cosmos, mmlu
+from oversight.importers.common import ImportFailed, ParsedItem
+from oversight.w2s.config import W2SError
+
+READERS = {"boolq": boolq.parse, "cosmos": cosmos.parse, "mmlu": mmlu.parse}
+SUBSET_SEED = 0
+
+
+@dataclass(frozen=True)
+class Example:
+    key: str  # stable id (the item's external id, or "item/<id>" for a study's items)
+    text: str
+    choices: tuple[str, ...]
+    label: int  # gold index into choices
+    pair: bool  # score (text, choice) pairs instead of classifying the text into len(choices) classes
+
+
+def make_example(dataset: str, *, key: str, question: str, options: list[str], gold: int,
+                 source_text: str | None) -> Example:
+    if dataset == "boolq":
+        text = f"Passage: {source_text or ''}\nQuestion: {question}"
+        return Example(key, text, tuple(options), gold, pair=False)
+    text = f"Context: {source_text}\nQuestion: {question}" if source_text else question
+    return Example(key, text, tuple(options), gold, pair=True)
+
+
+def _from_parsed(dataset: str, items: list[ParsedItem]) -> list[Example]:
+    return [make_example(dataset, key=i.external_id, question=i.question, options=i.options, gold=i.gold_index,
+                         source_text=i.source_text) for i in items]
+
+
+def read_examples(dataset: str, path: str | Path) -> list[Example]:
+    """Every item of a data set file (or MMLU folder) as examples, in file order."""
+    if dataset not in READERS:
+        raise W2SError(f"unknown data set {dataset!r}")
+    try:
+        batch = READERS[dataset](Path(path))
+    except ImportFailed as exc:
+        raise W2SError(f"cannot read {dataset} data: {exc}") from None
+    examples = _from_parsed(dataset, batch.items)
+    if len({len(e.choices) for e in examples}) > 1:
+        raise W2SError(f"{path}: items have different numbers of choices; one experiment needs one number")
+    return examples
+
+
+def shuffled(examples: list[Example]) -> list[Example]:
+    out = list(examples)
+    random.Random(SUBSET_SEED).shuffle(out)
+    return out
+
+
+def train_test(dataset: str, train_path: str, test_path: str, n_train: int, n_test: int
+               ) -> tuple[list[Example], list[Example]]:
+    """The training and test subsets: from two files, or one file split (test items first, then training)."""
+    train_all = shuffled(read_examples(dataset, train_path))
+    if test_path:
+        test = shuffled(read_examples(dataset, test_path))[:n_test]
+        test_keys = {e.key for e in test}
+        train = [e for e in train_all if e.key not in test_keys][:n_train]
+    else:
+        if len(train_all) < 6:
+            raise W2SError(f"{train_path} has {len(train_all)} items; at least 6 are needed to split it")
+        n_test = min(n_test, len(train_all) // 3)
+        test, train = train_all[:n_test], train_all[n_test:n_test + n_train]
+    if len(train) < 4 or len(test) < 2:
+        raise W2SError(f"too few items: {len(train)} for training and {len(test)} for testing")
+    if len({len(e.choices) for e in train + test}) > 1:
+        raise W2SError("the training and test items have different numbers of choices")
+    return train, test
+
+
+def halves(train: list[Example], seed: int) -> tuple[list[Example], list[Example]]:
+    """The per-seed split of the training items: the weak supervisor's half and the student's half."""
+    order = list(train)
+    random.Random(1000 + seed).shuffle(order)
+    mid = len(order) // 2
+    return order[:mid], order[mid:]
+
+
+def study_labelled(dataset: str, study_id: int) -> tuple[list[Example], dict[str, list[float]]]:
+    """A study's items that have a gold answer and at least one final human judgment, as examples, with the
+    participants' soft labels: the mean of their final probability vectors per item (keys "item/<id>")."""
+    from sqlmodel import select
+
+    from oversight.db import session_scope
+    from storage.models import Item, ItemGold, Judgment, Study
+
+    with session_scope(write=False) as s:
+        if s.get(Study, study_id) is None:
+            raise W2SError(f"no study with id {study_id}")
+        rows = s.exec(
+            select(Item, ItemGold.gold_index).join(ItemGold, ItemGold.item_id == Item.id)
+            .where(Item.study_id == study_id).order_by(Item.id)
+        ).all()
+        judgments = s.exec(
+            select(Judgment.item_id, Judgment.probabilities).join(Item, Item.id == Judgment.item_id)
+            .where(Item.study_id == study_id, Judgment.is_final == True, Judgment.judge_kind == "human")  # noqa: E712
+        ).all()
+        items = [(i.id, i.question, list(i.options), i.source_text, gold) for i, gold in rows]
+    by_item: dict[int, list[list[float]]] = {}
+    for item_id, probs in judgments:
+        by_item.setdefault(item_id, []).append(list(probs or []))
+    examples, labels = [], {}
+    for item_id, question, options, source_text, gold in items:
+        vectors = [p for p in by_item.get(item_id, []) if len(p) == len(options) and sum(p) > 0]
+        if not vectors:
+            continue
+        key = f"item/{item_id}"
+        examples.append(make_example(dataset, key=key, question=question, options=options, gold=gold,
+                                     source_text=source_text))
+        mean = np.mean([np.asarray(p, dtype=float) / sum(p) for p in vectors], axis=0)
+        labels[key] = mean.tolist()
+    if len({len(e.choices) for e in examples}) > 1:
+        raise W2SError(f"study {study_id}: the labelled items have different numbers of choices")
+    return examples, labels
+
+
+def split_labelled(examples: list[Example], n_train: int, n_test: int) -> tuple[list[Example], list[Example]]:
+    """Test items held apart (the first of a fixed shuffle, at most a third), the rest (up to n_train) to train on."""
+    if len(examples) < 6:
+        raise W2SError(f"{len(examples)} labelled items with gold; the human supervisor needs at least 6")
+    order = shuffled(examples)
+    n_test = min(n_test, len(order) // 3)
+    return order[n_test:n_test + n_train], order[:n_test]

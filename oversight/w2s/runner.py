@@ -1,0 +1,129 @@
+"""One weak-to-strong run: for each seed, the three trainings of openai/weak-to-strong, evaluated on the same
+test items.
+
+Model supervisor, per seed: the training items are split in halves; the weak model learns the first half's
+ground truth and labels the second half with its probabilities; the strong ceiling learns the second half's
+ground truth; the strong student learns the second half from the weak labels, once per method.
+People as supervisor: the weak labels are the participants' mean final probabilities on the study's labelled
+items; test items are held apart (never trained on); the student and the ceiling train on the rest, and the
+weak accuracy is the participants' (their mean probabilities) on the test items. Seeds vary the student's
+initialisation and batch order.
+
+`run_config` is pure computation and returns the figures; `oversight.w2s.experiments` stores them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from oversight.w2s import pgr
+from oversight.w2s.config import W2SConfig
+from oversight.w2s.data import Example, halves, split_labelled, study_labelled, train_test
+from oversight.w2s.losses import make_loss
+from oversight.w2s.students import make_classifier
+from oversight.w2s.train import correct, one_hot
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    method: str
+    weak: list[int]
+    w2s: list[int]
+    ceiling: list[int]
+    seconds: float
+
+
+@dataclass
+class RunOutcome:
+    config: W2SConfig
+    n_train: int
+    test_keys: list[str]
+    results: list[SeedResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """Figures per method (`pgr.figures`), plus what was run."""
+        by_method: dict[str, Any] = {}
+        for method in self.config.methods:
+            rows = sorted((r for r in self.results if r.method == method), key=lambda r: r.seed)
+            figs = pgr.figures(np.array([r.weak for r in rows]), np.array([r.w2s for r in rows]),
+                               np.array([r.ceiling for r in rows]), n_boot=self.config.bootstrap)
+            by_method[method] = figs
+        return {"supervisor": self.config.supervisor, "strong": self.config.strong, "dataset": self.config.dataset,
+                "n_train": self.n_train, "n_test": len(self.test_keys), "seeds": self.config.seeds,
+                "seconds": self.seconds, "methods": by_method}
+
+
+class _Counter:
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.done, self.total, self.progress = 0, max(total, 1), progress
+
+    def step(self, message: str) -> None:
+        self.done = min(self.done + 1, self.total)
+        if self.progress:
+            self.progress(self.done, self.total, message)
+
+
+def _plan(config: W2SConfig, n_weak: int, n_student: int, human: bool) -> int:
+    """Progress units: every optimiser step plus one per prediction pass."""
+    probe = make_classifier(config.strong, config)
+    per_seed = (probe.steps(n_student) + 1) * (1 + len(config.methods))  # ceiling + one student per method
+    if not human:
+        per_seed += make_classifier(config.weak, config).steps(n_weak) + 2  # weak fit + its two predictions
+    return per_seed * config.seeds
+
+
+def run_config(config: W2SConfig, *, progress: Progress | None = None) -> RunOutcome:
+    config.validate()
+    started = time.perf_counter()
+    human = config.weak_study_id is not None
+    if human:
+        labelled, labels = study_labelled(config.dataset, config.weak_study_id)
+        train, test = split_labelled(labelled, config.n_train, config.n_test)
+        n_weak, n_student = 0, len(train)
+    else:
+        train, test = train_test(config.dataset, config.train_path, config.test_path, config.n_train,
+                                 config.n_test)
+        n_weak, n_student = len(train) // 2, len(train) - len(train) // 2
+    outcome = RunOutcome(config=config, n_train=len(train), test_keys=[e.key for e in test])
+    counter = _Counter(_plan(config, n_weak, n_student, human), progress)
+
+    def fit(spec: str, examples: list[Example], targets: np.ndarray, method: str, seed: int, what: str):
+        clf = make_classifier(spec, config)
+        clf.fit(examples, targets, make_loss(method), seed=seed, on_step=lambda: counter.step(what))
+        return clf
+
+    for seed in range(config.seeds):
+        tag = f"seed {seed}"
+        if human:
+            student_items = train
+            weak_labels = np.array([labels[e.key] for e in train])
+            weak_test = correct(np.array([labels[e.key] for e in test]), test)
+        else:
+            weak_items, student_items = halves(train, seed)
+            weak = fit(config.weak, weak_items, one_hot(weak_items), "naive", seed, f"{tag} weak")
+            weak_labels = weak.predict_proba(student_items)
+            counter.step(f"{tag} weak labels")
+            weak_test = correct(weak.predict_proba(test), test)
+            counter.step(f"{tag} weak test")
+        ceiling = fit(config.strong, student_items, one_hot(student_items), "naive", seed, f"{tag} ceiling")
+        ceiling_test = correct(ceiling.predict_proba(test), test)
+        counter.step(f"{tag} ceiling test")
+        del ceiling
+        for method in config.methods:
+            t0 = time.perf_counter()
+            student = fit(config.strong, student_items, weak_labels, method, seed, f"{tag} {method}")
+            w2s_test = correct(student.predict_proba(test), test)
+            counter.step(f"{tag} {method} test")
+            outcome.results.append(SeedResult(seed, method, weak_test.tolist(), w2s_test.tolist(),
+                                              ceiling_test.tolist(), time.perf_counter() - t0))
+    outcome.seconds = time.perf_counter() - started
+    return outcome

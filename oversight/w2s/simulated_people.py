@@ -1,0 +1,69 @@
+"""Simulated non-expert participants for dry runs and tests of the human-supervisor path (a sandwiching
+simulator will replace this). They enter the study as real participants do (`auth.create_invites`), consent,
+take their tasks (`participation.next_task`, plain direct QA) and submit final answers
+(`participation.submit_answer`), so their judgments are the same rows real people leave.
+
+Planted behaviour: each answer is right with probability `accuracy` (else one of the wrong options, uniformly);
+the chosen option gets probability `confidence` and the others share the rest evenly. With
+`confidence == accuracy` the participants are calibrated; above it, over-confident.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from sqlmodel import select
+
+from oversight.auth import create_invites
+from oversight.db import session_scope
+from oversight.participation import next_task, record_consent, submit_answer
+from oversight.w2s.config import W2SError
+from storage.models import Assignment, ItemGold
+
+
+@dataclass(frozen=True)
+class SimulationSummary:
+    participants: int
+    answers: int
+    correct: int
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.answers if self.answers else None
+
+
+def planted_probabilities(n_options: int, gold: int, *, accuracy: float, confidence: float,
+                          rng: random.Random) -> list[float]:
+    """One simulated final answer: probabilities over the options."""
+    if n_options < 2:
+        raise W2SError("an item needs at least two options")
+    chosen = gold if rng.random() < accuracy else rng.choice([i for i in range(n_options) if i != gold])
+    rest = (1 - confidence) / (n_options - 1)
+    return [confidence if i == chosen else rest for i in range(n_options)]
+
+
+def simulate_participants(*, study_id: int, participants: int, accuracy: float, confidence: float = 0.8,
+                          seed: int = 0) -> SimulationSummary:
+    """Add `participants` simulated people to a study; each answers every task the study deals them."""
+    if not 0 <= accuracy <= 1 or not 0 < confidence <= 1:
+        raise W2SError("accuracy must be in [0, 1] and confidence in (0, 1]")
+    rng = random.Random(seed)
+    answers = correct = 0
+    for invite in create_invites(study_id=study_id, count=participants):
+        record_consent(user_id=invite.user_id)
+        while (task := next_task(user_id=invite.user_id)) is not None:
+            if task.transcript_id is not None:
+                raise W2SError("simulated participants answer direct QA only; this study deals strategy arms")
+            with session_scope(write=False) as s:
+                item_id = s.get(Assignment, task.assignment_id).item_id
+                gold_row = s.exec(select(ItemGold).where(ItemGold.item_id == item_id)).first()
+            if gold_row is None:
+                raise W2SError("simulated participants need gold answers to plant their accuracy")
+            probs = planted_probabilities(len(task.options), gold_row.gold_index, accuracy=accuracy,
+                                          confidence=confidence, rng=rng)
+            submit_answer(user_id=invite.user_id, assignment_id=task.assignment_id, probabilities=probs,
+                          rationale="simulated participant")
+            answers += 1
+            correct += int(probs[gold_row.gold_index] == max(probs) and probs.count(max(probs)) == 1)
+    return SimulationSummary(participants, answers, correct)

@@ -1,0 +1,172 @@
+"""Admin: the weak-to-strong lab. Experiments (versioned), runs as jobs with a progress bar, the three
+accuracies and PGR with their 95 % bootstrap intervals per experiment and method, and a chart of PGR across
+weak supervisors (models and a study's non-expert participants). Computation lives in `oversight.w2s`."""
+
+from __future__ import annotations
+
+from ui import require_role, user_error
+
+user = require_role("admin")
+
+import plotly.graph_objects as go  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from oversight.jobs import get_job  # noqa: E402
+from oversight.studies import list_studies  # noqa: E402
+from oversight.w2s.config import DATASETS, STRONG_MODELS, WEAK_MODELS, W2SConfig, W2SError  # noqa: E402
+from oversight.w2s.experiments import (  # noqa: E402
+    create_experiment, list_experiments, list_runs, new_version, results_table, start_run,
+)
+from oversight.w2s.losses import LOSSES  # noqa: E402
+
+st.title("Weak-to-strong lab")
+st.caption("A strong student trained on a weak supervisor's labels (Burns et al. 2023). PGR = (weak-to-strong − weak)"
+           " / (ceiling − weak), from seed means, shown only where the ceiling beats the weak supervisor; 95 % "
+           "intervals resample test items and seeds. The weak supervisor is a model or a study's participants.")
+
+
+def plain(label: object) -> str:
+    """Plotly reads a few HTML tags in labels: names typed by users are shown as text."""
+    return str(label).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fmt(f: dict) -> str:
+    if f.get("estimate") is None:
+        return "n/a"
+    if f.get("ci_low") is None:
+        return f"{f['estimate']:.3f}"
+    return f"{f['estimate']:.3f} [{f['ci_low']:.3f}, {f['ci_high']:.3f}]"
+
+
+def pgr_figure(rows: list[dict]) -> go.Figure:
+    fig = go.Figure()
+    for method in dict.fromkeys(r["method"] for r in rows):
+        part = [r for r in rows if r["method"] == method]
+        fig.add_trace(go.Bar(
+            name=method, x=[plain(f"{r['supervisor']} → {r['strong']} · {r['dataset']} (#{r['experiment_id']})")
+                            for r in part],
+            y=[r["pgr"]["estimate"] for r in part],
+            error_y={"type": "data", "symmetric": False,
+                     "array": [r["pgr"]["ci_high"] - r["pgr"]["estimate"] for r in part],
+                     "arrayminus": [r["pgr"]["estimate"] - r["pgr"]["ci_low"] for r in part]}))
+    fig.update_layout(barmode="group", height=420, margin={"l": 10, "r": 10, "t": 50, "b": 40},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+                      yaxis_title="PGR (95 % interval)", xaxis_title="weak supervisor → strong student · data set")
+    return fig
+
+
+tab_results, tab_runs, tab_new = st.tabs(["Results", "Experiments and runs", "New experiment or version"])
+
+with tab_results:
+    rows = results_table()
+    if not rows:
+        st.info("No finished runs yet. Create an experiment under 'New experiment or version', then start a run "
+                "under 'Experiments and runs' (or run `python -m oversight w2s run --dataset boolq --train PATH`).")
+    else:
+        defined = [r for r in rows if r["pgr"]["estimate"] is not None]
+        if defined:
+            st.plotly_chart(pgr_figure(defined), width="stretch", key="chart_pgr")
+        undefined = [r for r in rows if r["pgr"]["estimate"] is None]
+        for r in undefined:
+            st.text(f"{r['experiment']} · {r['method']}: no PGR, {r['pgr_reason']}.")
+        st.dataframe([{
+            "experiment": r["experiment"], "data set": r["dataset"], "weak supervisor": r["supervisor"],
+            "strong student": r["strong"], "method": r["method"], "weak": fmt(r["weak"]),
+            "weak-to-strong": fmt(r["w2s"]), "ceiling": fmt(r["ceiling"]), "PGR": fmt(r["pgr"]),
+            "test items": r["n_test"], "seeds": r["n_seeds"], "seconds": round(r["seconds"] or 0),
+        } for r in rows], hide_index=True, width="stretch")
+
+experiments = list_experiments()
+labels = {e.id: f"{e.name} v{e.version} (#{e.id})" for e in experiments}
+
+with tab_runs:
+    if not experiments:
+        st.info("No experiments yet. Create one under 'New experiment or version'.")
+    else:
+        st.dataframe([{"id": e.id, "name": e.name, "version": e.version, "parent": e.parent_id, "reason": e.reason,
+                       "data set": e.config.get("dataset"),
+                       "weak": (f"study {e.config['weak_study_id']}" if e.config.get("weak_study_id") is not None
+                                else e.config.get("weak")),
+                       "strong": e.config.get("strong"), "methods": ", ".join(e.config.get("methods", [])),
+                       "seeds": e.config.get("seeds"), "train items": e.config.get("n_train"),
+                       "test items": e.config.get("n_test")} for e in experiments],
+                     hide_index=True, width="stretch")
+        chosen = st.selectbox("Experiment version", [e.id for e in experiments][::-1], format_func=labels.get)
+        if st.button("Start run", type="primary"):
+            try:
+                st.session_state["w2s_job"] = start_run(experiment_id=chosen, user_id=user.id)
+            except W2SError as exc:
+                user_error(exc)
+
+    @st.fragment(run_every=1.0)
+    def run_status() -> None:
+        runs = list_runs(limit=8)
+        if not runs:
+            return
+        st.subheader("Recent runs")
+        for run in runs:
+            job = get_job(run.job_id) if run.job_id else None
+            title = f"Run #{run.id} of {labels.get(run.experiment_id, run.experiment_id)} · {run.state}"
+            if run.state == "running" and job is not None and job.state == "failed":  # e.g. a server restart
+                st.error(f"Run #{run.id} of {labels.get(run.experiment_id, run.experiment_id)} · failed: {job.error}")
+            elif run.state == "running" and job is not None:
+                st.progress(job.progress, text=f"{title} · {job.message}")
+            elif run.state == "failed":
+                st.error(f"{title}: {run.error}")
+            else:
+                st.text(f"{title}" + (f" · {run.seconds:.0f} s" if run.seconds else "")
+                        + ("" if job else " · from the command line"))
+
+    run_status()
+
+with tab_new:
+    base_id = st.selectbox("Based on", [None] + [e.id for e in experiments][::-1],
+                           format_func=lambda i: "a new experiment" if i is None else f"a new version of {labels[i]}")
+    base = W2SConfig.from_dict(next(e.config for e in experiments if e.id == base_id)) if base_id else W2SConfig()
+    studies = list_studies()
+    with st.form("w2s-new"):
+        name = st.text_input("Name", disabled=base_id is not None,
+                             value="" if base_id is None else labels[base_id].split(" v")[0])
+        reason = st.text_input("Why this version (required for a new version)") if base_id else ""
+        dataset = st.selectbox("Data set", DATASETS, index=DATASETS.index(base.dataset))
+        kind = st.radio("Weak supervisor", ["a model", "a study's participants"], horizontal=True,
+                        index=1 if base.weak_study_id is not None else 0)
+        weak = st.text_input(f"Weak model ({', '.join(WEAK_MODELS)} or hf:<model>)", value=base.weak)
+        study_ids = [s.id for s in studies]
+        weak_study = st.selectbox("Study (participants' final answers are the weak labels)", study_ids,
+                                  index=study_ids.index(base.weak_study_id) if base.weak_study_id in study_ids else 0,
+                                  format_func=lambda i: next(f"{s.name} (#{s.id})" for s in studies if s.id == i))
+        train_path = st.text_input("Training file (model supervisor)", value=base.train_path)
+        test_path = st.text_input("Test file (optional; empty: the training file is split)", value=base.test_path)
+        strong = st.text_input(f"Strong student ({', '.join(STRONG_MODELS)} or hf:<model>)", value=base.strong)
+        methods = st.multiselect("Methods", list(LOSSES), default=base.methods)
+        c1, c2, c3 = st.columns(3)
+        seeds = c1.number_input("Seeds", 1, 20, base.seeds)
+        n_train = c2.number_input("Training items (0: the data set's default)", 0, 100000,
+                                  base.n_train if base_id else 0)
+        n_test = c3.number_input("Test items (0: the data set's default)", 0, 100000, base.n_test if base_id else 0)
+        epochs = c1.number_input("Epochs", 1, 20, base.epochs)
+        lr = c2.number_input("Learning rate", 1e-7, 1.0, base.lr, format="%.1e")
+        batch_size = c3.number_input("Batch size", 2, 512, base.batch_size)
+        max_len = c1.number_input("Tokens per sequence (0: the data set's default)", 0, 4096,
+                                  base.max_len if base_id else 0)
+        lora = c2.selectbox("LoRA (hf students)", ["auto", "on", "off"],
+                            index={None: 0, True: 1, False: 2}[base.lora])
+        bootstrap = c3.number_input("Bootstrap replicates", 100, 100000, base.bootstrap)
+        submitted = st.form_submit_button("Save", type="primary")
+    if submitted:
+        try:
+            if kind != "a model" and weak_study is None:
+                raise W2SError("create a study with participants first")
+            config = W2SConfig.for_dataset(
+                dataset, train_path=train_path.strip() if kind == "a model" else "", test_path=test_path.strip(),
+                weak=weak.strip(), weak_study_id=weak_study if kind != "a model" else None, strong=strong.strip(),
+                methods=methods, seeds=int(seeds), n_train=int(n_train) or None, n_test=int(n_test) or None,
+                epochs=int(epochs), lr=float(lr), batch_size=int(batch_size), max_len=int(max_len) or None,
+                lora={"auto": None, "on": True, "off": False}[lora], bootstrap=int(bootstrap))
+            saved = (new_version(parent_id=base_id, config=config, reason=reason, user_id=user.id) if base_id
+                     else create_experiment(name=name, config=config, user_id=user.id))
+        except W2SError as exc:
+            user_error(exc)
+        else:
+            st.success(f"Saved {saved.name} v{saved.version} (#{saved.id}). Start it under 'Experiments and runs'.")

@@ -1,0 +1,48 @@
+"""Tiny synthetic item files for the weak-to-strong tests (no licensed data needed): yes/no questions whose
+answer is in the passage, and four-choice questions whose answer is named in the context."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+THINGS = ["kettle", "lantern", "bicycle", "violin", "teapot", "tractor", "compass", "umbrella", "ladder", "anchor"]
+COLOURS = ["red", "blue", "green", "yellow"]
+
+
+def write_boolq(path: Path, n: int, seed: int = 0) -> Path:
+    rng = random.Random(seed)
+    with path.open("w") as f:
+        for i in range(n):
+            thing, colour = THINGS[i % len(THINGS)], rng.choice(COLOURS)
+            asked = colour if i % 2 == 0 else rng.choice([c for c in COLOURS if c != colour])
+            f.write(json.dumps({"question": f"is the {thing} {asked}", "title": thing,
+                                "passage": f"In the shed there is a {thing}. The {thing} is {colour}.",
+                                "answer": asked == colour}) + "\n")
+    return path
+
+
+def write_cosmos(path: Path, n: int, seed: int = 0) -> Path:
+    rng = random.Random(seed)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "context", "question", "answer0", "answer1", "answer2", "answer3", "label"])
+        for i in range(n):
+            colour = rng.choice(COLOURS)
+            w.writerow([f"c{i}", f"I painted the {THINGS[i % len(THINGS)]} {colour} yesterday.",
+                        "What colour is it now?", *[f"It is {c}." for c in COLOURS], COLOURS.index(colour)])
+    return path
+
+
+@pytest.fixture
+def boolq_file(tmp_path: Path) -> Path:
+    return write_boolq(tmp_path / "boolq_dev.jsonl", 18)
+
+
+@pytest.fixture
+def cosmos_file(tmp_path: Path) -> Path:
+    return write_cosmos(tmp_path / "cosmos_valid.csv", 12)

@@ -1,0 +1,55 @@
+"""Items as examples: the importers' readers, fixed test subsets, per-seed halves, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from oversight.w2s.config import W2SConfig, W2SError
+from oversight.w2s.data import halves, read_examples, train_test
+from tests.w2s.conftest import write_boolq
+
+
+def test_boolq_items_are_two_way_texts_in_the_reference_format(boolq_file):
+    [first, *_] = read_examples("boolq", boolq_file)
+    assert first.text.startswith("Passage: In the shed there is a kettle.") and "\nQuestion: Is the kettle" in first.text
+    assert first.choices == ("Yes", "No") and not first.pair
+
+
+def test_cosmos_and_mmlu_items_are_scored_per_choice(cosmos_file, tmp_path):
+    [first, *_] = read_examples("cosmos", cosmos_file)
+    assert first.pair and len(first.choices) == 4 and first.text.startswith("Context: I painted")
+    (tmp_path / "mmlu").mkdir()
+    (tmp_path / "mmlu" / "astronomy_dev.csv").write_text("What orbits the Earth?,The Moon,Mars,The Sun,Venus,A\n")
+    [item] = read_examples("mmlu", tmp_path / "mmlu")
+    assert item.pair and item.label == 0 and item.text == "What orbits the Earth?"
+
+
+def test_the_test_items_are_fixed_and_never_trained_on(tmp_path):
+    path = write_boolq(tmp_path / "b.jsonl", 30)
+    train, test = train_test("boolq", str(path), "", 12, 6)
+    again_train, again_test = train_test("boolq", str(path), "", 20, 6)
+    assert [e.key for e in test] == [e.key for e in again_test]  # more training items, same test items
+    assert not {e.key for e in train} & {e.key for e in test}
+    first, second = halves(train, seed=0)
+    assert len(first) == len(second) == 6 and not {e.key for e in first} & {e.key for e in second}
+    assert [e.key for e in halves(train, seed=1)[0]] != [e.key for e in first]  # seeds vary the split
+
+
+def test_a_separate_test_file_is_used_as_given(tmp_path):
+    train_path = write_boolq(tmp_path / "train.jsonl", 20, seed=1)
+    test_path = write_boolq(tmp_path / "dev.jsonl", 8, seed=2)
+    train, test = train_test("boolq", str(train_path), str(test_path), 100, 5)
+    assert len(train) == 20 and len(test) == 5
+    assert all(e.key.startswith("boolq/dev/") for e in test)
+
+
+def test_bad_input_gets_clear_messages(tmp_path, cosmos_file):
+    with pytest.raises(W2SError, match="file not found"):
+        read_examples("boolq", tmp_path / "missing.jsonl")
+    with pytest.raises(W2SError, match="cannot read boolq data"):
+        read_examples("boolq", cosmos_file)
+    with pytest.raises(W2SError, match="dataset must be one of"):
+        W2SConfig(dataset="sciq", train_path="x").validate()
+    with pytest.raises(W2SError, match="unknown experiment settings"):
+        W2SConfig.from_dict({"dataset": "boolq", "colour": "red"})
+    assert W2SConfig.for_dataset("cosmos", seeds=None).n_train == 80  # None keeps the data set's default

@@ -1,0 +1,161 @@
+"""A tiny end-to-end run on a handful of items: model supervisor and simulated people, stored, through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import select
+
+from oversight.cli import main
+from oversight.db import session_scope
+from oversight.importers import import_path
+from oversight.w2s.config import W2SConfig, W2SError
+from oversight.w2s.data import split_labelled, study_labelled
+from oversight.w2s.experiments import create_experiment, ensure_experiment, execute, new_version, results_table
+from oversight.w2s.runner import run_config
+from oversight.w2s.simulated_people import simulate_participants
+from storage.models import Judgment, W2SResult, W2SRun
+
+TINY = dict(n_train=12, n_test=6, seeds=2, epochs=1, batch_size=4, max_len=48, bootstrap=200)
+
+
+def test_a_model_supervisor_run_reports_three_accuracies_and_pgr_per_method(boolq_file):
+    config = W2SConfig(dataset="boolq", train_path=str(boolq_file), weak="bow", **TINY)
+    seen = []
+    outcome = run_config(config, progress=lambda done, total, msg: seen.append((done, total)))
+    summary = outcome.summary()
+    assert summary["n_test"] == 6 and summary["n_train"] == 12
+    assert set(summary["methods"]) == {"naive", "logconf"}
+    for figs in summary["methods"].values():
+        for name in ("weak", "w2s", "ceiling"):
+            assert 0 <= figs[name]["ci_low"] <= figs[name]["estimate"] <= figs[name]["ci_high"] <= 1
+        assert figs["n_seeds"] == 2
+        assert (figs["pgr"]["estimate"] is None) == (figs["pgr_reason"] is not None)
+    assert len(outcome.results) == 2 * 2  # seeds x methods
+    # the weak supervisor and the ceiling are trained once per seed and shared by both methods
+    by_seed = {}
+    for r in outcome.results:
+        by_seed.setdefault(r.seed, []).append(r)
+    for rows in by_seed.values():
+        assert rows[0].weak == rows[1].weak and rows[0].ceiling == rows[1].ceiling
+    assert seen[-1][0] == seen[-1][1]  # progress reached the end
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_multiple_choice_items_are_scored_per_choice(cosmos_file):
+    config = W2SConfig(dataset="cosmos", train_path=str(cosmos_file), weak="minilm-frozen", methods=["logconf"],
+                       **{**TINY, "n_test": 4, "seeds": 1})
+    summary = run_config(config).summary()
+    assert summary["n_test"] == 4
+    assert set(summary["methods"]) == {"logconf"}
+
+
+def test_runs_are_stored_with_per_item_results(db, boolq_file):
+    config = W2SConfig(dataset="boolq", train_path=str(boolq_file), weak="bow", methods=["naive"], **TINY)
+    experiment = create_experiment(name="tiny", config=config)
+    run_id, summary = execute(experiment_id=experiment.id)
+    with session_scope(write=False) as s:
+        run = s.get(W2SRun, run_id)
+        assert run.state == "done" and run.n_test == 6 and run.summary == summary
+        results = s.exec(select(W2SResult).where(W2SResult.run_id == run_id)).all()
+    assert len(results) == 2
+    for r in results:
+        assert len(r.test_keys) == len(r.weak_correct) == len(r.w2s_correct) == 6
+        assert r.w2s_accuracy == pytest.approx(sum(r.w2s_correct) / 6)
+    rows = results_table()
+    assert [(r["experiment"], r["method"]) for r in rows] == [("tiny v1", "naive")]
+    assert rows[0]["w2s"] == summary["methods"]["naive"]["w2s"]
+
+
+def test_experiments_are_versioned(db, boolq_file):
+    config = W2SConfig(dataset="boolq", train_path=str(boolq_file), **TINY)
+    v1 = create_experiment(name="exp", config=config)
+    assert ensure_experiment(name="exp", config=config).id == v1.id  # same settings: the same version
+    changed = W2SConfig.from_dict({**config.to_dict(), "seeds": 3})
+    v2 = ensure_experiment(name="exp", config=changed)
+    assert (v2.version, v2.parent_id, v2.reason) == (2, v1.id, "changed seeds")
+    with pytest.raises(W2SError, match="exists"):
+        create_experiment(name="exp", config=config)
+    with pytest.raises(W2SError, match="why"):
+        new_version(parent_id=v1.id, config=config, reason=" ")
+
+
+def test_a_failed_run_is_marked_failed(db, tmp_path):
+    missing = tmp_path / "nope.jsonl"
+    experiment = create_experiment(name="broken", config=W2SConfig(dataset="boolq", train_path=str(missing), **TINY))
+    with pytest.raises(W2SError, match="file not found"):
+        execute(experiment_id=experiment.id)
+    with session_scope(write=False) as s:
+        run = s.exec(select(W2SRun)).one()
+    assert run.state == "failed" and "file not found" in run.error
+
+
+def _study_with_people(boolq_file, accuracy: float, confidence: float, participants: int = 2) -> int:
+    from oversight.studies import create_study
+
+    study = create_study(name="people", user_id=None)
+    import_path(study_id=study.id, fmt="boolq", path=boolq_file)
+    simulate_participants(study_id=study.id, participants=participants, accuracy=accuracy, confidence=confidence)
+    return study.id
+
+
+def test_simulated_people_leave_final_judgments_with_the_planted_accuracy(db, boolq_file):
+    study_id = _study_with_people(boolq_file, accuracy=1.0, confidence=0.9)
+    with session_scope(write=False) as s:
+        judgments = s.exec(select(Judgment)).all()
+    assert len(judgments) == 2 * 18
+    assert all(j.is_final and j.judge_kind == "human" and max(j.probabilities) == pytest.approx(0.9)
+               for j in judgments)
+    examples, labels = study_labelled("boolq", study_id)
+    assert len(examples) == 18
+    assert all(labels[e.key][e.label] == pytest.approx(0.9) for e in examples)  # both right: the mean is 0.9
+
+
+def test_people_as_supervisor_weak_accuracy_is_theirs_and_test_items_are_held_apart(db, boolq_file):
+    study_id = _study_with_people(boolq_file, accuracy=0.0, confidence=0.7)  # always wrong
+    config = W2SConfig(dataset="boolq", weak_study_id=study_id, methods=["naive"], **TINY)
+    outcome = run_config(config)
+    figs = outcome.summary()["methods"]["naive"]
+    assert figs["weak"]["estimate"] == 0.0
+    assert outcome.summary()["supervisor"] == f"study {study_id} participants"
+    train, test = split_labelled(study_labelled("boolq", study_id)[0], config.n_train, config.n_test)
+    assert outcome.test_keys == [e.key for e in test]
+    assert not {e.key for e in train} & set(outcome.test_keys)
+
+
+def test_cli_prints_the_figures_as_json(db, boolq_file, capsys):
+    code = main(["w2s", "run", "--dataset", "boolq", "--train", str(boolq_file), "--weak", "bow", "--method",
+                 "logconf", "--seeds", "2", "--n-train", "12", "--n-test", "6", "--epochs", "1", "--batch-size", "4",
+                 "--max-len", "48", "--quiet", "--json"])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    for key in ("weak", "w2s", "ceiling", "pgr"):
+        assert set(data[key]) >= {"estimate", "ci_low", "ci_high"}
+    assert data["n_test"] == 6 and data["method"] == "logconf" and data["seconds"] > 0
+
+
+def test_cli_simulates_people_and_runs_on_their_labels(db, boolq_file, capsys):
+    from oversight.studies import create_study
+
+    study = create_study(name="cli people", user_id=None)
+    import_path(study_id=study.id, fmt="boolq", path=boolq_file)
+    assert main(["w2s", "simulate-people", "--study", str(study.id), "--participants", "1", "--accuracy", "1",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["correct"] == 18
+    assert main(["w2s", "run", "--dataset", "boolq", "--weak-study", str(study.id), "--method", "naive", "--seeds",
+                 "1", "--n-train", "12", "--n-test", "6", "--epochs", "1", "--batch-size", "4", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "weak 1.000" in out and "PGR" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--train", "x.jsonl", "--weak", "bow", "--weak-study", "1"], "not both"),
+    ([], "give --train"),
+    (["--train", "missing.jsonl"], "file not found"),
+    (["--train", "x.jsonl", "--method", "product"], "methods must be among"),
+    (["--weak-study", "999"], "no study with id 999"),
+])
+def test_cli_bad_input_gets_a_clear_message(db, capsys, argv, message):
+    assert main(["w2s", "run", "--dataset", "boolq", "--quiet", *argv]) == 1
+    assert message in capsys.readouterr().err
