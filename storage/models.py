@@ -282,13 +282,6 @@ class EnrolmentCap(SQLModel, table=True):
 class RlaifLabeller(SQLModel, table=True):
     """An immutable, versioned AI labeller: constitution, prompt, model and options. Editing makes a child version."""
 
-# --- Weak-to-strong lab (oversight/w2s) ---------------------------------------------------------------------------
-
-
-class W2SExperiment(SQLModel, table=True):
-    """A versioned weak-to-strong experiment: data set and splits, weak supervisor, strong student, methods, seeds
-    (`config`, see `oversight.w2s.config.W2SConfig`). Like a strategy, editing makes a child row with a reason."""
-
     __table_args__ = (UniqueConstraint("name", "version"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -332,6 +325,19 @@ class RewardModelRun(SQLModel, table=True):
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
 
+
+# --- Weak-to-strong lab (oversight/w2s) ---------------------------------------------------------------------------
+
+
+class W2SExperiment(SQLModel, table=True):
+    """A versioned weak-to-strong experiment: data set and splits, weak supervisor, strong student, methods, seeds
+    (`config`, see `oversight.w2s.config.W2SConfig`). Like a strategy, editing makes a child row with a reason."""
+
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    version: int = 1
     parent_id: int | None = Field(default=None, foreign_key="w2sexperiment.id")
     reason: str = ""
     # The study whose participants are the weak supervisor (human supervisor only).
