@@ -47,12 +47,15 @@ def probability_inputs(options: list[str], key: str) -> list[float]:
             for i in range(len(options))]
 
 
-def answer_with_confidence(options: list[str], key: str) -> list[float]:
-    """An answer and how sure the participant is, as probabilities over the options."""
+def answer_with_confidence(options: list[str], key: str) -> list[float] | None:
+    """An answer and how sure the participant is, as probabilities over the options; None until an answer is
+    chosen (no answer is preselected: a default would nudge people towards it)."""
     answer = st.radio("Your answer", range(len(options)), format_func=lambda i: f"{option_letter(i)}. {options[i]}",
-                      key=f"{key}-a")
+                      index=None, key=f"{key}-a")
     low = -(-100 // len(options))  # below 1/n another answer would be likelier than the chosen one
     confidence = st.slider("How sure are you that this answer is correct? (%)", low, 100, max(low, 70), key=f"{key}-c")
+    if answer is None:
+        return None
     return [100 * p for p in probabilities_from_confidence(len(options), answer, confidence / 100)]
 
 
@@ -187,7 +190,10 @@ def watch_the_clock(view: JudgeView) -> None:
     clock()
 
 
-def report(view: JudgeView, probs: list[float], *, note: str = "", end: bool, rationale: str = "") -> None:
+def report(view: JudgeView, probs: list[float] | None, *, note: str = "", end: bool, rationale: str = "") -> None:
+    if probs is None:
+        st.warning("Choose an answer first.")
+        return
     ok, _ = attempt(submit_report, transcript_id=view.transcript_id, round_=view.step.round,
                     display_probabilities=probs, note=note, end=end, judge_id=user.id, judge_name=user.name,
                     rationale=rationale)

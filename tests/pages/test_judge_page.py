@@ -187,6 +187,10 @@ def test_a_participant_chats_and_answers_with_a_confidence(study):
         at = run(pid, at)
         chat = [m.value for m in at.markdown]
         assert "Where is the key?" in " ".join(chat) and any("Scripted reply to" in m for m in chat)
+        assert at.radio[0].value is None  # no answer is preselected
+        next(b for b in at.button if b.label == "Submit final answer").click()
+        at = run(pid, at)
+        assert any("Choose an answer first." in w.value for w in at.warning)
         at.radio[0].set_value(1)
         at.slider[0].set_value(80)
         next(b for b in at.button if b.label == "Submit final answer").click()
