@@ -86,6 +86,7 @@ PAGES = {
             st.Page("pages/results.py", title="Results", icon=":material/monitoring:", default=True),
             st.Page("pages/transcripts.py", title="Transcripts", icon=":material/forum:"),
             st.Page("pages/study_items.py", title="Items", icon=":material/library_books:"),
+            st.Page("pages/participant.py", title="Answer items", icon=":material/edit_note:", url_path="answer"),
         ],
     },
     "participant": {"": [st.Page("pages/participant.py", title="Your tasks", icon=":material/edit_note:", default=True)]},

@@ -53,6 +53,19 @@ def _participant(s, user_id: int) -> User:
     return user
 
 
+def _judge(s, user_id: int, study_id: int | None) -> tuple[User, int]:
+    """Who answers, and in which study: a participant in their own study; an expert in the study they chose.
+    Experts answer the same tasks without the gold answer, so expert accuracy is measured, not assumed (their
+    judgments are told apart by their role)."""
+    user = s.get(User, user_id)
+    if user is not None and user.role == "expert":
+        if study_id is None or s.get(Study, study_id) is None:
+            raise ParticipationError("choose a study to answer its items")
+        return user, study_id
+    user = _participant(s, user_id)
+    return user, user.study_id
+
+
 def record_consent(*, user_id: int) -> None:
     with session_scope() as s:
         user = _participant(s, user_id)
@@ -72,13 +85,14 @@ def _arm_for(item: Item, has_gold: bool, arms: list[Strategy], start: int) -> St
     return None
 
 
-def _ensure_assignments(s, user: User) -> None:
+def _ensure_assignments(s, user: User, study_id: int) -> None:
     """Deal this participant's items once, in an order of their own (seeded by their id), rotating through the
     study's arms so that every arm sees every item across participants."""
-    if s.exec(select(Assignment.id).where(Assignment.participant_id == user.id)).first() is not None:
+    if s.exec(select(Assignment.id).where(Assignment.participant_id == user.id,
+                                          Assignment.study_id == study_id)).first() is not None:
         return
-    study = s.get(Study, user.study_id)
-    items = list(s.exec(select(Item).where(Item.study_id == user.study_id).order_by(Item.id)).all())
+    study = s.get(Study, study_id)
+    items = list(s.exec(select(Item).where(Item.study_id == study_id).order_by(Item.id)).all())
     gold = set(s.exec(select(ItemGold.item_id).where(ItemGold.item_id.in_([i.id for i in items]))).all())
     arms = [a for a in (s.get(Strategy, sid) for sid in study.arms) if a is not None]
     random.Random(user.id).shuffle(items)
@@ -86,20 +100,20 @@ def _ensure_assignments(s, user: User) -> None:
         items = items[: study.items_per_participant]
     for position, item in enumerate(items):
         arm = _arm_for(item, item.id in gold, arms, user.id + position) if arms else None
-        s.add(Assignment(study_id=user.study_id, participant_id=user.id, item_id=item.id,
+        s.add(Assignment(study_id=study_id, participant_id=user.id, item_id=item.id,
                          strategy_id=arm.id if arm else None, arm=arm.protocol if arm else DIRECT_QA.name,
                          position=position))
 
 
-def next_task(*, user_id: int) -> Task | None:
-    """The task to show now (the same one again after a refresh), or None when all are done."""
+def next_task(*, user_id: int, study_id: int | None = None) -> Task | None:
+    """The task to show now (the same one again after a refresh), or None when all are done. `study_id`: the
+    study an expert answers in (a participant's is their own)."""
     with session_scope() as s:
-        user = _participant(s, user_id)
-        _ensure_assignments(s, user)
-        total = s.exec(select(func.count()).select_from(Assignment)
-                       .where(Assignment.participant_id == user.id)).one()
-        current = s.exec(select(Assignment).where(Assignment.participant_id == user.id,
-                                                  Assignment.state.in_(("pending", "active")))
+        user, study_id = _judge(s, user_id, study_id)
+        _ensure_assignments(s, user, study_id)
+        mine = (Assignment.participant_id == user.id, Assignment.study_id == study_id)
+        total = s.exec(select(func.count()).select_from(Assignment).where(*mine)).one()
+        current = s.exec(select(Assignment).where(*mine, Assignment.state.in_(("pending", "active")))
                          .order_by(Assignment.position)).first()
         if current is None:
             return None
@@ -119,10 +133,10 @@ def next_task(*, user_id: int) -> Task | None:
 def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float], rationale: str = "") -> None:
     """Store the participant's final answer and close the task, in one transaction."""
     with session_scope() as s:
-        user = _participant(s, user_id)
         a = s.get(Assignment, assignment_id)
-        if a is None or a.participant_id != user.id:
+        if a is None or a.participant_id != user_id:
             raise ParticipationError("this task is not yours")
+        user, _ = _judge(s, user_id, a.study_id)
         if a.state == "done":
             raise ParticipationError("This task was already submitted (in another tab?).")
         item = s.get(Item, a.item_id)
@@ -144,12 +158,13 @@ def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float
             raise ParticipationError("This task was already submitted (in another tab?).") from None
 
 
-def progress(*, user_id: int) -> Progress:
+def progress(*, user_id: int, study_id: int | None = None) -> Progress:
     with session_scope(write=False) as s:
-        user = _participant(s, user_id)
-        rows = s.exec(select(Assignment.state).where(Assignment.participant_id == user.id)).all()
+        user, study_id = _judge(s, user_id, study_id)
+        rows = s.exec(select(Assignment.state).where(Assignment.participant_id == user.id,
+                                                     Assignment.study_id == study_id)).all()
         done = sum(1 for r in rows if r == "done")
         code = None
-        if rows and done == len(rows):
-            code = s.get(Study, user.study_id).completion_code
+        if rows and done == len(rows) and user.role == "participant":
+            code = s.get(Study, study_id).completion_code
         return Progress(done, len(rows), code)

@@ -111,3 +111,26 @@ def test_arms_are_dealt_only_where_their_protocol_can_run(study):
         strategies.set_arms(study_id=study.id,
                             strategy_ids=[strategies.create_strategy(study_id=study.id, name="m",
                                                                      protocol="model-alone").id])
+
+
+def test_experts_answer_a_study_as_a_condition_of_their_own(items):
+    """An expert is dealt the study's tasks like a participant (their own order, no gold shown), per study; their
+    answers are human judgments told apart by the judge's role; no completion code is handed out."""
+    expert = auth.create_user(role="expert", name="erin", password="long enough password")
+    with pytest.raises(ParticipationError, match="choose a study"):
+        next_task(user_id=expert.id)
+    task = next_task(user_id=expert.id, study_id=items.id)
+    assert task.total == 3 and not hasattr(task, "gold_index")
+    submit_answer(user_id=expert.id, assignment_id=task.assignment_id, probabilities=[0, 1])
+    with pytest.raises(ParticipationError, match="not yours"):
+        submit_answer(user_id=auth.create_invites(study_id=items.id, count=1)[0].user_id,
+                      assignment_id=task.assignment_id, probabilities=[1, 0])
+    with session_scope(write=False) as s:
+        [j] = s.exec(select(Judgment)).all()
+    assert j.judge_id == expert.id and j.judge_kind == "human" and j.is_final
+    for _ in range(2):
+        t = next_task(user_id=expert.id, study_id=items.id)
+        submit_answer(user_id=expert.id, assignment_id=t.assignment_id, probabilities=[1, 0])
+    done = progress(user_id=expert.id, study_id=items.id)
+    assert (done.done, done.total, done.completion_code) == (3, 3, None)
+    assert next_task(user_id=expert.id, study_id=items.id) is None
