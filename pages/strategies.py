@@ -51,6 +51,8 @@ def rule_widget(key: str, f, value):
         return st.selectbox(text, choices, index=choices.index(value), help=help_, key=wkey)
     if isinstance(default, bool):
         return st.checkbox(text, value, help=help_, key=wkey)
+    if isinstance(default, str):
+        return st.text_area(text, value, max_chars=meta.get("max_chars"), help=help_, key=wkey)
     if default is None:  # an optional limit: 0 means none
         chosen = st.number_input(f"{text} (0: none)", 0, meta.get("max"), value or 0, help=help_, key=wkey)
         return int(chosen) or None

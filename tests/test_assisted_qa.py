@@ -253,3 +253,22 @@ def test_the_offline_assistant_answers_the_latest_message_with_new_passages_firs
     else:
         raise AssertionError("the assistant never ran out of new passages")
     assert len(quotes(chat[-2][1])) == 1
+
+
+def test_critique_revision_rewrites_each_model_turn_before_it_is_stored(item, study):
+    """Constitutional AI's loop as a rule of any protocol whose models write turns: the assistant's reply is
+    critiqued against a principle and the revision is what is stored."""
+    models.configure(ModelsConfig(models={"s": ScriptedConfig(
+        name="s", responses=["First draft, rude.", "It is rude.", "A polite, revised answer."])},
+        roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "questioner", "feedback")}))
+    try:
+        with pytest.raises(StrategyError, match="critique_principles"):
+            assisted(study.id, critique_rounds=1)
+        tid = live.start_transcript(item_id=item.id, strategy_id=assisted(
+            study.id, critique_rounds=1, critique_principles="Be polite.\nBe honest."))
+        assert chat(tid, "Help?", SpeechRunner()) == "A polite, revised answer."
+        debate = strategies.create_strategy(study_id=study.id, name="critiqued debate", protocol="debate",
+                                            rules={"critique_rounds": 2, "critique_principles": "Quote exactly."})
+        assert debate.rules["critique_rounds"] == 2
+    finally:
+        models.configure(None)

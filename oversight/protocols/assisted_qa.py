@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from oversight.models.types import Task
 from oversight.prompts import check_prompt
 from oversight.protocols.engine import enforce_limits
-from oversight.protocols.base import Protocol, Report, RuleViolation, Rules, Speaker, Step, TurnRecord, rule
+from oversight.protocols.base import ModelTurnRules, Protocol, Report, RuleViolation, Speaker, Step, TurnRecord, rule
 
 if TYPE_CHECKING:
     from oversight.protocols.live import State
@@ -29,7 +29,7 @@ SOURCE_VIEWS = ("hidden", "shown", "timed")
 
 
 @dataclass(frozen=True)
-class AssistedRules(Rules):
+class AssistedRules(ModelTurnRules):
     require_rationale: bool = rule(False, "A final answer needs a reason",
                                    "People must say why when they give their final answer (AI judges give none).")
     turn_penalty: float = rule(0.0, "Score penalty per message sent", min=0.0, max=1.0, step=0.01)

@@ -84,6 +84,10 @@ class Rules:
                 if isinstance(default, bool) and not isinstance(value, bool):
                     self.fail(f.name, "must be true or false")
                 continue
+            if isinstance(default, str) and "choices" not in meta:
+                if not isinstance(value, str) or len(value) > meta.get("max_chars", 5000):
+                    self.fail(f.name, f"must be text of at most {meta.get('max_chars', 5000)} characters")
+                continue
             if "choices" in meta:
                 if value not in meta["choices"]:
                     self.fail(f.name, f"must be one of {', '.join(meta['choices'])}")
@@ -96,6 +100,27 @@ class Rules:
                 self.fail(f.name, "must be positive when set")
             if (low is not None and value < low) or (high is not None and value > high):
                 self.fail(f.name, f"must be between {low} and {high}")
+
+
+@dataclass(frozen=True)
+class ModelTurnRules(Rules):
+    """Rules of protocols whose models write turns (speakers, the assistant). Critique-revision is Constitutional
+    AI's loop (Bai et al. 2022): each turn is critiqued against a principle and rewritten before it is stored; it
+    needs a generative model (`hf`, `openai`)."""
+
+    critique_rounds: int = rule(0, "Critique-revision rounds per model turn",
+                                "0: off. Each round the model critiques its turn against one principle and revises it.",
+                                min=0, max=3)
+    critique_principles: str = rule("", "Principles for critique-revision (one per line)", max_chars=5000)
+
+    @property
+    def principles(self) -> tuple[str, ...]:
+        return tuple(line.strip() for line in self.critique_principles.splitlines() if line.strip())
+
+    def validate(self) -> None:
+        super().validate()
+        if self.critique_rounds and not self.principles:
+            self.fail("critique_principles", "give at least one principle when critique-revision is on")
 
 
 @dataclass(frozen=True)

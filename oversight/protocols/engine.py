@@ -15,13 +15,15 @@ from typing import Any
 from oversight.models.types import Task
 from oversight.prompts import check_prompt
 
-from oversight.protocols.base import ItemFacts, Protocol, Report, RuleViolation, Rules, Speaker, Step, TurnRecord, rule
+from oversight.protocols.base import (
+    ItemFacts, ModelTurnRules, Protocol, Report, RuleViolation, Speaker, Step, TurnRecord, rule,
+)
 from oversight.quotes import QUOTE_RE
 from oversight.vocab import role_label
 
 
 @dataclass(frozen=True)
-class RoundRules(Rules):
+class RoundRules(ModelTurnRules):
     rounds: int = rule(3, "Rounds (the judge must end by this one)", min=1, max=20)
     judge_may_end_early: bool = rule(True, "Judge may end early")
 

@@ -72,8 +72,19 @@ def generate_turn(state: live.State, role: str, on_delta=None) -> tuple[str, str
             if on_delta:
                 on_delta(delta)
         text, tokens = "".join(parts), len(parts)
+    rounds = getattr(state.rules, "critique_rounds", 0)
+    if rounds:
+        from oversight.rlaif.critique import CritiqueRevision, revise_after
+
+        strategy = CritiqueRevision(principles=state.rules.principles, rounds=rounds, seed=seed_of(state, role))
+        text = revise_after(model, strategy, turn_request(state, role).chat(), text).final
     text = state.protocol.finish_text(state.rules, role, text)
     return text, model.name, tokens, time.perf_counter() - started
+
+
+def seed_of(state: live.State, role: str) -> int:
+    """A seed per transcript and turn, so the principles a turn is critiqued against are reproducible."""
+    return state.transcript_id * 1000 + state.step.round * 10 + len(role)
 
 
 @dataclass

@@ -38,11 +38,15 @@ class Revision:
 
 
 def critique_and_revise(model: Backend, strategy: CritiqueRevision, conversation: str, response: str) -> Revision:
+    return revise_after(model, strategy, conversation_messages(conversation), response)
+
+
+def revise_after(model: Backend, strategy: CritiqueRevision, history: Sequence[Message], response: str) -> Revision:
+    """Critique and revise `response`, the model's reply to the chat `history` (a protocol's turn, for instance)."""
     if not strategy.principles:
         raise ValueError("critique-revision needs at least one principle")
     rng = random.Random(strategy.seed)
     sampling = Sampling(max_new_tokens=strategy.max_new_tokens)
-    history = conversation_messages(conversation)
     current, steps = response, []
     for _ in range(strategy.rounds):
         principle = rng.choice(strategy.principles)
