@@ -3,10 +3,11 @@
 import streamlit as st
 
 from oversight.auth import (
-    AuthError, close_enrolment, create_invites, open_enrolment, reissue_link, revoke_participant,
+    AuthError, close_enrolment, create_invites, enrolment_cap, open_enrolment, reissue_link, revoke_participant,
+    set_enrolment_cap,
 )
 from oversight.studies import get_study, participants, set_study_status
-from ui import pick_study, require_role, user_error
+from ui import attempt, pick_study, require_role, user_error
 
 user = require_role("admin")
 st.title("Participants")
@@ -39,6 +40,17 @@ with right:
         st.rerun()
     if st.session_state.get("enrol_link"):
         st.code(st.session_state["enrol_link"], language=None)
+    cap = enrolment_cap(study_id)
+    with st.form(f"cap-{study_id}"):
+        st.caption("Limits on the participants the enrolment link creates (0: no limit); returning participants "
+                   "always resume.")
+        c1, c2 = st.columns(2)
+        per_minute = c1.number_input("Per minute", 0, 100_000, cap.max_per_minute or 0)
+        total = c2.number_input("In total", 0, 1_000_000, cap.max_total or 0)
+        if st.form_submit_button("Save limits"):
+            if attempt(set_enrolment_cap, study_id=study_id, max_per_minute=int(per_minute) or None,
+                       max_total=int(total) or None, by=user.id)[0]:
+                st.success("Saved.")
     st.text(f"Completion code: {study.completion_code}")
     st.text(f"The study is {study.status}.")
     if st.button("Close the study" if study.status == "open" else "Reopen the study",

@@ -130,3 +130,17 @@ def test_study_pages_without_a_study_say_how_to_make_one(db, page):
     assert not at.exception
     assert [i.value for i in at.info] == ["No studies yet. Create one on the Studies page."]
     assert not at.dataframe and not at.selectbox
+
+
+def test_enrolment_limits_are_set_on_the_participants_page(people):
+    from oversight.auth import enrolment_cap
+
+    at = run_page("study_people", people["admin"], study=str(people["study"]))
+    inputs = {n.label: n for n in at.number_input}
+    inputs["Per minute"].set_value(5)
+    inputs["In total"].set_value(40)
+    next(b for b in at.button if b.label == "Save limits").click()
+    at.run()
+    assert not at.exception and any("Saved." in s.value for s in at.success)
+    cap = enrolment_cap(people["study"])
+    assert (cap.max_per_minute, cap.max_total) == (5, 40)
