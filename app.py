@@ -69,6 +69,7 @@ PAGES = {
     "admin": {
         "Studies": [
             st.Page("pages/studies.py", title="Studies", icon=":material/folder_open:", default=True),
+            st.Page("pages/study_settings.py", title="Study settings", icon=":material/settings:"),
             st.Page("pages/study_items.py", title="Items", icon=":material/library_books:"),
             st.Page("pages/study_people.py", title="Participants", icon=":material/group:"),
             st.Page("pages/strategies.py", title="Strategies", icon=":material/tune:"),

@@ -88,6 +88,26 @@ def cmd_study_create(args) -> None:
     _emit(args, {"id": study.id, "name": study.name}, str(study.id))
 
 
+def cmd_study_set(args) -> None:
+    from oversight.studies import update_study
+
+    changes = {k: v for k, v in (("name", args.name), ("description", args.description),
+                                 ("instructions", args.instructions), ("consent_text", args.consent_text),
+                                 ("completion_code", args.completion_code)) if v is not None}
+    if args.items_per_participant is not None:
+        changes["items_per_participant"] = None if args.items_per_participant == "all" else \
+            _whole(args.items_per_participant, "--items-per-participant")
+    changed = update_study(study_id=_study_id(args.study), user_id=None, **changes)
+    _emit(args, {"changed": changed}, f"changed: {', '.join(changed)}" if changed else "nothing changed")
+
+
+def _whole(raw: str, flag: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise CliError(f"{flag} takes a whole number or 'all'") from None
+
+
 def cmd_study_list(args) -> None:
     from oversight.studies import list_studies
 
@@ -511,6 +531,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", required=True)
     sp.add_argument("--description")
     add("list", cmd_study_list, "list studies", study)
+    sp = add("set", cmd_study_set, "change a study's settings (each change is in the audit log)", study)
+    sp.add_argument("--study", type=int, required=True)
+    sp.add_argument("--name")
+    sp.add_argument("--description")
+    sp.add_argument("--instructions")
+    sp.add_argument("--consent-text")
+    sp.add_argument("--items-per-participant", help="a whole number, or 'all'")
+    sp.add_argument("--completion-code")
 
     strategy = sub.add_parser("strategy", help="versioned strategies").add_subparsers(dest="strategy_cmd",
                                                                                       required=True)

@@ -77,6 +77,43 @@ def set_study_status(*, study_id: int, status: str, user_id: int | None) -> None
         log_event(s, "study.status", user_id=user_id, study_id=study_id, status=status)
 
 
+# What the Study settings page and `study set` may change; each change is in the audit log with old and new value.
+SETTINGS = ("name", "description", "instructions", "consent_text", "items_per_participant", "completion_code")
+TEXT_LIMIT = 20_000
+
+
+def update_study(*, study_id: int, user_id: int | None, **changes) -> list[str]:
+    """Change a study's settings; returns the names of the fields that changed (nothing changes on an error)."""
+    unknown = set(changes) - set(SETTINGS)
+    if unknown:
+        raise StudyError(f"unknown study setting(s): {', '.join(sorted(unknown))}; settings are {', '.join(SETTINGS)}")
+    if "name" in changes:
+        changes["name"] = (changes["name"] or "").strip()
+        if not changes["name"]:
+            raise StudyError("a study needs a name")
+    n = changes.get("items_per_participant")
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+        raise StudyError("items per participant must be a whole number of at least 1 (or empty: every item)")
+    if "completion_code" in changes:
+        code = (changes["completion_code"] or "").strip()
+        if not code or len(code) > 64 or not code.replace("-", "").replace("_", "").isalnum():
+            raise StudyError("the completion code must be 1 to 64 letters, digits, '-' or '_'")
+        changes["completion_code"] = code
+    for key in ("description", "instructions", "consent_text"):
+        if key in changes and len(changes[key] or "") > TEXT_LIMIT:
+            raise StudyError(f"{key.replace('_', ' ')} can be at most {TEXT_LIMIT} characters")
+    with session_scope() as s:
+        study = s.get(Study, study_id)
+        if study is None:
+            raise StudyError(f"no study with id {study_id}")
+        changed = [k for k, v in changes.items() if getattr(study, k) != v]
+        for key in changed:
+            log_event(s, "study.setting", user_id=user_id, study_id=study_id, field=key,
+                      old=getattr(study, key), new=changes[key])
+            setattr(study, key, changes[key])
+        return changed
+
+
 def items_with_gold(*, study_id: int, limit: int | None = None, offset: int = 0) -> list[dict]:
     """Items of a study with their gold answers: for admins and experts only (pages check the role)."""
     with session_scope(write=False) as s:

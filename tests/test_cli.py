@@ -198,3 +198,16 @@ def test_sign_out_ends_every_session_of_a_staff_member(cli):
     assert out == {"name": "ada", "sessions_ended": 0}
     missing = cli("sign-out", "--name", "nobody", ok=False)
     assert missing.returncode == 1 and "no admin or expert named 'nobody'" in missing.stderr
+
+
+def test_study_settings_are_changed_from_the_command_line(cli):
+    study = cli("study", "create", "--name", "Settings").stdout.strip()
+    out = json.loads(cli("study", "set", "--study", study, "--consent-text", "I agree to take part.",
+                         "--items-per-participant", "20", "--json").stdout)
+    assert out == {"changed": ["consent_text", "items_per_participant"]}
+    again = json.loads(cli("study", "set", "--study", study, "--items-per-participant", "20", "--json").stdout)
+    assert again == {"changed": []}
+    bad = cli("study", "set", "--study", study, "--items-per-participant", "0", ok=False)
+    assert bad.returncode == 1 and "at least 1" in bad.stderr
+    assert json.loads(cli("study", "set", "--study", study, "--items-per-participant", "all", "--json").stdout) \
+        == {"changed": ["items_per_participant"]}

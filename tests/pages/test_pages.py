@@ -11,7 +11,7 @@ from oversight.db import session_scope
 from storage.models import Item, ItemGold
 from tests.pages.apptest import run_page
 
-ADMIN_PAGES = ["studies", "study_items", "study_people", "strategies", "results", "transcripts", "admin_models"]
+ADMIN_PAGES = ["studies", "study_items", "study_people", "strategies", "results", "transcripts", "admin_models", "study_settings"]
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_admin_pages_refuse_participants_and_anonymous_visitors(people, page):
         assert not at.dataframe and not at.button
 
 
-@pytest.mark.parametrize("page", ["studies", "study_people", "strategies"])
+@pytest.mark.parametrize("page", ["studies", "study_settings", "study_people", "strategies"])
 def test_admin_only_pages_refuse_experts(people, page):
     at = run_page(page, people["expert"])
     assert at.error and "not available to you" in at.error[0].value
@@ -144,3 +144,26 @@ def test_enrolment_limits_are_set_on_the_participants_page(people):
     assert not at.exception and any("Saved." in s.value for s in at.success)
     cap = enrolment_cap(people["study"])
     assert (cap.max_per_minute, cap.max_total) == (5, 40)
+
+
+def test_study_settings_are_edited_on_their_page_and_logged(people):
+    from storage.models import Event
+
+    at = run_page("study_settings", people["admin"], study=str(people["study"]))
+    assert not at.exception
+    at.text_area[2].input("Please read each question twice.")  # consent text
+    at.number_input[0].set_value(1)
+    next(b for b in at.button if b.label == "Save settings").click()
+    at.run()
+    assert any("Saved: consent text, items per participant." in s.value.replace("\\", "") for s in at.success)
+    with session_scope(write=False) as s:
+        events = s.exec(select(Event).where(Event.kind == "study.setting")).all()
+    assert {e.detail["field"]: e.detail["new"] for e in events} == {
+        "consent_text": "Please read each question twice.", "items_per_participant": 1}
+    participant = run_page("participant", people["participant"])
+    assert any(t.value == "Please read each question twice." for t in participant.text)
+    at.number_input[0].set_value(0)
+    at.text_input[1].input("   ")  # an empty completion code is refused, and nothing is saved
+    next(b for b in at.button if b.label == "Save settings").click()
+    at.run()
+    assert any("completion code" in e.value for e in at.error)
