@@ -113,3 +113,23 @@ def page(browser, request):
     out.mkdir(exist_ok=True)
     pg.screenshot(path=str(out / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+def choose_answer(page, pattern) -> None:
+    """Click the answer whose label matches `pattern` and wait until it is checked. The page may re-render while
+    it settles (a reload, a streamed turn just stored), which can swallow a click: a person would click again."""
+    import re
+
+    from playwright.sync_api import expect
+
+    option = page.get_by_test_id("stRadioGroup").get_by_text(pattern)
+    radio = page.get_by_role("radio", name=re.compile(pattern.pattern.lstrip("^").replace(r"[AB]\. ", "")))
+    expect(option).to_be_visible()
+    for _ in range(3):
+        option.click()
+        try:
+            expect(radio).to_be_checked(timeout=5_000)
+            return
+        except AssertionError:
+            continue
+    expect(radio).to_be_checked()

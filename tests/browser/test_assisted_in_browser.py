@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ADMIN, _free_port, app_env, cli, start_streamlit, stop_streamlit
+from tests.browser.conftest import ADMIN, _free_port, app_env, choose_answer, cli, start_streamlit, stop_streamlit
 from tests.browser.test_debate_in_browser import STORY
 
 pytestmark = pytest.mark.browser
@@ -109,7 +109,7 @@ def test_a_participant_chats_with_the_assistant_across_a_restart_and_answers(pag
     expect(page.get_by_text("You can send 3 more messages.")).to_be_visible()
 
     # The answer order is randomised per transcript: pick the answer by its text.
-    page.get_by_text(re.compile(r"^[AB]\. Tomas dug a channel from the stream$")).last.click()
+    choose_answer(page, re.compile(r"^[AB]\. Tomas dug a channel from the stream$"))
     page.get_by_role("button", name="Submit final answer").click()
     expect(page.get_by_text("Your final answer is saved.")).to_be_visible()
     expect(page.get_by_text(re.compile("The correct answer was [AB]: Tomas dug a channel"))).to_be_visible()

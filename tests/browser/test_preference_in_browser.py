@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ADMIN, REPO, _free_port, app_env, cli, start_streamlit, stop_streamlit
+from tests.browser.conftest import ADMIN, REPO, _free_port, app_env, choose_answer, cli, start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
 
@@ -60,7 +60,7 @@ def judge_all_pairs(page: Page) -> None:
         option = page.get_by_test_id("stRadioGroup").get_by_text(re.compile(rf"^[AB]\. ({left})$"))
         expect(option).to_be_visible()
         kind = option.inner_text()[3:]
-        option.click()
+        choose_answer(page, re.compile(rf"^[AB]\. {re.escape(kind)}$"))
         page.get_by_role("button", name="Submit final answer").click()
         expect(page.get_by_text("Your final answer is saved.")).to_be_visible()
         page.get_by_role("button", name="Next task").click()
