@@ -1,4 +1,5 @@
-"""What a participant does: consent, take the next task, submit an answer.
+"""What a participant does: consent, take the next task, submit an answer. Experts take the same path in a study
+they choose (an expert condition, without the gold).
 
 Everything here is participant-facing, so it never returns gold answers (it only asks whether an item has
 one, to know whether a consultancy can run on it) nor source text the protocol hides from the judge. A submitted answer is committed before this module returns.
@@ -34,7 +35,6 @@ class Task:
     question: str
     options: list[str]
     started_at_iso: str
-    protocol: str = DIRECT_QA.name
     # Set when the task runs under a strategy: the judge page drives the live transcript.
     transcript_id: int | None = None
 
@@ -121,7 +121,7 @@ def next_task(*, user_id: int, study_id: int | None = None) -> Task | None:
             current.state, current.started_at = "active", utcnow()
         item = s.get(Item, current.item_id)
         task = Task(current.id, current.position + 1, total, item.question, list(item.options),
-                    current.started_at.isoformat(), current.arm)
+                    current.started_at.isoformat())
     if current.strategy_id is not None:
         # Idempotent per assignment: a refresh or a second tab finds the same transcript.
         tid = live.start_transcript(item_id=current.item_id, strategy_id=current.strategy_id,

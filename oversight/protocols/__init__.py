@@ -1,3 +1,5 @@
-"""Protocols: the rules as data (`rules`), the turn engine as a pure state machine (`engine`), scoring
-(`scoring`), live sessions backed by the database (`live`), the generation runner (`runner`), AI judges
-(`ai_judge`) and AI-only batch runs (`batch`)."""
+"""Protocols as modules: one module per protocol (`debate`, `consultancy`, `direct_qa`, `model_alone`,
+`assisted_qa`, `preference`), the one table of them (`registry`), the interface and shared pieces (`base`, the
+round engine `engine`, `scoring`), transcripts on the database for every protocol (`live`), model turns outside
+page runs (`runner`), AI judges (`ai_judge`) and AI-only batch runs (`batch`). Import the registry, not this
+package: this file imports nothing, so `oversight.models` can use the vocabulary without a cycle."""

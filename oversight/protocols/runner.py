@@ -10,6 +10,7 @@ is in flight: the next `ensure` starts the missing speech again, and nothing hal
 from __future__ import annotations
 
 import logging
+import zlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -84,7 +85,7 @@ def generate_turn(state: live.State, role: str, on_delta=None) -> tuple[str, str
 
 def seed_of(state: live.State, role: str) -> int:
     """A seed per transcript and turn, so the principles a turn is critiqued against are reproducible."""
-    return state.transcript_id * 1000 + state.step.round * 10 + len(role)
+    return zlib.crc32(f"{state.transcript_id}:{state.step.round}:{role}".encode())
 
 
 @dataclass
