@@ -20,6 +20,7 @@ from sqlalchemy import func, or_
 from sqlmodel import select
 
 from oversight.db import session_scope
+from oversight.protocols.live import in_round_order, speakers_from_meta
 from oversight.vocab import OWN_JUDGE_KINDS, SPEAKER_ROLES, is_correct, option_letter, role_label
 from storage.models import Item, ItemGold, Judgment, Strategy, Transcript, Turn
 
@@ -291,6 +292,8 @@ def transcript_detail(*, transcript_id: int, study_id: int | None = None) -> Tra
         gold_row = s.get(ItemGold, t.item_id)
         strategy = s.get(Strategy, t.strategy_id) if t.strategy_id is not None else None
         turns = s.exec(select(Turn).where(Turn.transcript_id == t.id).order_by(Turn.position)).all()
+        if t.strategy_id is not None:  # live: a round's simultaneous speeches were stored as they finished
+            turns = in_round_order(turns, speakers_from_meta(t.meta or {}))
         judgments = s.exec(select(Judgment).where(Judgment.transcript_id == t.id)
                            .order_by(Judgment.round, Judgment.id)).all()
         gold = gold_row.gold_index if gold_row else None

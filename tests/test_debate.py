@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from oversight import models, strategies
+from oversight import models, strategies, transcripts
 from oversight.db import session_scope
 from oversight.models.config import ModelsConfig, ScriptedConfig
 from oversight.protocols import live
@@ -110,6 +110,20 @@ def test_a_turn_generated_twice_is_stored_once(scripted_models, item, study):
     with session_scope(write=False) as s:
         texts = s.exec(select(Turn.text).where(Turn.transcript_id == tid)).all()
     assert texts == ["first"]
+
+
+def test_simultaneous_speeches_read_a_before_b_whichever_finished_first(scripted_models, item, study):
+    sid = make_strategy(study.id, rounds=2, randomise_answer_order=False)
+    tid = live.start_transcript(item_id=item.id, strategy_id=sid)
+    live.add_speech(transcript_id=tid, round_=1, role="debater_b", text="B finished first")
+    live.add_speech(transcript_id=tid, round_=1, role="debater_a", text="A finished second")
+    assert [t.text for t in live.judge_view(tid).turns] == ["A finished second", "B finished first"]
+    live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.5, 0.5], note="Why?")
+    state = live.load_state(tid)
+    said = state.protocol.model_task(state, "debater_a").transcript
+    assert [text for _, text in said] == ["A finished second", "B finished first", "Why?"]
+    first = transcripts.transcript_detail(transcript_id=tid).rounds[0]
+    assert [t.text for t in first.speeches] == ["A finished second", "B finished first"]
 
 
 def test_a_restart_mid_round_resumes_without_losing_or_repeating_a_turn(scripted_models, item, study):

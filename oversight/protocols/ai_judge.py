@@ -15,6 +15,7 @@ from oversight.db import session_scope
 from oversight.models import Request, Task, get_model, model_for_role
 from oversight.models.base import Backend
 from oversight.prompts import Prompt
+from oversight.protocols.live import in_round_order, speakers_from_meta
 from oversight.vocab import is_correct, role_label
 from storage.models import Item, ItemGold, Judgment, Transcript, Turn
 
@@ -64,6 +65,8 @@ def judge_transcript(*, transcript_id: int, model_name: str | None = None) -> Ju
         t = s.get(Transcript, transcript_id)
         item = s.get(Item, t.item_id)
         turns = s.exec(select(Turn).where(Turn.transcript_id == t.id).order_by(Turn.position)).all()
+        if t.strategy_id is not None:
+            turns = in_round_order(turns, speakers_from_meta(t.meta))
     lines = transcript_lines(turns, t.meta.get("roles", {}), item.options)
     probs = judge_probabilities(model, question=item.question, options=item.options, transcript=lines)
     judgment = Judgment(item_id=item.id, transcript_id=t.id, judge_kind="ai-offline", judge_name=model.name,

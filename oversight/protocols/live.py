@@ -139,6 +139,14 @@ def _transcript_of(assignment_id: int) -> int | None:
         return s.exec(select(Transcript.id).where(Transcript.assignment_id == assignment_id)).first()
 
 
+def in_round_order(turns: list, speakers) -> list:
+    """Turns by round, and within a round in speaking order: a round's simultaneous speeches are stored in the
+    order they finished, but everyone reads debater A before debater B. The judge's note closes its round; other
+    roles that are not speakers (a participant's message in a chat) open it. The sort is stable."""
+    rank = {sp.role: i for i, sp in enumerate(speakers)} | {"judge": len(speakers)}
+    return sorted(turns, key=lambda t: (t.round, rank.get(t.role, -1)))
+
+
 def load_state(transcript_id: int) -> State:
     with session_scope(write=False) as s:
         t = s.get(Transcript, transcript_id)
@@ -151,10 +159,11 @@ def load_state(transcript_id: int) -> State:
             OWN_JUDGE_KINDS)).order_by(Judgment.round, Judgment.id)).all()
         protocol = get_protocol(strategy.protocol)
         order = t.meta.get("order") or list(range(len(item.options)))
+        speakers = speakers_from_meta(t.meta)
         return State(
             t.id, strategy.id, protocol, protocol.parse_rules(strategy.rules), dict(strategy.model_roles),
             dict(strategy.prompts), item.question, list(item.options), order, item.source_text,
-            speakers_from_meta(t.meta), [TurnRecord(x.round, x.role, x.text) for x in turns if x.role != "judge"],
+            speakers, [TurnRecord(x.round, x.role, x.text) for x in in_round_order(turns, speakers) if x.role != "judge"],
             [Report(j.round, tuple(j.probabilities), j.rationale, j.is_final) for j in judgments],
             {x.round: x.text for x in turns if x.role == "judge" and x.text}, (utcnow() - t.created_at).total_seconds(),
             t.status)
@@ -338,7 +347,7 @@ def judge_view(transcript_id: int) -> JudgeView:
     shown = {(t.round, t.role) for t in visible}
     argues = {sp.role: state.order.index(sp.answer_index) for sp in state.speakers}
     views = [TurnView(x.round, x.role, role_label(x.role), argues.get(x.role), x.text, x.quotes)
-             for x in stored if (x.round, x.role) in shown]
+             for x in in_round_order(stored, state.speakers) if (x.round, x.role) in shown]
     reports = [(r.round, state.to_display_order(r.probabilities), state.notes.get(r.round, "")) for r in state.reports]
     outcome = None
     if gold is not None and state.reports:
