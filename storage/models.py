@@ -57,7 +57,16 @@ class Study(SQLModel, table=True):
     # How many items each participant gets (None: every item of the study).
     items_per_participant: int | None = None
     # Strategy versions participants are dealt (in rotation); empty means direct QA without a strategy.
+    # Superseded by `Condition` rows (migration 0006 turns arms into conditions).
     arms: list[int] = _json([])
+    # The design of a sandwiching study (see oversight/conditions.py and oversight/dealing.py).
+    design: str = "within"  # within: every participant sees every condition; between: one condition each
+    practice_items: int = 0  # items with feedback before the real ones, excluded from results
+    review_share: float = 0.0  # share of finished assignments that a second expert reviews
+    blind_review: bool = True  # experts do not see the strategy version or the participant
+    allocation: str = "balanced"  # balanced (Latin square) | thompson (over candidate versions)
+    # When a version's inner loop has converged: min_participants, min_confidence, min_agreement.
+    convergence: dict = _json({})
     # sha256 of the open-enrolment token (Prolific-style link); None when enrolment is closed.
     enrol_token_hash: str | None = Field(default=None, unique=True, index=True)
     completion_code: str | None = None
@@ -125,6 +134,21 @@ class Strategy(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class Condition(SQLModel, table=True):
+    """One condition of a sandwiching study: non-expert alone, model alone, non-expert + model under a strategy
+    version, or experts. Assisted conditions point at the current (promoted) version of their strategy."""
+
+    __table_args__ = (UniqueConstraint("study_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    name: str
+    kind: str  # alone | model | assisted | expert (see oversight.conditions.KINDS)
+    strategy_id: int | None = Field(default=None, foreign_key="strategy.id")
+    position: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class Assignment(SQLModel, table=True):
     # One assignment per participant and item: two tabs dealing tasks at once cannot double them.
     __table_args__ = (UniqueConstraint("participant_id", "item_id"),)
@@ -135,6 +159,8 @@ class Assignment(SQLModel, table=True):
     item_id: int = Field(foreign_key="item.id")
     strategy_id: int | None = Field(default=None, foreign_key="strategy.id")
     arm: str = ""
+    condition_id: int | None = Field(default=None, foreign_key="condition.id", index=True)
+    practice: bool = False  # a practice item: feedback shown, excluded from results
     state: str = "pending"  # pending | active | done | skipped
     position: int = 0
     created_at: datetime = Field(default_factory=utcnow)
@@ -205,7 +231,31 @@ class Judgment(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class Rubric(SQLModel, table=True):
+    """What experts rate, versioned per study like strategies: a new version is a new row with a reason."""
+
+    __table_args__ = (UniqueConstraint("study_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    version: int = 1
+    # [{"name", "label", "kind": choice|scale|flag, "choices": [...], "level": nominal|ordinal}, ...]
+    fields: list[dict] = _json([])
+    reason: str = ""
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class ExpertReview(SQLModel, table=True):
+    # One live review per expert and assignment, and one adjudication per assignment (partial unique indexes).
+    __table_args__ = (
+        Index("uq_review_per_expert_assignment", "expert_id", "assignment_id", unique=True,
+              sqlite_where=text("kind = 'review' AND assignment_id IS NOT NULL"),
+              postgresql_where=text("kind = 'review' AND assignment_id IS NOT NULL")),
+        Index("uq_adjudication_per_assignment", "assignment_id", unique=True,
+              sqlite_where=text("kind = 'adjudication'"), postgresql_where=text("kind = 'adjudication'")),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True)
     expert_id: int = Field(foreign_key="user.id")
@@ -214,6 +264,56 @@ class ExpertReview(SQLModel, table=True):
     score: float | None = None
     verdict: str = ""  # e.g. correct | incorrect | unclear
     notes: str = ""
+    rubric_id: int | None = Field(default=None, foreign_key="rubric.id")
+    labels: dict = _json({})  # the rubric's field name -> value
+    kind: str = "review"  # review | adjudication | superseded (an older duplicate kept by migration 0006)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class QuestionnaireAnswer(SQLModel, table=True):
+    """The inner loop's input: after their items, a participant's answers about one condition."""
+
+    __table_args__ = (UniqueConstraint("user_id", "condition_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    user_id: int = Field(foreign_key="user.id")
+    condition_id: int = Field(foreign_key="condition.id")
+    strategy_id: int | None = Field(default=None, foreign_key="strategy.id")  # the version they worked with
+    helped: int | None = None  # 1-5, how much the model helped (None without a model)
+    sure: int = 3  # 1-5, how sure they are of their answers
+    change: str = ""  # what they would change
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Proposal(SQLModel, table=True):
+    """A participant's proposed refinement of the strategy they worked with; the admin may make it a version."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    user_id: int = Field(foreign_key="user.id")
+    strategy_id: int = Field(foreign_key="strategy.id")
+    kind: str = "assistant_instructions"  # assistant_instructions | questioning_tips | rules
+    text: str = ""
+    reason: str = ""
+    status: str = "open"  # open | accepted | declined
+    child_strategy_id: int | None = Field(default=None, foreign_key="strategy.id")
+    decided_by: int | None = Field(default=None, foreign_key="user.id")
+    decided_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class VersionDecision(SQLModel, table=True):
+    """The outer loop's record, append-only: a version became a candidate, was promoted or retired, and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    strategy_id: int = Field(foreign_key="strategy.id", index=True)
+    decision: str  # candidate | promoted | retired
+    rationale: str = ""
+    review_ids: list[int] = _json([])  # the expert reviews the decision answers
+    proposal_id: int | None = Field(default=None, foreign_key="proposal.id")
+    user_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
 
 
