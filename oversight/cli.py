@@ -505,6 +505,30 @@ def cmd_w2s_simulate(args) -> None:
                       f"{summary.correct} right")
 
 
+def cmd_payments_owed(args) -> None:
+    from oversight.payments import owed
+
+    rows = [{"participant": o.name, "prolific_id": o.external_id, "base": o.base, "bonus": o.bonus,
+             "amount": o.amount} for o in owed(study_id=_study_id(args.study))]
+    text = "\n".join(f"{r['participant']:<14} {r['prolific_id'] or '(personal link)':<26} base {r['base']:.2f} "
+                     f"bonus {r['bonus']:.2f}" for r in rows) or "nothing is owed"
+    _emit(args, rows, text)
+
+
+def cmd_payments_export(args) -> None:
+    from oversight.payments import export_payments
+
+    batch = export_payments(study_id=_study_id(args.study))
+    if args.out:
+        Path(args.out).write_text("".join(f"{line}\n" for line in batch.prolific_lines))
+    lines = [f"export {batch.export_id}: {len(batch.prolific_lines)} Prolific lines, total {batch.total:.2f} "
+             f"{batch.currency}" if batch.export_id else "nothing is owed: nothing exported"]
+    if not args.out:
+        lines += batch.prolific_lines
+    lines += [f"pay by hand: {r['participant']} {r['amount']}" for r in batch.by_hand]
+    _emit(args, asdict(batch), "\n".join(lines))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m oversight", description="Oversight Lab command line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -590,6 +614,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("export", cmd_export, "write a study's data to a folder")
     sp.add_argument("--study", type=int, required=True)
     sp.add_argument("--out", required=True)
+    pay = sub.add_parser("payments", help="base pay and bonuses").add_subparsers(dest="payments_cmd", required=True)
+    sp = add("owed", cmd_payments_owed, "what each participant has earned and not yet been paid", pay)
+    sp.add_argument("--study", type=int, required=True)
+    sp = add("export", cmd_payments_export, "pay what is owed: Prolific bulk-bonus lines (ID,amount), each "
+                                            "payment recorded so that nothing is paid twice", pay)
+    sp.add_argument("--study", type=int, required=True)
+    sp.add_argument("--out", help="write the Prolific lines to this file")
     add_rlaif(sub, add)
 
     w2s = sub.add_parser("w2s", help="weak-to-strong lab").add_subparsers(dest="w2s_cmd", required=True)

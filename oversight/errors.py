@@ -6,16 +6,18 @@ from oversight.auth import AuthError
 from oversight.importers.common import ImportFailed
 from oversight.models.errors import ModelError
 from oversight.participation import ParticipationError
+from oversight.payments import PaymentError
 from oversight.prompts import PromptError
 from oversight.protocols.base import RuleViolation, RulesError
 from oversight.reviews import ReviewError
 from oversight.rlaif.errors import RlaifError
+from oversight.simulate import SimulationError
 from oversight.strategies import StrategyError
 from oversight.studies import StudyError
 from oversight.w2s.config import W2SError
 from storage.db import StorageUnavailable
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    AuthError, ImportFailed, ModelError, ParticipationError, PromptError, ReviewError, RlaifError, RuleViolation,
-    RulesError, StrategyError, StudyError, StorageUnavailable, W2SError,
+    AuthError, ImportFailed, ModelError, ParticipationError, PaymentError, PromptError, ReviewError, RlaifError,
+    RuleViolation, RulesError, SimulationError, StrategyError, StudyError, StorageUnavailable, W2SError,
 )

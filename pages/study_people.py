@@ -6,6 +6,7 @@ from oversight.auth import (
     AuthError, close_enrolment, create_invites, enrolment_cap, open_enrolment, reissue_link, revoke_participant,
     set_enrolment_cap,
 )
+from oversight import payments
 from oversight.studies import get_study, participants, set_study_status
 from ui import attempt, pick_study, require_role, user_error
 
@@ -76,3 +77,35 @@ if c2.button("Issue a new link", help="For a participant who lost theirs; the ol
     st.session_state["reissued"] = reissue_link(user_id=who, by=user.id)
 if st.session_state.get("reissued"):
     st.code(st.session_state["reissued"], language=None)
+
+st.subheader("Payments")
+if study.base_pay == 0 and study.bonus_rule == "none":
+    st.info("This study pays no base pay and no bonus. Set them on the Study settings page.")
+else:
+    st.caption(payments.describe_pay(study))
+    owed_now = payments.owed(study_id=study_id)
+    if not owed_now:
+        st.success("Nothing is owed: everyone earned so far has been paid.")
+    else:
+        st.dataframe([{"participant": o.name, "Prolific ID": o.external_id or "(personal link)", "base": o.base,
+                       "bonus": o.bonus, "amount": o.amount} for o in owed_now], hide_index=True, width="stretch")
+        if st.button("Export payments", type="primary",
+                     help="Records every payment listed here as paid, so the next export pays only what is "
+                          "earned after it."):
+            ok, batch = attempt(payments.export_payments, study_id=study_id, user_id=user.id)
+            if ok:
+                st.session_state["payment_batch"] = batch
+                st.rerun()
+    batch = st.session_state.get("payment_batch")
+    if batch is not None and batch.export_id:
+        st.success(f"Export {batch.export_id}: {batch.total:.2f} {batch.currency} recorded as paid.")
+        st.download_button("Prolific bulk bonus lines (ID,amount)", "".join(f"{x}\n" for x in batch.prolific_lines),
+                           file_name=f"study-{study_id}-bonus-{batch.export_id}.csv", mime="text/csv")
+        if batch.by_hand:
+            st.warning("These came by personal link (no Prolific ID): pay them another way.")
+            st.dataframe(batch.by_hand, hide_index=True)
+    past = payments.exports(study_id=study_id)
+    if past:
+        st.caption("Earlier exports")
+        st.dataframe([{"export": e.id, "when": e.created_at, "participants": e.lines, "total": e.total}
+                      for e in past], hide_index=True)

@@ -67,6 +67,13 @@ class Study(SQLModel, table=True):
     allocation: str = "balanced"  # balanced (Latin square) | thompson (over candidate versions)
     # When a version's inner loop has converged: min_participants, min_confidence, min_agreement.
     convergence: dict = _json({})
+    # Where the completion page sends participants (e.g. Prolific's completion URL; "{code}" is replaced).
+    completion_url: str | None = None
+    # Pay (see oversight/payments.py): base pay for finishing, and a bonus per answer by `bonus_rule`.
+    currency: str = "GBP"
+    base_pay: float = 0.0
+    bonus_rule: str = "none"  # none | per_correct | score
+    bonus_amount: float = 0.0  # per correct answer, or per point of score above a uniform guess
     # sha256 of the open-enrolment token (Prolific-style link); None when enrolment is closed.
     enrol_token_hash: str | None = Field(default=None, unique=True, index=True)
     completion_code: str | None = None
@@ -483,3 +490,34 @@ class W2SResult(SQLModel, table=True):
     ceiling_correct: list[int] = _json([])
     seconds: float = 0.0
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class PaymentExport(SQLModel, table=True):
+    """One payment export: its lines are what it paid, so the next export pays only what is still owed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    total: float = 0.0
+    lines: int = 0
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Payout(SQLModel, table=True):
+    """What one export paid one participant for one thing: base pay once per participant, a bonus once per
+    assignment. The partial unique indexes make a second payment of either fail, however exports overlap."""
+
+    __table_args__ = (
+        Index("uq_payout_base_per_user", "user_id", unique=True,
+              sqlite_where=text("kind = 'base'"), postgresql_where=text("kind = 'base'")),
+        Index("uq_payout_bonus_per_assignment", "assignment_id", unique=True,
+              sqlite_where=text("kind = 'bonus'"), postgresql_where=text("kind = 'bonus'")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    export_id: int = Field(foreign_key="paymentexport.id", index=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
+    kind: str  # base | bonus
+    amount: float

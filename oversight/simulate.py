@@ -1,0 +1,316 @@
+"""Simulated participants and experts: dry-run a study's design before paying anyone, and prove the statistics.
+
+Scripted people with a known, planted skill go through the same domain functions a person's clicks go through:
+`participation.next_task` deals them tasks (the study's real balanced design), a task under a strategy runs its live
+transcript (the study's real models write the speeches and the assistant's replies), answers go in through
+`live.submit_report` / `participation.submit_answer`, experts review through `reviews.submit_review` and
+participants answer the inner loop's questionnaire. The model-alone condition runs the study's real model.
+
+Planted skill: a non-expert alone answers correctly with probability `alone`, with the model (any strategy version)
+`assisted`, an expert `expert`. Answers are calibrated: the probability put on the chosen answer is drawn around the
+planted accuracy. A reviewer labels an outcome correctly with probability `review_accuracy` (independently), so two
+reviewers' expected agreement, and so Krippendorff's alpha, follow from it (`planted_alpha`).
+
+Only the simulator reads gold answers (to plant skill); the people it plays never receive them. Simulated people
+carry `external_study_id = "simulated"`, and every figure built on them says so.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import select
+
+from oversight import auth, participation, reviews
+from oversight.db import session_scope
+from oversight.protocols import live
+from oversight.protocols.base import RuleViolation
+from oversight.protocols.batch import run_batch
+from oversight.protocols.runner import get_runner
+from storage.models import Assignment, Condition, Item, ItemGold, Study, User
+
+SIMULATED = "simulated"  # User.external_study_id of simulated people
+Progress = Callable[[int, int, str], None]
+
+
+class SimulationError(Exception):
+    """A simulation that cannot run on this study; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class Skill:
+    alone: float = 0.55
+    assisted: float = 0.75
+    expert: float = 0.9
+    review_accuracy: float = 0.9  # chance a reviewer labels an outcome's correctness right
+    calibration_sd: float = 0.05  # spread of the stated confidence around the planted accuracy
+
+    def __post_init__(self) -> None:
+        for name in ("alone", "assisted", "expert", "review_accuracy"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise SimulationError(f"{name} must be a probability between 0 and 1 (got {value})")
+
+    def accuracy(self, kind: str) -> float | None:
+        return {"alone": self.alone, "assisted": self.assisted, "expert": self.expert}.get(kind)
+
+
+@dataclass
+class SimulationRun:
+    study_id: int
+    participants: list[int] = field(default_factory=list)
+    experts: list[int] = field(default_factory=list)
+    answers: int = 0
+    reviews: int = 0
+    model_items: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def planted_alpha(truth_share: float, review_accuracy: float) -> float:
+    """Expected Krippendorff's alpha (≈ Cohen's kappa for large n) of two independent reviewers who each label an
+    outcome's correctness right with probability `review_accuracy`, when a share `truth_share` is truly correct."""
+    r, q = review_accuracy, truth_share
+    said_correct = q * r + (1 - q) * (1 - r)
+    observed = r * r + (1 - r) * (1 - r)
+    expected = said_correct ** 2 + (1 - said_correct) ** 2
+    return (observed - expected) / (1 - expected) if expected < 1 else float("nan")
+
+
+def _people(study_id: int, n: int, role: str) -> list[int]:
+    """Make `n` simulated people of `role` in the study (participants by link token, experts by password)."""
+    ids = []
+    if role == "participant":
+        for invite in auth.create_invites(study_id=study_id, count=n):
+            ids.append(invite.user_id)
+    else:
+        for _ in range(n):
+            user = auth.create_user(role="expert", name=f"sim-expert-{secrets.token_hex(3)}",
+                                    password=secrets.token_urlsafe(16))
+            ids.append(user.id)
+    with session_scope() as s:
+        for uid in ids:
+            user = s.get(User, uid)
+            user.external_study_id = SIMULATED
+            user.name = f"sim-{user.name}" if not user.name.startswith("sim-") else user.name
+            if role == "participant":
+                user.consented_at = user.created_at
+    return ids
+
+
+def _answer(rng: random.Random, n_options: int, gold: int, accuracy: float, sd: float) -> list[float]:
+    """Probabilities (item order) of someone who is right with probability `accuracy`, stating a confidence drawn
+    around it (so they are calibrated): the chosen answer gets the confidence, the others share the rest."""
+    right = rng.random() < accuracy
+    chosen = gold if right else rng.choice([i for i in range(n_options) if i != gold])
+    confidence = min(0.99, max(0.55, rng.gauss(max(accuracy, 0.55), sd)))
+    rest = (1 - confidence) / (n_options - 1)
+    return [confidence if i == chosen else rest for i in range(n_options)]
+
+
+def _task_facts(assignment_id: int) -> tuple[str, bool, int, int]:
+    """The simulator's view of a task: its condition's kind, whether it is practice, the gold and option count."""
+    with session_scope(write=False) as s:
+        a = s.get(Assignment, assignment_id)
+        condition = s.get(Condition, a.condition_id) if a.condition_id else None
+        item = s.get(Item, a.item_id)
+        gold = s.get(ItemGold, a.item_id)
+        return (condition.kind if condition else "alone", a.practice, gold.gold_index if gold else 0,
+                len(item.options))
+
+
+def _run_transcript(tid: int, probabilities: list[float], *, user_id: int, rng: random.Random) -> None:
+    """Play a live task as a participant would: let the models speak, ask the assistant once where there is a
+    chat, give interim reports where the rules ask for them, and the final answer as soon as the rules allow."""
+    runner = get_runner()
+    asked = False
+    for _ in range(50):  # a protocol always ends within its rounds; this only guards against a bug looping
+        state = live.load_state(tid)
+        step = state.step
+        if step.kind in ("done", "expired"):
+            return
+        if step.kind == "speeches":
+            runner.run_until_judge(tid)
+            continue
+        if step.kind == "chat" and not asked:
+            live.send_message(transcript_id=tid, text="What does the text say that decides this question?",
+                              user_id=user_id)
+            asked = True
+            continue
+        final = step.kind == "chat" or step.may_end or step.must_end
+        shown = state.to_display_order(probabilities if final else [1 / len(probabilities)] * len(probabilities))
+        live.submit_report(transcript_id=tid, round_=step.round, display_probabilities=shown, end=final,
+                           judge_id=user_id, rationale="Simulated participant." if final else "")
+    raise SimulationError(f"transcript {tid} did not finish")
+
+
+def _answer_all(user_id: int, skill: Skill, rng: random.Random, run: SimulationRun, *,
+                study_id: int | None = None) -> None:
+    while (task := participation.next_task(user_id=user_id, study_id=study_id)) is not None:
+        kind, practice, gold, n_options = _task_facts(task.assignment_id)
+        accuracy = skill.accuracy(kind)
+        probabilities = _answer(rng, n_options, gold, 0.5 if practice or accuracy is None else accuracy,
+                                skill.calibration_sd)
+        try:
+            if task.transcript_id is not None:
+                _run_transcript(task.transcript_id, probabilities, user_id=user_id, rng=rng)
+            else:
+                participation.submit_answer(user_id=user_id, assignment_id=task.assignment_id,
+                                            probabilities=probabilities, rationale="Simulated participant.")
+            run.answers += 1
+        except (RuleViolation, participation.ParticipationError, SimulationError) as exc:
+            run.errors.append(f"assignment {task.assignment_id}: {exc}")
+            _skip(task.assignment_id)
+
+
+def _skip(assignment_id: int) -> None:
+    """A task the simulation could not finish is skipped (as a timed-out one is), so the next one is dealt."""
+    with session_scope() as s:
+        a = s.get(Assignment, assignment_id)
+        if a.state != "done":
+            a.state = "skipped"
+
+
+def _questionnaires(user_id: int, skill: Skill, rng: random.Random) -> None:
+    from oversight import inner_loop
+
+    for due in inner_loop.questionnaire_due(user_id=user_id):
+        kind = due.kind
+        accuracy = skill.accuracy(kind) or 0.5
+        sure = max(1, min(5, round(1 + 4 * accuracy + rng.gauss(0, 0.5))))
+        helped = None if kind == "alone" else max(1, min(5, round(1 + 8 * (skill.assisted - skill.alone)
+                                                                + rng.gauss(1.5, 0.7))))
+        inner_loop.submit_questionnaire(user_id=user_id, condition_id=due.condition_id, helped=helped, sure=sure,
+                                        change="" if rng.random() < 0.7 else "Let me ask the model follow-up questions.")
+
+
+def _review_labels(correct: bool, assisted: bool, confident: bool, skill: Skill, rng: random.Random) -> dict[str, Any]:
+    seen_correct = correct if rng.random() < skill.review_accuracy else not correct
+    return {
+        "outcome": "correct" if seen_correct else "incorrect",
+        "help_quality": max(1, min(5, round(rng.gauss(3.5 if correct else 2.5, 0.8)))) if assisted else None,
+        "misled": bool(assisted and not correct and rng.random() < 0.5),
+        "quotes_out_of_context": bool(assisted and rng.random() < 0.1),
+        "persuaded_wrong_confident": bool(not correct and confident),
+        "bias": False,
+    }
+
+
+def _review(study_id: int, expert_ids: list[int], skill: Skill, rng: random.Random, run: SimulationRun,
+            progress: Progress | None) -> None:
+    """Each expert works through their review queue (unreviewed first, then the study's share of second
+    reviews), labelling each outcome with the planted reviewer accuracy."""
+    truth = _outcomes(study_id)
+    for k, expert_id in enumerate(expert_ids):
+        if progress:
+            progress(k, len(expert_ids), "experts reviewing")
+        for entry in reviews.review_queue(study_id=study_id, expert_id=expert_id):
+            correct, assisted, confident = truth.get(entry.assignment_id, (False, False, False))
+            try:
+                reviews.submit_review(assignment_id=entry.assignment_id, expert_id=expert_id,
+                                      labels=_review_labels(correct, assisted, confident, skill, rng),
+                                      notes="Simulated expert.")
+                run.reviews += 1
+            except reviews.ReviewError as exc:
+                run.errors.append(f"review of assignment {entry.assignment_id}: {exc}")
+
+
+def _outcomes(study_id: int) -> dict[int, tuple[bool, bool, bool]]:
+    """Per finished assignment: whether its final answer was right, whether a model helped, and whether the
+    answer was confident (p > 0.8 on the chosen answer)."""
+    from oversight.judgment_records import p_correct
+    from oversight.vocab import is_correct
+    from storage.models import Judgment
+
+    with session_scope(write=False) as s:
+        rows = s.exec(select(Assignment, Judgment, ItemGold, Condition)
+                      .join(Judgment, Judgment.assignment_id == Assignment.id)
+                      .join(ItemGold, ItemGold.item_id == Assignment.item_id)
+                      .join(Condition, Condition.id == Assignment.condition_id, isouter=True)
+                      .where(Assignment.study_id == study_id, Judgment.is_final, Judgment.judge_kind == "human")
+                      ).all()
+    return {a.id: (is_correct(p_correct(j.probabilities, j.answer_index, g.gold_index)),
+                   c is not None and c.kind == "assisted", max(j.probabilities or [0]) > 0.8)
+            for a, j, g, c in rows}
+
+
+def simulate(*, study_id: int, participants: int, skill: Skill = Skill(), experts: int = 2, seed: int = 0,
+             progress: Progress | None = None) -> SimulationRun:
+    """Run `participants` simulated non-experts and `experts` simulated experts through the study."""
+    if not 1 <= participants <= 2000:
+        raise SimulationError("simulate between 1 and 2000 participants")
+    if not 0 <= experts <= 50:
+        raise SimulationError("simulate between 0 and 50 experts")
+    with session_scope(write=False) as s:
+        study = s.get(Study, study_id)
+        if study is None:
+            raise SimulationError(f"no study with id {study_id}")
+        conditions = s.exec(select(Condition).where(Condition.study_id == study_id)
+                            .order_by(Condition.position, Condition.id)).all()
+    if not any(c.kind in ("alone", "assisted") for c in conditions):
+        raise SimulationError("the study has no condition for non-experts (alone or assisted): add one on the "
+                              "Study settings page or with `python -m oversight conditions add`")
+    rng = random.Random(seed)
+    run = SimulationRun(study_id)
+    total = participants + experts + 2
+    step = 0
+
+    def tick(message: str) -> None:
+        nonlocal step
+        step += 1
+        if progress:
+            progress(min(step, total), total, message)
+
+    for c in conditions:
+        if c.kind == "model" and c.strategy_id is not None:
+            tick(f"model alone: {c.name}")
+            result = run_batch(study_id=study_id, strategy_id=c.strategy_id)
+            run.model_items += len(result.outcomes)
+            run.errors += [f"model run, item {o.item_id}: {o.error}" for o in result.outcomes if o.error]
+    run.participants = _people(study_id, participants, "participant")
+    for k, uid in enumerate(run.participants):
+        tick(f"participant {k + 1} of {participants}")
+        _answer_all(uid, skill, rng, run)
+        _questionnaires(uid, skill, rng)
+    run.experts = _people(study_id, experts, "expert") if experts else []
+    if any(c.kind == "expert" for c in conditions):
+        for k, uid in enumerate(run.experts):
+            tick(f"expert {k + 1} answering")
+            _answer_all(uid, skill, rng, run, study_id=study_id)
+    tick("experts reviewing")
+    _review(study_id, run.experts, skill, rng, run, None)
+    if progress:
+        progress(total, total, "done")
+    return run
+
+
+def summarise(run: SimulationRun, skill: Skill) -> dict[str, Any]:
+    """The study's sandwich figures beside what was planted: `conditions` (name, kind, planted, estimate, ci_low,
+    ci_high, n) and `gap_closed` (planted, estimate, ci_low, ci_high), plus review agreement and what ran."""
+    from oversight import agreement, sandwich
+
+    figures = sandwich.to_json(sandwich.analyse(study_id=run.study_id))
+    conditions = []
+    for row in figures["conditions"]:
+        planted = None if row.get("gold_stands_in") else skill.accuracy(row["kind"])
+        conditions.append({"name": row["name"], "kind": row["kind"], "planted": planted,
+                           **{k: row[k] for k in ("estimate", "ci_low", "ci_high", "n")},
+                           **({"strategy_id": row["strategy_id"]} if row.get("strategy_id") else {}),
+                           **({"gold_stands_in": True} if row.get("gold_stands_in") else {})})
+    expert = 1.0 if any(r.get("gold_stands_in") for r in figures["conditions"] if r["kind"] == "expert") else skill.expert
+    gap_planted = (skill.assisted - skill.alone) / (expert - skill.alone) if expert != skill.alone else None
+    truth = list(_outcomes(run.study_id).values())
+    share_correct = sum(c for c, _, _ in truth) / len(truth) if truth else 0.5
+    return {
+        "study_id": run.study_id, "simulated": True,
+        "participants": len(run.participants), "experts": len(run.experts), "answers": run.answers,
+        "reviews": run.reviews, "model_items": run.model_items, "errors": run.errors[:20],
+        "conditions": conditions,
+        "gap_closed": {"planted": gap_planted, **{k: figures["gap_closed"].get(k)
+                                                   for k in ("estimate", "ci_low", "ci_high")}},
+        "agreement": {"planted_alpha": planted_alpha(share_correct, skill.review_accuracy),
+                      **agreement.outcome_alpha(study_id=run.study_id)},
+    }
