@@ -72,6 +72,7 @@ PAGES = {
             st.Page("pages/study_settings.py", title="Study settings", icon=":material/settings:"),
             st.Page("pages/study_items.py", title="Items", icon=":material/library_books:"),
             st.Page("pages/study_people.py", title="Participants", icon=":material/group:"),
+            st.Page("pages/monitor.py", title="Monitor", icon=":material/monitor_heart:"),
             st.Page("pages/strategies.py", title="Strategies", icon=":material/tune:"),
             st.Page("pages/results.py", title="Results", icon=":material/monitoring:"),
             st.Page("pages/transcripts.py", title="Transcripts", icon=":material/forum:"),

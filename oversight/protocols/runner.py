@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from oversight.models import Request, Sampling, Task, get_model, model_for_role
 from oversight.models.base import Backend
 from oversight.models.errors import ModelError
+from oversight.monitor import record_model_error
 from oversight.protocols import live
 from oversight.vocab import role_label
 
@@ -148,11 +149,13 @@ class SpeechRunner:
             # The study goes on: the page shows the message and offers a retry.
             with self._lock:
                 mine.error = str(exc)
+            record_model_error(transcript_id=transcript_id, role=role, error=mine.error)
             return
         except Exception as exc:  # noqa: BLE001 - a failed turn must not kill the worker thread
             log.exception("speech generation failed for %s", key)
             with self._lock:
                 mine.error = f"the model failed: {exc}"
+            record_model_error(transcript_id=transcript_id, role=role, error=mine.error)
             return
         with self._lock:
             if self._partial.get(key) is mine:

@@ -1,0 +1,51 @@
+"""Admin: a live session at a glance — who is active and where, drop-outs, answers per minute, jobs, model errors."""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from oversight.monitor import ACTIVE_WINDOW, snapshot
+from ui import pick_study, require_role
+
+require_role("admin")
+st.title("Monitor")
+study_id = pick_study()
+every = st.select_slider("Update every", options=[2, 5, 10, 30, 60], value=5, format_func=lambda s: f"{s} s")
+
+
+@st.fragment(run_every=every)
+def live_view() -> None:
+    snap = snapshot(study_id=study_id)
+    cols = st.columns(5)
+    for col, status in zip(cols, ("active", "finished", "dropped out", "not started", "withdrawn")):
+        col.metric(status.capitalize(), snap.count(status))
+    st.caption(f"Updated {snap.at:%H:%M:%S} UTC. Dropped out: started, not finished, and nothing done for "
+               f"{int(ACTIVE_WINDOW.total_seconds() // 60)} minutes (they can still come back).")
+    if any(p.simulated for p in snap.people):
+        st.caption("Includes simulated participants.")
+    if not snap.people:
+        st.info("Nobody has joined this study yet. Create links or open enrolment on the Participants page.")
+    else:
+        st.dataframe([{"participant": p.name, "Prolific ID": p.prolific_id or "", "status": p.status,
+                       "task": p.task, "on this task (s)": round(p.on_task_s) if p.on_task_s is not None else None,
+                       "idle (s)": round(p.idle_s) if p.idle_s is not None else None, "done": f"{p.done}/{p.total}"}
+                      for p in snap.people], hide_index=True, width="stretch")
+    st.subheader(f"Answers per minute ({snap.answers_last_10_min} in the last 10 minutes)")
+    fig = go.Figure(go.Bar(x=[t for t, _ in snap.answers_per_minute], y=[n for _, n in snap.answers_per_minute]))
+    fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="final answers")
+    st.plotly_chart(fig, width="stretch")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Jobs")
+        if snap.jobs:
+            st.dataframe(snap.jobs, hide_index=True, width="stretch")
+        else:
+            st.caption("No batch runs or AI judging in this study.")
+    with right:
+        st.subheader("Model errors")
+        if snap.model_errors:
+            st.dataframe(snap.model_errors, hide_index=True, width="stretch")
+        else:
+            st.caption("No model has failed in this study.")
+
+
+live_view()
