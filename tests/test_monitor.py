@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -70,12 +71,19 @@ def test_a_failed_model_turn_shows_on_the_monitor(study):
         with session_scope(write=False) as s:
             item_id = s.exec(select(Item.id)).first()
         tid = live.start_transcript(item_id=item_id, strategy_id=sid)
+        runner = SpeechRunner()
         with pytest.raises(Exception, match="server down"):
-            SpeechRunner().run_until_judge(tid, timeout_s=30)
+            runner.run_until_judge(tid, timeout_s=30)
+        # Both debaters' turns fail; wait for the second too before the models are reset under it.
+        deadline = time.monotonic() + 30
+        while not (len(runner.partial(tid)) == 2 and all(p.error for p in runner.partial(tid).values())):
+            assert time.monotonic() < deadline, runner.partial(tid)
+            time.sleep(0.02)
     finally:
         models.configure(None)
     errors = monitor.snapshot(study_id=study.id).model_errors
-    assert errors and errors[0]["transcript"] == tid and "server down" in errors[0]["error"]
+    assert sorted(e["role"] for e in errors) == ["debater_a", "debater_b"]
+    assert all(e["transcript"] == tid and "server down" in e["error"] for e in errors)
 
 
 def test_the_monitor_page_shows_the_session_to_admins_only(study):

@@ -145,17 +145,14 @@ class SpeechRunner:
             text, model, tokens, seconds = generate_turn(state, role, on_delta)
             live.add_speech(transcript_id=transcript_id, round_=round_, role=role, text=text, model=model,
                             tokens=tokens, latency_s=seconds)
-        except ModelError as exc:
-            # The study goes on: the page shows the message and offers a retry.
-            with self._lock:
-                mine.error = str(exc)
-            record_model_error(transcript_id=transcript_id, role=role, error=mine.error)
-            return
         except Exception as exc:  # noqa: BLE001 - a failed turn must not kill the worker thread
-            log.exception("speech generation failed for %s", key)
+            # The study goes on: the page shows the message and offers a retry; the Monitor lists the failure.
+            error = str(exc) if isinstance(exc, ModelError) else f"the model failed: {exc}"
+            if not isinstance(exc, ModelError):
+                log.exception("speech generation failed for %s", key)
+            record_model_error(transcript_id=transcript_id, role=role, error=error)
             with self._lock:
-                mine.error = f"the model failed: {exc}"
-            record_model_error(transcript_id=transcript_id, role=role, error=mine.error)
+                mine.error = error
             return
         with self._lock:
             if self._partial.get(key) is mine:
