@@ -8,7 +8,8 @@ import streamlit as st
 
 from oversight import auth
 from oversight.db import init_db
-from oversight.jobs import recover_interrupted
+from oversight.settings import get_settings
+from oversight.jobs import start_embedded_worker
 from oversight.models.registry import warm_configured
 from session_cookie import after_sign_out, client_address, hand_over, restore
 from session_cookie import end as end_staff_session
@@ -19,10 +20,11 @@ st.set_page_config(page_title="Oversight Lab", page_icon="⚖️", layout="wide"
 
 @st.cache_resource
 def _schema_ready() -> str:
-    # Once per server process: create or migrate the database before any page reads it, and mark jobs that a
-    # previous process was running as interrupted.
+    # Once per server process: create or migrate the database before any page reads it, then start this
+    # process's job worker (unless workers run as their own processes: `python -m oversight worker`).
     revision = init_db()
-    recover_interrupted()
+    if get_settings().embedded_worker:
+        start_embedded_worker()
     # Models configured with `warmup = true` load (and compile) now, in the background, so that no
     # participant's request pays for it.
     threading.Thread(target=warm_configured, name="model-warmup", daemon=True).start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from oversight.auth import AuthError
 from oversight.importers.common import ImportFailed
+from oversight.jobs import JobError
 from oversight.models.errors import ModelError
 from oversight.participation import ParticipationError
 from oversight.payments import PaymentError
@@ -18,6 +19,6 @@ from oversight.w2s.config import W2SError
 from storage.db import StorageUnavailable
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    AuthError, ImportFailed, ModelError, ParticipationError, PaymentError, PromptError, ReviewError, RlaifError,
+    AuthError, ImportFailed, JobError, ModelError, ParticipationError, PaymentError, PromptError, ReviewError, RlaifError,
     RuleViolation, RulesError, SimulationError, StrategyError, StudyError, StorageUnavailable, W2SError,
 )

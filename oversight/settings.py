@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # Offer "Sign in with your institution" (Streamlit's st.login, OpenID Connect; configured in
     # .streamlit/secrets.toml [auth]) beside the password form. Staff are matched by e-mail = user name.
     staff_oidc: bool = False
+    # Each app process runs one job worker thread (batch runs, AI judging, training). Set false where jobs run in
+    # their own `python -m oversight worker` processes (several app replicas, GPU machines).
+    embedded_worker: bool = True
     # Import bounds (a file beyond one is refused with a message naming it).
     import_max_bytes: int = 300 * 1024 * 1024  # total uncompressed size of an upload or folder
     import_max_files: int = 20_000  # entries in a zip or files in a folder

@@ -4,7 +4,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from oversight.monitor import ACTIVE_WINDOW, snapshot
-from ui import pick_study, require_role
+from oversight.jobs import cancel
+from ui import attempt, pick_study, require_role
 
 require_role("admin")
 st.title("Monitor")
@@ -38,6 +39,13 @@ def live_view() -> None:
         st.subheader("Jobs")
         if snap.jobs:
             st.dataframe(snap.jobs, hide_index=True, width="stretch")
+            open_jobs = [j["job"] for j in snap.jobs if j["state"] in ("queued", "running")]
+            if open_jobs:
+                c1, c2 = st.columns([2, 1])
+                which = c1.selectbox("Job", open_jobs, format_func=lambda j: f"#{j}", label_visibility="collapsed")
+                if c2.button("Cancel job", help="A queued job is cancelled at once; a running one stops at its "
+                                                "next progress report."):
+                    attempt(cancel, job_id=which)
         else:
             st.caption("No batch runs or AI judging in this study.")
     with right:

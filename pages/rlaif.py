@@ -8,14 +8,14 @@ import json
 import plotly.graph_objects as go
 import streamlit as st
 
-from oversight.jobs import get_job, list_jobs, start_job
+from oversight.jobs import enqueue, get_job, list_jobs
 from oversight.models import model_infos
-from oversight.rlaif.config import DEFAULT_CONSTITUTION, DEFAULT_PROMPT, LabellerError, LabellerSpec, create_labeller
+from oversight.rlaif.config import DEFAULT_CONSTITUTION, DEFAULT_PROMPT, LabellerError, create_labeller
 from oversight.rlaif.config import list_labellers, revise_labeller
-from oversight.rlaif.lab import METHODS, improve_policy, train_reward_model
+from oversight.rlaif.lab import METHODS
 from oversight.rlaif.reward_model import RewardConfig
-from oversight.rlaif.store import disagreements, label_study, list_reward_runs, study_agreement, study_pairs
-from ui import pick_study, require_role, user_error
+from oversight.rlaif.store import disagreements, list_reward_runs, study_agreement, study_pairs
+from ui import escape_markdown, pick_study, require_role, user_error
 
 user = require_role("admin")
 st.title("RLAIF lab")
@@ -114,10 +114,8 @@ with tabs[0]:
                                key="label-version")
             limit = st.number_input("Pairs to label (0: all not yet labelled)", 0, 1_000_000, 100)
             if st.button("Start labelling", type="primary"):
-                start_job(kind="rlaif-label", study_id=study_id, user_id=user.id,
-                          params={"labeller_id": vid, "limit": limit},
-                          fn=lambda progress: label_study(study_id=study_id, labeller_id=vid, limit=limit or None,
-                                                          progress=progress))
+                enqueue(kind="rlaif-label", study_id=study_id, user_id=user.id,
+                        params={"labeller_id": vid, "limit": int(limit)})
                 st.session_state["rlaif_flash"] = "Labelling started; see the Jobs tab."
                 st.rerun()
         else:
@@ -199,11 +197,8 @@ with tabs[4]:
                               f"study:{study_id} the people's majority labels")
         epochs = st.number_input("Epochs", 1, 500, RewardConfig().epochs)
         if st.form_submit_button("Train reward model", type="primary") and pairs:
-            start_job(kind="rlaif-reward-model", study_id=study_id, user_id=user.id,
-                      params={"labels": source, "epochs": epochs},
-                      fn=lambda progress: train_reward_model(labels=source, study_id=study_id, user_id=user.id,
-                                                             config=RewardConfig(epochs=int(epochs)),
-                                                             progress=progress))
+            enqueue(kind="rlaif-reward-model", study_id=study_id, user_id=user.id,
+                    params={"labels": source, "epochs": int(epochs)})
             st.session_state["rlaif_flash"] = "Reward-model training started; see the Jobs tab."
             st.rerun()
     runs = list_reward_runs(study_id=study_id)
@@ -231,13 +226,9 @@ with tabs[5]:
         labels = st.selectbox("DPO label source", sources)
         n_eval = st.number_input("Conversations to evaluate", 1, 1000, 20)
         if st.form_submit_button("Start", type="primary") and pairs:
-            spec = LabellerSpec.from_row(by_id[judge]) if judge else None
-            start_job(kind=f"rlaif-{method}", study_id=study_id, user_id=user.id,
-                      params={"method": method, "policy": policy, "labeller": judge, "reward_run": reward_run,
-                              "n": n, "labels": labels, "n_eval": n_eval},
-                      fn=lambda progress: improve_policy(method=method, policy=policy, study_id=study_id, spec=spec,
-                                                         reward_run=reward_run, n=int(n), labels=labels,
-                                                         n_eval=int(n_eval), progress=progress))
+            enqueue(kind="rlaif-improve", study_id=study_id, user_id=user.id,
+                    params={"method": method, "policy": policy, "labeller": judge, "reward_run": reward_run,
+                            "n": int(n), "labels": labels, "n_eval": int(n_eval)})
             st.session_state["rlaif_flash"] = f"{method} started; see the Jobs tab."
             st.rerun()
 
@@ -251,8 +242,8 @@ def rlaif_jobs() -> None:
     for job in jobs:
         job = get_job(job.id)
         st.progress(job.progress, text=f"Job #{job.id} {job.kind} · {job.state} · {job.message}")
-        if job.state == "failed":
-            st.error(job.error or "failed")
+        if job.state in ("failed", "cancelled"):
+            st.error(escape_markdown(job.error or job.state))
         elif job.state == "done":
             r = job.result
             if "win_rate" in r:

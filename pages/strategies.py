@@ -6,11 +6,10 @@ from dataclasses import MISSING, fields
 
 import streamlit as st
 
-from oversight.jobs import list_jobs, start_job
+from oversight.jobs import enqueue, list_jobs
 from oversight.models import model_infos
 from oversight.prompts import PLACEHOLDERS, complete_prompts
 from oversight.protocols.base import Rules
-from oversight.protocols.batch import run_batch
 from oversight.protocols.registry import PROTOCOLS, get_protocol
 from oversight.strategies import create_strategy, diff, list_strategies, new_version, set_arms
 from oversight.studies import get_study
@@ -179,10 +178,8 @@ with tab_run:
         sid = st.selectbox("Strategy version", [r.id for r in rows][::-1], format_func=label, key="run-sid")
         limit = st.number_input("Items (0: all)", 0, 100000, 10)
         if st.button("Start run", type="primary"):
-            st.session_state["run_job"] = start_job(
-                kind="batch", study_id=study_id, user_id=user.id, params={"strategy_id": sid, "limit": limit},
-                fn=lambda progress: run_batch(study_id=study_id, strategy_id=sid, limit=limit or None,
-                                              progress=progress).to_dict())
+            st.session_state["run_job"] = enqueue(kind="batch", study_id=study_id, user_id=user.id,
+                                                  params={"strategy_id": sid, "limit": int(limit)})
 
     @st.fragment(run_every=1.0)
     def job_status() -> None:

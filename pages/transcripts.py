@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from oversight.jobs import get_job, start_job
-from oversight.protocols.ai_judge import judge_transcripts
+from oversight.jobs import enqueue, get_job
 from oversight.reviews import VERDICTS, add_review, reviews_for
 from oversight.transcripts import PAGE_SIZE, list_transcripts, source_segments, transcript_detail, transcript_filters
 from ui import attempt, escape_markdown, pick_study, require_role, speech_markdown
@@ -199,9 +198,8 @@ if st.button("Ask the AI judge", help="Judges the turns of this transcript with 
                                       "(without the source) and stores the result as an ai-offline judgment. "
                                       "It runs as a job: you can leave this page meanwhile."):
     transcript_id = detail.id
-    st.session_state["ai_judge_job"] = start_job(
-        kind="ai-judge", study_id=study_id, user_id=user.id, params={"transcript_ids": [transcript_id]},
-        fn=lambda progress: judge_transcripts(study_id=study_id, transcript_ids=[transcript_id], progress=progress))
+    st.session_state["ai_judge_job"] = enqueue(kind="ai-judge", study_id=study_id, user_id=user.id,
+                                               params={"transcript_ids": [transcript_id]})
 
 
 @st.fragment(run_every=1.0)

@@ -4,7 +4,7 @@ weak supervisors (models and a study's non-expert participants). Computation liv
 
 from __future__ import annotations
 
-from ui import require_role, user_error
+from ui import escape_markdown, require_role, user_error
 
 user = require_role("admin")
 
@@ -107,12 +107,12 @@ with tab_runs:
         for run in runs:
             job = get_job(run.job_id) if run.job_id else None
             title = f"Run #{run.id} of {labels.get(run.experiment_id, run.experiment_id)} · {run.state}"
-            if run.state == "running" and job is not None and job.state == "failed":  # e.g. a server restart
-                st.error(f"Run #{run.id} of {labels.get(run.experiment_id, run.experiment_id)} · failed: {job.error}")
+            if run.state == "running" and job is not None and job.state in ("failed", "cancelled"):
+                st.error(escape_markdown(f"{title[:-len(run.state)]}{job.state}: {job.error}"))
             elif run.state == "running" and job is not None:
                 st.progress(job.progress, text=f"{title} · {job.message}")
             elif run.state == "failed":
-                st.error(f"{title}: {run.error}")
+                st.error(escape_markdown(f"{title}: {run.error}"))
             else:
                 st.text(f"{title}" + (f" · {run.seconds:.0f} s" if run.seconds else "")
                         + ("" if job else " · from the command line"))

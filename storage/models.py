@@ -329,7 +329,7 @@ class Job(SQLModel, table=True):
     kind: str = Field(index=True)
     study_id: int | None = Field(default=None, foreign_key="study.id")
     params: dict = _json({})
-    state: str = "queued"  # queued | running | done | failed | cancelled
+    state: str = Field(default="queued", index=True)  # queued | running | done | failed | cancelled
     progress: float = 0.0
     message: str = ""
     result: dict = _json({})
@@ -338,6 +338,12 @@ class Job(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # The worker running it (host:pid:thread), its last sign of life, how often it was claimed, and whether
+    # someone asked it to stop (see oversight/jobs.py).
+    worker: str | None = None
+    heartbeat_at: datetime | None = Field(default=None, index=True)
+    attempts: int = 0
+    cancel_requested: bool = False
 
 
 class Event(SQLModel, table=True):

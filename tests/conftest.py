@@ -82,3 +82,18 @@ def any_db(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     yield url
     storage_db.dispose_engines()
     settings_mod.reset_settings()
+
+
+@pytest.fixture
+def worker(db: str):
+    """A job worker thread for this test (the app's embedded worker, as pages expect one to be running)."""
+    import threading
+
+    from oversight.jobs import run_worker
+
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, kwargs={"stop": stop, "poll_s": 0.1}, daemon=True)
+    thread.start()
+    yield thread
+    stop.set()
+    thread.join(60)

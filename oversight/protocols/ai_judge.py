@@ -103,3 +103,11 @@ def judge_transcripts(*, study_id: int, tag: str | None = None, limit: int | Non
         progress(len(todo), len(todo), "done")
     return {"n": len(todo), "model": model.name,
             "accuracy": round(sum(correct) / len(correct), 3) if correct else None}
+
+
+def ai_judge_job(ctx) -> dict:
+    """The "ai-judge" job: params transcript_ids, tag, limit, model (each optional). Judging skips transcripts this
+    model already judged, so a retried job does not judge twice."""
+    p = ctx.params
+    return judge_transcripts(study_id=ctx.study_id, tag=p.get("tag"), limit=p.get("limit"), model_name=p.get("model"),
+                             transcript_ids=p.get("transcript_ids"), progress=ctx.progress)

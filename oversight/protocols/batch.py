@@ -84,8 +84,8 @@ def _ask(state: live.State) -> str:
     return state.protocol.finish_text(state.rules, "questioner", text) or "What does the text say about this?"
 
 
-def run_item(*, item_id: int, strategy_id: int, judge_name: str) -> ItemOutcome:
-    tid = live.start_transcript(item_id=item_id, strategy_id=strategy_id, tags=["ai-batch"], seed=item_id)
+def run_item(*, item_id: int, strategy_id: int, judge_name: str, tags: tuple[str, ...] = ()) -> ItemOutcome:
+    tid = live.start_transcript(item_id=item_id, strategy_id=strategy_id, tags=["ai-batch", *tags], seed=item_id)
     runner = get_runner()
     while True:
         state = live.load_state(tid)
@@ -110,8 +110,17 @@ def run_item(*, item_id: int, strategy_id: int, judge_name: str) -> ItemOutcome:
     return ItemOutcome(item_id, tid, len(state.reports), p, is_correct(p))
 
 
+def _finished_under(study_id: int, strategy_id: int, tag: str) -> set[int]:
+    """Items an earlier attempt of the same job already ran to the end (a job whose worker died is retried)."""
+    with session_scope(write=False) as s:
+        rows = s.exec(select(Transcript.item_id, Transcript.tags).where(
+            Transcript.study_id == study_id, Transcript.strategy_id == strategy_id,
+            Transcript.status == "complete")).all()
+    return {item_id for item_id, tags in rows if tag in (tags or [])}
+
+
 def run_batch(*, study_id: int, strategy_id: int, limit: int | None = None,
-              progress: Progress | None = None) -> BatchResult:
+              progress: Progress | None = None, job_tag: str | None = None) -> BatchResult:
     with session_scope(write=False) as s:
         strategy = s.get(Strategy, strategy_id)
         if strategy is None or strategy.study_id != study_id:
@@ -122,13 +131,25 @@ def run_batch(*, study_id: int, strategy_id: int, limit: int | None = None,
                             "that have a gold answer to score it (see the Items page)")
     judge_name = strategy.model_roles.get("judge") or model_for_role("judge").name
     result = BatchResult(strategy_id)
+    if job_tag:
+        finished = _finished_under(study_id, strategy_id, job_tag)
+        items = [i for i in items if i not in finished]
     for done, item_id in enumerate(items):
         if progress:
             progress(done, len(items), f"item {item_id}")
         try:
-            result.outcomes.append(run_item(item_id=item_id, strategy_id=strategy_id, judge_name=judge_name))
+            result.outcomes.append(run_item(item_id=item_id, strategy_id=strategy_id, judge_name=judge_name,
+                                            tags=(job_tag,) if job_tag else ()))
         except Exception as exc:  # noqa: BLE001 - one failing item must not end the run
             result.outcomes.append(ItemOutcome(item_id, None, 0, None, None, error=str(exc)))
     if progress:
         progress(len(items), len(items), "done")
     return result
+
+
+def batch_job(ctx) -> dict:
+    """The "batch" job (see oversight/jobs.py): params strategy_id, limit. A retried job skips the items its
+    earlier attempt finished (their transcripts carry the job's tag)."""
+    limit = ctx.params.get("limit") or None
+    return run_batch(study_id=ctx.study_id, strategy_id=int(ctx.params["strategy_id"]), limit=limit,
+                     progress=ctx.progress, job_tag=f"job:{ctx.job_id}").to_dict()

@@ -14,12 +14,12 @@ from sqlmodel import select
 
 from oversight.audit import log_event
 from oversight.db import session_scope
-from oversight.jobs import start_job
+from oversight.jobs import enqueue
 from oversight.w2s.config import W2SConfig, W2SError
 from oversight.w2s.runner import Progress, RunOutcome, run_config
 from storage.models import Study, W2SExperiment, W2SResult, W2SRun, utcnow
 
-JOB_KIND = "w2s"
+JOB_KIND = "w2s-run"
 
 
 @dataclass(frozen=True)
@@ -153,16 +153,18 @@ def execute(*, experiment_id: int, user_id: int | None = None, progress: Progres
 def start_run(*, experiment_id: int, user_id: int | None = None) -> int:
     """Run an experiment version as a background job with progress; returns the job id."""
     run_id = _new_run(experiment_id, user_id)
-
-    def body(progress: Progress) -> dict[str, Any]:
-        _, summary = execute(experiment_id=experiment_id, user_id=user_id, progress=progress, run_id=run_id)
-        return {"run_id": run_id, "methods": {m: f["pgr"] for m, f in summary["methods"].items()}}
-
-    job_id = start_job(kind=JOB_KIND, fn=body, params={"experiment_id": experiment_id, "run_id": run_id},
-                       user_id=user_id)
+    job_id = enqueue(kind=JOB_KIND, params={"experiment_id": experiment_id, "run_id": run_id}, user_id=user_id)
     with session_scope() as s:
         s.get(W2SRun, run_id).job_id = job_id
     return job_id
+
+
+def run_job(ctx) -> dict[str, Any]:
+    """The "w2s-run" job (see oversight/jobs.py): params experiment_id, run_id."""
+    run_id = int(ctx.params["run_id"])
+    _, summary = execute(experiment_id=int(ctx.params["experiment_id"]), user_id=ctx.user_id, progress=ctx.progress,
+                         run_id=run_id)
+    return {"run_id": run_id, "methods": {m: f["pgr"] for m, f in summary["methods"].items()}}
 
 
 def list_runs(*, experiment_id: int | None = None, limit: int = 50) -> list[W2SRun]:

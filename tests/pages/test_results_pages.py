@@ -318,7 +318,7 @@ def after_jobs(at, timeout_s: float = 60.0):
     return at
 
 
-def test_ask_the_ai_judge_shows_the_result_and_stores_it(judged):
+def test_ask_the_ai_judge_shows_the_result_and_stores_it(judged, worker):
     models.configure(ModelsConfig(
         models={"s": ScriptedConfig(name="s", responses=["x"], choice_probs=[0.5, 0.5])},
         roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "feedback")}))
@@ -339,7 +339,7 @@ def test_ask_the_ai_judge_shows_the_result_and_stores_it(judged):
         assert [j.transcript_id for j in stored] == [judged["room"]]
 
 
-def test_a_model_error_shows_as_an_error(judged):
+def test_a_model_error_shows_as_an_error(judged, worker):
     models.configure(ModelsConfig(
         models={"s": ScriptedConfig(name="s", responses=["x"], choice_probs=[1.0, 1.0, 1.0])},
         roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "feedback")}))

@@ -1,5 +1,6 @@
-"""payments: the study's completion redirect, base pay and bonus rule; payment exports and what each paid
-(base pay once per participant, a bonus once per assignment: partial unique indexes)
+"""payments and job workers: the study's completion redirect, base pay and bonus rule; payment exports and what
+each paid (base pay once per participant, a bonus once per assignment: partial unique indexes); jobs get their
+worker, heartbeat, attempts and a cancel flag (workers claim them from the database)
 
 Revision ID: 0007
 Revises: 0006
@@ -60,9 +61,25 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('bonus_rule', sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default='none'))
         batch_op.add_column(sa.Column('bonus_amount', sa.Float(), nullable=False, server_default='0'))
 
+    with op.batch_alter_table('job', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('worker', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+        batch_op.add_column(sa.Column('heartbeat_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('attempts', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('cancel_requested', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.create_index(batch_op.f('ix_job_heartbeat_at'), ['heartbeat_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_job_state'), ['state'], unique=False)
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('job', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_job_state'))
+        batch_op.drop_index(batch_op.f('ix_job_heartbeat_at'))
+        batch_op.drop_column('cancel_requested')
+        batch_op.drop_column('attempts')
+        batch_op.drop_column('heartbeat_at')
+        batch_op.drop_column('worker')
+
     with op.batch_alter_table('study', schema=None) as batch_op:
         batch_op.drop_column('bonus_amount')
         batch_op.drop_column('bonus_rule')
