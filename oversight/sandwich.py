@@ -385,6 +385,7 @@ def to_json(result: SandwichResult) -> dict[str, Any]:
                         "ci_high": c.ci_high, "n": c.n, "strategy_id": c.strategy_id,
                         "gold_stands_in": c.gold_stands_in} for c in result.conditions],
         "gap_closed": _gap_json(result.gap_closed),
+        "gap_closed_note": result.gap_closed.note if result.gap_closed else "",
         "gap_closed_by_version": [{"name": g.name, "strategy_id": g.strategy_id, **_gap_json(g), "skipped": g.skipped,
                                    "note": g.note} for g in result.gap_by],
         "paired": [{"name": p.name, "strategy_id": p.strategy_id, "n_items": p.n_items, "mean_alone": p.mean_alone,
@@ -416,18 +417,19 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
 
 
-def text_table(result: SandwichResult) -> str:
-    """A short plain-text sandwich table for the CLI report."""
-    if result.empty:
-        return f"sandwich: {result.message}"
+def text_table(data: dict[str, Any]) -> str:
+    """A short plain-text sandwich table for the CLI report, from `to_json`'s output."""
+    if data["empty"]:
+        return f"sandwich: {data['message']}"
     lines = ["sandwich (accuracy %, 95% cluster bootstrap over items)"
-             + (" — includes simulated participants" if result.simulated else "")]
-    for c in result.conditions:
-        note = " (gold stands in)" if c.gold_stands_in else ""
-        lines.append(f"  {c.name[:40]:<40} {_pct(c.estimate):>6} [{_pct(c.ci_low)}, {_pct(c.ci_high)}] "
-                     f"n={c.n}{note}")
-    g = result.gap_closed
-    if g is not None:
-        lines.append(f"  gap closed: {_pct(g.estimate)}% [{_pct(g.ci_low)}, {_pct(g.ci_high)}]"
-                     + (f" ({g.note})" if g.note else ""))
+             + (" — includes simulated participants" if data["simulated"] else "")]
+    for c in data["conditions"]:
+        note = " (gold stands in)" if c["gold_stands_in"] else ""
+        lines.append(f"  {c['name'][:40]:<40} {_pct(c['estimate']):>6} [{_pct(c['ci_low'])}, {_pct(c['ci_high'])}] "
+                     f"n={c['n']}{note}")
+    g = data["gap_closed"]
+    if g["estimate"] is not None:
+        lines.append(f"  gap closed: {_pct(g['estimate'])}% [{_pct(g['ci_low'])}, {_pct(g['ci_high'])}]")
+    elif data["gap_closed_note"]:
+        lines.append(f"  gap closed: — ({data['gap_closed_note']})")
     return "\n".join(lines)

@@ -37,6 +37,7 @@ class Builder:
         s.add_all(self.items)
         s.flush()
         s.add_all([ItemGold(item_id=it.id, gold_index=GOLD) for it in self.items])
+        self.gold = {it.id: GOLD for it in self.items}
         self.people = 0
 
     def strategy(self, name: str, version: int = 1, protocol: str = "assisted-qa") -> Strategy:
@@ -64,7 +65,7 @@ class Builder:
                        state="done")
         self.s.add(a)
         self.s.flush()
-        p = [0.2, 0.8] if correct else [0.8, 0.2]
+        p = [0.8, 0.2] if correct == (self.gold[item.id] == 0) else [0.2, 0.8]
         self.s.add(Judgment(item_id=item.id, assignment_id=a.id, judge_id=who.id, judge_kind="human",
                             probabilities=p, is_final=final))
 
@@ -165,7 +166,7 @@ def test_json_contract_csv_and_text(planted):
     csv_text = to_csv(result)
     assert csv_text.splitlines()[0].startswith("name,kind,strategy_id,estimate")
     assert len(csv_text.splitlines()) == 1 + len(result.conditions)
-    assert "gap closed" in text_table(result) and "With model · Assist v2" in text_table(result)
+    assert "gap closed" in text_table(to_json(result)) and "With model · Assist v2" in text_table(to_json(result))
 
 
 def test_bootstrap_is_deterministic_for_a_seed(planted):
@@ -210,7 +211,7 @@ def test_gold_stands_in_without_expert_answers_and_simulated_is_labelled(db):
     assert result.gap_closed.estimate == pytest.approx((0.8 - 0.5) / (1.0 - 0.5))
     assert result.simulated and to_json(result)["simulated"] is True
     assert to_json(result)["conditions"][-1]["gold_stands_in"] is True
-    assert "simulated" in text_table(result) and "gold stands in" in text_table(result)
+    assert "simulated" in text_table(to_json(result)) and "gold stands in" in text_table(to_json(result))
 
 
 def test_empty_study_gives_a_clear_empty_result(db):
@@ -250,3 +251,55 @@ def test_paired_comparison_only_uses_items_answered_both_ways():
     p = paired_comparison("x", alone, assisted)
     assert [r.item_id for r in p.items] == [1, 2]
     assert p.difference == pytest.approx(((1 - 0) + (1 - 0.5)) / 2)
+
+
+def test_model_alone_from_a_real_batch_run_and_the_report_cli(db, capsys):
+    """The model-alone row reads the batch runner's AI judgments under the condition's strategy; `report --json`
+    carries the sandwich section and the plain report prints its table."""
+    from oversight import models, strategies
+    from oversight.cli import main
+    from oversight.models.config import ModelsConfig, ScriptedConfig
+    from oversight.protocols.batch import run_batch
+
+    with session_scope() as s:
+        b = Builder(s, 0, name="Batch")
+        for i, gold in enumerate((0, 0, 0, 1)):
+            item = Item(study_id=b.study.id, external_id=f"k{i}", question="Where was the key?",
+                        options=["Under the flowerpot", "In the mailbox"],
+                        source_text="The key was under the blue flowerpot by the door.")
+            s.add(item)
+            s.flush()
+            s.add(ItemGold(item_id=item.id, gold_index=gold))
+            b.items.append(item)
+            b.gold[item.id] = gold
+        alone = b.condition("Alone", "alone")
+        for it, ok in zip(b.items, (True, False, False, False)):
+            b.answer(alone, it, ok)
+        study_id = b.study.id
+    models.configure(ModelsConfig(
+        models={"s": ScriptedConfig(name="s", responses=["It is under the flowerpot."], choice_probs=[0.9, 0.1])},
+        roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "feedback")}))
+    try:
+        model_st = strategies.create_strategy(study_id=study_id, name="model", protocol="model-alone",
+                                                   rules={"randomise_answer_order": False})
+        other = strategies.create_strategy(study_id=study_id, name="other", protocol="model-alone",
+                                                   rules={"randomise_answer_order": False})
+        assert all(o.error is None for o in run_batch(study_id=study_id, strategy_id=model_st.id).outcomes)
+        run_batch(study_id=study_id, strategy_id=other.id)  # another strategy's run is not this condition's
+    finally:
+        models.configure(None)
+    with session_scope() as s:
+        s.add(Condition(study_id=study_id, name="Model", kind="model", strategy_id=model_st.id))
+    main(["report", "--study", str(study_id), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    rows = {c["name"]: c for c in report["sandwich"]["conditions"]}
+    # The AI judge scores both answer orders, so the scripted model's fixed choice scores come out 50/50: wrong.
+    # n is 4, not 8: the other strategy's run is not this condition's.
+    assert (rows["Model"]["estimate"], rows["Model"]["n"]) == (0.0, 4)
+    assert (rows["Alone"]["estimate"], rows["Alone"]["n"]) == (0.25, 4)
+    assert rows["Experts (gold stands in)"]["gold_stands_in"] is True
+    assert report["sandwich"]["gap_closed"]["estimate"] is None  # no assisted condition
+    assert "agreement" not in report
+    main(["report", "--study", str(study_id)])
+    text = capsys.readouterr().out
+    assert "sandwich (accuracy %" in text and "Model" in text and "25.0" in text
