@@ -68,10 +68,12 @@ def sandwich_figure(result: SandwichResult) -> go.Figure:
     expert = next((c.estimate for c in rows if c.kind == "expert" and c.estimate is not None), None)
     if alone is not None and expert is not None and expert > alone:
         # The gap the assistance should close: from non-experts alone up to experts.
-        fig.add_hrect(y0=alone, y1=expert, fillcolor="#ffdd57", opacity=0.15, line_width=0)
-        for level, label in ((alone, "non-expert alone"), (expert, "expert")):
-            fig.add_hline(y=level, line={"dash": "dot", "color": "gray", "width": 1},
-                          annotation_text=label, annotation_position="top left")
+        fig.add_hrect(y0=alone, y1=expert, fillcolor="#ffdd57", opacity=0.2, line_width=0, layer="below")
+        for level, label in ((alone, "non-expert<br>alone"), (expert, "expert")):
+            fig.add_hline(y=level, line={"dash": "dot", "color": "gray", "width": 1})
+            # Labelled in the right margin, where no bar or error bar can hide them.
+            fig.add_annotation(text=label, xref="paper", x=1.005, xanchor="left", y=level, yanchor="middle",
+                               showarrow=False, font={"size": 11, "color": "gray"}, align="left")
     gap = result.gap_closed
     if gap is not None:
         text = (f"gap closed: {_pct(gap.estimate)} [{_pct(gap.ci_low)}, {_pct(gap.ci_high)}]"
@@ -81,7 +83,7 @@ def sandwich_figure(result: SandwichResult) -> go.Figure:
     fig.update_layout(
         title=_title("Sandwich: accuracy per condition (95% cluster-bootstrap CI over items)", result),
         yaxis={"range": [0, 1.05], "tickformat": ".0%", "title": "accuracy"}, showlegend=False,
-        height=480, margin={"l": 10, "r": 10, "t": 90, "b": 40},
+        height=480, margin={"l": 10, "r": 80, "t": 90, "b": 40},
     )
     return fig
 
@@ -96,7 +98,7 @@ def paired_figure(result: SandwichResult) -> go.Figure:
         fig.add_trace(go.Histogram(
             x=[r.assisted - r.alone for r in p.items], xbins={"start": -1.05, "end": 1.05, "size": 0.1},
             name=_plain(f"{p.name}: mean {p.difference:+.3f} [{p.ci_low:+.3f}, {p.ci_high:+.3f}], "
-                        f"{p.n_items} items"), opacity=0.6))
+                        f"{p.n_items} items"), opacity=0.6, showlegend=True))
     fig.add_vline(x=0, line={"dash": "dash", "color": "gray"})
     fig.update_layout(
         title=_title("Paired per item: accuracy with the model − accuracy alone", result), barmode="overlay",
