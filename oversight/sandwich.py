@@ -323,11 +323,11 @@ def sandwich(*, study_id: int, seed: int = SEED, resamples: int = RESAMPLES) -> 
             continue  # after the assisted rows, below (one row per expert condition, or the gold)
         rows.append(_row(c.name, c.kind, plain.get(c.id, {}), seed=seed, resamples=resamples, condition_id=c.id))
         if c.kind == "assisted":
-            for (cid, sid), g in sorted(by_version.items(), key=lambda kv: (kv[0][1] is None, kv[0][1] or 0)):
-                if cid == c.id:
-                    label = versions.get(sid, "no version") if sid is not None else "no version"
-                    rows.append(_row(f"{c.name} · {label}", "assisted", dict(g), seed=seed, resamples=resamples,
-                                     condition_id=c.id, strategy_id=sid))
+            # An assignment without a version (none should exist) counts in the pooled row only.
+            for (cid, sid), g in sorted(by_version.items(), key=lambda kv: kv[0][1] or 0):
+                if cid == c.id and sid is not None:
+                    rows.append(_row(f"{c.name} · {versions.get(sid, f'strategy {sid}')}", "assisted", dict(g),
+                                     seed=seed, resamples=resamples, condition_id=c.id, strategy_id=sid))
     alone = _pool(of_kind["alone"])
     expert_measured = _pool(of_kind["expert"])
     gold = not expert_measured
