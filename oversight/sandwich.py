@@ -429,7 +429,8 @@ def text_table(data: dict[str, Any]) -> str:
                      f"n={c['n']}{note}")
     g = data["gap_closed"]
     if g["estimate"] is not None:
-        lines.append(f"  gap closed: {_pct(g['estimate'])}% [{_pct(g['ci_low'])}, {_pct(g['ci_high'])}]")
+        note = f" ({data['gap_closed_note']})" if data["gap_closed_note"] else ""
+        lines.append(f"  gap closed: {_pct(g['estimate'])}% [{_pct(g['ci_low'])}, {_pct(g['ci_high'])}]{note}")
     elif data["gap_closed_note"]:
         lines.append(f"  gap closed: — ({data['gap_closed_note']})")
     return "\n".join(lines)
