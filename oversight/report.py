@@ -22,6 +22,8 @@ interval is the 95 % Wilson score interval of the accuracy.
   Siding with the honest debater is being correct, so the honest win rate equals the accuracy.
 - `consultancy`: in transcripts with a consultant, accuracy when the consultant was honest and when
   not, and how often the judge sided with the consultant.
+- `sandwich` (in `study_report`): accuracy per condition and strategy version, gap closed and the paired
+  per-item comparison, from `oversight.sandwich`.
 
 `tag` keeps the judgments whose transcript or item carries the tag (e.g. "paper" for the NYU rooms
 used in the paper). The judgments are read by `oversight.judgment_records.load_judgments` (the
@@ -42,6 +44,7 @@ from sqlmodel import select
 
 from oversight.db import session_scope
 from oversight.judgment_records import JudgmentRecord, load_judgments
+from oversight.sandwich import sandwich, to_json
 from oversight.vocab import is_correct
 from storage.models import Item, Judgment, Strategy, Study, Transcript, User
 
@@ -308,10 +311,11 @@ def _strategies(s, study_id: int) -> dict[int, Strategy]:
 
 def study_report(*, study_id: int, tag: str | None = None) -> dict[str, Any]:
     """The headline numbers of a study (optionally only judgments tagged `tag`), JSON-ready: the dashboard's
-    figures without the per-judgment times."""
+    figures without the per-judgment times, and the sandwich (`oversight.sandwich.to_json`: per condition and
+    version, gap closed, paired comparison), which covers the whole study whatever `tag` says."""
     report = dashboard(study_id=study_id, tag=tag)
     del report["times"]
-    return {**report, "tag": tag}
+    return {**report, "tag": tag, "sandwich": to_json(sandwich(study_id=study_id))}
 
 
 def dashboard(*, study_id: int, tag: str | None = None, strategy_ids: Sequence[int] | None = None,

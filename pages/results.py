@@ -1,11 +1,14 @@
 """Admins and experts: judge accuracy per setting, strategy version and rounds (95% Wilson intervals),
 mean probability on the correct answer, calibration, debater win rates, consultancy by honesty and time
-per judgment. Everything is computed in `oversight.report`; this page only draws it."""
+per judgment, and the sandwich (accuracy per condition, gap closed, paired per-item comparison). Everything is
+computed in `oversight.report` and `oversight.sandwich`; this page only draws it."""
 
 import plotly.graph_objects as go
 import streamlit as st
 
 from oversight.report import dashboard, dashboard_options
+from oversight.sandwich import sandwich, table_rows, to_csv
+from oversight.sandwich_figures import figure_html, paired_figure, sandwich_figure
 from ui import pick_study, require_role
 
 require_role("admin", "expert")
@@ -92,7 +95,7 @@ if not rows:
     st.stop()
 
 tabs = st.tabs(["Accuracy", "Strategy versions", "Calibration", "Rounds", "Debaters", "Consultancy",
-                "Time per judgment"])
+                "Time per judgment", "Sandwich"])
 
 with tabs[0]:
     st.caption("Final judgments; correct when the final probability on the gold answer is above 0.5. "
@@ -207,3 +210,50 @@ with tabs[6]:
     section(data["times"], key="chart_times", figure=times_figure, drop=("seconds",),
             empty="No timed judgments by human judges match these filters (imported NYU judgments carry no timings).",
             caption="Seconds per judgment of human judges (every timed judgment, final or not).")
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def sandwich_section() -> None:
+    result = sandwich(study_id=study_id)
+    if result.empty:
+        st.info(result.message)
+        return
+    st.caption("Accuracy per condition (final answers; practice items excluded; the filters above do not apply). "
+               "95% intervals: cluster bootstrap over items, since answers to one item are not independent. "
+               "Gap closed = (assisted − alone) / (expert − alone).")
+    if result.simulated:
+        st.caption("Includes simulated data: some answers come from simulated participants or experts.")
+    if result.gold_stands_in:
+        st.caption("Gold stands in for experts: no expert answers yet, so the expert bar is the gold answer "
+                   "(100%), not a measured accuracy.")
+    st.plotly_chart(sandwich_figure(result), width="stretch", key="chart_sandwich")
+    table(table_rows(result))
+    gap = result.gap_closed
+    if gap is not None:
+        st.metric("Gap closed (all assisted conditions)", percent(gap.estimate),
+                  help="95% interval: " + f"{percent(gap.ci_low)} to {percent(gap.ci_high)}")
+        if gap.note:
+            st.caption(gap.note)
+        table([{"assisted": g.name, "strategy_id": g.strategy_id, "gap_closed": g.estimate, "ci_low": g.ci_low,
+                "ci_high": g.ci_high, "items": g.n_items, "resamples_skipped": g.skipped, "note": g.note}
+               for g in result.gap_by])
+    if any(p.items for p in result.paired):
+        st.subheader("Paired per item")
+        st.caption("Items answered both alone and with the model: per item, accuracy with the model minus "
+                   "accuracy alone; the mean difference with a 95% bootstrap interval over items.")
+        st.plotly_chart(paired_figure(result), width="stretch", key="chart_paired")
+        table([{"assisted": p.name, "strategy_id": p.strategy_id, "items": p.n_items, "mean_alone": p.mean_alone,
+                "mean_assisted": p.mean_assisted, "difference": p.difference, "ci_low": p.ci_low,
+                "ci_high": p.ci_high} for p in result.paired])
+    c1, c2 = st.columns(2)
+    c1.download_button("Download table (CSV)", data=to_csv(result), file_name=f"sandwich-study-{study_id}.csv",
+                       mime="text/csv", key="sandwich_csv")
+    c2.download_button("Download figure (HTML)", data=lambda: figure_html(result),
+                       file_name=f"sandwich-study-{study_id}.html", mime="text/html", key="sandwich_html")
+
+
+with tabs[7]:
+    sandwich_section()

@@ -95,10 +95,11 @@ def test_dashboard_draws_every_section(judged, role):
     charts = at.get("plotly_chart")
     assert len(charts) == 7  # accuracy, strategies, calibration, rounds, debaters, consultancy, time
     assert [t.label for t in at.tabs] == ["Accuracy", "Strategy versions", "Calibration", "Rounds", "Debaters",
-                                          "Consultancy", "Time per judgment"]
+                                          "Consultancy", "Time per judgment", "Sandwich"]
     settings = list(at.dataframe[0].value["setting"])
     assert settings == ["debate", "human consultancy", "human debate", "human debate"]
-    assert not [i for i in at.info]
+    # A debate study without conditions: only the sandwich says it has nothing to show.
+    assert [i.value for i in at.info] == ["This study declares no conditions, so there is no sandwich to show."]
 
 
 def charts(at: AppTest) -> list[list[dict]]:
@@ -384,3 +385,50 @@ def test_an_expert_reviews_a_transcript(judged):
     saved = reviews_for(transcript_id=judged["live"])
     assert [(r.verdict, r.score, r.notes) for r in saved] == [("judge right", 3.0, "Sound judging: A's quote settled it.")]
     assert "Sound judging" in " ".join(t.value for t in at.text)
+
+
+def test_sandwich_tab_draws_the_chart_table_gap_and_paired_comparison(people):
+    from oversight.sandwich import sandwich
+    from tests.test_sandwich import Builder
+
+    with session_scope() as s:
+        b = Builder(s, 6, name="Sandwich page")
+        alone = b.condition("Alone", "alone")
+        v1 = b.strategy(f"Assist {EVIL}")
+        assisted = b.condition(f"With model {EVIL}", "assisted", v1)
+        for i, it in enumerate(b.items):
+            b.answer(alone, it, i < 3, simulated=True)
+            b.answer(assisted, it, i < 5)
+        study_id = b.study.id
+    at = run_page("results", people["admin"], study=str(study_id))
+    assert not at.exception
+    tab = at.tabs[7]
+    assert tab.label == "Sandwich"
+    captions = "\n".join(c.value for c in tab.caption)
+    assert "Includes simulated data" in captions and "Gold stands in for experts" in captions
+    sandwich_chart, paired_chart = [json.loads(c.proto.spec) for c in tab.get("plotly_chart")]
+    bars = sandwich_chart["data"][0]
+    assert len(bars["x"]) == 3 and all("<script>" not in x for x in bars["x"])  # user names escaped
+    assert bars["y"] == pytest.approx([0.5, 5 / 6, 1.0])
+    assert "gap closed: 66.7%" in json.dumps(sandwich_chart["layout"]["annotations"])
+    assert paired_chart["data"] and "Paired per item" in paired_chart["layout"]["title"]["text"]
+    table = tab.dataframe[0].value
+    assert list(table["kind"]) == ["alone", "assisted", "assisted", "expert"]
+    assert list(table["gold_stands_in"]) == [False, False, False, True]
+    assert tab.metric[0].value == "66.7%"
+    expected = sandwich(study_id=study_id).gap_closed
+    assert expected.estimate == pytest.approx((5 / 6 - 0.5) / (1 - 0.5))
+    assert [d.label for d in tab.get("download_button")] == ["Download table (CSV)", "Download figure (HTML)"]
+
+
+def test_sandwich_tab_empty_state(people):
+    from tests.test_sandwich import Builder
+
+    with session_scope() as s:
+        b = Builder(s, 2, name="Not yet")
+        b.condition("Alone", "alone")
+        s.add(Judgment(item_id=b.items[0].id, judge_kind="human", probabilities=[0.2, 0.8], is_final=True))
+        study_id = b.study.id
+    at = run_page("results", people["admin"], study=str(study_id))
+    assert not at.exception
+    assert "No final answers in any condition yet" in at.tabs[7].info[0].value
