@@ -290,9 +290,10 @@ def simulate(*, study_id: int, participants: int, skill: Skill = Skill(), expert
 def summarise(run: SimulationRun, skill: Skill) -> dict[str, Any]:
     """The study's sandwich figures beside what was planted: `conditions` (name, kind, planted, estimate, ci_low,
     ci_high, n) and `gap_closed` (planted, estimate, ci_low, ci_high), plus review agreement and what ran."""
-    from oversight import agreement, sandwich
+    from oversight import agreement
+    from oversight.sandwich import sandwich, to_json
 
-    figures = sandwich.to_json(sandwich.analyse(study_id=run.study_id))
+    figures = to_json(sandwich(study_id=run.study_id))
     conditions = []
     for row in figures["conditions"]:
         planted = None if row.get("gold_stands_in") else skill.accuracy(row["kind"])
