@@ -24,7 +24,8 @@ from storage.models import (Assignment, Condition, ExpertReview, Item, ItemGold,
                             Transcript, User)
 
 __all__ = ["ReviewError", "submit_review", "review_transcript", "review_queue", "review_context", "adjudicate",
-           "adjudication_queue", "final_labels", "reviews_for", "second_review_chosen", "set_review_settings"]
+           "adjudication_queue", "final_labels", "reviews_for", "review_filters", "second_review_chosen",
+           "set_review_settings"]
 
 ALREADY_REVIEWED = "You already reviewed this (in another tab?)"
 ALREADY_ADJUDICATED = "This was already adjudicated (in another tab?)"
@@ -409,3 +410,29 @@ def final_labels(*, study_id: int) -> dict[int, dict[str, FinalLabel]]:
                 out[f] = FinalLabel(None, "open")
         settled[aid] = out
     return settled
+
+
+@dataclass(frozen=True)
+class ReviewFilters:
+    finished: int  # finished, non-practice assignments of the study
+    conditions: list[tuple[int, str]]
+    strategies: list[tuple[int, str]]  # empty when the study is blind for this user
+
+
+def review_filters(*, study_id: int, expert_id: int) -> ReviewFilters:
+    """What the queue can be filtered by, for this user (no strategy versions in a blind study for experts)."""
+    with session_scope(write=False) as s:
+        user = _reviewer(s, expert_id)
+        study = s.get(Study, study_id)
+        if study is None:
+            raise ReviewError(f"no study with id {study_id}")
+        finished = s.exec(select(Assignment.id).where(Assignment.study_id == study_id, Assignment.state == "done",
+                                                      Assignment.practice.is_(False))).all()
+        conditions = s.exec(select(Condition.id, Condition.name).where(Condition.study_id == study_id)
+                            .order_by(Condition.position, Condition.id)).all()
+        strategies = []
+        if _sees_design(user, study):
+            used = select(Assignment.strategy_id).where(Assignment.study_id == study_id).distinct()
+            strategies = [(x.id, strategy_label(x)) for x in s.exec(
+                select(Strategy).where(Strategy.id.in_(used)).order_by(Strategy.name, Strategy.version)).all()]
+        return ReviewFilters(len(finished), [tuple(c) for c in conditions], strategies)

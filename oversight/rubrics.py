@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
