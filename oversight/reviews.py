@@ -353,6 +353,9 @@ def adjudicate(*, assignment_id: int, expert_id: int, labels: dict[str, Any], no
     if extra:
         raise ReviewError(f"the reviewers agree on {', '.join(sorted(extra))}; adjudicate only "
                           f"{', '.join(disputed)}")
+    unsettled = [f for f in disputed if (labels or {}).get(f) is None]
+    if unsettled:  # explicitly, flags too: a flag left out must not settle as "no"
+        raise ReviewError(f"settle every field the reviews disagree on: {', '.join(unsettled)}")
     rubric = current_rubric(study_id)
     missing = set(disputed) - {f["name"] for f in rubric.fields}
     if missing:  # a field of an older rubric version: check it against the reviews' own values

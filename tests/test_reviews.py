@@ -204,3 +204,31 @@ def test_review_settings_are_checked(world):
         set_review_settings(study_id=world["study"], user_id=None, review_share=1.5)
     assert set_review_settings(study_id=world["study"], user_id=None, review_share=0.2) == ["review_share"]
     assert set_review_settings(study_id=world["study"], user_id=None, review_share=0.2) == []
+
+
+def test_the_export_says_how_each_label_was_settled(world, tmp_path):
+    import json
+
+    from oversight.export import export_study
+
+    a, (e0, e1, e2) = world["a"], world["experts"]
+    set_review_settings(study_id=world["study"], user_id=None, review_share=1.0)
+    submit_review(assignment_id=a[0], expert_id=e0, labels={"outcome": "correct", "help_quality": 4})
+    submit_review(assignment_id=a[0], expert_id=e1, labels={"outcome": "incorrect", "help_quality": 4, "bias": True})
+    with pytest.raises(ReviewError, match="disagree on: bias"):
+        adjudicate(assignment_id=a[0], expert_id=e2, labels={"outcome": "incorrect"})
+    adjudicate(assignment_id=a[0], expert_id=e2, labels={"outcome": "incorrect", "bias": False})
+    submit_review(assignment_id=a[1], expert_id=e0, labels=GOOD)
+    submit_review(assignment_id=a[2], expert_id=e0, labels=GOOD)
+    submit_review(assignment_id=a[2], expert_id=e1, labels={**GOOD, "misled": True})
+    manifest = export_study(study_id=world["study"], out_dir=tmp_path / "out")
+    assert manifest["counts"]["reviews"] == 6 and manifest["counts"]["rubrics"] == 1
+    rows = {r["assignment_id"]: r["labels"] for r in map(json.loads, (tmp_path / "out" / "final_labels.jsonl")
+                                                          .read_text().splitlines())}
+    assert rows[a[0]]["outcome"] == {"value": "incorrect", "status": "adjudicated"}
+    assert rows[a[0]]["bias"] == {"value": False, "status": "adjudicated"}
+    assert rows[a[0]]["help_quality"] == {"value": 4, "status": "unanimous"}
+    assert rows[a[1]]["outcome"] == {"value": "correct", "status": "single"}
+    assert rows[a[2]]["misled"] == {"value": None, "status": "open"}
+    reviews = [json.loads(x) for x in (tmp_path / "out" / "reviews.jsonl").read_text().splitlines()]
+    assert reviews[0]["final_status"]["outcome"] == "adjudicated" and reviews[0]["labels"]["outcome"] == "correct"
