@@ -73,10 +73,10 @@ def second_review_chosen(assignment_id: int, share: float) -> bool:
 def submit_review(*, assignment_id: int, expert_id: int, labels: dict[str, Any], notes: str = "") -> int:
     """Store an expert's rubric review of a finished assignment (against the study's current rubric)."""
     with session_scope(write=False) as s:
-        study_id = s.get(Assignment, assignment_id).study_id if s.get(Assignment, assignment_id) else None
-    if study_id is None:
+        a = s.get(Assignment, assignment_id)
+    if a is None:
         raise ReviewError(f"no assignment with id {assignment_id}")
-    rubric = current_rubric(study_id)
+    rubric = current_rubric(a.study_id)
     labels = check_labels(rubric, labels)
     with session_scope() as s:
         user = _reviewer(s, expert_id)
