@@ -33,6 +33,14 @@ def test_linearly_weighted_kappa_by_hand():
     assert cohen_kappa(pairs, 3) == pytest.approx((0.5 - 0.3125) / (1 - 0.3125))  # unweighted: p_e = 5/16
 
 
+def test_ordinal_alpha_by_hand():
+    # Units (0,0), (1,2), (2,2): n0 = 2, n1 = 1, n2 = 3, n = 6; ordinal δ²(c,k) = (Σ_{g=c..k} n_g − (n_c+n_k)/2)²:
+    # δ²(0,1) = 2.25, δ²(1,2) = 4, δ²(0,2) = 12.25. D_o = (o12 + o21)·4 / 6 = 4/3;
+    # D_e = 2·(2·1·2.25 + 2·3·12.25 + 1·3·4) / (6·5) = 6; alpha = 1 − (4/3)/6 = 7/9.
+    assert krippendorff_alpha([[0, 1, 2], [0, 2, 2]], 3, "ordinal") == pytest.approx(7 / 9)
+    assert krippendorff_alpha([[0, 1, 2], [0, 2, 2]], 3, "nominal") != pytest.approx(7 / 9)
+
+
 def test_identical_values_leave_agreement_undefined():
     assert cohen_kappa([(1, 1), (1, 1)], 2) is None
     assert krippendorff_alpha([[1, 1], [1, 1]], 2, "nominal") is None
