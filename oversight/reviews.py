@@ -108,6 +108,9 @@ def review_transcript(*, transcript_id: int, expert_id: int, labels: dict[str, A
     labels = check_labels(rubric, labels)
     with session_scope() as s:
         user = _reviewer(s, expert_id)
+        # No unique index covers reviews without an assignment: the transcript's row lock (PostgreSQL; SQLite writers
+        # already queue at BEGIN IMMEDIATE) makes the check and the insert one step.
+        s.exec(select(Transcript.id).where(Transcript.id == t.id).with_for_update()).one()
         done = s.exec(select(ExpertReview.id).where(ExpertReview.transcript_id == t.id,
                                                     ExpertReview.expert_id == user.id,
                                                     ExpertReview.kind == "review")).first()

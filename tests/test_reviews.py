@@ -7,6 +7,7 @@ import threading
 import pytest
 from sqlmodel import select
 
+from oversight import auth
 from oversight.db import session_scope
 from oversight.reviews import (ALREADY_REVIEWED, ReviewError, adjudicate, adjudication_queue, final_labels,
                                review_context, review_queue, review_transcript, reviews_for, second_review_chosen,
@@ -232,3 +233,38 @@ def test_the_export_says_how_each_label_was_settled(world, tmp_path):
     assert rows[a[2]]["misled"] == {"value": None, "status": "open"}
     reviews = [json.loads(x) for x in (tmp_path / "out" / "reviews.jsonl").read_text().splitlines()]
     assert reviews[0]["final_status"]["outcome"] == "adjudicated" and reviews[0]["labels"]["outcome"] == "correct"
+
+
+def test_two_reviews_at_once_store_one_on_each_database(any_db):
+    """The race on both engines: the unique index decides, the loser gets the message."""
+    from oversight.studies import create_study
+    from storage.models import Item
+
+    study = create_study(name="Race", user_id=None)
+    person = auth.create_invites(study_id=study.id, count=1)[0].user_id
+    expert = auth.create_user(role="expert", name="racer", password="long enough").id
+    with session_scope() as s:
+        item = Item(study_id=study.id, external_id="q", question="?", options=["a", "b"])
+        s.add(item)
+        s.flush()
+        a = Assignment(study_id=study.id, participant_id=person, item_id=item.id, state="done")
+        s.add(a)
+        s.flush()
+        aid = a.id
+    barrier, outcomes = threading.Barrier(4), []
+
+    def submit():
+        barrier.wait()
+        try:
+            outcomes.append(submit_review(assignment_id=aid, expert_id=expert, labels=GOOD))
+        except ReviewError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(map(str, outcomes)).count(ALREADY_REVIEWED) == 3
+    with session_scope(write=False) as s:
+        assert len(s.exec(select(ExpertReview)).all()) == 1
