@@ -41,6 +41,7 @@ class ReviewError(Exception):
     """A review, adjudication or rubric that cannot be saved; the message is safe to show."""
 
 
+CHANGED_MEANWHILE = "someone else changed the rubric meanwhile; look at the new version and try again"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -153,17 +154,19 @@ def rubric_versions(study_id: int) -> list[Rubric]:
         return list(s.exec(select(Rubric).where(Rubric.study_id == study_id).order_by(Rubric.version)).all())
 
 
-def new_rubric_version(*, study_id: int, fields: Any, reason: str, user_id: int | None) -> Rubric:
-    """Save the next rubric version. Older versions stay as they were: reviews keep pointing at the one they used."""
+def new_rubric_version(*, study_id: int, fields: Any, reason: str, user_id: int | None,
+                       base_version: int | None = None) -> Rubric:
+    """Save the next rubric version. Older versions stay as they were: reviews keep pointing at the one they used.
+    `base_version`: the version the editor started from; if another is newest by now, nothing is saved."""
     reason = (reason or "").strip()
     if not reason:
         raise ReviewError("say why the rubric changes (a reason is required)")
     fields = check_fields(fields)
-    current = current_rubric(study_id)
+    current_rubric(study_id)  # version 1 exists before the next one
     with session_scope() as s:
         latest = _newest(s, study_id)
-        if latest.version != current.version:
-            raise ReviewError("someone else changed the rubric meanwhile; look at the new version and try again")
+        if base_version is not None and latest.version != base_version:
+            raise ReviewError(CHANGED_MEANWHILE)
         if latest.fields == fields:
             raise ReviewError(f"nothing changed: the fields are those of version {latest.version}")
         row = Rubric(study_id=study_id, version=latest.version + 1, fields=fields, reason=reason, created_by=user_id)
@@ -172,6 +175,6 @@ def new_rubric_version(*, study_id: int, fields: Any, reason: str, user_id: int 
         try:
             s.flush()
         except IntegrityError:
-            raise ReviewError("someone else changed the rubric meanwhile; look at the new version and try again") from None
+            raise ReviewError(CHANGED_MEANWHILE) from None
         return row
 

@@ -179,7 +179,7 @@ if "Rubric and settings" in tabs:
                     user_error(ValueError(f"the fields are not valid JSON: {exc}"))
                 else:
                     saved, row = attempt(new_rubric_version, study_id=study_id, fields=fields, reason=reason,
-                                         user_id=user.id)
+                                         user_id=user.id, base_version=rubric.version)
                     if saved:
                         st.session_state["review_flash"] = f"Rubric v{row.version} saved."
                         st.rerun()

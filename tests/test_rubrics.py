@@ -35,6 +35,8 @@ def test_a_new_version_needs_a_reason_and_a_change(study):
     assert [r.version for r in rubric_versions(study.id)] == [1, 2]
     assert rubric_versions(study.id)[0].fields == check_fields(DEFAULT_FIELDS)  # version 1 untouched
     assert current_rubric(study.id).version == 2
+    with pytest.raises(ReviewError, match="changed the rubric meanwhile"):  # an editor who started from v1
+        new_rubric_version(study_id=study.id, fields=DEFAULT_FIELDS, reason="back", user_id=None, base_version=1)
     with session_scope(write=False) as s:
         kinds = [e.kind for e in s.exec(select(Event).where(Event.study_id == study.id)).all()]
     assert "rubric.version" in kinds
