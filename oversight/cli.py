@@ -589,9 +589,11 @@ def cmd_rubric_set(args) -> None:
         raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
         raise CliError(f"{args.file} is not valid JSON: {exc}") from None
-    if isinstance(fields, dict) and "fields" in fields:  # what `rubric show --json` prints
-        fields = fields["fields"]
-    row = new_rubric_version(study_id=_study_id(args.study), fields=fields, reason=args.reason or "", user_id=None)
+    base = None
+    if isinstance(fields, dict) and "fields" in fields:  # edited `rubric show --json` output: refused if stale
+        base, fields = fields.get("version"), fields["fields"]
+    row = new_rubric_version(study_id=_study_id(args.study), fields=fields, reason=args.reason or "", user_id=None,
+                             base_version=base)
     _emit(args, {"version": row.version, "fields": row.fields}, f"rubric v{row.version} saved")
 
 

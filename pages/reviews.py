@@ -170,8 +170,8 @@ if "Rubric and settings" in tabs:
         with st.form("rubric-version"):
             st.caption("A new version: the fields as JSON (name, label, kind choice|scale|flag, choices, level "
                        "nominal|ordinal). Reviews keep the version they were made under.")
-            raw = st.text_area("Fields", json.dumps(rubric.fields, indent=2), height=300)
-            reason = st.text_input("Why the rubric changes")
+            raw = st.text_area("Fields", json.dumps(rubric.fields, indent=2), height=300, key="rubric-fields")
+            reason = st.text_input("Why the rubric changes", key="rubric-reason")
             if st.form_submit_button("Save new version"):
                 try:
                     fields = json.loads(raw)

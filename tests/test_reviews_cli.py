@@ -45,6 +45,10 @@ def test_rubric_show_and_set(world, cli_here, tmp_path):
     assert out["version"] == 2 and current_rubric(world["study"]).version == 2
     same = cli_here("rubric", "set", "--study", study, "--file", str(path), "--reason", "again", ok=False)
     assert "nothing changed" in same.stderr
+    stale = tmp_path / "stale.json"  # edited from version 1's `rubric show --json`, saved after version 2
+    stale.write_text(json.dumps({**shown, "fields": DEFAULT_FIELDS[:3]}))
+    assert "changed the rubric meanwhile" in cli_here("rubric", "set", "--study", study, "--file", str(stale),
+                                                       "--reason", "late", ok=False).stderr
     path.write_text("{not json")
     assert "not valid JSON" in cli_here("rubric", "set", "--study", study, "--file", str(path), "--reason", "x",
                                         ok=False).stderr

@@ -81,3 +81,21 @@ def test_the_empty_study_says_nothing_is_finished(study):
     expert = auth.create_user(role="expert", name="eve", password="long enough").id
     at = run_page("reviews", expert, study=str(study.id))
     assert any("no finished assignments" in i.value for i in at.info)
+
+
+def test_an_admin_saves_a_new_rubric_version(world):
+    import json
+
+    from oversight.rubrics import DEFAULT_FIELDS, current_rubric
+
+    at = run_page("reviews", world["admin"], study=str(world["study"]))
+    at.text_area(key="rubric-fields").input("[{not json")
+    at.text_input(key="rubric-reason").input("effort matters")
+    next(b for b in at.button if b.label == "Save new version").click().run()
+    assert any("not valid JSON" in e.value for e in at.error)
+    fields = DEFAULT_FIELDS + [{"name": "effort", "label": "Participant effort", "kind": "scale", "choices": [1, 2, 3]}]
+    at.text_area(key="rubric-fields").input(json.dumps(fields))
+    next(b for b in at.button if b.label == "Save new version").click().run()
+    assert not at.exception and any("Rubric v2 saved" in s.value for s in at.success)
+    assert [f["name"] for f in current_rubric(world["study"]).fields][-1] == "effort"
+    assert any("rubric v2" in c.value for c in at.caption)  # the form now asks for the new field too
