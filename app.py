@@ -78,6 +78,7 @@ PAGES = {
             st.Page("pages/strategies.py", title="Strategies", icon=":material/tune:"),
             st.Page("pages/results.py", title="Results", icon=":material/monitoring:"),
             st.Page("pages/transcripts.py", title="Transcripts", icon=":material/forum:"),
+            st.Page("pages/reviews.py", title="Review queue", icon=":material/rate_review:"),
         ],
         "Labs": [
             st.Page("pages/rlaif.py", title="RLAIF", icon=":material/thumbs_up_down:"),
@@ -87,7 +88,8 @@ PAGES = {
     },
     "expert": {
         "Review": [
-            st.Page("pages/results.py", title="Results", icon=":material/monitoring:", default=True),
+            st.Page("pages/reviews.py", title="Review queue", icon=":material/rate_review:", default=True),
+            st.Page("pages/results.py", title="Results", icon=":material/monitoring:"),
             st.Page("pages/transcripts.py", title="Transcripts", icon=":material/forum:"),
             st.Page("pages/study_items.py", title="Items", icon=":material/library_books:"),
             st.Page("pages/participant.py", title="Answer items", icon=":material/edit_note:", url_path="answer"),

@@ -566,6 +566,128 @@ def cmd_jobs_cancel(args) -> None:
           f"job {args.job} " + ("will stop at its next progress report" if state == "running" else f"is {state}"))
 
 
+def _staff(name: str) -> int:
+    """An expert's or admin's id by name (the CLI acts as them)."""
+    from sqlmodel import select
+
+    from oversight.db import session_scope
+    from storage.models import User
+
+    with session_scope(write=False) as s:
+        user = s.exec(select(User).where(User.name == name, User.role.in_(("expert", "admin")))).first()
+    if user is None:
+        raise CliError(f"no expert or admin named {name!r} (see `python -m oversight create-user`)")
+    return user.id
+
+
+def cmd_reviews_queue(args) -> None:
+    from oversight.reviews import review_queue
+
+    queue = review_queue(study_id=_study_id(args.study), expert_id=_staff(args.expert),
+                         condition_id=args.condition, strategy_id=args.strategy)
+    rows = [asdict(q) for q in queue]
+    lines = [f"#{q.assignment_id:<6} {'second' if q.second else 'first ':<6} {q.condition or '-':<20} "
+             f"{(q.strategy or '') + ' ' if q.strategy else ''}{q.question[:60]}" for q in queue]
+    _emit(args, rows, "\n".join(lines) or "nothing to review for this expert")
+
+
+def cmd_reviews_submit(args) -> None:
+    from oversight.reviews import submit_review
+
+    labels = _json_arg(args.labels, "--labels")
+    rid = submit_review(assignment_id=args.assignment, expert_id=_staff(args.expert), labels=labels,
+                        notes=args.notes or "")
+    _emit(args, {"review_id": rid}, f"review {rid} saved")
+
+
+def cmd_reviews_agreement(args) -> None:
+    from oversight.agreement import agreement
+
+    result = agreement(study_id=_study_id(args.study))
+
+    def num(x: float | None) -> str:
+        return "undefined" if x is None else f"{x:.3f}"
+
+    lines = [result.message] if result.message else (
+        [f"over {result.n_double} double-reviewed assignments"
+         + (" (includes simulated data)" if result.includes_simulated else "")]
+        + [f"{f.name:<26} {f.level:<8} n={f.n:<4} alpha={num(f.alpha):<9} "
+           f"{'weighted ' if f.kappa_weighted else ''}kappa={num(f.kappa):<9} unanimous={num(f.unanimous)} "
+           f"adjudicated={num(f.adjudicated)} open={num(f.open)}" for f in result.fields])
+    _emit(args, asdict(result), "\n".join(lines))
+
+
+def cmd_reviews_settings(args) -> None:
+    from oversight.reviews import set_review_settings
+    from oversight.studies import get_study
+
+    changed = set_review_settings(study_id=_study_id(args.study), user_id=None, review_share=args.share,
+                                  blind_review=args.blind)
+    study = get_study(args.study)
+    data = {"review_share": study.review_share, "blind_review": study.blind_review, "changed": changed}
+    _emit(args, data, f"second reviews: {study.review_share:g} of assignments · blind review: "
+                      f"{'yes' if study.blind_review else 'no'}" + (f" (changed: {', '.join(changed)})" if changed
+                                                                     else ""))
+
+
+def cmd_rubric_show(args) -> None:
+    from oversight.rubrics import current_rubric
+
+    rubric = current_rubric(_study_id(args.study))
+    data = {"version": rubric.version, "reason": rubric.reason, "fields": rubric.fields}
+    lines = [f"rubric v{rubric.version}: {rubric.reason}"] + [
+        f"  {f['name']:<26} {f['kind']:<6} {f['level']:<8} {', '.join(map(str, f['choices']))}"
+        for f in rubric.fields]
+    _emit(args, data, "\n".join(lines))
+
+
+def cmd_rubric_set(args) -> None:
+    from oversight.rubrics import new_rubric_version
+
+    try:
+        fields = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{args.file} is not valid JSON: {exc}") from None
+    base = None
+    if isinstance(fields, dict) and "fields" in fields:  # edited `rubric show --json` output: refused if stale
+        base, fields = fields.get("version"), fields["fields"]
+    row = new_rubric_version(study_id=_study_id(args.study), fields=fields, reason=args.reason or "", user_id=None,
+                             base_version=base)
+    _emit(args, {"version": row.version, "fields": row.fields}, f"rubric v{row.version} saved")
+
+
+def add_reviews(sub, add: Callable) -> None:
+    reviews = sub.add_parser("reviews", help="expert review: queue, agreement, settings").add_subparsers(
+        dest="reviews_cmd", required=True)
+    sp = add("queue", cmd_reviews_queue, "what an expert reviews next, in order", reviews)
+    sp.add_argument("--study", type=int, required=True)
+    sp.add_argument("--expert", required=True, help="the expert's (or admin's) name")
+    sp.add_argument("--condition", type=int, help="only this condition id")
+    sp.add_argument("--strategy", type=int, help="only this strategy version id (not in a blind study)")
+    sp = add("submit", cmd_reviews_submit, "store an expert's rubric review of a finished assignment", reviews)
+    sp.add_argument("--assignment", type=int, required=True)
+    sp.add_argument("--expert", required=True)
+    sp.add_argument("--labels", required=True, help='JSON, e.g. \'{"outcome": "correct", "help_quality": 4}\'')
+    sp.add_argument("--notes")
+    sp = add("agreement", cmd_reviews_agreement, "Krippendorff's alpha and Cohen's kappa per rubric field", reviews)
+    sp.add_argument("--study", type=int, required=True)
+    sp = add("settings", cmd_reviews_settings, "share of second reviews and blind review (audited)", reviews)
+    sp.add_argument("--study", type=int, required=True)
+    sp.add_argument("--share", type=float, help="share of assignments a second expert reviews, 0 to 1")
+    sp.add_argument("--blind", action=argparse.BooleanOptionalAction, default=None,
+                    help="spare experts the strategy version and the participant's identity")
+    rubric = sub.add_parser("rubric", help="a study's versioned review rubric").add_subparsers(
+        dest="rubric_cmd", required=True)
+    sp = add("show", cmd_rubric_show, "the current rubric version", rubric)
+    sp.add_argument("--study", type=int, required=True)
+    sp = add("set", cmd_rubric_set, "save a new rubric version from a JSON file of fields", rubric)
+    sp.add_argument("--study", type=int, required=True)
+    sp.add_argument("--file", required=True, help="a JSON list of fields (or `rubric show --json` output)")
+    sp.add_argument("--reason", required=True, help="why the rubric changes")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m oversight", description="Oversight Lab command line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -670,6 +792,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--study", type=int, required=True)
     sp.add_argument("--out", help="write the Prolific lines to this file")
     add_rlaif(sub, add)
+    add_reviews(sub, add)
 
     w2s = sub.add_parser("w2s", help="weak-to-strong lab").add_subparsers(dest="w2s_cmd", required=True)
     sp = add("run", cmd_w2s_run, "train weak, weak-to-strong and ceiling models; print accuracies and PGR", w2s)

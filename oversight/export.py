@@ -2,7 +2,11 @@
 
 Files (JSON lines, one row per line, ordered by id; datetimes in ISO 8601 UTC):
 - `items.jsonl` — items WITH their gold (`gold_index`, `gold_answer`, `explanation`): admins only
-- `strategies.jsonl`, `transcripts.jsonl`, `turns.jsonl`, `judgments.jsonl`, `reviews.jsonl`
+- `strategies.jsonl`, `transcripts.jsonl`, `turns.jsonl`, `judgments.jsonl`
+- `rubrics.jsonl` — every rubric version; `reviews.jsonl` — expert reviews and adjudications, each with
+  `final_status` {field: single | unanimous | adjudicated | open} of its assignment's labels (None: a review of an
+  imported transcript without an assignment)
+- `final_labels.jsonl` — per reviewed assignment, each rubric field's settled `value` (None while open) and `status`
 - `judgments.csv` — one row per judgment, flat, with the item's gold and the probability on it
 - `manifest.json` — study, export time, row counts per file (returned by `export_study`)
 """
@@ -19,7 +23,8 @@ from sqlmodel import SQLModel, select
 
 from oversight.db import session_scope
 from oversight.judgment_records import BATCH, judgment_records
-from storage.models import ExpertReview, Item, ItemGold, Judgment, Strategy, Study, Transcript, Turn
+from oversight.reviews import final_labels
+from storage.models import ExpertReview, Item, ItemGold, Judgment, Rubric, Strategy, Study, Transcript, Turn
 
 CSV_COLUMNS = [
     "judgment_id", "item_id", "item_external_id", "transcript_id", "transcript_external_id", "setting",
@@ -116,11 +121,25 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
                 })
                 n += 1
         counts["judgments.csv"] = n
+        settled = final_labels(study_id=study_id)
+
+        def review_row(record: ExpertReview) -> dict[str, Any]:
+            row = _row(record)
+            labels = settled.get(record.assignment_id) if record.assignment_id is not None else None
+            row["final_status"] = {f: v.status for f, v in labels.items()} if labels is not None else None
+            return row
+
+        write_jsonl("rubrics.jsonl", select(Rubric).where(Rubric.study_id == study_id).order_by(Rubric.version), _row)
         write_jsonl(
             "reviews.jsonl",
             select(ExpertReview).where(ExpertReview.study_id == study_id).order_by(ExpertReview.id),
-            _row,
+            review_row,
         )
+        with (out_dir / "final_labels.jsonl").open("w", encoding="utf-8") as f:
+            for aid in sorted(settled):
+                labels = {name: {"value": v.value, "status": v.status} for name, v in settled[aid].items()}
+                f.write(json.dumps({"assignment_id": aid, "labels": labels}, ensure_ascii=False) + "\n")
+        counts["final_labels.jsonl"] = len(settled)
         study_name = study.name
 
     manifest = {
@@ -135,6 +154,8 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
             "turns": counts["turns.jsonl"],
             "judgments": counts["judgments.jsonl"],
             "reviews": counts["reviews.jsonl"],
+            "rubrics": counts["rubrics.jsonl"],
+            "final_labels": counts["final_labels.jsonl"],
         },
         "files": {name: n for name, n in counts.items()},
     }

@@ -8,8 +8,10 @@ from __future__ import annotations
 import streamlit as st
 
 from oversight.jobs import enqueue, get_job
-from oversight.reviews import VERDICTS, add_review, reviews_for
+from oversight.reviews import review_transcript, reviews_for
+from oversight.rubrics import current_rubric
 from oversight.transcripts import PAGE_SIZE, list_transcripts, source_segments, transcript_detail, transcript_filters
+from rubric_form import rubric_inputs, show_review
 from ui import attempt, escape_markdown, pick_study, require_role, speech_markdown
 
 user = require_role("admin", "expert")
@@ -227,21 +229,16 @@ tab_rounds, tab_source, tab_judgments, tab_reviews = st.tabs(
     ["Turns", f"Source ({detail.n_quotes} quotes)", "Other judgments", "Expert reviews"])
 
 with tab_reviews:
+    rubric = current_rubric(study_id)
     for review in reviews_for(transcript_id=detail.id):
-        score = "" if review.score is None else f" · score {review.score:g}/5"
-        st.markdown(f"**{escape_markdown(review.expert)}** · {escape_markdown(review.verdict)}{score} · "
-                    f"{review.created_at:%Y-%m-%d %H:%M}")
-        if review.notes:
-            st.text(review.notes)
+        show_review(review, rubric.fields)
     with st.form(f"review-{detail.id}", clear_on_submit=True):
-        st.caption("Your verdict on this outcome, against the gold answer and the source; the notes feed the next "
-                   "strategy version.")
-        verdict_choice = st.radio("Verdict", VERDICTS, horizontal=True)
-        score_choice = st.slider("Quality of the judging process (1–5)", 1, 5, 3)
+        st.caption(f"Your review against the gold answer and the source (rubric v{rubric.version}); the notes feed "
+                   "the next strategy version. The Review queue page deals finished assignments one by one.")
+        labels = rubric_inputs(rubric.fields, key=f"tx-review-{detail.id}")
         notes = st.text_area("Feedback for the study designers")
         if st.form_submit_button("Save review", type="primary"):
-            if attempt(add_review, transcript_id=detail.id, expert_id=user.id, verdict=verdict_choice,
-                       score=float(score_choice), notes=notes)[0]:
+            if attempt(review_transcript, transcript_id=detail.id, expert_id=user.id, labels=labels, notes=notes)[0]:
                 st.rerun()
 
 with tab_rounds:

@@ -15,7 +15,7 @@ from sqlmodel import select
 from storage.models import ExpertReview, Item, Judgment, Study, Transcript, Turn, User
 
 FILES = {"items.jsonl", "strategies.jsonl", "transcripts.jsonl", "turns.jsonl", "judgments.jsonl", "reviews.jsonl",
-         "judgments.csv", "manifest.json"}
+         "judgments.csv", "manifest.json", "rubrics.jsonl", "final_labels.jsonl"}
 
 
 @pytest.fixture
@@ -59,7 +59,8 @@ def test_export_writes_every_file_and_a_manifest(study_id, tmp_path):
     manifest = export_study(study_id=study_id, out_dir=out)
     assert {p.name for p in out.iterdir()} == FILES
     assert json.loads((out / "manifest.json").read_text()) == manifest
-    assert manifest["counts"] == {"items": 2, "strategies": 0, "transcripts": 1, "turns": 2, "judgments": 2, "reviews": 1}
+    assert manifest["counts"] == {"items": 2, "strategies": 0, "transcripts": 1, "turns": 2, "judgments": 2, "reviews": 1,
+                                  "rubrics": 0, "final_labels": 0}
     assert manifest["study"] == "Export study" and manifest["contains_gold"] is True
     assert manifest["files"]["judgments.csv"] == 2
 

@@ -375,7 +375,12 @@ def test_viewer_paginates(people):
 def test_an_expert_reviews_a_transcript(judged):
     at = run_page("transcripts", judged["expert"], study=str(judged["study"]), transcript=str(judged["live"]))
     assert not at.exception
-    at.radio[0].set_value("judge right")
+    next(b for b in at.button if b.label == "Save review").click()
+    at.run()
+    assert any("choose one of correct" in e.value for e in at.error)  # nothing chosen: a clear message
+    at.radio(key=f"tx-review-{judged['live']}-outcome").set_value("correct")
+    at.radio(key=f"tx-review-{judged['live']}-help_quality").set_value(4)
+    at.checkbox(key=f"tx-review-{judged['live']}-misled").check()
     at.text_area[0].input("Sound judging: A's quote settled it.")
     next(b for b in at.button if b.label == "Save review").click()
     at.run()
@@ -383,7 +388,8 @@ def test_an_expert_reviews_a_transcript(judged):
     from oversight.reviews import reviews_for
 
     saved = reviews_for(transcript_id=judged["live"])
-    assert [(r.verdict, r.score, r.notes) for r in saved] == [("judge right", 3.0, "Sound judging: A's quote settled it.")]
+    assert [(r.labels["outcome"], r.labels["help_quality"], r.labels["misled"], r.notes) for r in saved] == [
+        ("correct", 4, True, "Sound judging: A's quote settled it.")]
     assert "Sound judging" in " ".join(t.value for t in at.text)
 
 

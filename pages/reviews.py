@@ -1,0 +1,197 @@
+"""Experts and admins: the Review queue. One finished assignment at a time with everything needed to judge it
+(source, question, gold, transcript or chat, the participant's answer), the study's rubric as a form; then the
+adjudication of disagreements, the agreement between experts, and (admins) the rubric and review settings.
+The rules live in `oversight.reviews`, `oversight.rubrics` and `oversight.agreement`; every piece of user or
+model text is shown as text."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from oversight.agreement import agreement
+from oversight.reviews import (ReviewContext, adjudicate, adjudication_queue, review_context, review_filters,
+                               review_queue, set_review_settings, submit_review)
+from oversight.rubrics import current_rubric, new_rubric_version, rubric_versions
+from oversight.studies import get_study
+from rubric_form import rubric_inputs, show_review
+from ui import attempt, escape_markdown, pick_study, require_role, speech_markdown, user_error
+
+user = require_role("admin", "expert")
+st.title("Review queue")
+study_id = pick_study()
+study = get_study(study_id)
+rubric = current_rubric(study_id)
+ALL = "All"
+
+if flash := st.session_state.pop("review_flash", None):
+    st.success(flash)
+
+
+def show_context(ctx: ReviewContext) -> None:
+    if ctx.blind:
+        st.caption("Blind review: the strategy version and the participant are not shown.")
+    else:
+        st.text(f"Strategy version: {ctx.strategy or 'none'} · participant: {ctx.participant or 'unknown'}")
+    if ctx.simulated:
+        st.caption("This answer comes from a simulated participant.")
+    st.text(f"Condition: {ctx.condition or 'none'}")
+    st.markdown("**Question**")
+    st.text(ctx.question)
+    for n, option in enumerate(ctx.options):
+        marks = (" ✓ gold" if n == ctx.gold_index else "") + (" ← participant's answer" if n == ctx.answer_index
+                                                               else "")
+        p = f" (p = {ctx.probabilities[n]:.2f})" if n < len(ctx.probabilities) else ""
+        st.text(f"{chr(65 + n)}. {option}{p}{marks}")
+    if ctx.explanation:
+        st.caption("Gold explanation")
+        st.text(ctx.explanation)
+    conf = f"{ctx.confidence:.0%}" if ctx.confidence is not None else "not given"
+    st.text(f"Confidence in the answer: {conf}")
+    st.markdown("**The participant's rationale**")
+    st.text(ctx.rationale or "(none)")
+    if ctx.source_text:
+        with st.expander(f"Source{': ' + ctx.source_title if ctx.source_title else ''}"):
+            st.text(ctx.source_text)
+    if ctx.transcript is not None:
+        with st.expander("Transcript", expanded=True):
+            if not ctx.transcript.rounds:
+                st.text("No turns.")
+            for rnd in ctx.transcript.rounds:
+                for turn in rnd.speeches:
+                    st.markdown(f"**{escape_markdown(turn.label)}**")
+                    st.markdown(speech_markdown(turn.text, turn.quotes))
+                for note in rnd.notes:
+                    st.markdown(f"**{escape_markdown(note.label)}**")
+                    st.text(note.text)
+    else:
+        st.caption("No transcript: the participant answered without a model.")
+
+
+names = ["Review", "Adjudication", "Agreement"] + (["Rubric and settings"] if user.role == "admin" else [])
+tabs = dict(zip(names, st.tabs(names)))
+
+with tabs["Review"]:
+    filters = review_filters(study_id=study_id, expert_id=user.id)
+    cols = st.columns(2)
+    conditions = dict(filters.conditions)
+    condition = cols[0].selectbox("Condition", [ALL, *conditions], key="rq_condition",
+                                  format_func=lambda c: c if c == ALL else conditions[c])
+    strategy = ALL
+    if filters.strategies:
+        strategies = dict(filters.strategies)
+        strategy = cols[1].selectbox("Strategy version", [ALL, *strategies], key="rq_strategy",
+                                     format_func=lambda c: c if c == ALL else strategies[c])
+    queue = review_queue(study_id=study_id, expert_id=user.id, condition_id=None if condition == ALL else condition,
+                         strategy_id=None if strategy == ALL else strategy)
+    if not filters.finished:
+        st.info("Nothing to review yet: no finished assignments in this study.")
+    elif not queue:
+        st.info("Nothing left for you to review here: you reviewed everything you may (an assignment you answered "
+                "yourself goes to another expert), or the rest waits for a second reviewer.")
+    else:
+        entry = queue[0]
+        second = " · a second review" if entry.second else ""
+        st.caption(f"{len(queue)} waiting for you · assignment #{entry.assignment_id}{second} · rubric "
+                   f"v{rubric.version}")
+        ok, ctx = attempt(review_context, assignment_id=entry.assignment_id, expert_id=user.id)
+        if ok:
+            show_context(ctx)
+            with st.form(f"review-{entry.assignment_id}"):
+                labels = rubric_inputs(rubric.fields, key=f"rq-{entry.assignment_id}")
+                notes = st.text_area("Notes for the study designers (what went wrong or well, and why)")
+                if st.form_submit_button("Submit review", type="primary"):
+                    with st.spinner("Saving your review…"):
+                        saved, _ = attempt(submit_review, assignment_id=entry.assignment_id, expert_id=user.id,
+                                           labels=labels, notes=notes)
+                    if saved:
+                        st.session_state["review_flash"] = (f"Review of assignment #{entry.assignment_id} saved."
+                                                            + (" Next one below." if len(queue) > 1 else ""))
+                        st.rerun()
+
+with tabs["Adjudication"]:
+    pending = adjudication_queue(study_id=study_id, expert_id=user.id)
+    if not pending:
+        st.info("No disagreements waiting for you: nothing two experts reviewed differently is unsettled "
+                "(you never adjudicate a disagreement you are part of).")
+    else:
+        entry = pending[0]
+        st.caption(f"{len(pending)} waiting · assignment #{entry.assignment_id} · the reviews disagree on "
+                   f"{', '.join(entry.disputed)}")
+        ok, ctx = attempt(review_context, assignment_id=entry.assignment_id, expert_id=user.id)
+        if ok:
+            for review in entry.reviews:
+                show_review(review, rubric.fields)
+            with st.expander("The assignment"):
+                show_context(ctx)
+            disputed = [f for f in rubric.fields if f["name"] in entry.disputed]
+            with st.form(f"adjudicate-{entry.assignment_id}"):
+                labels = rubric_inputs(disputed, key=f"adj-{entry.assignment_id}")
+                notes = st.text_area("Why", key=f"adj-notes-{entry.assignment_id}")
+                if st.form_submit_button("Settle", type="primary"):
+                    with st.spinner("Saving…"):
+                        saved, _ = attempt(adjudicate, assignment_id=entry.assignment_id, expert_id=user.id,
+                                           labels=labels, notes=notes)
+                    if saved:
+                        st.session_state["review_flash"] = f"Assignment #{entry.assignment_id} settled."
+                        st.rerun()
+
+with tabs["Agreement"]:
+    result = agreement(study_id=study_id)
+    if result.message:
+        st.info(result.message)
+    else:
+        if result.includes_simulated:
+            st.warning("These figures include simulated participants or experts.")
+        st.caption(f"Over {result.n_double} assignments that two or more experts reviewed. Alpha: Krippendorff's, "
+                   "at each field's level; kappa: Cohen's for the first two reviews (linearly weighted for ordinal "
+                   "fields). Empty: undefined (every review gave the same value).")
+        table = pd.DataFrame([{"field": f.name, "level": f.level, "n": f.n, "alpha": f.alpha, "kappa": f.kappa,
+                               "unanimous": f.unanimous, "adjudicated": f.adjudicated, "open": f.open,
+                               "note": f.note} for f in result.fields])
+        st.dataframe(table, hide_index=True)
+        plotted = table.dropna(subset=["alpha"])
+        if len(plotted):
+            fig = px.bar(plotted, x="field", y="alpha", range_y=[min(-0.1, float(plotted.alpha.min())), 1],
+                         title="Krippendorff's alpha per rubric field")
+            st.plotly_chart(fig)
+
+if "Rubric and settings" in tabs:
+    with tabs["Rubric and settings"]:
+        st.subheader(f"Rubric v{rubric.version}")
+        st.dataframe(pd.DataFrame([{**f, "choices": ", ".join(map(str, f["choices"]))} for f in rubric.fields]),
+                     hide_index=True)
+        with st.expander("Earlier versions"):
+            for version in rubric_versions(study_id):
+                st.text(f"v{version.version} · {version.created_at:%Y-%m-%d %H:%M} · {version.reason}")
+        with st.form("rubric-version"):
+            st.caption("A new version: the fields as JSON (name, label, kind choice|scale|flag, choices, level "
+                       "nominal|ordinal). Reviews keep the version they were made under.")
+            raw = st.text_area("Fields", json.dumps(rubric.fields, indent=2), height=300, key="rubric-fields")
+            reason = st.text_input("Why the rubric changes", key="rubric-reason")
+            if st.form_submit_button("Save new version"):
+                try:
+                    fields = json.loads(raw)
+                except json.JSONDecodeError as exc:
+                    user_error(ValueError(f"the fields are not valid JSON: {exc}"))
+                else:
+                    saved, row = attempt(new_rubric_version, study_id=study_id, fields=fields, reason=reason,
+                                         user_id=user.id, base_version=rubric.version)
+                    if saved:
+                        st.session_state["review_flash"] = f"Rubric v{row.version} saved."
+                        st.rerun()
+        st.subheader("Review settings")
+        with st.form("review-settings"):
+            share = st.number_input("Share of assignments a second expert reviews", 0.0, 1.0,
+                                    float(study.review_share), step=0.05)
+            blind = st.checkbox("Blind review: experts see neither the strategy version nor the participant",
+                                value=study.blind_review)
+            if st.form_submit_button("Save settings"):
+                saved, changed = attempt(set_review_settings, study_id=study_id, user_id=user.id,
+                                         review_share=share, blind_review=blind)
+                if saved:
+                    st.session_state["review_flash"] = ("Saved: " + ", ".join(changed)) if changed else "No change."
+                    st.rerun()

@@ -1,0 +1,101 @@
+"""The Review queue page: the next assignment with its context, the rubric form, blind filters, admin tabs."""
+
+from __future__ import annotations
+
+from oversight.db import session_scope
+from oversight.reviews import final_labels, set_review_settings, submit_review
+from storage.models import ExpertReview
+from tests.pages.apptest import run_page
+from tests.review_world import GOOD, world  # noqa: F401 (a fixture)
+
+
+def _texts(at) -> str:
+    return " ".join(t.value for t in at.text)
+
+
+def test_participants_are_kept_out(world):
+    at = run_page("reviews", world["people"][0], study=str(world["study"]))
+    assert any("not available to you" in e.value for e in at.error)
+
+
+def test_an_expert_reviews_the_next_assignment_and_moves_on(world):
+    a = world["a"]
+    at = run_page("reviews", world["experts"][0], study=str(world["study"]))
+    assert not at.exception
+    assert "Question 0?" in _texts(at) and "the text says blue" in _texts(at)
+    assert "✓ gold" in _texts(at)
+    assert any("Blind review" in c.value for c in at.caption)
+    assert [s.label for s in at.selectbox] == ["Study", "Condition"]  # no strategy filter when blind
+    next(b for b in at.button if b.label == "Submit review").click().run()
+    assert any("choose one of correct" in e.value for e in at.error)
+    at.radio(key=f"rq-{a[0]}-outcome").set_value("incorrect")
+    at.radio(key=f"rq-{a[0]}-help_quality").set_value(2)
+    at.checkbox(key=f"rq-{a[0]}-persuaded_wrong_confident").check()
+    next(b for b in at.button if b.label == "Submit review").click().run()
+    assert not at.exception
+    assert any(f"assignment #{a[0]} saved" in s.value for s in at.success)
+    assert "Question 1?" in _texts(at)  # the next one
+    with session_scope(write=False) as s:
+        [row] = s.query(ExpertReview).all()
+    assert (row.assignment_id, row.labels["outcome"], row.labels["persuaded_wrong_confident"]) == (
+        a[0], "incorrect", True)
+
+
+def test_empty_states_and_the_admin_tabs(world):
+    for aid in world["a"][:3]:
+        submit_review(assignment_id=aid, expert_id=world["experts"][0], labels=GOOD)
+    at = run_page("reviews", world["experts"][2], study=str(world["study"]))
+    assert any("Nothing left for you to review" in i.value for i in at.info)
+    assert any("Not enough double reviews" in i.value for i in at.info)
+    assert "Rubric and settings" not in [t.label for t in at.tabs]
+    admin = run_page("reviews", world["admin"], study=str(world["study"]))
+    assert not admin.exception
+    assert "Strategy version" in [s.label for s in admin.selectbox]
+    assert "Rubric and settings" in [t.label for t in admin.tabs]
+    admin.number_input[0].set_value(0.5)
+    next(b for b in admin.button if b.label == "Save settings").click().run()
+    assert any("review_share" in s.value for s in admin.success)
+    admin.text_input[0].input("no reason needed?")
+    next(b for b in admin.button if b.label == "Save new version").click().run()
+    assert any("nothing changed" in e.value for e in admin.error)
+
+
+def test_an_expert_settles_a_disagreement(world):
+    a, (e0, e1, e2) = world["a"], world["experts"]
+    set_review_settings(study_id=world["study"], user_id=None, review_share=1.0)
+    submit_review(assignment_id=a[0], expert_id=e0, labels={"outcome": "correct", "help_quality": 4})
+    submit_review(assignment_id=a[0], expert_id=e1, labels={"outcome": "incorrect", "help_quality": 4})
+    at = run_page("reviews", e2, study=str(world["study"]))
+    assert any("disagree on outcome" in c.value for c in at.caption)
+    at.radio(key=f"adj-{a[0]}-outcome").set_value("correct")
+    next(b for b in at.button if b.label == "Settle").click().run()
+    assert not at.exception
+    assert any("settled" in s.value for s in at.success)
+    settled = final_labels(study_id=world["study"])[a[0]]
+    assert (settled["outcome"].value, settled["outcome"].status) == ("correct", "adjudicated")
+
+
+def test_the_empty_study_says_nothing_is_finished(study):
+    from oversight import auth
+
+    expert = auth.create_user(role="expert", name="eve", password="long enough").id
+    at = run_page("reviews", expert, study=str(study.id))
+    assert any("no finished assignments" in i.value for i in at.info)
+
+
+def test_an_admin_saves_a_new_rubric_version(world):
+    import json
+
+    from oversight.rubrics import DEFAULT_FIELDS, current_rubric
+
+    at = run_page("reviews", world["admin"], study=str(world["study"]))
+    at.text_area(key="rubric-fields").input("[{not json")
+    at.text_input(key="rubric-reason").input("effort matters")
+    next(b for b in at.button if b.label == "Save new version").click().run()
+    assert any("not valid JSON" in e.value for e in at.error)
+    fields = DEFAULT_FIELDS + [{"name": "effort", "label": "Participant effort", "kind": "scale", "choices": [1, 2, 3]}]
+    at.text_area(key="rubric-fields").input(json.dumps(fields))
+    next(b for b in at.button if b.label == "Save new version").click().run()
+    assert not at.exception and any("Rubric v2 saved" in s.value for s in at.success)
+    assert [f["name"] for f in current_rubric(world["study"]).fields][-1] == "effort"
+    assert any("rubric v2" in c.value for c in at.caption)  # the form now asks for the new field too
