@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from oversight.auth import AuthError
 from oversight.importers.common import ImportFailed
+from oversight.inner_loop import LoopError
 from oversight.models.errors import ModelError
 from oversight.participation import ParticipationError
 from oversight.prompts import PromptError
@@ -16,6 +17,6 @@ from oversight.w2s.config import W2SError
 from storage.db import StorageUnavailable
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    AuthError, ImportFailed, ModelError, ParticipationError, PromptError, ReviewError, RlaifError, RuleViolation,
-    RulesError, StrategyError, StudyError, StorageUnavailable, W2SError,
+    AuthError, ImportFailed, LoopError, ModelError, ParticipationError, PromptError, ReviewError, RlaifError,
+    RuleViolation, RulesError, StrategyError, StudyError, StorageUnavailable, W2SError,
 )
