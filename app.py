@@ -75,6 +75,7 @@ PAGES = {
             st.Page("pages/strategies.py", title="Strategies", icon=":material/tune:"),
             st.Page("pages/results.py", title="Results", icon=":material/monitoring:"),
             st.Page("pages/transcripts.py", title="Transcripts", icon=":material/forum:"),
+            st.Page("pages/loops.py", title="Loops", icon=":material/autorenew:"),
         ],
         "Labs": [
             st.Page("pages/rlaif.py", title="RLAIF", icon=":material/thumbs_up_down:"),

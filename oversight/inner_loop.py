@@ -53,6 +53,7 @@ class DueQuestionnaire:
     kind: str
     strategy_id: int | None  # the version they worked with (the one they were dealt most often in it)
     with_model: bool  # ask how much the model helped
+    what: str  # how the participant knows this part of the study: the protocol's label, or "On your own"
 
 
 def _participant(s: Session, user_id: int) -> User:
@@ -91,7 +92,8 @@ def questionnaire_due(user_id: int) -> list[DueQuestionnaire]:
             return []
         answered = set(s.exec(select(QuestionnaireAnswer.condition_id)
                               .where(QuestionnaireAnswer.user_id == user.id)).all())
-        due = [DueQuestionnaire(c.id, c.name, c.kind, sid, c.kind in MODEL_KINDS)
+        due = [DueQuestionnaire(c.id, c.name, c.kind, sid, c.kind in MODEL_KINDS,
+                                get_protocol(s.get(Strategy, sid).protocol).label if sid else "On your own")
                for cid, (c, sid) in worked.items() if cid not in answered]
         order = {cid: (c.position, c.id) for cid, (c, _) in worked.items()}
         return sorted(due, key=lambda d: order[d.condition_id])
