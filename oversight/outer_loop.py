@@ -167,7 +167,9 @@ def _decide(strategy_id: int, decision: str, rationale: str, review_ids: list[in
     review_ids = sorted(set(review_ids or []))
     with session_scope() as s:
         require_admin(s, user_id)
-        st = s.get(Strategy, strategy_id)
+        # Row lock on PostgreSQL (SQLite writers are serialised): two admins deciding on one version at once
+        # cannot both pass the "already decided" check.
+        st = s.exec(select(Strategy).where(Strategy.id == strategy_id).with_for_update()).first()
         if st is None:
             raise LoopError(f"no strategy with id {strategy_id}")
         found = set(s.exec(select(ExpertReview.id).where(ExpertReview.id.in_(review_ids),

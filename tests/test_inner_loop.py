@@ -195,3 +195,37 @@ def test_convergence_defaults_and_bad_thresholds(study):
         set_convergence(study_id=study.id, user_id=None, min_agreement=1.5)
     with pytest.raises(LoopError, match="at least 1"):
         set_convergence(study_id=study.id, user_id=None, min_participants=0)
+
+
+def test_two_admins_accepting_at_once_make_one_version(setup):
+    from concurrent.futures import ThreadPoolExecutor
+
+    pid = propose(setup["ann"], setup["v1"], "assistant_instructions", "Be brief.", "Too long")
+    other = auth.create_user(role="admin", name="bea", password="long enough").id
+
+    def accept(user_id):
+        try:
+            return accept_proposal(pid, user_id).strategy_id
+        except LoopError as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(accept, (setup["admin"], other)))
+    made = [r for r in results if isinstance(r, int)]
+    assert len(made) == 1 and any("already accepted" in str(r) for r in results)
+    with session_scope() as s:
+        assert len(s.exec(select(Strategy)).all()) == 2
+        assert len(s.exec(select(VersionDecision)).all()) == 1
+
+
+def test_instructions_go_to_the_debaters_and_a_protocol_without_a_model_refuses(study):
+    from oversight.inner_loop import apply_proposal
+    from oversight.strategies import create_strategy
+
+    debate = create_strategy(study_id=study.id, name="debate", protocol="debate")
+    changes = apply_proposal(debate, "assistant_instructions", "Quote the opponent fairly.")
+    assert changes["prompts"]["debater"]["system"].endswith("Quote the opponent fairly.")
+    assert changes["prompts"]["judge"] == debate.prompts["judge"]
+    direct = create_strategy(study_id=study.id, name="alone", protocol="direct-qa")
+    with pytest.raises(LoopError, match="no model that participants work with"):
+        apply_proposal(direct, "assistant_instructions", "Help me.")
