@@ -73,13 +73,17 @@ with inner:
         st.dataframe([{"version": c.label, "participants": c.n_participants, "questionnaires": c.n_questionnaires,
                        "sureness": c.confidence, "agreement": c.agreement, "model helped (1-5)": c.helped,
                        "converged": "yes" if c.converged else "no", "missing": "; ".join(c.missing)}
-                      for c in states], hide_index=True, width="stretch")
+                      for c in states], hide_index=True, width="stretch",
+                     column_config={k: st.column_config.NumberColumn(format="%.2f")
+                                    for k in ("sureness", "agreement", "model helped (1-5)")})
         fig = go.Figure()
         labels = [plain(c.label) for c in states]
         fig.add_bar(x=labels, y=[c.confidence for c in states], name="sureness")
         fig.add_bar(x=labels, y=[c.agreement for c in states], name="agreement")
-        fig.add_hline(y=limits["min_confidence"], line_dash="dot", annotation_text="sureness threshold")
-        fig.add_hline(y=limits["min_agreement"], line_dash="dash", annotation_text="agreement threshold")
+        fig.add_hline(y=limits["min_confidence"], line_dash="dot", annotation_text="sureness threshold",
+                      annotation_position="top left")
+        fig.add_hline(y=limits["min_agreement"], line_dash="dash", annotation_text="agreement threshold",
+                      annotation_position="bottom right")
         fig.update_layout(barmode="group", height=320, yaxis_range=[0, 1], margin={"l": 10, "r": 10, "t": 40, "b": 30},
                           legend={"orientation": "h", "y": 1.08})
         st.plotly_chart(fig, width="stretch", key="chart_convergence")
@@ -92,7 +96,9 @@ with inner:
         names = {c.strategy_id: c.label for c in states}
         st.dataframe([{"condition": q.condition, "version": names.get(q.strategy_id, "—"), "answers": q.n,
                        "sure (1-5)": q.sure, "model helped (1-5)": q.helped, "suggestions": len(q.changes)}
-                      for q in summaries], hide_index=True, width="stretch")
+                      for q in summaries], hide_index=True, width="stretch",
+                     column_config={k: st.column_config.NumberColumn(format="%.2f")
+                                    for k in ("sure (1-5)", "model helped (1-5)")})
         for q in summaries:
             if q.changes:
                 with st.expander(f"What participants would change: {q.condition} · "
@@ -156,7 +162,8 @@ with outer:
                                                for v in vals],
                                      "arrayminus": [(v["rate"] - v["ci_low"]) if v["rate"] is not None else 0
                                                     for v in vals]})
-        fig.update_layout(height=340, yaxis_range=[0, 1], yaxis_title="share (95% CI)",
+        fig.update_layout(height=340, yaxis_range=[0, 1], yaxis_title="share (95% CI)", scattermode="group",
+                          xaxis={"type": "category", "categoryorder": "array", "categoryarray": labels},
                           margin={"l": 10, "r": 10, "t": 40, "b": 30}, legend={"orientation": "h", "y": 1.08})
         st.plotly_chart(fig, width="stretch", key="chart_versions")
 
