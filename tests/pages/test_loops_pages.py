@@ -98,3 +98,16 @@ def test_admin_makes_a_candidate_and_promotes_it_on_the_loops_page(finished):
         decisions = [(d.decision, d.review_ids) for d in s.exec(select(VersionDecision).order_by(VersionDecision.id))]
         assert decisions == [("candidate", []), ("promoted", [finished["review"]])]
     assert at.dataframe  # figures, convergence and the decision history are tables
+
+
+def test_the_versions_tips_are_shown_with_each_task(study):
+    from oversight.strategies import create_strategy, set_arms
+
+    rows.items(study.id, 1)
+    sid = create_strategy(study_id=study.id, name="tips", protocol="assisted-qa",
+                          rules={"participant_tips": "Ask the assistant for the exact sentence."}).id
+    set_arms(study_id=study.id, strategy_ids=[sid])
+    [ann] = rows.participants(study.id, 1)
+    record_consent(user_id=ann)
+    at = run_page("participant", ann)
+    assert not at.exception and "Ask the assistant for the exact sentence." in texts(at)
