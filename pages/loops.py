@@ -19,7 +19,7 @@ st.title("Loops")
 study_id = pick_study()
 FLASH = "loops-flash"
 if FLASH in st.session_state:
-    st.success(st.session_state.pop(FLASH))
+    st.success(escape_markdown(st.session_state.pop(FLASH)))  # names in it are people's text
 
 
 def done(message: str) -> None:

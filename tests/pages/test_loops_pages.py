@@ -33,8 +33,9 @@ def finished(study):
 
 
 def texts(at) -> str:
+    """What the page shows, Markdown escapes removed."""
     return " ".join(str(el.value) for kind in ("text", "success", "caption", "info", "markdown", "warning")
-                    for el in getattr(at, kind))
+                    for el in getattr(at, kind)).replace("\\", "")
 
 
 def test_the_loops_page_is_for_admins_only(finished):
