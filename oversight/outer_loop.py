@@ -63,6 +63,9 @@ def version_figures(study_id: int) -> list[dict[str, Any]]:
     by_version: dict[int, list] = defaultdict(list)
     for r in records:
         by_version[r.strategy_id].append(r)
+    # The default rubric's flags, and any other yes/no field a study's rubric adds.
+    flag_names = list(FLAGS) + sorted({f for ls in labels.values() for f, lab in ls.items()
+                                       if isinstance(lab.value, bool) and f not in FLAGS})
     out = []
     for v in versions:
         rs = by_version.get(v.id, [])
@@ -72,7 +75,7 @@ def version_figures(study_id: int) -> list[dict[str, Any]]:
         chosen = [r for r in gold if r.p_chosen is not None]
         brier = [(r.p_chosen - (1.0 if r.chosen == r.gold else 0.0)) ** 2 for r in chosen]
         flags = {}
-        for flag in FLAGS:
+        for flag in flag_names:
             values = [ls[flag].value for ls in settled if flag in ls and ls[flag].status != "open"]
             flags[flag] = _share(sum(1 for x in values if x is True), len(values))
         help_quality = [float(ls["help_quality"].value) for ls in settled

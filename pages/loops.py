@@ -10,7 +10,7 @@ from oversight.inner_loop import (
     PROPOSAL_KINDS, PROPOSAL_STATUSES, accept_proposal, convergence, decline_proposal, list_proposals,
     questionnaire_summaries, set_convergence, thresholds,
 )
-from oversight.outer_loop import FLAGS, decision_history, lineage, promote, retire, study_reviews, version_figures
+from oversight.outer_loop import decision_history, lineage, promote, retire, study_reviews, version_figures
 from oversight.studies import get_study
 from ui import attempt, escape_markdown, pick_study, require_role
 
@@ -150,7 +150,7 @@ with outer:
                        "Brier": interval(f["brier"], "mean", "{:.3f}"),
                        "ECE": "n/a" if f["ece"] is None else f"{f['ece']:.3f}",
                        "help quality": interval(f["help_quality"], "mean", "{:.2f}"),
-                       **{flag: interval(f["flags"][flag]) for flag in FLAGS}}
+                       **{flag: interval(share) for flag, share in f["flags"].items()}}
                       for f in figures], hide_index=True, width="stretch")
         fig = go.Figure()
         labels = [plain(f["label"]) for f in figures]

@@ -31,7 +31,7 @@ def planted(study):
     rows.review(study.id, e1, a[0], outcome="correct", help_quality=4, misled=False)
     rows.review(study.id, e1, a[1], outcome="correct", help_quality=5, misled=False)
     rows.review(study.id, e1, a[2], outcome="incorrect", help_quality=1, misled=True)
-    rows.review(study.id, e1, a[3], outcome="correct")
+    rows.review(study.id, e1, a[3], outcome="correct", off_topic=True)
     rows.review(study.id, e2, a[3], outcome="incorrect")  # open: left out of the success rate
     practice = rows.answered(study.id, ann, items[4], condition_id=cond, strategy_id=v1, answer=1, practice=True)
     rows.review(study.id, e1, practice, outcome="incorrect", misled=True)
@@ -50,6 +50,7 @@ def test_figures_per_version_from_settled_reviews(planted):
     assert f["ece"] == pytest.approx(0.05)
     assert (f["flags"]["misled"]["hits"], f["flags"]["misled"]["n"]) == (1, 3)
     assert f["flags"]["bias"]["n"] == 0 and f["flags"]["bias"]["rate"] is None
+    assert (f["flags"]["off_topic"]["hits"], f["flags"]["off_topic"]["n"]) == (1, 1)  # a study's own flag
     assert f["help_quality"]["mean"] == pytest.approx(10 / 3) and f["help_quality"]["n"] == 3
     assert f["simulated"] is False
 
