@@ -197,11 +197,18 @@ def test_convergence_defaults_and_bad_thresholds(study):
         set_convergence(study_id=study.id, user_id=None, min_participants=0)
 
 
-def test_two_admins_accepting_at_once_make_one_version(setup):
+def test_two_admins_accepting_at_once_make_one_version(any_db):
     from concurrent.futures import ThreadPoolExecutor
 
-    pid = propose(setup["ann"], setup["v1"], "assistant_instructions", "Be brief.", "Too long")
-    other = auth.create_user(role="admin", name="bea", password="long enough").id
+    from oversight.studies import create_study
+
+    study = create_study(name="Race", user_id=None).id
+    item = rows.items(study, 1)[0]
+    v1 = rows.assisted_strategy(study)
+    [ann] = rows.participants(study, 1)
+    rows.answered(study, ann, item, condition_id=None, strategy_id=v1, answer=0)
+    pid = propose(ann, v1, "assistant_instructions", "Be brief.", "Too long")
+    admins = [auth.create_user(role="admin", name=n, password="long enough").id for n in ("ada", "bea")]
 
     def accept(user_id):
         try:
@@ -210,7 +217,7 @@ def test_two_admins_accepting_at_once_make_one_version(setup):
             return str(exc)
 
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(accept, (setup["admin"], other)))
+        results = list(pool.map(accept, admins))
     made = [r for r in results if isinstance(r, int)]
     assert len(made) == 1 and any("already accepted" in str(r) for r in results)
     with session_scope() as s:
