@@ -79,6 +79,7 @@ PAGES = {
             st.Page("pages/results.py", title="Results", icon=":material/monitoring:"),
             st.Page("pages/transcripts.py", title="Transcripts", icon=":material/forum:"),
             st.Page("pages/reviews.py", title="Review queue", icon=":material/rate_review:"),
+            st.Page("pages/loops.py", title="Loops", icon=":material/autorenew:"),
         ],
         "Labs": [
             st.Page("pages/rlaif.py", title="RLAIF", icon=":material/thumbs_up_down:"),

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from oversight.cli_loops import add_loops
 from oversight.importers import FORMATS
 from oversight.protocols.registry import PROTOCOLS
 
@@ -793,6 +794,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="write the Prolific lines to this file")
     add_rlaif(sub, add)
     add_reviews(sub, add)
+    add_loops(sub, add)
 
     w2s = sub.add_parser("w2s", help="weak-to-strong lab").add_subparsers(dest="w2s_cmd", required=True)
     sp = add("run", cmd_w2s_run, "train weak, weak-to-strong and ceiling models; print accuracies and PGR", w2s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from oversight.auth import AuthError
 from oversight.importers.common import ImportFailed
 from oversight.jobs import JobError
+from oversight.inner_loop import LoopError
 from oversight.models.errors import ModelError
 from oversight.participation import ParticipationError
 from oversight.payments import PaymentError
@@ -19,6 +20,7 @@ from oversight.w2s.config import W2SError
 from storage.db import StorageUnavailable
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    AuthError, ImportFailed, JobError, ModelError, ParticipationError, PaymentError, PromptError, ReviewError, RlaifError,
-    RuleViolation, RulesError, SimulationError, StrategyError, StudyError, StorageUnavailable, W2SError,
+    AuthError, ImportFailed, JobError, LoopError, ModelError, ParticipationError, PaymentError, PromptError,
+    ReviewError, RlaifError, RuleViolation, RulesError, SimulationError, StrategyError, StudyError,
+    StorageUnavailable, W2SError,
 )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from oversight.audit import log_event
 from oversight.db import session_scope
@@ -66,31 +66,39 @@ def create_strategy(*, study_id: int, name: str, protocol: str, rules: dict[str,
 
 def new_version(*, parent_id: int, reason: str, user_id: int | None = None, **changes: Any) -> Strategy:
     """A child version of `parent_id` with `changes` (rules, prompts, model_roles, protocol) applied."""
+    with session_scope() as s:
+        return add_version(s, parent_id=parent_id, reason=reason, user_id=user_id, **changes)
+
+
+def add_version(s: Session, *, parent_id: int, reason: str, user_id: int | None = None, same_allowed: bool = False,
+                **changes: Any) -> Strategy:
+    """`new_version` inside the caller's transaction, so that making a version and recording why (e.g. accepting a
+    proposal) land together or not at all. `same_allowed`: a child equal to its parent is kept (a proposal whose
+    change the admin still has to write)."""
     if not reason.strip():
         raise StrategyError("say why this version is made (the reason is part of the record)")
     allowed = {"rules", "prompts", "model_roles", "protocol"}
     if set(changes) - allowed:
         raise StrategyError(f"only {sorted(allowed)} can change between versions")
-    with session_scope() as s:
-        parent = s.get(Strategy, parent_id)
-        if parent is None:
-            raise StrategyError(f"no strategy with id {parent_id}")
-        latest = s.exec(select(func.max(Strategy.version)).where(
-            Strategy.study_id == parent.study_id, Strategy.name == parent.name)).one()
-        fields = {k: changes.get(k, getattr(parent, k)) for k in allowed}
-        if fields["protocol"] != parent.protocol:  # the parent's rules and prompts belong to another protocol
-            fields["rules"], fields["prompts"] = changes.get("rules", {}), changes.get("prompts", {})
-        fields["rules"], fields["prompts"] = _validate(fields["protocol"], fields["rules"], fields["prompts"],
-                                                       fields["model_roles"])
-        if all(fields[k] == getattr(parent, k) for k in allowed):
-            raise StrategyError("nothing changed: a new version must differ from its parent")
-        row = Strategy(study_id=parent.study_id, name=parent.name, version=latest + 1, parent_id=parent.id,
-                       reason=reason.strip(), created_by=user_id, **fields)
-        s.add(row)
-        s.flush()
-        log_event(s, "strategy.version", user_id=user_id, study_id=parent.study_id, strategy=row.id,
-                  parent=parent.id)
-        return row
+    parent = s.get(Strategy, parent_id)
+    if parent is None:
+        raise StrategyError(f"no strategy with id {parent_id}")
+    latest = s.exec(select(func.max(Strategy.version)).where(
+        Strategy.study_id == parent.study_id, Strategy.name == parent.name)).one()
+    fields = {k: changes.get(k, getattr(parent, k)) for k in allowed}
+    if fields["protocol"] != parent.protocol:  # the parent's rules and prompts belong to another protocol
+        fields["rules"], fields["prompts"] = changes.get("rules", {}), changes.get("prompts", {})
+    fields["rules"], fields["prompts"] = _validate(fields["protocol"], fields["rules"], fields["prompts"],
+                                                   fields["model_roles"])
+    if not same_allowed and all(fields[k] == getattr(parent, k) for k in allowed):
+        raise StrategyError("nothing changed: a new version must differ from its parent")
+    row = Strategy(study_id=parent.study_id, name=parent.name, version=latest + 1, parent_id=parent.id,
+                   reason=reason.strip(), created_by=user_id, **fields)
+    s.add(row)
+    s.flush()
+    log_event(s, "strategy.version", user_id=user_id, study_id=parent.study_id, strategy=row.id,
+              parent=parent.id)
+    return row
 
 
 def list_strategies(*, study_id: int) -> list[Strategy]:

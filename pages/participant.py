@@ -8,6 +8,9 @@ looks follows its protocol's `layout` (rounds of speeches, or a chat with an ass
 
 import streamlit as st
 
+from oversight.inner_loop import (
+    MAX_REASON, MAX_TEXT, PROPOSAL_KINDS, proposable_versions, propose, questionnaire_due, submit_questionnaire,
+)
 from oversight.participation import Task, next_task, progress, record_consent, submit_answer
 from oversight.protocols.live import JudgeView, expire, judge_view, load_state, restart_chat, send_message, submit_report
 from oversight.protocols.runner import get_runner
@@ -280,6 +283,58 @@ def show_outcome(view: JudgeView) -> None:
         st.rerun()
 
 
+SCALE = {1: "1 · not at all", 2: "2", 3: "3", 4: "4", 5: "5 · very"}
+
+
+def questionnaire() -> bool:
+    """The short questionnaire about each part of the study, one part at a time; True while one is still due
+    (the completion code waits for it). Each answer is stored when submitted, so a refresh asks the next one."""
+    due = questionnaire_due(user.id)
+    if not due:
+        return False
+    q = due[0]
+    st.subheader("A few questions before you finish")
+    st.caption(f"About the tasks you did this way: {q.what}" + (f" ({len(due)} parts left)" if len(due) > 1 else ""))
+    with st.form(f"questionnaire-{q.condition_id}"):
+        # No preselected answer: a default nudges people.
+        helped = st.radio("How much did the AI help you?", list(SCALE), format_func=SCALE.__getitem__, index=None,
+                          horizontal=True) if q.with_model else None
+        sure = st.radio("How sure are you of your answers?", list(SCALE), format_func=SCALE.__getitem__, index=None,
+                        horizontal=True)
+        change = st.text_area("What would you change about how these tasks worked? (optional)", max_chars=MAX_TEXT)
+        if st.form_submit_button("Submit", type="primary"):
+            if sure is None or (q.with_model and helped is None):
+                st.warning("Please choose an answer for each question.")
+            else:
+                with st.spinner("Saving…"):
+                    ok, _ = attempt(submit_questionnaire, user.id, q.condition_id, helped, sure, change)
+                if ok:
+                    st.rerun()
+    return True
+
+
+def proposal_form() -> None:
+    """An optional suggestion for the way of working (a strategy version) the participant used."""
+    versions = proposable_versions(user.id)
+    if not versions:
+        return
+    if sent := st.session_state.pop("proposal-sent", None):
+        st.success(f"Thank you: your suggestion #{sent} was sent to the researchers.")
+    with st.expander("Optional: suggest an improvement", expanded=False), st.form("proposal", clear_on_submit=True):
+        labels = dict(versions)
+        chosen = st.selectbox("For", list(labels), format_func=labels.__getitem__) if len(versions) > 1 \
+            else versions[0][0]
+        kind = st.radio("What would you improve?", list(PROPOSAL_KINDS), format_func=PROPOSAL_KINDS.__getitem__)
+        text = st.text_area("Your suggestion", max_chars=MAX_TEXT)
+        reason = st.text_area("Why would it help?", max_chars=MAX_REASON)
+        if st.form_submit_button("Send suggestion"):
+            with st.spinner("Sending…"):
+                ok, pid = attempt(propose, user.id, chosen, kind, text, reason)
+            if ok:
+                st.session_state["proposal-sent"] = pid
+                st.rerun()
+
+
 task = next_task(user_id=user.id, study_id=study_id) if "finished_view" not in st.session_state else None
 done = progress(user_id=user.id, study_id=study_id)
 
@@ -296,6 +351,10 @@ if task is None:
         st.info("There are no tasks for you yet. Please come back later using the same link.")
     else:
         st.success("You have finished every task. Thank you!")
+        if not expert:
+            if questionnaire():
+                st.stop()
+            proposal_form()
         if done.completion_code:
             st.text(f"Your completion code: {done.completion_code}")
     st.stop()
@@ -307,6 +366,9 @@ if task.transcript_id is None:
 
 view = judge_view(task.transcript_id)
 st.caption(view.protocol.summary)
+if tips := getattr(view.rules, "participant_tips", ""):
+    with st.expander("Tips", expanded=True):
+        st.text(tips)
 show_question(view.question, view.options)
 show_history(view)
 kind = view.step.kind

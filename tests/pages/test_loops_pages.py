@@ -1,0 +1,114 @@
+"""The Loops page and the participant's questionnaire under Streamlit's AppTest."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from oversight import auth
+from oversight.db import session_scope
+from oversight.inner_loop import propose
+from oversight.participation import record_consent
+from oversight.studies import update_study
+from storage.models import Condition, Proposal, QuestionnaireAnswer, Strategy, VersionDecision
+from tests import loop_rows as rows
+from tests.pages.apptest import run_page
+
+
+@pytest.fixture
+def finished(study):
+    """A participant who answered one item alone and one with the assistant; an admin; an expert review."""
+    update_study(study_id=study.id, user_id=None, completion_code="DONE-123")
+    items = rows.items(study.id, 2)
+    v1 = rows.assisted_strategy(study.id)
+    alone = rows.condition(study.id, "alone", "alone", position=0)
+    assisted = rows.condition(study.id, "assisted", "assisted", v1, position=1)
+    [ann] = rows.participants(study.id, 1)
+    record_consent(user_id=ann)
+    rows.answered(study.id, ann, items[0], condition_id=alone, strategy_id=None, answer=0)
+    a = rows.answered(study.id, ann, items[1], condition_id=assisted, strategy_id=v1, answer=0)
+    review = rows.review(study.id, rows.expert(), a, outcome="correct", misled=False)
+    admin = auth.create_user(role="admin", name="ada", password="long enough").id
+    return {"study": study.id, "ann": ann, "admin": admin, "v1": v1, "assisted": assisted, "review": review}
+
+
+def texts(at) -> str:
+    """What the page shows, Markdown escapes removed."""
+    return " ".join(str(el.value) for kind in ("text", "success", "caption", "info", "markdown", "warning")
+                    for el in getattr(at, kind)).replace("\\", "")
+
+
+def test_the_loops_page_is_for_admins_only(finished):
+    for user_id in (finished["ann"], rows.expert("eli"), None):
+        at = run_page("loops", user_id)
+        assert at.error and "not available to you" in at.error[0].value
+
+
+def test_questionnaire_then_proposal_then_the_completion_code(finished):
+    at = run_page("participant", finished["ann"])
+    assert not at.exception
+    assert "DONE-123" not in texts(at) and "On your own" in texts(at)
+    assert len(at.radio) == 1  # alone: no "how much did the AI help"
+    at.button[0].click().run()  # nothing chosen yet
+    assert at.warning and "choose an answer" in at.warning[0].value
+    at.radio[0].set_value(4)
+    at.button[0].click().run()
+    assert "Assisted QA" in texts(at) and len(at.radio) == 2
+    at.radio[0].set_value(5)
+    at.radio[1].set_value(3)
+    at.text_area[0].input("More quotes please")
+    at.button[0].click().run()
+    assert not at.exception and "DONE-123" in texts(at)
+    with session_scope() as s:
+        answers = s.exec(select(QuestionnaireAnswer).order_by(QuestionnaireAnswer.id)).all()
+        assert [(q.helped, q.sure, q.change) for q in answers] == [(None, 4, ""), (5, 3, "More quotes please")]
+    # The optional suggestion, about the assisted version they used.
+    at.radio[0].set_value("questioning_tips")
+    at.text_area[0].input("Ask it for the exact sentence.")
+    at.text_area[1].input("That is how I caught a mistake.")
+    at.button[0].click().run()
+    assert not at.exception and "suggestion #" in texts(at)
+    with session_scope() as s:
+        [p] = s.exec(select(Proposal)).all()
+        assert (p.strategy_id, p.kind, p.text) == (finished["v1"], "questioning_tips", "Ask it for the exact sentence.")
+    # A refresh (a fresh run) goes straight to the code: nothing is asked twice.
+    again = run_page("participant", finished["ann"])
+    assert "DONE-123" in texts(again)
+    assert [r.label for r in again.radio] == ["What would you improve?"]
+
+
+def test_admin_makes_a_candidate_and_promotes_it_on_the_loops_page(finished):
+    at = run_page("loops", finished["admin"], study=str(finished["study"]))
+    assert not at.exception and "No open proposals." in texts(at)
+    pid = propose(finished["ann"], finished["v1"], "assistant_instructions", "Quote the text.", "To check it")
+    at = run_page("loops", finished["admin"], study=str(finished["study"]))
+    assert "Quote the text." in texts(at)
+    next(b for b in at.button if b.label == "Make candidate version").click().run()
+    assert not at.exception and "candidate version 2" in texts(at)
+    with session_scope() as s:
+        child = s.exec(select(Strategy).where(Strategy.version == 2)).one()
+        assert s.get(Proposal, pid).child_strategy_id == child.id
+    version_box = next(b for b in at.selectbox if b.label == "Version")
+    version_box.set_value(child.id)
+    at.text_area[0].input("Participants checked quotes more often")
+    next(m for m in at.multiselect if m.label.startswith("The expert reviews")).set_value([finished["review"]])
+    next(b for b in at.button if b.label == "Promote").click().run()
+    assert not at.exception and "Now dealt by: assisted" in texts(at)
+    with session_scope() as s:
+        assert s.get(Condition, finished["assisted"]).strategy_id == child.id
+        decisions = [(d.decision, d.review_ids) for d in s.exec(select(VersionDecision).order_by(VersionDecision.id))]
+        assert decisions == [("candidate", []), ("promoted", [finished["review"]])]
+    assert at.dataframe  # figures, convergence and the decision history are tables
+
+
+def test_the_versions_tips_are_shown_with_each_task(study):
+    from oversight.strategies import create_strategy, set_arms
+
+    rows.items(study.id, 1)
+    sid = create_strategy(study_id=study.id, name="tips", protocol="assisted-qa",
+                          rules={"participant_tips": "Ask the assistant for the exact sentence."}).id
+    set_arms(study_id=study.id, strategy_ids=[sid])
+    [ann] = rows.participants(study.id, 1)
+    record_consent(user_id=ann)
+    at = run_page("participant", ann)
+    assert not at.exception and "Ask the assistant for the exact sentence." in texts(at)

@@ -1,0 +1,118 @@
+"""The outer loop: per-version figures from planted reviews, the lineage tree, promote and retire."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from oversight import auth
+from oversight.db import session_scope
+from oversight.inner_loop import LoopError, accept_proposal, propose
+from oversight.outer_loop import (
+    decision_history, lineage, promote, retire, study_reviews, version_figures, version_status,
+)
+from oversight.strategies import new_version
+from oversight.studies import create_study
+from storage.models import Condition, Event, VersionDecision
+from tests import loop_rows as rows
+
+
+@pytest.fixture
+def planted(study):
+    """v1 of an assisted strategy: four answers (gold is 0; answered 0, 0, 1, 0 with 0.8 on the answer), reviewed
+    correct, correct, incorrect (misled), and one the two reviewers disagree on; plus a reviewed practice item."""
+    items = rows.items(study.id, 5)
+    v1 = rows.assisted_strategy(study.id)
+    cond = rows.condition(study.id, "assisted", "assisted", v1)
+    ann, bob, cat, dan = rows.participants(study.id, 4)
+    e1, e2 = rows.expert("eve"), rows.expert("eli")
+    a = [rows.answered(study.id, uid, items[k], condition_id=cond, strategy_id=v1, answer=ans)
+         for k, (uid, ans) in enumerate(((ann, 0), (bob, 0), (cat, 1), (dan, 0)))]
+    rows.review(study.id, e1, a[0], outcome="correct", help_quality=4, misled=False)
+    rows.review(study.id, e1, a[1], outcome="correct", help_quality=5, misled=False)
+    rows.review(study.id, e1, a[2], outcome="incorrect", help_quality=1, misled=True)
+    rows.review(study.id, e1, a[3], outcome="correct", off_topic=True)
+    rows.review(study.id, e2, a[3], outcome="incorrect")  # open: left out of the success rate
+    practice = rows.answered(study.id, ann, items[4], condition_id=cond, strategy_id=v1, answer=1, practice=True)
+    rows.review(study.id, e1, practice, outcome="incorrect", misled=True)
+    return {"study": study.id, "v1": v1, "cond": cond, "assignments": a, "experts": (e1, e2), "ann": ann}
+
+
+def test_figures_per_version_from_settled_reviews(planted):
+    [f] = version_figures(planted["study"])
+    assert (f["label"], f["n_judgments"], f["n_reviewed"]) == ("assist v1", 4, 4)
+    success = f["expert_success"]
+    assert (success["hits"], success["n"]) == (2, 3) and success["rate"] == pytest.approx(2 / 3)
+    # The 95 % Wilson interval of 2 of 3, worked by hand.
+    assert (success["ci_low"], success["ci_high"]) == pytest.approx((0.2077, 0.9385), abs=1e-3)
+    assert (f["accuracy"]["hits"], f["accuracy"]["n"]) == (3, 4)
+    assert f["brier"]["mean"] == pytest.approx((3 * 0.2 ** 2 + 0.8 ** 2) / 4)
+    assert f["ece"] == pytest.approx(0.05)
+    assert (f["flags"]["misled"]["hits"], f["flags"]["misled"]["n"]) == (1, 3)
+    assert f["flags"]["bias"]["n"] == 0 and f["flags"]["bias"]["rate"] is None
+    assert (f["flags"]["off_topic"]["hits"], f["flags"]["off_topic"]["n"]) == (1, 1)  # a study's own flag
+    assert f["help_quality"]["mean"] == pytest.approx(10 / 3) and f["help_quality"]["n"] == 3
+    assert f["simulated"] is False
+
+
+def test_an_adjudication_settles_the_open_outcome(planted):
+    rows.review(planted["study"], planted["experts"][1], planted["assignments"][3], kind="adjudication",
+                outcome="correct")
+    [f] = version_figures(planted["study"])
+    assert (f["expert_success"]["hits"], f["expert_success"]["n"]) == (3, 4)
+
+
+def test_simulated_participants_are_marked(study):
+    item = rows.items(study.id, 1)[0]
+    v1 = rows.assisted_strategy(study.id)
+    [sim] = rows.participants(study.id, 1, simulated=True)
+    rows.answered(study.id, sim, item, condition_id=None, strategy_id=v1, answer=0)
+    assert version_figures(study.id)[0]["simulated"] is True
+
+
+def test_lineage_tree_with_reasons_decisions_reviews_and_proposals(planted):
+    study, v1 = planted["study"], planted["v1"]
+    admin = auth.create_user(role="admin", name="ada", password="long enough").id
+    pid = propose(planted["ann"], v1, "assistant_instructions", "Quote more.", "Hard to check")
+    v2 = accept_proposal(pid, admin).strategy_id
+    v3 = new_version(parent_id=v1, reason="shorter replies", rules={"char_limit": 600}).id
+    other = rows.assisted_strategy(study, "other")
+    tree = lineage(study)
+    assert [(n.strategy_id, n.depth) for n in tree] == [(v1, 0), (v2, 1), (v3, 1), (other, 0)]
+    first, second = tree[0], tree[1]
+    assert first.n_reviews == 6 and first.conditions == ["assisted"] and first.status == ""
+    assert second.status == "candidate" and second.proposals[0]["id"] == pid and "proposal #" in second.reason
+    assert tree[2].reason == "shorter replies"
+
+
+def test_promote_repoints_the_lineages_assisted_conditions_and_is_audited(planted):
+    study, v1 = planted["study"], planted["v1"]
+    admin = auth.create_user(role="admin", name="ada", password="long enough").id
+    v2 = new_version(parent_id=v1, reason="shorter", rules={"char_limit": 600}).id
+    other = rows.assisted_strategy(study, "other")
+    other_cond = rows.condition(study, "other", "assisted", other, position=1)
+    alone = rows.condition(study, "alone", "alone", position=2)
+    elsewhere = create_study(name="Another", user_id=None).id
+    foreign = rows.review(elsewhere, planted["experts"][0], None, outcome="correct")
+    with pytest.raises(LoopError, match="rationale"):
+        promote(v2, "  ", [], admin)
+    with pytest.raises(LoopError, match="not reviews of this study"):
+        promote(v2, "fewer misled", [foreign], admin)
+    with pytest.raises(LoopError, match="only admins"):
+        promote(v2, "fewer misled", [], planted["ann"])
+    review_ids = sorted(r["id"] for r in study_reviews(study))[:2]
+    assert promote(v2, "fewer misled", review_ids, admin) == ["assisted"]
+    with session_scope() as s:
+        assert s.get(Condition, planted["cond"]).strategy_id == v2
+        assert s.get(Condition, other_cond).strategy_id == other and s.get(Condition, alone).strategy_id is None
+        [d] = s.exec(select(VersionDecision)).all()
+        assert (d.decision, d.strategy_id, d.review_ids, d.user_id) == ("promoted", v2, review_ids, admin)
+        event = s.exec(select(Event).where(Event.kind == "version.promoted")).one()
+        assert event.detail["conditions"] == ["assisted"] and event.detail["reviews"] == review_ids
+    with pytest.raises(LoopError, match="already promoted"):
+        promote(v2, "again", [], admin)
+    with pytest.raises(LoopError, match="promote another version first"):
+        retire(v2, "no", admin)
+    retire(v1, "superseded by v2", admin)
+    assert version_status(study) == {v2: "promoted", v1: "retired"}
+    assert [h["decision"] for h in decision_history(study)] == ["retired", "promoted"]
