@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from oversight.auth import AuthError
+from oversight.conditions import ConditionError
 from oversight.importers.common import ImportFailed
 from oversight.models.errors import ModelError
 from oversight.participation import ParticipationError
@@ -16,6 +17,6 @@ from oversight.w2s.config import W2SError
 from storage.db import StorageUnavailable
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    AuthError, ImportFailed, ModelError, ParticipationError, PromptError, ReviewError, RlaifError, RuleViolation,
+    AuthError, ConditionError, ImportFailed, ModelError, ParticipationError, PromptError, ReviewError, RlaifError, RuleViolation,
     RulesError, StrategyError, StudyError, StorageUnavailable, W2SError,
 )
