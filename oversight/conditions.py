@@ -48,9 +48,10 @@ def _check_strategy(kind: str, strategy: Strategy | None) -> None:
     if kind == "model" and p.human:
         raise ConditionError(f"{name} cannot be a model-alone condition: people are dealt it; choose a "
                              "model-alone strategy")
-    if kind in ("alone", "expert") and not (p.human and not has_model_turns(p) and not p.judge_sees_source):
-        raise ConditionError(f"{name} cannot be a {KIND_LABELS[kind].lower()} condition: it must be direct QA "
-                             "(no model turns, the source hidden)")
+    # People answering on their own: direct QA, or another protocol without model turns (preference labels).
+    if kind in ("alone", "expert") and not (p.human and not has_model_turns(p)):
+        raise ConditionError(f"{name} cannot be a {KIND_LABELS[kind].lower()} condition: people answer on their "
+                             "own there (direct QA; no model turns)")
 
 
 def _strategy(s, study_id: int, strategy_id: int | None) -> Strategy | None:
@@ -181,18 +182,26 @@ def balance(*, study_id: int) -> dict[int, dict[int, int]]:
     return out
 
 
-def run_model_condition(*, condition_id: int, user_id: int | None = None, limit: int | None = None) -> int:
-    """Enqueue the AI-only batch run of a model-alone condition's strategy over the study's items; returns the
-    job id (poll it with oversight.jobs.get_job). The AI judgments land where every batch run's do."""
-    from oversight.jobs import start_job
-    from oversight.protocols.batch import run_batch
-
-    with session_scope() as s:
+def model_condition_strategy(*, condition_id: int) -> tuple[int, int]:
+    """(study id, strategy version id) of a model-alone condition, for its batch run."""
+    with session_scope(write=False) as s:
         row = _own(s, condition_id)
         if row.kind != "model" or row.strategy_id is None:
             raise ConditionError(f"{row.name!r} is not a model-alone condition with a strategy")
-        study_id, strategy_id = row.study_id, row.strategy_id
-        log_event(s, "condition.run", user_id=user_id, study_id=study_id, condition=row.id, strategy=strategy_id)
+        return row.study_id, row.strategy_id
+
+
+def run_model_condition(*, condition_id: int, user_id: int | None = None, limit: int | None = None) -> int:
+    """Enqueue the AI-only batch run of a model-alone condition's strategy over the study's items (the Strategies
+    page's batch job); returns the job id (poll it with oversight.jobs.get_job). The AI judgments (judge_kind
+    "ai") land where every batch run's do, attributed to the condition's strategy version."""
+    from oversight.jobs import start_job
+    from oversight.protocols.batch import run_batch
+
+    study_id, strategy_id = model_condition_strategy(condition_id=condition_id)
+    with session_scope() as s:
+        log_event(s, "condition.run", user_id=user_id, study_id=study_id, condition=condition_id,
+                  strategy=strategy_id)
     return start_job(kind="batch", study_id=study_id, user_id=user_id,
                      params={"strategy_id": strategy_id, "limit": limit or 0, "condition_id": condition_id},
                      fn=lambda progress: run_batch(study_id=study_id, strategy_id=strategy_id, limit=limit,
