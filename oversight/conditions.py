@@ -206,3 +206,24 @@ def run_model_condition(*, condition_id: int, user_id: int | None = None, limit:
                      params={"strategy_id": strategy_id, "limit": limit or 0, "condition_id": condition_id},
                      fn=lambda progress: run_batch(study_id=study_id, strategy_id=strategy_id, limit=limit,
                                                    progress=progress).to_dict())
+
+
+@dataclass(frozen=True)
+class BalanceCheck:
+    items: int  # items dealt (for real) under the conditions dealt to people
+    balanced: int  # of them, those with equal counts in every such condition
+    simulated: int  # simulated people among the study's participants (figures include them)
+
+
+def balance_check(*, study_id: int) -> BalanceCheck:
+    """How far the dealt assignments are balanced: exactly so after complete blocks of participants, so a few
+    unbalanced items while a block is still filling are expected."""
+    from storage.models import User
+
+    dealt = [c.id for c in list_conditions(study_id=study_id) if c.kind in DEALT_KINDS]
+    counts = balance(study_id=study_id)
+    even = sum(1 for per in counts.values() if len({per.get(c, 0) for c in dealt}) == 1)
+    with session_scope(write=False) as s:
+        simulated = s.exec(select(func.count()).select_from(User).where(
+            User.study_id == study_id, User.external_study_id == "simulated")).one()
+    return BalanceCheck(len(counts), even, simulated)
