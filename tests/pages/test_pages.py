@@ -206,3 +206,34 @@ def test_the_design_and_conditions_are_set_on_the_settings_page(people):
     next(b for b in at.button if b.label == "Remove condition").click()
     at.run()
     assert not at.exception and list_conditions(study_id=people["study"]) == []
+
+
+def test_a_practice_item_shows_its_answer_after_submitting_then_the_real_items_follow(people):
+    """Practice first (marked), the answer and explanation only once it is submitted, then Continue to a real
+    item, whose answer is never shown."""
+    from oversight.participation import record_consent
+    from oversight.studies import update_study
+
+    with session_scope() as s:
+        s.add(Item(study_id=people["study"], external_id="q2", question="Which key?", options=["brass", "iron"]))
+        s.get(ItemGold, 1).explanation = "The text says so."
+    update_study(study_id=people["study"], user_id=None, practice_items=1)
+    record_consent(user_id=people["participant"])
+    at = run_page("participant", people["participant"])
+    assert any("practice question" in c.value for c in at.caption)
+    before = " ".join(t.value for t in at.text)
+    assert "Practice: the answer was" not in before and "The text says so." not in before
+    next(b for b in at.button if b.label == "Submit answer").click()
+    at.run()
+    texts = [t.value for t in at.text]
+    practice_q = "Which door?" if "Which door?" in before else "Which key?"
+    answer = {"Which door?": "right", "Which key?": "(this item has no recorded answer)"}[practice_q]
+    assert f"Practice: the answer was {answer}" in texts
+    next(b for b in at.button if b.label == "Continue").click()
+    at.run()
+    texts = " ".join(t.value for t in at.text)
+    assert practice_q not in texts and ("Which key?" if practice_q == "Which door?" else "Which door?") in texts
+    assert not any(c.value.startswith("A practice") for c in at.caption)
+    next(b for b in at.button if b.label == "Submit answer").click()
+    at.run()
+    assert not any("Practice: the answer was" in t.value for t in at.text)
