@@ -17,6 +17,6 @@ from oversight.w2s.config import W2SError
 from storage.db import StorageUnavailable
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    AuthError, ConditionError, ImportFailed, ModelError, ParticipationError, PromptError, ReviewError, RlaifError, RuleViolation,
-    RulesError, StrategyError, StudyError, StorageUnavailable, W2SError,
+    AuthError, ConditionError, ImportFailed, ModelError, ParticipationError, PromptError, ReviewError, RlaifError,
+    RuleViolation, RulesError, StrategyError, StudyError, StorageUnavailable, W2SError,
 )
