@@ -236,6 +236,9 @@ def test_thompson_allocation_favours_the_version_with_more_expert_judged_success
             s.flush()
             s.add(ExpertReview(study_id=study.id, expert_id=expert.id, assignment_id=a.id,
                                labels={"outcome": outcome}))
+    balanced = auth.create_invites(study_id=study.id, count=1)[0].user_id
+    next_task(user_id=balanced)  # a candidate exists, but the study still deals balanced
+    assert {a.strategy_id for a in _dealt(balanced)} == {v1.id}
     update_study(study_id=study.id, user_id=None, allocation="thompson")
     chosen = []
     for user_id in [i.user_id for i in auth.create_invites(study_id=study.id, count=12)]:
@@ -269,3 +272,17 @@ def test_experts_answer_a_study_as_a_condition_of_their_own(items):
     done = progress(user_id=expert.id, study_id=items.id)
     assert (done.done, done.total, done.completion_code) == (3, 3, None)
     assert next_task(user_id=expert.id, study_id=items.id) is None
+
+
+def test_thompson_draws_follow_the_beta_posteriors():
+    """Pure: with a seeded generator, a version with 9 of 10 successes beats one with 1 of 10 almost always, and
+    two versions without data are picked about equally often."""
+    import random
+
+    from oversight.allocation import thompson_pick
+
+    rng = random.Random(7)
+    wins = sum(thompson_pick([1, 2], {1: (1, 9), 2: (9, 1)}, rng).chosen == 2 for _ in range(200))
+    assert wins >= 195
+    even = sum(thompson_pick([1, 2], {}, rng).chosen == 1 for _ in range(400))
+    assert 150 < even < 250
