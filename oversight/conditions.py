@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import select
 
 from oversight.audit import log_event
@@ -155,16 +155,15 @@ def design_summary(*, study_id: int) -> list[ConditionCount]:
     with session_scope(write=False) as s:
         conds = s.exec(select(Condition).where(Condition.study_id == study_id)
                        .order_by(Condition.position, Condition.id)).all()
-        rows = s.exec(select(Assignment.condition_id, Assignment.item_id, Assignment.state, Assignment.practice)
-                      .where(Assignment.study_id == study_id)).all()
-    out = []
-    for c in conds:
-        mine = [r for r in rows if r[0] == c.id]
-        real = [r for r in mine if not r[3]]
-        out.append(ConditionCount(c.id, c.name, c.kind, c.strategy_id, len(real),
-                                  sum(r[2] == "done" for r in real), len({r[1] for r in real}),
-                                  len(mine) - len(real)))
-    return out
+        rows = s.exec(select(Assignment.condition_id, Assignment.practice, func.count(),
+                             func.sum(case((Assignment.state == "done", 1), else_=0)),
+                             func.count(func.distinct(Assignment.item_id)))
+                      .where(Assignment.study_id == study_id)
+                      .group_by(Assignment.condition_id, Assignment.practice)).all()
+    real = {cid: (n, int(done or 0), items) for cid, practice, n, done, items in rows if not practice}
+    practice = {cid: n for cid, is_practice, n, _, _ in rows if is_practice}
+    return [ConditionCount(c.id, c.name, c.kind, c.strategy_id, *real.get(c.id, (0, 0, 0)), practice.get(c.id, 0))
+            for c in conds]
 
 
 def balance(*, study_id: int) -> dict[int, dict[int, int]]:

@@ -35,7 +35,8 @@ with st.form(f"settings-{study_id}"):
     c1, c2 = st.columns(2)
     per_person = c1.number_input("Items per participant (0: every item)", 0, 1_000_000,
                                  study.items_per_participant or 0,
-                                 help="Applies to participants dealt from now on; dealt tasks stay as they are.")
+                                 help="Real items (practice items come in addition). Applies to participants dealt "
+                                      "from now on; dealt tasks stay as they are.")
     code = c2.text_input("Completion code (shown when every task is done)", study.completion_code or "")
     st.markdown("**Design**")
     d1, d2, d3 = st.columns(3)
