@@ -94,7 +94,17 @@ def cmd_study_set(args) -> None:
 
     changes = {k: v for k, v in (("name", args.name), ("description", args.description),
                                  ("instructions", args.instructions), ("consent_text", args.consent_text),
-                                 ("completion_code", args.completion_code)) if v is not None}
+                                 ("completion_code", args.completion_code), ("design", args.design),
+                                 ("allocation", args.allocation), ("practice_items", args.practice_items),
+                                 ("review_share", args.review_share), ("blind_review", args.blind_review))
+               if v is not None}
+    convergence = {k: v for k, v in (("min_participants", args.min_participants),
+                                     ("min_confidence", args.min_confidence),
+                                     ("min_agreement", args.min_agreement)) if v is not None}
+    if convergence:
+        from oversight.studies import get_study
+
+        changes["convergence"] = {**get_study(_study_id(args.study)).convergence, **convergence}
     if args.items_per_participant is not None:
         changes["items_per_participant"] = None if args.items_per_participant == "all" else \
             _whole(args.items_per_participant, "--items-per-participant")
@@ -230,12 +240,63 @@ def cmd_strategy_list(args) -> None:
           or "no strategies yet")
 
 
-def cmd_arms(args) -> None:
-    from oversight.strategies import set_arms
+def _condition_row(c, counts=None) -> dict:
+    row = {"id": c.id, "name": c.name, "kind": c.kind, "strategy_id": c.strategy_id, "position": c.position}
+    if counts is not None:
+        row.update(assignments=counts.assignments, done=counts.done, items=counts.items, practice=counts.practice)
+    return row
 
-    ids = [int(x) for x in args.strategies.split(",") if x.strip()]
-    set_arms(study_id=_study_id(args.study), strategy_ids=ids)
-    _emit(args, {"arms": ids}, f"participants are dealt strategies {ids or 'none (direct QA)'}")
+
+def cmd_conditions_add(args) -> None:
+    from oversight.conditions import add_condition
+
+    row = add_condition(study_id=_study_id(args.study), kind=args.kind, name=args.name or "",
+                        strategy_id=args.strategy)
+    _emit(args, _condition_row(row), str(row.id))
+
+
+def cmd_conditions_list(args) -> None:
+    from oversight.conditions import design_summary, list_conditions
+
+    study_id = _study_id(args.study)
+    counts = {c.id: c for c in design_summary(study_id=study_id)}
+    rows = [_condition_row(c, counts.get(c.id)) for c in list_conditions(study_id=study_id)]
+    text = "\n".join(f"{r['id']:>4}  {r['name']} [{r['kind']}] strategy={r['strategy_id'] or '-'} "
+                     f"assignments={r['assignments']} items={r['items']}" for r in rows) or "no conditions yet"
+    _emit(args, rows, text)
+
+
+def cmd_conditions_remove(args) -> None:
+    from oversight.conditions import remove_condition
+
+    remove_condition(condition_id=args.condition)
+    _emit(args, {"removed": args.condition}, f"removed condition {args.condition}")
+
+
+def cmd_conditions_set(args) -> None:
+    from oversight.conditions import rename_condition, repoint_condition
+
+    if args.name is None and args.strategy is None:
+        raise CliError("give --name and/or --strategy (a version id, or 'none')")
+    if args.name is not None:
+        rename_condition(condition_id=args.condition, name=args.name)
+    if args.strategy is not None:
+        sid = None if args.strategy == "none" else _whole(args.strategy, "--strategy")
+        repoint_condition(condition_id=args.condition, strategy_id=sid)
+    _emit(args, {"condition": args.condition}, f"condition {args.condition} changed")
+
+
+def cmd_conditions_run(args) -> None:
+    """Run a model-alone condition now (in this process, with a progress bar), the same batch the page enqueues."""
+    from oversight.conditions import model_condition_strategy
+    from oversight.protocols.batch import run_batch
+
+    study_id, strategy_id = model_condition_strategy(condition_id=args.condition)
+    result = run_batch(study_id=study_id, strategy_id=strategy_id, limit=args.limit,
+                       progress=None if args.quiet else _progress)
+    data = result.to_dict()
+    acc = "n/a" if data["accuracy"] is None else f"{data['accuracy']:.3f}"
+    _emit(args, data, f"{data['n']} items judged, accuracy {acc}, {data['errors']} errors")
 
 
 def cmd_run(args) -> None:
@@ -723,6 +784,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--consent-text")
     sp.add_argument("--items-per-participant", help="a whole number, or 'all'")
     sp.add_argument("--completion-code")
+    sp.add_argument("--design", choices=["within", "between"], help="within- or between-subject conditions")
+    sp.add_argument("--practice-items", type=int, help="practice items (with feedback) before the real ones")
+    sp.add_argument("--review-share", type=float, help="share of assignments a second expert reviews (0-1)")
+    sp.add_argument("--blind-review", action=argparse.BooleanOptionalAction, default=None,
+                    help="experts do not see the strategy version or the participant")
+    sp.add_argument("--allocation", choices=["balanced", "thompson"],
+                    help="strategy versions by the balanced design, or by Thompson sampling over candidates")
+    sp.add_argument("--min-participants", type=int, help="convergence: at least this many participants")
+    sp.add_argument("--min-confidence", type=float, help="convergence: mean self-reported confidence (0-1)")
+    sp.add_argument("--min-agreement", type=float, help="convergence: agreement among non-experts (0-1)")
 
     strategy = sub.add_parser("strategy", help="versioned strategies").add_subparsers(dest="strategy_cmd",
                                                                                       required=True)
@@ -739,9 +810,26 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--prompts", help='prompts as JSON by model role, e.g. \'{"assistant": {"system": "..."}}\'')
     sp = add("list", cmd_strategy_list, "list a study's strategy versions", strategy)
     sp.add_argument("--study", type=int, required=True)
-    sp = add("arms", cmd_arms, "choose the strategy versions participants are dealt")
+    conds = sub.add_parser("conditions", help="a study's conditions (who answers, with which strategy version)"
+                           ).add_subparsers(dest="conditions_cmd", required=True)
+    sp = add("add", cmd_conditions_add, "add a condition (prints its id)", conds)
     sp.add_argument("--study", type=int, required=True)
-    sp.add_argument("--strategies", required=True, help="comma-separated version ids ('' for plain direct QA)")
+    sp.add_argument("--kind", required=True, choices=["alone", "model", "assisted", "expert"])
+    sp.add_argument("--strategy", type=int, help="strategy version id (assisted and model need one)")
+    sp.add_argument("--name", help="default: from the kind and strategy")
+    sp = add("list", cmd_conditions_list, "the conditions with their assignments and items so far", conds)
+    sp.add_argument("--study", type=int, required=True)
+    sp = add("set", cmd_conditions_set, "rename a condition or point it at another strategy version", conds)
+    sp.add_argument("--condition", type=int, required=True)
+    sp.add_argument("--name")
+    sp.add_argument("--strategy", help="a strategy version id, or 'none'")
+    sp = add("remove", cmd_conditions_remove, "remove a condition no assignment uses", conds)
+    sp.add_argument("--condition", type=int, required=True)
+    sp = add("run", cmd_conditions_run, "run a model-alone condition: its strategy's AI-only batch over the items",
+             conds)
+    sp.add_argument("--condition", type=int, required=True)
+    sp.add_argument("--limit", type=int)
+    sp.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     sp = add("run", cmd_run, "AI-only batch: AI speakers or assistant and an AI judge over the items")
     sp.add_argument("--study", type=int, required=True)
     sp.add_argument("--strategy", type=int, required=True, help="strategy version id")

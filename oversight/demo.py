@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import select
 
-from oversight import auth, strategies
+from oversight import auth, conditions, strategies
 from oversight.db import session_scope
 from oversight.importers import demo_items_path, import_path
 from oversight.studies import create_study
@@ -50,11 +50,11 @@ def seed_demo(*, admin_name: str = "admin", admin_password: str | None = None, i
         with session_scope() as s:
             s.get(Study, study.id).consent_text = DEMO_CONSENT
         import_path(study_id=study.id, fmt="jsonl", path=demo_items_path(), user_id=admin.id)
-        arms = [
-            strategies.create_strategy(
-                study_id=study.id, name="Debate (offline models)", protocol="debate",
-                rules={"rounds": 3, "speeches": "sequential", "judge_questions": True},
-                model_roles={"debater": "extractive", "judge": "extractive"}, user_id=admin.id),
+        strategies.create_strategy(
+            study_id=study.id, name="Debate (offline models)", protocol="debate",
+            rules={"rounds": 3, "speeches": "sequential", "judge_questions": True},
+            model_roles={"debater": "extractive", "judge": "extractive"}, user_id=admin.id)
+        consultancy, assisted, direct = [
             strategies.create_strategy(
                 study_id=study.id, name="Consultancy (offline models)", protocol="consultancy",
                 rules={"rounds": 2}, model_roles={"consultant": "extractive", "judge": "extractive"},
@@ -65,6 +65,14 @@ def seed_demo(*, admin_name: str = "admin", admin_password: str | None = None, i
                 model_roles={"assistant": "extractive", "judge": "extractive"}, user_id=admin.id),
             strategies.create_strategy(study_id=study.id, name="Direct QA", protocol="direct-qa", user_id=admin.id),
         ]
-        strategies.set_arms(study_id=study.id, strategy_ids=[a.id for a in arms], user_id=admin.id)
+        model = strategies.create_strategy(study_id=study.id, name="Model alone (offline)", protocol="model-alone",
+                                           model_roles={"judge": "extractive"}, user_id=admin.id)
+        # A sandwiching design: non-experts alone and with a model (debate is left out of the dealt conditions:
+        # it runs on two-option items only, and the balanced design deals only items every condition can run on).
+        conditions.add_condition(study_id=study.id, kind="alone", strategy_id=direct.id, user_id=admin.id)
+        for strategy in (assisted, consultancy):
+            conditions.add_condition(study_id=study.id, kind="assisted", strategy_id=strategy.id, user_id=admin.id)
+        conditions.add_condition(study_id=study.id, kind="model", strategy_id=model.id, user_id=admin.id)
+        conditions.add_condition(study_id=study.id, kind="expert", user_id=admin.id)
     links = [i.link for i in auth.create_invites(study_id=study.id, count=invites, created_by=admin.id)]
     return DemoSeed(study.id, admin_name, password, links, created)

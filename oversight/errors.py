@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from oversight.auth import AuthError
+from oversight.conditions import ConditionError
 from oversight.importers.common import ImportFailed
 from oversight.jobs import JobError
 from oversight.inner_loop import LoopError
@@ -20,7 +21,7 @@ from oversight.w2s.config import W2SError
 from storage.db import StorageUnavailable
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    AuthError, ImportFailed, JobError, LoopError, ModelError, ParticipationError, PaymentError, PromptError,
-    ReviewError, RlaifError, RuleViolation, RulesError, SimulationError, StrategyError, StudyError,
+    AuthError, ConditionError, ImportFailed, JobError, LoopError, ModelError, ParticipationError, PaymentError,
+    PromptError, ReviewError, RlaifError, RuleViolation, RulesError, SimulationError, StrategyError, StudyError,
     StorageUnavailable, W2SError,
 )

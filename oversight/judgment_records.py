@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from oversight.db import session_scope
@@ -111,10 +111,16 @@ def _roles_by_transcript(s: Session, study_id: int) -> dict[int, dict]:
     return {tid: dict(roles) for tid, meta in rows if (roles := (meta or {}).get("roles"))}
 
 
+def not_practice():
+    """A condition on a query outer-joined to Assignment: the judgment is not on a practice item."""
+    return or_(Assignment.practice.is_(None), Assignment.practice.is_(False))
+
+
 def judgment_records(s: Session, *, study_id: int, final_only: bool = False,
                      gold_only: bool = True) -> Iterator[JudgmentRecord]:
     """The study's judgments (only final ones with `final_only`; also those on items without gold unless
-    `gold_only`) as records, ordered by id, streamed from session `s`."""
+    `gold_only`) as records, ordered by id, streamed from session `s`. Judgments on practice items are never
+    results: they are left out."""
     statement = (
         select(
             Judgment.id, Judgment.item_id, Judgment.probabilities, Judgment.answer_index, Judgment.judge_kind,
@@ -130,7 +136,7 @@ def judgment_records(s: Session, *, study_id: int, final_only: bool = False,
         .outerjoin(ItemGold, ItemGold.item_id == Judgment.item_id)
         .outerjoin(Transcript, Transcript.id == Judgment.transcript_id)
         .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
-        .where(Item.study_id == study_id)
+        .where(Item.study_id == study_id, not_practice())
         .order_by(Judgment.id)
     )
     if gold_only:

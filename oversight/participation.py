@@ -2,7 +2,9 @@
 they choose (an expert condition, without the gold).
 
 Everything here is participant-facing, so it never returns gold answers (it only asks whether an item has
-one, to know whether a consultancy can run on it) nor source text the protocol hides from the judge. A submitted answer is committed before this module returns.
+one, to know whether a consultancy can run on it) nor source text the protocol hides from the judge; the one
+exception is `practice_feedback`, the answer to a practice item after it is submitted. A submitted answer is
+committed before this module returns. Who gets which item under which condition: oversight.dealing.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from oversight.allocation import choose_version
 from oversight.audit import log_event
+from oversight.conditions import DEALT_KINDS
 from oversight.db import session_scope
+from oversight.dealing import deal, group_items
 from oversight.protocols import live
 from oversight.protocols.base import ItemFacts
 from oversight.protocols.direct_qa import PROTOCOL as DIRECT_QA
 from oversight.protocols.registry import get_protocol
-from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Study, User, utcnow
+from storage.models import Assignment, Condition, Item, ItemGold, Judgment, Strategy, Study, User, utcnow
 
 
 class ParticipationError(Exception):
@@ -37,6 +42,7 @@ class Task:
     started_at_iso: str
     # Set when the task runs under a strategy: the judge page drives the live transcript.
     transcript_id: int | None = None
+    practice: bool = False  # a practice item: its answer is shown once it is submitted
 
 
 @dataclass(frozen=True)
@@ -74,43 +80,90 @@ def record_consent(*, user_id: int) -> None:
             log_event(s, "participant.consent", user_id=user.id, study_id=user.study_id)
 
 
-def _arm_for(item: Item, has_gold: bool, arms: list[Strategy], start: int) -> Strategy | None:
-    """The first arm, in rotation from `start`, whose protocol can run on this item."""
-    facts = ItemFacts(len(item.options), bool(item.source_text), has_gold)
-    for k in range(len(arms)):
-        arm = arms[(start + k) % len(arms)]
-        protocol = get_protocol(arm.protocol)
-        if protocol.cannot_run(facts, protocol.parse_rules(arm.rules)) is None:
-            return arm
-    return None
+def _dealt_conditions(s, study_id: int, role: str) -> list[Condition | None]:
+    """Participants: the study's alone and assisted conditions (none: plain direct QA without a condition).
+    Experts: the study's expert condition only (none: plain direct QA)."""
+    kinds = ("expert",) if role == "expert" else DEALT_KINDS
+    rows = list(s.exec(select(Condition).where(Condition.study_id == study_id, Condition.kind.in_(kinds))
+                       .order_by(Condition.position, Condition.id)).all())
+    return rows or [None]
+
+
+def _protocol_of(s, condition: Condition | None):
+    strategy = s.get(Strategy, condition.strategy_id) if condition and condition.strategy_id else None
+    protocol = get_protocol(strategy.protocol) if strategy else DIRECT_QA
+    return protocol, protocol.parse_rules(strategy.rules if strategy else {})
+
+
+def _index(s, user: User, study_id: int) -> int:
+    """The person's place in the design: the rank of their id among the study's participants (experts: among
+    experts). Ids only grow, so a later enrolment never moves anyone already dealt, and two tabs agree."""
+    if user.role == "expert":
+        where = (User.role == "expert",)
+    else:
+        where = (User.role == "participant", User.study_id == study_id)
+    return s.exec(select(func.count()).select_from(User).where(*where, User.id < user.id)).one()
 
 
 def _ensure_assignments(s, user: User, study_id: int) -> None:
-    """Deal this participant's items once, in an order of their own (seeded by their id), rotating through the
-    study's arms so that every arm sees every item across participants."""
+    """Deal this person's items once by the study's balanced design (oversight.dealing). Only items that every
+    dealt condition's protocol can run on are in the design, so the balance holds exactly."""
     if s.exec(select(Assignment.id).where(Assignment.participant_id == user.id,
                                           Assignment.study_id == study_id)).first() is not None:
         return
     study = s.get(Study, study_id)
     items = list(s.exec(select(Item).where(Item.study_id == study_id).order_by(Item.id)).all())
     gold = set(s.exec(select(ItemGold.item_id).where(ItemGold.item_id.in_([i.id for i in items]))).all())
-    arms = [a for a in (s.get(Strategy, sid) for sid in study.arms) if a is not None]
-    random.Random(user.id).shuffle(items)
-    if study.items_per_participant:
-        items = items[: study.items_per_participant]
-    for position, item in enumerate(items):
-        arm = _arm_for(item, item.id in gold, arms, user.id + position) if arms else None
-        s.add(Assignment(study_id=study_id, participant_id=user.id, item_id=item.id,
-                         strategy_id=arm.id if arm else None, arm=arm.protocol if arm else DIRECT_QA.name,
-                         position=position))
+    conditions = _dealt_conditions(s, study_id, user.role)
+    protocols = {c.id if c else None: _protocol_of(s, c) for c in conditions}
+
+    def runs_everywhere(item: Item) -> bool:
+        facts = ItemFacts(len(item.options), bool(item.source_text), item.id in gold)
+        return all(p.cannot_run(facts, rules) is None for p, rules in protocols.values())
+
+    items = [i for i in items if runs_everywhere(i)]
+    expert = user.role == "expert"
+    pool = [i.id for i in items if i.split == "practice"] if not expert else []
+    real = [i for i in items if i.id not in set(pool)] if pool else items
+    groups = group_items([(i.id, (i.source_title or "") + "\x00" + (i.source_text or "")
+                           if (i.source_text or i.source_title) else None) for i in real])
+    by_id = {c.id: c for c in conditions if c is not None}
+    dealt = deal(participant_index=_index(s, user, study_id), groups=groups,
+                 conditions=[c.id if c else None for c in conditions],
+                 design="within" if expert else study.design, items_per_participant=study.items_per_participant,
+                 practice_items=0 if expert else study.practice_items, practice_pool=pool, seed=study_id)
+    versions: dict[int | None, int | None] = {}
+    for position, d in enumerate(dealt):
+        condition = by_id.get(d.condition)
+        if d.condition not in versions:
+            versions[d.condition] = condition.strategy_id if condition else None
+            if condition is not None and condition.kind == "assisted" and study.allocation == "thompson":
+                rng = random.Random(f"thompson:{study_id}:{user.id}:{condition.id}")
+                versions[d.condition] = choose_version(s, condition, user_id=user.id, rng=rng)
+        sid = versions[d.condition]
+        protocol = get_protocol(s.get(Strategy, sid).protocol) if sid else DIRECT_QA
+        s.add(Assignment(study_id=study_id, participant_id=user.id, item_id=d.item, strategy_id=sid,
+                         arm=protocol.name, condition_id=d.condition, practice=d.practice, position=position))
+
+
+def _deal_once(user_id: int, study_id: int | None) -> int:
+    """Deal in a transaction of its own; when another tab dealt first (the unique participant+item constraint
+    refuses the second set), its set stands."""
+    try:
+        with session_scope() as s:
+            user, study_id = _judge(s, user_id, study_id)
+            _ensure_assignments(s, user, study_id)
+    except IntegrityError:
+        pass
+    return study_id
 
 
 def next_task(*, user_id: int, study_id: int | None = None) -> Task | None:
     """The task to show now (the same one again after a refresh), or None when all are done. `study_id`: the
     study an expert answers in (a participant's is their own)."""
+    study_id = _deal_once(user_id, study_id)
     with session_scope() as s:
         user, study_id = _judge(s, user_id, study_id)
-        _ensure_assignments(s, user, study_id)
         mine = (Assignment.participant_id == user.id, Assignment.study_id == study_id)
         total = s.exec(select(func.count()).select_from(Assignment).where(*mine)).one()
         current = s.exec(select(Assignment).where(*mine, Assignment.state.in_(("pending", "active")))
@@ -121,7 +174,7 @@ def next_task(*, user_id: int, study_id: int | None = None) -> Task | None:
             current.state, current.started_at = "active", utcnow()
         item = s.get(Item, current.item_id)
         task = Task(current.id, current.position + 1, total, item.question, list(item.options),
-                    current.started_at.isoformat())
+                    current.started_at.isoformat(), practice=current.practice)
     if current.strategy_id is not None:
         # Idempotent per assignment: a refresh or a second tab finds the same transcript.
         tid = live.start_transcript(item_id=current.item_id, strategy_id=current.strategy_id,
@@ -168,3 +221,26 @@ def progress(*, user_id: int, study_id: int | None = None) -> Progress:
         if rows and done == len(rows) and user.role == "participant":
             code = s.get(Study, study_id).completion_code
         return Progress(done, len(rows), code)
+
+
+@dataclass(frozen=True)
+class PracticeFeedback:
+    answer: str  # the right option's text (no letter: a live task may have shown the options in another order)
+    explanation: str | None
+
+
+def practice_feedback(*, user_id: int, assignment_id: int) -> PracticeFeedback:
+    """The gold answer of a practice item, for the person who was dealt it, once they have submitted it. The one
+    place a participant receives a gold answer: never for a real item, never before the answer is in."""
+    with session_scope(write=False) as s:
+        a = s.get(Assignment, assignment_id)
+        if a is None or a.participant_id != user_id:
+            raise ParticipationError("this task is not yours")
+        if not a.practice:
+            raise ParticipationError("answers are shown for practice items only")
+        if a.state != "done":
+            raise ParticipationError("submit your answer first")
+        item, gold = s.get(Item, a.item_id), s.get(ItemGold, a.item_id)
+        if gold is None:
+            return PracticeFeedback("(this item has no recorded answer)", None)
+        return PracticeFeedback(item.options[gold.gold_index], gold.explanation)

@@ -43,10 +43,10 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from oversight.db import session_scope
-from oversight.judgment_records import JudgmentRecord, load_judgments
+from oversight.judgment_records import JudgmentRecord, load_judgments, not_practice
 from oversight.sandwich import sandwich, to_json
 from oversight.vocab import is_correct
-from storage.models import Item, Judgment, Strategy, Study, Transcript, User
+from storage.models import Assignment, Item, Judgment, Strategy, Study, Transcript, User
 
 Z95 = 1.959963984540054
 HUMAN_JUDGE_KINDS = ("human", "offline-human")
@@ -299,7 +299,8 @@ def _study_and_counts(s, study_id: int) -> tuple[Study, dict[str, int]]:
         "transcripts": count(select(func.count()).select_from(Transcript).where(Transcript.study_id == study_id)),
         "judgments": count(
             select(func.count()).select_from(Judgment).join(Item, Item.id == Judgment.item_id)
-            .where(Item.study_id == study_id)
+            .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
+            .where(Item.study_id == study_id, not_practice())  # practice answers are not results
         ),
     }
     return study, counts

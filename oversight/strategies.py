@@ -107,22 +107,6 @@ def list_strategies(*, study_id: int) -> list[Strategy]:
                            .order_by(Strategy.name, Strategy.version)).all())
 
 
-def set_arms(*, study_id: int, strategy_ids: list[int], user_id: int | None = None) -> None:
-    """Choose the strategy versions participants are dealt (in rotation). Empty: plain direct QA."""
-    with session_scope() as s:
-        study = s.get(Study, study_id)
-        if study is None:
-            raise StrategyError(f"no study with id {study_id}")
-        for sid in strategy_ids:
-            row = s.get(Strategy, sid)
-            if row is None or row.study_id != study_id:
-                raise StrategyError(f"strategy {sid} is not in this study")
-            if not get_protocol(row.protocol).human:
-                raise StrategyError(f"{row.name} v{row.version} ({row.protocol}) has no human judge")
-        study.arms = list(strategy_ids)
-        log_event(s, "study.arms", user_id=user_id, study_id=study_id, arms=list(strategy_ids))
-
-
 @dataclass(frozen=True)
 class Change:
     field: str  # e.g. "rules.rounds", "prompts.debater.system", "model_roles.judge", "protocol"

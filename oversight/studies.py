@@ -78,8 +78,45 @@ def set_study_status(*, study_id: int, status: str, user_id: int | None) -> None
 
 
 # What the Study settings page and `study set` may change; each change is in the audit log with old and new value.
-SETTINGS = ("name", "description", "instructions", "consent_text", "items_per_participant", "completion_code")
+SETTINGS = ("name", "description", "instructions", "consent_text", "items_per_participant", "completion_code",
+            "design", "practice_items", "review_share", "blind_review", "allocation", "convergence")
 TEXT_LIMIT = 20_000
+DESIGNS = ("within", "between")  # oversight.dealing.DESIGNS
+ALLOCATIONS = ("balanced", "thompson")  # oversight.allocation.ALLOCATIONS
+CONVERGENCE = ("min_participants", "min_confidence", "min_agreement")
+
+
+def _share(value, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise StudyError(f"{what} must be a number from 0 to 1")
+    return float(value)
+
+
+def _check_design(changes: dict) -> None:
+    """The sandwiching design settings (see oversight.dealing and oversight.allocation)."""
+    if "design" in changes and changes["design"] not in DESIGNS:
+        raise StudyError(f"design must be one of {', '.join(DESIGNS)}")
+    if "allocation" in changes and changes["allocation"] not in ALLOCATIONS:
+        raise StudyError(f"allocation must be one of {', '.join(ALLOCATIONS)}")
+    n = changes.get("practice_items", 0)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise StudyError("practice items must be a whole number of 0 or more")
+    if "review_share" in changes:
+        changes["review_share"] = _share(changes["review_share"], "the review share")
+    if "blind_review" in changes and not isinstance(changes["blind_review"], bool):
+        raise StudyError("blind review must be true or false")
+    if "convergence" in changes:
+        c = changes["convergence"]
+        if not isinstance(c, dict) or set(c) - set(CONVERGENCE):
+            raise StudyError(f"convergence takes {', '.join(CONVERGENCE)}")
+        c = {k: v for k, v in c.items() if v is not None}
+        m = c.get("min_participants")
+        if m is not None and (not isinstance(m, int) or isinstance(m, bool) or m < 1):
+            raise StudyError("min_participants must be a whole number of at least 1")
+        for key in ("min_confidence", "min_agreement"):
+            if key in c:
+                c[key] = _share(c[key], key)
+        changes["convergence"] = c
 
 
 def update_study(*, study_id: int, user_id: int | None, **changes) -> list[str]:
@@ -94,6 +131,7 @@ def update_study(*, study_id: int, user_id: int | None, **changes) -> list[str]:
     n = changes.get("items_per_participant")
     if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
         raise StudyError("items per participant must be a whole number of at least 1 (or empty: every item)")
+    _check_design(changes)
     if "completion_code" in changes:
         code = (changes["completion_code"] or "").strip()
         if not code or len(code) > 64 or not code.replace("-", "").replace("_", "").isalnum():

@@ -11,7 +11,9 @@ import streamlit as st
 from oversight.inner_loop import (
     MAX_REASON, MAX_TEXT, PROPOSAL_KINDS, proposable_versions, propose, questionnaire_due, submit_questionnaire,
 )
-from oversight.participation import Task, next_task, progress, record_consent, submit_answer
+from oversight.participation import (
+    PracticeFeedback, Task, next_task, practice_feedback, progress, record_consent, submit_answer,
+)
 from oversight.protocols.live import JudgeView, expire, judge_view, load_state, restart_chat, send_message, submit_report
 from oversight.protocols.runner import get_runner
 from oversight.studies import get_study
@@ -84,6 +86,8 @@ def direct_answer(task: Task) -> None:
             ok, _ = attempt(submit_answer, user_id=user.id, assignment_id=task.assignment_id, probabilities=probs,
                             rationale=rationale)
             if ok:
+                if task.practice:
+                    st.session_state["practice_done"] = task.assignment_id
                 st.rerun()
 
 
@@ -335,6 +339,30 @@ def proposal_form() -> None:
                 st.rerun()
 
 
+def show_practice(feedback: PracticeFeedback) -> None:
+    """After a practice item (and only then): the right answer and why, as plain text."""
+    st.info("That was a practice question.")
+    st.text(f"Practice: the answer was {feedback.answer}")
+    if feedback.explanation:
+        st.text(feedback.explanation)
+
+
+def practice_shown() -> bool:
+    """Show the answer to the practice item just submitted, once; True when it was shown."""
+    practice_id = st.session_state.pop("practice_done", None)
+    if practice_id is None:
+        return False
+    ok, feedback = attempt(practice_feedback, user_id=user.id, assignment_id=practice_id)
+    if ok:
+        show_practice(feedback)
+    return ok
+
+
+if "practice_done" in st.session_state and "finished_view" not in st.session_state:
+    if practice_shown():
+        st.button("Continue", type="primary")  # any click reruns to the next task
+        st.stop()
+
 task = next_task(user_id=user.id, study_id=study_id) if "finished_view" not in st.session_state else None
 done = progress(user_id=user.id, study_id=study_id)
 
@@ -343,6 +371,7 @@ if "finished_view" in st.session_state:
     view = judge_view(st.session_state.pop("finished_view"))
     show_question(view.question, view.options)
     show_history(view)
+    practice_shown()
     show_outcome(view)
     st.stop()
 
@@ -360,6 +389,8 @@ if task is None:
     st.stop()
 
 st.progress(done.done / task.total, text=f"Task {task.position} of {task.total}")
+if task.practice:
+    st.caption("A practice question: you will see the answer after you submit yours. It does not count.")
 if task.transcript_id is None:
     direct_answer(task)
     st.stop()
@@ -381,6 +412,8 @@ elif kind == "expired":
         st.rerun()
 elif kind == "done":
     st.session_state["finished_view"] = view.transcript_id
+    if task.practice:
+        st.session_state["practice_done"] = task.assignment_id
     st.rerun()
 elif view.protocol.layout == "chat":
     if kind == "judge" and view.step.round == 0 and not view.step.must_end:

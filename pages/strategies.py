@@ -1,6 +1,6 @@
 """Admin: strategies as versioned data — build one (the rules of its protocol, its prompts, its models), make a
-new version with a reason and see what it changed, choose which versions participants are dealt, and run AI-only
-batches with a progress bar."""
+new version with a reason and see what it changed, and run AI-only batches with a progress bar. Which versions
+participants are dealt is the study's conditions (Study settings)."""
 
 from dataclasses import MISSING, fields
 
@@ -11,8 +11,7 @@ from oversight.models import model_infos
 from oversight.prompts import PLACEHOLDERS, complete_prompts
 from oversight.protocols.base import Rules
 from oversight.protocols.registry import PROTOCOLS, get_protocol
-from oversight.strategies import create_strategy, diff, list_strategies, new_version, set_arms
-from oversight.studies import get_study
+from oversight.strategies import create_strategy, diff, list_strategies, new_version
 from ui import attempt, escape_markdown, pick_study, require_role
 
 user = require_role("admin")
@@ -25,7 +24,7 @@ if flash := st.session_state.pop("strategies_flash", None):
 
 
 def saved(row) -> None:
-    """Rerun so every tab (versions, arms, runs) lists the new row, and say so at the top."""
+    """Rerun so every tab (versions, runs) lists the new row, and say so at the top."""
     st.session_state["strategies_flash"] = f"Saved {row.name} v{row.version} (#{row.id})."
     st.rerun()
 
@@ -99,10 +98,10 @@ def default_prompts(protocol_name: str) -> dict:
     return complete_prompts(get_protocol(protocol_name).model_roles, {})
 
 
-tab_list, tab_new, tab_version, tab_arms, tab_run = st.tabs(
-    ["Versions", "New strategy", "New version", "Participants' arms", "AI batch run"])
+tab_list, tab_new, tab_version, tab_run = st.tabs(["Versions", "New strategy", "New version", "AI batch run"])
 
 with tab_list:
+    st.caption("Which versions participants are dealt: the Conditions section of Study settings.")
     if not rows:
         st.info("No strategies yet. Build one under “New strategy”.")
     else:
@@ -159,16 +158,6 @@ with tab_version:
                               model_roles=roles, user_id=user.id)
             if ok:
                 saved(row)
-
-with tab_arms:
-    study = get_study(study_id)
-    human = [r.id for r in rows if get_protocol(r.protocol).human]
-    st.caption("Participants are dealt these strategy versions in rotation, item by item; items a protocol cannot "
-               "run on (a debate needs two options and a source text) go to the next arm. None: plain direct QA.")
-    arms = st.multiselect("Arms", human, default=[a for a in study.arms if a in human], format_func=label)
-    if st.button("Save arms"):
-        if attempt(set_arms, study_id=study_id, strategy_ids=arms, user_id=user.id)[0]:
-            st.success("Saved. New participants are dealt these arms.")
 
 with tab_run:
     st.caption("AI speakers (or the assistant) and the AI judge over this study's items; under assisted QA the AI "

@@ -1,8 +1,13 @@
 """Admin: a study's settings (name, description, instructions, consent text, items per participant, completion
-code, enrolment limits, open or closed); every change is in the audit log."""
+code; the sandwiching design: within or between subject, practice items, review share, blind review, allocation,
+convergence thresholds) and its conditions, with the design at a glance. Every change is in the audit log."""
 
 import streamlit as st
 
+from oversight.conditions import (KIND_LABELS, KINDS, add_condition, balance_check, design_summary, remove_condition,
+                                  rename_condition, repoint_condition, run_model_condition)
+from oversight.jobs import list_jobs
+from oversight.strategies import list_strategies
 from oversight.studies import get_study, update_study
 from ui import attempt, escape_markdown, pick_study, require_role
 
@@ -14,6 +19,12 @@ flash_box = st.empty()  # one element always, so the form below keeps its place
 if flash := st.session_state.pop("settings_flash", None):
     flash_box.success(escape_markdown(flash))
 
+
+def flash(text: str) -> None:
+    st.session_state["settings_flash"] = text
+    st.rerun()
+
+
 with st.form(f"settings-{study_id}"):
     name = st.text_input("Name", study.name)
     description = st.text_area("Description (for staff)", study.description)
@@ -24,14 +35,102 @@ with st.form(f"settings-{study_id}"):
     c1, c2 = st.columns(2)
     per_person = c1.number_input("Items per participant (0: every item)", 0, 1_000_000,
                                  study.items_per_participant or 0,
-                                 help="Applies to participants dealt from now on; dealt tasks stay as they are.")
+                                 help="Real items (practice items come in addition). Applies to participants dealt "
+                                      "from now on; dealt tasks stay as they are.")
     code = c2.text_input("Completion code (shown when every task is done)", study.completion_code or "")
+    st.markdown("**Design**")
+    d1, d2, d3 = st.columns(3)
+    design = d1.radio("Conditions per participant", ["within", "between"], index=int(study.design == "between"),
+                      format_func={"within": "within: each sees every condition",
+                                   "between": "between: one condition each"}.get)
+    practice = d2.number_input("Practice items (answer shown after each)", 0, 100, study.practice_items,
+                               help="From items whose split is 'practice' if there are any, else the first sources "
+                                    "of the study's order (never dealt for real). Excluded from every result.")
+    allocation = d3.radio("Strategy versions", ["balanced", "thompson"], index=int(study.allocation == "thompson"),
+                          format_func={"balanced": "balanced: each condition's current version",
+                                       "thompson": "Thompson sampling over candidate versions"}.get)
+    r1, r2 = st.columns(2)
+    share = r1.number_input("Review share (assignments a second expert reviews)", 0.0, 1.0, study.review_share, 0.05)
+    blind = r2.checkbox("Blind review (experts see neither the strategy version nor the participant)",
+                        study.blind_review)
+    st.markdown("**Inner loop converged when**")
+    conv = study.convergence or {}
+    k1, k2, k3 = st.columns(3)
+    min_people = k1.number_input("At least N participants (0: not set)", 0, 100_000, conv.get("min_participants", 0))
+    min_conf = k2.number_input("Mean confidence at least (0-1)", 0.0, 1.0, float(conv.get("min_confidence", 0.0)),
+                               0.05)
+    min_agree = k3.number_input("Agreement at least (0-1)", 0.0, 1.0, float(conv.get("min_agreement", 0.0)), 0.05)
     if st.form_submit_button("Save settings", type="primary"):
+        convergence = {k: v for k, v in (("min_participants", int(min_people) or None),
+                                         ("min_confidence", min_conf or None),
+                                         ("min_agreement", min_agree or None)) if v is not None}
         ok, changed = attempt(update_study, study_id=study_id, user_id=user.id, name=name, description=description,
                               instructions=instructions, consent_text=consent,
-                              items_per_participant=int(per_person) or None, completion_code=code)
+                              items_per_participant=int(per_person) or None, completion_code=code, design=design,
+                              practice_items=int(practice), allocation=allocation, review_share=float(share),
+                              blind_review=bool(blind), convergence=convergence)
         if ok:
-            st.session_state["settings_flash"] = (f"Saved: {', '.join(c.replace('_', ' ') for c in changed)}."
-                                                  if changed else "Nothing changed.")
-            st.rerun()
+            flash(f"Saved: {', '.join(c.replace('_', ' ') for c in changed)}." if changed else "Nothing changed.")
 st.caption("Enrolment limits, invitations and opening or closing the study are on the Participants page.")
+
+st.header("Conditions")
+st.caption("Non-experts are dealt the 'alone' and 'non-expert + model' conditions by a Latin square over "
+           "participants × sources, so that over every complete block of participants each item is under each "
+           "condition equally often; only items every such condition's protocol can run on are dealt. Experts "
+           "answer under the expert condition; the model-alone condition is an AI-only run.")
+rows = design_summary(study_id=study_id)
+strategies = list_strategies(study_id=study_id)
+label = {s.id: f"{s.name} v{s.version} ({s.protocol}, #{s.id})" for s in strategies}
+if rows:
+    st.dataframe([{"id": r.id, "condition": r.name, "kind": KIND_LABELS[r.kind],
+                   "strategy": label.get(r.strategy_id, "direct QA" if r.strategy_id is None else r.strategy_id),
+                   "assignments": r.assignments, "done": r.done, "items": r.items, "practice": r.practice}
+                  for r in rows], hide_index=True)
+    check = balance_check(study_id=study_id)
+    text = (f"Balance: {check.balanced} of {check.items} dealt items are equally often under each dealt condition "
+            "(exact after complete blocks of participants).")
+    if check.simulated:
+        text += f" Includes {check.simulated} simulated participants."
+    st.text(text)
+else:
+    st.info("No conditions yet: participants answer alone (direct QA). Add the conditions of your design below.")
+
+with st.form(f"add-condition-{study_id}"):
+    a1, a2, a3 = st.columns(3)
+    kind = a1.selectbox("Kind", KINDS, format_func=KIND_LABELS.get)
+    sid = a2.selectbox("Strategy version (none: direct QA)", [None] + [s.id for s in strategies][::-1],
+                       format_func=lambda i: "none" if i is None else label[i])
+    cname = a3.text_input("Name (optional)")
+    if st.form_submit_button("Add condition"):
+        ok, row = attempt(add_condition, study_id=study_id, kind=kind, strategy_id=sid, name=cname, user_id=user.id)
+        if ok:
+            flash(f"Added condition {row.name}.")
+
+if rows:
+    chosen = st.selectbox("Change a condition", [r.id for r in rows],
+                          format_func={r.id: f"{r.name} (#{r.id})" for r in rows}.get)
+    current = next(r for r in rows if r.id == chosen)
+    e1, e2 = st.columns(2)
+    new_name = e1.text_input("New name", current.name, key=f"cond-name-{chosen}")
+    if e1.button("Rename", key=f"rename-{chosen}"):
+        if attempt(rename_condition, condition_id=chosen, name=new_name, user_id=user.id)[0]:
+            flash(f"Renamed to {new_name.strip()}.")
+    options = [None] + [s.id for s in strategies][::-1]
+    new_sid = e2.selectbox("Point at strategy version", options,
+                           index=options.index(current.strategy_id) if current.strategy_id in options else 0,
+                           format_func=lambda i: "none" if i is None else label[i], key=f"cond-sid-{chosen}")
+    if e2.button("Re-point", key=f"repoint-{chosen}",
+                 help="Participants dealt from now on get this version; dealt assignments keep theirs."):
+        if attempt(repoint_condition, condition_id=chosen, strategy_id=new_sid, user_id=user.id)[0]:
+            flash(f"{current.name} now points at {label.get(new_sid, 'direct QA')}.")
+    b1, b2 = st.columns(2)
+    if b1.button("Remove condition", key=f"remove-{chosen}", help="Only while no assignment uses it."):
+        if attempt(remove_condition, condition_id=chosen, user_id=user.id)[0]:
+            flash(f"Removed {current.name}.")
+    if current.kind == "model" and b2.button("Run the model alone over the items", key=f"run-{chosen}"):
+        ok, job = attempt(run_model_condition, condition_id=chosen, user_id=user.id)
+        if ok:
+            flash(f"Started job #{job}: its progress is below and on the Strategies page.")
+    runs = [j for j in list_jobs(study_id=study_id, limit=10) if j.kind == "batch" and "condition_id" in j.params]
+    for job in runs[:3]:
+        st.progress(job.progress, text=f"Job #{job.id} model alone · {job.state} · {job.message}")

@@ -56,9 +56,6 @@ class Study(SQLModel, table=True):
     consent_text: str = ""
     # How many items each participant gets (None: every item of the study).
     items_per_participant: int | None = None
-    # Strategy versions participants are dealt (in rotation); empty means direct QA without a strategy.
-    # Superseded by `Condition` rows (migration 0006 turns arms into conditions).
-    arms: list[int] = _json([])
     # The design of a sandwiching study (see oversight/conditions.py and oversight/dealing.py).
     design: str = "within"  # within: every participant sees every condition; between: one condition each
     practice_items: int = 0  # items with feedback before the real ones, excluded from results

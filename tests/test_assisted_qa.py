@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from oversight import models, strategies
+from oversight import conditions, models, strategies
 from oversight.db import session_scope
 from oversight.models.config import ModelsConfig, ScriptedConfig
 from oversight.participation import next_task
@@ -175,7 +175,7 @@ def participant_with_assisted_arm(item, study):
     from oversight.auth import create_invites
 
     sid = assisted(study.id, total_time_limit_s=60, answer_grace_s=30)
-    strategies.set_arms(study_id=study.id, strategy_ids=[sid])
+    conditions.add_condition(study_id=study.id, kind="assisted", strategy_id=sid)
     return create_invites(study_id=study.id, count=1)[0].user_id, sid
 
 

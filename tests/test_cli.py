@@ -211,3 +211,49 @@ def test_study_settings_are_changed_from_the_command_line(cli):
     assert bad.returncode == 1 and "at least 1" in bad.stderr
     assert json.loads(cli("study", "set", "--study", study, "--items-per-participant", "all", "--json").stdout) \
         == {"changed": ["items_per_participant"]}
+
+
+def test_the_design_is_set_from_the_command_line(cli):
+    study = cli("study", "create", "--name", "Design").stdout.strip()
+    out = json.loads(cli("study", "set", "--study", study, "--design", "between", "--practice-items", "2",
+                         "--review-share", "0.25", "--no-blind-review", "--allocation", "thompson",
+                         "--min-participants", "10", "--min-confidence", "0.7", "--json").stdout)
+    assert out == {"changed": ["design", "allocation", "practice_items", "review_share", "blind_review",
+                               "convergence"]}
+    more = json.loads(cli("study", "set", "--study", study, "--min-agreement", "0.6", "--json").stdout)
+    assert more == {"changed": ["convergence"]}  # thresholds given earlier stay
+    for flags, message in ((["--review-share", "1.5"], "from 0 to 1"), (["--min-confidence", "2"], "from 0 to 1"),
+                           (["--practice-items", "-1"], "0 or more")):
+        bad = cli("study", "set", "--study", study, *flags, ok=False)
+        assert bad.returncode == 1 and message in bad.stderr
+
+
+def test_conditions_are_added_listed_changed_removed_and_run_from_the_command_line(cli, tmp_path):
+    study = cli("study", "create", "--name", "Sandwich").stdout.strip()
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps({"id": "k", "question": "Where was the key?", "options": ["flowerpot", "mailbox"],
+                                 "gold": 0, "source_text": "The key was under the blue flowerpot by the door."})
+                     + "\n")
+    cli("import", "--study", study, "--format", "jsonl", str(items))
+    chat = cli("strategy", "create", "--study", study, "--protocol", "assisted-qa").stdout.strip()
+    model = cli("strategy", "create", "--study", study, "--protocol", "model-alone").stdout.strip()
+    alone = cli("conditions", "add", "--study", study, "--kind", "alone").stdout.strip()
+    added = json.loads(cli("conditions", "add", "--study", study, "--kind", "assisted", "--strategy", chat,
+                           "--json").stdout)
+    assert added["kind"] == "assisted" and added["strategy_id"] == int(chat)
+    bad = cli("conditions", "add", "--study", study, "--kind", "model", "--strategy", chat, ok=False)
+    assert bad.returncode == 1 and "model-alone" in bad.stderr
+    bad = cli("conditions", "add", "--study", study, "--kind", "assisted", ok=False)
+    assert bad.returncode == 1 and "needs a strategy version" in bad.stderr
+    m = cli("conditions", "add", "--study", study, "--kind", "model", "--strategy", model, "--name", "AI").stdout
+    listed = json.loads(cli("conditions", "list", "--study", study, "--json").stdout)
+    assert [(c["name"], c["kind"], c["assignments"]) for c in listed] == [
+        ("Non-expert alone", "alone", 0), (added["name"], "assisted", 0), ("AI", "model", 0)]
+    cli("conditions", "set", "--condition", alone, "--name", "On their own")
+    assert json.loads(cli("conditions", "list", "--study", study, "--json").stdout)[0]["name"] == "On their own"
+    run = json.loads(cli("conditions", "run", "--condition", m.strip(), "--quiet", "--json").stdout)
+    assert run["n"] == 1 and run["strategy_id"] == int(model)
+    bad = cli("conditions", "run", "--condition", alone, ok=False)
+    assert bad.returncode == 1 and "not a model-alone condition" in bad.stderr
+    cli("conditions", "remove", "--condition", alone)
+    assert len(json.loads(cli("conditions", "list", "--study", study, "--json").stdout)) == 2

@@ -136,3 +136,26 @@ def test_a_judgment_on_an_item_without_gold_is_exported_but_not_scored(study_id,
     assert (row["gold_index"], row["p_correct"], row["correct"], row["origin"]) == ("", "", "", "live")
     assert json.loads(row["probabilities"]) == [0.2, 0.8]
     assert no_gold_item not in {r.item_id for r in load_judgments(study_id=study_id, final_only=False)}
+
+
+def test_practice_answers_are_left_out_of_the_exported_results(study_id, tmp_path):
+    from storage.models import Assignment
+
+    with session_scope() as s:
+        b = s.exec(select(Item).where(Item.study_id == study_id, Item.external_id == "b")).one()
+        person = User(role="participant", name="p", study_id=study_id)
+        s.add(person)
+        s.flush()
+        for practice, item_id in ((True, b.id), (False, b.id - 1)):
+            a = Assignment(study_id=study_id, participant_id=person.id, item_id=item_id, practice=practice,
+                           state="done")
+            s.add(a)
+            s.flush()
+            s.add(Judgment(item_id=item_id, assignment_id=a.id, judge_id=person.id, probabilities=[0.2, 0.8],
+                           is_final=True, rationale="practice" if practice else "real"))
+    export_study(study_id=study_id, out_dir=tmp_path)
+    with (tmp_path / "judgments.csv").open(newline="") as f:
+        people = [r for r in csv.DictReader(f) if r["judge_id"] == str(person.id)]
+    assert len(people) == 1 and people[0]["item_id"] == str(b.id - 1)
+    rationales = [j["rationale"] for j in read_jsonl(tmp_path / "judgments.jsonl")]
+    assert "real" in rationales and "practice" not in rationales

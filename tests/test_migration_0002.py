@@ -68,7 +68,6 @@ def every_kind(any_db, scripted_models, study):
                 live.submit_report(transcript_id=tid, round_=step.round, display_probabilities=[0.7, 0.3],
                                    note=f"note {step.round}", end=step.must_end, rationale="because")
         ids[protocol] = tid
-    strategies.set_arms(study_id=study.id, strategy_ids=[])
     participant = create_invites(study_id=study.id, count=1)[0].user_id
     task = next_task(user_id=participant)
     submit_answer(user_id=participant, assignment_id=task.assignment_id, probabilities=[0.2, 0.8])

@@ -80,37 +80,175 @@ def test_bad_probabilities_are_refused_and_store_nothing(participant):
         assert s.exec(select(Judgment)).all() == []
 
 
-def test_arms_are_dealt_only_where_their_protocol_can_run(study):
-    """Two arms in rotation: a debate (two options and a source) and assisted QA with the source hidden from the
-    assistant (any item). Items a debate cannot run on go to the other arm; every item gets an arm."""
-    from oversight import strategies
+def _dealt(user_id: int) -> list:
     from storage.models import Assignment
+
+    with session_scope(write=False) as s:
+        return list(s.exec(select(Assignment).where(Assignment.participant_id == user_id)
+                           .order_by(Assignment.position)).all())
+
+
+def test_conditions_are_dealt_balanced_where_every_protocol_can_run(study):
+    """Two non-expert + model conditions: a debate (two options and a source) and assisted QA. Items a debate
+    cannot run on (three options) stay out of the design, so that the balance holds exactly: across a block of
+    two participants each dealt item is under each condition once."""
+    from collections import Counter
+
+    from oversight import conditions, strategies
 
     with session_scope() as s:
         for i in range(6):
-            three = i % 2 == 0  # even items have three options: no debate there
+            three = i % 2 == 0
             item = Item(study_id=study.id, external_id=f"q{i}", question=f"Q{i}?",
-                        options=["a", "b", "c"] if three else ["a", "b"], source_text="passage")
+                        options=["a", "b", "c"] if three else ["a", "b"], source_text=f"passage {i}")
             s.add(item)
             s.flush()
             s.add(ItemGold(item_id=item.id, gold_index=0))
     debate = strategies.create_strategy(study_id=study.id, name="d", protocol="debate")
     chat = strategies.create_strategy(study_id=study.id, name="c", protocol="assisted-qa")
-    strategies.set_arms(study_id=study.id, strategy_ids=[debate.id, chat.id])
+    d = conditions.add_condition(study_id=study.id, kind="assisted", strategy_id=debate.id)
+    c = conditions.add_condition(study_id=study.id, kind="assisted", strategy_id=chat.id)
     dealt = []
     for user_id in [i.user_id for i in auth.create_invites(study_id=study.id, count=4)]:
         next_task(user_id=user_id)
-        with session_scope(write=False) as s:
-            dealt += [(a.item_id, a.strategy_id, a.arm, len(s.get(Item, a.item_id).options))
-                      for a in s.exec(select(Assignment).where(Assignment.participant_id == user_id)).all()]
-    assert len(dealt) == 24
-    assert all(sid == chat.id and arm == "assisted-qa" for _, sid, arm, n in dealt if n == 3)
-    two_option = [sid for _, sid, _, n in dealt if n == 2]
-    assert {debate.id, chat.id} == set(two_option)  # both arms are dealt where both can run
-    with pytest.raises(Exception, match="no human judge"):
-        strategies.set_arms(study_id=study.id,
-                            strategy_ids=[strategies.create_strategy(study_id=study.id, name="m",
-                                                                     protocol="model-alone").id])
+        dealt += _dealt(user_id)
+    assert len(dealt) == 12
+    with session_scope(write=False) as s:
+        assert all(len(s.get(Item, a.item_id).options) == 2 for a in dealt)
+    counts = Counter((a.item_id, a.condition_id) for a in dealt)
+    assert set(counts.values()) == {2} and len(counts) == 6
+    assert all((a.condition_id, a.strategy_id, a.arm) in ((d.id, debate.id, "debate"), (c.id, chat.id, "assisted-qa"))
+               for a in dealt)
+    assert conditions.balance(study_id=study.id) == {i: {d.id: 2, c.id: 2} for i, _ in counts}
+
+
+def test_practice_items_come_first_with_their_answer_after_submitting(items):
+    from oversight.participation import practice_feedback
+    from oversight.studies import update_study
+
+    with session_scope() as s:  # three sources (a practice source is never dealt for real)
+        for n, item in enumerate(s.exec(select(Item)).all()):
+            item.source_text = f"passage {n}"
+    update_study(study_id=items.id, user_id=None, practice_items=1)
+    user = auth.create_invites(study_id=items.id, count=1)[0].user_id
+    task = next_task(user_id=user)
+    assert task.practice and task.total == 3
+    with pytest.raises(ParticipationError, match="submit your answer first"):
+        practice_feedback(user_id=user, assignment_id=task.assignment_id)
+    submit_answer(user_id=user, assignment_id=task.assignment_id, probabilities=[1, 1])
+    feedback = practice_feedback(user_id=user, assignment_id=task.assignment_id)
+    assert feedback.answer == "no" and feedback.explanation == "because"
+    real = next_task(user_id=user)
+    assert not real.practice
+    submit_answer(user_id=user, assignment_id=real.assignment_id, probabilities=[1, 1])
+    with pytest.raises(ParticipationError, match="practice items only"):
+        practice_feedback(user_id=user, assignment_id=real.assignment_id)
+    other = auth.create_invites(study_id=items.id, count=1)[0].user_id
+    with pytest.raises(ParticipationError, match="not yours"):
+        practice_feedback(user_id=other, assignment_id=task.assignment_id)
+    assert [a.practice for a in _dealt(user)] == [True, False, False]
+
+
+def test_items_split_practice_are_the_practice_and_never_real(items):
+    from oversight.studies import update_study
+
+    with session_scope() as s:
+        first = s.exec(select(Item).order_by(Item.id)).first()
+        first.split = "practice"
+        practice_id = first.id
+    update_study(study_id=items.id, user_id=None, practice_items=1)
+    for user in (i.user_id for i in auth.create_invites(study_id=items.id, count=3)):
+        next_task(user_id=user)
+        dealt = _dealt(user)
+        assert (dealt[0].item_id, dealt[0].practice) == (practice_id, True)
+        assert all(a.item_id != practice_id for a in dealt[1:])
+
+
+def test_experts_are_dealt_the_expert_condition_only_and_no_practice(items):
+    from oversight import conditions
+    from oversight.studies import update_study
+
+    alone = conditions.add_condition(study_id=items.id, kind="alone")
+    expert_condition = conditions.add_condition(study_id=items.id, kind="expert")
+    update_study(study_id=items.id, user_id=None, practice_items=1)
+    expert = auth.create_user(role="expert", name="eve", password="long enough password")
+    next_task(user_id=expert.id, study_id=items.id)
+    dealt = _dealt(expert.id)
+    assert len(dealt) == 3 and all(a.condition_id == expert_condition.id and not a.practice for a in dealt)
+    person = auth.create_invites(study_id=items.id, count=1)[0].user_id
+    next_task(user_id=person)
+    assert {a.condition_id for a in _dealt(person)} == {alone.id}
+
+
+def test_two_tabs_dealing_at_once_store_one_set(items):
+    """Both tabs compute the same deal (the index is the rank of the id); the unique participant+item
+    constraint keeps one set, and the loser reads it."""
+    import threading
+
+    user = auth.create_invites(study_id=items.id, count=1)[0].user_id
+    tasks, errors = [], []
+
+    def tab():
+        try:
+            tasks.append(next_task(user_id=user))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=tab) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors and len(_dealt(user)) == 3 and tasks[0].assignment_id == tasks[1].assignment_id
+
+
+def test_thompson_allocation_favours_the_version_with_more_expert_judged_successes(study):
+    """Two versions of one assisted strategy, the child a candidate: the parent's reviewed outcomes are all
+    incorrect, the child's all correct. With Thompson allocation most new participants get the child; the draw is
+    in the audit log. With the default (balanced) allocation everyone gets the condition's current version."""
+    from oversight import conditions, strategies
+    from oversight.studies import update_study
+    from storage.models import Assignment, Event, ExpertReview, VersionDecision
+
+    with session_scope() as s:
+        for i in range(2):
+            item = Item(study_id=study.id, external_id=f"q{i}", question="Q?", options=["a", "b"],
+                        source_text=f"text {i}")
+            s.add(item)
+            s.flush()
+            s.add(ItemGold(item_id=item.id, gold_index=0))
+    v1 = strategies.create_strategy(study_id=study.id, name="help", protocol="assisted-qa")
+    v2 = strategies.new_version(parent_id=v1.id, reason="tips", rules={"max_messages": 3})
+    cond = conditions.add_condition(study_id=study.id, kind="assisted", strategy_id=v1.id)
+    expert = auth.create_user(role="expert", name="rex", password="long enough password")
+    seed_people = [i.user_id for i in auth.create_invites(study_id=study.id, count=1)]
+    next_task(user_id=seed_people[0])
+    assert {a.strategy_id for a in _dealt(seed_people[0])} == {v1.id}  # balanced: the current version
+    earlier = [i.user_id for i in auth.create_invites(study_id=study.id, count=16)]  # reviewed people
+    with session_scope() as s:
+        s.add(VersionDecision(study_id=study.id, strategy_id=v2.id, decision="candidate"))
+        item_id = s.exec(select(Item.id)).first()
+        for n, person in enumerate(earlier):
+            sid, outcome = (v1.id, "incorrect") if n % 2 else (v2.id, "correct")
+            a = Assignment(study_id=study.id, participant_id=person, item_id=item_id, strategy_id=sid,
+                           condition_id=cond.id, state="done")
+            s.add(a)
+            s.flush()
+            s.add(ExpertReview(study_id=study.id, expert_id=expert.id, assignment_id=a.id,
+                               labels={"outcome": outcome}))
+    balanced = auth.create_invites(study_id=study.id, count=1)[0].user_id
+    next_task(user_id=balanced)  # a candidate exists, but the study still deals balanced
+    assert {a.strategy_id for a in _dealt(balanced)} == {v1.id}
+    update_study(study_id=study.id, user_id=None, allocation="thompson")
+    chosen = []
+    for user_id in [i.user_id for i in auth.create_invites(study_id=study.id, count=12)]:
+        next_task(user_id=user_id)
+        chosen.append({a.strategy_id for a in _dealt(user_id)})
+    assert all(len(c) == 1 for c in chosen)
+    assert sum(c == {v2.id} for c in chosen) >= 10
+    with session_scope(write=False) as s:
+        draws = s.exec(select(Event).where(Event.kind == "allocation.thompson")).all()
+    assert len(draws) == 12 and all(str(v2.id) in e.detail["samples"] for e in draws)
 
 
 def test_experts_answer_a_study_as_a_condition_of_their_own(items):
@@ -134,3 +272,17 @@ def test_experts_answer_a_study_as_a_condition_of_their_own(items):
     done = progress(user_id=expert.id, study_id=items.id)
     assert (done.done, done.total, done.completion_code) == (3, 3, None)
     assert next_task(user_id=expert.id, study_id=items.id) is None
+
+
+def test_thompson_draws_follow_the_beta_posteriors():
+    """Pure: with a seeded generator, a version with 9 of 10 successes beats one with 1 of 10 almost always, and
+    two versions without data are picked about equally often."""
+    import random
+
+    from oversight.allocation import thompson_pick
+
+    rng = random.Random(7)
+    wins = sum(thompson_pick([1, 2], {1: (1, 9), 2: (9, 1)}, rng).chosen == 2 for _ in range(200))
+    assert wins >= 195
+    even = sum(thompson_pick([1, 2], {}, rng).chosen == 1 for _ in range(400))
+    assert 150 < even < 250

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from oversight import auth, models, strategies
+from oversight import auth, conditions, models, strategies
 from oversight.db import session_scope
 from oversight.participation import record_consent
 from oversight.protocols import live
@@ -34,7 +34,7 @@ def pair(study):
 def test_a_participant_reads_the_conversation_and_prefers_a_response_with_a_confidence(study, pair):
     arm = strategies.create_strategy(study_id=study.id, name="harmless", protocol="preference",
                                      rules={"randomise_answer_order": False})
-    strategies.set_arms(study_id=study.id, strategy_ids=[arm.id])
+    conditions.add_condition(study_id=study.id, kind="alone", strategy_id=arm.id)
     pid = auth.create_invites(study_id=study.id, count=1)[0].user_id
     record_consent(user_id=pid)
     at = run(pid)

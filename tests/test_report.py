@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlmodel import select
 
 from oversight.db import session_scope
 from oversight.judgment_records import p_correct
@@ -111,6 +112,21 @@ def test_counts_and_settings(study):
     direct = by[("direct-qa", "human")]
     assert (direct["n"], direct["n_correct"]) == (3, 2)
     assert by[("debate", "ai")]["n"] == 1
+
+
+def test_practice_answers_are_not_results(study):
+    """A practice answer (given with feedback) changes no figure of the report."""
+    before = study_report(study_id=study.id)
+    with session_scope() as s:
+        person = s.exec(select(User).where(User.name == "p3")).one()
+        item = s.exec(select(Item).where(Item.external_id == "a", Item.study_id == study.id)).one()
+        practice = Assignment(study_id=study.id, participant_id=person.id, item_id=item.id, strategy_id=study.v1,
+                              practice=True, state="done")
+        s.add(practice)
+        s.flush()
+        s.add(Judgment(item_id=item.id, assignment_id=practice.id, judge_id=person.id, probabilities=[1.0, 0.0],
+                       is_final=True))
+    assert study_report(study_id=study.id) == before
 
 
 def test_tag_filters_by_transcript_or_item_tag(study):

@@ -54,7 +54,7 @@ def simulate_participants(*, study_id: int, participants: int, accuracy: float, 
         record_consent(user_id=invite.user_id)
         while (task := next_task(user_id=invite.user_id)) is not None:
             if task.transcript_id is not None:
-                raise W2SError("simulated participants answer direct QA only; this study deals strategy arms")
+                raise W2SError("simulated participants answer direct QA only; this study deals conditions with a model")
             with session_scope(write=False) as s:
                 item_id = s.get(Assignment, task.assignment_id).item_id
                 gold_row = s.exec(select(ItemGold).where(ItemGold.item_id == item_id)).first()

@@ -72,17 +72,17 @@ def test_a_participant_chats_with_the_assistant_across_a_restart_and_answers(pag
     page.get_by_label("Messages the participant may send").fill("5")
     page.get_by_role("button", name="Save version 1").click()
     expect(page.get_by_text(re.compile(r"Saved Chat help v1"))).to_be_visible()
-    arms_tab = page.get_by_role("tab", name="Participants' arms")
-    arms_tab.click()
-    expect(arms_tab).to_have_attribute("aria-selected", "true")
-    arms = page.get_by_role("combobox", name="Arms")
-    arms.click()
-    arms.press_sequentially("Chat help")
-    arms.press("Enter")
-    expect(page.get_by_text(re.compile(r"Chat help v1 \[assisted-qa\]")).first).to_be_visible()
-    arms.press("Escape")  # close the list, which covers the button below
-    page.get_by_role("button", name="Save arms").click()
-    expect(page.get_by_text("Saved. New participants are dealt these arms.")).to_be_visible()
+    # It becomes the study's non-expert + model condition (Study settings, Conditions).
+    page.get_by_role("link", name="Study settings").click()
+    expect(page.get_by_role("heading", name="Conditions")).to_be_visible()
+    for label, typed in (("Kind", "Non-expert + model"), ("Strategy version (none: direct QA)", "Chat help v1")):
+        box = page.get_by_role("combobox", name=label)
+        box.click()
+        box.press_sequentially(typed)
+        box.press("Enter")
+    expect(page.get_by_text(re.compile(r"Chat help v1 \(assisted-qa")).first).to_be_visible()
+    page.get_by_role("button", name="Add condition").click()
+    expect(page.get_by_text("Added condition Non-expert + model: Chat help v1.")).to_be_visible()
 
     # A participant chats: two exchanges, each reply streamed in by the server's runner.
     link = cli(chat_server["env"], "invite", "--study", study, "--count", "1").strip()

@@ -35,7 +35,7 @@ def debate_server(tmp_path):
     sid = cli(env, "strategy", "create", "--study", study, "--protocol", "debate", "--rounds", "2",
               "--rules", json.dumps({"randomise_answer_order": False, "judge_questions": True,
                                      "judge_may_end_early": False}))
-    cli(env, "arms", "--study", study, "--strategies", sid.strip())
+    cli(env, "conditions", "add", "--study", study, "--kind", "assisted", "--strategy", sid.strip())
     link = cli(env, "invite", "--study", study, "--count", "1").strip()
     state = {"proc": start_streamlit(env, port, tmp_path / "streamlit.log"), "env": env, "link": link,
              "port": port, "db": tmp_path / "app.db"}

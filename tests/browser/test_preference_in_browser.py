@@ -38,7 +38,8 @@ def pair_server(tmp_path):
                              for q, good, bad in PAIRS))
     cli(env, "import", "--study", study, "--format", "hh-rlhf", str(pairs))
     sid = cli(env, "strategy", "create", "--study", study, "--protocol", "preference").strip()
-    cli(env, "arms", "--study", study, "--strategies", sid)
+    cli(env, "conditions", "add", "--study", study, "--kind", "alone", "--strategy", sid)
+    cli(env, "conditions", "add", "--study", study, "--kind", "expert", "--strategy", sid)  # experts judge pairs too
     labeller = cli(env, "rlaif", "labeller", "create", "--name", "offline").strip()
     cli(env, "rlaif", "label", "--study", study, "--version", labeller, "--quiet")
     link = cli(env, "invite", "--study", study, "--count", "1").strip()

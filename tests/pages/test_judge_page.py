@@ -9,7 +9,9 @@ import pytest
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from oversight import auth, models, strategies
+from oversight import auth, conditions, models, strategies
+from oversight.conditions import has_model_turns
+from oversight.protocols.registry import get_protocol
 from oversight.db import session_scope
 from oversight.models.config import ModelsConfig, ScriptedConfig
 from oversight.participation import record_consent
@@ -36,7 +38,7 @@ def debate_participant(study):
         s.add(ItemGold(item_id=item.id, gold_index=0))
     arm = strategies.create_strategy(study_id=study.id, name="debate", protocol="debate",
                                      rules={"rounds": 2, "judge_questions": True, "randomise_answer_order": False})
-    strategies.set_arms(study_id=study.id, strategy_ids=[arm.id])
+    conditions.add_condition(study_id=study.id, kind="assisted", strategy_id=arm.id)
     pid = auth.create_invites(study_id=study.id, count=1)[0].user_id
     record_consent(user_id=pid)
     yield pid
@@ -125,7 +127,8 @@ def participant_under(study, protocol: str, rules: dict, responses: list[str]) -
         s.add(ItemGold(item_id=item.id, gold_index=0))
     arm = strategies.create_strategy(study_id=study.id, name=protocol, protocol=protocol,
                                      rules={"randomise_answer_order": False, **rules})
-    strategies.set_arms(study_id=study.id, strategy_ids=[arm.id])
+    kind = "assisted" if has_model_turns(get_protocol(protocol)) else "alone"
+    conditions.add_condition(study_id=study.id, kind=kind, strategy_id=arm.id)
     pid = auth.create_invites(study_id=study.id, count=1)[0].user_id
     record_consent(user_id=pid)
     return pid

@@ -7,6 +7,7 @@ import pytest
 from sqlmodel import select
 
 from oversight import auth
+from oversight.studies import get_study
 from oversight.db import session_scope
 from storage.models import Item, ItemGold
 from tests.pages.apptest import run_page
@@ -167,3 +168,72 @@ def test_study_settings_are_edited_on_their_page_and_logged(people):
     next(b for b in at.button if b.label == "Save settings").click()
     at.run()
     assert any("completion code" in e.value for e in at.error)
+
+
+def test_the_design_and_conditions_are_set_on_the_settings_page(people):
+    """Design settings are saved and audited; conditions are added (a wrong strategy is refused with a message,
+    nothing stored), shown with their counts, and removed while unused."""
+    from oversight import strategies
+    from oversight.conditions import list_conditions
+    from storage.models import Event
+
+    model = strategies.create_strategy(study_id=people["study"], name="m", protocol="model-alone")
+    at = run_page("study_settings", people["admin"], study=str(people["study"]))
+    assert not at.exception and any("No conditions yet" in i.value for i in at.info)
+    next(r for r in at.radio if r.label == "Conditions per participant").set_value("between")
+    next(n for n in at.number_input if n.label.startswith("Practice items")).set_value(2)
+    next(n for n in at.number_input if n.label.startswith("Mean confidence")).set_value(0.7)
+    next(b for b in at.button if b.label == "Save settings").click()
+    at.run()
+    study = get_study(people["study"])
+    assert (study.design, study.practice_items, study.convergence) == ("between", 2, {"min_confidence": 0.7})
+    with session_scope(write=False) as s:
+        fields = {e.detail["field"] for e in s.exec(select(Event).where(Event.kind == "study.setting")).all()}
+    assert fields == {"design", "practice_items", "convergence"}
+
+    next(s for s in at.selectbox if s.label == "Kind").set_value("assisted")
+    next(s for s in at.selectbox if s.label.startswith("Strategy version")).set_value(model.id)
+    next(b for b in at.button if b.label == "Add condition").click()
+    at.run()
+    assert any("human judge and model turns" in e.value for e in at.error) and not list_conditions(
+        study_id=people["study"])
+    next(s for s in at.selectbox if s.label == "Kind").set_value("model")
+    next(b for b in at.button if b.label == "Add condition").click()
+    at.run()
+    [cond] = list_conditions(study_id=people["study"])
+    assert (cond.kind, cond.strategy_id) == ("model", model.id)
+    assert any(r["condition"] == "Model alone" for r in at.dataframe[0].value.to_dict("records"))
+    next(b for b in at.button if b.label == "Remove condition").click()
+    at.run()
+    assert not at.exception and list_conditions(study_id=people["study"]) == []
+
+
+def test_a_practice_item_shows_its_answer_after_submitting_then_the_real_items_follow(people):
+    """Practice first (marked), the answer and explanation only once it is submitted, then Continue to a real
+    item, whose answer is never shown."""
+    from oversight.participation import record_consent
+    from oversight.studies import update_study
+
+    with session_scope() as s:
+        s.add(Item(study_id=people["study"], external_id="q2", question="Which key?", options=["brass", "iron"]))
+        s.get(ItemGold, 1).explanation = "The text says so."
+    update_study(study_id=people["study"], user_id=None, practice_items=1)
+    record_consent(user_id=people["participant"])
+    at = run_page("participant", people["participant"])
+    assert any("practice question" in c.value for c in at.caption)
+    before = " ".join(t.value for t in at.text)
+    assert "Practice: the answer was" not in before and "The text says so." not in before
+    next(b for b in at.button if b.label == "Submit answer").click()
+    at.run()
+    texts = [t.value for t in at.text]
+    practice_q = "Which door?" if "Which door?" in before else "Which key?"
+    answer = {"Which door?": "right", "Which key?": "(this item has no recorded answer)"}[practice_q]
+    assert f"Practice: the answer was {answer}" in texts
+    next(b for b in at.button if b.label == "Continue").click()
+    at.run()
+    texts = " ".join(t.value for t in at.text)
+    assert practice_q not in texts and ("Which key?" if practice_q == "Which door?" else "Which door?") in texts
+    assert not any(c.value.startswith("A practice") for c in at.caption)
+    next(b for b in at.button if b.label == "Submit answer").click()
+    at.run()
+    assert not any("Practice: the answer was" in t.value for t in at.text)

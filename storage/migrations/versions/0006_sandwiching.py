@@ -145,6 +145,10 @@ def upgrade() -> None:
         batch_op.create_index('uq_adjudication_per_assignment', ['assignment_id'], unique=True, sqlite_where=sa.text("kind = 'adjudication'"), postgresql_where=sa.text("kind = 'adjudication'"))
         batch_op.create_index('uq_review_per_expert_assignment', ['expert_id', 'assignment_id'], unique=True, sqlite_where=sa.text("kind = 'review' AND assignment_id IS NOT NULL"), postgresql_where=sa.text("kind = 'review' AND assignment_id IS NOT NULL"))
 
+    # Study.arms is superseded by conditions (moved above): drop the column.
+    with op.batch_alter_table('study', schema=None) as batch_op:
+        batch_op.drop_column('arms')
+
 
 # Old verdicts (about the judge's answer) as the rubric's outcome label.
 _VERDICT_OUTCOME = {"judge right": "correct", "judge wrong": "incorrect", "item flawed": "item flawed",
@@ -186,6 +190,17 @@ def _move_data() -> None:
 
 
 def downgrade() -> None:
+    # Study.arms back, refilled from the assisted conditions' strategy versions (in their order).
+    with op.batch_alter_table('study', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('arms', sa.JSON(), nullable=False, server_default='[]'))
+    conn = op.get_bind()
+    arms: dict[int, list[int]] = {}
+    for study_id, sid in conn.execute(sa.text("SELECT study_id, strategy_id FROM condition WHERE kind = 'assisted' "
+                                              "AND strategy_id IS NOT NULL ORDER BY position, id")).all():
+        arms.setdefault(study_id, []).append(sid)
+    for study_id, ids in arms.items():
+        conn.execute(sa.text("UPDATE study SET arms = :arms WHERE id = :id"), {"arms": json.dumps(ids), "id": study_id})
+
     with op.batch_alter_table('study', schema=None) as batch_op:
         batch_op.drop_column('convergence')
         batch_op.drop_column('allocation')

@@ -1,0 +1,228 @@
+"""The conditions of a sandwiching study: non-expert alone, model alone, non-expert + model under a strategy
+version, and experts. Which strategy a kind accepts is decided by protocol properties from the registry (who
+can be dealt it, whether a model writes turns), never by protocol names. Every change is in the audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import case, func
+from sqlmodel import select
+
+from oversight.audit import log_event
+from oversight.db import session_scope
+from oversight.protocols.base import Protocol
+from oversight.protocols.registry import get_protocol
+from storage.models import Assignment, Condition, Strategy, Study
+
+KINDS = ("alone", "model", "assisted", "expert")
+# Conditions dealt to non-expert participants by the balanced design (oversight.dealing).
+DEALT_KINDS = ("alone", "assisted")
+KIND_LABELS = {"alone": "Non-expert alone", "model": "Model alone", "assisted": "Non-expert + model",
+               "expert": "Experts"}
+
+
+class ConditionError(Exception):
+    """A condition that cannot be saved or removed; the message is safe to show."""
+
+
+def has_model_turns(protocol: Protocol) -> bool:
+    """A model speaks to the judge (debaters, a consultant, an assistant): any model role besides the judge."""
+    return any(role != "judge" for role in protocol.model_roles)
+
+
+def _check_strategy(kind: str, strategy: Strategy | None) -> None:
+    if strategy is None:
+        if kind == "assisted":
+            raise ConditionError("a non-expert + model condition needs a strategy version (assisted QA, debate or "
+                                 "consultancy)")
+        if kind == "model":
+            raise ConditionError("a model-alone condition needs a model-alone strategy version")
+        return
+    p = get_protocol(strategy.protocol)
+    name = f"{strategy.name} v{strategy.version} ({p.label})"
+    if kind == "assisted" and not (p.human and has_model_turns(p)):
+        raise ConditionError(f"{name} cannot be a non-expert + model condition: it needs a protocol with a "
+                             "human judge and model turns (assisted QA, debate, consultancy)")
+    if kind == "model" and p.human:
+        raise ConditionError(f"{name} cannot be a model-alone condition: people are dealt it; choose a "
+                             "model-alone strategy")
+    # People answering on their own: direct QA, or another protocol without model turns (preference labels).
+    if kind in ("alone", "expert") and not (p.human and not has_model_turns(p)):
+        raise ConditionError(f"{name} cannot be a {KIND_LABELS[kind].lower()} condition: people answer on their "
+                             "own there (direct QA; no model turns)")
+
+
+def _strategy(s, study_id: int, strategy_id: int | None) -> Strategy | None:
+    if strategy_id is None:
+        return None
+    row = s.get(Strategy, strategy_id)
+    if row is None or row.study_id != study_id:
+        raise ConditionError(f"strategy {strategy_id} is not in this study")
+    return row
+
+
+def add_condition(*, study_id: int, kind: str, name: str = "", strategy_id: int | None = None,
+                  user_id: int | None = None) -> Condition:
+    if kind not in KINDS:
+        raise ConditionError(f"kind must be one of {', '.join(KINDS)}")
+    with session_scope() as s:
+        if s.get(Study, study_id) is None:
+            raise ConditionError(f"no study with id {study_id}")
+        strategy = _strategy(s, study_id, strategy_id)
+        _check_strategy(kind, strategy)
+        if kind == "expert" and s.exec(select(Condition.id).where(Condition.study_id == study_id,
+                                                                  Condition.kind == "expert")).first():
+            raise ConditionError("this study has an expert condition already")
+        name = (name or "").strip() or (f"{KIND_LABELS[kind]}: {strategy.name} v{strategy.version}"
+                                        if strategy is not None and kind == "assisted" else KIND_LABELS[kind])
+        if s.exec(select(Condition.id).where(Condition.study_id == study_id, Condition.name == name)).first():
+            raise ConditionError(f"a condition named {name!r} exists in this study")
+        position = s.exec(select(func.coalesce(func.max(Condition.position), -1))
+                          .where(Condition.study_id == study_id)).one() + 1
+        row = Condition(study_id=study_id, name=name, kind=kind, strategy_id=strategy_id, position=position)
+        s.add(row)
+        s.flush()
+        log_event(s, "condition.add", user_id=user_id, study_id=study_id, condition=row.id, condition_kind=kind,
+                  name=name, strategy=strategy_id)
+        return row
+
+
+def list_conditions(*, study_id: int) -> list[Condition]:
+    with session_scope(write=False) as s:
+        return list(s.exec(select(Condition).where(Condition.study_id == study_id)
+                           .order_by(Condition.position, Condition.id)).all())
+
+
+def _own(s, condition_id: int) -> Condition:
+    row = s.get(Condition, condition_id)
+    if row is None:
+        raise ConditionError(f"no condition with id {condition_id}")
+    return row
+
+
+def rename_condition(*, condition_id: int, name: str, user_id: int | None = None) -> None:
+    name = (name or "").strip()
+    if not name:
+        raise ConditionError("a condition needs a name")
+    with session_scope() as s:
+        row = _own(s, condition_id)
+        if s.exec(select(Condition.id).where(Condition.study_id == row.study_id, Condition.name == name,
+                                             Condition.id != row.id)).first():
+            raise ConditionError(f"a condition named {name!r} exists in this study")
+        log_event(s, "condition.rename", user_id=user_id, study_id=row.study_id, condition=row.id,
+                  old=row.name, new=name)
+        row.name = name
+
+
+def repoint_condition(*, condition_id: int, strategy_id: int | None, user_id: int | None = None) -> None:
+    """Point a condition at another strategy version (e.g. the promoted one); dealt assignments keep theirs."""
+    with session_scope() as s:
+        row = _own(s, condition_id)
+        _check_strategy(row.kind, _strategy(s, row.study_id, strategy_id))
+        log_event(s, "condition.repoint", user_id=user_id, study_id=row.study_id, condition=row.id,
+                  old=row.strategy_id, new=strategy_id)
+        row.strategy_id = strategy_id
+
+
+def remove_condition(*, condition_id: int, user_id: int | None = None) -> None:
+    """Remove a condition while no assignment uses it (results must stay attributable)."""
+    with session_scope() as s:
+        row = _own(s, condition_id)
+        used = s.exec(select(func.count()).select_from(Assignment)
+                      .where(Assignment.condition_id == row.id)).one()
+        if used:
+            raise ConditionError(f"{row.name!r} has {used} assignment(s); a condition in use cannot be removed")
+        log_event(s, "condition.remove", user_id=user_id, study_id=row.study_id, condition=row.id, name=row.name)
+        s.delete(row)
+
+
+@dataclass(frozen=True)
+class ConditionCount:
+    id: int
+    name: str
+    kind: str
+    strategy_id: int | None
+    assignments: int
+    done: int
+    items: int  # distinct items dealt under it (practice excluded)
+    practice: int
+
+
+def design_summary(*, study_id: int) -> list[ConditionCount]:
+    """The design at a glance: each condition with how many assignments and items it has so far."""
+    with session_scope(write=False) as s:
+        conds = s.exec(select(Condition).where(Condition.study_id == study_id)
+                       .order_by(Condition.position, Condition.id)).all()
+        rows = s.exec(select(Assignment.condition_id, Assignment.practice, func.count(),
+                             func.sum(case((Assignment.state == "done", 1), else_=0)),
+                             func.count(func.distinct(Assignment.item_id)))
+                      .where(Assignment.study_id == study_id)
+                      .group_by(Assignment.condition_id, Assignment.practice)).all()
+    real = {cid: (n, int(done or 0), items) for cid, practice, n, done, items in rows if not practice}
+    practice = {cid: n for cid, is_practice, n, _, _ in rows if is_practice}
+    return [ConditionCount(c.id, c.name, c.kind, c.strategy_id, *real.get(c.id, (0, 0, 0)), practice.get(c.id, 0))
+            for c in conds]
+
+
+def balance(*, study_id: int) -> dict[int, dict[int, int]]:
+    """Real (non-practice) assignments per item and dealt condition: {item_id: {condition_id: n}}. Balanced when
+    each item's counts are equal across the conditions dealt to people (exactly so after complete blocks)."""
+    with session_scope(write=False) as s:
+        rows = s.exec(select(Assignment.item_id, Assignment.condition_id, func.count())
+                      .join(Condition, Condition.id == Assignment.condition_id)
+                      .where(Assignment.study_id == study_id, Assignment.practice.is_(False),
+                             Condition.kind.in_(DEALT_KINDS))
+                      .group_by(Assignment.item_id, Assignment.condition_id)).all()
+    out: dict[int, dict[int, int]] = {}
+    for item_id, cid, n in rows:
+        out.setdefault(item_id, {})[cid] = n
+    return out
+
+
+def model_condition_strategy(*, condition_id: int) -> tuple[int, int]:
+    """(study id, strategy version id) of a model-alone condition, for its batch run."""
+    with session_scope(write=False) as s:
+        row = _own(s, condition_id)
+        if row.kind != "model" or row.strategy_id is None:
+            raise ConditionError(f"{row.name!r} is not a model-alone condition with a strategy")
+        return row.study_id, row.strategy_id
+
+
+def run_model_condition(*, condition_id: int, user_id: int | None = None, limit: int | None = None) -> int:
+    """Enqueue the AI-only batch run of a model-alone condition's strategy over the study's items (the Strategies
+    page's batch job); returns the job id (poll it with oversight.jobs.get_job). The AI judgments (judge_kind
+    "ai") land where every batch run's do, attributed to the condition's strategy version."""
+    from oversight.jobs import start_job
+    from oversight.protocols.batch import run_batch
+
+    study_id, strategy_id = model_condition_strategy(condition_id=condition_id)
+    with session_scope() as s:
+        log_event(s, "condition.run", user_id=user_id, study_id=study_id, condition=condition_id,
+                  strategy=strategy_id)
+    return start_job(kind="batch", study_id=study_id, user_id=user_id,
+                     params={"strategy_id": strategy_id, "limit": limit or 0, "condition_id": condition_id},
+                     fn=lambda progress: run_batch(study_id=study_id, strategy_id=strategy_id, limit=limit,
+                                                   progress=progress).to_dict())
+
+
+@dataclass(frozen=True)
+class BalanceCheck:
+    items: int  # items dealt (for real) under the conditions dealt to people
+    balanced: int  # of them, those with equal counts in every such condition
+    simulated: int  # simulated people among the study's participants (figures include them)
+
+
+def balance_check(*, study_id: int) -> BalanceCheck:
+    """How far the dealt assignments are balanced: exactly so after complete blocks of participants, so a few
+    unbalanced items while a block is still filling are expected."""
+    from storage.models import User
+
+    dealt = [c.id for c in list_conditions(study_id=study_id) if c.kind in DEALT_KINDS]
+    counts = balance(study_id=study_id)
+    even = sum(1 for per in counts.values() if len({per.get(c, 0) for c in dealt}) == 1)
+    with session_scope(write=False) as s:
+        simulated = s.exec(select(func.count()).select_from(User).where(
+            User.study_id == study_id, User.external_study_id == "simulated")).one()
+    return BalanceCheck(len(counts), even, simulated)
