@@ -96,7 +96,10 @@ def cmd_study_set(args) -> None:
                                  ("instructions", args.instructions), ("consent_text", args.consent_text),
                                  ("completion_code", args.completion_code), ("design", args.design),
                                  ("allocation", args.allocation), ("practice_items", args.practice_items),
-                                 ("review_share", args.review_share), ("blind_review", args.blind_review))
+                                 ("review_share", args.review_share), ("blind_review", args.blind_review),
+                                 ("completion_url", args.completion_url), ("currency", args.currency),
+                                 ("base_pay", args.base_pay), ("bonus_rule", args.bonus_rule),
+                                 ("bonus_amount", args.bonus_amount))
                if v is not None}
     convergence = {k: v for k, v in (("min_participants", args.min_participants),
                                      ("min_confidence", args.min_confidence),
@@ -794,6 +797,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--min-participants", type=int, help="convergence: at least this many participants")
     sp.add_argument("--min-confidence", type=float, help="convergence: mean self-reported confidence (0-1)")
     sp.add_argument("--min-agreement", type=float, help="convergence: agreement among non-experts (0-1)")
+    sp.add_argument("--completion-url", help="where finished participants are sent ('' for none); {code} becomes "
+                                             "the completion code")
+    sp.add_argument("--currency", help="three-letter currency code of the pay (default GBP)")
+    sp.add_argument("--base-pay", type=float, help="paid once a participant has finished every task")
+    sp.add_argument("--bonus-rule", choices=["none", "per_correct", "score"],
+                    help="bonus per correct answer, or per point of score above a uniform guess")
+    sp.add_argument("--bonus-amount", type=float, help="the bonus per correct answer or per point")
 
     strategy = sub.add_parser("strategy", help="versioned strategies").add_subparsers(dest="strategy_cmd",
                                                                                       required=True)

@@ -194,17 +194,14 @@ def run_model_condition(*, condition_id: int, user_id: int | None = None, limit:
     """Enqueue the AI-only batch run of a model-alone condition's strategy over the study's items (the Strategies
     page's batch job); returns the job id (poll it with oversight.jobs.get_job). The AI judgments (judge_kind
     "ai") land where every batch run's do, attributed to the condition's strategy version."""
-    from oversight.jobs import start_job
-    from oversight.protocols.batch import run_batch
+    from oversight.jobs import enqueue
 
     study_id, strategy_id = model_condition_strategy(condition_id=condition_id)
     with session_scope() as s:
         log_event(s, "condition.run", user_id=user_id, study_id=study_id, condition=condition_id,
                   strategy=strategy_id)
-    return start_job(kind="batch", study_id=study_id, user_id=user_id,
-                     params={"strategy_id": strategy_id, "limit": limit or 0, "condition_id": condition_id},
-                     fn=lambda progress: run_batch(study_id=study_id, strategy_id=strategy_id, limit=limit,
-                                                   progress=progress).to_dict())
+    return enqueue(kind="batch", study_id=study_id, user_id=user_id,
+                   params={"strategy_id": strategy_id, "limit": limit or 0, "condition_id": condition_id})
 
 
 @dataclass(frozen=True)

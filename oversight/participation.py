@@ -18,6 +18,7 @@ from sqlmodel import select
 
 from oversight.allocation import choose_version
 from oversight.audit import log_event
+from oversight.payments import completion_link
 from oversight.conditions import DEALT_KINDS
 from oversight.db import session_scope
 from oversight.dealing import deal, group_items
@@ -50,6 +51,7 @@ class Progress:
     done: int
     total: int
     completion_code: str | None  # shown only once every task is done
+    completion_link: str | None = None  # the recruiting platform's completion URL with the code, once done
 
 
 def _participant(s, user_id: int) -> User:
@@ -217,10 +219,12 @@ def progress(*, user_id: int, study_id: int | None = None) -> Progress:
         rows = s.exec(select(Assignment.state).where(Assignment.participant_id == user.id,
                                                      Assignment.study_id == study_id)).all()
         done = sum(1 for r in rows if r == "done")
-        code = None
-        if rows and done == len(rows) and user.role == "participant":
-            code = s.get(Study, study_id).completion_code
-        return Progress(done, len(rows), code)
+        code = link = None
+        # A task whose time ran out (skipped) is finished too: the participant did not fail to turn up.
+        if rows and all(r in ("done", "skipped") for r in rows) and user.role == "participant":
+            study = s.get(Study, study_id)
+            code, link = study.completion_code, completion_link(study)
+        return Progress(done, len(rows), code, link)
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,8 @@ def set_study_status(*, study_id: int, status: str, user_id: int | None) -> None
 
 # What the Study settings page and `study set` may change; each change is in the audit log with old and new value.
 SETTINGS = ("name", "description", "instructions", "consent_text", "items_per_participant", "completion_code",
-            "design", "practice_items", "review_share", "blind_review", "allocation", "convergence")
+            "design", "practice_items", "review_share", "blind_review", "allocation", "convergence",
+            "completion_url", "currency", "base_pay", "bonus_rule", "bonus_amount")
 TEXT_LIMIT = 20_000
 DESIGNS = ("within", "between")  # oversight.dealing.DESIGNS
 ALLOCATIONS = ("balanced", "thompson")  # oversight.allocation.ALLOCATIONS
@@ -119,6 +120,31 @@ def _check_design(changes: dict) -> None:
         changes["convergence"] = c
 
 
+def _check_pay(changes: dict) -> None:
+    """The completion redirect (an https URL; "{code}" becomes the completion code) and pay (oversight/payments)."""
+    from oversight.payments import BONUS_RULES, PaymentError, check_pay_settings
+
+    if "completion_url" in changes:
+        url = (changes["completion_url"] or "").strip() or None
+        if url is not None and (not url.startswith("https://") or len(url) > 500 or any(c.isspace() for c in url)):
+            raise StudyError("the completion URL must be an https:// address without spaces (Prolific's completion "
+                             "URL, e.g. https://app.prolific.com/submissions/complete?cc={code})")
+        changes["completion_url"] = url
+    if "currency" in changes:
+        changes["currency"] = (changes["currency"] or "").strip().upper()
+    pay = {k: changes[k] for k in ("currency", "base_pay", "bonus_rule", "bonus_amount") if k in changes}
+    if pay:
+        try:
+            check_pay_settings(currency=pay.get("currency", "GBP"), base_pay=float(pay.get("base_pay", 0)),
+                               bonus_rule=pay.get("bonus_rule", BONUS_RULES[0]),
+                               bonus_amount=float(pay.get("bonus_amount", 0)))
+        except (PaymentError, TypeError, ValueError) as exc:
+            raise StudyError(str(exc)) from None
+        for key in ("base_pay", "bonus_amount"):
+            if key in changes:
+                changes[key] = round(float(changes[key]), 2)
+
+
 def update_study(*, study_id: int, user_id: int | None, **changes) -> list[str]:
     """Change a study's settings; returns the names of the fields that changed (nothing changes on an error)."""
     unknown = set(changes) - set(SETTINGS)
@@ -137,6 +163,7 @@ def update_study(*, study_id: int, user_id: int | None, **changes) -> list[str]:
         if not code or len(code) > 64 or not code.replace("-", "").replace("_", "").isalnum():
             raise StudyError("the completion code must be 1 to 64 letters, digits, '-' or '_'")
         changes["completion_code"] = code
+    _check_pay(changes)
     for key in ("description", "instructions", "consent_text"):
         if key in changes and len(changes[key] or "") > TEXT_LIMIT:
             raise StudyError(f"{key.replace('_', ' ')} can be at most {TEXT_LIMIT} characters")

@@ -386,6 +386,9 @@ if task is None:
             proposal_form()
         if done.completion_code:
             st.text(f"Your completion code: {done.completion_code}")
+        if done.completion_link:
+            st.link_button("Return to the recruiting site to record your completion", done.completion_link,
+                           type="primary")
     st.stop()
 
 st.progress(done.done / task.total, text=f"Task {task.position} of {task.total}")

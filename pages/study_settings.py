@@ -38,6 +38,20 @@ with st.form(f"settings-{study_id}"):
                                  help="Real items (practice items come in addition). Applies to participants dealt "
                                       "from now on; dealt tasks stay as they are.")
     code = c2.text_input("Completion code (shown when every task is done)", study.completion_code or "")
+    st.markdown("**Completion and pay**")
+    u1, u2 = st.columns([3, 1])
+    completion_url = u1.text_input("Completion redirect (participants are sent here when done; {code} becomes the "
+                                   "completion code)", study.completion_url or "",
+                                   placeholder="https://app.prolific.com/submissions/complete?cc={code}")
+    currency = u2.text_input("Currency", study.currency, max_chars=3)
+    p1, p2, p3 = st.columns(3)
+    base_pay = p1.number_input("Base pay for finishing", 0.0, 1000.0, float(study.base_pay), 0.25)
+    rules = ["none", "per_correct", "score"]
+    bonus_rule = p2.selectbox("Bonus", rules, index=rules.index(study.bonus_rule),
+                              format_func={"none": "none", "per_correct": "per correct answer",
+                                           "score": "per point of score above a guess (the strategy's scoring "
+                                                    "rule)"}.get)
+    bonus_amount = p3.number_input("Bonus amount", 0.0, 1000.0, float(study.bonus_amount), 0.05)
     st.markdown("**Design**")
     d1, d2, d3 = st.columns(3)
     design = d1.radio("Conditions per participant", ["within", "between"], index=int(study.design == "between"),
@@ -68,7 +82,9 @@ with st.form(f"settings-{study_id}"):
                               instructions=instructions, consent_text=consent,
                               items_per_participant=int(per_person) or None, completion_code=code, design=design,
                               practice_items=int(practice), allocation=allocation, review_share=float(share),
-                              blind_review=bool(blind), convergence=convergence)
+                              blind_review=bool(blind), convergence=convergence, completion_url=completion_url,
+                              currency=currency, base_pay=float(base_pay), bonus_rule=bonus_rule,
+                              bonus_amount=float(bonus_amount))
         if ok:
             flash(f"Saved: {', '.join(c.replace('_', ' ') for c in changed)}." if changed else "Nothing changed.")
 st.caption("Enrolment limits, invitations and opening or closing the study are on the Participants page.")

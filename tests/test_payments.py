@@ -142,3 +142,24 @@ def test_payments_from_the_command_line(db, tmp_path):
     assert out.read_text() == "PROLIFIC_A,2.50\n"
     again = cli("payments", "export", "--study", str(sid)).stdout
     assert "nothing is owed" in again
+
+
+def test_pay_and_the_completion_redirect_are_study_settings(db):
+    from oversight.studies import StudyError, update_study
+
+    sid = _study()
+    changed = update_study(study_id=sid, user_id=None, base_pay=3.456, bonus_rule="score", bonus_amount=0.2,
+                           currency="usd", completion_url="https://app.prolific.com/submissions/complete?cc={code}")
+    assert sorted(changed) == ["base_pay", "bonus_amount", "bonus_rule", "completion_url", "currency"]
+    with pytest.raises(StudyError, match="https://"):
+        update_study(study_id=sid, user_id=None, completion_url="javascript:alert(1)")
+    with pytest.raises(StudyError, match="bonus rule"):
+        update_study(study_id=sid, user_id=None, bonus_rule="lottery")
+    uid = _participant(sid, "PROLIFIC_A")
+    assert participation.progress(user_id=uid).completion_link is None  # not before every task is done
+    _answer_all(uid, [True, True, True])
+    with session_scope(write=False) as s:
+        study = s.get(Study, sid)
+        assert (study.base_pay, study.currency) == (3.46, "USD")
+    done = participation.progress(user_id=uid)
+    assert done.completion_link == f"https://app.prolific.com/submissions/complete?cc={study.completion_code}"
