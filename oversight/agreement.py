@@ -20,8 +20,9 @@ import numpy as np
 from sqlmodel import select
 
 from oversight.db import session_scope
-from oversight.reviews import SIMULATED, final_labels
+from oversight.reviews import final_labels
 from oversight.rubrics import current_rubric
+from oversight.vocab import SIMULATED
 from storage.models import Assignment, ExpertReview, User
 
 NOT_ENOUGH = "Not enough double reviews: agreement needs assignments that two experts reviewed."
@@ -140,3 +141,35 @@ def agreement(*, study_id: int) -> Agreement:
         out.append(FieldAgreement(name, f["label"], f["level"], n, alpha, kappa, ordinal, share["unanimous"],
                                   share["adjudicated"], share["open"], note))
     return Agreement(study_id, len(double), out, "", simulated)
+
+
+def alpha_interval(*, study_id: int, field_name: str = "outcome", resamples: int = 1000,
+                   seed: int = 0) -> dict[str, Any]:
+    """Krippendorff's alpha of one rubric field with a 95% percentile bootstrap interval over the doubly reviewed
+    assignments (units), for checking recovered agreement against a planted one. `estimate` None: undefined."""
+    rubric = current_rubric(study_id)
+    spec = next((f for f in rubric.fields if f["name"] == field_name), None)
+    if spec is None:
+        return {"field": field_name, "estimate": None, "ci_low": None, "ci_high": None, "n": 0}
+    with session_scope(write=False) as s:
+        rows = s.exec(select(ExpertReview).join(Assignment, Assignment.id == ExpertReview.assignment_id)
+                      .where(ExpertReview.study_id == study_id, ExpertReview.kind == "review",
+                             Assignment.practice.is_(False)).order_by(ExpertReview.id)).all()
+    units: dict[int, dict[int, Any]] = {}
+    for r in rows:
+        if field_name in r.labels and r.labels[field_name] is not None:
+            units.setdefault(r.assignment_id, {})[r.expert_id] = r.labels[field_name]
+    units = {aid: by for aid, by in units.items() if len(by) >= 2}
+    domain = list(spec["choices"])
+    experts = sorted({e for by in units.values() for e in by})
+    columns = [[_index(domain, by[e]) if e in by else math.nan for e in experts] for by in units.values()]
+
+    def alpha_of(cols: list[list[float]]) -> float | None:
+        return krippendorff_alpha([list(row) for row in zip(*cols)], len(domain), spec["level"]) if cols else None
+
+    estimate = alpha_of(columns)
+    rng = np.random.default_rng(seed)
+    draws = [a for a in (alpha_of([columns[i] for i in rng.integers(0, len(columns), len(columns))])
+                         for _ in range(resamples if estimate is not None else 0)) if a is not None]
+    low, high = (float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))) if draws else (None, None)
+    return {"field": field_name, "estimate": estimate, "ci_low": low, "ci_high": high, "n": len(columns)}

@@ -595,6 +595,34 @@ def cmd_payments_export(args) -> None:
     _emit(args, asdict(batch), "\n".join(lines))
 
 
+def cmd_simulate(args) -> None:
+    from oversight.simulate import Skill, simulate, summarise
+
+    skill = Skill(alone=args.alone, assisted=args.assisted, expert=args.expert, review_accuracy=args.review_accuracy)
+    bar = None if args.quiet else _progress
+    run = simulate(study_id=_study_id(args.study), participants=args.participants, skill=skill,
+                   experts=args.experts, seed=args.seed, progress=bar)
+    data = summarise(run, skill)
+
+    def pct(x: float | None) -> str:
+        return "  n/a" if x is None else f"{x:5.1%}"
+
+    lines = [f"{data['participants']} simulated participants, {data['experts']} experts: {data['answers']} answers, "
+             f"{data['reviews']} reviews, {data['model_items']} model-alone items"]
+    for c in data["conditions"]:
+        lines.append(f"  {c['name']:<40} planted {pct(c['planted'])}  estimate {pct(c['estimate'])} "
+                     f"[{pct(c['ci_low'])}, {pct(c['ci_high'])}]  n={c['n']}")
+    g = data["gap_closed"]
+    lines.append(f"  gap closed: planted {pct(g['planted'])}  estimate {pct(g['estimate'])} "
+                 f"[{pct(g['ci_low'])}, {pct(g['ci_high'])}]")
+    a = data["agreement"]
+    lines.append(f"  review agreement (alpha, outcome): planted {a['planted']:.2f}  estimate "
+                 + (f"{a['estimate']:.2f} [{a['ci_low']:.2f}, {a['ci_high']:.2f}] over {a['n']} double reviews"
+                    if a["estimate"] is not None else "n/a (set a review share for second reviews)"))
+    lines += [f"  error: {e}" for e in data["errors"]]
+    _emit(args, data, "\n".join(lines))
+
+
 def cmd_worker(args) -> None:
     import signal
     import threading
@@ -872,6 +900,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("export", cmd_export, "write a study's data to a folder")
     sp.add_argument("--study", type=int, required=True)
     sp.add_argument("--out", required=True)
+    sp = add("simulate", cmd_simulate, "dry-run a study: simulated participants and experts with planted skill "
+                                       "go through the study; prints the recovered figures beside the planted ones")
+    sp.add_argument("--study", type=int, required=True)
+    sp.add_argument("--participants", type=int, required=True)
+    sp.add_argument("--alone", type=float, default=0.55, help="planted accuracy of a non-expert alone")
+    sp.add_argument("--assisted", type=float, default=0.75, help="planted accuracy with the model (every version)")
+    sp.add_argument("--expert", type=float, default=0.9, help="planted accuracy of an expert")
+    sp.add_argument("--review-accuracy", type=float, default=0.9,
+                    help="chance a simulated reviewer labels an outcome right (sets the expected alpha)")
+    sp.add_argument("--experts", type=int, default=2, help="simulated experts (answer and review)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     sp = add("worker", cmd_worker, "run queued jobs (batch runs, AI judging, training) until stopped; as many "
                                    "workers as you like may share one PostgreSQL database")
     sp.add_argument("--once", action="store_true", help="stop when the queue is empty")

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from oversight.audit import log_event
 from oversight.db import session_scope
+from oversight.vocab import SIMULATED
 from oversight.protocols.base import Protocol
 from oversight.protocols.registry import get_protocol
 from storage.models import Assignment, Condition, Strategy, Study
@@ -221,5 +222,5 @@ def balance_check(*, study_id: int) -> BalanceCheck:
     even = sum(1 for per in counts.values() if len({per.get(c, 0) for c in dealt}) == 1)
     with session_scope(write=False) as s:
         simulated = s.exec(select(func.count()).select_from(User).where(
-            User.study_id == study_id, User.external_study_id == "simulated")).one()
+            User.study_id == study_id, User.external_study_id == SIMULATED)).one()
     return BalanceCheck(len(counts), even, simulated)

@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from oversight.audit import log_event
 from oversight.db import session_scope
+from oversight.vocab import SIMULATED
 from oversight.protocols.registry import get_protocol
 from oversight.strategies import add_version
 from storage.models import (
@@ -207,7 +208,7 @@ def list_proposals(study_id: int, status: str | None = None) -> list[ProposalVie
             query = query.where(Proposal.status == status)
         rows = s.exec(query.order_by(Proposal.id.desc())).all()
         return [ProposalView(p.id, p.study_id, p.strategy_id, f"{st.name} v{st.version}", p.kind, p.text, p.reason,
-                             p.status, u.name, u.external_study_id == "simulated", p.child_strategy_id, p.created_at)
+                             p.status, u.name, u.external_study_id == SIMULATED, p.child_strategy_id, p.created_at)
                 for p, u, st in rows]
 
 
@@ -354,7 +355,7 @@ def _final_answers(s: Session, study_id: int) -> list[tuple[int, int, int, int |
     for sid, item, uid, answer, probs, ext in rows:
         if answer is None and probs:
             answer = max(range(len(probs)), key=probs.__getitem__)
-        out.append((sid, item, uid, answer, ext == "simulated"))
+        out.append((sid, item, uid, answer, ext == SIMULATED))
     return out
 
 

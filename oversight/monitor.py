@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from oversight.db import session_scope
+from oversight.vocab import SIMULATED
 from storage.models import Assignment, Event, Job, Judgment, User, utcnow
 
 ACTIVE_WINDOW = timedelta(minutes=15)
@@ -100,7 +101,7 @@ def snapshot(*, study_id: int, now: datetime | None = None, active_window: timed
             user.id, user.name, user.external_id, status,
             f"{current.position + 1} of {len(mine)}" if current and status == "active" else "",
             on_task if status == "active" else None, (now - last).total_seconds() if last else None,
-            sum(a.state == "done" for a in mine), len(mine), user.external_study_id == "simulated"))
+            sum(a.state == "done" for a in mine), len(mine), user.external_study_id == SIMULATED))
     per_minute = Counter(_aware(t).replace(second=0, microsecond=0) for t in finals)
     first = (now - timedelta(minutes=RATE_MINUTES - 1)).replace(second=0, microsecond=0)
     snap.answers_per_minute = [(first + timedelta(minutes=k), per_minute.get(first + timedelta(minutes=k), 0))

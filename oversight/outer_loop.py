@@ -20,6 +20,7 @@ from sqlmodel import select
 
 from oversight.audit import log_event
 from oversight.db import session_scope
+from oversight.vocab import SIMULATED
 from oversight.inner_loop import LoopError, require_admin, study_versions
 from oversight.judgment_records import judgment_records
 from oversight.report import Z95, calibration, rate
@@ -90,7 +91,7 @@ def version_figures(study_id: int) -> list[dict[str, Any]]:
             "ece": calibration(chosen)["ece"],
             "flags": flags,
             "help_quality": _mean_ci(help_quality),
-            "simulated": any(people[r.judge_id].external_study_id == "simulated" for r in rs),
+            "simulated": any(people[r.judge_id].external_study_id == SIMULATED for r in rs),
         })
     return out
 

@@ -24,13 +24,12 @@ from oversight.db import session_scope
 from oversight.judgment_records import p_correct
 from oversight.protocols.registry import get_protocol
 from oversight.protocols.scoring import judge_score
-from oversight.vocab import is_correct
+from oversight.vocab import SIMULATED, is_correct
 from storage.models import (
     Assignment, ItemGold, Judgment, PaymentExport, Payout, Strategy, Study, User,
 )
 
 BONUS_RULES = ("none", "per_correct", "score")
-SIMULATED = "simulated"  # User.external_study_id of simulated people (see oversight/simulate.py)
 
 
 class PaymentError(Exception):

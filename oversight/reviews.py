@@ -18,6 +18,7 @@ from sqlmodel import select
 
 from oversight.audit import log_event
 from oversight.db import session_scope
+from oversight.vocab import SIMULATED
 from oversight.rubrics import ReviewError, check_labels, current_rubric
 from oversight.transcripts import TranscriptDetail, strategy_label, transcript_detail
 from storage.models import (Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, Strategy, Study,
@@ -29,7 +30,6 @@ __all__ = ["ReviewError", "submit_review", "review_transcript", "review_queue", 
 
 ALREADY_REVIEWED = "You already reviewed this (in another tab?)"
 ALREADY_ADJUDICATED = "This was already adjudicated (in another tab?)"
-SIMULATED = "simulated"  # User.external_study_id of simulated people
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,18 @@ def second_review_chosen(assignment_id: int, share: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
+def model_took_part(assignment_id: int) -> bool:
+    """Whether a model wrote turns in this assignment's task (assisted QA, debate, consultancy): only then does the
+    rubric ask about the model."""
+    from oversight.conditions import has_model_turns
+    from oversight.protocols.registry import get_protocol
+
+    with session_scope(write=False) as s:
+        a = s.get(Assignment, assignment_id)
+        strategy = s.get(Strategy, a.strategy_id) if a is not None and a.strategy_id else None
+    return strategy is not None and has_model_turns(get_protocol(strategy.protocol))
+
+
 def submit_review(*, assignment_id: int, expert_id: int, labels: dict[str, Any], notes: str = "") -> int:
     """Store an expert's rubric review of a finished assignment (against the study's current rubric)."""
     with session_scope(write=False) as s:
@@ -77,7 +89,7 @@ def submit_review(*, assignment_id: int, expert_id: int, labels: dict[str, Any],
     if a is None:
         raise ReviewError(f"no assignment with id {assignment_id}")
     rubric = current_rubric(a.study_id)
-    labels = check_labels(rubric, labels)
+    labels = check_labels(rubric, labels, with_model=model_took_part(assignment_id))
     with session_scope() as s:
         user = _reviewer(s, expert_id)
         a = _reviewable(s, assignment_id, user)
@@ -247,6 +259,7 @@ class ReviewContext:
     strategy: str | None  # None when blind
     participant: str | None  # None when blind
     simulated: bool  # the participant is a simulated person
+    with_model: bool = True  # a model took part: the rubric's fields about the model are asked
 
 
 def review_context(*, assignment_id: int, expert_id: int) -> ReviewContext:
@@ -283,7 +296,8 @@ def review_context(*, assignment_id: int, expert_id: int) -> ReviewContext:
         rationale=judgment.rationale if judgment else "", blind=not sees,
         strategy=strategy_label(strategy) if sees else None,
         participant=(participant.external_id or participant.name) if sees and participant else None,
-        simulated=bool(participant and participant.external_study_id == SIMULATED))
+        simulated=bool(participant and participant.external_study_id == SIMULATED),
+        with_model=model_took_part(a.id))
 
 
 # ---------------------------------------------------------------------------------------------- adjudication

@@ -40,12 +40,11 @@ from sqlmodel import select
 
 from oversight.db import session_scope
 from oversight.judgment_records import load_judgments
-from oversight.vocab import is_correct
+from oversight.vocab import SIMULATED, is_correct
 from storage.models import Assignment, Condition, Strategy, Study, User
 
 RESAMPLES = 2000
 SEED = 0
-SIMULATED = "simulated"  # User.external_study_id of simulated participants and experts
 KIND_ORDER = ("model", "alone", "assisted", "expert")
 KIND_LABELS = {"model": "Model alone", "alone": "Non-expert alone", "assisted": "Non-expert + model",
                "expert": "Experts"}

@@ -31,9 +31,9 @@ from oversight.protocols import live
 from oversight.protocols.base import RuleViolation
 from oversight.protocols.batch import run_batch
 from oversight.protocols.runner import get_runner
+from oversight.vocab import SIMULATED
 from storage.models import Assignment, Condition, Item, ItemGold, Study, User
 
-SIMULATED = "simulated"  # User.external_study_id of simulated people
 Progress = Callable[[int, int, str], None]
 
 
@@ -96,8 +96,9 @@ def _people(study_id: int, n: int, role: str) -> list[int]:
             user = s.get(User, uid)
             user.external_study_id = SIMULATED
             user.name = f"sim-{user.name}" if not user.name.startswith("sim-") else user.name
-            if role == "participant":
-                user.consented_at = user.created_at
+    if role == "participant":
+        for uid in ids:
+            participation.record_consent(user_id=uid)
     return ids
 
 
@@ -177,7 +178,7 @@ def _skip(assignment_id: int) -> None:
 def _questionnaires(user_id: int, skill: Skill, rng: random.Random) -> None:
     from oversight import inner_loop
 
-    for due in inner_loop.questionnaire_due(user_id=user_id):
+    for due in inner_loop.questionnaire_due(user_id):
         kind = due.kind
         accuracy = skill.accuracy(kind) or 0.5
         sure = max(1, min(5, round(1 + 4 * accuracy + rng.gauss(0, 0.5))))
@@ -189,14 +190,13 @@ def _questionnaires(user_id: int, skill: Skill, rng: random.Random) -> None:
 
 def _review_labels(correct: bool, assisted: bool, confident: bool, skill: Skill, rng: random.Random) -> dict[str, Any]:
     seen_correct = correct if rng.random() < skill.review_accuracy else not correct
-    return {
-        "outcome": "correct" if seen_correct else "incorrect",
-        "help_quality": max(1, min(5, round(rng.gauss(3.5 if correct else 2.5, 0.8)))) if assisted else None,
-        "misled": bool(assisted and not correct and rng.random() < 0.5),
-        "quotes_out_of_context": bool(assisted and rng.random() < 0.1),
-        "persuaded_wrong_confident": bool(not correct and confident),
-        "bias": False,
-    }
+    labels: dict[str, Any] = {"outcome": "correct" if seen_correct else "incorrect",
+                              "persuaded_wrong_confident": bool(not correct and confident), "bias": False}
+    if assisted:  # the rubric asks about the model only where one took part
+        labels |= {"help_quality": max(1, min(5, round(rng.gauss(3.5 if correct else 2.5, 0.8)))),
+                   "misled": bool(not correct and rng.random() < 0.5),
+                   "quotes_out_of_context": rng.random() < 0.1}
+    return labels
 
 
 def _review(study_id: int, expert_ids: list[int], skill: Skill, rng: random.Random, run: SimulationRun,
@@ -312,6 +312,6 @@ def summarise(run: SimulationRun, skill: Skill) -> dict[str, Any]:
         "conditions": conditions,
         "gap_closed": {"planted": gap_planted, **{k: figures["gap_closed"].get(k)
                                                    for k in ("estimate", "ci_low", "ci_high")}},
-        "agreement": {"planted_alpha": planted_alpha(share_correct, skill.review_accuracy),
-                      **agreement.outcome_alpha(study_id=run.study_id)},
+        "agreement": {"planted": planted_alpha(share_correct, skill.review_accuracy),
+                      **agreement.alpha_interval(study_id=run.study_id, field_name="outcome")},
     }

@@ -47,3 +47,7 @@ def probabilities_from_confidence(n_options: int, answer: int, confidence: float
     c = min(max(float(confidence), 1.0 / n_options), 1.0)
     rest = (1.0 - c) / (n_options - 1) if n_options > 1 else 0.0
     return [c if i == answer else rest for i in range(n_options)]
+
+# User.external_study_id of simulated participants and experts (oversight/simulate.py): every figure built on
+# them says so, and they are never paid.
+SIMULATED = "simulated"

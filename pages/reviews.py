@@ -15,7 +15,7 @@ import streamlit as st
 from oversight.agreement import agreement
 from oversight.reviews import (ReviewContext, adjudicate, adjudication_queue, review_context, review_filters,
                                review_queue, set_review_settings, submit_review)
-from oversight.rubrics import current_rubric, new_rubric_version, rubric_versions
+from oversight.rubrics import asked, current_rubric, new_rubric_version, rubric_versions
 from oversight.studies import get_study
 from rubric_form import rubric_inputs, show_review
 from ui import attempt, escape_markdown, pick_study, require_role, speech_markdown, user_error
@@ -101,7 +101,8 @@ with tabs["Review"]:
         if ok:
             show_context(ctx)
             with st.form(f"review-{entry.assignment_id}"):
-                labels = rubric_inputs(rubric.fields, key=f"rq-{entry.assignment_id}")
+                labels = rubric_inputs(asked(rubric.fields, with_model=ctx.with_model),
+                                       key=f"rq-{entry.assignment_id}")
                 notes = st.text_area("Notes for the study designers (what went wrong or well, and why)")
                 if st.form_submit_button("Submit review", type="primary"):
                     with st.spinner("Saving your review…"):

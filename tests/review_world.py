@@ -16,7 +16,7 @@ def world(study):
     """A study with two conditions, three participants' finished answers, a pending one, a practice one, and
     three experts (one of whom also answered an item) and an admin."""
     with session_scope() as s:
-        strategy = Strategy(study_id=study.id, name="Helper", version=2, protocol="assisted_qa")
+        strategy = Strategy(study_id=study.id, name="Helper", version=2, protocol="assisted-qa")
         s.add(strategy)
         s.flush()
         alone = Condition(study_id=study.id, name="Alone", kind="alone")

@@ -68,3 +68,16 @@ def test_labels_are_checked_and_flags_default_to_no():
     with pytest.raises(ReviewError, match="yes or no"):
         check_labels(fields, {"outcome": "unclear", "help_quality": 2, "bias": 1})
     assert check_labels(fields, {"outcome": "correct"}, only={"outcome"}) == {"outcome": "correct"}
+
+
+def test_fields_about_the_model_are_asked_only_where_a_model_took_part():
+    from oversight.rubrics import DEFAULT_FIELDS, asked, check_fields, check_labels
+
+    fields = check_fields(DEFAULT_FIELDS)
+    alone = {"outcome": "correct", "persuaded_wrong_confident": False}
+    assert "help_quality" not in check_labels(fields, alone, with_model=False)
+    assert check_labels(fields, {**alone, "help_quality": 4}, with_model=False)["help_quality"] == 4
+    with pytest.raises(ReviewError, match="Quality of the model's help"):
+        check_labels(fields, alone, with_model=True)
+    assert {f["name"] for f in fields} - {f["name"] for f in asked(fields, with_model=False)} == {
+        "help_quality", "misled", "quotes_out_of_context"}

@@ -29,12 +29,14 @@ def test_an_expert_reviews_the_next_assignment_and_moves_on(world):
     next(b for b in at.button if b.label == "Submit review").click().run()
     assert any("choose one of correct" in e.value for e in at.error)
     at.radio(key=f"rq-{a[0]}-outcome").set_value("incorrect")
-    at.radio(key=f"rq-{a[0]}-help_quality").set_value(2)
+    # The first is answered alone: nothing about a model is asked.
+    assert not [r for r in at.radio if r.key.endswith("help_quality")]
     at.checkbox(key=f"rq-{a[0]}-persuaded_wrong_confident").check()
     next(b for b in at.button if b.label == "Submit review").click().run()
     assert not at.exception
     assert any(f"assignment #{a[0]} saved" in s.value for s in at.success)
-    assert "Question 1?" in _texts(at)  # the next one
+    assert "Question 1?" in _texts(at)  # the next one, answered with the helper: the model's help is asked
+    assert [r for r in at.radio if r.key == f"rq-{a[1]}-help_quality"]
     with session_scope(write=False) as s:
         [row] = s.query(ExpertReview).all()
     assert (row.assignment_id, row.labels["outcome"], row.labels["persuaded_wrong_confident"]) == (

@@ -1,0 +1,115 @@
+"""Simulated participants and experts: the analysis recovers what was planted, through the real domain functions."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from sqlmodel import func, select
+
+from oversight import conditions, strategies
+from oversight.db import session_scope
+from oversight.simulate import SimulationError, planted_alpha
+from oversight.studies import create_study, update_study
+from storage.models import Assignment, ExpertReview, Item, ItemGold, QuestionnaireAnswer, Transcript, User
+from tests.test_cli import _runner
+
+MODELS = ('[models.scripted]\nbackend = "scripted"\nresponses = ["The text says the first answer is right."]\n'
+          '[roles]\ndebater = "scripted"\nconsultant = "scripted"\nassistant = "scripted"\njudge = "scripted"\n'
+          'feedback = "scripted"\nquestioner = "scripted"\n')
+
+
+def _four_condition_study(n_items: int = 24) -> int:
+    """Alone, model alone, non-expert + assistant (assisted QA) and experts, on items with a source each."""
+    study = create_study(name="Sandwich dry run", user_id=None)
+    with session_scope() as s:
+        for k in range(n_items):
+            item = Item(study_id=study.id, external_id=f"q{k}", question=f"Question {k}: which is right?",
+                        options=["the first", "the second", "the third"], source_title=f"Story {k}",
+                        source_text=f"Story {k}. Of the three answers, the first is right, the text says.")
+            s.add(item)
+            s.flush()
+            s.add(ItemGold(item_id=item.id, gold_index=k % 3))
+    model = strategies.create_strategy(study_id=study.id, name="Model alone", protocol="model-alone")
+    assisted = strategies.create_strategy(study_id=study.id, name="Assistant", protocol="assisted-qa",
+                                          rules={"max_messages": 2})
+    conditions.add_condition(study_id=study.id, kind="alone", name="Non-expert alone")
+    conditions.add_condition(study_id=study.id, kind="model", name="Model alone", strategy_id=model.id)
+    conditions.add_condition(study_id=study.id, kind="assisted", name="Non-expert + assistant",
+                             strategy_id=assisted.id)
+    conditions.add_condition(study_id=study.id, kind="expert", name="Experts")
+    update_study(study_id=study.id, user_id=None, items_per_participant=6, review_share=0.5)
+    return study.id
+
+
+@pytest.fixture
+def cli_env(db, tmp_path):
+    models_file = tmp_path / "models.toml"
+    models_file.write_text(MODELS)
+    return _runner({**os.environ, "OVERSIGHT_MODELS_FILE": str(models_file)})
+
+
+def test_simulate_recovers_the_planted_accuracies_gap_and_agreement(cli_env):
+    sid = _four_condition_study()
+    out = cli_env("simulate", "--study", str(sid), "--participants", "60", "--alone", "0.5", "--assisted", "0.8",
+                  "--expert", "0.95", "--experts", "3", "--seed", "7", "--json", "--quiet")
+    data = json.loads(out.stdout)
+    assert data["errors"] == [] and data["participants"] == 60
+    by_kind = {}
+    for c in data["conditions"]:
+        assert set(c) >= {"name", "kind", "planted", "estimate", "ci_low", "ci_high", "n"}
+        by_kind.setdefault(c["kind"], c)  # the first row of a kind: assisted pooled before its versions
+    for kind, planted in (("alone", 0.5), ("assisted", 0.8), ("expert", 0.95)):
+        row = by_kind[kind]
+        assert row["planted"] == planted and row["ci_low"] <= planted <= row["ci_high"], row
+    assert by_kind["alone"]["n"] == by_kind["assisted"]["n"] == 180  # 60 people × 6 items, half in each
+    assert by_kind["model"]["planted"] is None and by_kind["model"]["n"] == 24  # the real (scripted) model ran
+    gap = data["gap_closed"]
+    assert gap["planted"] == pytest.approx((0.8 - 0.5) / (0.95 - 0.5))
+    assert gap["ci_low"] <= gap["planted"] <= gap["ci_high"], gap
+    alpha = data["agreement"]
+    assert alpha["n"] > 50 and alpha["ci_low"] <= alpha["planted"] <= alpha["ci_high"], alpha
+    with session_scope(write=False) as s:
+        people = s.exec(select(User).where(User.study_id == sid)).all()
+        assert len(people) == 60 and all(u.external_study_id == "simulated" for u in people)
+        # The assisted tasks really ran: a chat with the assistant in every assisted transcript.
+        chats = s.exec(select(func.count()).select_from(Transcript).where(
+            Transcript.study_id == sid, Transcript.assignment_id.is_not(None))).one()
+        assert chats == 180
+        assert s.exec(select(func.count()).select_from(QuestionnaireAnswer)).one() == 120  # 2 conditions each
+        reviews = s.exec(select(func.count()).select_from(ExpertReview)).one()
+        finished = s.exec(select(func.count()).select_from(Assignment).where(
+            Assignment.study_id == sid, Assignment.state == "done")).one()
+    assert finished == 360 + 3 * 6 and reviews >= finished  # every answer reviewed once, a share twice
+
+
+def test_balance_holds_for_simulated_participants(db, tmp_path):
+    from oversight import models
+    from oversight.models.config import ModelsConfig, ScriptedConfig
+    from oversight.simulate import Skill, simulate
+
+    sid = _four_condition_study(12)
+    models.configure(ModelsConfig(models={"s": ScriptedConfig(name="s", responses=["The first."])},
+                                  roles={r: "s" for r in ("debater", "consultant", "assistant", "judge", "feedback",
+                                                          "questioner")}))
+    try:
+        run = simulate(study_id=sid, participants=8, skill=Skill(), experts=0, seed=1)
+    finally:
+        models.configure(None)
+    assert run.errors == [] and run.answers == 48
+    check = conditions.balance_check(study_id=sid)
+    assert check.items == check.balanced == 12  # 8 people = 4 complete blocks of 2: every item 2 + 2
+
+
+def test_simulate_refuses_a_study_without_people_conditions(study):
+    with pytest.raises(SimulationError, match="no condition for non-experts"):
+        from oversight.simulate import simulate
+
+        simulate(study_id=study.id, participants=3)
+
+
+def test_planted_alpha_matches_the_kappa_formula():
+    assert planted_alpha(0.5, 1.0) == pytest.approx(1.0)
+    assert planted_alpha(0.5, 0.5) == pytest.approx(0.0)
+    assert planted_alpha(0.5, 0.9) == pytest.approx(0.64)  # (0.82 - 0.5) / 0.5
