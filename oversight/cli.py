@@ -50,7 +50,7 @@ def cmd_seed_demo(args) -> None:
 
     init_db()
     seed = seed_demo(admin_name=args.admin, admin_password=_read_password(args) if args.password_stdin else None,
-                     invites=args.invites)
+                     invites=args.invites, simulated=args.simulated)
     lines = [f"demo study id {seed.study_id}" + ("" if seed.created else " (existed)")]
     if seed.admin_password:
         lines.append(f"admin sign-in: name {seed.admin_name!r}, password {seed.admin_password!r}")
@@ -796,6 +796,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--admin", default="admin", help="admin name to create if missing")
     sp.add_argument("--password-stdin", action="store_true", help="read the new admin's password from stdin")
     sp.add_argument("--invites", type=int, default=3)
+    sp.add_argument("--simulated", type=int, default=6, help="simulated participants run through the new demo study "
+                                                              "(with two simulated experts), 0 for none")
     sp = add("create-user", cmd_create_user, "create an admin or expert (password from stdin)")
     sp.add_argument("--role", required=True, choices=["admin", "expert"])
     sp.add_argument("--name", required=True)

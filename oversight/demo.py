@@ -10,7 +10,7 @@ from sqlmodel import select
 from oversight import auth, conditions, strategies
 from oversight.db import session_scope
 from oversight.importers import demo_items_path, import_path
-from oversight.studies import create_study
+from oversight.studies import create_study, update_study
 from storage.models import Study, User
 
 DEMO_STUDY = "Demo: reading comprehension"
@@ -33,9 +33,12 @@ class DemoSeed:
     created: bool = True
 
 
-def seed_demo(*, admin_name: str = "admin", admin_password: str | None = None, invites: int = 3) -> DemoSeed:
+def seed_demo(*, admin_name: str = "admin", admin_password: str | None = None, invites: int = 3,
+              simulated: int = 6) -> DemoSeed:
     """Create the demo study, its items, strategies and invite links; a second run adds nothing new
-    except fresh invite links (old ones cannot be shown again: only their hashes are stored)."""
+    except fresh invite links (old ones cannot be shown again: only their hashes are stored). The first run also
+    runs `simulated` simulated participants and two simulated experts through it, so that every page, the loops
+    and the sandwich chart have something to show (labelled as simulated everywhere)."""
     password = None
     with session_scope(write=False) as s:
         admin = s.exec(select(User).where(User.name == admin_name, User.role == "admin")).first()
@@ -74,5 +77,19 @@ def seed_demo(*, admin_name: str = "admin", admin_password: str | None = None, i
             conditions.add_condition(study_id=study.id, kind="assisted", strategy_id=strategy.id, user_id=admin.id)
         conditions.add_condition(study_id=study.id, kind="model", strategy_id=model.id, user_id=admin.id)
         conditions.add_condition(study_id=study.id, kind="expert", user_id=admin.id)
+        update_study(study_id=study.id, user_id=admin.id, items_per_participant=6, review_share=0.5)
+        if simulated:
+            _simulate(study.id, simulated, admin.id)
     links = [i.link for i in auth.create_invites(study_id=study.id, count=invites, created_by=admin.id)]
     return DemoSeed(study.id, admin_name, password, links, created)
+
+
+def _simulate(study_id: int, participants: int, admin_id: int) -> None:
+    """Simulated people answer, review and propose; the admin turns the proposal into a candidate version."""
+    from oversight.inner_loop import accept_proposal
+    from oversight.simulate import Skill, simulate
+
+    run = simulate(study_id=study_id, participants=participants, skill=Skill(alone=0.55, assisted=0.75, expert=0.9),
+                   experts=2, seed=1)
+    for proposal_id in run.proposals:
+        accept_proposal(proposal_id, admin_id)

@@ -422,9 +422,10 @@ def text_table(data: dict[str, Any]) -> str:
         return f"sandwich: {data['message']}"
     lines = ["sandwich (accuracy %, 95% cluster bootstrap over items)"
              + (" — includes simulated participants" if data["simulated"] else "")]
+    width = max(len(c["name"]) for c in data["conditions"])
     for c in data["conditions"]:
         note = " (gold stands in)" if c["gold_stands_in"] else ""
-        lines.append(f"  {c['name'][:40]:<40} {_pct(c['estimate']):>6} [{_pct(c['ci_low'])}, {_pct(c['ci_high'])}] "
+        lines.append(f"  {c['name']:<{width}} {_pct(c['estimate']):>6} [{_pct(c['ci_low'])}, {_pct(c['ci_high'])}] "
                      f"n={c['n']}{note}")
     g = data["gap_closed"]
     if g["estimate"] is not None:

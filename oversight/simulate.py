@@ -67,6 +67,7 @@ class SimulationRun:
     answers: int = 0
     reviews: int = 0
     model_items: int = 0
+    proposals: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
@@ -175,6 +176,19 @@ def _skip(assignment_id: int) -> None:
             a.state = "skipped"
 
 
+PROPOSAL = ("assistant_instructions", "Quote the sentence of the passage that decides the answer, then say why.",
+            "I could not tell which part of the text the assistant was relying on.")
+
+
+def _propose(user_id: int, run: SimulationRun) -> None:
+    """The first simulated participant who worked with a model proposes a refinement (the inner loop's input)."""
+    from oversight import inner_loop
+
+    versions = [sid for sid, _ in inner_loop.proposable_versions(user_id)]
+    if versions and not run.proposals:
+        run.proposals.append(inner_loop.propose(user_id, versions[0], *PROPOSAL))
+
+
 def _questionnaires(user_id: int, skill: Skill, rng: random.Random) -> None:
     from oversight import inner_loop
 
@@ -275,6 +289,7 @@ def simulate(*, study_id: int, participants: int, skill: Skill = Skill(), expert
         tick(f"participant {k + 1} of {participants}")
         _answer_all(uid, skill, rng, run)
         _questionnaires(uid, skill, rng)
+        _propose(uid, run)
     run.experts = _people(study_id, experts, "expert") if experts else []
     if any(c.kind == "expert" for c in conditions):
         for k, uid in enumerate(run.experts):

@@ -77,7 +77,7 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
     port = _free_port()
     env = app_env(tmp, port)
-    seed = json.loads(cli(env, "seed-demo", "--password-stdin", "--json", stdin=ADMIN[1] + "\n"))
+    seed = json.loads(cli(env, "seed-demo", "--password-stdin", "--json", "--simulated", "0", stdin=ADMIN[1] + "\n"))
     proc = start_streamlit(env, port, tmp / "streamlit.log")
     try:
         yield {"url": f"http://127.0.0.1:{port}", "env": env, "seed": seed, "tmp": tmp, "port": port}
