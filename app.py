@@ -70,33 +70,33 @@ user = current_user()
 PAGES = {
     "admin": {
         "Studies": [
-            st.Page("pages/studies.py", title="Studies", icon=":material/folder_open:", default=True),
-            st.Page("pages/study_settings.py", title="Study settings", icon=":material/settings:"),
-            st.Page("pages/study_items.py", title="Items", icon=":material/library_books:"),
-            st.Page("pages/study_people.py", title="Participants", icon=":material/group:"),
-            st.Page("pages/monitor.py", title="Monitor", icon=":material/monitor_heart:"),
-            st.Page("pages/strategies.py", title="Strategies", icon=":material/tune:"),
-            st.Page("pages/results.py", title="Results", icon=":material/monitoring:"),
-            st.Page("pages/transcripts.py", title="Transcripts", icon=":material/forum:"),
-            st.Page("pages/reviews.py", title="Review queue", icon=":material/rate_review:"),
-            st.Page("pages/loops.py", title="Loops", icon=":material/autorenew:"),
+            st.Page("views/studies.py", title="Studies", icon=":material/folder_open:", default=True),
+            st.Page("views/study_settings.py", title="Study settings", icon=":material/settings:"),
+            st.Page("views/study_items.py", title="Items", icon=":material/library_books:"),
+            st.Page("views/study_people.py", title="Participants", icon=":material/group:"),
+            st.Page("views/monitor.py", title="Monitor", icon=":material/monitor_heart:"),
+            st.Page("views/strategies.py", title="Strategies", icon=":material/tune:"),
+            st.Page("views/results.py", title="Results", icon=":material/monitoring:"),
+            st.Page("views/transcripts.py", title="Transcripts", icon=":material/forum:"),
+            st.Page("views/reviews.py", title="Review queue", icon=":material/rate_review:"),
+            st.Page("views/loops.py", title="Loops", icon=":material/autorenew:"),
         ],
         "Labs": [
-            st.Page("pages/rlaif.py", title="RLAIF", icon=":material/thumbs_up_down:"),
-            st.Page("pages/w2s.py", title="Weak-to-strong", icon=":material/trending_up:"),
+            st.Page("views/rlaif.py", title="RLAIF", icon=":material/thumbs_up_down:"),
+            st.Page("views/w2s.py", title="Weak-to-strong", icon=":material/trending_up:"),
         ],
-        "System": [st.Page("pages/admin_models.py", title="Models", icon=":material/smart_toy:")],
+        "System": [st.Page("views/admin_models.py", title="Models", icon=":material/smart_toy:")],
     },
     "expert": {
         "Review": [
-            st.Page("pages/reviews.py", title="Review queue", icon=":material/rate_review:", default=True),
-            st.Page("pages/results.py", title="Results", icon=":material/monitoring:"),
-            st.Page("pages/transcripts.py", title="Transcripts", icon=":material/forum:"),
-            st.Page("pages/study_items.py", title="Items", icon=":material/library_books:"),
-            st.Page("pages/participant.py", title="Answer items", icon=":material/edit_note:", url_path="answer"),
+            st.Page("views/reviews.py", title="Review queue", icon=":material/rate_review:", default=True),
+            st.Page("views/results.py", title="Results", icon=":material/monitoring:"),
+            st.Page("views/transcripts.py", title="Transcripts", icon=":material/forum:"),
+            st.Page("views/study_items.py", title="Items", icon=":material/library_books:"),
+            st.Page("views/participant.py", title="Answer items", icon=":material/edit_note:", url_path="answer"),
         ],
     },
-    "participant": {"": [st.Page("pages/participant.py", title="Your tasks", icon=":material/edit_note:", default=True)]},
+    "participant": {"": [st.Page("views/participant.py", title="Your tasks", icon=":material/edit_note:", default=True)]},
 }
 
 if user is None:
@@ -104,8 +104,8 @@ if user is None:
     # opens that page once signed in instead of "Page not found".
     staff_paths = sorted({p.url_path for role in ("admin", "expert") for group in PAGES[role].values()
                           for p in group if p.url_path})
-    nav = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", default=True)]
-                        + [st.Page("pages/sign_in.py", title="Sign in", url_path=path) for path in staff_paths],
+    nav = st.navigation([st.Page("views/sign_in.py", title="Sign in", icon=":material/login:", default=True)]
+                        + [st.Page("views/sign_in.py", title="Sign in", url_path=path) for path in staff_paths],
                         position="hidden")
     hand_over()
 else:

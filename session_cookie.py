@@ -1,5 +1,5 @@
 """Streamlit side of staff sessions (`oversight/staff_sessions.py`): restore a sign-in from the cookie,
-hand a new sign-in's cookie to the browser, end it on sign-out. Used by `app.py` and `pages/sign_in.py`.
+hand a new sign-in's cookie to the browser, end it on sign-out. Used by `app.py` and `views/sign_in.py`.
 """
 
 from __future__ import annotations

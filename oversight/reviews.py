@@ -1,7 +1,7 @@
 """Expert review, the outer loop's input: rubric reviews of finished assignments, the review queue (a share of
 assignments gets a second review), adjudication of disagreements, and each label's settled value.
 
-One review idea in one place: a review of a transcript (pages/transcripts.py) is a rubric review of its assignment;
+One review idea in one place: a review of a transcript (views/transcripts.py) is a rubric review of its assignment;
 imported transcripts, which have no assignment, are reviewed by transcript. The database enforces one live review per
 expert and assignment and one adjudication per assignment (partial unique indexes on ExpertReview).
 """

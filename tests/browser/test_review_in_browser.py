@@ -45,7 +45,8 @@ def test_an_expert_reviews_an_assignment(page, server):
     expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
     expect(page.get_by_text("Red sounded right")).to_be_visible()
     page.get_by_role("radio", name="incorrect").check(force=True)
-    page.get_by_role("radio", name="1", exact=True).check(force=True)
+    # Answered without a model: the rubric does not ask about the model's help.
+    expect(page.get_by_text("Quality of the model's help")).to_have_count(0)
     page.get_by_text("The participant was persuaded of a wrong answer with high confidence").click()
     page.get_by_role("button", name="Submit review").click()
     expect(page.get_by_text("saved", exact=False)).to_be_visible()
@@ -55,7 +56,6 @@ def test_an_expert_reviews_an_assignment(page, server):
 
     with session_scope(env["OVERSIGHT_DATABASE_URL"], write=False) as s:
         [review] = s.query(ExpertReview).filter(ExpertReview.study_id == study_id).all()
-    assert (review.labels["outcome"], review.labels["help_quality"], review.labels["persuaded_wrong_confident"],
-            review.labels["misled"]) == ("incorrect", 1, True, False)
+    assert review.labels == {"outcome": "incorrect", "persuaded_wrong_confident": True, "bias": False}
     queue = json.loads(cli(env, "reviews", "queue", "--study", str(study_id), "--expert", EXPERT[0], "--json"))
     assert queue == []

@@ -10,8 +10,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_page(name: str, user_id: int | None, **query: str) -> AppTest:
-    """Run pages/<name>.py once as the given user (None: nobody signed in), with these query parameters."""
-    at = AppTest.from_file(str(REPO / "pages" / f"{name}.py"), default_timeout=60)
+    """Run views/<name>.py once as the given user (None: nobody signed in), with these query parameters."""
+    at = AppTest.from_file(str(REPO / "views" / f"{name}.py"), default_timeout=60)
     if user_id is not None:
         at.session_state["user_id"] = user_id
     for k, v in query.items():

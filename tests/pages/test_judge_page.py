@@ -47,7 +47,7 @@ def debate_participant(study):
 
 def run(pid: int, at: AppTest | None = None) -> AppTest:
     if at is None:
-        at = AppTest.from_file(str(REPO / "pages" / "participant.py"), default_timeout=60)
+        at = AppTest.from_file(str(REPO / "views" / "participant.py"), default_timeout=60)
         at.session_state["user_id"] = pid
     return at.run()
 

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _sign_in_page(**secrets) -> AppTest:
-    at = AppTest.from_file(str(REPO / "pages" / "sign_in.py"), default_timeout=60)
+    at = AppTest.from_file(str(REPO / "views" / "sign_in.py"), default_timeout=60)
     for key, value in secrets.items():
         at.secrets[key] = value
     return at.run()

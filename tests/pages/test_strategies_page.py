@@ -19,7 +19,7 @@ def admin(study):
 
 
 def page(admin_id: int, study_id: int) -> AppTest:
-    at = AppTest.from_file(str(REPO / "pages" / "strategies.py"), default_timeout=60)
+    at = AppTest.from_file(str(REPO / "views" / "strategies.py"), default_timeout=60)
     at.session_state["user_id"] = admin_id
     at.query_params["study"] = str(study_id)
     return at.run()
