@@ -316,7 +316,12 @@ def study_report(*, study_id: int, tag: str | None = None) -> dict[str, Any]:
     version, gap closed, paired comparison), which covers the whole study whatever `tag` says."""
     report = dashboard(study_id=study_id, tag=tag)
     del report["times"]
-    return {**report, "tag": tag, "sandwich": to_json(sandwich(study_id=study_id))}
+    from dataclasses import asdict
+
+    from oversight.agreement import agreement
+
+    return {**report, "tag": tag, "sandwich": to_json(sandwich(study_id=study_id)),
+            "agreement": asdict(agreement(study_id=study_id))}
 
 
 def dashboard(*, study_id: int, tag: str | None = None, strategy_ids: Sequence[int] | None = None,

@@ -82,6 +82,10 @@ def test_simulate_recovers_the_planted_accuracies_gap_and_agreement(cli_env):
         finished = s.exec(select(func.count()).select_from(Assignment).where(
             Assignment.study_id == sid, Assignment.state == "done")).one()
     assert finished == 360 + 3 * 6 and reviews >= finished  # every answer reviewed once, a share twice
+    report = json.loads(cli_env("report", "--study", str(sid), "--json").stdout)
+    assert [c["estimate"] for c in report["sandwich"]["conditions"]] == [c["estimate"] for c in data["conditions"]]
+    outcome = next(f for f in report["agreement"]["fields"] if f["name"] == "outcome")
+    assert outcome["alpha"] == pytest.approx(alpha["estimate"]) and report["agreement"]["includes_simulated"]
 
 
 def test_balance_holds_for_simulated_participants(db, tmp_path):
