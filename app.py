@@ -109,7 +109,9 @@ if user is None:
                         position="hidden")
     hand_over()
 else:
-    nav = st.navigation(PAGES[user.role], position="sidebar" if user.role != "participant" else "hidden")
+    # Every staff page stays listed (by default Streamlit folds all but a few behind "View more").
+    nav = st.navigation(PAGES[user.role], position="sidebar" if user.role != "participant" else "hidden",
+                        expanded=True)
     if user.role != "participant":
         with st.sidebar:
             st.text(f"Signed in as {user.name} ({user.role})")

@@ -80,7 +80,8 @@ def test_a_participant_chats_with_the_assistant_across_a_restart_and_answers(pag
         box.click()
         box.press_sequentially(typed)
         box.press("Enter")
-    expect(page.get_by_text(re.compile(r"Chat help v1 \(assisted-qa")).first).to_be_visible()
+    expect(page.get_by_role("combobox", name="Strategy version (none: direct QA)")).to_have_value(
+        re.compile(r"Chat help v1 \(assisted-qa"))
     page.get_by_role("button", name="Add condition").click()
     expect(page.get_by_text("Added condition Non-expert + model: Chat help v1.")).to_be_visible()
 
