@@ -316,18 +316,24 @@ def _disputed(reviews: list[ExpertReview]) -> list[str]:
     return [f for f in fields if len({repr(r.labels.get(f)) for r in reviews}) > 1]
 
 
+def _live_reviews(s, study_id: int) -> dict[int, list[ExpertReview]]:
+    """The study's reviews and adjudications of assignments (not superseded ones), by assignment, oldest first."""
+    rows = s.exec(select(ExpertReview).where(ExpertReview.study_id == study_id,
+                                             ExpertReview.assignment_id.is_not(None),
+                                             ExpertReview.kind.in_(("review", "adjudication")))
+                  .order_by(ExpertReview.id)).all()
+    by_assignment: dict[int, list[ExpertReview]] = {}
+    for r in rows:
+        by_assignment.setdefault(r.assignment_id, []).append(r)
+    return by_assignment
+
+
 def adjudication_queue(*, study_id: int, expert_id: int) -> list[AdjudicationEntry]:
     """Double-reviewed assignments whose reviews disagree on any field and that nobody has adjudicated; an expert
     never adjudicates a disagreement they are part of (admins may always)."""
     with session_scope(write=False) as s:
         user = _reviewer(s, expert_id)
-        rows = s.exec(select(ExpertReview).where(ExpertReview.study_id == study_id,
-                                                 ExpertReview.assignment_id.is_not(None),
-                                                 ExpertReview.kind.in_(("review", "adjudication")))
-                      .order_by(ExpertReview.id)).all()
-        by_assignment: dict[int, list[ExpertReview]] = {}
-        for r in rows:
-            by_assignment.setdefault(r.assignment_id, []).append(r)
+        by_assignment = _live_reviews(s, study_id)
         out = []
         for aid, reviews in by_assignment.items():
             plain = [r for r in reviews if r.kind == "review"]
@@ -405,13 +411,7 @@ def final_labels(*, study_id: int) -> dict[int, dict[str, FinalLabel]]:
     """Per reviewed assignment of the study, each rubric field's settled label: an adjudication wins; otherwise
     one review stands alone, agreeing reviews are unanimous, and disagreeing ones stay open."""
     with session_scope(write=False) as s:
-        rows = s.exec(select(ExpertReview).where(ExpertReview.study_id == study_id,
-                                                 ExpertReview.assignment_id.is_not(None),
-                                                 ExpertReview.kind.in_(("review", "adjudication")))
-                      .order_by(ExpertReview.id)).all()
-    by_assignment: dict[int, list[ExpertReview]] = {}
-    for r in rows:
-        by_assignment.setdefault(r.assignment_id, []).append(r)
+        by_assignment = _live_reviews(s, study_id)
     settled: dict[int, dict[str, FinalLabel]] = {}
     for aid, reviews in by_assignment.items():
         adjudication = next((r for r in reviews if r.kind == "adjudication"), None)
