@@ -9,7 +9,7 @@ expert and assignment and one adjudication per assignment (partial unique indexe
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from oversight.audit import log_event
 from oversight.db import session_scope
 from oversight.vocab import SIMULATED
 from oversight.rubrics import ReviewError, check_labels, current_rubric
-from oversight.transcripts import TranscriptDetail, strategy_label, transcript_detail
+from oversight.transcripts import TranscriptDetail, blinded, strategy_label, transcript_detail
 from storage.models import (Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, Strategy, Study,
                             Transcript, User)
 
@@ -284,7 +284,7 @@ def review_context(*, assignment_id: int, expert_id: int) -> ReviewContext:
         sees = _sees_design(user, study)
     detail = transcript_detail(transcript_id=transcript_id) if transcript_id is not None else None
     if detail is not None and not sees:
-        detail = replace(detail, strategy=None)
+        detail = blinded(detail)
     probs = [float(p) for p in (judgment.probabilities if judgment else [])]
     answer = judgment.answer_index if judgment else None
     return ReviewContext(

@@ -282,6 +282,22 @@ def _judgment_view(j: Judgment, gold: int | None) -> JudgmentView:
                         p_correct=_p_on(j, gold) if gold is not None else None, created_at=j.created_at)
 
 
+def blinded(detail: TranscriptDetail) -> TranscriptDetail:
+    """The transcript as a blind reviewer sees it: no strategy version, and no name of a person who took part
+    (participants' messages and judges' notes keep their role)."""
+    from dataclasses import replace
+
+    def person(j: JudgmentView) -> JudgmentView:
+        return replace(j, judge_name="") if j.judge_kind in ("human", "offline-human") else j
+
+    def turn(t: TurnView) -> TurnView:
+        return replace(t, speaker=t.label) if t.role in ("participant", "judge") else t
+
+    rounds = [replace(r, speeches=[turn(t) for t in r.speeches], notes=[turn(t) for t in r.notes],
+                      reports=[person(j) for j in r.reports]) for r in detail.rounds]
+    return replace(detail, strategy=None, rounds=rounds, final=person(detail.final) if detail.final else None)
+
+
 def transcript_detail(*, transcript_id: int, study_id: int | None = None) -> TranscriptDetail | None:
     """One transcript in full; None when it does not exist (or is not in `study_id`, when given)."""
     with session_scope(write=False) as s:

@@ -9,11 +9,17 @@ import streamlit as st
 from oversight.report import dashboard, dashboard_options
 from oversight.sandwich import sandwich, table_rows, to_csv
 from oversight.sandwich_figures import figure_html, paired_figure, sandwich_figure
+from oversight.studies import get_study
 from ui import pick_study, require_role
 
-require_role("admin", "expert")
+user = require_role("admin", "expert")
 st.title("Results")
 study_id = pick_study()
+if user.role == "expert" and get_study(study_id).blind_review:
+    # Per-version figures would tell a blind reviewer which strategy an answer came from, and how it fares.
+    st.info("This study's expert review is blind: its results by strategy version are for admins until the "
+            "review is done. The Review queue has your work.")
+    st.stop()
 
 ALL = "All"
 

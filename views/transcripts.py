@@ -10,7 +10,8 @@ import streamlit as st
 from oversight.jobs import enqueue, get_job
 from oversight.reviews import review_transcript, reviews_for
 from oversight.rubrics import current_rubric
-from oversight.transcripts import PAGE_SIZE, list_transcripts, source_segments, transcript_detail, transcript_filters
+from oversight.studies import get_study
+from oversight.transcripts import PAGE_SIZE, blinded, list_transcripts, source_segments, transcript_detail, transcript_filters
 from rubric_form import rubric_inputs, show_review
 from ui import attempt, escape_markdown, pick_study, require_role, speech_markdown
 
@@ -84,10 +85,13 @@ if filters.total == 0:
             "when an AI batch run goes, or when you import judged transcripts (e.g. the NYU debates, on the Items page).")
     st.stop()
 
+# Blind review: experts see neither the strategy version nor who answered (the Review queue hides them too).
+blind = user.role == "expert" and get_study(study_id).blind_review
 c1, c2, c3, c4, c5 = st.columns(5)
 setting = select_filter(c1, "Setting", filters.settings, "tx_setting")
 strategy_names = dict(filters.strategies)
-strategy_id = select_filter(c2, "Strategy version", list(strategy_names), "tx_strategy", strategy_names.get)
+strategy_id = None if blind else select_filter(c2, "Strategy version", list(strategy_names), "tx_strategy",
+                                               strategy_names.get)
 origin = select_filter(c3, "Origin", filters.origins, "tx_origin")
 tag = select_filter(c4, "Tag", filters.tags, "tx_tag")
 status = select_filter(c5, "Status", filters.statuses, "tx_status")
@@ -113,9 +117,10 @@ if not listing.rows:
 table = [{"id": r.id, "room / id": r.external_id or "", "setting": r.setting, "status": r.status,
           "final p(correct)": None if r.p_correct is None else round(r.p_correct, 3),
           "correct": None if r.correct is None else ("yes" if r.correct else "no"), "rounds": r.rounds,
-          "question": r.question, "judge": r.judge or "", "origin": r.origin, "strategy": r.strategy or "",
+          "question": r.question, "judge": "" if blind else r.judge or "", "origin": r.origin,
+          "strategy": "" if blind else r.strategy or "",
           "tags": ", ".join(r.tags)} for r in listing.rows]
-blank = [k for k in ("room / id", "strategy", "tags") if not any(row[k] for row in table)]  # e.g. live-only pages
+blank = [k for k in ("room / id", "strategy", "judge", "tags") if not any(row[k] for row in table)]  # e.g. live-only pages
 st.dataframe([{k: v for k, v in row.items() if k not in blank} for row in table], hide_index=True, width="stretch")
 p1, p2 = st.columns([1, 3])
 if listing.pages > 1:
@@ -144,6 +149,8 @@ if choice is None:
 st.query_params["transcript"] = str(choice)
 
 detail = transcript_detail(transcript_id=choice, study_id=study_id)
+if detail is not None and blind:
+    detail = blinded(detail)
 if detail is None:
     st.warning("This transcript no longer exists.")
     st.stop()
@@ -154,7 +161,7 @@ st.subheader(f"Transcript #{detail.id}")
 facts = [detail.setting, detail.origin, detail.status]
 if detail.external_id:
     facts.append(f"room {detail.external_id}")
-if detail.strategy:
+if detail.strategy and not blind:
     facts.append(f"strategy {detail.strategy}")
 if detail.tags:
     facts.append("tags " + ", ".join(detail.tags))

@@ -101,3 +101,28 @@ def test_an_admin_saves_a_new_rubric_version(world):
     assert not at.exception and any("Rubric v2 saved" in s.value for s in at.success)
     assert [f["name"] for f in current_rubric(world["study"]).fields][-1] == "effort"
     assert any("rubric v2" in c.value for c in at.caption)  # the form now asks for the new field too
+
+
+def test_blind_review_keeps_versions_and_people_from_experts_on_every_page(world):
+    from oversight import strategies
+    from oversight.protocols import live
+    from storage.models import Assignment
+
+    with session_scope(write=False) as s:
+        item_id = s.get(Assignment, world["a"][1]).item_id
+    sid = strategies.create_strategy(study_id=world["study"], name="Visible debate", protocol="consultancy").id
+    tid = live.start_transcript(item_id=item_id, strategy_id=sid)
+    live.add_speech(transcript_id=tid, round_=1, role="consultant", text="The sky is blue, the text says.")
+    live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.6, 0.4], note="Why blue?",
+                       judge_id=world["people"][0], judge_name="Pat Participant")
+    expert = world["experts"][0]
+    results = run_page("results", expert, study=str(world["study"]))
+    assert any("expert review is blind" in i.value for i in results.info) and not results.tabs
+    viewer = run_page("transcripts", expert, study=str(world["study"]), transcript=str(tid))
+    shown = " ".join(e.value for kind in (viewer.text, viewer.markdown, viewer.caption) for e in kind)
+    assert "The sky is blue" in shown  # the transcript itself is there
+    assert "Visible debate" not in shown and "Pat Participant" not in shown
+    set_review_settings(study_id=world["study"], user_id=None, blind_review=False)
+    viewer = run_page("transcripts", expert, study=str(world["study"]), transcript=str(tid))
+    shown = " ".join(e.value for kind in (viewer.text, viewer.markdown, viewer.caption) for e in kind)
+    assert "Visible debate" in shown and "Pat Participant" in shown
