@@ -102,12 +102,13 @@ def test_admin_makes_a_candidate_and_promotes_it_on_the_loops_page(finished):
 
 
 def test_the_versions_tips_are_shown_with_each_task(study):
-    from oversight.strategies import create_strategy, set_arms
+    from oversight.conditions import add_condition
+    from oversight.strategies import create_strategy
 
     rows.items(study.id, 1)
     sid = create_strategy(study_id=study.id, name="tips", protocol="assisted-qa",
                           rules={"participant_tips": "Ask the assistant for the exact sentence."}).id
-    set_arms(study_id=study.id, strategy_ids=[sid])
+    add_condition(study_id=study.id, kind="assisted", strategy_id=sid)
     [ann] = rows.participants(study.id, 1)
     record_consent(user_id=ann)
     at = run_page("participant", ann)

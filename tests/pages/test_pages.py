@@ -102,6 +102,9 @@ def test_studies_page_creates_a_study(people):
 
 
 def test_results_page_has_a_clear_empty_state(people):
+    from oversight.studies import update_study
+
+    update_study(study_id=people["study"], user_id=None, blind_review=False)  # (blind: see test_reviews_page)
     at = run_page("results", people["expert"], study=str(people["study"]))
     assert not at.exception
     assert any("No final judgments yet" in i.value for i in at.info)
