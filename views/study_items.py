@@ -4,6 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from oversight.conditions import list_conditions
 from oversight.importers import FORMATS, import_path, import_upload
 from oversight.importers.common import ImportFailed
 from oversight.studies import count_items, items_with_gold
@@ -45,9 +46,13 @@ PAGE = 200
 pages = (total + PAGE - 1) // PAGE
 page = st.number_input(f"Page (of {pages}, {total} items)", 1, pages, 1) if pages > 1 else 1
 rows = items_with_gold(study_id=study_id, limit=PAGE, offset=(page - 1) * PAGE)
+# Where experts answer as a condition of their own, their accuracy is measured: the gold stays with admins.
+hide_gold = user.role == "expert" and any(c.kind == "expert" for c in list_conditions(study_id=study_id))
+if hide_gold:
+    st.caption("Gold answers are hidden here: experts answer this study's items as a condition of their own.")
 st.dataframe(
     [{"id": r["id"], "question": r["question"], "options": " | ".join(r["options"]),
-      "gold": r["gold_answer"], "tags": ", ".join(r["tags"]), "split": r["split"] or "",
+      **({} if hide_gold else {"gold": r["gold_answer"]}), "tags": ", ".join(r["tags"]), "split": r["split"] or "",
       "source": r["source_title"] or ("yes" if r["has_source"] else "")} for r in rows],
     hide_index=True, width="stretch",
 )

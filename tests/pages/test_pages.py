@@ -59,6 +59,16 @@ def test_expert_sees_items_but_no_import_form(people):
     at = run_page("study_items", people["expert"], study=str(people["study"]))
     assert not at.exception and at.dataframe
     assert not [b for b in at.button if b.label == "Import"]
+    assert list(at.dataframe[0].value["gold"]) == ["right"]
+
+
+def test_experts_who_answer_as_a_condition_do_not_see_the_gold(people):
+    from oversight.conditions import add_condition
+
+    add_condition(study_id=people["study"], kind="expert")
+    at = run_page("study_items", people["expert"], study=str(people["study"]))
+    assert any("Gold answers are hidden" in c.value for c in at.caption)
+    assert list(at.dataframe[0].value["question"]) == ["Which door?"] and "gold" not in at.dataframe[0].value
 
 
 def test_participant_page_asks_for_consent_then_shows_a_task_without_gold_or_source(people):
