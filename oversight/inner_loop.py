@@ -308,22 +308,20 @@ def thresholds(study: Study) -> dict[str, float]:
 def set_convergence(*, study_id: int, user_id: int | None, min_participants: int | None = None,
                     min_confidence: float | None = None, min_agreement: float | None = None) -> dict[str, float]:
     """Change the study's convergence thresholds (the ones given); audited. Returns the thresholds now."""
+    from oversight.studies import StudyError, get_study, update_study  # one place checks and audits settings
+
     given = {k: v for k, v in (("min_participants", min_participants), ("min_confidence", min_confidence),
                                ("min_agreement", min_agreement)) if v is not None}
-    if "min_participants" in given and (isinstance(min_participants, bool) or not isinstance(min_participants, int)
-                                        or min_participants < 1):
-        raise LoopError("min_participants must be a whole number of at least 1")
-    for k in ("min_confidence", "min_agreement"):
-        if k in given and not 0 <= given[k] <= 1:
-            raise LoopError(f"{k} must be between 0 and 1")
-    with session_scope() as s:
+    with session_scope(write=False) as s:
         require_admin(s, user_id)
-        study = s.get(Study, study_id)
-        if study is None:
-            raise LoopError(f"no study with id {study_id}")
-        study.convergence = {**(study.convergence or {}), **given}
-        log_event(s, "study.convergence", user_id=user_id, study_id=study_id, **given)
-        return thresholds(study)
+    study = get_study(study_id)
+    if study is None:
+        raise LoopError(f"no study with id {study_id}")
+    try:
+        update_study(study_id=study_id, user_id=user_id, convergence={**(study.convergence or {}), **given})
+    except StudyError as exc:
+        raise LoopError(str(exc)) from None
+    return thresholds(get_study(study_id))
 
 
 @dataclass

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import and_, or_
 from sqlmodel import select
 
 from oversight.db import session_scope
@@ -103,8 +104,18 @@ def _requeue_stale(s) -> None:
             job.error = f"its worker ({job.worker}) stopped; start it again"
 
 
+def _anything_to_claim() -> bool:
+    """A read first: an idle worker polls often, and on SQLite a write transaction takes the database's one write
+    lock, which participants' answers must not wait behind."""
+    with session_scope(write=False) as s:
+        return s.exec(select(Job.id).where(or_(Job.state == "queued", and_(
+            Job.state == "running", Job.heartbeat_at < utcnow() - STALE_AFTER))).limit(1)).first() is not None
+
+
 def claim(worker: str) -> JobContext | None:
     """Take the oldest queued job (requeuing any whose worker died first); None when there is none."""
+    if not _anything_to_claim():
+        return None
     with session_scope() as s:
         _requeue_stale(s)
         job = s.exec(select(Job).where(Job.state == "queued").order_by(Job.id).limit(1)

@@ -100,25 +100,31 @@ def _owed(s, study: Study) -> list[Owed]:
     for strategy in s.exec(select(Strategy).where(Strategy.study_id == study.id)).all():
         scoring_of[strategy.id] = getattr(get_protocol(strategy.protocol).parse_rules(strategy.rules), "scoring",
                                           "log")
+    # Three reads for the whole study, not a few per participant: the Participants page renders this.
+    tasks: dict[int, list[Assignment]] = {}
+    for a in s.exec(select(Assignment).where(Assignment.study_id == study.id)).all():
+        tasks.setdefault(a.participant_id, []).append(a)
+    finals = {j.assignment_id: j for j in s.exec(
+        select(Judgment).join(Assignment, Assignment.id == Judgment.assignment_id)
+        .where(Assignment.study_id == study.id, Judgment.is_final, Judgment.judge_kind == "human")).all()}
+    gold = dict(s.exec(select(ItemGold.item_id, ItemGold.gold_index)
+                       .join(Assignment, Assignment.item_id == ItemGold.item_id)
+                       .where(Assignment.study_id == study.id)).all())
     out = []
     for user in people:
-        tasks = s.exec(select(Assignment).where(Assignment.participant_id == user.id,
-                                                Assignment.study_id == study.id)).all()
+        mine = tasks.get(user.id, [])
         owed = Owed(user.id, user.name, user.external_id)
-        finished = bool(tasks) and all(a.state in ("done", "skipped") for a in tasks) and \
-            any(a.state == "done" for a in tasks)
+        finished = bool(mine) and all(a.state in ("done", "skipped") for a in mine) and \
+            any(a.state == "done" for a in mine)
         if finished and user.id not in paid_base and study.base_pay > 0:
             owed.base = study.base_pay
         if study.bonus_rule != "none":
-            for a in tasks:
-                if a.state != "done" or a.practice or a.id in paid_bonus:
+            for a in mine:
+                j = finals.get(a.id)
+                if a.state != "done" or a.practice or a.id in paid_bonus or j is None or not j.probabilities \
+                        or a.item_id not in gold:
                     continue
-                j = s.exec(select(Judgment).where(Judgment.assignment_id == a.id, Judgment.is_final,
-                                                  Judgment.judge_kind == "human")).first()
-                gold = s.get(ItemGold, a.item_id)
-                if j is None or gold is None or not j.probabilities:
-                    continue
-                amount = round(answer_bonus(study, probabilities=list(j.probabilities), gold=gold.gold_index,
+                amount = round(answer_bonus(study, probabilities=list(j.probabilities), gold=gold[a.item_id],
                                             scoring=scoring_of.get(a.strategy_id, "log")), 2)
                 if amount > 0:
                     owed.bonus_assignments[a.id] = amount

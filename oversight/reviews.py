@@ -162,20 +162,13 @@ def set_review_settings(*, study_id: int, user_id: int | None, review_share: flo
                         blind_review: bool | None = None) -> list[str]:
     """The study's review settings (audited): the share of assignments a second expert reviews, and whether experts
     are spared the strategy version and the participant's identity. Returns the names of those that changed."""
-    if review_share is not None and not (isinstance(review_share, (int, float)) and 0 <= review_share <= 1):
-        raise ReviewError("the share of second reviews is a number from 0 to 1 (e.g. 0.2 for a fifth)")
-    with session_scope() as s:
-        study = s.get(Study, study_id)
-        if study is None:
-            raise ReviewError(f"no study with id {study_id}")
-        changed = []
-        for key, value in (("review_share", review_share), ("blind_review", blind_review)):
-            if value is not None and getattr(study, key) != value:
-                log_event(s, "study.setting", user_id=user_id, study_id=study_id, field=key,
-                          old=getattr(study, key), new=value)
-                setattr(study, key, float(value) if key == "review_share" else bool(value))
-                changed.append(key)
-        return changed
+    from oversight.studies import StudyError, update_study  # one place checks and audits study settings
+
+    changes = {k: v for k, v in (("review_share", review_share), ("blind_review", blind_review)) if v is not None}
+    try:
+        return update_study(study_id=study_id, user_id=user_id, **changes)
+    except StudyError as exc:
+        raise ReviewError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------------------- the queue

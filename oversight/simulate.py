@@ -103,14 +103,22 @@ def _people(study_id: int, n: int, role: str) -> list[int]:
     return ids
 
 
-def _answer(rng: random.Random, n_options: int, gold: int, accuracy: float, sd: float) -> list[float]:
-    """Probabilities (item order) of someone who is right with probability `accuracy`, stating a confidence drawn
-    around it (so they are calibrated): the chosen answer gets the confidence, the others share the rest."""
-    right = rng.random() < accuracy
-    chosen = gold if right else rng.choice([i for i in range(n_options) if i != gold])
-    confidence = min(0.99, max(0.55, rng.gauss(max(accuracy, 0.55), sd)))
+def planted_choice(rng: random.Random, n_options: int, gold: int, accuracy: float) -> int:
+    """The option someone who is right with probability `accuracy` chooses (else a wrong one, uniformly)."""
+    return gold if rng.random() < accuracy else rng.choice([i for i in range(n_options) if i != gold])
+
+
+def spread(n_options: int, chosen: int, confidence: float) -> list[float]:
+    """Probabilities with `confidence` on the chosen option and the rest shared evenly."""
     rest = (1 - confidence) / (n_options - 1)
     return [confidence if i == chosen else rest for i in range(n_options)]
+
+
+def _answer(rng: random.Random, n_options: int, gold: int, accuracy: float, sd: float) -> list[float]:
+    """Probabilities (item order) of someone who is right with probability `accuracy`, stating a confidence drawn
+    around it (so they are calibrated)."""
+    chosen = planted_choice(rng, n_options, gold, accuracy)
+    return spread(n_options, chosen, min(0.99, max(0.55, rng.gauss(max(accuracy, 0.55), sd))))
 
 
 def _task_facts(assignment_id: int) -> tuple[str, bool, int, int]:
@@ -124,7 +132,7 @@ def _task_facts(assignment_id: int) -> tuple[str, bool, int, int]:
                 len(item.options))
 
 
-def _run_transcript(tid: int, probabilities: list[float], *, user_id: int, rng: random.Random) -> None:
+def _run_transcript(tid: int, probabilities: list[float], *, user_id: int) -> None:
     """Play a live task as a participant would: let the models speak, ask the assistant once where there is a
     chat, give interim reports where the rules ask for them, and the final answer as soon as the rules allow."""
     runner = get_runner()
@@ -158,7 +166,7 @@ def _answer_all(user_id: int, skill: Skill, rng: random.Random, run: SimulationR
                                 skill.calibration_sd)
         try:
             if task.transcript_id is not None:
-                _run_transcript(task.transcript_id, probabilities, user_id=user_id, rng=rng)
+                _run_transcript(task.transcript_id, probabilities, user_id=user_id)
             else:
                 participation.submit_answer(user_id=user_id, assignment_id=task.assignment_id,
                                             probabilities=probabilities, rationale="Simulated participant.")
@@ -196,10 +204,11 @@ def _questionnaires(user_id: int, skill: Skill, rng: random.Random) -> None:
         kind = due.kind
         accuracy = skill.accuracy(kind) or 0.5
         sure = max(1, min(5, round(1 + 4 * accuracy + rng.gauss(0, 0.5))))
-        helped = None if kind == "alone" else max(1, min(5, round(1 + 8 * (skill.assisted - skill.alone)
-                                                                + rng.gauss(1.5, 0.7))))
+        gain = skill.assisted - skill.alone
+        helped = max(1, min(5, round(1 + 8 * gain + rng.gauss(1.5, 0.7)))) if due.with_model else None
+        change = "" if rng.random() < 0.7 else "Let me ask the model follow-up questions."
         inner_loop.submit_questionnaire(user_id=user_id, condition_id=due.condition_id, helped=helped, sure=sure,
-                                        change="" if rng.random() < 0.7 else "Let me ask the model follow-up questions.")
+                                        change=change)
 
 
 def _review_labels(correct: bool, assisted: bool, confident: bool, skill: Skill, rng: random.Random) -> dict[str, Any]:
@@ -316,7 +325,8 @@ def summarise(run: SimulationRun, skill: Skill) -> dict[str, Any]:
                            **{k: row[k] for k in ("estimate", "ci_low", "ci_high", "n")},
                            **({"strategy_id": row["strategy_id"]} if row.get("strategy_id") else {}),
                            **({"gold_stands_in": True} if row.get("gold_stands_in") else {})})
-    expert = 1.0 if any(r.get("gold_stands_in") for r in figures["conditions"] if r["kind"] == "expert") else skill.expert
+    gold_stands_in = any(r.get("gold_stands_in") for r in figures["conditions"] if r["kind"] == "expert")
+    expert = 1.0 if gold_stands_in else skill.expert
     gap_planted = (skill.assisted - skill.alone) / (expert - skill.alone) if expert != skill.alone else None
     truth = list(_outcomes(run.study_id).values())
     share_correct = sum(c for c, _, _ in truth) / len(truth) if truth else 0.5

@@ -60,4 +60,4 @@ def test_proposals_and_versions_from_the_command_line(study, capsys):
                        "--json")
     assert code == 0 and now["min_participants"] == 2
     code, _, err = run(capsys, "versions", "thresholds", "--study", str(study.id), "--min-agreement", "2")
-    assert code == 1 and "between 0 and 1" in err
+    assert code == 1 and "from 0 to 1" in err

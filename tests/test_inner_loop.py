@@ -191,7 +191,7 @@ def test_convergence_defaults_and_bad_thresholds(study):
     rows.condition(study.id, "assisted", "assisted", v)
     [c] = convergence(study.id)
     assert not c.converged and c.missing[0] == "10 more participant(s) (0 of 10)"
-    with pytest.raises(LoopError, match="between 0 and 1"):
+    with pytest.raises(LoopError, match="from 0 to 1"):
         set_convergence(study_id=study.id, user_id=None, min_agreement=1.5)
     with pytest.raises(LoopError, match="at least 1"):
         set_convergence(study_id=study.id, user_id=None, min_participants=0)

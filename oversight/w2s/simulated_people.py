@@ -1,7 +1,7 @@
-"""Simulated non-expert participants for dry runs and tests of the human-supervisor path (a sandwiching
-simulator will replace this). They enter the study as real participants do (`auth.create_invites`), consent,
-take their tasks (`participation.next_task`, plain direct QA) and submit final answers
-(`participation.submit_answer`), so their judgments are the same rows real people leave.
+"""Simulated non-expert participants for dry runs and tests of the human-supervisor path: direct QA with a fixed
+confidence (`oversight/simulate.py` runs whole sandwiching studies and lends this its planted choice). They enter
+the study as real participants do (`auth.create_invites`), consent, take their tasks (`participation.next_task`)
+and submit final answers (`participation.submit_answer`), so their judgments are the same rows real people leave.
 
 Planted behaviour: each answer is right with probability `accuracy` (else one of the wrong options, uniformly);
 the chosen option gets probability `confidence` and the others share the rest evenly. With
@@ -18,6 +18,7 @@ from sqlmodel import select
 from oversight.auth import create_invites
 from oversight.db import session_scope
 from oversight.participation import next_task, record_consent, submit_answer
+from oversight.simulate import planted_choice, spread
 from oversight.w2s.config import W2SError
 from storage.models import Assignment, ItemGold
 
@@ -38,9 +39,7 @@ def planted_probabilities(n_options: int, gold: int, *, accuracy: float, confide
     """One simulated final answer: probabilities over the options."""
     if n_options < 2:
         raise W2SError("an item needs at least two options")
-    chosen = gold if rng.random() < accuracy else rng.choice([i for i in range(n_options) if i != gold])
-    rest = (1 - confidence) / (n_options - 1)
-    return [confidence if i == chosen else rest for i in range(n_options)]
+    return spread(n_options, planted_choice(rng, n_options, gold, accuracy), confidence)
 
 
 def simulate_participants(*, study_id: int, participants: int, accuracy: float, confidence: float = 0.8,
