@@ -10,7 +10,7 @@ from oversight import auth
 from oversight.db import init_db
 from oversight.settings import get_settings
 from oversight.jobs import start_embedded_worker
-from oversight.models.registry import warm_configured
+from oversight.models.registry import limit_cpu_threads, warm_configured
 from session_cookie import after_sign_out, client_address, hand_over, restore
 from session_cookie import end as end_staff_session
 from ui import USER_KEY, current_user, sign_in_as, sign_out
@@ -25,9 +25,15 @@ def _schema_ready() -> str:
     revision = init_db()
     if get_settings().embedded_worker:
         start_embedded_worker()
-    # Models configured with `warmup = true` load (and compile) now, in the background, so that no
-    # participant's request pays for it.
-    threading.Thread(target=warm_configured, name="model-warmup", daemon=True).start()
+    # Models configured with `warmup = true` (the offline extractive model among them) load and compile now, in
+    # the background, so that no participant's request pays for it.
+    threads = get_settings().app_torch_threads
+
+    def warm() -> None:
+        limit_cpu_threads(threads)
+        warm_configured()
+
+    threading.Thread(target=warm, name="model-warmup", daemon=True).start()
     return revision
 
 

@@ -110,8 +110,7 @@ def _index(s, user: User, study_id: int) -> int:
 def _ensure_assignments(s, user: User, study_id: int) -> None:
     """Deal this person's items once by the study's balanced design (oversight.dealing). Only items that every
     dealt condition's protocol can run on are in the design, so the balance holds exactly."""
-    if s.exec(select(Assignment.id).where(Assignment.participant_id == user.id,
-                                          Assignment.study_id == study_id)).first() is not None:
+    if _dealt(s, user.id, study_id):
         return
     study = s.get(Study, study_id)
     items = list(s.exec(select(Item).where(Item.study_id == study_id).order_by(Item.id)).all())
@@ -148,9 +147,19 @@ def _ensure_assignments(s, user: User, study_id: int) -> None:
                          arm=protocol.name, condition_id=d.condition, practice=d.practice, position=position))
 
 
+def _dealt(s, user_id: int, study_id: int) -> bool:
+    return s.exec(select(Assignment.id).where(Assignment.participant_id == user_id,
+                                              Assignment.study_id == study_id)).first() is not None
+
+
 def _deal_once(user_id: int, study_id: int | None) -> int:
     """Deal in a transaction of its own; when another tab dealt first (the unique participant+item constraint
-    refuses the second set), its set stands."""
+    refuses the second set), its set stands. Every page run asks, so the usual answer (dealt already) is a read:
+    on SQLite a write transaction would queue behind every participant's answer."""
+    with session_scope(write=False) as s:
+        user, study_id = _judge(s, user_id, study_id)
+        if _dealt(s, user.id, study_id):
+            return study_id
     try:
         with session_scope() as s:
             user, study_id = _judge(s, user_id, study_id)
@@ -162,9 +171,10 @@ def _deal_once(user_id: int, study_id: int | None) -> int:
 
 def next_task(*, user_id: int, study_id: int | None = None) -> Task | None:
     """The task to show now (the same one again after a refresh), or None when all are done. `study_id`: the
-    study an expert answers in (a participant's is their own)."""
+    study an expert answers in (a participant's is their own). A read, except the moment a task is first shown
+    (its start time is stored then, once)."""
     study_id = _deal_once(user_id, study_id)
-    with session_scope() as s:
+    with session_scope(write=False) as s:
         user, study_id = _judge(s, user_id, study_id)
         mine = (Assignment.participant_id == user.id, Assignment.study_id == study_id)
         total = s.exec(select(func.count()).select_from(Assignment).where(*mine)).one()
@@ -172,11 +182,15 @@ def next_task(*, user_id: int, study_id: int | None = None) -> Task | None:
                          .order_by(Assignment.position)).first()
         if current is None:
             return None
-        if current.state == "pending":
-            current.state, current.started_at = "active", utcnow()
         item = s.get(Item, current.item_id)
-        task = Task(current.id, current.position + 1, total, item.question, list(item.options),
-                    current.started_at.isoformat(), practice=current.practice)
+    if current.state == "pending":
+        with session_scope() as s:
+            row = s.get(Assignment, current.id)
+            if row.state == "pending":  # another tab may have shown it first: its start time stands
+                row.state, row.started_at = "active", utcnow()
+            current = row
+    task = Task(current.id, current.position + 1, total, item.question, list(item.options),
+                current.started_at.isoformat(), practice=current.practice)
     if current.strategy_id is not None:
         # Idempotent per assignment: a refresh or a second tab finds the same transcript.
         tid = live.start_transcript(item_id=current.item_id, strategy_id=current.strategy_id,

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     # Each app process runs one job worker thread (batch runs, AI judging, training). Set false where jobs run in
     # their own `python -m oversight worker` processes (several app replicas, GPU machines).
     embedded_worker: bool = True
+    # CPU threads torch may use in an app process (0: torch's default, every core). The server runs many small
+    # model calls at once (the extractive encoder, tiny CPU models); on a 2-core machine one thread each was 2-3x
+    # faster per call than two threads contending (bench/load.py). Worker processes keep torch's default.
+    app_torch_threads: int = 1
     # Import bounds (a file beyond one is refused with a message naming it).
     import_max_bytes: int = 300 * 1024 * 1024  # total uncompressed size of an upload or folder
     import_max_files: int = 20_000  # entries in a zip or files in a folder

@@ -280,3 +280,27 @@ def test_best_of_n_keeps_the_candidate_the_preference_judge_finds_most_convincin
         assert speech.text == "The strongest case: <quote>ninety steps</quote>."
     finally:
         models.configure(None)
+
+
+def test_a_page_can_wait_for_a_fast_model_instead_of_polling(scripted_models, item, study, monkeypatch):
+    """`wait` returns once the round's speeches are stored (so the page shows them at once), and returns False
+    while a speech is still in flight."""
+    import threading
+
+    sid = make_strategy(study.id, rounds=1, randomise_answer_order=False)
+    tid = live.start_transcript(item_id=item.id, strategy_id=sid)
+    runner = SpeechRunner()
+    release = threading.Event()
+    real = live.add_speech
+
+    def slow_add_speech(**kw):
+        release.wait(10)  # the model has written its turn; storing it waits for the test
+        return real(**kw)
+
+    monkeypatch.setattr(live, "add_speech", slow_add_speech)
+    runner.ensure(tid)
+    assert runner.wait(tid, 1, timeout_s=0.2) is False  # both speeches still in flight
+    release.set()
+    assert runner.wait(tid, 1, timeout_s=10) is True
+    assert live.load_state(tid).step.kind == "judge"
+    assert [t.role for t in live.judge_view(tid).turns] == ["debater_a", "debater_b"]

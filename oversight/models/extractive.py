@@ -82,6 +82,8 @@ class ExtractiveBackend(Backend):
         super().__init__(config)
         self._cache: OrderedDict[str, tuple[list[tuple[int, int]], object]] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._encoding: dict[str, threading.Lock] = {}  # one encoding per source at a time (both debaters ask)
+        self._texts: OrderedDict[str, object] = OrderedDict()  # embeddings of short texts (encode_cached)
         self._encoder = None
 
     # -- encoder and cache ----------------------------------------------------------------------------------------
@@ -116,20 +118,48 @@ class ExtractiveBackend(Backend):
             list(texts), batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
 
+    def encode_cached(self, texts: Sequence[str]):
+        """`encode` through a bounded cache of short texts: a debate's two speakers and its later rounds embed the
+        same question-and-answer texts, which is most of a turn's work once its source is cached."""
+        import numpy as np
+
+        with self._cache_lock:
+            found = {t: self._texts[t] for t in texts if t in self._texts}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            found.update(zip(missing, self.encode(missing)))
+            with self._cache_lock:
+                for text in missing:
+                    self._texts[text] = found[text]
+                while len(self._texts) > 4096:
+                    self._texts.popitem(last=False)
+        return np.stack([found[t] for t in texts])
+
     def passages(self, source: str):
-        """(spans, embeddings) for `source`, cached by a hash of the text."""
+        """(spans, embeddings) for `source`, cached by a hash of the text. Two turns on one new source (a round's
+        two debaters) encode it once: the second waits for the first."""
         key = hashlib.sha1(source.encode("utf-8", "surrogatepass")).hexdigest()
         with self._cache_lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        spans = split_passages(source)
-        emb = self.encode([source[a:b] for a, b in spans]) if spans else None
-        with self._cache_lock:
-            self._cache[key] = (spans, emb)
-            while len(self._cache) > 64:
-                self._cache.popitem(last=False)
+            busy = self._encoding.setdefault(key, threading.Lock())
+        with busy:
+            with self._cache_lock:
+                hit = self._cache.get(key)
+            if hit is not None:
+                return hit
+            try:
+                spans = split_passages(source)
+                emb = self.encode([source[a:b] for a, b in spans]) if spans else None
+                with self._cache_lock:
+                    self._cache[key] = (spans, emb)
+                    while len(self._cache) > 64:
+                        self._cache.popitem(last=False)
+            finally:
+                with self._cache_lock:
+                    self._encoding.pop(key, None)
         return spans, emb
 
     # -- behaviours -----------------------------------------------------------------------------------------------
@@ -147,7 +177,7 @@ class ExtractiveBackend(Backend):
         tail = f'These passages fit "{answer}" better than "{others[0]}".' if len(others) == 1 else ""
         if not spans:
             return (head + tail).strip()
-        opt = self.encode([f"{task.question} {o}" for o in task.options])
+        opt = self.encode_cached([f"{task.question} {o}" for o in task.options])
         sims = emb @ opt.T  # passages x options
         own = sims[:, a]
         rival = np.max(np.delete(sims, a, axis=1), axis=1)

@@ -76,6 +76,15 @@ def model_for_role(role: str) -> Backend:
     return get_model(get_config().for_role(role).name)
 
 
+def limit_cpu_threads(threads: int) -> None:
+    """Cap torch's intra-op CPU threads for this process (0: leave torch's default). Global in torch: every
+    thread's later calls use it."""
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def warm_configured() -> None:
     """Load every model whose configuration asks for warm-up (call once at process start)."""
     for name, cfg in get_config().models.items():

@@ -99,6 +99,7 @@ class SpeechRunner:
     def __init__(self, max_workers: int = 8):
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="speech")
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # a speech was stored or failed
         self._partial: dict[tuple[int, int, str], Partial] = {}
 
     def ensure(self, transcript_id: int) -> list[str]:
@@ -124,6 +125,17 @@ class SpeechRunner:
         with self._lock:
             return {role: Partial(p.text, p.error) for (tid, r, role), p in self._partial.items()
                     if tid == transcript_id and round_ in (None, r)}
+
+    def wait(self, transcript_id: int, round_: int, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` for this round's speeches in flight to be stored; True when none is left in
+        flight (stored, or failed: the page shows the error). A page that waits a moment for a fast model shows
+        its speech at once instead of at its next poll."""
+        def in_flight() -> bool:
+            return any(tid == transcript_id and r == round_ and p.error is None
+                       for (tid, r, _), p in self._partial.items())
+
+        with self._changed:
+            return self._changed.wait_for(lambda: not in_flight(), timeout=timeout_s)
 
     def retry(self, transcript_id: int) -> None:
         """Forget failed turns so that the next `ensure` tries them again."""
@@ -151,12 +163,14 @@ class SpeechRunner:
             if not isinstance(exc, ModelError):
                 log.exception("speech generation failed for %s", key)
             record_model_error(transcript_id=transcript_id, role=role, error=error)
-            with self._lock:
+            with self._changed:
                 mine.error = error
+                self._changed.notify_all()
             return
-        with self._lock:
+        with self._changed:
             if self._partial.get(key) is mine:
                 del self._partial[key]
+            self._changed.notify_all()
         # Sequential rounds: the next speaker starts as soon as this one is stored, without waiting for a page.
         self.ensure(transcript_id)
 

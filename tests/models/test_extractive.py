@@ -60,13 +60,17 @@ def test_demo_passage_judge_and_assistant(extractive):
 
 
 def test_second_turn_on_the_same_source_reuses_cached_embeddings(extractive, monkeypatch):
+    """The other debater (and later rounds) on the same item encode nothing new: the story's sentences and the
+    question-and-answer texts come from the caches."""
     source = PASSAGE + "\nA new paragraph makes this source distinct from the other tests' one."
     debate(extractive, source, QUESTION, OPTIONS, 0)
     encoded = []
     real = extractive.encode
     monkeypatch.setattr(extractive, "encode", lambda texts: (encoded.append(len(texts)), real(texts))[1])
     debate(extractive, source, QUESTION, OPTIONS, 1)
-    assert encoded == [len(OPTIONS)]  # only the options; the story's sentences came from the cache
+    assert encoded == []
+    debate(extractive, source, "A different question?", OPTIONS, 1)
+    assert encoded == [len(OPTIONS)]  # only the new question's answer texts
 
 
 SAMPLE_SEED = 8  # fixed: the same rooms every run, so a failure is the model's, never the draw's

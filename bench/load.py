@@ -1,0 +1,362 @@
+"""A live session through the real server: N participants as websocket clients of a running `streamlit run
+serve.py` (the production start: no file watching), each joining by their personal link, consenting, and working
+through their tasks with a think time between actions, as people in a paid session do. Half judge extractive
+debates (two rounds, speeches written by the offline extractive model), half answer direct-QA tasks.
+
+    python bench/load.py --participants 20                   # own server, fresh SQLite file
+    python bench/load.py --participants 20 --database-url postgresql+psycopg://user@host/db
+    python bench/load.py --participants 1 --think 1          # one person: the latency floor
+    python bench/load.py --url http://host:8501 ...          # a server already running on --database-url
+
+The clients are `bench/wsclient.py`: the app's own protobuf protocol over `/_stcore/stream`, with fragment timers
+like a browser's; no browser renders anything (so the figures are the server's, plus the websocket). Measured per
+action, from the click to the moment the page showing its result has been drawn completely:
+  join          opening the link until the consent page is drawn
+  consent       "Continue" after consenting until the first task is drawn
+  submit        an answer (report) until the page after it is drawn
+  next          "Next task" until the next task is drawn
+  continue      "Continue to round 2" until round 2's speeches are on the page (fragment polls included)
+  first_speech  "Next task" (or "Continue" after consent) until the new debate's first speeches are on the page
+  staff_sign_in "Sign in" until the admin's first page is drawn (`--staff` sign-ins, after the participants)
+Then it checks the database: every answer a participant saw confirmed is stored (`lost`), and no assignment has
+two final judgments, two reports for one round or two transcripts (`duplicates`).
+Prints figures as text, or JSON with `--json` (keys `participants`, `p95_s`, `errors`, `lost`, `duplicates`, ...);
+asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.wsclient import AppError, AppSession, View  # noqa: E402
+
+ADMIN = ("load-admin", "load-bench-password-1")
+DEBATE, DIRECT = "debate", "direct-qa"
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
+
+
+# --- setting up ----------------------------------------------------------------------------------------------
+
+@dataclass
+class Person:
+    kind: str
+    user_id: int
+    query: str
+
+
+def setup(*, participants: int, direct_items: int, debate_items: int, public_url: str) -> tuple[list[Person], list[Person]]:
+    """Two open studies on the demo items (one dealing direct-QA tasks, one extractive debates), an admin, and
+    personal links: the participants alternate between the studies. Returns (people, one warm-up person per
+    study)."""
+    from oversight import auth, conditions, strategies
+    from oversight.db import init_db
+    from oversight.importers import demo_items_path, import_path
+    from oversight.studies import create_study, set_study_status, update_study
+
+    init_db()
+    admin = auth.create_user(role="admin", name=ADMIN[0], password=ADMIN[1])
+    links: dict[str, list] = {}
+    for kind, per_person in ((DIRECT, direct_items), (DEBATE, debate_items)):
+        study = create_study(name=f"Load: {kind}", user_id=admin.id, instructions="Answer each question.")
+        import_path(study_id=study.id, fmt="jsonl", path=demo_items_path(), user_id=admin.id)
+        if kind == DEBATE:
+            strategy = strategies.create_strategy(
+                study_id=study.id, name="Debate (extractive)", protocol="debate",
+                rules={"rounds": 2, "speeches": "simultaneous"},
+                model_roles={"debater": "extractive", "judge": "extractive"}, user_id=admin.id)
+            conditions.add_condition(study_id=study.id, kind="assisted", strategy_id=strategy.id, user_id=admin.id)
+        else:
+            strategy = strategies.create_strategy(study_id=study.id, name="Direct QA", protocol="direct-qa",
+                                                  user_id=admin.id)
+            conditions.add_condition(study_id=study.id, kind="alone", strategy_id=strategy.id, user_id=admin.id)
+        update_study(study_id=study.id, user_id=admin.id, items_per_participant=per_person)
+        set_study_status(study_id=study.id, status="open", user_id=admin.id)
+        count = (participants + (kind == DIRECT)) // 2 + 1  # +1: a warm-up person per study
+        links[kind] = auth.create_invites(study_id=study.id, count=count, created_by=admin.id)
+    people, warm = [], []
+    for kind, invites in links.items():
+        as_people = [Person(kind, i.user_id, i.link.split("?", 1)[1]) for i in invites]
+        warm.append(as_people[0])
+        people += as_people[1:]
+    people.sort(key=lambda p: p.user_id)
+    return people[:participants], warm
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(env: dict, port: int, log: Path) -> subprocess.Popen:
+    """The production start (`scripts/start.sh`): serve.py, headless, no file watching."""
+    out = open(log, "a")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port), "--server.headless",
+         "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+         "--server.runOnSave", "false"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    out.close()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise TimeoutError("the server did not become healthy")
+
+
+# --- the people ----------------------------------------------------------------------------------------------
+
+@dataclass
+class Tally:
+    times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: list[str] = field(default_factory=list)
+    confirmed: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # user -> answers/reports stored
+    finished: int = 0
+    answers: int = 0
+
+
+async def timed(tally: Tally, action: str, step, since: float | None = None) -> View:
+    """Await `step` (a page action); its time counts from `since` (the click) when given."""
+    t0 = time.perf_counter() if since is None else since
+    view = await step
+    tally.times[action].append(time.perf_counter() - t0)
+    if errs := view.errors():
+        raise AppError(f"{action}: " + "; ".join(errs))
+    return view
+
+
+def round_ready(n: int):
+    return lambda v: v.has(f"Your judgment after round {n}")
+
+
+def answer(view: View, rng: random.Random, sure: int) -> dict:
+    """The answer inputs the page shows (an answer and a confidence, or a probability slider), and a reason in
+    the reasoning box where there is one (debates ask for it before the final answer)."""
+    if view.widget("Your answer") is not None:
+        values: dict = {"Your answer": rng.randrange(2), "How sure are you that this answer is correct? (%)": sure}
+    else:
+        slider = next(e for e in view.elements if e.kind == "slider")
+        values = {slider.proto.label: rng.choice([100 - sure, sure])}
+    for e in view.elements:
+        if e.kind == "text_area" and e.proto.label.startswith(("Your reasoning", "Why?")):
+            values[e.proto.label] = "The quoted passage supports this answer more directly."
+    return values
+
+
+async def participant(url: str, person: Person, tally: Tally, *, think: float, rng: random.Random,
+                      max_tasks: int = 100) -> None:
+    async def pause() -> None:
+        await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think) if think else 0)
+
+    async with AppSession(url, query=person.query) as app:
+        view = await timed(tally, "join", app.start())
+        if not view.has("I have read this and agree"):
+            raise AppError(f"join: no consent form ({view.texts()[:4]})")
+        await pause()
+        await app.act({"I have read this and agree to take part": True})
+        clicked = time.perf_counter()
+        view = await timed(tally, "consent", app.act(click="Continue"))
+        for _ in range(max_tasks):
+            if view.has("You have finished every task"):
+                tally.finished += 1
+                return
+            if not view.has("Task "):
+                raise AppError(f"expected a task, saw {view.texts()[:6]}")
+            if person.kind == DEBATE:
+                view = await app.wait_until(round_ready(1))
+                tally.times["first_speech"].append(time.perf_counter() - clicked)
+                await pause()
+                clicked = time.perf_counter()
+                view = await app.act(answer(view, rng, 70), click="Continue to round 2")
+                tally.confirmed[person.user_id] += 1
+                view = await timed(tally, "continue", app.wait_until(round_ready(2)), since=clicked)
+            await pause()
+            view = await timed(tally, "submit", app.act(answer(view, rng, 80), click="Submit final answer"))
+            if not view.has("Your final answer is saved"):
+                raise AppError(f"submit: not confirmed ({view.texts()[:6]})")
+            tally.confirmed[person.user_id] += 1
+            tally.answers += 1
+            await pause()
+            clicked = time.perf_counter()
+            view = await timed(tally, "next", app.act(click="Next task"))
+        raise AppError("more tasks than expected")
+
+
+async def run_person(url: str, person: Person, tally: Tally, *, think: float, seed: int, delay: float) -> None:
+    await asyncio.sleep(delay)
+    try:
+        await participant(url, person, tally, think=think, rng=random.Random(seed))
+    except Exception as exc:  # noqa: BLE001 - every failure is counted and shown
+        tally.errors.append(f"participant {person.user_id}: {exc}")
+
+
+async def staff_sign_in(url: str, tally: Tally) -> None:
+    async with AppSession(url) as app:
+        view = await app.start()
+        if view.widget("Name") is None:
+            raise AppError(f"no sign-in form ({view.texts()[:4]})")
+        view = await timed(tally, "staff_sign_in", app.act({"Name": ADMIN[0], "Password": ADMIN[1]},
+                                                           click="Sign in"))
+        if not view.has(f"Signed in as {ADMIN[0]}"):
+            raise AppError(f"sign-in: not signed in ({view.texts()[:6]})")
+
+
+async def session(url: str, people: list[Person], warm: list[Person], *, think: float, staff: int,
+                  ramp: float) -> tuple[Tally, float]:
+    # A server that has served someone once (imports, the extractive model, the engine pool) is what a lab
+    # runs a session on; the warm-up people are not counted.
+    for person in warm:
+        async with AppSession(url, query=person.query) as app:
+            await app.start()
+            await app.act({"I have read this and agree to take part": True})
+            await app.act(click="Continue")
+            if person.kind == DEBATE:  # the models have loaded once the first speeches are written
+                await app.wait_until(round_ready(1), timeout=300)
+    tally = Tally()
+    start = time.perf_counter()
+    await asyncio.gather(*(run_person(url, p, tally, think=think, seed=i, delay=ramp * i / max(1, len(people)))
+                           for i, p in enumerate(people)))
+    wall = time.perf_counter() - start
+    for _ in range(staff):
+        try:
+            await staff_sign_in(url, tally)
+        except Exception as exc:  # noqa: BLE001
+            tally.errors.append(f"staff: {exc}")
+    return tally, wall
+
+
+# --- checking the database -----------------------------------------------------------------------------------
+
+def check_database(people: list[Person], tally: Tally) -> dict:
+    """Every confirmed answer or report stored once: `lost` = confirmed but missing; `duplicates` = stored twice."""
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from oversight.db import session_scope
+    from storage.models import Judgment, Transcript
+
+    ids = [p.user_id for p in people]
+    with session_scope(write=False) as s:
+        per_user = dict(s.exec(select(Judgment.judge_id, func.count()).where(Judgment.judge_id.in_(ids),
+                                                                            Judgment.judge_kind == "human")
+                               .group_by(Judgment.judge_id)).all())
+        twice = s.exec(select(func.count()).select_from(
+            select(Judgment.assignment_id, Judgment.round, Judgment.is_final)
+            .where(Judgment.judge_id.in_(ids), Judgment.judge_kind == "human")
+            .group_by(Judgment.assignment_id, Judgment.round, Judgment.is_final)
+            .having(func.count() > 1).subquery())).one()
+        two_transcripts = s.exec(select(func.count()).select_from(
+            select(Transcript.assignment_id).where(Transcript.assignment_id.is_not(None))
+            .group_by(Transcript.assignment_id).having(func.count() > 1).subquery())).one()
+    lost = sum(max(0, tally.confirmed.get(uid, 0) - per_user.get(uid, 0)) for uid in ids)
+    return {"stored": sum(per_user.values()), "confirmed": sum(tally.confirmed.values()), "lost": lost,
+            "duplicates": int(twice) + int(two_transcripts)}
+
+
+# --- main ----------------------------------------------------------------------------------------------------
+
+def summarise(tally: Tally, wall: float) -> dict:
+    actions = {a: {"n": len(xs), "p50": round(pct(xs, 0.5), 3), "p95": round(pct(xs, 0.95), 3),
+                   "max": round(max(xs), 3)} for a, xs in sorted(tally.times.items()) if xs}
+    return {"actions": actions, "p95_s": max((a["p95"] for a in actions.values()), default=None),
+            "answers_per_s": round(tally.answers / wall, 2) if wall else None, "wall_s": round(wall, 1)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--participants", type=int, default=20)
+    ap.add_argument("--think", type=float, default=3.0, help="mean think time between actions, s (uniform 0.5–1.5×)")
+    ap.add_argument("--ramp", type=float, default=3.0, help="people open their links spread over this many s")
+    ap.add_argument("--direct-items", type=int, default=6, help="direct-QA tasks per person")
+    ap.add_argument("--debate-items", type=int, default=3, help="debates per person (two rounds each)")
+    ap.add_argument("--staff", type=int, default=5, help="staff sign-ins measured after the session")
+    ap.add_argument("--database-url", help="default: a fresh SQLite file in a temporary folder")
+    ap.add_argument("--url", help="use this running server (on --database-url) instead of starting one")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--out", type=Path, help="also write the JSON result here")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder (database, server log)")
+    args = ap.parse_args(argv)
+    if args.url and not args.database_url:
+        ap.error("--url needs --database-url (the bench sets up its studies there and checks what was stored)")
+
+    tmp = Path(tempfile.mkdtemp(prefix="oversight-load-"))
+    port = free_port()
+    url = args.url or f"http://127.0.0.1:{port}"
+    database_url = args.database_url or f"sqlite:///{tmp / 'load.db'}"
+    env = {**os.environ, "OVERSIGHT_DATABASE_URL": database_url, "OVERSIGHT_DATA_DIR": str(tmp),
+           "OVERSIGHT_PUBLIC_URL": url, "HF_HUB_OFFLINE": "1"}
+    os.environ.update({k: env[k] for k in ("OVERSIGHT_DATABASE_URL", "OVERSIGHT_DATA_DIR", "OVERSIGHT_PUBLIC_URL")})
+    people, warm = setup(participants=args.participants, direct_items=args.direct_items,
+                         debate_items=args.debate_items, public_url=url)
+    server = None if args.url else start_server(env, port, tmp / "server.log")
+    try:
+        tally, wall = asyncio.run(session(url, people, warm, think=args.think, staff=args.staff, ramp=args.ramp))
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    stored = check_database(people, tally)
+    result = {
+        "participants": args.participants, "database": database_url.split(":", 1)[0].split("+")[0],
+        "clients": "websocket (bench/wsclient.py)", "think_s": args.think,
+        **summarise(tally, wall), "errors": len(tally.errors), "lost": stored["lost"],
+        "duplicates": stored["duplicates"], "answers": tally.answers, "finished": tally.finished,
+        "stored": stored["stored"], "confirmed": stored["confirmed"], "first_errors": tally.errors[:5],
+        "command": "python bench/load.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",
+    }
+    if args.keep:
+        result["kept"] = str(tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{result['participants']} participants on {result['database']}, think {args.think} s: "
+              f"{result['answers']} answers in {result['wall_s']} s ({result['answers_per_s']}/s), "
+              f"{result['finished']} finished; errors {result['errors']}, lost {result['lost']}, "
+              f"duplicates {result['duplicates']}")
+        for action, a in result["actions"].items():
+            print(f"  {action:14s} n={a['n']:4d}  p50 {a['p50']:.3f}  p95 {a['p95']:.3f}  max {a['max']:.3f} s")
+        for err in result["first_errors"]:
+            print("  error:", err)
+    return result
+
+
+if __name__ == "__main__":
+    main()
