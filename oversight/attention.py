@@ -5,7 +5,8 @@ ones by oversight.dealing, answered as direct QA, their gold never shown) + thei
 the study's `min_seconds_per_item` after the task was first shown (`Assignment.started_at` to the final
 judgment's `created_at`; every answered task counts, practice and catch included). A wrong catch answer given too
 fast counts twice. Status from the study's thresholds: `excluded` at `attention_exclude` flags or more (0: never),
-`warn` at `attention_warn` or more (0: never), else `ok`; an admin's override (include anyway / exclude) beats
+`warn` at `attention_warn` or more (0: never), else `ok` (simulated people, who answer at machine speed, are
+never flagged for time); an admin's override (include anyway / exclude) beats
 the thresholds, is stored on the participant and is in the audit log.
 
 Excluded participants' answers are not results (like practice answers: `result_assignment` and
@@ -77,6 +78,8 @@ def study_attention(s: Session, study: Study) -> list[Attention]:
                   .outerjoin(ItemGold, ItemGold.item_id == Assignment.item_id)
                   .where(Assignment.study_id == study.id, Judgment.is_final == True,  # noqa: E712
                          Judgment.judge_kind == "human")).all()
+    # Simulated people answer at machine speed; the time check would exclude every one of them from a dry run.
+    simulated = {u.id for u in people if u.external_study_id == SIMULATED}
     counts: dict[int, list[int]] = {}
     for uid, catch, started, submitted, probs, answer, gold in rows:
         c = counts.setdefault(uid, [0, 0, 0])
@@ -85,7 +88,7 @@ def study_attention(s: Session, study: Study) -> list[Attention]:
             p = float(probs[gold]) if probs and gold < len(probs) else float(answer == gold)
             c[1] += not is_correct(p)
         seconds = _aware_seconds(started, submitted)
-        if study.min_seconds_per_item > 0 and seconds is not None and seconds < study.min_seconds_per_item:
+        if study.min_seconds_per_item > 0 and uid not in simulated and seconds is not None and seconds < study.min_seconds_per_item:
             c[2] += 1
     out = []
     for u in people:
@@ -93,7 +96,7 @@ def study_attention(s: Session, study: Study) -> list[Attention]:
         out.append(Attention(u.id, u.name, u.external_id, answered, wrong, fast,
                              status_for(wrong + fast, warn=study.attention_warn, exclude=study.attention_exclude,
                                         override=u.attention_override),
-                             u.attention_override, u.external_study_id == SIMULATED))
+                             u.attention_override, u.id in simulated))
     return out
 
 
