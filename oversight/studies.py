@@ -220,6 +220,15 @@ def count_items(*, study_id: int) -> int:
         return s.exec(select(func.count()).select_from(Item).where(Item.study_id == study_id)).one()
 
 
+def count_catch_items(*, study_id: int) -> int:
+    """Attention-check items of a study (split "catch") with a gold answer: the pool catch items are dealt from."""
+    from oversight.attention import CATCH
+
+    with session_scope(write=False) as s:
+        return s.exec(select(func.count()).select_from(Item).join(ItemGold, ItemGold.item_id == Item.id)
+                      .where(Item.study_id == study_id, Item.split == CATCH)).one()
+
+
 def participants(*, study_id: int) -> list[dict]:
     """Who is in a study, whether they were active lately, and how far they got."""
     now = utcnow()
