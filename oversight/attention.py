@@ -3,11 +3,11 @@
 A participant's flags = their wrong answers on catch items (items whose split is "catch", dealt among the real
 ones by oversight.dealing, answered as direct QA, their gold never shown) + their answers submitted sooner than
 the study's `min_seconds_per_item` after the task was first shown (`Assignment.started_at` to the final
-judgment's `created_at`; every answered task counts, practice and catch included). A wrong catch answer given too
-fast counts twice. Status from the study's thresholds: `excluded` at `attention_exclude` flags or more (0: never),
-`warn` at `attention_warn` or more (0: never), else `ok` (simulated people, who answer at machine speed, are
-never flagged for time); an admin's override (include anyway / exclude) beats
-the thresholds, is stored on the participant and is in the audit log.
+judgment's `created_at`; every answered task counts, practice and catch included; simulated people, who answer at
+machine speed, are never flagged for time). A wrong catch answer given too fast counts twice. Status from the
+study's thresholds: `excluded` at `attention_exclude` flags or more (0: never), `warn` at `attention_warn` or more
+(0: never), else `ok`; an admin's override (include anyway / exclude) beats the thresholds, is stored on the
+participant and is in the audit log.
 
 Excluded participants' answers are not results (like practice answers: `result_assignment` and
 judgment_records), they earn no bonus and their base pay is held until an admin includes them (payments). Catch

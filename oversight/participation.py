@@ -138,11 +138,15 @@ def _ensure_assignments(s, user: User, study_id: int) -> None:
                  design="within" if expert else study.design, items_per_participant=study.items_per_participant,
                  practice_items=0 if expert else study.practice_items, practice_pool=pool,
                  catch_items=study.catch_items, catch_pool=catch_pool, seed=study_id)
+    # A catch item looks like the study's own direct-QA tasks: under the alone condition's direct-QA strategy
+    # when it has one (the same page and controls), else plain direct QA.
+    catch_strategy = next((c.strategy_id for c in conditions if c is not None and c.kind == "alone"
+                           and protocols[c.id][0].name == DIRECT_QA.name), None)
     versions: dict[int | None, int | None] = {}
     for position, d in enumerate(dealt):
         if d.catch:  # direct QA alone, no condition: never a result, and no model to tell it apart by
             s.add(Assignment(study_id=study_id, participant_id=user.id, item_id=d.item, arm=DIRECT_QA.name,
-                             catch=True, position=position))
+                             strategy_id=catch_strategy, catch=True, position=position))
             continue
         condition = by_id.get(d.condition)
         if d.condition not in versions:

@@ -170,3 +170,29 @@ def test_attention_commands(cli_here):
     assert "override: include" in text and "exclude at 3 flags" in text
     refused = cli_here("attention", "set", "--study", str(sid), "--participant", "999", "--exclude", ok=False)
     assert refused.returncode == 1 and "not in study" in refused.stderr
+
+
+def test_a_catch_item_runs_like_the_studys_own_direct_qa_tasks_and_is_flagged_from_there(db):
+    """Where the alone condition runs a direct-QA strategy (the page shows its live view), the catch item runs
+    under it too, so its page looks the same; a wrong final answer there is a flag all the same."""
+    from oversight import conditions, strategies
+    from oversight.protocols import live
+
+    sid = _study(catch=1, attention_exclude=1)
+    direct = strategies.create_strategy(study_id=sid, name="Direct QA", protocol="direct-qa")
+    conditions.add_condition(study_id=sid, kind="alone", strategy_id=direct.id)
+    uid = _person(sid)
+    seen = []
+    while (task := participation.next_task(user_id=uid)) is not None:
+        seen.append((_is_catch(task.assignment_id), task.transcript_id is not None))
+        state = live.load_state(task.transcript_id)
+        wrong = [0.9, 0.1] if _is_catch(task.assignment_id) else [0.1, 0.9]  # catch gold is B, real gold is A
+        live.submit_report(transcript_id=task.transcript_id, round_=state.step.round,
+                           display_probabilities=state.to_display_order(wrong), end=True, judge_id=uid)
+    assert sorted(seen) == [(False, True)] * REAL + [(True, True)]
+    with session_scope(write=False) as s:
+        a = s.exec(select(Assignment).where(Assignment.catch == True)).one()  # noqa: E712
+        assert (a.strategy_id, a.condition_id) == (direct.id, None)
+    [person] = attention.attention(study_id=sid)[1]
+    assert (person.catch_wrong, person.status) == (1, "excluded")
+    assert load_judgments(study_id=sid) == []
