@@ -59,6 +59,13 @@ def status_for(flags: int, *, warn: int, exclude: int, override: str | None = No
     return "warn" if warn > 0 and flags >= warn else "ok"
 
 
+def describe_thresholds(study: Study) -> str:
+    """The study's thresholds in words, for the pages and the CLI."""
+    warn = f"warn at {study.attention_warn} flag(s)" if study.attention_warn else "never warn"
+    exclude = f"exclude at {study.attention_exclude} flag(s)" if study.attention_exclude else "never exclude"
+    return f"{warn}, {exclude}"
+
+
 def _aware_seconds(start, end) -> float | None:
     if start is None or end is None:
         return None

@@ -599,7 +599,7 @@ def cmd_payments_export(args) -> None:
 
 
 def cmd_attention_list(args) -> None:
-    from oversight.attention import attention
+    from oversight.attention import attention, describe_thresholds
 
     study, people = attention(study_id=_study_id(args.study))
     rows = [{"participant_id": a.user_id, "participant": a.name, "prolific_id": a.external_id,
@@ -608,8 +608,8 @@ def cmd_attention_list(args) -> None:
             for a in people]
     data = {"study": study.id, "catch_items": study.catch_items, "min_seconds_per_item": study.min_seconds_per_item,
             "warn_at": study.attention_warn, "exclude_at": study.attention_exclude, "participants": rows}
-    head = (f"catch items {study.catch_items}, minimum {study.min_seconds_per_item:g} s per item; warn at "
-            f"{study.attention_warn or 'never'}, exclude at {study.attention_exclude or 'never'} flags")
+    head = (f"catch items {study.catch_items}, minimum {study.min_seconds_per_item:g} s per item (0: off); "
+            f"{describe_thresholds(study)}")
     text = "\n".join([head] + [
         f"{r['participant_id']:>5}  {r['participant']:<14} {r['prolific_id'] or '':<26} flags {r['flags']} "
         f"(catch wrong {r['catch_wrong']}/{r['catch_answered']}, too fast {r['too_fast']})  {r['status']}"

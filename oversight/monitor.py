@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from oversight.db import session_scope
 from oversight.vocab import SIMULATED
-from oversight.attention import study_attention
+from oversight.attention import describe_thresholds, study_attention
 from storage.models import Assignment, Event, Job, Judgment, Study, User, utcnow
 
 ACTIVE_WINDOW = timedelta(minutes=15)
@@ -47,8 +47,7 @@ class Snapshot:
     answers_per_minute: list[tuple[datetime, int]] = field(default_factory=list)  # oldest first
     jobs: list[dict] = field(default_factory=list)
     model_errors: list[dict] = field(default_factory=list)
-    warn_at: int = 0  # the study's attention thresholds (0: never)
-    exclude_at: int = 0
+    thresholds: str = ""  # the study's attention thresholds in words
 
     def count(self, status: str) -> int:
         return sum(p.status == status for p in self.people)
@@ -96,7 +95,7 @@ def snapshot(*, study_id: int, now: datetime | None = None, active_window: timed
                         .order_by(Event.id.desc()).limit(20)).all()
         study = s.get(Study, study_id)
         checks = {a.user_id: a for a in study_attention(s, study)} if study else {}
-        snap.warn_at, snap.exclude_at = (study.attention_warn, study.attention_exclude) if study else (0, 0)
+        snap.thresholds = describe_thresholds(study) if study else ""
     for user in users:
         mine = sorted(tasks.get(user.id, []), key=lambda a: a.position)
         times = [_aware(t) for t in (user.last_seen_at, answered.get(user.id),

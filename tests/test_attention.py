@@ -167,7 +167,7 @@ def test_attention_commands(cli_here):
                                                                                            "excluded")
     cli_here("attention", "set", "--study", str(sid), "--participant", str(fast), "--include")
     text = cli_here("attention", "list", "--study", str(sid)).stdout
-    assert "override: include" in text and "exclude at 3 flags" in text
+    assert "override: include" in text and "exclude at 3 flag(s)" in text
     refused = cli_here("attention", "set", "--study", str(sid), "--participant", "999", "--exclude", ok=False)
     assert refused.returncode == 1 and "not in study" in refused.stderr
 

@@ -26,9 +26,8 @@ def live_view() -> None:
         st.caption("Includes simulated participants.")
     warned = sum(p.attention == "warn" for p in snap.people)
     excluded = sum(p.attention == "excluded" for p in snap.people)
-    st.caption(f"Attention checks: warn at {snap.warn_at or 'never'} and exclude at {snap.exclude_at or 'never'} "
-               f"flags (wrong catch answers + too-fast answers). {warned} warned, {excluded} excluded; include or "
-               "exclude someone on the Participants page.")
+    st.caption(f"Attention checks: {snap.thresholds} (flags: wrong catch answers + too-fast answers). {warned} "
+               f"warned, {excluded} excluded; include or exclude someone on the Participants page.")
     if not snap.people:
         st.info("Nobody has joined this study yet. Create links or open enrolment on the Participants page.")
     else:

@@ -8,7 +8,7 @@ from oversight.auth import (
     set_enrolment_cap,
 )
 from oversight import payments
-from oversight.attention import attention, set_override
+from oversight.attention import attention, describe_thresholds, set_override
 from oversight.studies import get_study, participants, set_study_status
 from ui import attempt, pick_study, require_role, user_error
 
@@ -84,8 +84,7 @@ st.subheader("Attention checks")
 study_now, checks = attention(study_id=study_id)
 st.caption(f"{study_now.catch_items} catch item(s) per participant, minimum "
            f"{study_now.min_seconds_per_item:g} s per item (0: off). Flags = wrong catch answers + too-fast answers; "
-           f"warn at {study_now.attention_warn or 'never'}, exclude at {study_now.attention_exclude or 'never'} flags "
-           "(Study settings). Excluded participants' answers are left out of every result, they earn no bonus and "
+           f"{describe_thresholds(study_now)} (Study settings). Excluded participants' answers are left out of every result, they earn no bonus and "
            "their base pay is held until you include them.")
 st.dataframe([{"participant": a.name, "Prolific ID": a.external_id or "", "catch wrong":
                f"{a.catch_wrong}/{a.catch_answered}", "too fast": a.too_fast, "flags": a.flags, "status": a.status,

@@ -59,7 +59,7 @@ def test_the_monitor_and_participants_pages_show_flags_status_and_the_override(d
     assert not monitor.exception
     [row] = monitor.dataframe[0].value.to_dict("records")
     assert (row["participant"], row["flags"], row["attention"]) == (get_name(slip), 1, "warn")
-    assert any("warn at 1 and exclude at 2 flags" in c.value and "1 warned, 0 excluded" in c.value
+    assert any("warn at 1 flag(s), exclude at 2 flag(s)" in c.value and "1 warned, 0 excluded" in c.value
                for c in monitor.caption)
 
     people = run_page("study_people", admin, study=str(sid))
