@@ -99,7 +99,10 @@ def cmd_study_set(args) -> None:
                                  ("review_share", args.review_share), ("blind_review", args.blind_review),
                                  ("completion_url", args.completion_url), ("currency", args.currency),
                                  ("base_pay", args.base_pay), ("bonus_rule", args.bonus_rule),
-                                 ("bonus_amount", args.bonus_amount))
+                                 ("bonus_amount", args.bonus_amount), ("catch_items", args.catch_items),
+                                 ("min_seconds_per_item", args.min_seconds_per_item),
+                                 ("attention_warn", args.attention_warn),
+                                 ("attention_exclude", args.attention_exclude))
                if v is not None}
     convergence = {k: v for k, v in (("min_participants", args.min_participants),
                                      ("min_confidence", args.min_confidence),
@@ -595,6 +598,35 @@ def cmd_payments_export(args) -> None:
     _emit(args, asdict(batch), "\n".join(lines))
 
 
+def cmd_attention_list(args) -> None:
+    from oversight.attention import attention, describe_thresholds
+
+    study, people = attention(study_id=_study_id(args.study))
+    rows = [{"participant_id": a.user_id, "participant": a.name, "prolific_id": a.external_id,
+             "catch_answered": a.catch_answered, "catch_wrong": a.catch_wrong, "too_fast": a.too_fast,
+             "flags": a.flags, "status": a.status, "override": a.override, "simulated": a.simulated}
+            for a in people]
+    data = {"study": study.id, "catch_items": study.catch_items, "min_seconds_per_item": study.min_seconds_per_item,
+            "warn_at": study.attention_warn, "exclude_at": study.attention_exclude, "participants": rows}
+    head = (f"catch items {study.catch_items}, minimum {study.min_seconds_per_item:g} s per item (0: off); "
+            f"{describe_thresholds(study)}")
+    text = "\n".join([head] + [
+        f"{r['participant_id']:>5}  {r['participant']:<14} {r['prolific_id'] or '':<26} flags {r['flags']} "
+        f"(catch wrong {r['catch_wrong']}/{r['catch_answered']}, too fast {r['too_fast']})  {r['status']}"
+        + (f" (override: {r['override']})" if r["override"] else "") for r in rows])
+    _emit(args, data, text if rows else head + "\nno participants yet")
+
+
+def cmd_attention_set(args) -> None:
+    from oversight.attention import set_override
+
+    decision = "include" if args.include else "exclude" if args.exclude else None
+    set_override(study_id=_study_id(args.study), participant_id=args.participant, decision=decision)
+    _emit(args, {"participant_id": args.participant, "override": decision},
+          f"participant {args.participant}: " + ({"include": "included anyway", "exclude": "excluded"}
+                                                 .get(decision, "the thresholds decide")))
+
+
 def cmd_simulate(args) -> None:
     from oversight.simulate import Skill, simulate, summarise
 
@@ -834,6 +866,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--bonus-rule", choices=["none", "per_correct", "score"],
                     help="bonus per correct answer, or per point of score above a uniform guess")
     sp.add_argument("--bonus-amount", type=float, help="the bonus per correct answer or per point")
+    sp.add_argument("--catch-items", type=int, help="attention checks dealt to each participant among the real items "
+                                                    "(items whose split is 'catch'; 0: off)")
+    sp.add_argument("--min-seconds-per-item", type=float, help="an answer sooner than this after the task was shown "
+                                                               "is flagged (0: off)")
+    sp.add_argument("--attention-warn", type=int, help="flags at which the admin is warned (0: never)")
+    sp.add_argument("--attention-exclude", type=int, help="flags at which a participant is excluded (0: never)")
 
     strategy = sub.add_parser("strategy", help="versioned strategies").add_subparsers(dest="strategy_cmd",
                                                                                       required=True)
@@ -932,6 +970,18 @@ def build_parser() -> argparse.ArgumentParser:
                                             "payment recorded so that nothing is paid twice", pay)
     sp.add_argument("--study", type=int, required=True)
     sp.add_argument("--out", help="write the Prolific lines to this file")
+    att = sub.add_parser("attention", help="attention checks: flags per participant, include or exclude") \
+        .add_subparsers(dest="attention_cmd", required=True)
+    sp = add("list", cmd_attention_list, "each participant's flags (wrong catch answers, too-fast answers) and "
+                                         "status against the study's thresholds", att)
+    sp.add_argument("--study", type=int, required=True)
+    sp = add("set", cmd_attention_set, "include a flagged participant anyway, or exclude one (audited)", att)
+    sp.add_argument("--study", type=int, required=True)
+    sp.add_argument("--participant", type=int, required=True, help="the participant's id (see attention list)")
+    which = sp.add_mutually_exclusive_group(required=True)
+    which.add_argument("--include", action="store_true", help="include anyway: answers count and pay is released")
+    which.add_argument("--exclude", action="store_true", help="exclude: answers left out of results, pay held")
+    which.add_argument("--clear", action="store_true", help="no override: the thresholds decide")
     add_rlaif(sub, add)
     add_reviews(sub, add)
     add_loops(sub, add)

@@ -20,6 +20,12 @@ equally often in each condition; a participant never gets an item twice, never g
 group under different conditions, gets exactly min(items_per_participant, pool) real items, and practice items
 come first, are marked, and are never among the real items of anyone. Incomplete last blocks are balanced only
 as far as they go.
+
+Catch items (attention checks: split "catch", a known answer) are added on top: min(catch_items, pool) of them,
+rotating through the pool over participants, inserted among the real items at evenly spread positions (never
+before the first real item, and after the last one only when there are fewer real items than catch items). They
+have no condition (direct QA alone) and never change which real items a participant gets or under which
+condition, so the balance above holds for the real items whatever the catch settings.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class Deal:
     item: Hashable
     condition: Hashable
     practice: bool = False
+    catch: bool = False  # an attention check: no condition, never a result
 
 
 def group_items(items: Sequence[tuple[Hashable, str | None]]) -> list[list[Hashable]]:
@@ -74,14 +81,35 @@ def split_practice(groups: list[list[Hashable]], practice_items: int,
     return practice[:practice_items], rest
 
 
+def with_catch(real: list[Deal], participant_index: int, catch_items: int,
+               catch_pool: Sequence[Hashable]) -> list[Deal]:
+    """`real` with the participant's catch items inserted: the j-th of c after max(1, (j+1)·n // (c+1)) of the n
+    real items, so they are spread out, never first, and not bunched at the end."""
+    c = min(catch_items, len(catch_pool))
+    if c <= 0 or not real:
+        return list(real)
+    n = len(real)
+    start = (participant_index * c) % len(catch_pool)
+    chosen = [catch_pool[(start + j) % len(catch_pool)] for j in range(c)]
+    after = [max(1, (j + 1) * n // (c + 1)) for j in range(c)]
+    out: list[Deal] = []
+    for i, d in enumerate(real):
+        out.append(d)
+        out += [Deal(item, None, catch=True) for item, k in zip(chosen, after) if k == i + 1]
+    return out
+
+
 def deal(*, participant_index: int, groups: Sequence[Sequence[Hashable]], conditions: Sequence[Hashable],
          design: str = "within", items_per_participant: int | None = None, practice_items: int = 0,
-         practice_pool: Sequence[Hashable] = (), seed: int = 0) -> list[Deal]:
-    """The participant's items in order: practice first (under their first real item's condition), then real.
+         practice_pool: Sequence[Hashable] = (), catch_items: int = 0, catch_pool: Sequence[Hashable] = (),
+         seed: int = 0) -> list[Deal]:
+    """The participant's items in order: practice first (under their first real item's condition), then real,
+    with catch items among them.
 
     `groups`: the study's items grouped by source, in a stable order (see `group_items`); `conditions`: the
     conditions dealt to people, in a stable order; `practice_pool`: items set aside for practice (split
-    "practice"), which must not be in `groups`' real use. `seed` makes the study's permutation reproducible."""
+    "practice"), which must not be in `groups`' real use; `catch_pool`: the attention-check items (split
+    "catch"), never in `groups`. `seed` makes the study's permutation reproducible."""
     if design not in DESIGNS:
         raise ValueError(f"design must be one of {', '.join(DESIGNS)}")
     if not conditions:
@@ -106,4 +134,4 @@ def deal(*, participant_index: int, groups: Sequence[Sequence[Hashable]], condit
     else:
         real = [Deal(item, conds[p % k]) for _, item in window]
     first = real[0].condition if real else conds[p % k]
-    return [Deal(item, first, True) for item in practice] + real
+    return [Deal(item, first, True) for item in practice] + with_catch(real, p, catch_items, catch_pool)

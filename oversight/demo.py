@@ -77,7 +77,8 @@ def seed_demo(*, admin_name: str = "admin", admin_password: str | None = None, i
             conditions.add_condition(study_id=study.id, kind="assisted", strategy_id=strategy.id, user_id=admin.id)
         conditions.add_condition(study_id=study.id, kind="model", strategy_id=model.id, user_id=admin.id)
         conditions.add_condition(study_id=study.id, kind="expert", user_id=admin.id)
-        update_study(study_id=study.id, user_id=admin.id, items_per_participant=6, review_share=0.5)
+        # One attention check (the items whose split is "catch") among each participant's six real items.
+        update_study(study_id=study.id, user_id=admin.id, items_per_participant=6, review_share=0.5, catch_items=1)
         if simulated:
             _simulate(study.id, simulated, admin.id)
     links = [i.link for i in auth.create_invites(study_id=study.id, count=invites, created_by=admin.id)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from oversight.attention import AttentionError
 from oversight.auth import AuthError
 from oversight.conditions import ConditionError
 from oversight.importers.common import ImportFailed
@@ -21,7 +22,7 @@ from oversight.w2s.config import W2SError
 from storage.db import StorageUnavailable
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    AuthError, ConditionError, ImportFailed, JobError, LoopError, ModelError, ParticipationError, PaymentError,
+    AttentionError, AuthError, ConditionError, ImportFailed, JobError, LoopError, ModelError, ParticipationError, PaymentError,
     PromptError, ReviewError, RlaifError, RuleViolation, RulesError, SimulationError, StrategyError, StudyError,
     StorageUnavailable, W2SError,
 )

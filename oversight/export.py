@@ -22,7 +22,7 @@ from typing import Any
 from sqlmodel import SQLModel, select
 
 from oversight.db import session_scope
-from oversight.judgment_records import BATCH, judgment_records, not_practice
+from oversight.judgment_records import BATCH, judgment_records, is_result
 from oversight.reviews import final_labels
 from storage.models import (
     Assignment, ExpertReview, Item, ItemGold, Judgment, Rubric, Strategy, Study, Transcript, Turn,
@@ -90,10 +90,10 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
             .where(Transcript.study_id == study_id).order_by(Turn.transcript_id, Turn.position),
             _row,
         )
-        # Practice answers are not results (they were given with feedback): left out, as in judgments.csv.
+        # Practice and catch answers, and excluded participants' answers, are not results: left out, as in judgments.csv.
         write_jsonl("judgments.jsonl", select(Judgment).join(Item, Item.id == Judgment.item_id)
                     .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
-                    .where(Item.study_id == study_id, not_practice()).order_by(Judgment.id), _row)
+                    .where(Item.study_id == study_id, is_result(s, study_id)).order_by(Judgment.id), _row)
         n = 0
         with (out_dir / "judgments.csv").open("w", encoding="utf-8", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)

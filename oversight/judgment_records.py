@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, or_
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
+from oversight.attention import excluded_participants, not_catch_item, result_assignment
 from oversight.db import session_scope
 from oversight.protocols.direct_qa import PROTOCOL as DIRECT_QA
 from oversight.vocab import is_correct
@@ -111,16 +112,19 @@ def _roles_by_transcript(s: Session, study_id: int) -> dict[int, dict]:
     return {tid: dict(roles) for tid, meta in rows if (roles := (meta or {}).get("roles"))}
 
 
-def not_practice():
-    """A condition on a query outer-joined to Assignment: the judgment is not on a practice item."""
-    return or_(Assignment.practice.is_(None), Assignment.practice.is_(False))
+def is_result(s: Session, study_id: int):
+    """A condition on a query joined to Item and outer-joined to Assignment: the judgment is a result. Answers on
+    practice items (given with feedback) and on catch items (attention checks) never are, nor the answers of
+    participants the attention checks exclude (oversight.attention)."""
+    excluded = excluded_participants(s, study_id)
+    return and_(or_(Assignment.id.is_(None), result_assignment(excluded)), not_catch_item())
 
 
 def judgment_records(s: Session, *, study_id: int, final_only: bool = False,
                      gold_only: bool = True) -> Iterator[JudgmentRecord]:
     """The study's judgments (only final ones with `final_only`; also those on items without gold unless
-    `gold_only`) as records, ordered by id, streamed from session `s`. Judgments on practice items are never
-    results: they are left out."""
+    `gold_only`) as records, ordered by id, streamed from session `s`. Judgments on practice and catch items, and
+    those of participants excluded by the attention checks, are never results: they are left out."""
     statement = (
         select(
             Judgment.id, Judgment.item_id, Judgment.probabilities, Judgment.answer_index, Judgment.judge_kind,
@@ -136,7 +140,7 @@ def judgment_records(s: Session, *, study_id: int, final_only: bool = False,
         .outerjoin(ItemGold, ItemGold.item_id == Judgment.item_id)
         .outerjoin(Transcript, Transcript.id == Judgment.transcript_id)
         .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
-        .where(Item.study_id == study_id, not_practice())
+        .where(Item.study_id == study_id, is_result(s, study_id))
         .order_by(Judgment.id)
     )
     if gold_only:

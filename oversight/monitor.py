@@ -1,5 +1,5 @@
-"""What the admin watches during a live session: who is active and on which task, who dropped out, answers per
-minute, jobs and model errors. Reads only; the Monitor page refreshes it every few seconds.
+"""What the admin watches during a live session: who is active and on which task, who dropped out, attention
+flags and status (oversight/attention.py), answers per minute, jobs and model errors. Reads only; the Monitor page refreshes it every few seconds.
 
 A participant's last activity is the latest of: their last page visit (`User.last_seen_at`, written at most every
 few minutes), the start of their latest task and their latest answer. Someone who started but has done nothing for
@@ -17,7 +17,8 @@ from sqlmodel import select
 
 from oversight.db import session_scope
 from oversight.vocab import SIMULATED
-from storage.models import Assignment, Event, Job, Judgment, User, utcnow
+from oversight.attention import describe_thresholds, study_attention
+from storage.models import Assignment, Event, Job, Judgment, Study, User, utcnow
 
 ACTIVE_WINDOW = timedelta(minutes=15)
 RATE_MINUTES = 30  # answers per minute over this many recent minutes
@@ -35,6 +36,8 @@ class PersonStatus:
     done: int
     total: int
     simulated: bool
+    flags: int = 0  # attention-check flags (oversight/attention.py)
+    attention: str = "ok"  # ok | warn | excluded, after the admin's override
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Snapshot:
     answers_per_minute: list[tuple[datetime, int]] = field(default_factory=list)  # oldest first
     jobs: list[dict] = field(default_factory=list)
     model_errors: list[dict] = field(default_factory=list)
+    thresholds: str = ""  # the study's attention thresholds in words
 
     def count(self, status: str) -> int:
         return sum(p.status == status for p in self.people)
@@ -89,6 +93,9 @@ def snapshot(*, study_id: int, now: datetime | None = None, active_window: timed
         jobs = s.exec(select(Job).where(Job.study_id == study_id).order_by(Job.id.desc()).limit(10)).all()
         errors = s.exec(select(Event).where(Event.study_id == study_id, Event.kind == "model.error")
                         .order_by(Event.id.desc()).limit(20)).all()
+        study = s.get(Study, study_id)
+        checks = {a.user_id: a for a in study_attention(s, study)} if study else {}
+        snap.thresholds = describe_thresholds(study) if study else ""
     for user in users:
         mine = sorted(tasks.get(user.id, []), key=lambda a: a.position)
         times = [_aware(t) for t in (user.last_seen_at, answered.get(user.id),
@@ -101,7 +108,9 @@ def snapshot(*, study_id: int, now: datetime | None = None, active_window: timed
             user.id, user.name, user.external_id, status,
             f"{current.position + 1} of {len(mine)}" if current and status == "active" else "",
             on_task if status == "active" else None, (now - last).total_seconds() if last else None,
-            sum(a.state == "done" for a in mine), len(mine), user.external_study_id == SIMULATED))
+            sum(a.state == "done" for a in mine), len(mine), user.external_study_id == SIMULATED,
+            checks[user.id].flags if user.id in checks else 0,
+            checks[user.id].status if user.id in checks else "ok"))
     per_minute = Counter(_aware(t).replace(second=0, microsecond=0) for t in finals)
     first = (now - timedelta(minutes=RATE_MINUTES - 1)).replace(second=0, microsecond=0)
     snap.answers_per_minute = [(first + timedelta(minutes=k), per_minute.get(first + timedelta(minutes=k), 0))

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from oversight.allocation import choose_version
+from oversight.attention import CATCH
 from oversight.audit import log_event
 from oversight.payments import completion_link
 from oversight.conditions import DEALT_KINDS
@@ -122,7 +123,9 @@ def _ensure_assignments(s, user: User, study_id: int) -> None:
         facts = ItemFacts(len(item.options), bool(item.source_text), item.id in gold)
         return all(p.cannot_run(facts, rules) is None for p, rules in protocols.values())
 
-    items = [i for i in items if runs_everywhere(i)]
+    # Catch items run as direct QA alone, whatever the conditions; they need a gold answer to be checked.
+    catch_pool = [i.id for i in items if i.split == CATCH and i.id in gold] if user.role != "expert" else []
+    items = [i for i in items if i.split != CATCH and runs_everywhere(i)]
     expert = user.role == "expert"
     pool = [i.id for i in items if i.split == "practice"] if not expert else []
     real = [i for i in items if i.id not in set(pool)] if pool else items
@@ -132,9 +135,18 @@ def _ensure_assignments(s, user: User, study_id: int) -> None:
     dealt = deal(participant_index=_index(s, user, study_id), groups=groups,
                  conditions=[c.id if c else None for c in conditions],
                  design="within" if expert else study.design, items_per_participant=study.items_per_participant,
-                 practice_items=0 if expert else study.practice_items, practice_pool=pool, seed=study_id)
+                 practice_items=0 if expert else study.practice_items, practice_pool=pool,
+                 catch_items=study.catch_items, catch_pool=catch_pool, seed=study_id)
+    # A catch item looks like the study's own direct-QA tasks: under the alone condition's direct-QA strategy
+    # when it has one (the same page and controls), else plain direct QA.
+    catch_strategy = next((c.strategy_id for c in conditions if c is not None and c.kind == "alone"
+                           and protocols[c.id][0].name == DIRECT_QA.name), None)
     versions: dict[int | None, int | None] = {}
     for position, d in enumerate(dealt):
+        if d.catch:  # direct QA alone, no condition: never a result, and no model to tell it apart by
+            s.add(Assignment(study_id=study_id, participant_id=user.id, item_id=d.item, arm=DIRECT_QA.name,
+                             strategy_id=catch_strategy, catch=True, position=position))
+            continue
         condition = by_id.get(d.condition)
         if d.condition not in versions:
             versions[d.condition] = condition.strategy_id if condition else None

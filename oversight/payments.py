@@ -1,14 +1,16 @@
 """Paying participants: base pay for finishing, a bonus per answer, exported once.
 
-Base pay is earned when a participant has finished every one of their tasks (practice included, since it is work).
-The bonus is earned per final answer on a real (non-practice) task, by the study's rule:
+Base pay is earned when a participant has finished every one of their tasks (practice and attention checks
+included, since it is work). The bonus is earned per final answer on a real task (not practice, not a catch item),
+by the study's rule:
 - `per_correct`: `bonus_amount` for each answer whose probability on the gold answer is above one half;
 - `score`: `bonus_amount` per point the answer scores above a uniform guess, by the scoring rule of the strategy
   it was given under (log: log2 p(gold); quadratic: 1 - Brier), never below zero; direct QA scores by log.
 An export pays what is owed and not yet paid: each payment is a `Payout` row, base pay unique per participant and a
 bonus unique per assignment, so two exports (two admins, two tabs) can never pay anything twice. Prolific's bulk
 bonus takes lines "participant ID,amount"; participants who came by personal link (no Prolific ID) are listed apart
-to be paid by hand. Simulated people are never paid.
+to be paid by hand. Simulated people are never paid. Participants the attention checks exclude (oversight/attention)
+earn no bonus, and their base pay is held, neither listed nor exported, until an admin includes them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from oversight.attention import excluded_participants
 from oversight.audit import log_event
 from oversight.db import session_scope
 from oversight.judgment_records import p_correct
@@ -92,7 +95,8 @@ def check_pay_settings(*, currency: str, base_pay: float, bonus_rule: str, bonus
 def _owed(s, study: Study) -> list[Owed]:
     people = s.exec(select(User).where(User.study_id == study.id, User.role == "participant")
                     .order_by(User.id)).all()
-    people = [u for u in people if u.external_study_id != SIMULATED]
+    excluded = excluded_participants(s, study.id)
+    people = [u for u in people if u.external_study_id != SIMULATED and u.id not in excluded]
     paid_base = set(s.exec(select(Payout.user_id).where(Payout.study_id == study.id, Payout.kind == "base")).all())
     paid_bonus = set(s.exec(select(Payout.assignment_id).where(Payout.study_id == study.id,
                                                                Payout.kind == "bonus")).all())
@@ -121,7 +125,7 @@ def _owed(s, study: Study) -> list[Owed]:
         if study.bonus_rule != "none":
             for a in mine:
                 j = finals.get(a.id)
-                if a.state != "done" or a.practice or a.id in paid_bonus or j is None or not j.probabilities \
+                if a.state != "done" or a.practice or a.catch or a.id in paid_bonus or j is None or not j.probabilities \
                         or a.item_id not in gold:
                     continue
                 amount = round(answer_bonus(study, probabilities=list(j.probabilities), gold=gold[a.item_id],
@@ -141,6 +145,18 @@ def owed(*, study_id: int) -> list[Owed]:
         if study is None:
             raise PaymentError(f"no study with id {study_id}")
         return _owed(s, study)
+
+
+def held(*, study_id: int) -> list[dict]:
+    """Participants whose pay is held because the attention checks exclude them (nothing of theirs is exported
+    until an admin includes them): name, Prolific ID. Simulated people are never paid, so never listed."""
+    with session_scope(write=False) as s:
+        excluded = excluded_participants(s, study_id)
+        if not excluded:
+            return []
+        people = s.exec(select(User).where(User.id.in_(excluded)).order_by(User.id)).all()
+        return [{"id": u.id, "participant": u.name, "Prolific ID": u.external_id or ""}
+                for u in people if u.external_study_id != SIMULATED]
 
 
 def export_payments(*, study_id: int, user_id: int | None = None) -> PaymentBatch:

@@ -43,7 +43,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from oversight.db import session_scope
-from oversight.judgment_records import JudgmentRecord, load_judgments, not_practice
+from oversight.judgment_records import JudgmentRecord, load_judgments, is_result
 from oversight.sandwich import sandwich, to_json
 from oversight.vocab import is_correct
 from storage.models import Assignment, Item, Judgment, Strategy, Study, Transcript, User
@@ -300,7 +300,7 @@ def _study_and_counts(s, study_id: int) -> tuple[Study, dict[str, int]]:
         "judgments": count(
             select(func.count()).select_from(Judgment).join(Item, Item.id == Judgment.item_id)
             .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
-            .where(Item.study_id == study_id, not_practice())  # practice answers are not results
+            .where(Item.study_id == study_id, is_result(s, study_id))  # practice, catch, excluded: not results
         ),
     }
     return study, counts

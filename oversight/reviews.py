@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from oversight.attention import excluded_participants, result_assignment
 from oversight.audit import log_event
 from oversight.db import session_scope
 from oversight.vocab import SIMULATED
@@ -56,8 +57,9 @@ def _reviewable(s, assignment_id: int, user: User) -> Assignment:
         raise ReviewError(f"no assignment with id {assignment_id}")
     if a.state != "done":
         raise ReviewError("this assignment is not finished yet: only finished answers are reviewed")
-    if a.practice:
-        raise ReviewError("practice items are not reviewed (they are excluded from every result)")
+    if a.practice or a.catch:
+        raise ReviewError("practice items and attention checks are not reviewed (they are excluded from every "
+                          "result)")
     if a.participant_id == user.id:
         raise ReviewError("you answered this item yourself: another expert reviews it")
     return a
@@ -191,7 +193,8 @@ def _sees_design(user: User, study: Study) -> bool:
 
 def review_queue(*, study_id: int, expert_id: int, condition_id: int | None = None,
                  strategy_id: int | None = None) -> list[QueueEntry]:
-    """What this expert may review next, in order: finished, non-practice assignments nobody has reviewed yet
+    """What this expert may review next, in order: finished assignments that are results (not practice, not
+    catch items, not by participants the attention checks exclude) nobody has reviewed yet
     (oldest first), then those the study's `review_share` picks for a second review that one other expert has
     reviewed. Never their own answers, never one they reviewed, never a third plain review."""
     with session_scope(write=False) as s:
@@ -205,8 +208,8 @@ def review_queue(*, study_id: int, expert_id: int, condition_id: int | None = No
              .join(Item, Item.id == Assignment.item_id)
              .outerjoin(Condition, Condition.id == Assignment.condition_id)
              .outerjoin(Strategy, Strategy.id == Assignment.strategy_id)
-             .where(Assignment.study_id == study_id, Assignment.state == "done", Assignment.practice.is_(False),
-                    Assignment.participant_id != user.id))
+             .where(Assignment.study_id == study_id, Assignment.state == "done",
+                    result_assignment(excluded_participants(s, study_id)), Assignment.participant_id != user.id))
         if condition_id is not None:
             q = q.where(Assignment.condition_id == condition_id)
         if strategy_id is not None:
@@ -427,7 +430,7 @@ def final_labels(*, study_id: int) -> dict[int, dict[str, FinalLabel]]:
 
 @dataclass(frozen=True)
 class ReviewFilters:
-    finished: int  # finished, non-practice assignments of the study
+    finished: int  # finished assignments of the study whose answers are results (oversight.attention)
     conditions: list[tuple[int, str]]
     strategies: list[tuple[int, str]]  # empty when the study is blind for this user
 
@@ -439,8 +442,9 @@ def review_filters(*, study_id: int, expert_id: int) -> ReviewFilters:
         study = s.get(Study, study_id)
         if study is None:
             raise ReviewError(f"no study with id {study_id}")
-        finished = s.exec(select(Assignment.id).where(Assignment.study_id == study_id, Assignment.state == "done",
-                                                      Assignment.practice.is_(False))).all()
+        finished = s.exec(select(Assignment.id).where(
+            Assignment.study_id == study_id, Assignment.state == "done",
+            result_assignment(excluded_participants(s, study_id)))).all()
         conditions = s.exec(select(Condition.id, Condition.name).where(Condition.study_id == study_id)
                             .order_by(Condition.position, Condition.id)).all()
         strategies = []

@@ -122,13 +122,14 @@ def _answer(rng: random.Random, n_options: int, gold: int, accuracy: float, sd: 
 
 
 def _task_facts(assignment_id: int) -> tuple[str, bool, int, int]:
-    """The simulator's view of a task: its condition's kind, whether it is practice, the gold and option count."""
+    """The simulator's view of a task: its condition's kind ("catch" for an attention check), whether it is
+    practice, the gold and option count."""
     with session_scope(write=False) as s:
         a = s.get(Assignment, assignment_id)
         condition = s.get(Condition, a.condition_id) if a.condition_id else None
         item = s.get(Item, a.item_id)
         gold = s.get(ItemGold, a.item_id)
-        return (condition.kind if condition else "alone", a.practice, gold.gold_index if gold else 0,
+        return ("catch" if a.catch else condition.kind if condition else "alone", a.practice, gold.gold_index if gold else 0,
                 len(item.options))
 
 
@@ -161,7 +162,8 @@ def _answer_all(user_id: int, skill: Skill, rng: random.Random, run: SimulationR
                 study_id: int | None = None) -> None:
     while (task := participation.next_task(user_id=user_id, study_id=study_id)) is not None:
         kind, practice, gold, n_options = _task_facts(task.assignment_id)
-        accuracy = skill.accuracy(kind)
+        # Simulated people are attentive: they pass the attention checks (catch items), so none is excluded.
+        accuracy = 1.0 if kind == "catch" else skill.accuracy(kind)
         probabilities = _answer(rng, n_options, gold, 0.5 if practice or accuracy is None else accuracy,
                                 skill.calibration_sd)
         try:

@@ -80,7 +80,8 @@ def set_study_status(*, study_id: int, status: str, user_id: int | None) -> None
 # What the Study settings page and `study set` may change; each change is in the audit log with old and new value.
 SETTINGS = ("name", "description", "instructions", "consent_text", "items_per_participant", "completion_code",
             "design", "practice_items", "review_share", "blind_review", "allocation", "convergence",
-            "completion_url", "currency", "base_pay", "bonus_rule", "bonus_amount")
+            "completion_url", "currency", "base_pay", "bonus_rule", "bonus_amount", "catch_items",
+            "min_seconds_per_item", "attention_warn", "attention_exclude")
 TEXT_LIMIT = 20_000
 DESIGNS = ("within", "between")  # oversight.dealing.DESIGNS
 ALLOCATIONS = ("balanced", "thompson")  # oversight.allocation.ALLOCATIONS
@@ -118,6 +119,20 @@ def _check_design(changes: dict) -> None:
             if key in c:
                 c[key] = _share(c[key], key)
         changes["convergence"] = c
+
+
+def _check_attention(changes: dict) -> None:
+    """Attention checks (oversight/attention.py): whole numbers of 0 or more; seconds a number from 0 to 3600."""
+    for key, what in (("catch_items", "catch items"), ("attention_warn", "the warn threshold"),
+                      ("attention_exclude", "the exclude threshold")):
+        n = changes.get(key, 0)
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 1000:
+            raise StudyError(f"{what} must be a whole number from 0 to 1000")
+    if "min_seconds_per_item" in changes:
+        v = changes["min_seconds_per_item"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 3600:
+            raise StudyError("the minimum seconds per item must be a number from 0 to 3600")
+        changes["min_seconds_per_item"] = float(v)
 
 
 def _check_pay(changes: dict) -> None:
@@ -158,6 +173,7 @@ def update_study(*, study_id: int, user_id: int | None, **changes) -> list[str]:
     if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
         raise StudyError("items per participant must be a whole number of at least 1 (or empty: every item)")
     _check_design(changes)
+    _check_attention(changes)
     if "completion_code" in changes:
         code = (changes["completion_code"] or "").strip()
         if not code or len(code) > 64 or not code.replace("-", "").replace("_", "").isalnum():
@@ -202,6 +218,15 @@ def items_with_gold(*, study_id: int, limit: int | None = None, offset: int = 0)
 def count_items(*, study_id: int) -> int:
     with session_scope(write=False) as s:
         return s.exec(select(func.count()).select_from(Item).where(Item.study_id == study_id)).one()
+
+
+def count_catch_items(*, study_id: int) -> int:
+    """Attention-check items of a study (split "catch") with a gold answer: the pool catch items are dealt from."""
+    from oversight.attention import CATCH
+
+    with session_scope(write=False) as s:
+        return s.exec(select(func.count()).select_from(Item).join(ItemGold, ItemGold.item_id == Item.id)
+                      .where(Item.study_id == study_id, Item.split == CATCH)).one()
 
 
 def participants(*, study_id: int) -> list[dict]:

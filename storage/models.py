@@ -45,6 +45,9 @@ class User(SQLModel, table=True):
     last_failed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     last_seen_at: datetime | None = None
+    # An admin's decision on a participant flagged by the attention checks: "include" | "exclude" | None (the
+    # thresholds decide), see oversight/attention.py.
+    attention_override: str | None = None
 
 
 class Study(SQLModel, table=True):
@@ -59,6 +62,12 @@ class Study(SQLModel, table=True):
     # The design of a sandwiching study (see oversight/conditions.py and oversight/dealing.py).
     design: str = "within"  # within: every participant sees every condition; between: one condition each
     practice_items: int = 0  # items with feedback before the real ones, excluded from results
+    # Attention checks (oversight/attention.py): catch items (split "catch") dealt among the real ones, a minimum
+    # time per answer (0: off), and the flags at which the admin is warned / the participant excluded (0: never).
+    catch_items: int = 0
+    min_seconds_per_item: float = 0.0
+    attention_warn: int = 1
+    attention_exclude: int = 0
     review_share: float = 0.0  # share of finished assignments that a second expert reviews
     blind_review: bool = True  # experts do not see the strategy version or the participant
     allocation: str = "balanced"  # balanced (Latin square) | thompson (over candidate versions)
@@ -165,6 +174,7 @@ class Assignment(SQLModel, table=True):
     arm: str = ""
     condition_id: int | None = Field(default=None, foreign_key="condition.id", index=True)
     practice: bool = False  # a practice item: feedback shown, excluded from results
+    catch: bool = False  # an attention check (known answer, no feedback), never a result
     state: str = "pending"  # pending | active | done | skipped
     position: int = 0
     created_at: datetime = Field(default_factory=utcnow)

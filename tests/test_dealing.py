@@ -1,5 +1,6 @@
 """The balanced design (oversight.dealing) as properties over random studies: balance over complete blocks,
-never the same item twice, one condition per source, practice first and never real, the right counts."""
+never the same item twice, one condition per source, practice first and never real, the right counts; catch
+items (attention checks) spread among the real items without displacing any of them."""
 
 from __future__ import annotations
 
@@ -28,8 +29,15 @@ def studies(draw):
     blocks = draw(st.integers(1, 4))
     design = draw(st.sampled_from(["within", "between"]))
     seed = draw(st.integers(0, 1000))
+    catch = draw(st.integers(0, 3))
+    catch_pool = [f"catch{i}" for i in range(draw(st.integers(0, 4)))]
     return dict(groups=groups, conditions=conditions, design=design, items_per_participant=limit,
-                practice_items=practice, seed=seed), blocks
+                practice_items=practice, catch_items=catch, catch_pool=catch_pool, seed=seed), blocks
+
+
+def real(dealt):
+    """The real items of a deal: neither practice nor catch."""
+    return [d for d in dealt if not d.practice and not d.catch]
 
 
 def deals(params, people):
@@ -43,12 +51,12 @@ def test_every_complete_block_puts_each_item_once_under_each_condition(case):
     k = len(params["conditions"])
     everyone = deals(params, blocks * k)
     for b in range(blocks):
-        block = [d for person in everyone[b * k:(b + 1) * k] for d in person if not d.practice]
+        block = [d for person in everyone[b * k:(b + 1) * k] for d in real(person)]
         per_item = Counter((d.item, d.condition) for d in block)
         items = {d.item for d in block}
         assert all(per_item[(i, c)] == 1 for i in items for c in params["conditions"])
     # hence across complete blocks every item is equally often in each condition
-    total = Counter((d.item, d.condition) for person in everyone for d in person if not d.practice)
+    total = Counter((d.item, d.condition) for person in everyone for d in real(person))
     for item in {i for i, _ in total}:
         assert len({total[(item, c)] for c in params["conditions"]}) == 1
 
@@ -61,9 +69,8 @@ def test_a_participant_never_gets_an_item_twice_nor_one_source_under_two_conditi
     assert len({d.item for d in mine}) == len(mine)
     group_of = {item: gi for gi, g in enumerate(params["groups"]) for item in g}
     conditions_per_group: dict[int, set] = {}
-    for d in mine:
-        if not d.practice:
-            conditions_per_group.setdefault(group_of[d.item], set()).add(d.condition)
+    for d in real(mine):
+        conditions_per_group.setdefault(group_of[d.item], set()).add(d.condition)
     assert all(len(c) == 1 for c in conditions_per_group.values())
 
 
@@ -75,18 +82,18 @@ def test_practice_comes_first_is_never_real_and_counts_are_as_set(case, p):
     flags = [d.practice for d in mine]
     assert flags == sorted(flags, reverse=True)  # practice first
     practice = [d.item for d in mine if d.practice]
-    real = [d.item for d in mine if not d.practice]
+    real_items = [d.item for d in real(mine)]
     # practice groups are reserved whole: no one is dealt a practice item, or its source, for real
     group_of = {item: gi for gi, g in enumerate(params["groups"]) for item in g}
     practice_groups = {group_of[i] for i in practice}
     for q in range(6):
         other = deal(participant_index=q, **params)
-        assert not practice_groups & {group_of[d.item] for d in other if not d.practice}
+        assert not practice_groups & {group_of[d.item] for d in real(other)}
     n_items = sum(len(g) for g in params["groups"])
     assert len(practice) == min(params["practice_items"], n_items)
     pool = n_items - sum(len(params["groups"][g]) for g in practice_groups)
     limit = params["items_per_participant"]
-    assert len(real) == (pool if not limit else min(limit, pool))
+    assert len(real_items) == (pool if not limit else min(limit, pool))
 
 
 @settings(max_examples=100, deadline=None)
@@ -98,7 +105,7 @@ def test_within_subject_each_participant_meets_every_condition_when_they_have_en
     for p in range(2 * k):
         mine = deal(participant_index=p, **params)
         if len(params["groups"]) >= k:
-            assert {d.condition for d in mine} == set(params["conditions"])
+            assert {d.condition for d in real(mine)} == set(params["conditions"])
 
 
 @settings(max_examples=100, deadline=None)
@@ -107,7 +114,7 @@ def test_between_subject_one_condition_each(case):
     params, _ = case
     params = dict(params, design="between")
     k = len(params["conditions"])
-    conditions = [{d.condition for d in deal(participant_index=p, **params)} for p in range(k)]
+    conditions = [{d.condition for d in deal(participant_index=p, **params) if not d.catch} for p in range(k)]
     assert all(len(c) == 1 for c in conditions) and set().union(*conditions) == set(params["conditions"])
 
 
@@ -119,8 +126,50 @@ def test_with_a_limit_successive_blocks_use_every_item(case):
     k, n_items = len(params["conditions"]), sum(len(g) for g in params["groups"])
     limit = params["items_per_participant"] or n_items
     blocks_needed = -(-n_items // limit)
-    used = {d.item for p in range(0, blocks_needed * k, k) for d in deal(participant_index=p, **params)}
+    used = {d.item for p in range(0, blocks_needed * k, k) for d in real(deal(participant_index=p, **params))}
     assert used == {i for g in params["groups"] for i in g}
+
+
+@settings(max_examples=150, deadline=None)
+@given(studies(), st.integers(0, 30))
+def test_catch_items_never_displace_the_real_items(case, p):
+    """The same real items under the same conditions in the same order (practice too) with or without catch items,
+    so the balance above is untouched."""
+    params, _ = case
+    mine = deal(participant_index=p, **params)
+    without = deal(participant_index=p, **dict(params, catch_items=0, catch_pool=[]))
+    assert [d for d in mine if not d.catch] == without
+
+
+@settings(max_examples=150, deadline=None)
+@given(studies(), st.integers(0, 30))
+def test_catch_items_are_marked_spread_among_the_real_items_and_never_first(case, p):
+    params, _ = case
+    mine = deal(participant_index=p, **params)
+    after_practice = [d for d in mine if not d.practice]
+    catch = [d for d in after_practice if d.catch]
+    n_real = len(real(mine))
+    expected = min(params["catch_items"], len(params["catch_pool"])) if n_real else 0
+    assert len(catch) == expected == len({d.item for d in catch})
+    assert all(d.item in params["catch_pool"] and d.condition is None and not d.practice for d in catch)
+    assert not any(d.catch for d in mine if d.practice) and all(d.item not in params["catch_pool"] for d in real(mine))
+    if catch:
+        assert not after_practice[0].catch  # never the first task
+        if n_real > len(catch):
+            assert not after_practice[-1].catch  # not bunched at the end
+        # spread: no two catch items next to each other while there are real items enough to part them
+        if n_real > len(catch):
+            flags = [d.catch for d in after_practice]
+            assert not any(a and b for a, b in zip(flags, flags[1:]))
+
+
+def test_catch_items_rotate_through_the_pool_over_participants():
+    groups = [[i] for i in range(6)]
+    seen = [[d.item for d in deal(participant_index=p, groups=groups, conditions=["a"], catch_items=1,
+                                  catch_pool=["x", "y", "z"]) if d.catch] for p in range(3)]
+    assert seen == [["x"], ["y"], ["z"]]
+    mine = deal(participant_index=0, groups=groups, conditions=["a"], catch_items=2, catch_pool=["x", "y", "z"])
+    assert [d.catch for d in mine] == [False, False, True, False, False, True, False, False]
 
 
 def test_practice_pool_is_used_when_the_study_has_one():

@@ -1,4 +1,5 @@
-"""Admin: a live session at a glance — who is active and where, drop-outs, answers per minute, jobs, model errors."""
+"""Admin: a live session at a glance — who is active and where, drop-outs, attention flags, answers per minute,
+jobs, model errors."""
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -23,12 +24,17 @@ def live_view() -> None:
                f"{int(ACTIVE_WINDOW.total_seconds() // 60)} minutes (they can still come back).")
     if any(p.simulated for p in snap.people):
         st.caption("Includes simulated participants.")
+    warned = sum(p.attention == "warn" for p in snap.people)
+    excluded = sum(p.attention == "excluded" for p in snap.people)
+    st.caption(f"Attention checks: {snap.thresholds} (flags: wrong catch answers + too-fast answers). {warned} "
+               f"warned, {excluded} excluded; include or exclude someone on the Participants page.")
     if not snap.people:
         st.info("Nobody has joined this study yet. Create links or open enrolment on the Participants page.")
     else:
         st.dataframe([{"participant": p.name, "Prolific ID": p.prolific_id or "", "status": p.status,
                        "task": p.task, "on this task (s)": round(p.on_task_s) if p.on_task_s is not None else None,
-                       "idle (s)": round(p.idle_s) if p.idle_s is not None else None, "done": f"{p.done}/{p.total}"}
+                       "idle (s)": round(p.idle_s) if p.idle_s is not None else None, "done": f"{p.done}/{p.total}",
+                       "flags": p.flags, "attention": p.attention}
                       for p in snap.people], hide_index=True, width="stretch")
     st.subheader(f"Answers per minute ({snap.answers_last_10_min} in the last 10 minutes)")
     fig = go.Figure(go.Bar(x=[t for t, _ in snap.answers_per_minute], y=[n for _, n in snap.answers_per_minute]))

@@ -1,4 +1,5 @@
-"""Admin: invite participants, open Prolific enrolment, see who is active, withdraw a link."""
+"""Admin: invite participants, open Prolific enrolment, see who is active, attention flags with the include/exclude
+override, withdraw a link, pay."""
 
 import streamlit as st
 
@@ -7,6 +8,7 @@ from oversight.auth import (
     set_enrolment_cap,
 )
 from oversight import payments
+from oversight.attention import attention, describe_thresholds, set_override
 from oversight.studies import get_study, participants, set_study_status
 from ui import attempt, pick_study, require_role, user_error
 
@@ -78,12 +80,38 @@ if c2.button("Issue a new link", help="For a participant who lost theirs; the ol
 if st.session_state.get("reissued"):
     st.code(st.session_state["reissued"], language=None)
 
+st.subheader("Attention checks")
+study_now, checks = attention(study_id=study_id)
+st.caption(f"{study_now.catch_items} catch item(s) per participant, minimum "
+           f"{study_now.min_seconds_per_item:g} s per item (0: off). Flags = wrong catch answers + too-fast answers; "
+           f"{describe_thresholds(study_now)} (Study settings). Excluded participants' answers are left out of every result, they earn no bonus and "
+           "their base pay is held until you include them.")
+st.dataframe([{"participant": a.name, "Prolific ID": a.external_id or "", "catch wrong":
+               f"{a.catch_wrong}/{a.catch_answered}", "too fast": a.too_fast, "flags": a.flags, "status": a.status,
+               "override": a.override or ""} for a in checks], hide_index=True, width="stretch")
+st.text(f"Decision for the participant chosen above: {names[who]}")
+o1, o2, o3 = st.columns(3)
+if o1.button("Include anyway", help="Their answers count and their pay is released, whatever their flags."):
+    if attempt(set_override, study_id=study_id, participant_id=who, decision="include", user_id=user.id)[0]:
+        st.rerun()
+if o2.button("Exclude", help="Their answers are left out of results and their pay is held."):
+    if attempt(set_override, study_id=study_id, participant_id=who, decision="exclude", user_id=user.id)[0]:
+        st.rerun()
+if o3.button("Let the thresholds decide", help="Remove your decision for this participant."):
+    if attempt(set_override, study_id=study_id, participant_id=who, decision=None, user_id=user.id)[0]:
+        st.rerun()
+
 st.subheader("Payments")
 if study.base_pay == 0 and study.bonus_rule == "none":
     st.info("This study pays no base pay and no bonus. Set them on the Study settings page.")
 else:
     st.caption(payments.describe_pay(study))
     owed_now = payments.owed(study_id=study_id)
+    held = payments.held(study_id=study_id)
+    if held:
+        st.warning(f"Pay held for {len(held)} participant(s) excluded by the attention checks: no bonus, and their "
+                   "base pay is not exported until you include them (Attention checks above).")
+        st.dataframe([{k: v for k, v in h.items() if k != "id"} for h in held], hide_index=True)
     if not owed_now:
         st.success("Nothing is owed: everyone earned so far has been paid.")
     else:

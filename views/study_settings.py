@@ -1,6 +1,6 @@
 """Admin: a study's settings (name, description, instructions, consent text, items per participant, completion
-code; the sandwiching design: within or between subject, practice items, review share, blind review, allocation,
-convergence thresholds) and its conditions, with the design at a glance. Every change is in the audit log."""
+code, pay; attention checks: catch items, minimum time, warn/exclude thresholds; the sandwiching design: within or
+between subject, practice items, review share, blind review, allocation, convergence thresholds) and its conditions, with the design at a glance. Every change is in the audit log."""
 
 import streamlit as st
 
@@ -8,7 +8,7 @@ from oversight.conditions import (KIND_LABELS, KINDS, add_condition, balance_che
                                   rename_condition, repoint_condition, run_model_condition)
 from oversight.jobs import list_jobs
 from oversight.strategies import list_strategies
-from oversight.studies import get_study, update_study
+from oversight.studies import count_catch_items, get_study, update_study
 from ui import attempt, escape_markdown, pick_study, require_role
 
 user = require_role("admin")
@@ -67,6 +67,22 @@ with st.form(f"settings-{study_id}"):
     share = r1.number_input("Review share (assignments a second expert reviews)", 0.0, 1.0, study.review_share, 0.05)
     blind = r2.checkbox("Blind review (experts see neither the strategy version nor the participant)",
                         study.blind_review)
+    st.markdown("**Attention checks**")
+    n_catch = count_catch_items(study_id=study_id)
+    a1, a2, a3, a4 = st.columns(4)
+    catch = a1.number_input("Catch items per participant (0: off)", 0, 1000, study.catch_items,
+                            help=f"Items whose split is 'catch' (a known answer any attentive reader gets right; this "
+                                 f"study has {n_catch}), dealt among the real items, answered alone, never a result. "
+                                 "Participants are not told which they are.")
+    min_seconds = a2.number_input("Minimum seconds per item (0: off)", 0.0, 3600.0,
+                                  float(study.min_seconds_per_item), 1.0,
+                                  help="An answer submitted sooner than this after the task was shown is a flag.")
+    warn_at = a3.number_input("Warn at flags (0: never)", 0, 1000, study.attention_warn,
+                              help="Flags: wrong catch answers plus too-fast answers. Shown on the Monitor and "
+                                   "Participants pages.")
+    exclude_at = a4.number_input("Exclude at flags (0: never)", 0, 1000, study.attention_exclude,
+                                 help="Excluded participants' answers are left out of every result, they earn no "
+                                      "bonus and their base pay is held until you include them (Participants page).")
     st.markdown("**Inner loop converged when**")
     conv = study.convergence or {}
     k1, k2, k3 = st.columns(3)
@@ -84,9 +100,14 @@ with st.form(f"settings-{study_id}"):
                               practice_items=int(practice), allocation=allocation, review_share=float(share),
                               blind_review=bool(blind), convergence=convergence, completion_url=completion_url,
                               currency=currency, base_pay=float(base_pay), bonus_rule=bonus_rule,
-                              bonus_amount=float(bonus_amount))
+                              bonus_amount=float(bonus_amount), catch_items=int(catch),
+                              min_seconds_per_item=float(min_seconds), attention_warn=int(warn_at),
+                              attention_exclude=int(exclude_at))
         if ok:
             flash(f"Saved: {', '.join(c.replace('_', ' ') for c in changed)}." if changed else "Nothing changed.")
+if study.catch_items and not n_catch:
+    st.warning("This study asks for catch items but has none: import items whose split is 'catch' (with a gold "
+               "answer) on the Items page, or no attention checks are dealt.")
 st.caption("Enrolment limits, invitations and opening or closing the study are on the Participants page.")
 
 st.header("Conditions")

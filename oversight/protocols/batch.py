@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import select
 
+from oversight.attention import not_catch_item
 from oversight.db import session_scope
 from oversight.models import model_for_role
 from oversight.prompts import check_prompt
@@ -55,12 +56,12 @@ class BatchResult:
 
 
 def eligible_items(*, study_id: int, strategy: Strategy) -> list[int]:
-    """Items the strategy's protocol can run on and that have a gold answer (to score)."""
+    """Items the strategy's protocol can run on and that have a gold answer (to score); not attention checks."""
     protocol = get_protocol(strategy.protocol)
     rules = protocol.parse_rules(strategy.rules)
     with session_scope(write=False) as s:
-        rows = s.exec(select(Item).join(ItemGold, ItemGold.item_id == Item.id).where(Item.study_id == study_id)
-                      .order_by(Item.id)).all()
+        rows = s.exec(select(Item).join(ItemGold, ItemGold.item_id == Item.id)
+                      .where(Item.study_id == study_id, not_catch_item()).order_by(Item.id)).all()
         return [i.id for i in rows if protocol.cannot_run(live.item_facts(s, i), rules) is None]
 
 
