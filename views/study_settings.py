@@ -1,9 +1,11 @@
 """Admin: a study's settings (name, description, instructions, consent text, items per participant, completion
 code; the sandwiching design: within or between subject, practice items, review share, blind review, allocation,
-convergence thresholds) and its conditions, with the design at a glance. Every change is in the audit log."""
+convergence thresholds) and its conditions, with the design at a glance. Every change is in the audit log, and the
+settings' changes (who, when, old and new value) are listed under the form."""
 
 import streamlit as st
 
+from oversight.audit import setting_changes
 from oversight.conditions import (KIND_LABELS, KINDS, add_condition, balance_check, design_summary, remove_condition,
                                   rename_condition, repoint_condition, run_model_condition)
 from oversight.jobs import list_jobs
@@ -88,6 +90,9 @@ with st.form(f"settings-{study_id}"):
         if ok:
             flash(f"Saved: {', '.join(c.replace('_', ' ') for c in changed)}." if changed else "Nothing changed.")
 st.caption("Enrolment limits, invitations and opening or closing the study are on the Participants page.")
+if history := setting_changes(study_id=study_id):
+    with st.expander("Changes to these settings (newest first)"):
+        st.dataframe(history, hide_index=True, width="stretch")
 
 st.header("Conditions")
 st.caption("Non-experts are dealt the 'alone' and 'non-expert + model' conditions by a Latin square over "

@@ -111,6 +111,14 @@ def test_study_settings_are_saved_audited_and_bad_values_refused(page, ops):
     for box, value in ((url, COMPLETE), (currency, "USD"), (base, "2.50"), (amount, "0.30")):
         expect(box).to_have_value(value)
     expect(bonus).to_have_value("per correct answer")
+    # The page lists the changes (from the audit log) with who made them; the table is drawn on a canvas, its
+    # cells are also in the (screen-reader) table inside it.
+    page.get_by_text("Changes to these settings").click()
+    changes = page.get_by_test_id("stDataFrame").filter(has_text="setting").locator("tbody tr")
+    expect(changes.filter(has_text="completion url").locator("td")).to_have_text(
+        [re.compile(r"\d"), ADMIN[0], "completion url", "", COMPLETE])
+    expect(changes.filter(has_text="base pay").locator("td")).to_have_text(
+        [re.compile(r"\d"), ADMIN[0], "base pay", "0.0", "2.5"])
     audit = _setting_events(ops, study)
     assert audit == {"items_per_participant": (None, 3), "completion_url": (None, COMPLETE),
                      "currency": ("GBP", "USD"), "base_pay": (0.0, 2.5), "bonus_rule": ("none", "per_correct"),
@@ -129,7 +137,9 @@ def test_study_settings_are_saved_audited_and_bad_values_refused(page, ops):
     expect(url).to_have_value(COMPLETE)
     expect(currency).to_have_value("USD")
     expect(base).to_have_value("2.50")
-    url.scroll_into_view_if_needed()  # for the screenshot
+    page.get_by_text("Changes to these settings").click()
+    expect(changes).to_have_count(6)
+    page.get_by_test_id("stDataFrame").filter(has_text="setting").scroll_into_view_if_needed()  # for the screenshot
     assert _setting_events(ops, study) == audit
 
 
@@ -155,7 +165,6 @@ def test_prolific_participants_return_with_their_code_and_are_paid_once(page, op
     expect(page.get_by_role("heading", name="Payments")).to_be_visible()
     expect(page.get_by_text("Base pay 1.50 GBP for finishing every task, and a bonus of 0.25 per correct "
                             "answer.")).to_be_visible()
-    # The table is drawn on a canvas; its cells are also in the (screen-reader) table inside it.
     owed = page.get_by_test_id("stDataFrame").filter(has_text="Prolific ID").locator("tbody tr")
     expect(owed.locator("td")).to_have_text([re.compile("^P-"), "PID-RIGHT", "1.5", "0.25", "1.75",
                                              re.compile("^P-"), "PID-WRONG", "1.5", "0", "1.5"])
