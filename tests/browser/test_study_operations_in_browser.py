@@ -154,6 +154,8 @@ def test_prolific_participants_return_with_their_code_and_are_paid_once(page, op
     page.context.route("https://app.prolific.com/**", prolific)
     finish(page, enrol_link(ops, "PID-RIGHT"), 80)
     back = page.get_by_role("link", name="Return to the recruiting site to record your completion")
+    expect(back).to_be_visible()
+    page.screenshot(path=str(REPO / "test-artifacts" / "completion-page.png"))
     with page.context.expect_page() as tab:
         back.click()
     expect(tab.value.get_by_role("heading", name="Prolific: submission complete")).to_be_visible()
@@ -209,6 +211,9 @@ def test_after_a_restart_a_participant_is_back_in_their_task_and_an_admin_on_the
     expect(page.get_by_text("Task 1 of 1")).to_be_visible()
     expect(page.get_by_text(question, exact=True)).to_be_visible()
     assert page.get_by_text("This page is not available to you").count() == 0
+    set_probability(page, 70)  # and the task works: the answer is stored
+    page.get_by_role("button", name="Submit final answer").click()
+    expect(page.get_by_text("Your final answer is saved.")).to_be_visible()
 
     admin.reload()
     expect(admin.get_by_role("heading", name=f"Transcript #{transcript}")).to_be_visible()
