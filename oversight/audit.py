@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from storage.models import Event
+from oversight.db import session_scope
+from storage.models import Event, User
 
 
 def log_event(
     session: Session, kind: str, *, user_id: int | None = None, study_id: int | None = None, **detail: Any
 ) -> None:
     session.add(Event(kind=kind, user_id=user_id, study_id=study_id, detail=detail))
+
+
+def _shown(value: Any) -> str:
+    """A setting's value as the history table shows it: text, never rendered (it may be a participant-facing
+    text an admin wrote); a cleared value is empty."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def setting_changes(*, study_id: int, limit: int = 100) -> list[dict]:
+    """The latest changes to a study's settings, newest first: when, by whom (the command line has no user),
+    which setting, the old and the new value."""
+    with session_scope(write=False) as s:
+        rows = s.exec(select(Event, User.name).join(User, User.id == Event.user_id, isouter=True)
+                      .where(Event.study_id == study_id, Event.kind == "study.setting")
+                      .order_by(Event.id.desc()).limit(limit)).all()
+        return [{"when": e.at, "by": name or "command line",
+                 "setting": str(e.detail.get("field", "")).replace("_", " "),
+                 "old": _shown(e.detail.get("old")), "new": _shown(e.detail.get("new"))} for e, name in rows]

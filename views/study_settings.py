@@ -1,9 +1,12 @@
 """Admin: a study's settings (name, description, instructions, consent text, items per participant, completion
 code, pay; attention checks: catch items, minimum time, warn/exclude thresholds; the sandwiching design: within or
-between subject, practice items, review share, blind review, allocation, convergence thresholds) and its conditions, with the design at a glance. Every change is in the audit log."""
+between subject, practice items, review share, blind review, allocation, convergence thresholds) and its
+conditions, with the design at a glance. Every change is in the audit log, and the settings' changes (who, when, old
+and new value) are listed under the form."""
 
 import streamlit as st
 
+from oversight.audit import setting_changes
 from oversight.conditions import (KIND_LABELS, KINDS, add_condition, balance_check, design_summary, remove_condition,
                                   rename_condition, repoint_condition, run_model_condition)
 from oversight.jobs import list_jobs
@@ -109,6 +112,9 @@ if study.catch_items and not n_catch:
     st.warning("This study asks for catch items but has none: import items whose split is 'catch' (with a gold "
                "answer) on the Items page, or no attention checks are dealt.")
 st.caption("Enrolment limits, invitations and opening or closing the study are on the Participants page.")
+if history := setting_changes(study_id=study_id):
+    with st.expander("Changes to these settings (newest first)"):
+        st.dataframe(history, hide_index=True, width="stretch")
 
 st.header("Conditions")
 st.caption("Non-experts are dealt the 'alone' and 'non-expert + model' conditions by a Latin square over "

@@ -203,6 +203,8 @@ def test_the_design_and_conditions_are_set_on_the_settings_page(people):
     with session_scope(write=False) as s:
         fields = {e.detail["field"] for e in s.exec(select(Event).where(Event.kind == "study.setting")).all()}
     assert fields == {"design", "practice_items", "convergence"}
+    history = next(d.value for d in at.dataframe if "setting" in d.value)  # listed under the form
+    assert set(history["setting"]) == {"design", "practice items", "convergence"} and set(history["by"]) == {"ada"}
 
     next(s for s in at.selectbox if s.label == "Kind").set_value("assisted")
     next(s for s in at.selectbox if s.label.startswith("Strategy version")).set_value(model.id)
@@ -215,7 +217,8 @@ def test_the_design_and_conditions_are_set_on_the_settings_page(people):
     at.run()
     [cond] = list_conditions(study_id=people["study"])
     assert (cond.kind, cond.strategy_id) == ("model", model.id)
-    assert any(r["condition"] == "Model alone" for r in at.dataframe[0].value.to_dict("records"))
+    conditions = next(d.value for d in at.dataframe if "condition" in d.value)
+    assert any(r["condition"] == "Model alone" for r in conditions.to_dict("records"))
     next(b for b in at.button if b.label == "Remove condition").click()
     at.run()
     assert not at.exception and list_conditions(study_id=people["study"]) == []
