@@ -67,10 +67,11 @@ class Person:
     query: str
 
 
-def setup(*, participants: int, direct_items: int, debate_items: int, public_url: str) -> tuple[list[Person], list[Person]]:
+def setup(*, participants: int, direct_items: int, debate_items: int,
+          only: str | None = None) -> tuple[list[Person], list[Person]]:
     """Two open studies on the demo items (one dealing direct-QA tasks, one extractive debates), an admin, and
-    personal links: the participants alternate between the studies. Returns (people, one warm-up person per
-    study)."""
+    personal links: the participants alternate between the studies (or all take `only`'s). Returns (people, one
+    warm-up person per study)."""
     from oversight import auth, conditions, strategies
     from oversight.db import init_db
     from oversight.importers import demo_items_path, import_path
@@ -94,7 +95,8 @@ def setup(*, participants: int, direct_items: int, debate_items: int, public_url
             conditions.add_condition(study_id=study.id, kind="alone", strategy_id=strategy.id, user_id=admin.id)
         update_study(study_id=study.id, user_id=admin.id, items_per_participant=per_person)
         set_study_status(study_id=study.id, status="open", user_id=admin.id)
-        count = (participants + (kind == DIRECT)) // 2 + 1  # +1: a warm-up person per study
+        count = (participants if only == kind else 0 if only else (participants + (kind == DIRECT)) // 2) + 1
+        # (+1: a warm-up person per study)
         links[kind] = auth.create_invites(study_id=study.id, count=count, created_by=admin.id)
     people, warm = [], []
     for kind, invites in links.items():
@@ -298,6 +300,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--ramp", type=float, default=3.0, help="people open their links spread over this many s")
     ap.add_argument("--direct-items", type=int, default=6, help="direct-QA tasks per person")
     ap.add_argument("--debate-items", type=int, default=3, help="debates per person (two rounds each)")
+    ap.add_argument("--only", choices=(DIRECT, DEBATE), help="everyone does this kind of task (default: half each)")
     ap.add_argument("--staff", type=int, default=5, help="staff sign-ins measured after the session")
     ap.add_argument("--database-url", help="default: a fresh SQLite file in a temporary folder")
     ap.add_argument("--url", help="use this running server (on --database-url) instead of starting one")
@@ -316,7 +319,7 @@ def main(argv: list[str] | None = None) -> dict:
            "OVERSIGHT_PUBLIC_URL": url, "HF_HUB_OFFLINE": "1"}
     os.environ.update({k: env[k] for k in ("OVERSIGHT_DATABASE_URL", "OVERSIGHT_DATA_DIR", "OVERSIGHT_PUBLIC_URL")})
     people, warm = setup(participants=args.participants, direct_items=args.direct_items,
-                         debate_items=args.debate_items, public_url=url)
+                         debate_items=args.debate_items, only=args.only)
     server = None if args.url else start_server(env, port, tmp / "server.log")
     try:
         tally, wall = asyncio.run(session(url, people, warm, think=args.think, staff=args.staff, ramp=args.ramp))
