@@ -1,0 +1,32 @@
+"""A small live session through the real server (`streamlit run serve.py`), on each database: participants as
+websocket clients of the app (bench/wsclient.py) join by link, consent, judge extractive debates and answer
+direct-QA tasks at once; every answer they saw confirmed is stored exactly once. `bench/load.py` is the same
+session at full size, with the timings."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.load import main as load_session
+from oversight import settings as settings_mod
+
+PEOPLE, DIRECT_ITEMS, DEBATE_ITEMS = 4, 3, 2
+
+
+def test_a_live_session_through_the_server_stores_every_answer_once(any_db, tmp_path, monkeypatch):
+    for key in ("OVERSIGHT_DATABASE_URL", "OVERSIGHT_DATA_DIR", "OVERSIGHT_PUBLIC_URL"):
+        monkeypatch.setenv(key, "")  # the session sets them; this restores them afterwards
+    monkeypatch.setenv("OVERSIGHT_DATABASE_URL", any_db)
+    result = load_session(["--participants", str(PEOPLE), "--think", "0.1", "--ramp", "0", "--staff", "1",
+                           "--direct-items", str(DIRECT_ITEMS), "--debate-items", str(DEBATE_ITEMS),
+                           "--database-url", any_db, "--json"])
+    settings_mod.reset_settings()
+    assert result["first_errors"] == [] and result["errors"] == 0
+    assert result["finished"] == PEOPLE
+    # Half answer direct-QA tasks, half judge two-round debates (a report after round 1, then the final answer).
+    assert result["answers"] == PEOPLE // 2 * (DIRECT_ITEMS + DEBATE_ITEMS)
+    assert result["confirmed"] == PEOPLE // 2 * (DIRECT_ITEMS + 2 * DEBATE_ITEMS)
+    assert result["stored"] == result["confirmed"]
+    assert (result["lost"], result["duplicates"]) == (0, 0)
+    assert result["actions"]["continue"]["n"] == PEOPLE // 2 * DEBATE_ITEMS  # round 2's speeches were seen
+    assert result["actions"]["staff_sign_in"]["n"] == 1
