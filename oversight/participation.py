@@ -27,7 +27,8 @@ from oversight.protocols import live
 from oversight.protocols.base import ItemFacts
 from oversight.protocols.direct_qa import PROTOCOL as DIRECT_QA
 from oversight.protocols.registry import get_protocol
-from storage.models import Assignment, Condition, Item, ItemGold, Judgment, Strategy, Study, User, utcnow
+from storage.models import (Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, Strategy, Study, User,
+                            utcnow)
 
 
 class ParticipationError(Exception):
@@ -159,6 +160,28 @@ def _ensure_assignments(s, user: User, study_id: int) -> None:
                          arm=protocol.name, condition_id=d.condition, practice=d.practice, position=position))
 
 
+def gold_withheld(*, study_id: int, user_id: int) -> str | None:
+    """Why this person may not see the study's gold answers yet (None: they may). An expert dealt the study's
+    items as the expert condition sees no gold (reviews, transcripts) until their own answers are in: those
+    answers measure expert accuracy."""
+    with session_scope(write=False) as s:
+        user = s.get(User, user_id)
+        if user is None or user.role != "expert":
+            return None
+        left = s.exec(select(func.count()).select_from(Assignment).where(
+            Assignment.study_id == study_id, Assignment.participant_id == user_id,
+            Assignment.state.in_(("pending", "active")))).one()
+    if not left:
+        return None
+    return (f"You still have {left} of this study's items to answer (Answer items). Reviews and transcripts show "
+            "the gold answers, so they open here once your own answers are in.")
+
+
+def _reviewed_already(s, user: User, study_id: int) -> bool:
+    return s.exec(select(ExpertReview.id).where(ExpertReview.study_id == study_id,
+                                                ExpertReview.expert_id == user.id)).first() is not None
+
+
 def _dealt(s, user_id: int, study_id: int) -> bool:
     return s.exec(select(Assignment.id).where(Assignment.participant_id == user_id,
                                               Assignment.study_id == study_id)).first() is not None
@@ -172,6 +195,10 @@ def _deal_once(user_id: int, study_id: int | None) -> int:
         user, study_id = _judge(s, user_id, study_id)
         if _dealt(s, user.id, study_id):
             return study_id
+        if user.role == "expert" and _reviewed_already(s, user, study_id):
+            raise ParticipationError(
+                "You have reviewed answers in this study, and reviews show the gold answers: your own answers "
+                "would no longer measure expert accuracy. Another expert answers its items.")
     try:
         with session_scope() as s:
             user, study_id = _judge(s, user_id, study_id)

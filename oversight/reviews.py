@@ -268,6 +268,10 @@ def review_context(*, assignment_id: int, expert_id: int) -> ReviewContext:
             raise ReviewError(f"no assignment with id {assignment_id}")
         if a.participant_id == user.id:
             raise ReviewError("you answered this item yourself: another expert reviews it")
+        from oversight.participation import gold_withheld  # participation -> allocation -> reviews
+
+        if (why := gold_withheld(study_id=a.study_id, user_id=user.id)) is not None:
+            raise ReviewError(why)
         study = s.get(Study, a.study_id)
         item = s.get(Item, a.item_id)
         gold = s.get(ItemGold, a.item_id)

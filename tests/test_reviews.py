@@ -12,7 +12,7 @@ from oversight.db import session_scope
 from oversight.reviews import (ALREADY_REVIEWED, ReviewError, adjudicate, adjudication_queue, final_labels,
                                review_context, review_queue, review_transcript, reviews_for, second_review_chosen,
                                set_review_settings, submit_review)
-from storage.models import Assignment, ExpertReview, Transcript
+from storage.models import Assignment, Condition, ExpertReview, Transcript
 from tests.review_world import GOOD, world  # noqa: F401 (a fixture)
 
 
@@ -269,3 +269,28 @@ def test_two_reviews_at_once_store_one_on_each_database(any_db):
     assert sorted(map(str, outcomes)).count(ALREADY_REVIEWED) == 3
     with session_scope(write=False) as s:
         assert len(s.exec(select(ExpertReview)).all()) == 1
+
+
+def test_an_expert_answers_the_study_before_seeing_its_gold(world):
+    """Experts dealt the expert condition see no gold (review, transcripts) until their own answers are in, and an
+    expert who has reviewed a study (and so seen its gold) is not dealt its items to answer."""
+    from oversight.participation import ParticipationError, gold_withheld, next_task, submit_answer
+
+    with session_scope() as s:
+        s.add(Condition(study_id=world["study"], name="Experts", kind="expert"))
+    answering, reviewer = world["experts"][0], world["experts"][1]
+    first = next_task(user_id=answering, study_id=world["study"])
+    assert first is not None
+    assert "items to answer" in gold_withheld(study_id=world["study"], user_id=answering)
+    with pytest.raises(ReviewError, match="items to answer"):
+        review_context(assignment_id=world["a"][0], expert_id=answering)
+    assert gold_withheld(study_id=world["study"], user_id=reviewer) is None  # not answering: reviews at once
+    assert gold_withheld(study_id=world["study"], user_id=world["admin"]) is None
+    while (task := next_task(user_id=answering, study_id=world["study"])) is not None:
+        submit_answer(user_id=answering, assignment_id=task.assignment_id, probabilities=[60, 40])
+    assert gold_withheld(study_id=world["study"], user_id=answering) is None
+    assert review_context(assignment_id=world["a"][0], expert_id=answering).gold_index == 0
+
+    submit_review(assignment_id=world["a"][1], expert_id=reviewer, labels=GOOD)
+    with pytest.raises(ParticipationError, match="reviewed answers in this study"):
+        next_task(user_id=reviewer, study_id=world["study"])

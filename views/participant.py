@@ -368,7 +368,12 @@ if "practice_done" in st.session_state and "finished_view" not in st.session_sta
         st.button("Continue", type="primary")  # any click reruns to the next task
         st.stop()
 
-task = next_task(user_id=user.id, study_id=study_id) if "finished_view" not in st.session_state else None
+if "finished_view" in st.session_state:
+    task = None
+else:
+    ok, task = attempt(next_task, user_id=user.id, study_id=study_id)
+    if not ok:  # e.g. an expert who has reviewed this study's answers (and so seen its gold)
+        st.stop()
 done = progress(user_id=user.id, study_id=study_id)
 
 if "finished_view" in st.session_state:

@@ -18,12 +18,16 @@ from oversight.reviews import (ReviewContext, adjudicate, adjudication_queue, re
 from oversight.rubrics import asked, current_rubric, new_rubric_version, rubric_versions
 from oversight.studies import get_study
 from rubric_form import rubric_inputs, show_review
+from oversight.participation import gold_withheld
 from ui import attempt, escape_markdown, pick_study, require_role, speech_markdown, user_error
 
 user = require_role("admin", "expert")
 st.title("Review queue")
 study_id = pick_study()
 study = get_study(study_id)
+if (withheld := gold_withheld(study_id=study_id, user_id=user.id)) is not None:
+    st.info(withheld)
+    st.stop()
 rubric = current_rubric(study_id)
 ALL = "All"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from oversight.jobs import enqueue, get_job
+from oversight.participation import gold_withheld
 from oversight.reviews import review_transcript, reviews_for
 from oversight.rubrics import current_rubric
 from oversight.studies import get_study
@@ -18,6 +19,9 @@ from ui import attempt, escape_markdown, pick_study, require_role, speech_markdo
 user = require_role("admin", "expert")
 st.title("Transcripts")
 study_id = pick_study()
+if (withheld := gold_withheld(study_id=study_id, user_id=user.id)) is not None:
+    st.info(withheld)
+    st.stop()
 
 ALL = "All"
 # Source highlights by who quoted the stretch (a stretch quoted by several speakers is violet).
