@@ -17,11 +17,15 @@ def log_event(
     session.add(Event(kind=kind, user_id=user_id, study_id=study_id, detail=detail))
 
 
-def _shown(value: Any) -> str:
+# What an unset value means, where it is not "nothing".
+_UNSET = {"items_per_participant": "all"}
+
+
+def _shown(value: Any, field: str = "") -> str:
     """A setting's value as the history table shows it: text, never rendered (it may be a participant-facing
-    text an admin wrote); a cleared value is empty."""
+    text an admin wrote); a cleared value is empty, or what unset means for that setting."""
     if value is None:
-        return ""
+        return _UNSET.get(field, "")
     return value if isinstance(value, str) else json.dumps(value)
 
 
@@ -34,4 +38,5 @@ def setting_changes(*, study_id: int, limit: int = 100) -> list[dict]:
                       .order_by(Event.id.desc()).limit(limit)).all()
         return [{"when": e.at, "by": name or "command line",
                  "setting": str(e.detail.get("field", "")).replace("_", " "),
-                 "old": _shown(e.detail.get("old")), "new": _shown(e.detail.get("new"))} for e, name in rows]
+                 "old": _shown(e.detail.get("old"), e.detail.get("field", "")),
+                 "new": _shown(e.detail.get("new"), e.detail.get("field", ""))} for e, name in rows]

@@ -134,6 +134,15 @@ def cmd_study_list(args) -> None:
     _emit(args, rows, text)
 
 
+def cmd_study_history(args) -> None:
+    from oversight.audit import setting_changes
+
+    rows = setting_changes(study_id=_study_id(args.study), limit=args.limit)
+    text = "\n".join(f"{r['when']:%Y-%m-%d %H:%M}  {r['by']}  {r['setting']}: {r['old']} -> {r['new']}"
+                     for r in rows) or "no setting has been changed"
+    _emit(args, rows, text)
+
+
 def cmd_import(args) -> None:
     from oversight.importers import import_path
 
@@ -841,6 +850,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", required=True)
     sp.add_argument("--description")
     add("list", cmd_study_list, "list studies", study)
+    sp = add("history", cmd_study_history, "a study's setting changes, newest first (who, when, old and new value)",
+             study)
+    sp.add_argument("--study", type=int, required=True)
+    sp.add_argument("--limit", type=int, default=100)
     sp = add("set", cmd_study_set, "change a study's settings (each change is in the audit log)", study)
     sp.add_argument("--study", type=int, required=True)
     sp.add_argument("--name")

@@ -211,6 +211,11 @@ def test_study_settings_are_changed_from_the_command_line(cli):
     assert bad.returncode == 1 and "at least 1" in bad.stderr
     assert json.loads(cli("study", "set", "--study", study, "--items-per-participant", "all", "--json").stdout) \
         == {"changed": ["items_per_participant"]}
+    history = json.loads(cli("study", "history", "--study", study, "--json").stdout)
+    assert [(h["setting"], h["old"], h["new"], h["by"]) for h in history][:2] == [
+        ("items per participant", "20", "all", "command line"), ("items per participant", "all", "20", "command line")]
+    assert "consent text" in {h["setting"] for h in history}
+    assert "items per participant: 20 -> all" in cli("study", "history", "--study", study).stdout
 
 
 def test_the_design_is_set_from_the_command_line(cli):
