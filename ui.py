@@ -54,6 +54,20 @@ def user_error(exc: Exception) -> None:
     st.error(escape_markdown(str(exc)))
 
 
+def flash_and_rerun(text: str, key: str = "flash") -> None:
+    """Rerun the page so that everything on it shows the change just made (a table drawn above the form that
+    made it would otherwise lag one run behind), with `text` shown once by `show_flash`."""
+    st.session_state[key] = text
+    st.rerun()
+
+
+def show_flash(key: str = "flash") -> None:
+    """The message of the change that just reran the page; always one element, so the page keeps its layout."""
+    box = st.empty()
+    if text := st.session_state.pop(key, None):
+        box.success(escape_markdown(text))
+
+
 def attempt(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
     """Call a domain function the way every page does: (True, its result), or (False, None) after showing the
     user error it raised. Anything else is a bug and keeps its traceback."""
@@ -105,4 +119,4 @@ def speech_markdown(text: str, quotes: list[dict]) -> str:
     return "".join(out)
 
 
-__all__ = ["USER_ERRORS", "attempt", "current_user", "escape_markdown", "pick_study", "speech_markdown", "require_role", "sign_in_as", "sign_out", "user_error"]
+__all__ = ["USER_ERRORS", "attempt", "current_user", "escape_markdown", "flash_and_rerun", "pick_study", "show_flash", "speech_markdown", "require_role", "sign_in_as", "sign_out", "user_error"]

@@ -83,8 +83,9 @@ def direct_answer(task: Task) -> None:
         probs = probability_inputs(task.options, f"qa-{task.assignment_id}")
         rationale = st.text_area("Why? (optional)", key=f"r-{task.assignment_id}")
         if st.form_submit_button("Submit answer", type="primary"):
-            ok, _ = attempt(submit_answer, user_id=user.id, assignment_id=task.assignment_id, probabilities=probs,
-                            rationale=rationale)
+            with st.spinner("Saving your answer…"):
+                ok, _ = attempt(submit_answer, user_id=user.id, assignment_id=task.assignment_id,
+                                probabilities=probs, rationale=rationale)
             if ok:
                 if task.practice:
                     st.session_state["practice_done"] = task.assignment_id
@@ -211,9 +212,10 @@ def report(view: JudgeView, probs: list[float] | None, *, note: str = "", end: b
     if probs is None:
         st.warning("Choose an answer first.")
         return
-    ok, _ = attempt(submit_report, transcript_id=view.transcript_id, round_=view.step.round,
-                    display_probabilities=probs, note=note, end=end, judge_id=user.id, judge_name=user.name,
-                    rationale=rationale)
+    with st.spinner("Saving your answer…"):
+        ok, _ = attempt(submit_report, transcript_id=view.transcript_id, round_=view.step.round,
+                        display_probabilities=probs, note=note, end=end, judge_id=user.id, judge_name=user.name,
+                        rationale=rationale)
     if ok:
         if end or view.step.must_end:
             st.session_state["finished_view"] = view.transcript_id

@@ -3,10 +3,11 @@
 import streamlit as st
 
 from oversight.studies import StudyError, create_study, list_studies
-from ui import require_role, user_error
+from ui import flash_and_rerun, require_role, show_flash, user_error
 
 user = require_role("admin")
 st.title("Studies")
+show_flash()
 
 studies = list_studies()
 if studies:
@@ -31,4 +32,5 @@ with st.form("new_study", clear_on_submit=True):
             user_error(exc)
         else:
             st.query_params["study"] = str(study.id)
-            st.success(f"Created study #{study.id}. Import items on the Items page next.")
+            # Rerun so that the table above lists the new study at once.
+            flash_and_rerun(f"Created study #{study.id}. Import items on the Items page next.")

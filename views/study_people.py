@@ -37,6 +37,7 @@ with right:
     st.text(f"Enrolment is {'open' if study.enrol_token_hash else 'closed'}.")
     if st.button("Issue a new enrolment link" if study.enrol_token_hash else "Open enrolment"):
         st.session_state["enrol_link"] = open_enrolment(study_id=study_id, by=user.id)
+        st.rerun()  # the status line above says "open" at once
     if study.enrol_token_hash and st.button("Close enrolment"):
         close_enrolment(study_id=study_id, by=user.id)
         st.session_state.pop("enrol_link", None)

@@ -12,20 +12,17 @@ from oversight.conditions import (KIND_LABELS, KINDS, add_condition, balance_che
 from oversight.jobs import list_jobs
 from oversight.strategies import list_strategies
 from oversight.studies import count_catch_items, get_study, update_study
-from ui import attempt, escape_markdown, pick_study, require_role
+from ui import attempt, flash_and_rerun, pick_study, require_role, show_flash
 
 user = require_role("admin")
 st.title("Study settings")
 study_id = pick_study()
 study = get_study(study_id)
-flash_box = st.empty()  # one element always, so the form below keeps its place
-if flash := st.session_state.pop("settings_flash", None):
-    flash_box.success(escape_markdown(flash))
+show_flash("settings_flash")
 
 
 def flash(text: str) -> None:
-    st.session_state["settings_flash"] = text
-    st.rerun()
+    flash_and_rerun(text, "settings_flash")
 
 
 with st.form(f"settings-{study_id}"):
