@@ -32,6 +32,7 @@ def test_admin_creates_a_study_imports_items_and_makes_an_invite(page, server, t
     page.get_by_test_id("stForm").get_by_label("Name", exact=True).fill("Browser study")
     page.get_by_role("button", name="Create study").click()
     expect(page.get_by_text(re.compile(r"Created study #\d+"))).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame").first).to_contain_text("Browser study")  # listed at once
 
     csv = tmp_path / "browser_items.csv"
     csv.write_text("id,question,options,gold\nb1,Which is a colour?,red|seven,0\nb2,Which is a number?,blue|nine,1\n")

@@ -109,6 +109,7 @@ def test_studies_page_creates_a_study(people):
     at.button[0].click().run()
     assert not at.exception
     assert any("Created study" in s.value for s in at.success)
+    assert "From the page" in list(at.dataframe[0].value["name"])  # the table above the form lists it at once
 
 
 def test_results_page_has_a_clear_empty_state(people):
@@ -144,6 +145,17 @@ def test_study_pages_without_a_study_say_how_to_make_one(db, page):
     assert not at.exception
     assert [i.value for i in at.info] == ["No studies yet. Create one on the Studies page."]
     assert not at.dataframe and not at.selectbox
+
+
+def test_opening_enrolment_shows_at_once_that_it_is_open(people):
+    at = run_page("study_people", people["admin"], study=str(people["study"]))
+    assert "Enrolment is closed." in [t.value for t in at.text]
+    next(b for b in at.button if b.label == "Open enrolment").click()
+    at.run()
+    assert not at.exception
+    texts = [t.value for t in at.text]
+    assert "Enrolment is open." in texts and "Enrolment is closed." not in texts
+    assert "enrol=" in at.code[-1].value  # the link is shown once, after the rerun too
 
 
 def test_enrolment_limits_are_set_on_the_participants_page(people):
