@@ -246,8 +246,9 @@ def participants(*, study_id: int) -> list[dict]:
         return [{
             "id": p.id, "name": p.name, "external_id": p.external_id or "",
             "status": "revoked" if p.token_revoked else (
+                "finished" if total.get(p.id) and done.get(p.id, 0) == total[p.id] else
                 "active" if p.last_seen_at and now - p.last_seen_at < ACTIVE_WINDOW else
-                ("joined" if p.last_seen_at else "invited")),
+                ("joined" if p.last_seen_at or p.consented_at else "invited")),
             "last_seen": p.last_seen_at, "assignments_done": done.get(p.id, 0),
             "assignments": total.get(p.id, 0), "judgments": judged.get(p.id, 0),
         } for p in people]

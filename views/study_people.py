@@ -69,7 +69,9 @@ if not people:
     st.stop()
 active = sum(p["status"] == "active" for p in people)
 st.metric("Active in the last 15 minutes", active)
-st.dataframe(people, hide_index=True, width="stretch")
+st.dataframe([{"participant": p["name"], "Prolific ID": p["external_id"], "status": p["status"],
+               "last seen": p["last_seen"], "tasks done": f"{p['assignments_done']}/{p['assignments']}",
+               "answers and reports": p["judgments"]} for p in people], hide_index=True, width="stretch")
 names = {p["id"]: f"{p['name']} {p['external_id']}".strip() for p in people}
 who = st.selectbox("Participant", list(names), format_func=names.__getitem__)
 c1, c2 = st.columns(2)
