@@ -152,14 +152,15 @@ def test_two_apps_and_two_workers_on_one_postgres(pg, tmp_path, processes):
     assert stored["confirmed"] == 3 * 2 + 3 * 2  # 3 direct-QA people x 2 answers, 3 debaters x 2 rounds
     assert stored["lost"] == 0 and stored["duplicates"] == 0 and stored["stored"] == stored["confirmed"], stored
 
-    # Every job ran once, in a worker process (never in an app), and the two workers shared the queue.
+    # Every job ran once, in a worker process (never in an app). Which worker takes which job is up to the race for
+    # the queue (SKIP LOCKED); on a loaded 2-core machine one may take them all, so the split is not asserted.
     with session_scope(write=False) as s:
         rows = [s.get(Job, j) for j in job_ids]
         tagged = s.exec(select(Transcript.tags, Transcript.item_id, Transcript.status)).all()
     assert [(r.state, r.attempts) for r in rows] == [("done", 1)] * len(rows), [(r.state, r.error) for r in rows]
     pids = {str(w.pid) for w in workers}
     by_worker = [r.worker.split(":")[1] for r in rows]
-    assert set(by_worker) == pids, (by_worker, pids)
+    assert set(by_worker) <= pids, (by_worker, pids)
     ran = [[int(n) for n in re.findall(r"ran (\d+) jobs", out)] for out in outs]
     assert ran == [[by_worker.count(str(w.pid))] for w in workers], outs  # each says what the rows say
     for (_, limit), row in zip(plans, rows):
