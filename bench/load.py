@@ -135,6 +135,15 @@ def start_server(env: dict, port: int, log: Path) -> subprocess.Popen:
     raise TimeoutError("the server did not become healthy")
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 # --- the people ----------------------------------------------------------------------------------------------
 
 @dataclass
@@ -325,11 +334,7 @@ def main(argv: list[str] | None = None) -> dict:
         tally, wall = asyncio.run(session(url, people, warm, think=args.think, staff=args.staff, ramp=args.ramp))
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
     stored = check_database(people, tally)
     result = {
         "participants": args.participants, "database": database_url.split(":", 1)[0].split("+")[0],

@@ -1,60 +1,25 @@
-"""A real `streamlit run app.py` on a free port, and headless Chromium driven by Playwright."""
+"""A real `streamlit run serve.py` on a free port, and headless Chromium driven by Playwright."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from bench.load import free_port, start_server, stop_server
 
 CHROMIUM = os.environ.get("OVERSIGHT_CHROMIUM", "/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
 ADMIN = ("admin", "browser-test-pass")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError("streamlit did not become healthy")
-
-
-def start_streamlit(env: dict, port: int, log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "a")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port), "--server.headless",
-         "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    _wait_healthy(f"http://127.0.0.1:{port}", proc)
-    return proc
-
-
-def stop_streamlit(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+# One way to start the app for every test and bench: the production start, on a free port, waited for until healthy.
+_free_port = free_port
+start_streamlit = start_server
+stop_streamlit = stop_server
 
 
 def app_env(tmp: Path, port: int) -> dict:
