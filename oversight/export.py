@@ -8,6 +8,14 @@ Files (JSON lines, one row per line, ordered by id; datetimes in ISO 8601 UTC):
   imported transcript without an assignment)
 - `final_labels.jsonl` — per reviewed assignment, each rubric field's settled `value` (None while open) and `status`
 - `judgments.csv` — one row per judgment, flat, with the item's gold and the probability on it
+- `conditions.jsonl` — the study's conditions; `assignments.jsonl` — every item dealt to every person, with its
+  condition, strategy version, position, state, times and whether it was practice or an attention check (the
+  design as it was dealt; judgments and reviews point here by `assignment_id`)
+- `participants.jsonl` — the study's participants: pseudonym, recruiting-platform ID, consent time, whether
+  simulated, and their attention flags and status (`ok` | `warn` | `excluded`, with the admin's override)
+- `questionnaires.jsonl`, `proposals.jsonl`, `version_decisions.jsonl` — the sandwiching loops: participants'
+  answers about each condition, their proposals for a strategy and what became of them, and the outer loop's
+  candidate / promoted / retired decisions with their reasons
 - `manifest.json` — study, export time, row counts per file (returned by `export_study`)
 """
 
@@ -24,8 +32,11 @@ from sqlmodel import SQLModel, select
 from oversight.db import session_scope
 from oversight.judgment_records import BATCH, judgment_records, is_result
 from oversight.reviews import final_labels
+from oversight.attention import study_attention
+from oversight.vocab import SIMULATED
 from storage.models import (
-    Assignment, ExpertReview, Item, ItemGold, Judgment, Rubric, Strategy, Study, Transcript, Turn,
+    Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, Proposal, QuestionnaireAnswer, Rubric, Strategy,
+    Study, Transcript, Turn, User, VersionDecision,
 )
 
 CSV_COLUMNS = [
@@ -144,6 +155,26 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
                 labels = {name: {"value": v.value, "status": v.status} for name, v in settled[aid].items()}
                 f.write(json.dumps({"assignment_id": aid, "labels": labels}, ensure_ascii=False) + "\n")
         counts["final_labels.jsonl"] = len(settled)
+        write_jsonl("conditions.jsonl", select(Condition).where(Condition.study_id == study_id)
+                    .order_by(Condition.position, Condition.id), _row)
+        write_jsonl("assignments.jsonl", select(Assignment).where(Assignment.study_id == study_id)
+                    .order_by(Assignment.participant_id, Assignment.position), _row)
+        flags = {a.user_id: a for a in study_attention(s, study)}
+
+        def person_row(user: User) -> dict[str, Any]:
+            a = flags.get(user.id)
+            return {"id": user.id, "name": user.name, "external_id": user.external_id,
+                    "consented_at": _jsonable(user.consented_at), "withdrawn": bool(user.token_revoked),
+                    "simulated": user.external_study_id == SIMULATED,
+                    "attention": None if a is None else {
+                        "catch_answered": a.catch_answered, "catch_wrong": a.catch_wrong, "too_fast": a.too_fast,
+                        "flags": a.flags, "status": a.status, "override": a.override}}
+
+        write_jsonl("participants.jsonl", select(User).where(User.study_id == study_id, User.role == "participant")
+                    .order_by(User.id), person_row)
+        for name, table in (("questionnaires.jsonl", QuestionnaireAnswer), ("proposals.jsonl", Proposal),
+                            ("version_decisions.jsonl", VersionDecision)):
+            write_jsonl(name, select(table).where(table.study_id == study_id).order_by(table.id), _row)
         study_name = study.name
 
     manifest = {

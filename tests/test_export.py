@@ -15,7 +15,9 @@ from sqlmodel import select
 from storage.models import ExpertReview, Item, Judgment, Study, Transcript, Turn, User
 
 FILES = {"items.jsonl", "strategies.jsonl", "transcripts.jsonl", "turns.jsonl", "judgments.jsonl", "reviews.jsonl",
-         "judgments.csv", "manifest.json", "rubrics.jsonl", "final_labels.jsonl"}
+         "judgments.csv", "manifest.json", "rubrics.jsonl", "final_labels.jsonl", "conditions.jsonl",
+         "assignments.jsonl", "participants.jsonl", "questionnaires.jsonl", "proposals.jsonl",
+         "version_decisions.jsonl"}
 
 
 @pytest.fixture
@@ -159,3 +161,57 @@ def test_practice_answers_are_left_out_of_the_exported_results(study_id, tmp_pat
     assert len(people) == 1 and people[0]["item_id"] == str(b.id - 1)
     rationales = [j["rationale"] for j in read_jsonl(tmp_path / "judgments.jsonl")]
     assert "real" in rationales and "practice" not in rationales
+
+
+def test_the_design_as_dealt_and_the_loops_are_exported(study_id, tmp_path):
+    """Conditions, every assignment (practice and attention checks marked), the participants with their attention
+    status, questionnaire answers, proposals and version decisions: what an analysis of a sandwiching study joins."""
+    from storage.models import (Assignment, Condition, Proposal, QuestionnaireAnswer, Strategy, VersionDecision,
+                                utcnow)
+
+    with session_scope() as s:
+        s.get(Study, study_id).min_seconds_per_item = 3600  # every real answer is too fast: one flag each
+        s.get(Study, study_id).attention_warn = 1
+        a, b = s.exec(select(Item).where(Item.study_id == study_id).order_by(Item.id)).all()
+        v1 = Strategy(study_id=study_id, name="Helper", protocol="assisted-qa")
+        s.add(v1)
+        s.flush()
+        cond = Condition(study_id=study_id, name="With helper", kind="assisted", strategy_id=v1.id)
+        person = User(role="participant", name="P-1", study_id=study_id, external_id="PID-1")
+        s.add_all([cond, person])
+        s.flush()
+        real = Assignment(study_id=study_id, participant_id=person.id, item_id=a.id, condition_id=cond.id,
+                          strategy_id=v1.id, state="done", position=1, started_at=utcnow())
+        check = Assignment(study_id=study_id, participant_id=person.id, item_id=b.id, catch=True, state="pending",
+                           position=0)
+        s.add_all([real, check])
+        s.flush()
+        s.add(Judgment(item_id=a.id, assignment_id=real.id, judge_id=person.id, probabilities=[0.2, 0.8],
+                       is_final=True))
+        s.add(QuestionnaireAnswer(study_id=study_id, user_id=person.id, condition_id=cond.id, strategy_id=v1.id,
+                                  helped=4, sure=3, change="shorter answers"))
+        proposal = Proposal(study_id=study_id, user_id=person.id, strategy_id=v1.id, text="Quote more.",
+                            reason="I could not check it")
+        s.add(proposal)
+        s.flush()
+        s.add(VersionDecision(study_id=study_id, strategy_id=v1.id, decision="candidate", rationale="try it",
+                              proposal_id=proposal.id))
+        ids = dict(cond=cond.id, real=real.id, check=check.id, person=person.id, proposal=proposal.id)
+    manifest = export_study(study_id=study_id, out_dir=tmp_path)
+    conditions = read_jsonl(tmp_path / "conditions.jsonl")
+    assert [(c["id"], c["kind"]) for c in conditions] == [(ids["cond"], "assisted")]
+    dealt = read_jsonl(tmp_path / "assignments.jsonl")
+    assert [(d["id"], d["catch"], d["condition_id"], d["state"]) for d in dealt] == [
+        (ids["check"], True, None, "pending"), (ids["real"], False, ids["cond"], "done")]
+    people = read_jsonl(tmp_path / "participants.jsonl")
+    assert [(p["id"], p["external_id"], p["simulated"]) for p in people] == [(ids["person"], "PID-1", False)]
+    assert people[0]["attention"]["too_fast"] == 1 and people[0]["attention"]["status"] == "warn"
+    [answer] = read_jsonl(tmp_path / "questionnaires.jsonl")
+    assert (answer["helped"], answer["change"]) == (4, "shorter answers")
+    [prop] = read_jsonl(tmp_path / "proposals.jsonl")
+    [decision] = read_jsonl(tmp_path / "version_decisions.jsonl")
+    assert prop["text"] == "Quote more." and decision["proposal_id"] == ids["proposal"] == prop["id"]
+    assert manifest["files"]["assignments.jsonl"] == 2 and manifest["files"]["version_decisions.jsonl"] == 1
+    other = tmp_path / "other"
+    export_study(study_id=study_id + 1, out_dir=other)  # another study's export holds none of it
+    assert read_jsonl(other / "assignments.jsonl") == [] and read_jsonl(other / "participants.jsonl") == []
