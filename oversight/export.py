@@ -196,3 +196,19 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
+
+
+def export_zip(*, study_id: int) -> tuple[str, bytes]:
+    """The same export as one zip (file name, bytes), for a download from the Results page."""
+    import io
+    import tempfile
+    import zipfile
+
+    with tempfile.TemporaryDirectory(prefix="oversight-export-") as tmp:
+        manifest = export_study(study_id=study_id, out_dir=Path(tmp))
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(Path(tmp).iterdir()):
+                zf.write(path, arcname=path.name)
+    stamp = manifest["exported_at"][:16].replace(":", "").replace("-", "")
+    return f"study-{study_id}-{stamp}.zip", buf.getvalue()

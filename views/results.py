@@ -6,6 +6,7 @@ computed in `oversight.report` and `oversight.sandwich`; this page only draws it
 import plotly.graph_objects as go
 import streamlit as st
 
+from oversight.export import export_zip
 from oversight.report import dashboard, dashboard_options
 from oversight.sandwich import sandwich, table_rows, to_csv
 from oversight.sandwich_figures import figure_html, paired_figure, sandwich_figure
@@ -22,6 +23,24 @@ if user.role == "expert" and get_study(study_id).blind_review:
     st.stop()
 
 ALL = "All"
+
+
+def export_section() -> None:
+    """Admins: the whole study as one zip (it holds the gold answers)."""
+    if user.role != "admin":
+        return
+    st.divider()
+    st.subheader("Export")
+    st.caption("Everything needed to analyse the study elsewhere, gold answers included (admins only): items, "
+               "transcripts, judgments, reviews and final labels, the design as dealt, participants with their "
+               "attention status, questionnaires, proposals and version decisions. The same as "
+               "`python -m oversight export`.")
+    if st.button("Prepare the export"):
+        with st.spinner("Exporting…"):
+            st.session_state[f"export-{study_id}"] = export_zip(study_id=study_id)
+    if prepared := st.session_state.get(f"export-{study_id}"):
+        st.download_button(f"Download {prepared[0]}", data=prepared[1], file_name=prepared[0],
+                           mime="application/zip", type="primary")
 
 
 def plain(label: object) -> str:
@@ -98,6 +117,7 @@ if not rows:
     else:
         st.info("No final judgments yet: results appear here as participants and AI judges finish, "
                 "or when you import judged transcripts (e.g. the NYU debates).")
+    export_section()
     st.stop()
 
 tabs = st.tabs(["Accuracy", "Strategy versions", "Calibration", "Rounds", "Debaters", "Consultancy",
@@ -263,3 +283,5 @@ def sandwich_section() -> None:
 
 with tabs[7]:
     sandwich_section()
+
+export_section()

@@ -447,3 +447,26 @@ def test_sandwich_tab_empty_state(people):
     at = run_page("results", people["admin"], study=str(study_id))
     assert not at.exception
     assert "No final answers in any condition yet" in at.tabs[7].info[0].value
+
+
+def test_admins_download_the_study_export_from_the_results_page(judged):
+    import io
+    import json
+    import zipfile
+
+    _not_blind(judged["study"])
+    at = run_page("results", judged["admin"], study=str(judged["study"]))
+    next(b for b in at.button if b.label == "Prepare the export").click()
+    at.run()
+    assert not at.exception
+    [download] = [d for d in at.get("download_button") if d.proto.label.startswith("Download study-")]
+    expert = run_page("results", judged["expert"], study=str(judged["study"]))
+    assert "Prepare the export" not in [b.label for b in expert.button]  # the export holds the gold: admins only
+    from oversight.export import export_zip
+
+    name, data = export_zip(study_id=judged["study"])
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        assert {"items.jsonl", "judgments.csv", "assignments.jsonl", "participants.jsonl"} <= set(zf.namelist())
+    assert manifest["study_id"] == judged["study"] and manifest["counts"]["judgments"] > 0
+    assert name.startswith(f"study-{judged['study']}-") and download.proto.label.endswith(".zip")
