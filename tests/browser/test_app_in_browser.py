@@ -60,18 +60,18 @@ def test_a_participant_link_opens_the_participant_view_and_resumes(page, server)
     expect(page.get_by_role("heading", name="Before you begin")).to_be_visible()
     page.get_by_text("I have read this and agree").click()
     page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_text(re.compile(r"Task 1 of 6"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Task 1 of 7"))).to_be_visible()
     expect(page.get_by_role("heading", name="Question")).to_be_visible()
     question = page.locator('[data-testid="stText"]').filter(has_text="?").first.inner_text()
     page.reload()  # the personal link resumes at the same task
-    expect(page.get_by_text(re.compile(r"Task 1 of 6"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Task 1 of 7"))).to_be_visible()
     expect(page.get_by_text(question, exact=True)).to_be_visible()
     expect(page.get_by_text("Before you begin")).not_to_be_visible()  # consent is remembered
 
     db = sqlite3.connect(server["env"]["OVERSIGHT_DATABASE_URL"].removeprefix("sqlite:///"))
     states = db.execute("select a.state from assignment a join user u on u.id = a.participant_id "
                         "where u.consented_at is not null").fetchall()
-    assert len(states) == 6 and states.count(("active",)) == 1
+    assert len(states) == 7 and states.count(("active",)) == 1  # the demo's 6 items and 1 attention check
 
 
 def test_a_participant_link_cannot_reach_admin_pages(page, server):
@@ -102,9 +102,9 @@ def test_a_prolific_enrolment_link_creates_then_resumes_the_participant(page, se
     expect(page.get_by_role("heading", name="Before you begin")).to_be_visible()
     page.get_by_text("I have read this and agree").click()
     page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_text(re.compile(r"Task 1 of 6"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Task 1 of 7"))).to_be_visible()
     page.goto(mine.replace("X1", "X2"))  # a new Prolific session of the same participant resumes
-    expect(page.get_by_text(re.compile(r"Task 1 of 6"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Task 1 of 7"))).to_be_visible()
     page.goto(mine.replace("PROLIFIC_PID=5f00aa11", "PROLIFIC_PID="))
     expect(page.get_by_text("valid participant id")).to_be_visible()
 
