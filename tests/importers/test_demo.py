@@ -10,11 +10,15 @@ from oversight.importers import demo_items_path, import_path, parse_path
 
 def test_demo_items_parse_and_import(study_id):
     batch = parse_path(fmt="jsonl", path=demo_items_path())
-    passages = Counter(item.source_text for item in batch.items)
+    checks = [i for i in batch.items if i.split == "catch"]
+    questions = [i for i in batch.items if i.split != "catch"]
+    # Attention checks name their answer in the question and need no text.
+    assert len(checks) == 3 and all(i.source_text is None and i.options[i.gold_index] in i.question for i in checks)
+    passages = Counter(item.source_text for item in questions)
     assert 8 <= len(passages) and all(1 <= n <= 2 for n in passages.values())
     for text in passages:
         assert 150 <= len(text.split()) <= 400
-    for item in batch.items:
+    for item in questions:
         assert "demo" in item.tags and item.source_title and item.explanation
         assert len(item.options) in (2, 4) and 0 <= item.gold_index < len(item.options)
     assert {len(i.options) for i in batch.items} == {2, 4}
