@@ -89,7 +89,7 @@ def test_study_settings_are_saved_audited_and_bad_values_refused(page, ops):
     study = ops["settings_study"]
     sign_in(page, f"{ops['url']}/study_settings?study={study}", *ADMIN)
     expect(page.get_by_role("heading", name="Study settings")).to_be_visible()
-    per_person = page.get_by_role("spinbutton", name="Items per participant")
+    per_person = page.get_by_role("spinbutton", name=re.compile(r"^Items per participant"))
     url, currency = page.get_by_role("textbox", name="Completion redirect"), page.get_by_role("textbox", name="Currency")
     base, amount = page.get_by_role("spinbutton", name="Base pay"), page.get_by_role("spinbutton", name="Bonus amount")
     bonus = page.get_by_role("combobox", name="Bonus", exact=True)
@@ -167,7 +167,7 @@ def test_prolific_participants_return_with_their_code_and_are_paid_once(page, op
     expect(page.get_by_role("heading", name="Payments")).to_be_visible()
     expect(page.get_by_text("Base pay 1.50 GBP for finishing every task, and a bonus of 0.25 per correct "
                             "answer.")).to_be_visible()
-    owed = page.get_by_test_id("stDataFrame").filter(has_text="Prolific ID").locator("tbody tr")
+    owed = page.get_by_test_id("stDataFrame").filter(has_text="bonus").locator("tbody tr")
     expect(owed.locator("td")).to_have_text([re.compile("^P-"), "PID-RIGHT", "1.5", "0.25", "1.75",
                                              re.compile("^P-"), "PID-WRONG", "1.5", "0", "1.5"])
     page.get_by_role("button", name="Export payments").click()
