@@ -195,13 +195,14 @@ def _deal_once(user_id: int, study_id: int | None) -> int:
         user, study_id = _judge(s, user_id, study_id)
         if _dealt(s, user.id, study_id):
             return study_id
-        if user.role == "expert" and _reviewed_already(s, user, study_id):
-            raise ParticipationError(
-                "You have reviewed answers in this study, and reviews show the gold answers: your own answers "
-                "would no longer measure expert accuracy. Another expert answers its items.")
     try:
         with session_scope() as s:
             user, study_id = _judge(s, user_id, study_id)
+            # In the dealing transaction (on SQLite, serialised with every review's write).
+            if user.role == "expert" and _reviewed_already(s, user, study_id):
+                raise ParticipationError(
+                    "You have reviewed answers in this study, and reviews show the gold answers: your own answers "
+                    "would no longer measure expert accuracy. Another expert answers its items.")
             _ensure_assignments(s, user, study_id)
     except IntegrityError:
         pass
