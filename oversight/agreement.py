@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from sqlmodel import select
 
-from oversight.attention import excluded_participants, result_assignment
+from oversight.results_filter import people_left_out, result_assignment
 from oversight.db import session_scope
 from oversight.reviews import final_labels
 from oversight.rubrics import current_rubric
@@ -98,7 +98,7 @@ def agreement(*, study_id: int) -> Agreement:
                       .join(User, User.id == ExpertReview.expert_id)
                       .join(Assignment, Assignment.id == ExpertReview.assignment_id)
                       .where(ExpertReview.study_id == study_id, ExpertReview.kind == "review",
-                             result_assignment(excluded_participants(s, study_id)))
+                             result_assignment(people_left_out(s, study_id)))
                       .order_by(ExpertReview.id)).all()
         by_assignment: dict[int, list[ExpertReview]] = {}
         simulated_experts = set()
@@ -155,7 +155,7 @@ def alpha_interval(*, study_id: int, field_name: str = "outcome", resamples: int
     with session_scope(write=False) as s:
         rows = s.exec(select(ExpertReview).join(Assignment, Assignment.id == ExpertReview.assignment_id)
                       .where(ExpertReview.study_id == study_id, ExpertReview.kind == "review",
-                             result_assignment(excluded_participants(s, study_id)))
+                             result_assignment(people_left_out(s, study_id)))
                       .order_by(ExpertReview.id)).all()
     units: dict[int, dict[int, Any]] = {}
     for r in rows:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlmodel import select
 
-from oversight.attention import excluded_participants, result_assignment
+from oversight.results_filter import people_left_out, result_assignment
 from oversight.audit import log_event
 from oversight.reviews import final_labels
 from storage.models import Assignment, Condition, Strategy, VersionDecision
@@ -59,7 +59,7 @@ def success_counts(s, study_id: int, versions: Sequence[int]) -> dict[int, tuple
     labels = final_labels(study_id=study_id)
     rows = s.exec(select(Assignment.id, Assignment.strategy_id).where(
         Assignment.study_id == study_id, Assignment.strategy_id.in_(list(versions)),
-        result_assignment(excluded_participants(s, study_id)))).all()
+        result_assignment(people_left_out(s, study_id)))).all()
     counts = {v: [0, 0] for v in versions}
     for aid, sid in rows:
         outcome = labels.get(aid, {}).get("outcome")

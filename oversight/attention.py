@@ -9,7 +9,7 @@ study's thresholds: `excluded` at `attention_exclude` flags or more (0: never), 
 (0: never), else `ok`; an admin's override (include anyway / exclude) beats the thresholds, is stored on the
 participant and is in the audit log.
 
-Excluded participants' answers are not results (like practice answers: `result_assignment` and
+Excluded participants' answers are not results (like practice answers: `results_filter.result_assignment` and
 judgment_records), they earn no bonus and their base pay is held until an admin includes them (payments). Catch
 answers are never results. Computed on every read, so changing a threshold applies at once, to everyone.
 """
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
 from oversight.audit import log_event
@@ -92,8 +91,7 @@ def study_attention(s: Session, study: Study) -> list[Attention]:
         c = counts.setdefault(uid, [0, 0, 0])
         if catch and gold is not None:
             c[0] += 1
-            p = float(probs[gold]) if probs and gold < len(probs) else float(answer == gold)
-            c[1] += not is_correct(p)
+            c[1] += not is_correct(probs, gold, answer)
         seconds = _aware_seconds(started, submitted)
         if study.min_seconds_per_item > 0 and uid not in simulated and seconds is not None and seconds < study.min_seconds_per_item:
             c[2] += 1
@@ -117,18 +115,6 @@ def excluded_participants(s: Session, study_id: int) -> set[int]:
         return set(s.exec(select(User.id).where(User.study_id == study_id,
                                                 User.attention_override == "exclude")).all())
     return {a.user_id for a in study_attention(s, study) if a.status == "excluded"}
-
-
-def result_assignment(excluded: set[int]):
-    """A condition on Assignment: its answer can be a result (not practice, not a catch item, not by an
-    excluded participant)."""
-    cond = and_(Assignment.practice.is_(False), Assignment.catch.is_(False))
-    return and_(cond, Assignment.participant_id.notin_(excluded)) if excluded else cond
-
-
-def not_catch_item():
-    """A condition on Item: not an attention check (whoever answered it, e.g. an AI batch run)."""
-    return or_(Item.split.is_(None), Item.split != CATCH)
 
 
 def attention(*, study_id: int) -> tuple[Study, list[Attention]]:

@@ -30,7 +30,8 @@ from typing import Any
 from sqlmodel import SQLModel, select
 
 from oversight.db import session_scope
-from oversight.judgment_records import BATCH, judgment_records, is_result
+from oversight.judgment_records import BATCH, judgment_records
+from oversight.results_filter import is_result
 from oversight.reviews import final_labels
 from oversight.attention import study_attention
 from oversight.vocab import SIMULATED
@@ -130,7 +131,7 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
                     "answer_index": r.answer_index,
                     "gold_index": r.gold,
                     "p_correct": p,
-                    "correct": None if p is None else int(p > 0.5),
+                    "correct": None if r.correct is None else int(r.correct),
                     "seconds": r.seconds,
                     "created_at": _jsonable(r.created_at),
                 })

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from oversight.attention import excluded_participants, result_assignment
+from oversight.results_filter import people_left_out, result_assignment
 from oversight.audit import log_event
 from oversight.db import session_scope
 from oversight.vocab import SIMULATED
@@ -347,7 +347,7 @@ def _final_answers(s: Session, study_id: int) -> list[tuple[int, int, int, int |
                          Judgment.probabilities, User.external_study_id)
                   .join(Judgment, Judgment.assignment_id == Assignment.id)
                   .join(User, User.id == Assignment.participant_id)
-                  .where(Assignment.study_id == study_id, result_assignment(excluded_participants(s, study_id)),
+                  .where(Assignment.study_id == study_id, result_assignment(people_left_out(s, study_id)),
                          Assignment.strategy_id.is_not(None), Judgment.is_final == True,  # noqa: E712
                          Judgment.judge_kind == "human", User.role == "participant")).all()
     out = []

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import func
 from sqlmodel import Session, select
 
-from oversight.attention import excluded_participants, not_catch_item, result_assignment
+from oversight.results_filter import is_result, judge_group
 from oversight.db import session_scope
 from oversight.protocols.direct_qa import PROTOCOL as DIRECT_QA
-from oversight.vocab import is_correct
-from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Transcript, Turn
+from oversight.vocab import chosen_option, is_correct
+from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Transcript, Turn, User
 
 BATCH = 1000  # rows fetched at a time, so an export of a large study streams
 
@@ -64,6 +64,7 @@ class JudgmentRecord:
     assignment_id: int | None = None
     judge_id: int | None = None
     created_at: datetime | None = None
+    judge_group: str | None = None  # results_filter.judge_group: "participant", "expert", or None (AI, imported)
 
     @property
     def p_correct(self) -> float | None:
@@ -71,8 +72,14 @@ class JudgmentRecord:
 
     @property
     def correct(self) -> bool | None:
-        value = self.p_correct
-        return None if value is None else is_correct(value)
+        """`vocab.is_correct`: the gold option has the largest probability, strictly; None without gold."""
+        if self.gold is None or (not self.probabilities and self.answer_index is None):
+            return None
+        return is_correct(self.probabilities, self.gold, self.answer_index)
+
+    def sides_with(self, option: int) -> bool:
+        """The judgment chose `option` (the scoring rule applied to that option: strictly the likeliest)."""
+        return is_correct(self.probabilities, option, self.answer_index)
 
     @property
     def p_chosen(self) -> float | None:
@@ -84,11 +91,7 @@ class JudgmentRecord:
     @property
     def chosen(self) -> int | None:
         """The answer with the highest probability; None on a tie."""
-        if self.probabilities:
-            top = max(self.probabilities)
-            best = [i for i, p in enumerate(self.probabilities) if p == top]
-            return best[0] if len(best) == 1 else None
-        return self.answer_index
+        return chosen_option(self.probabilities, self.answer_index)
 
     def p_of(self, option: int | None) -> float | None:
         """The probability this judgment put on an option (1/0 from a bare answer)."""
@@ -112,19 +115,12 @@ def _roles_by_transcript(s: Session, study_id: int) -> dict[int, dict]:
     return {tid: dict(roles) for tid, meta in rows if (roles := (meta or {}).get("roles"))}
 
 
-def is_result(s: Session, study_id: int):
-    """A condition on a query joined to Item and outer-joined to Assignment: the judgment is a result. Answers on
-    practice items (given with feedback) and on catch items (attention checks) never are, nor the answers of
-    participants the attention checks exclude (oversight.attention)."""
-    excluded = excluded_participants(s, study_id)
-    return and_(or_(Assignment.id.is_(None), result_assignment(excluded)), not_catch_item())
-
-
 def judgment_records(s: Session, *, study_id: int, final_only: bool = False,
                      gold_only: bool = True) -> Iterator[JudgmentRecord]:
     """The study's judgments (only final ones with `final_only`; also those on items without gold unless
-    `gold_only`) as records, ordered by id, streamed from session `s`. Judgments on practice and catch items, and
-    those of participants excluded by the attention checks, are never results: they are left out."""
+    `gold_only`) as records, ordered by id, streamed from session `s`. Only results count
+    (oversight.results_filter): practice, catch, excluded, preview and (outside a dry run) simulated answers are
+    left out."""
     statement = (
         select(
             Judgment.id, Judgment.item_id, Judgment.probabilities, Judgment.answer_index, Judgment.judge_kind,
@@ -134,12 +130,13 @@ def judgment_records(s: Session, *, study_id: int, final_only: bool = False,
             Transcript.id.label("transcript_id"), Transcript.external_id.label("transcript_external_id"),
             Transcript.setting, Transcript.origin, Transcript.tags.label("transcript_tags"),
             Transcript.strategy_id.label("transcript_strategy_id"),
-            Assignment.strategy_id.label("assignment_strategy_id"), Assignment.arm,
+            Assignment.strategy_id.label("assignment_strategy_id"), Assignment.arm, User.role.label("judge_role"),
         )
         .join(Item, Item.id == Judgment.item_id)
         .outerjoin(ItemGold, ItemGold.item_id == Judgment.item_id)
         .outerjoin(Transcript, Transcript.id == Judgment.transcript_id)
         .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
+        .outerjoin(User, User.id == Judgment.judge_id)
         .where(Item.study_id == study_id, is_result(s, study_id))
         .order_by(Judgment.id)
     )
@@ -163,6 +160,7 @@ def judgment_records(s: Session, *, study_id: int, final_only: bool = False,
             rounds=rounds.get(t_id, 0) if t_id is not None else None, roles=roles.get(t_id, {}),
             item_external_id=row.item_external_id, transcript_external_id=row.transcript_external_id,
             assignment_id=row.assignment_id, judge_id=row.judge_id, created_at=row.created_at,
+            judge_group=judge_group(row.judge_role) if row.judge_kind == "human" else None,
         )
 
 

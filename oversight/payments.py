@@ -24,7 +24,6 @@ from sqlmodel import select
 from oversight.attention import excluded_participants
 from oversight.audit import log_event
 from oversight.db import session_scope
-from oversight.judgment_records import p_correct
 from oversight.protocols.registry import get_protocol
 from oversight.protocols.scoring import judge_score
 from oversight.vocab import SIMULATED, is_correct
@@ -69,7 +68,7 @@ def uniform_score(rule: str, n_options: int) -> float:
 
 def answer_bonus(study: Study, *, probabilities: list[float], gold: int, scoring: str) -> float:
     if study.bonus_rule == "per_correct":
-        return study.bonus_amount if is_correct(p_correct(probabilities, None, gold)) else 0.0
+        return study.bonus_amount if is_correct(probabilities, gold) else 0.0
     if study.bonus_rule == "score":
         score = judge_score(probabilities=probabilities, correct_index=gold, rule=scoring, turns=0, penalty=0)
         return study.bonus_amount * max(0.0, score - uniform_score(scoring, len(probabilities)))

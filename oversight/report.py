@@ -43,9 +43,9 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from oversight.db import session_scope
-from oversight.judgment_records import JudgmentRecord, load_judgments, is_result
+from oversight.judgment_records import JudgmentRecord, load_judgments
+from oversight.results_filter import is_result
 from oversight.sandwich import sandwich, to_json
-from oversight.vocab import is_correct
 from storage.models import Assignment, Item, Judgment, Strategy, Study, Transcript, User
 
 Z95 = 1.959963984540054
@@ -65,10 +65,12 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float | Non
     return low, high
 
 
-def summarise(values: list[float]) -> dict[str, Any]:
-    """n, accuracy (share above 0.5), mean probability on gold, and the Wilson interval."""
+def summarise(records: list[JudgmentRecord]) -> dict[str, Any]:
+    """n, accuracy (`vocab.is_correct`: the gold option strictly likeliest), mean probability on gold, and the
+    Wilson interval."""
+    values = [r.p_correct for r in records]
     n = len(values)
-    correct = sum(1 for v in values if is_correct(v))
+    correct = sum(1 for r in records if r.correct)
     low, high = wilson_interval(correct, n)
     return {
         "n": n,
@@ -112,9 +114,9 @@ def _scored(records: Iterable[JudgmentRecord]) -> list[JudgmentRecord]:
 def accuracy_by(records: Iterable[JudgmentRecord], key: Callable[[JudgmentRecord], Hashable],
                 names: Sequence[str]) -> list[dict[str, Any]]:
     """Final judgments grouped by `key` (a tuple, one value per name in `names`), summarised, sorted by key."""
-    groups: dict[Any, list[float]] = defaultdict(list)
+    groups: dict[Any, list[JudgmentRecord]] = defaultdict(list)
     for r in _scored(records):
-        groups[key(r)].append(r.p_correct)
+        groups[key(r)].append(r)
     return [{**dict(zip(names, k)), **summarise(v)} for k, v in sorted(groups.items(), key=lambda kv: _sort_key(kv[0]))]
 
 
@@ -135,10 +137,10 @@ def accuracy_by_rounds(records: Iterable[JudgmentRecord]) -> list[dict[str, Any]
 
 def accuracy_by_strategy(records: Iterable[JudgmentRecord], strategies: dict[int, Any]) -> list[dict[str, Any]]:
     """Live final judgments per (strategy version, judge kind); `strategies` maps id -> Strategy (or None)."""
-    groups: dict[tuple[int, str], list[float]] = defaultdict(list)
+    groups: dict[tuple[int, str], list[JudgmentRecord]] = defaultdict(list)
     for r in _scored(records):
         if r.origin != "imported" and r.strategy_id is not None:
-            groups[(r.strategy_id, r.judge_kind)].append(r.p_correct)
+            groups[(r.strategy_id, r.judge_kind)].append(r)
 
     def order(kv):
         (sid, kind), _ = kv
@@ -207,15 +209,15 @@ def debate_win_rates(records: Iterable[JudgmentRecord]) -> list[dict[str, Any]]:
         a, b = r.roles.get("debater_a") or {}, r.roles.get("debater_b") or {}
         if not r.is_final or a.get("argues") is None or b.get("argues") is None:
             continue
-        pa, pb = r.p_of(a["argues"]), r.p_of(b["argues"])
-        if pa is None or pb is None:
+        if r.p_of(a["argues"]) is None or r.p_of(b["argues"]) is None:
             continue
+        pa, pb = r.sides_with(a["argues"]), r.sides_with(b["argues"])
         honest_a, honest_b = _honest(a, r.gold), _honest(b, r.gold)
         if honest_a == honest_b:
             continue  # both or neither honest: no honest/dishonest contest to count
         p_honest, p_dishonest = (pa, pb) if honest_a else (pb, pa)
-        groups[(r.setting, r.judge_kind)].append({"a": is_correct(pa), "b": is_correct(pb), "honest": is_correct(p_honest),
-                                                  "dishonest": is_correct(p_dishonest), "honest_is_a": honest_a})
+        groups[(r.setting, r.judge_kind)].append({"a": pa, "b": pb, "honest": p_honest,
+                                                  "dishonest": p_dishonest, "honest_is_a": honest_a})
     rows = []
     for (setting, kind), games in sorted(groups.items()):
         n = len(games)
@@ -251,10 +253,10 @@ def consultancy_by_honesty(records: Iterable[JudgmentRecord]) -> list[dict[str, 
         groups[(r.setting, r.judge_kind, _honest(c, r.gold))].append(r)
     rows = []
     for (setting, kind, honest), rs in sorted(groups.items()):
-        sided = sum(1 for r in rs if is_correct(r.p_of(r.roles["consultant"]["argues"]) or 0))
+        sided = sum(1 for r in rs if r.sides_with(r.roles["consultant"]["argues"]))
         win = rate(sided, len(rs))
         rows.append({"setting": setting, "judge_kind": kind, "consultant": "honest" if honest else "dishonest",
-                     **summarise([r.p_correct for r in rs]),
+                     **summarise(rs),
                      "consultant_win_rate": win["rate"], "consultant_ci_low": win["ci_low"],
                      "consultant_ci_high": win["ci_high"]})
     return rows

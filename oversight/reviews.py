@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from oversight.attention import excluded_participants, result_assignment
+from oversight.results_filter import people_left_out, result_assignment
 from oversight.audit import log_event
 from oversight.db import session_scope
 from oversight.vocab import SIMULATED
@@ -209,7 +209,7 @@ def review_queue(*, study_id: int, expert_id: int, condition_id: int | None = No
              .outerjoin(Condition, Condition.id == Assignment.condition_id)
              .outerjoin(Strategy, Strategy.id == Assignment.strategy_id)
              .where(Assignment.study_id == study_id, Assignment.state == "done",
-                    result_assignment(excluded_participants(s, study_id)), Assignment.participant_id != user.id))
+                    result_assignment(people_left_out(s, study_id)), Assignment.participant_id != user.id))
         if condition_id is not None:
             q = q.where(Assignment.condition_id == condition_id)
         if strategy_id is not None:
@@ -448,7 +448,7 @@ def review_filters(*, study_id: int, expert_id: int) -> ReviewFilters:
             raise ReviewError(f"no study with id {study_id}")
         finished = s.exec(select(Assignment.id).where(
             Assignment.study_id == study_id, Assignment.state == "done",
-            result_assignment(excluded_participants(s, study_id)))).all()
+            result_assignment(people_left_out(s, study_id)))).all()
         conditions = s.exec(select(Condition.id, Condition.name).where(Condition.study_id == study_id)
                             .order_by(Condition.position, Condition.id)).all()
         strategies = []

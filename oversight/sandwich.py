@@ -40,7 +40,7 @@ from sqlmodel import select
 
 from oversight.db import session_scope
 from oversight.judgment_records import load_judgments
-from oversight.vocab import SIMULATED, is_correct
+from oversight.vocab import SIMULATED
 from storage.models import Assignment, Condition, Strategy, Study, User
 
 RESAMPLES = 2000
@@ -291,9 +291,9 @@ def sandwich(*, study_id: int, seed: int = SEED, resamples: int = RESAMPLES) -> 
     simulated = False
     model_conditions = [c for c in conditions if c.kind == "model"]
     for r in load_judgments(study_id=study_id, final_only=True):
-        if r.p_correct is None:
+        if r.correct is None:
             continue
-        hit = int(is_correct(r.p_correct))
+        hit = int(r.correct)
         dealt = assignments.get(r.assignment_id) if r.assignment_id is not None else None
         if dealt is not None and dealt[1]:
             continue  # practice items are excluded from every result

@@ -246,7 +246,6 @@ def _review(study_id: int, expert_ids: list[int], skill: Skill, rng: random.Rand
 def _outcomes(study_id: int) -> dict[int, tuple[bool, bool, bool]]:
     """Per finished assignment: whether its final answer was right, whether a model helped, and whether the
     answer was confident (p > 0.8 on the chosen answer)."""
-    from oversight.judgment_records import p_correct
     from oversight.vocab import is_correct
     from storage.models import Judgment
 
@@ -257,7 +256,7 @@ def _outcomes(study_id: int) -> dict[int, tuple[bool, bool, bool]]:
                       .join(Condition, Condition.id == Assignment.condition_id, isouter=True)
                       .where(Assignment.study_id == study_id, Judgment.is_final, Judgment.judge_kind == "human")
                       ).all()
-    return {a.id: (is_correct(p_correct(j.probabilities, j.answer_index, g.gold_index)),
+    return {a.id: (is_correct(j.probabilities, g.gold_index, j.answer_index),
                    c is not None and c.kind == "assisted", max(j.probabilities or [0]) > 0.8)
             for a, j, g, c in rows}
 

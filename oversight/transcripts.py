@@ -137,7 +137,7 @@ def list_transcripts(*, study_id: int, setting: str | None = None, strategy_id: 
                 rows.append(TranscriptRow(
                     id=t.id, external_id=t.external_id, setting=t.setting, origin=t.origin, status=t.status,
                     strategy=strategy_label(st), question=question, judge=final.judge_kind if final else None,
-                    p_correct=p, correct=None if p is None else is_correct(p), rounds=int(rounds.get(tid) or 0),
+                    p_correct=p, correct=None if p is None else is_correct(final.probabilities, gold, final.answer_index), rounds=int(rounds.get(tid) or 0),
                     tags=list(t.tags or []), created_at=t.created_at,
                 ))
     return TranscriptPage(rows=rows, total=len(ids), offset=offset, limit=limit)
@@ -201,6 +201,7 @@ class JudgmentView:
     is_final: bool
     p_correct: float | None
     created_at: datetime | None
+    correct: bool | None = None  # vocab.is_correct; None without gold
 
 
 @dataclass(frozen=True)
@@ -279,7 +280,8 @@ def _judgment_view(j: Judgment, gold: int | None) -> JudgmentView:
     return JudgmentView(id=j.id, judge_kind=j.judge_kind, judge_name=j.judge_name or "", round=j.round or 0,
                         probabilities=[float(p) for p in (j.probabilities or [])], answer_index=j.answer_index,
                         rationale=j.rationale or "", seconds=j.seconds, is_final=bool(j.is_final),
-                        p_correct=_p_on(j, gold) if gold is not None else None, created_at=j.created_at)
+                        p_correct=_p_on(j, gold) if gold is not None else None, created_at=j.created_at,
+                        correct=None if gold is None else is_correct(j.probabilities, gold, j.answer_index))
 
 
 def blinded(detail: TranscriptDetail) -> TranscriptDetail:

@@ -34,9 +34,23 @@ def option_letter(index: int) -> str:
     return chr(ord("A") + index) if 0 <= index < MAX_OPTIONS else str(index + 1)
 
 
-def is_correct(p_correct: float) -> bool:
-    """A judgment counts as correct when it puts more than half its probability on the gold answer."""
-    return p_correct > 0.5
+def chosen_option(probabilities, answer_index: int | None = None) -> int | None:
+    """The option a judgment chose: the one with the largest probability, strictly (a tie chooses none). Without
+    probabilities, the bare answer index."""
+    if probabilities:
+        probs = [float(p) for p in probabilities]
+        top = max(probs)
+        best = [i for i, p in enumerate(probs) if p == top]
+        return best[0] if len(best) == 1 else None
+    return answer_index
+
+
+def is_correct(probabilities, gold: int, answer_index: int | None = None) -> bool:
+    """THE scoring rule, used by every figure, page, command, lab and export: a judgment is correct when the gold
+    option has the largest probability, strictly (a tie is not correct). With two options this is p(gold) > 0.5,
+    the NYU convention; with four, 0.4 on the gold and 0.2 on each other option is correct. A judgment with no
+    probabilities is correct when its bare answer is the gold one."""
+    return gold is not None and chosen_option(probabilities, answer_index) == gold
 
 
 def probabilities_from_confidence(n_options: int, answer: int, confidence: float) -> list[float]:

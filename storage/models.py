@@ -48,6 +48,8 @@ class User(SQLModel, table=True):
     # An admin's decision on a participant flagged by the attention checks: "include" | "exclude" | None (the
     # thresholds decide), see oversight/attention.py.
     attention_override: str | None = None
+    # A staff member taking a study as a participant (preview mode): their answers are never results and never paid.
+    preview_by: int | None = Field(default=None, foreign_key="user.id")
 
 
 class Study(SQLModel, table=True):
@@ -55,7 +57,9 @@ class Study(SQLModel, table=True):
     name: str = Field(index=True)
     description: str = ""
     instructions: str = ""
-    status: str = "open"  # open | closed
+    status: str = "open"  # draft | open | closed
+    # A dry-run copy (oversight/simulate.py) points at the study it copies; its simulated people are its results.
+    dry_run_of: int | None = Field(default=None, foreign_key="study.id", index=True)
     consent_text: str = ""
     # How many items each participant gets (None: every item of the study).
     items_per_participant: int | None = None
@@ -176,10 +180,25 @@ class Assignment(SQLModel, table=True):
     practice: bool = False  # a practice item: feedback shown, excluded from results
     catch: bool = False  # an attention check (known answer, no feedback), never a result
     state: str = "pending"  # pending | active | done | skipped
+    # Thompson sampling: the probability the dealt version had of being drawn (for inverse-probability weights).
+    allocation_probability: float | None = None
     position: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     completed_at: datetime | None = None
+
+
+class DesignPlace(SQLModel, table=True):
+    """A person's place (slot) in a study's design, given on their first deal in arrival order; a later arrival
+    may take over the slot of someone who left (oversight.dealing), so slots can repeat."""
+
+    __table_args__ = (UniqueConstraint("study_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    role: str  # participant | expert: each has its own sequence of slots
+    slot: int
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class Transcript(SQLModel, table=True):
@@ -242,6 +261,8 @@ class Judgment(SQLModel, table=True):
     rationale: str = ""
     seconds: float | None = None
     is_final: bool = False
+    # Which answer form a person used (oversight.vocab.ANSWER_FORMS); None for model and imported judgments.
+    answer_form: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 

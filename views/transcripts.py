@@ -57,14 +57,14 @@ def probs_text(probabilities: list[float], gold: int | None) -> str:
     return " · ".join(parts)
 
 
-def verdict(p: float) -> str:
-    return ":green[**right**]" if p > 0.5 else ":red[**wrong**]"
+def verdict(correct: bool) -> str:
+    return ":green[**right**]" if correct else ":red[**wrong**]"
 
 
 def judgment_line(j, gold: int | None, title: str) -> str:
     bits = [f"**{escape_markdown(title)}**", escape_markdown(probs_text(j.probabilities, gold))]
     if j.p_correct is not None:
-        bits.append(f"p(correct) {j.p_correct:.2f} {verdict(j.p_correct)}")
+        bits.append(f"p(correct) {j.p_correct:.2f} {verdict(bool(j.correct))}")
     if j.is_final:
         bits.append("final")
     if j.seconds is not None:
@@ -195,7 +195,7 @@ if detail.explanation:
 m1, m2, m3, m4 = st.columns(4)
 final = detail.final
 m1.metric("Judge final p(correct)", "—" if final is None or final.p_correct is None else f"{final.p_correct:.2f}")
-m2.metric("Correct", "—" if final is None or final.p_correct is None else ("yes" if final.p_correct > 0.5 else "no"))
+m2.metric("Correct", "—" if final is None or final.p_correct is None else ("yes" if final.correct else "no"))
 m3.metric("Rounds", max((r.round for r in detail.rounds), default=0))
 m4.metric("Verified quotes", detail.n_quotes)
 if final is not None:

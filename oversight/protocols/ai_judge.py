@@ -98,7 +98,7 @@ def judge_transcripts(*, study_id: int, tag: str | None = None, limit: int | Non
             progress(k, len(todo), f"transcript {tid}")
         j = judge_transcript(transcript_id=tid, model_name=model.name)
         if j.item_id in gold:
-            correct.append(is_correct(j.probabilities[gold[j.item_id]]))
+            correct.append(is_correct(j.probabilities, gold[j.item_id]))
     if progress:
         progress(len(todo), len(todo), "done")
     return {"n": len(todo), "model": model.name,

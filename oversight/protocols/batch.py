@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import select
 
-from oversight.attention import not_catch_item
+from oversight.results_filter import not_catch_item
 from oversight.db import session_scope
 from oversight.models import model_for_role
 from oversight.prompts import check_prompt
@@ -107,8 +107,8 @@ def run_item(*, item_id: int, strategy_id: int, judge_name: str, tags: tuple[str
         return ItemOutcome(item_id, tid, len(state.reports), None, None, error="no final answer")
     with session_scope(write=False) as s:
         gold = s.get(ItemGold, item_id).gold_index
-    p = state.reports[-1].probabilities[gold]
-    return ItemOutcome(item_id, tid, len(state.reports), p, is_correct(p))
+    final = state.reports[-1].probabilities
+    return ItemOutcome(item_id, tid, len(state.reports), final[gold], is_correct(final, gold))
 
 
 def _finished_under(study_id: int, strategy_id: int, tag: str) -> set[int]:
