@@ -17,14 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from oversight.allocation import choose_version
-from oversight.attention import CATCH
 from oversight.audit import log_event
 from oversight.payments import completion_link
 from oversight.conditions import DEALT_KINDS
 from oversight.db import session_scope
 from oversight.dealing import deal, group_items
+from oversight.eligibility import condition_protocol, design_pool
 from oversight.protocols import live
-from oversight.protocols.base import ItemFacts
 from oversight.protocols.direct_qa import PROTOCOL as DIRECT_QA
 from oversight.protocols.registry import get_protocol
 from storage.models import (Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, Strategy, Study, User,
@@ -93,12 +92,6 @@ def _dealt_conditions(s, study_id: int, role: str) -> list[Condition | None]:
     return rows or [None]
 
 
-def _protocol_of(s, condition: Condition | None):
-    strategy = s.get(Strategy, condition.strategy_id) if condition and condition.strategy_id else None
-    protocol = get_protocol(strategy.protocol) if strategy else DIRECT_QA
-    return protocol, protocol.parse_rules(strategy.rules if strategy else {})
-
-
 def _index(s, user: User, study_id: int) -> int:
     """The person's place in the design: the rank of their id among the study's participants (experts: among
     experts). Ids only grow, so a later enrolment never moves anyone already dealt, and two tabs agree."""
@@ -115,28 +108,20 @@ def _ensure_assignments(s, user: User, study_id: int) -> None:
     if _dealt(s, user.id, study_id):
         return
     study = s.get(Study, study_id)
-    items = list(s.exec(select(Item).where(Item.study_id == study_id).order_by(Item.id)).all())
-    gold = set(s.exec(select(ItemGold.item_id).where(ItemGold.item_id.in_([i.id for i in items]))).all())
     conditions = _dealt_conditions(s, study_id, user.role)
-    protocols = {c.id if c else None: _protocol_of(s, c) for c in conditions}
-
-    def runs_everywhere(item: Item) -> bool:
-        facts = ItemFacts(len(item.options), bool(item.source_text), item.id in gold)
-        return all(p.cannot_run(facts, rules) is None for p, rules in protocols.values())
-
-    # Catch items run as direct QA alone, whatever the conditions; they need a gold answer to be checked.
-    catch_pool = [i.id for i in items if i.split == CATCH and i.id in gold] if user.role != "expert" else []
-    items = [i for i in items if i.split != CATCH and runs_everywhere(i)]
     expert = user.role == "expert"
-    pool = [i.id for i in items if i.split == "practice"] if not expert else []
-    real = [i for i in items if i.id not in set(pool)] if pool else items
+    pool = design_pool(s, study_id, conditions)
+    # Catch items run as direct QA alone, whatever the conditions; experts get none.
+    catch_pool = pool.catch if not expert else []
+    real = pool.real
     groups = group_items([(i.id, (i.source_title or "") + "\x00" + (i.source_text or "")
                            if (i.source_text or i.source_title) else None) for i in real])
+    protocols = {c.id if c else None: condition_protocol(s, c) for c in conditions}
     by_id = {c.id: c for c in conditions if c is not None}
     dealt = deal(participant_index=_index(s, user, study_id), groups=groups,
                  conditions=[c.id if c else None for c in conditions],
                  design="within" if expert else study.design, items_per_participant=study.items_per_participant,
-                 practice_items=0 if expert else study.practice_items, practice_pool=pool,
+                 practice_items=0 if expert else study.practice_items, practice_pool=pool.practice,
                  catch_items=study.catch_items, catch_pool=catch_pool, seed=study_id)
     # A catch item looks like the study's own direct-QA tasks: under the alone condition's direct-QA strategy
     # when it has one (the same page and controls), else plain direct QA.
