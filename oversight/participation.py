@@ -23,6 +23,7 @@ from oversight.conditions import DEALT_KINDS
 from oversight.db import session_scope
 from oversight.dealing import deal, group_items
 from oversight.eligibility import condition_protocol, design_pool
+from oversight.places import take_place
 from oversight.protocols import live
 from oversight.protocols.direct_qa import PROTOCOL as DIRECT_QA
 from oversight.protocols.registry import get_protocol
@@ -92,22 +93,16 @@ def _dealt_conditions(s, study_id: int, role: str) -> list[Condition | None]:
     return rows or [None]
 
 
-def _index(s, user: User, study_id: int) -> int:
-    """The person's place in the design: the rank of their id among the study's participants (experts: among
-    experts). Ids only grow, so a later enrolment never moves anyone already dealt, and two tabs agree."""
-    if user.role == "expert":
-        where = (User.role == "expert",)
-    else:
-        where = (User.role == "participant", User.study_id == study_id)
-    return s.exec(select(func.count()).select_from(User).where(*where, User.id < user.id)).one()
-
-
 def _ensure_assignments(s, user: User, study_id: int) -> None:
-    """Deal this person's items once by the study's balanced design (oversight.dealing). Only items that every
-    dealt condition's protocol can run on are in the design, so the balance holds exactly."""
+    """Deal this person's items once by the study's balanced design (oversight.dealing), from their place in it
+    (oversight.places: given now, on their first deal, in arrival order). Only items that every dealt condition's
+    protocol can run on are in the design, so the balance holds exactly. Experts get the study's practice items
+    (split "practice") as practice, with their answer shown after, like participants; never a real item set aside
+    as practice, so they answer every real item."""
+    # The study row lock orders arrivals on PostgreSQL (as enrolment caps do); SQLite serialises writers.
+    study = s.exec(select(Study).where(Study.id == study_id).with_for_update()).one()
     if _dealt(s, user.id, study_id):
         return
-    study = s.get(Study, study_id)
     conditions = _dealt_conditions(s, study_id, user.role)
     expert = user.role == "expert"
     pool = design_pool(s, study_id, conditions)
@@ -118,11 +113,12 @@ def _ensure_assignments(s, user: User, study_id: int) -> None:
                            if (i.source_text or i.source_title) else None) for i in real])
     protocols = {c.id if c else None: condition_protocol(s, c) for c in conditions}
     by_id = {c.id: c for c in conditions if c is not None}
-    dealt = deal(participant_index=_index(s, user, study_id), groups=groups,
+    dealt = deal(participant_index=take_place(s, user, study_id), groups=groups,
                  conditions=[c.id if c else None for c in conditions],
                  design="within" if expert else study.design, items_per_participant=study.items_per_participant,
-                 practice_items=0 if expert else study.practice_items, practice_pool=pool.practice,
-                 catch_items=study.catch_items, catch_pool=catch_pool, seed=study_id)
+                 practice_items=study.practice_items if pool.practice or not expert else 0,
+                 practice_pool=pool.practice, catch_items=study.catch_items, catch_pool=catch_pool, seed=study_id,
+                 person=user.id)
     # A catch item looks like the study's own direct-QA tasks: under the alone condition's direct-QA strategy
     # when it has one (the same page and controls), else plain direct QA.
     catch_strategy = next((c.strategy_id for c in conditions if c is not None and c.kind == "alone"
@@ -173,8 +169,8 @@ def _dealt(s, user_id: int, study_id: int) -> bool:
 
 
 def _deal_once(user_id: int, study_id: int | None) -> int:
-    """Deal in a transaction of its own; when another tab dealt first (the unique participant+item constraint
-    refuses the second set), its set stands. Every page run asks, so the usual answer (dealt already) is a read:
+    """Deal in a transaction of its own; when another tab dealt first (the unique participant+item and
+    study+person place constraints refuse the second set), its set stands. Every page run asks, so the usual answer (dealt already) is a read:
     on SQLite a write transaction would queue behind every participant's answer."""
     with session_scope(write=False) as s:
         user, study_id = _judge(s, user_id, study_id)
