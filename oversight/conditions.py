@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func
+from sqlalchemy import and_, case, func
 from sqlmodel import select
 
 from oversight.audit import log_event
 from oversight.db import session_scope
+from oversight.dealing import block_size
+from oversight.places import places
+from oversight.results_filter import people_left_out, result_assignment
 from oversight.vocab import SIMULATED
 from oversight.protocols.base import Protocol
 from oversight.protocols.registry import get_protocol
@@ -145,36 +148,50 @@ class ConditionCount:
     name: str
     kind: str
     strategy_id: int | None
-    assignments: int
-    done: int
+    assignments: int  # real tasks dealt under it (practice and catch excluded), to anyone
+    done: int  # of them, answered
     items: int  # distinct items dealt under it (practice excluded)
     practice: int
+    results: int = 0  # answered real tasks that are results (not by someone left out: excluded, preview, simulated)
 
 
 def design_summary(*, study_id: int) -> list[ConditionCount]:
-    """The design at a glance: each condition with how many assignments and items it has so far."""
+    """The design at a glance: each condition with how many tasks and items it has so far, and how many of its
+    answers are results (oversight.results_filter)."""
     with session_scope(write=False) as s:
         conds = s.exec(select(Condition).where(Condition.study_id == study_id)
                        .order_by(Condition.position, Condition.id)).all()
+        left_out = people_left_out(s, study_id)
+        answered = Assignment.state == "done"
         rows = s.exec(select(Assignment.condition_id, Assignment.practice, func.count(),
-                             func.sum(case((Assignment.state == "done", 1), else_=0)),
-                             func.count(func.distinct(Assignment.item_id)))
-                      .where(Assignment.study_id == study_id)
+                             func.sum(case((answered, 1), else_=0)),
+                             func.count(func.distinct(Assignment.item_id)),
+                             func.sum(case((and_(answered, result_assignment(left_out)), 1), else_=0)))
+                      .where(Assignment.study_id == study_id, Assignment.catch.is_(False))
                       .group_by(Assignment.condition_id, Assignment.practice)).all()
-    real = {cid: (n, int(done or 0), items) for cid, practice, n, done, items in rows if not practice}
-    practice = {cid: n for cid, is_practice, n, _, _ in rows if is_practice}
-    return [ConditionCount(c.id, c.name, c.kind, c.strategy_id, *real.get(c.id, (0, 0, 0)), practice.get(c.id, 0))
+    real = {cid: (n, int(done or 0), items) for cid, practice, n, done, items, _ in rows if not practice}
+    results = {cid: int(r or 0) for cid, practice, _, _, _, r in rows if not practice}
+    practice = {cid: n for cid, is_practice, n, _, _, _ in rows if is_practice}
+    return [ConditionCount(c.id, c.name, c.kind, c.strategy_id, *real.get(c.id, (0, 0, 0)), practice.get(c.id, 0),
+                           results.get(c.id, 0))
             for c in conds]
 
 
+def _answered_results(s, study_id: int):
+    """Answered real tasks under the conditions dealt to people, whose answers are results."""
+    return (Assignment.study_id == study_id, Assignment.state == "done",
+            result_assignment(people_left_out(s, study_id)), Condition.kind.in_(DEALT_KINDS))
+
+
 def balance(*, study_id: int) -> dict[int, dict[int, int]]:
-    """Real (non-practice) assignments per item and dealt condition: {item_id: {condition_id: n}}. Balanced when
-    each item's counts are equal across the conditions dealt to people (exactly so after complete blocks)."""
+    """ANSWERED real assignments per item and condition dealt to people, counting only answers that are results
+    (oversight.results_filter: not practice, catch, excluded, preview, or simulated outside a dry run):
+    {item_id: {condition_id: n}}. Balanced when each item's counts are equal across those conditions, which the
+    design guarantees for the people who complete a block (see `balance_check`)."""
     with session_scope(write=False) as s:
         rows = s.exec(select(Assignment.item_id, Assignment.condition_id, func.count())
                       .join(Condition, Condition.id == Assignment.condition_id)
-                      .where(Assignment.study_id == study_id, Assignment.practice.is_(False),
-                             Condition.kind.in_(DEALT_KINDS))
+                      .where(*_answered_results(s, study_id))
                       .group_by(Assignment.item_id, Assignment.condition_id)).all()
     out: dict[int, dict[int, int]] = {}
     for item_id, cid, n in rows:
@@ -207,20 +224,73 @@ def run_model_condition(*, condition_id: int, user_id: int | None = None, limit:
 
 @dataclass(frozen=True)
 class BalanceCheck:
-    items: int  # items dealt (for real) under the conditions dealt to people
-    balanced: int  # of them, those with equal counts in every such condition
-    simulated: int  # simulated people among the study's participants (figures include them)
+    items: int  # items answered (for real, as results) under the conditions dealt to people
+    balanced: int  # of them, those answered equally often under every such condition
+    simulated: int  # simulated people whose answers count (only in a dry run: elsewhere they are left out)
+    blocks: int = 0  # complete blocks: every place of the block held by someone who answered all their real tasks
+    block_size: int = 1  # places per block (the Williams rows, or one per condition in a between design)
+    answered: int = 0  # answered real tasks counted
+    block_items: int = 0  # items answered within the complete blocks (by the people completing their places)
+    block_balanced: int = 0  # of them, answered equally often under every condition (the design's promise)
+
+
+def _place_completers(s, study_id: int) -> dict[int, int]:
+    """Each place's first holder whose answers are results and who answered every real task they were dealt
+    (oversight.places); places nobody completed are absent."""
+    left_out = people_left_out(s, study_id)
+    held = places(s, study_id, "participant")
+    if not held:
+        return {}
+    rows = s.exec(select(Assignment.participant_id, func.count(),
+                         func.sum(case((Assignment.state == "done", 1), else_=0)))
+                  .where(Assignment.study_id == study_id, Assignment.participant_id.in_([p.user_id for p in held]),
+                         result_assignment(left_out))
+                  .group_by(Assignment.participant_id)).all()
+    done = {uid for uid, n, answered in rows if n and int(answered or 0) == n}
+    out: dict[int, int] = {}
+    for p in held:
+        if p.user_id in done:
+            out.setdefault(p.slot, p.user_id)
+    return out
+
+
+def complete_blocks(s, study_id: int, size: int) -> dict[int, list[int]]:
+    """The complete blocks of `size` places: block number -> the people completing its places (each place's
+    first holder whose answers are results and who answered every real task)."""
+    completers = _place_completers(s, study_id)
+    top = max(completers, default=-1)
+    return {b: [completers[b * size + j] for j in range(size)] for b in range(top // size + 1)
+            if all(b * size + j in completers for j in range(size))}
+
+
+def _even(counts: dict[int, dict[int, int]], dealt: list[int]) -> int:
+    return sum(1 for per in counts.values() if len({per.get(c, 0) for c in dealt}) == 1)
 
 
 def balance_check(*, study_id: int) -> BalanceCheck:
-    """How far the dealt assignments are balanced: exactly so after complete blocks of participants, so a few
-    unbalanced items while a block is still filling are expected."""
+    """How far the answered tasks are balanced, counting answers that are results: over all of them, and within
+    the complete blocks, where the design puts every item equally often under each condition. Answers of people
+    who left partway (they still count) and of a block still filling leave some items uneven overall."""
     from storage.models import User
 
     dealt = [c.id for c in list_conditions(study_id=study_id) if c.kind in DEALT_KINDS]
     counts = balance(study_id=study_id)
-    even = sum(1 for per in counts.values() if len({per.get(c, 0) for c in dealt}) == 1)
     with session_scope(write=False) as s:
+        study = s.get(Study, study_id)
+        size = block_size(max(len(dealt), 1), study.design if study else "within")
+        blocks = complete_blocks(s, study_id, size)
+        in_blocks: dict[int, dict[int, int]] = {}
+        people = [u for members in blocks.values() for u in members]
+        if people:
+            for item_id, cid, n in s.exec(
+                    select(Assignment.item_id, Assignment.condition_id, func.count())
+                    .join(Condition, Condition.id == Assignment.condition_id)
+                    .where(*_answered_results(s, study_id), Assignment.participant_id.in_(people))
+                    .group_by(Assignment.item_id, Assignment.condition_id)).all():
+                in_blocks.setdefault(item_id, {})[cid] = n
+        counted = select(Assignment.participant_id).join(Condition, Condition.id == Assignment.condition_id) \
+            .where(*_answered_results(s, study_id)).distinct()
         simulated = s.exec(select(func.count()).select_from(User).where(
-            User.study_id == study_id, User.external_study_id == SIMULATED)).one()
-    return BalanceCheck(len(counts), even, simulated)
+            User.external_study_id == SIMULATED, User.id.in_(counted))).one()
+    return BalanceCheck(len(counts), _even(counts, dealt), simulated, len(blocks), size,
+                        sum(sum(per.values()) for per in counts.values()), len(in_blocks), _even(in_blocks, dealt))

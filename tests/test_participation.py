@@ -119,7 +119,12 @@ def test_conditions_are_dealt_balanced_where_every_protocol_can_run(study):
     assert set(counts.values()) == {2} and len(counts) == 6
     assert all((a.condition_id, a.strategy_id, a.arm) in ((d.id, debate.id, "debate"), (c.id, chat.id, "assisted-qa"))
                for a in dealt)
+    assert conditions.balance(study_id=study.id) == {}  # balance counts answered tasks: none yet
+    for a in dealt:
+        submit_answer(user_id=a.participant_id, assignment_id=a.id, probabilities=[1, 0])
     assert conditions.balance(study_id=study.id) == {i: {d.id: 2, c.id: 2} for i, _ in counts}
+    check = conditions.balance_check(study_id=study.id)
+    assert (check.items, check.balanced, check.blocks, check.block_size, check.answered) == (3, 3, 2, 2, 12)
 
 
 def test_practice_items_come_first_with_their_answer_after_submitting(items):

@@ -114,23 +114,32 @@ if history := setting_changes(study_id=study_id):
         st.dataframe(history, hide_index=True, width="stretch")
 
 st.header("Conditions")
-st.caption("Non-experts are dealt the 'alone' and 'non-expert + model' conditions by a Latin square over "
-           "participants × sources, so that over every complete block of participants each item is under each "
-           "condition equally often; only items every such condition's protocol can run on are dealt. Experts "
-           "answer under the expert condition; the model-alone condition is an AI-only run.")
+st.caption("Non-experts are dealt the 'alone' and 'non-expert + model' conditions by a balanced design over "
+           "places × sources (two conditions: AB / BA; three or more: a Williams square, so each condition follows "
+           "each other one equally often), so that over every complete block of places each item is under each "
+           "condition equally often; each person sees their items in their own random order. A place is given on "
+           "a person's first task, in arrival order: invitees who never start take none, and the place of someone "
+           "who withdraws, is excluded or leaves unfinished goes to the next arrival. Only items every such "
+           "condition's protocol can run on are dealt. Experts answer under the expert condition (places of their "
+           "own); the model-alone condition is an AI-only run.")
 rows = design_summary(study_id=study_id)
 strategies = list_strategies(study_id=study_id)
 label = {s.id: f"{s.name} v{s.version} ({s.protocol}, #{s.id})" for s in strategies}
 if rows:
     st.dataframe([{"id": r.id, "condition": r.name, "kind": KIND_LABELS[r.kind],
                    "strategy": label.get(r.strategy_id, "direct QA" if r.strategy_id is None else r.strategy_id),
-                   "assignments": r.assignments, "done": r.done, "items": r.items, "practice": r.practice}
+                   "tasks dealt": r.assignments, "answered": r.done, "answered (results)": r.results,
+                   "items": r.items, "practice": r.practice}
                   for r in rows], hide_index=True)
     check = balance_check(study_id=study_id)
-    text = (f"Balance: {check.balanced} of {check.items} dealt items are equally often under each dealt condition "
-            "(exact after complete blocks of participants).")
+    text = (f"Balance of answered tasks (results only: no practice, catch items, excluded, preview or simulated "
+            f"people). Complete blocks: {check.blocks} of {check.block_size} places each (every place held by "
+            f"someone who answered all their tasks); within them {check.block_balanced} of {check.block_items} "
+            f"items are answered equally often under each condition. Over all answers: {check.balanced} of "
+            f"{check.items} items; answers of people who left partway (they still count) and a block still "
+            "filling leave some items uneven there.")
     if check.simulated:
-        text += f" Includes {check.simulated} simulated participants."
+        text += f" Includes {check.simulated} simulated participants (a dry run)."
     st.text(text)
 else:
     st.info("No conditions yet: participants answer alone (direct QA). Add the conditions of your design below.")
