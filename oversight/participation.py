@@ -4,7 +4,8 @@ they choose (an expert condition, without the gold).
 Everything here is participant-facing, so it never returns gold answers (it only asks whether an item has
 one, to know whether a consultancy can run on it) nor source text the protocol hides from the judge; the one
 exception is `practice_feedback`, the answer to a practice item after it is submitted. A submitted answer is
-committed before this module returns. Who gets which item under which condition: oversight.dealing.
+committed before this module returns. Who gets which item under which condition: oversight.dealing, from the
+person's place in the design (oversight.places).
 """
 
 from __future__ import annotations
@@ -170,8 +171,8 @@ def _dealt(s, user_id: int, study_id: int) -> bool:
 
 def _deal_once(user_id: int, study_id: int | None) -> int:
     """Deal in a transaction of its own; when another tab dealt first (the unique participant+item and
-    study+person place constraints refuse the second set), its set stands. Every page run asks, so the usual answer (dealt already) is a read:
-    on SQLite a write transaction would queue behind every participant's answer."""
+    study+person place constraints refuse the second set), its set stands. Every page run asks, so the usual
+    answer (dealt already) is a read: on SQLite a write transaction would queue behind every participant's answer."""
     with session_scope(write=False) as s:
         user, study_id = _judge(s, user_id, study_id)
         if _dealt(s, user.id, study_id):

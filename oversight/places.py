@@ -61,13 +61,13 @@ def vacated(s: Session, study_id: int, holders: list[int], now: datetime | None 
     users = {u.id: u for u in s.exec(select(User).where(User.id.in_(holders))).all()}
     out = {uid for uid, u in users.items() if u.token_revoked}
     out |= set(holders) & excluded_participants(s, study_id)
-    rows = s.exec(select(Assignment.participant_id, func.count(), func.sum(case((Assignment.state.in_(FINISHED), 1), else_=0)),
-                         func.max(Assignment.created_at), func.max(Assignment.started_at),
-                         func.max(Assignment.completed_at))
+    finished = func.sum(case((Assignment.state.in_(FINISHED), 1), else_=0))
+    rows = s.exec(select(Assignment.participant_id, func.count(), finished, func.max(Assignment.created_at),
+                         func.max(Assignment.started_at), func.max(Assignment.completed_at))
                   .where(Assignment.study_id == study_id, Assignment.participant_id.in_(holders))
                   .group_by(Assignment.participant_id)).all()
-    for uid, total, finished, *times in rows:
-        if int(finished or 0) >= total or uid in out:
+    for uid, total, n_finished, *times in rows:
+        if int(n_finished or 0) >= total or uid in out:
             continue
         seen = [_aware(t) for t in (users[uid].last_seen_at, *times) if t is not None]
         if max(seen, default=now) < cutoff:
