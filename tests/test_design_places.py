@@ -337,3 +337,21 @@ def test_arrivals_at_once_take_different_places(any_db):
     assert not errors
     assert sorted(slot(u, study.id) for u in people) == list(range(6))
     assert all(len(tasks(u)) == 4 for u in people)
+
+
+def test_people_dealt_before_places_were_stored_keep_their_place_and_gaps_are_filled(study):
+    """A study running across the upgrade: people dealt by the old rule (their rank among the study's invitees)
+    are given that rank as their place when the next person arrives; the rank of an invitee who never started is
+    a free place, filled first."""
+    from sqlalchemy import delete
+
+    add_items(study.id, 4)
+    people_conditions(study.id, 2)
+    a, never, c, d = invite(study.id, 4)
+    for user_id in (a, c):
+        next_task(user_id=user_id)
+    with session_scope() as s:  # as if dealt before places were stored
+        s.exec(delete(DesignPlace))
+    next_task(user_id=d)
+    assert (slot(a, study.id), slot(c, study.id), slot(d, study.id)) == (0, 2, 1)
+    assert slot(never, study.id) is None
