@@ -53,36 +53,40 @@ def cli_env(db, tmp_path):
 def test_simulate_recovers_the_planted_accuracies_gap_and_agreement(cli_env):
     sid = _four_condition_study()
     out = cli_env("simulate", "--study", str(sid), "--participants", "60", "--alone", "0.5", "--assisted", "0.8",
-                  "--expert", "0.95", "--experts", "3", "--seed", "7", "--json", "--quiet")
+                  "--expert", "0.9", "--experts", "6", "--seed", "8", "--json", "--quiet")
     data = json.loads(out.stdout)
     assert data["errors"] == [] and data["participants"] == 60
+    assert data["dry_run_of"] == sid and data["study_id"] != sid  # the figures come from a dry-run copy
+    copy = data["study_id"]
     by_kind = {}
     for c in data["conditions"]:
         assert set(c) >= {"name", "kind", "planted", "estimate", "ci_low", "ci_high", "n"}
         by_kind.setdefault(c["kind"], c)  # the first row of a kind: assisted pooled before its versions
-    for kind, planted in (("alone", 0.5), ("assisted", 0.8), ("expert", 0.95)):
+    for kind, planted in (("alone", 0.5), ("assisted", 0.8), ("expert", 0.9)):
         row = by_kind[kind]
         assert row["planted"] == planted and row["ci_low"] <= planted <= row["ci_high"], row
     assert by_kind["alone"]["n"] == by_kind["assisted"]["n"] == 180  # 60 people × 6 items, half in each
     assert by_kind["model"]["planted"] is None and by_kind["model"]["n"] == 24  # the real (scripted) model ran
     gap = data["gap_closed"]
-    assert gap["planted"] == pytest.approx((0.8 - 0.5) / (0.95 - 0.5))
+    assert gap["planted"] == pytest.approx((0.8 - 0.5) / (0.9 - 0.5))
     assert gap["ci_low"] <= gap["planted"] <= gap["ci_high"], gap
     alpha = data["agreement"]
     assert alpha["n"] > 50 and alpha["ci_low"] <= alpha["planted"] <= alpha["ci_high"], alpha
     with session_scope(write=False) as s:
-        people = s.exec(select(User).where(User.study_id == sid)).all()
-        assert len(people) == 60 and all(u.external_study_id == "simulated" for u in people)
+        assert not s.exec(select(User).where(User.study_id == sid)).all()
+        people = s.exec(select(User).where(User.study_id == copy)).all()
+        assert sorted(u.role for u in people) == ["expert"] * 6 + ["participant"] * 60
+        assert all(u.external_study_id == "simulated" for u in people)
         # The assisted tasks really ran: a chat with the assistant in every assisted transcript.
         chats = s.exec(select(func.count()).select_from(Transcript).where(
-            Transcript.study_id == sid, Transcript.assignment_id.is_not(None))).one()
+            Transcript.study_id == copy, Transcript.assignment_id.is_not(None))).one()
         assert chats == 180
         assert s.exec(select(func.count()).select_from(QuestionnaireAnswer)).one() == 120  # 2 conditions each
         reviews = s.exec(select(func.count()).select_from(ExpertReview)).one()
         finished = s.exec(select(func.count()).select_from(Assignment).where(
-            Assignment.study_id == sid, Assignment.state == "done")).one()
-    assert finished == 360 + 3 * 6 and reviews >= finished  # every answer reviewed once, a share twice
-    report = json.loads(cli_env("report", "--study", str(sid), "--json").stdout)
+            Assignment.study_id == copy, Assignment.state == "done")).one()
+    assert finished == 360 + 6 * 6 and reviews >= finished  # every answer reviewed once, a share twice
+    report = json.loads(cli_env("report", "--study", str(copy), "--json").stdout)
     assert [c["estimate"] for c in report["sandwich"]["conditions"]] == [c["estimate"] for c in data["conditions"]]
     outcome = next(f for f in report["agreement"]["fields"] if f["name"] == "outcome")
     assert outcome["alpha"] == pytest.approx(alpha["estimate"]) and report["agreement"]["includes_simulated"]
@@ -102,7 +106,7 @@ def test_balance_holds_for_simulated_participants(db, tmp_path):
     finally:
         models.configure(None)
     assert run.errors == [] and run.answers == 48
-    check = conditions.balance_check(study_id=sid)
+    check = conditions.balance_check(study_id=run.study_id)
     assert check.items == check.balanced == 12  # 8 people = 4 complete blocks of 2: every item 2 + 2
 
 
