@@ -121,3 +121,65 @@ def test_planted_alpha_matches_the_kappa_formula():
     assert planted_alpha(0.5, 1.0) == pytest.approx(1.0)
     assert planted_alpha(0.5, 0.5) == pytest.approx(0.0)
     assert planted_alpha(0.5, 0.9) == pytest.approx(0.64)  # (0.82 - 0.5) / 0.5
+
+
+def _four_option_study(n_items: int = 16) -> int:
+    """The new-user path: 4-option items, one practice and one catch item, alone / assisted / expert."""
+    study = create_study(name="Four options", user_id=None)
+    with session_scope() as s:
+        for k in range(n_items + 2):
+            split = "practice" if k == n_items else "catch" if k == n_items + 1 else None
+            item = Item(study_id=study.id, external_id=f"q{k}", question=f"Question {k}: which is right?", split=split,
+                        options=["north", "south", "east", "west"], source_title=f"Story {k}",
+                        source_text=f"Story {k}. The text says which way.")
+            s.add(item)
+            s.flush()
+            s.add(ItemGold(item_id=item.id, gold_index=k % 4))
+    assisted = strategies.create_strategy(study_id=study.id, name="Assistant", protocol="assisted-qa",
+                                          rules={"max_messages": 2})
+    conditions.add_condition(study_id=study.id, kind="alone", name="Alone")
+    conditions.add_condition(study_id=study.id, kind="assisted", name="With the assistant", strategy_id=assisted.id)
+    conditions.add_condition(study_id=study.id, kind="expert", name="Experts")
+    update_study(study_id=study.id, user_id=None, items_per_participant=8, practice_items=1, catch_items=1)
+    return study.id
+
+
+def test_a_four_option_study_at_confidence_0_4_recovers_the_planted_figures(cli_env):
+    from oversight.sandwich import sandwich, to_json
+    from storage.models import Judgment
+
+    sid = _four_option_study()
+    out = cli_env("simulate", "--study", str(sid), "--participants", "40", "--alone", "0.4", "--assisted", "0.7",
+                  "--expert", "0.9", "--experts", "8", "--confidence", "0.4", "--seed", "2", "--json", "--quiet")
+    data = json.loads(out.stdout)
+    assert data["errors"] == [] and data["dry_run_of"] == sid
+    copy = data["study_id"]
+    by_kind = {c["kind"]: c for c in data["conditions"] if not c.get("strategy_id")}
+    # Every answer puts 0.4 on its choice and 0.2 on the others: correct exactly when the choice is the gold one.
+    for kind, planted in (("alone", 0.4), ("assisted", 0.7), ("expert", 0.9)):
+        row = by_kind[kind]
+        assert row["ci_low"] <= planted <= row["ci_high"], row
+    assert by_kind["alone"]["n"] + by_kind["assisted"]["n"] == 40 * 8 and by_kind["expert"]["n"] == 8 * 8
+    gap = data["gap_closed"]
+    assert gap["planted"] == pytest.approx(0.6) and gap["ci_low"] <= 0.6 <= gap["ci_high"], gap
+    # The printed figures are the sandwich analysis of the copy, not a computation of the simulator's own.
+    figures = to_json(sandwich(study_id=copy))
+    assert [(c["estimate"], c["ci_low"], c["ci_high"]) for c in figures["conditions"]] == \
+        [(c["estimate"], c["ci_low"], c["ci_high"]) for c in data["conditions"]]
+    assert (figures["gap_closed"]["ci_low"], figures["gap_closed"]["ci_high"]) == (gap["ci_low"], gap["ci_high"])
+    with session_scope(write=False) as s:
+        stated = s.exec(select(Judgment.probabilities).join(Item, Item.id == Judgment.item_id)
+                        .where(Item.study_id == copy, Judgment.is_final, Judgment.judge_kind == "human")).all()
+        real = s.exec(select(func.count()).select_from(Assignment).where(Assignment.study_id == sid)).one()
+    assert len(stated) == 40 * 10 + 8 * 8 and all(sorted(p) == pytest.approx([0.2, 0.2, 0.2, 0.4]) for p in stated)
+    assert real == 0  # the real study was never dealt
+    text = cli_env("simulate", "--study", str(sid), "--participants", "2", "--confidence", "0.4", "--quiet").stdout
+    assert f"a copy of study #{sid}, which is untouched" in text and "gap closed" in text
+
+
+def test_a_confidence_that_ties_the_options_is_refused(db):
+    from oversight.simulate import Skill, simulate
+
+    sid = _four_option_study(4)
+    with pytest.raises(SimulationError, match="1/4"):
+        simulate(study_id=sid, participants=2, skill=Skill(confidence=0.25))
