@@ -656,8 +656,8 @@ def cmd_simulate(args) -> None:
         lines.append(f"  {c['name']:<40} planted {pct(c['planted'])}  estimate {pct(c['estimate'])} "
                      f"[{pct(c['ci_low'])}, {pct(c['ci_high'])}]  n={c['n']}")
     g = data["gap_closed"]
-    lines.append(f"  gap closed: planted {pct(g['planted'])}  estimate {pct(g['estimate'])} "
-                 f"[{pct(g['ci_low'])}, {pct(g['ci_high'])}]")
+    interval = "[unbounded]" if g.get("unbounded") else f"[{pct(g['ci_low'])}, {pct(g['ci_high'])}]"
+    lines.append(f"  gap closed: planted {pct(g['planted'])}  estimate {pct(g['estimate'])} {interval}")
     a = data["agreement"]
     lines.append(f"  review agreement (alpha, outcome): planted {a['planted']:.2f}  estimate "
                  + (f"{a['estimate']:.2f} [{a['ci_low']:.2f}, {a['ci_high']:.2f}] over {a['n']} double reviews"
@@ -1017,7 +1017,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "stands in)")
     sp.add_argument("--skill-sd", type=float, default=0.5, help="sd of a person's skill on the logit scale")
     sp.add_argument("--item-sd", type=float, default=1.0, help="sd of an item's difficulty on the logit scale")
-    sp.add_argument("--experts", type=int, default=3, help="simulated experts answering the expert condition")
+    sp.add_argument("--experts", type=int, default=10, help="simulated experts answering the expert condition")
     sp.add_argument("--sims", type=int, default=200, help="simulated studies per participant count")
     sp.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples per simulated study")
     sp.add_argument("--seed", type=int, default=0)

@@ -224,7 +224,7 @@ def _observations(person, item, correct, prefix: str) -> list[Obs]:
 
 
 def simulate_power(design: StudyDesign, planted: Planted, participants: Sequence[int], *, sims: int = 200,
-                   seed: int = 0, experts: int = 3, resamples: int = RESAMPLES,
+                   seed: int = 0, experts: int = 10, resamples: int = RESAMPLES,
                    progress: Progress | None = None) -> PowerResult:
     """Power, coverage and interval width of the gap closed per participant count (see the module docstring)."""
     planted.check()
@@ -331,7 +331,7 @@ def study_design(study_id: int) -> StudyDesign:
 
 
 def plan(*, study_id: int, planted: Planted, participants: Sequence[int], sims: int = 200, seed: int = 0,
-         experts: int = 3, resamples: int = RESAMPLES, progress: Progress | None = None) -> PowerResult:
+         experts: int = 10, resamples: int = RESAMPLES, progress: Progress | None = None) -> PowerResult:
     """`simulate_power` over the study's own design. Reads the study once; writes nothing."""
     return simulate_power(study_design(study_id), planted, participants, sims=sims, seed=seed, experts=experts,
                           resamples=resamples, progress=progress)
