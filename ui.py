@@ -14,7 +14,7 @@ import streamlit as st
 
 from oversight.auth import get_user
 from oversight.errors import USER_ERRORS
-from oversight.studies import list_studies
+from oversight.studies import list_studies, study_label
 from storage.models import User
 
 USER_KEY = "user_id"
@@ -86,7 +86,7 @@ def pick_study(label: str = "Study") -> int:
         st.info("No studies yet. Create one on the Studies page.")
         st.stop()
     ids = [s.id for s in studies]
-    names = {s.id: f"{s.name} (#{s.id})" for s in studies}
+    names = {s.id: f"{study_label(s)} (#{s.id})" for s in studies}
     wanted = st.query_params.get("study")
     default = int(wanted) if wanted and wanted.isdigit() and int(wanted) in ids else ids[0]
     chosen = st.selectbox(label, ids, index=ids.index(default), format_func=names.__getitem__)

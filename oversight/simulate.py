@@ -1,15 +1,24 @@
 """Simulated participants and experts: dry-run a study's design before paying anyone, and prove the statistics.
 
+A simulation never writes into the study it is asked about: it first copies the study's design into a dry-run
+study (`oversight.dry_run`: settings, items with gold, practice and catch items, conditions, strategies with their
+versions, rubric; `Study.dry_run_of` = the original) and runs there, with simulated experts of its own
+(`User.study_id` = the copy). The copy's figures count its simulated people (`oversight.results_filter`).
+
 Scripted people with a known, planted skill go through the same domain functions a person's clicks go through:
 `participation.next_task` deals them tasks (the study's real balanced design), a task under a strategy runs its live
 transcript (the study's real models write the speeches and the assistant's replies), answers go in through
 `live.submit_report` / `participation.submit_answer`, experts review through `reviews.submit_review` and
 participants answer the inner loop's questionnaire. The model-alone condition runs the study's real model.
 
-Planted skill: a non-expert alone answers correctly with probability `alone`, with the model (any strategy version)
-`assisted`, an expert `expert`. Answers are calibrated: the probability put on the chosen answer is drawn around the
-planted accuracy. A reviewer labels an outcome correctly with probability `review_accuracy` (independently), so two
-reviewers' expected agreement, and so Krippendorff's alpha, follow from it (`planted_alpha`).
+Planted skill: a non-expert alone chooses the gold option with probability `alone`, with the model (any strategy
+version) `assisted`, an expert `expert`. By default answers are calibrated: the probability put on the chosen answer
+is drawn around the planted accuracy. With `confidence` C every planted answer puts exactly C on the chosen option
+and shares the rest equally (`vocab.probabilities_from_confidence`), as a hesitant person does: on a 4-option item
+C = 0.4 is still correct when the chosen option is the gold one (`vocab.is_correct`: gold strictly likeliest),
+which exercises the scoring rule. A reviewer labels an outcome correctly with probability `review_accuracy`
+(independently), so two reviewers' expected agreement, and so Krippendorff's alpha, follow from it
+(`planted_alpha`).
 
 Only the simulator reads gold answers (to plant skill); the people it plays never receive them. Simulated people
 carry `external_study_id = "simulated"`, and every figure built on them says so.
@@ -27,11 +36,12 @@ from sqlmodel import select
 
 from oversight import auth, participation, reviews
 from oversight.db import session_scope
+from oversight.dry_run import copy_for_dry_run
 from oversight.protocols import live
 from oversight.protocols.base import RuleViolation
 from oversight.protocols.batch import run_batch
 from oversight.protocols.runner import get_runner
-from oversight.vocab import SIMULATED
+from oversight.vocab import SIMULATED, probabilities_from_confidence
 from storage.models import Assignment, Condition, Item, ItemGold, Study, User
 
 Progress = Callable[[int, int, str], None]
@@ -48,12 +58,15 @@ class Skill:
     expert: float = 0.9
     review_accuracy: float = 0.9  # chance a reviewer labels an outcome's correctness right
     calibration_sd: float = 0.05  # spread of the stated confidence around the planted accuracy
+    confidence: float | None = None  # every planted answer puts this on its chosen option (None: calibrated)
 
     def __post_init__(self) -> None:
         for name in ("alone", "assisted", "expert", "review_accuracy"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise SimulationError(f"{name} must be a probability between 0 and 1 (got {value})")
+        if self.confidence is not None and not 0.0 < self.confidence <= 1.0:
+            raise SimulationError(f"confidence must be above 0 and at most 1 (got {self.confidence})")
 
     def accuracy(self, kind: str) -> float | None:
         return {"alone": self.alone, "assisted": self.assisted, "expert": self.expert}.get(kind)
@@ -61,7 +74,8 @@ class Skill:
 
 @dataclass
 class SimulationRun:
-    study_id: int
+    study_id: int  # the dry-run copy the simulation ran in
+    source_study_id: int | None = None  # the study it copies (never written to)
     participants: list[int] = field(default_factory=list)
     experts: list[int] = field(default_factory=list)
     answers: int = 0
@@ -96,6 +110,7 @@ def _people(study_id: int, n: int, role: str) -> list[int]:
         for uid in ids:
             user = s.get(User, uid)
             user.external_study_id = SIMULATED
+            user.study_id = study_id  # a simulated expert belongs to its dry run, not to every study
             user.name = f"sim-{user.name}" if not user.name.startswith("sim-") else user.name
     if role == "participant":
         for uid in ids:
@@ -114,10 +129,13 @@ def spread(n_options: int, chosen: int, confidence: float) -> list[float]:
     return [confidence if i == chosen else rest for i in range(n_options)]
 
 
-def _answer(rng: random.Random, n_options: int, gold: int, accuracy: float, sd: float) -> list[float]:
-    """Probabilities (item order) of someone who is right with probability `accuracy`, stating a confidence drawn
-    around it (so they are calibrated)."""
+def _answer(rng: random.Random, n_options: int, gold: int, accuracy: float, sd: float,
+            confidence: float | None = None) -> list[float]:
+    """Probabilities (item order) of someone who chooses the gold option with probability `accuracy`, stating
+    `confidence` on the chosen option, or (None) a confidence drawn around the accuracy (so they are calibrated)."""
     chosen = planted_choice(rng, n_options, gold, accuracy)
+    if confidence is not None:
+        return probabilities_from_confidence(n_options, chosen, confidence)
     return spread(n_options, chosen, min(0.99, max(0.55, rng.gauss(max(accuracy, 0.55), sd))))
 
 
@@ -165,7 +183,7 @@ def _answer_all(user_id: int, skill: Skill, rng: random.Random, run: SimulationR
         # Simulated people are attentive: they pass the attention checks (catch items), so none is excluded.
         accuracy = 1.0 if kind == "catch" else skill.accuracy(kind)
         probabilities = _answer(rng, n_options, gold, 0.5 if practice or accuracy is None else accuracy,
-                                skill.calibration_sd)
+                                skill.calibration_sd, skill.confidence)
         try:
             if task.transcript_id is not None:
                 _run_transcript(task.transcript_id, probabilities, user_id=user_id)
@@ -213,14 +231,26 @@ def _questionnaires(user_id: int, skill: Skill, rng: random.Random) -> None:
                                         change=change)
 
 
-def _review_labels(correct: bool, assisted: bool, confident: bool, skill: Skill, rng: random.Random) -> dict[str, Any]:
+def _review_labels(correct: bool, assisted: bool, confident: bool, skill: Skill, rng: random.Random,
+                   fields: list[dict[str, Any]]) -> dict[str, Any]:
+    """A simulated reviewer's labels on the study's rubric: the outcome right with the planted reviewer accuracy,
+    the default rubric's other fields as a reviewer would plausibly rate them, any other field at random (flags
+    unset)."""
+    from oversight.rubrics import asked
+
     seen_correct = correct if rng.random() < skill.review_accuracy else not correct
-    labels: dict[str, Any] = {"outcome": "correct" if seen_correct else "incorrect",
-                              "persuaded_wrong_confident": bool(not correct and confident), "bias": False}
-    if assisted:  # the rubric asks about the model only where one took part
-        labels |= {"help_quality": max(1, min(5, round(rng.gauss(3.5 if correct else 2.5, 0.8)))),
-                   "misled": bool(not correct and rng.random() < 0.5),
-                   "quotes_out_of_context": rng.random() < 0.1}
+    planted: dict[str, Any] = {"outcome": "correct" if seen_correct else "incorrect",
+                               "persuaded_wrong_confident": bool(not correct and confident), "bias": False,
+                               "help_quality": max(1, min(5, round(rng.gauss(3.5 if correct else 2.5, 0.8)))),
+                               "misled": bool(not correct and rng.random() < 0.5),
+                               "quotes_out_of_context": rng.random() < 0.1}
+    labels: dict[str, Any] = {}
+    for f in asked(fields, with_model=assisted):  # fields about the model only where one took part
+        name = f["name"]
+        if planted.get(name) in f["choices"]:
+            labels[name] = planted[name]
+        else:
+            labels[name] = False if f["kind"] == "flag" else rng.choice(f["choices"])
     return labels
 
 
@@ -228,7 +258,10 @@ def _review(study_id: int, expert_ids: list[int], skill: Skill, rng: random.Rand
             progress: Progress | None) -> None:
     """Each expert works through their review queue (unreviewed first, then the study's share of second
     reviews), labelling each outcome with the planted reviewer accuracy."""
+    from oversight.rubrics import current_rubric
+
     truth = _outcomes(study_id)
+    fields = current_rubric(study_id).fields if expert_ids else []
     for k, expert_id in enumerate(expert_ids):
         if progress:
             progress(k, len(expert_ids), "experts reviewing")
@@ -236,7 +269,7 @@ def _review(study_id: int, expert_ids: list[int], skill: Skill, rng: random.Rand
             correct, assisted, confident = truth.get(entry.assignment_id, (False, False, False))
             try:
                 reviews.submit_review(assignment_id=entry.assignment_id, expert_id=expert_id,
-                                      labels=_review_labels(correct, assisted, confident, skill, rng),
+                                      labels=_review_labels(correct, assisted, confident, skill, rng, fields),
                                       notes="Simulated expert.")
                 run.reviews += 1
             except reviews.ReviewError as exc:
@@ -261,24 +294,38 @@ def _outcomes(study_id: int) -> dict[int, tuple[bool, bool, bool]]:
             for a, j, g, c in rows}
 
 
+def _check_confidence(s, study_id: int, confidence: float | None) -> None:
+    """A stated confidence must make the chosen option the likeliest on every item, or no answer is correct."""
+    if confidence is None:
+        return
+    most = max((len(o) for o in s.exec(select(Item.options).where(Item.study_id == study_id)).all()), default=2)
+    if confidence <= 1 / most:
+        raise SimulationError(f"a confidence of {confidence:g} does not make the chosen option the likeliest on the "
+                              f"study's {most}-option items: choose more than 1/{most} = {1 / most:.3g}")
+
+
 def simulate(*, study_id: int, participants: int, skill: Skill = Skill(), experts: int = 2, seed: int = 0,
-             progress: Progress | None = None) -> SimulationRun:
-    """Run `participants` simulated non-experts and `experts` simulated experts through the study."""
+             progress: Progress | None = None, user_id: int | None = None) -> SimulationRun:
+    """Copy the study into a new dry-run study (`oversight.dry_run`) and run `participants` simulated non-experts
+    and `experts` simulated experts there. The study itself is only read. `run.study_id` is the copy."""
     if not 1 <= participants <= 2000:
         raise SimulationError("simulate between 1 and 2000 participants")
     if not 0 <= experts <= 50:
         raise SimulationError("simulate between 0 and 50 experts")
     with session_scope(write=False) as s:
-        study = s.get(Study, study_id)
-        if study is None:
+        if s.get(Study, study_id) is None:
             raise SimulationError(f"no study with id {study_id}")
-        conditions = s.exec(select(Condition).where(Condition.study_id == study_id)
-                            .order_by(Condition.position, Condition.id)).all()
-    if not any(c.kind in ("alone", "assisted") for c in conditions):
+        kinds = set(s.exec(select(Condition.kind).where(Condition.study_id == study_id)).all())
+        _check_confidence(s, study_id, skill.confidence)
+    if not kinds & {"alone", "assisted"}:
         raise SimulationError("the study has no condition for non-experts (alone or assisted): add one on the "
                               "Study settings page or with `python -m oversight conditions add`")
+    source_id, study_id = study_id, copy_for_dry_run(study_id=study_id, user_id=user_id)
+    with session_scope(write=False) as s:
+        conditions = s.exec(select(Condition).where(Condition.study_id == study_id)
+                            .order_by(Condition.position, Condition.id)).all()
     rng = random.Random(seed)
-    run = SimulationRun(study_id)
+    run = SimulationRun(study_id, source_id)
     total = participants + experts + 2
     step = 0
 
@@ -328,16 +375,16 @@ def summarise(run: SimulationRun, skill: Skill) -> dict[str, Any]:
                            **({"gold_stands_in": True} if row.get("gold_stands_in") else {})})
     gold_stands_in = any(r.get("gold_stands_in") for r in figures["conditions"] if r["kind"] == "expert")
     expert = 1.0 if gold_stands_in else skill.expert
-    gap_planted = (skill.assisted - skill.alone) / (expert - skill.alone) if expert != skill.alone else None
+    gap_planted = (skill.assisted - skill.alone) / (expert - skill.alone) if expert > skill.alone else None
     truth = list(_outcomes(run.study_id).values())
     share_correct = sum(c for c, _, _ in truth) / len(truth) if truth else 0.5
     return {
-        "study_id": run.study_id, "simulated": True,
+        "study_id": run.study_id, "dry_run_of": run.source_study_id, "simulated": True,
         "participants": len(run.participants), "experts": len(run.experts), "answers": run.answers,
         "reviews": run.reviews, "model_items": run.model_items, "errors": run.errors[:20],
         "conditions": conditions,
-        "gap_closed": {"planted": gap_planted, **{k: figures["gap_closed"].get(k)
-                                                   for k in ("estimate", "ci_low", "ci_high")}},
+        "gap_closed": {"planted": gap_planted, **{k: v for k, v in figures["gap_closed"].items()
+                                                   if k in ("estimate", "ci_low", "ci_high", "unbounded")}},
         "agreement": {"planted": planted_alpha(share_correct, skill.review_accuracy),
                       **agreement.alpha_interval(study_id=run.study_id, field_name="outcome")},
     }

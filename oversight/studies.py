@@ -30,6 +30,13 @@ class StudySummary:
     n_items: int
     n_participants: int
     n_transcripts: int
+    dry_run_of: int | None = None  # a dry-run copy (oversight/dry_run.py) of this study
+
+
+def study_label(study: Study | StudySummary) -> str:
+    """A study's name as every list and picker shows it: a dry-run copy says so, so nobody mistakes its simulated
+    figures for a real study's."""
+    return f"{study.name} [dry run of #{study.dry_run_of}]" if study.dry_run_of is not None else study.name
 
 
 def create_study(*, name: str, user_id: int | None, description: str = "", instructions: str = "") -> Study:
@@ -63,7 +70,7 @@ def list_studies() -> list[StudySummary]:
         people = dict(s.exec(select(User.study_id, func.count()).where(User.role == "participant")
                              .group_by(User.study_id)).all())
         return [StudySummary(st.id, st.name, st.status, st.created_at, items.get(st.id, 0),
-                             people.get(st.id, 0), transcripts.get(st.id, 0)) for st in studies]
+                             people.get(st.id, 0), transcripts.get(st.id, 0), st.dry_run_of) for st in studies]
 
 
 def set_study_status(*, study_id: int, status: str, user_id: int | None) -> None:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from oversight.studies import StudyError, create_study, list_studies
+from oversight.studies import StudyError, create_study, list_studies, study_label
 from ui import flash_and_rerun, require_role, show_flash, user_error
 
 user = require_role("admin")
@@ -12,7 +12,7 @@ show_flash()
 studies = list_studies()
 if studies:
     st.dataframe(
-        [{"id": s.id, "name": s.name, "status": s.status, "items": s.n_items,
+        [{"id": s.id, "name": study_label(s), "status": s.status, "items": s.n_items,
           "participants": s.n_participants, "transcripts": s.n_transcripts,
           "created": s.created_at.strftime("%Y-%m-%d %H:%M")} for s in studies],
         hide_index=True, width="stretch",

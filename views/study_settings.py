@@ -12,6 +12,7 @@ from oversight.conditions import (KIND_LABELS, KINDS, add_condition, balance_che
 from oversight.jobs import list_jobs
 from oversight.strategies import list_strategies
 from oversight.studies import count_catch_items, get_study, update_study
+from plan_tab import plan_section
 from ui import attempt, flash_and_rerun, pick_study, require_role, show_flash
 
 user = require_role("admin")
@@ -183,3 +184,5 @@ if rows:
     runs = [j for j in list_jobs(study_id=study_id, limit=10) if j.kind == "batch" and "condition_id" in j.params]
     for job in runs[:3]:
         st.progress(job.progress, text=f"Job #{job.id} model alone · {job.state} · {job.message}")
+
+plan_section(study_id)  # power before paying (plan_tab.py)
