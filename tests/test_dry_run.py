@@ -114,7 +114,8 @@ def test_simulate_leaves_the_real_study_untouched_and_the_copy_has_the_figures(d
     run = simulate(study_id=sid, participants=6, skill=Skill(confidence=0.4), experts=2, seed=3)
     assert _snapshot(sid) == before
     assert run.source_study_id == sid and run.study_id != sid and get_study(run.study_id).dry_run_of == sid
-    assert run.errors == [] and run.answers == 6 * (4 + 1 + 1) + 2 * 4  # real + practice + catch; experts: 4 real
+    # participants: real + practice + catch; experts: real + practice (as practice, with feedback)
+    assert run.errors == [] and run.answers == 6 * (4 + 1 + 1) + 2 * (4 + 1)
     with session_scope(write=False) as s:
         people = s.exec(select(User).where(User.study_id == run.study_id)).all()
     assert sorted(u.role for u in people) == ["expert"] * 2 + ["participant"] * 6

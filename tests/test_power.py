@@ -53,22 +53,22 @@ def test_with_no_effect_power_is_the_false_positive_rate():
                             seed=1, resamples=500)
     [row] = result.rows
     assert result.planted_gap_closed == 0.0 and result.gold_stands_in
-    # Nominal 0.05 (two-sided); the two-way bootstrap is conservative, so it comes out lower (see the notes).
-    assert row.power <= 0.10 and row.coverage >= 0.93, row
+    # Nominal 0.05 (two-sided): the false-positive rate of the gap-closed interval.
+    assert 0.01 <= row.power <= 0.10 and row.coverage >= 0.90, row
     assert abs(row.gap_closed_median) < 0.1 and row.ci_width_median > 0
 
 
 def test_with_an_effect_power_rises_with_participants():
-    result = simulate_power(_design(), Planted(alone=0.5, assisted=0.75, skill_sd=0.5, item_sd=1.0), [10, 30, 60],
+    result = simulate_power(_design(), Planted(alone=0.5, assisted=0.65, skill_sd=0.5, item_sd=1.0), [10, 30, 60],
                             sims=100, seed=2, resamples=500)
     power = [r.power for r in result.rows]
     assert power[0] < power[1] < power[2] or power[2] == 1.0, power
     assert power[0] <= 0.6 and power[2] >= 0.8, power
-    assert result.planted_gap_closed == pytest.approx(0.5)
+    assert result.planted_gap_closed == pytest.approx(0.3)
     assert all(r.coverage >= 0.9 for r in result.rows)
     widths = [r.ci_width_median for r in result.rows]
     assert widths[0] > widths[1] > widths[2]
-    assert all(abs(r.gap_closed_median - 0.5) < 0.1 for r in result.rows)
+    assert all(abs(r.gap_closed_median - 0.3) < 0.15 for r in result.rows)
 
 
 def test_experts_answer_the_expert_condition_when_there_is_one():
