@@ -60,7 +60,7 @@ def test_two_way_intervals_cover_the_true_accuracy_where_item_only_intervals_fal
     truth = true_accuracy()
     rng = np.random.default_rng(2026)
     two_way = item_only = 0
-    widths = []
+    widths, item_widths = [], []
     for k in range(STUDIES):
         obs = simulated_study(rng)
         e = intervals.accuracy(obs, seed=k, resamples=RESAMPLES)
@@ -69,10 +69,11 @@ def test_two_way_intervals_cover_the_true_accuracy_where_item_only_intervals_fal
         widths.append(e.ci_high - e.ci_low)
         items = intervals.accuracy([Obs(o.item, None, o.value) for o in obs], seed=k, resamples=RESAMPLES)
         item_only += items.ci_low <= truth <= items.ci_high
+        item_widths.append(items.ci_high - items.ci_low)
     print(f"\ncoverage of the true accuracy {truth:.4f} over {STUDIES} studies "
           f"({PEOPLE} people x {PER_PERSON} of {ITEMS} items, person sd {PERSON_SD}, item sd {ITEM_SD}, "
           f"{RESAMPLES} resamples): two-way {two_way / STUDIES:.3f}, items only {item_only / STUDIES:.3f}; "
-          f"median two-way width {np.median(widths):.3f}")
+          f"median width two-way {np.median(widths):.3f}, items only {np.median(item_widths):.3f}")
     assert two_way / STUDIES >= 0.93
     assert item_only < two_way  # ignoring the people's variance gives intervals that are too narrow
 
