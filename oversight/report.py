@@ -38,8 +38,8 @@ accuracy over final judgments.
   per-item comparison, from `oversight.sandwich`.
 
 `tag` keeps the judgments whose transcript or item carries the tag (e.g. "paper" for the NYU rooms used in the
-paper). The judgments are read by `oversight.judgment_records.load_judgments` (the export's query too) and the
-timed-out tasks by `timed_out_tasks`, on read-only sessions; everything else is a pure function over records, so
+paper). The judgments are read by `oversight.judgment_records.load_judgments` (the export's query too; judgments of
+transcripts a re-run superseded are left out) and the timed-out tasks by `timed_out_tasks`, on read-only sessions; everything else is a pure function over records, so
 the dashboard and the CLI share one computation.
 """
 
@@ -61,7 +61,7 @@ from oversight.intervals import Estimate, Obs
 from oversight.judgment_records import JudgmentRecord, load_judgments, untranscribed_setting
 from oversight.results_filter import (GROUP_LABELS, is_dry_run, is_result, judge_group, people_left_out,
                                       result_assignment)
-from oversight.sandwich import TIMED_OUT, method, sandwich, to_json
+from oversight.sandwich import TIMED_OUT, method, sandwich, superseded_transcripts, to_json
 from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Study, Transcript, Turn, User
 
 HUMAN_JUDGE_KINDS = ("human", "offline-human")
@@ -514,7 +514,8 @@ def dashboard(*, study_id: int, tag: str | None = None, strategy_ids: Sequence[i
         strategies = _strategies(s, study_id)
         dry_run = is_dry_run(study)
         skipped = timed_out_tasks(s, study_id)
-    every = load_judgments(study_id=study_id, final_only=False)
+        superseded = superseded_transcripts(s, study_id)
+    every = [r for r in load_judgments(study_id=study_id, final_only=False) if r.transcript_id not in superseded]
     chosen = filter_records(every, tag=tag, strategy_ids=strategy_ids, judge_kinds=judge_kinds)
     timed_out = filter_records(skipped, tag=tag, strategy_ids=strategy_ids, judge_kinds=judge_kinds)
     final = _scored(chosen)

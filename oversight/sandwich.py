@@ -41,7 +41,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from oversight import intervals
 from oversight.db import session_scope
@@ -362,6 +362,12 @@ def latest_per_item(answers: Iterable[tuple[Any, int, bool]]) -> dict[int, bool]
 # --- the study ----------------------------------------------------------------------------------------------------
 
 
+def superseded_transcripts(s: Session, study_id: int) -> set[int]:
+    """Transcripts a re-run replaced (status "superseded"): their judgments are no results."""
+    return set(s.exec(select(Transcript.id).where(Transcript.study_id == study_id,
+                                                  Transcript.status == SUPERSEDED)).all())
+
+
 def _load(study_id: int) -> tuple[bool, list[Cond], dict[int, str], list[Outcome]]:
     """Whether the study is a dry run, its conditions (chart order), version labels and outcomes. Read-only."""
     with session_scope(write=False) as s:
@@ -383,8 +389,7 @@ def _load(study_id: int) -> tuple[bool, list[Cond], dict[int, str], list[Outcome
             .join(User, User.id == Assignment.participant_id)
             .where(Assignment.study_id == study_id, Assignment.condition_id != None,  # noqa: E711
                    Assignment.state == TIMED_OUT, result_assignment(left_out))).all()
-        superseded = set(s.exec(select(Transcript.id).where(Transcript.study_id == study_id,
-                                                            Transcript.status == SUPERSEDED)).all())
+        superseded = superseded_transcripts(s, study_id)
         practice_items = set(s.exec(select(Item.id).where(Item.study_id == study_id, Item.split == PRACTICE)).all())
     rank = {k: i for i, k in enumerate(KIND_ORDER)}
     conditions.sort(key=lambda c: rank.get(c.kind, len(KIND_ORDER)))  # stable: keeps position order within a kind

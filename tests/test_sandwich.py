@@ -385,6 +385,11 @@ def test_model_alone_counts_one_result_per_item_and_version(db):
         study_id = b.study.id
     row = by_name(sandwich(study_id=study_id))["Model"]
     assert (row.n, row.n_items, row.n_people, row.estimate) == (3, 3, 0, 1.0)
+    # The report leaves the superseded transcript's judgment out too.
+    from oversight.report import study_report
+
+    (ai,) = [r for r in study_report(study_id=study_id)["by_strategy"] if r["judge_kind"] == "ai"]
+    assert ai["n"] == 7
 
 
 def test_paired_comparison_weighs_every_item_the_same_on_items_answered_both_ways():
@@ -420,7 +425,8 @@ def test_empty_study_gives_a_clear_empty_result(db):
     result = sandwich(study_id=ids[0])
     assert result.empty and result.gap_closed is None and "No final answers" in result.message
     data = to_json(result)
-    assert data["empty"] and data["gap_closed"] == {"estimate": None, "ci_low": None, "ci_high": None}
+    assert data["empty"] and (data["gap_closed"]["estimate"], data["gap_closed"]["ci_low"]) == (None, None)
+    assert data["gap_closed"]["unbounded"] is False
     assert all(c["n"] == 0 for c in data["conditions"])
     assert "no conditions" in sandwich(study_id=ids[1]).message
     with pytest.raises(ValueError, match="does not exist"):
