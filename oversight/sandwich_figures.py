@@ -56,10 +56,11 @@ def _title(text: str, result: SandwichResult) -> str:
     return text + (f"<br><sup>{'; '.join(notes)}</sup>" if notes else "")
 
 
-def sandwich_figure(result: SandwichResult) -> go.Figure:
+def sandwich_figure(result: SandwichResult, *, standalone: bool = False) -> go.Figure:
     """Accuracy of model alone, non-expert alone, non-expert + model per version and experts, with 95 % intervals
     (`oversight.intervals`: two-way cluster bootstrap over items and people); the gap between alone and expert
-    shaded, the share closed annotated (unbounded said in words)."""
+    shaded, the share closed annotated (unbounded said in words). `standalone` (an exported figure): the title
+    names the intervals' method, which the page names once at its top."""
     rows = chart_rows(result)
     fig = go.Figure()
     x = [_plain(c.name) for c in rows]
@@ -95,7 +96,8 @@ def sandwich_figure(result: SandwichResult) -> go.Figure:
         fig.add_annotation(text=text, xref="paper", yref="paper", x=1, y=1.0, xanchor="right", yanchor="bottom",
                            showarrow=False, font={"size": 13})
     fig.update_layout(
-        title=_title("Sandwich: accuracy per condition (95% two-way cluster bootstrap over items and people)", result),
+        title=_title("Sandwich: accuracy per condition (95% CI)"
+                     + (f"<br><sup>{_plain(result.method)}</sup>" if standalone else ""), result),
         yaxis={"range": [0, 1.05], "tickformat": ".0%", "title": "accuracy"}, showlegend=False,
         height=480, margin={"l": 10, "r": 80, "t": 90, "b": 40},
     )
@@ -125,7 +127,7 @@ def paired_figure(result: SandwichResult) -> go.Figure:
 
 def figure_html(result: SandwichResult) -> str:
     """Both figures as one self-contained HTML page (plotly.js inlined, so it opens offline)."""
-    parts = [sandwich_figure(result).to_html(full_html=False, include_plotlyjs=True)]
+    parts = [sandwich_figure(result, standalone=True).to_html(full_html=False, include_plotlyjs=True)]
     if any(p.items for p in result.paired):
         parts.append(paired_figure(result).to_html(full_html=False, include_plotlyjs=False))
     return "<!doctype html><html><head><meta charset='utf-8'><title>Sandwich</title></head><body>" + \

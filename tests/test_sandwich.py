@@ -283,6 +283,10 @@ def test_the_gap_closed_on_forty_items_is_unbounded_not_conditional(db):
     row = next(r for r in csv.DictReader(io.StringIO(to_csv(result))) if r["kind"] == "gap closed")
     assert (row["unbounded"], row["ci_low"], row["ci_high"]) == ("True", "", "")
     assert float(row["undefined_share"]) == pytest.approx(gap.gap.undefined_share)
+    from oversight.sandwich_figures import figure_html, sandwich_figure
+
+    assert f"unbounded (undefined in {share} of resamples)" in json.dumps(sandwich_figure(result).to_dict()["layout"])
+    assert "two-way cluster bootstrap over items and people" in figure_html(result)  # an exported figure names it
 
 
 def test_no_gap_to_close_means_no_estimate_and_no_interval(db):
