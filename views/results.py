@@ -74,8 +74,9 @@ def layout(fig: go.Figure, *, height: int, x: str | None = None, y: str | None =
 
 
 # Columns shown first, in this order; what a row does not have is left out. judge_group is `judge` in words.
-FIRST = ("setting", "judge", "judge_kind", "label", "consultant", "rounds", "group", "n", "n_items", "n_people",
-         "n_correct", "accuracy", "ci_low", "ci_high", "n_timed_out", "accuracy_itt", "itt_ci_low", "itt_ci_high")
+FIRST = ("name", "kind", "setting", "judge", "judge_kind", "label", "consultant", "rounds", "group", "n", "n_items",
+         "n_people", "n_correct", "estimate", "accuracy", "ci_low", "ci_high", "n_timed_out", "itt_estimate",
+         "accuracy_itt", "itt_ci_low", "itt_ci_high")
 
 
 def table(rows: list[dict], drop: tuple[str, ...] = ()) -> None:
