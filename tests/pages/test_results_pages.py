@@ -530,3 +530,19 @@ def test_admins_download_the_study_export_from_the_results_page(judged):
         assert {"items.jsonl", "judgments.csv", "assignments.jsonl", "participants.jsonl"} <= set(zf.namelist())
     assert manifest["study_id"] == judged["study"] and manifest["counts"]["judgments"] > 0
     assert name.startswith(f"study-{judged['study']}-") and download.proto.label.endswith(".zip")
+
+
+def test_a_study_whose_only_tasks_timed_out_shows_them(people):
+    """No final answer yet, one timed-out task: the page counts it rather than saying nothing happened."""
+    from tests.test_sandwich import Builder
+
+    with session_scope() as s:
+        b = Builder(s, 2, name="Only timeouts")
+        b.answer(b.condition("Alone", "alone"), b.items[0], None)
+        study_id = b.study.id
+    at = run_page("results", people["admin"], study=str(study_id))
+    assert not at.exception
+    assert [m.value for m in at.metric][-1] == "1"  # timed-out tasks
+    table = at.dataframe[0].value
+    assert list(table["n"]) == [0] and list(table["n_timed_out"]) == [1] and list(table["accuracy_itt"]) == [0.0]
+    assert "1 timed out" in by_name(charts(at)[0])["accuracy"]["text"][0]
