@@ -192,13 +192,11 @@ def cmd_sign_out(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from oversight.report import study_report
+    from oversight.report import report_text, study_report
     from oversight.sandwich import text_table
 
     report = study_report(study_id=_study_id(args.study), tag=args.tag)
-    lines = [f"{r['setting']:<20} {r['judge_kind']:<14} n={r['n']:<5} accuracy={r['accuracy']:.3f}"
-             for r in report.get("by_setting", [])]
-    _emit(args, report, "\n".join(lines or ["no final judgments yet"]) + "\n\n" + text_table(report["sandwich"]))
+    _emit(args, report, report_text(report) + "\n\n" + text_table(report["sandwich"]))
 
 
 def cmd_export(args) -> None:

@@ -10,7 +10,7 @@ import html
 
 import plotly.graph_objects as go
 
-from oversight.sandwich import ConditionAccuracy, SandwichResult
+from oversight.sandwich import ConditionAccuracy, GapClosed, SandwichResult
 
 COLORS = {"model": "#7f7f7f", "alone": "#d62728", "assisted": "#1f77b4", "expert": "#2ca02c"}
 
@@ -21,6 +21,19 @@ def _plain(label: object) -> str:
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _signed(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.3f}"
+
+
+def gap_text(gap: GapClosed) -> str:
+    """'66.7% [40.1%, 93.0%]', or '50.0%, unbounded (undefined in 31% of resamples)'."""
+    if gap.unbounded:
+        return f"{_pct(gap.estimate)}, unbounded (undefined in {100 * gap.gap.undefined_share:.0f}% of resamples)"
+    if gap.ci_low is None or gap.ci_high is None:
+        return _pct(gap.estimate)
+    return f"{_pct(gap.estimate)} [{_pct(gap.ci_low)}, {_pct(gap.ci_high)}]"
 
 
 def chart_rows(result: SandwichResult) -> list[ConditionAccuracy]:
@@ -36,16 +49,18 @@ def chart_rows(result: SandwichResult) -> list[ConditionAccuracy]:
 
 def _title(text: str, result: SandwichResult) -> str:
     notes = []
-    if result.simulated:
-        notes.append("includes simulated participants")
+    if result.dry_run:
+        notes.append("dry run: figures from simulated people")
     if result.gold_stands_in:
         notes.append("gold stands in for experts")
     return text + (f"<br><sup>{'; '.join(notes)}</sup>" if notes else "")
 
 
-def sandwich_figure(result: SandwichResult) -> go.Figure:
+def sandwich_figure(result: SandwichResult, *, standalone: bool = False) -> go.Figure:
     """Accuracy of model alone, non-expert alone, non-expert + model per version and experts, with 95 % intervals
-    (cluster bootstrap over items); the gap between alone and expert shaded, the share closed annotated."""
+    (`oversight.intervals`: two-way cluster bootstrap over items and people); the gap between alone and expert
+    shaded, the share closed annotated (unbounded said in words). `standalone` (an exported figure): the title
+    names the intervals' method, which the page names once at its top."""
     rows = chart_rows(result)
     fig = go.Figure()
     x = [_plain(c.name) for c in rows]
@@ -59,7 +74,8 @@ def sandwich_figure(result: SandwichResult) -> go.Figure:
                            for c in rows],
                  "arrayminus": [(c.estimate - c.ci_low) if c.estimate is not None and c.ci_low is not None else 0
                                 for c in rows]},
-        text=[f"{_pct(c.estimate)}<br>n={c.n}" + ("<br>(gold)" if c.gold_stands_in else "") for c in rows],
+        text=[f"{_pct(c.estimate)}<br>n={c.n}" + (f"<br>{c.n_timed_out} timed out" if c.n_timed_out else "")
+              + ("<br>(gold)" if c.gold_stands_in else "") for c in rows],
         textposition="inside", insidetextanchor="start",
         customdata=[[_pct(c.ci_low), _pct(c.ci_high)] for c in rows],
         hovertemplate="%{x}: %{y:.1%} [%{customdata[0]}, %{customdata[1]}]<extra></extra>",
@@ -76,12 +92,12 @@ def sandwich_figure(result: SandwichResult) -> go.Figure:
                                showarrow=False, font={"size": 11, "color": "gray"}, align="left")
     gap = result.gap_closed
     if gap is not None:
-        text = (f"gap closed: {_pct(gap.estimate)} [{_pct(gap.ci_low)}, {_pct(gap.ci_high)}]"
-                if gap.estimate is not None else f"gap closed: — ({_plain(gap.note)})")
+        text = f"gap closed: {gap_text(gap)}" if gap.estimate is not None else f"gap closed: — ({_plain(gap.note)})"
         fig.add_annotation(text=text, xref="paper", yref="paper", x=1, y=1.0, xanchor="right", yanchor="bottom",
                            showarrow=False, font={"size": 13})
     fig.update_layout(
-        title=_title("Sandwich: accuracy per condition (95% cluster-bootstrap CI over items)", result),
+        title=_title("Sandwich: accuracy per condition (95% CI)"
+                     + (f"<br><sup>{_plain(result.method)}</sup>" if standalone else ""), result),
         yaxis={"range": [0, 1.05], "tickformat": ".0%", "title": "accuracy"}, showlegend=False,
         height=480, margin={"l": 10, "r": 80, "t": 90, "b": 40},
     )
@@ -97,8 +113,8 @@ def paired_figure(result: SandwichResult) -> go.Figure:
             continue
         fig.add_trace(go.Histogram(
             x=[r.assisted - r.alone for r in p.items], xbins={"start": -1.05, "end": 1.05, "size": 0.1},
-            name=_plain(f"{p.name}: mean {p.difference:+.3f} [{p.ci_low:+.3f}, {p.ci_high:+.3f}], "
-                        f"{p.n_items} items"), opacity=0.6, showlegend=True))
+            name=_plain(f"{p.name}: mean {_signed(p.difference.estimate)} [{_signed(p.ci_low)}, {_signed(p.ci_high)}], "
+                        f"{p.n_items} items, {p.difference.n_people} people"), opacity=0.6, showlegend=True))
     fig.add_vline(x=0, line={"dash": "dash", "color": "gray"})
     fig.update_layout(
         title=_title("Paired per item: accuracy with the model − accuracy alone", result), barmode="overlay",
@@ -111,7 +127,7 @@ def paired_figure(result: SandwichResult) -> go.Figure:
 
 def figure_html(result: SandwichResult) -> str:
     """Both figures as one self-contained HTML page (plotly.js inlined, so it opens offline)."""
-    parts = [sandwich_figure(result).to_html(full_html=False, include_plotlyjs=True)]
+    parts = [sandwich_figure(result, standalone=True).to_html(full_html=False, include_plotlyjs=True)]
     if any(p.items for p in result.paired):
         parts.append(paired_figure(result).to_html(full_html=False, include_plotlyjs=False))
     return "<!doctype html><html><head><meta charset='utf-8'><title>Sandwich</title></head><body>" + \

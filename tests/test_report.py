@@ -1,4 +1,6 @@
-"""study_report: counts, accuracy per setting/judge kind with Wilson intervals, tags, per strategy."""
+"""study_report: counts, accuracy per setting/judge kind and group with intervals from the one engine (n answers,
+items, people), timed-out tasks counted and scored both ways, non-experts and experts in separate rows, tags, per
+strategy."""
 
 from __future__ import annotations
 
@@ -7,17 +9,8 @@ from sqlmodel import select
 
 from oversight.db import session_scope
 from oversight.judgment_records import p_correct
-from oversight.report import study_report, wilson_interval
+from oversight.report import study_report
 from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Study, Transcript, User
-
-
-def test_wilson_interval_known_values():
-    assert wilson_interval(0, 0) == (None, None)
-    low, high = wilson_interval(5, 10)
-    assert low == pytest.approx(0.2366, abs=1e-4) and high == pytest.approx(0.7634, abs=1e-4)
-    low, high = wilson_interval(10, 10)
-    assert low == pytest.approx(0.7225, abs=1e-4) and high == 1.0
-    assert wilson_interval(0, 4)[0] == 0.0
 
 
 def test_p_correct():
@@ -99,18 +92,26 @@ def rows(report, key="by_setting"):
 def test_counts_and_settings(study):
     report = study_report(study_id=study.id)
     assert report["counts"] == {"items": 2, "participants": 2, "transcripts": 4, "judgments": 9,
-                                "final_judgments": 8, "transcripts_judged": 4}
+                                "final_judgments": 8, "transcripts_judged": 4, "timed_out": 0}
+    assert report["interval"].startswith("95% two-way cluster bootstrap over items and people")
+    assert report["dry_run"] is False
     by = rows(report)
     assert list(by) == sorted(by)  # sorted by setting, then judge kind
     debate = by[("human debate", "human")]
     assert (debate["n"], debate["n_correct"], debate["accuracy"]) == (2, 1, 0.5)
     assert debate["mean_p_correct"] == pytest.approx((0.9 + 0.5) / 2)
-    assert (debate["ci_low"], debate["ci_high"]) == pytest.approx(wilson_interval(1, 2))
+    # The interval is the engine's, over the rows' items and people (imported judges without a name: none).
+    assert debate["ci_low"] <= 0.5 <= debate["ci_high"]
+    assert (debate["n_items"], debate["n_people"], debate["n_timed_out"]) == (2, 0, 0)
+    assert debate["accuracy_itt"] == debate["accuracy"] and debate["judge"] == "human"
     assert by[("human debate", "offline-human")]["accuracy"] == 0.0
     assert by[("human consultancy", "human")]["accuracy"] == 1.0
     # Live judgments without a transcript count under their strategy's protocol.
     direct = by[("direct-qa", "human")]
     assert (direct["n"], direct["n_correct"]) == (3, 2)
+    # The participants' row: non-experts, two people on two items.
+    assert (direct["judge_group"], direct["judge"], direct["n_items"], direct["n_people"]) == (
+        "participant", "non-experts", 2, 2)
     assert by[("debate", "ai")]["n"] == 1
 
 
@@ -204,7 +205,7 @@ def test_calibration_bins():
     assert (top["n"], top["n_correct"]) == (3, 2)
     assert top["mean_confidence"] == pytest.approx((0.95 + 0.95 + 1.0) / 3)
     assert top["fraction_correct"] == pytest.approx(2 / 3)
-    assert (top["ci_low"], top["ci_high"]) == pytest.approx(wilson_interval(2, 3))
+    assert top["ci_low"] <= 2 / 3 <= top["ci_high"] and (top["n_items"], top["n_people"]) == (1, 0)
     assert (bins[0.6]["n"], bins[0.6]["fraction_correct"]) == (2, 1.0)
     assert (bins[0.5]["n"], bins[0.5]["fraction_correct"]) == (1, 0.0)
     ece = (3 * abs((2.9 / 3) - 2 / 3) + 2 * abs(0.625 - 1.0) + 1 * abs(0.5 - 0.0)) / 6
@@ -228,7 +229,8 @@ def test_debate_win_rates_honest_dishonest_a_and_b():
     human = rows["human"]
     assert (human["n"], human["honest_wins"], human["dishonest_wins"], human["ties"]) == (4, 2, 1, 1)
     assert human["honest_win_rate"] == 0.5 and human["dishonest_win_rate"] == 0.25
-    assert (human["honest_ci_low"], human["honest_ci_high"]) == pytest.approx(wilson_interval(2, 4))
+    assert human["honest_ci_low"] <= 0.5 <= human["honest_ci_high"]
+    assert (human["n_items"], human["n_people"], human["n_timed_out"]) == (1, 0, 0)
     assert human["a_win_rate"] == 0.25 and human["b_win_rate"] == 0.5
     assert (human["n_honest_a"], human["honest_as_a_win_rate"]) == (2, 0.5)
     assert (human["n_honest_b"], human["honest_as_b_win_rate"]) == (2, 0.5)
@@ -291,7 +293,8 @@ def test_report_sections_on_the_database(study):
     # The imported debates have no roles here, so no win rates; rounds come from the turns (none: 0).
     assert report["debates"] == [] and report["consultancy"] == []
     assert {(r["setting"], r["rounds"]) for r in report["by_rounds"]} >= {("human debate", 0), ("debate", 0)}
-    assert {g["group"] for g in report["calibration"]} == {"human", "offline-human", "ai"}
+    # The study's participants calibrate as non-experts; the imported room judges stay "human".
+    assert {g["group"] for g in report["calibration"]} == {"human", "non-experts", "offline-human", "ai"}
     assert sum(g["n"] for g in report["calibration"]) == report["counts"]["final_judgments"]
     by = rows(report, "by_strategy")
     assert by[(1, "human")]["label"] == "Direct v1"
@@ -392,3 +395,98 @@ def test_nyu_honest_debater_win_rate_is_the_paper_accuracy(db, datasets_dir):
     assert all(r["rounds"] >= 1 for r in report["by_rounds"])
     human_cal = next(g for g in report["calibration"] if g["group"] == "human")
     assert human_cal["n"] == 131 + 82 + 63 + 60 and 0 <= human_cal["ece"] < 0.5
+
+
+# ------------------------------------------------------------------ groups, timed-out tasks, dry runs
+
+
+def _people_and_experts(name: str = "Groups", dry_run_of: int | None = None) -> int:
+    """Six items: three participants answer them all alone (11 of 17 right; item 5 timed out for one of them),
+    one expert answers five in the expert condition (all right) and times out on the sixth; a practice task that
+    timed out is no outcome."""
+    from tests.test_sandwich import Builder
+
+    with session_scope() as s:
+        b = Builder(s, 6, name=name)
+        b.study.dry_run_of = dry_run_of
+        alone, expert = b.condition("Alone", "alone"), b.condition("Experts", "expert")
+        people = [b.person() for _ in range(3)]
+        for k, who in enumerate(people):
+            for i, it in enumerate(b.items):
+                if (k, i) == (0, 5):
+                    b.answer(alone, it, None, who=who)  # timed out
+                else:
+                    b.answer(alone, it, (i + k) % 3 != 0, who=who)
+        e = b.person("expert")
+        for it in b.items[:5]:
+            b.answer(expert, it, True, who=e)
+        b.answer(expert, b.items[5], None, who=e)
+        extra = Item(study_id=b.study.id, external_id="practice", question="P?", options=["a", "b"])
+        s.add(extra)
+        s.flush()
+        b.gold[extra.id] = 1
+        b.answer(alone, extra, None, who=people[1], practice=True)
+        return b.study.id
+
+
+def test_non_experts_and_experts_are_separate_rows_with_timed_out_tasks_counted(db):
+    study_id = _people_and_experts()
+    report = study_report(study_id=study_id)
+    by = {r["judge"]: r for r in report["by_setting"]}
+    assert set(by) == {"non-experts", "experts"}  # never one pooled "human" row
+    people, experts = by["non-experts"], by["experts"]
+    assert (people["judge_kind"], people["judge_group"], experts["judge_group"]) == ("human", "participant", "expert")
+    # Non-experts: 17 answers (11 right) by 3 people on 6 items, 1 timed out (counted as incorrect: 11 / 18).
+    assert (people["n"], people["n_correct"], people["n_items"], people["n_people"]) == (17, 11, 6, 3)
+    assert people["n_timed_out"] == 1 and people["accuracy"] == pytest.approx(11 / 17)
+    assert people["accuracy_itt"] == pytest.approx(11 / 18)
+    assert people["itt_ci_low"] <= people["accuracy_itt"] <= people["itt_ci_high"]
+    assert (experts["n"], experts["n_people"], experts["n_timed_out"], experts["accuracy_itt"]) == (
+        5, 1, 1, pytest.approx(5 / 6))
+    assert report["counts"]["timed_out"] == 2  # the practice task is no outcome
+    assert {g["group"] for g in report["calibration"]} == {"non-experts", "experts"}
+    assert not report["dry_run"]
+    # The sandwich counts them too, and the CLI prints every row with its counts.
+    rows = {c["name"]: c for c in report["sandwich"]["conditions"]}
+    assert (rows["Alone"]["n_timed_out"], rows["Experts"]["n_timed_out"]) == (1, 1)
+
+
+def test_the_report_text_names_rows_counts_intervals_and_timeouts(db, capsys):
+    from oversight.cli import main
+
+    study_id = _people_and_experts()
+    main(["report", "--study", str(study_id)])
+    text = capsys.readouterr().out
+    assert "intervals: 95% two-way cluster bootstrap over items and people" in text
+    line = next(l for l in text.splitlines() if "non-experts" in l and "direct-qa" in l)
+    assert "n=17 answers, 6 items, 3 people" in line and "64.7%" in line
+    assert "1 timed out" in line and "61.1% counting them incorrect" in line
+    assert any("experts" in l and "non-experts" not in l for l in text.splitlines())
+    assert "DRY RUN" not in text
+
+
+def test_a_dry_run_says_its_figures_are_from_simulated_people(db, capsys):
+    from oversight.cli import main
+
+    with session_scope() as s:
+        real = Study(name="Real")
+        s.add(real)
+        s.flush()
+        real_id = real.id
+    study_id = _people_and_experts("Dry run copy", dry_run_of=real_id)
+    assert study_report(study_id=study_id)["dry_run"] is True
+    main(["report", "--study", str(study_id)])
+    assert "DRY RUN: every figure below is from simulated people" in capsys.readouterr().out
+
+
+def test_people_are_clusters_of_the_accuracy_interval():
+    """Four judges on the same ten items, two always right and two always wrong: the spread is between people, so
+    the interval is wide; the same answers by an AI judge (no people) have no spread over items."""
+    people = [rec([0.9, 0.1] if k < 2 else [0.1, 0.9], item_id=i, judge_id=k, id=10 * i + k)
+              for i in range(10) for k in range(4)]
+    (row,) = accuracy_by(people, lambda r: (r.judge_kind,), ("judge_kind",))
+    assert (row["n"], row["n_items"], row["n_people"], row["accuracy"]) == (40, 10, 4, 0.5)
+    assert row["ci_high"] - row["ci_low"] > 0.4
+    model = [rec(r.probabilities, item_id=r.item_id, judge_id=None, judge_kind="ai", id=r.id) for r in people]
+    (row,) = accuracy_by(model, lambda r: (r.judge_kind,), ("judge_kind",))
+    assert row["n_people"] == 0 and row["ci_high"] - row["ci_low"] == 0

@@ -1,15 +1,17 @@
-"""Admins and experts: judge accuracy per setting, strategy version and rounds (95% Wilson intervals),
-mean probability on the correct answer, calibration, debater win rates, consultancy by honesty and time
-per judgment, and the sandwich (accuracy per condition, gap closed, paired per-item comparison). Everything is
-computed in `oversight.report` and `oversight.sandwich`; this page only draws it."""
+"""Admins and experts: judge accuracy per setting, strategy version and rounds, mean probability on the correct
+answer, calibration, debater win rates, consultancy by honesty and time per judgment, and the sandwich (accuracy
+per condition, gap closed, paired per-item comparison). Non-experts and experts are separate rows everywhere; every
+interval is the one engine's (`oversight.intervals`: 95% two-way cluster bootstrap over items and people), named
+once at the top; timed-out tasks are counted in every accuracy table. Everything is computed in `oversight.report`
+and `oversight.sandwich`; this page only draws it."""
 
 import plotly.graph_objects as go
 import streamlit as st
 
 from oversight.export import export_zip
 from oversight.report import dashboard, dashboard_options
-from oversight.sandwich import sandwich, table_rows, to_csv
-from oversight.sandwich_figures import figure_html, paired_figure, sandwich_figure
+from oversight.sandwich import gap_rows, sandwich, table_rows, to_csv
+from oversight.sandwich_figures import figure_html, gap_text, paired_figure, sandwich_figure
 from oversight.studies import get_study
 from ui import pick_study, require_role
 
@@ -50,8 +52,17 @@ def plain(label: object) -> str:
 
 def err(rows, value, low="ci_low", high="ci_high"):
     return {"type": "data", "symmetric": False,
-            "array": [(r[high] - r[value]) if r[value] is not None else 0 for r in rows],
-            "arrayminus": [(r[value] - r[low]) if r[value] is not None else 0 for r in rows]}
+            "array": [(r[high] - r[value]) if r[value] is not None and r[high] is not None else 0 for r in rows],
+            "arrayminus": [(r[value] - r[low]) if r[value] is not None and r[low] is not None else 0 for r in rows]}
+
+
+def value(v: float | None) -> float:
+    """A bar's height: a row with only timed-out tasks has no accuracy (drawn at 0, labelled —)."""
+    return 0 if v is None else v
+
+
+def fmt(v: float | None) -> str:
+    return "—" if v is None else f"{v:.3f}"
 
 
 def layout(fig: go.Figure, *, height: int, x: str | None = None, y: str | None = None, **kwargs) -> go.Figure:
@@ -62,8 +73,16 @@ def layout(fig: go.Figure, *, height: int, x: str | None = None, y: str | None =
     return fig
 
 
+# Columns shown first, in this order; what a row does not have is left out. judge_group is `judge` in words.
+FIRST = ("name", "kind", "setting", "judge", "judge_kind", "label", "consultant", "rounds", "group", "n", "n_items",
+         "n_people", "n_correct", "estimate", "accuracy", "ci_low", "ci_high", "n_timed_out", "itt_estimate",
+         "accuracy_itt", "itt_ci_low", "itt_ci_high")
+
+
 def table(rows: list[dict], drop: tuple[str, ...] = ()) -> None:
-    st.dataframe([{k: v for k, v in r.items() if k not in drop} for r in rows], hide_index=True, width="stretch")
+    drop = (*drop, "judge_group", "strategy_id")
+    ordered = [{**{k: r[k] for k in FIRST if k in r}, **r} for r in rows]
+    st.dataframe([{k: v for k, v in r.items() if k not in drop} for r in ordered], hide_index=True, width="stretch")
 
 
 def section(rows: list, *, empty: str, caption: str, key: str, figure, drop: tuple[str, ...] = (),
@@ -78,7 +97,15 @@ def section(rows: list, *, empty: str, caption: str, key: str, figure, drop: tup
 
 
 def setting_label(r: dict) -> str:
-    return plain(f"{r['setting']} · {r['judge_kind']}")
+    """'debate · non-experts': the setting and who judged (non-experts, experts, or the judge kind)."""
+    return plain(f"{r['setting']} · {r['judge']}")
+
+
+def counts_text(r: dict) -> str:
+    """n answers, items and people, and timed-out tasks, under a bar."""
+    people = f", {r['n_people']} people" if r.get("n_people") else ""
+    timed_out = f", {r['n_timed_out']} timed out" if r.get("n_timed_out") else ""
+    return f"n={r['n']} ({r.get('n_items', 0)} items{people}){timed_out}"
 
 
 def grouped_bars(rows: list[dict], group, x, *, name=str, order=None, y: str = "accuracy") -> go.Figure:
@@ -87,8 +114,8 @@ def grouped_bars(rows: list[dict], group, x, *, name=str, order=None, y: str = "
     for g in order or sorted({group(r) for r in rows}):
         part = [r for r in rows if group(r) == g]
         if part:
-            fig.add_trace(go.Bar(name=plain(name(g)), x=[x(r) for r in part], y=[r[y] for r in part],
-                                 error_y=err(part, y), text=[f"n={r['n']}" for r in part], textposition="inside",
+            fig.add_trace(go.Bar(name=plain(name(g)), x=[x(r) for r in part], y=[value(r[y]) for r in part],
+                                 error_y=err(part, y), text=[counts_text(r) for r in part], textposition="inside",
                                  insidetextanchor="start"))
     return fig
 
@@ -103,15 +130,22 @@ judge_kinds = f3.multiselect("Judge kinds", options["judge_kinds"], placeholder=
 data = dashboard(study_id=study_id, tag=None if tag == ALL else tag, strategy_ids=strategy_ids or None,
                  judge_kinds=judge_kinds or None)
 
+if data["dry_run"]:
+    st.warning("Dry run: this is a copy of a study, and every figure on this page is from simulated people.")
+st.caption(f"Intervals: {data['interval']}. Non-experts (participants) and experts are separate rows, never pooled. "
+           "Timed-out tasks count in every accuracy table: accuracy over the final answers, and counting them as "
+           "incorrect (intention to treat).")
+
 counts = data["counts"]
-cols = st.columns(5)
+cols = st.columns(6)
 for col, (key, label) in zip(cols, (("items", "Items"), ("participants", "Participants"),
                                     ("transcripts", "Transcripts"), ("final_judgments", "Final judgments (filtered)"),
-                                    ("transcripts_judged", "Transcripts judged (filtered)"))):
+                                    ("transcripts_judged", "Transcripts judged (filtered)"),
+                                    ("timed_out", "Timed-out tasks (filtered)"))):
     col.metric(label, counts.get(key, 0))
 
 rows = data["by_setting"]
-if not rows:
+if not any(r["n"] for r in rows) and not any(r["n_timed_out"] for r in rows):
     if counts.get("judgments"):
         st.info("No final judgments match these filters. Widen them to see results.")
     else:
@@ -124,17 +158,24 @@ tabs = st.tabs(["Accuracy", "Strategy versions", "Calibration", "Rounds", "Debat
                 "Time per judgment", "Sandwich"])
 
 with tabs[0]:
-    st.caption("Final judgments; correct when the final probability on the gold answer is above 0.5. "
-               "Bars: accuracy with 95% Wilson interval; diamonds: mean probability on the correct answer.")
+    st.caption("Final judgments per setting and judge; correct when the gold option has the largest probability "
+               "(strictly: a tie is not correct). Bars: accuracy with its 95% interval; diamonds: mean probability "
+               "on the correct answer; circles, where tasks timed out: accuracy counting them as incorrect.")
     labels = [setting_label(r) for r in rows]
     fig = go.Figure()
-    fig.add_trace(go.Bar(name="accuracy", x=[r["accuracy"] for r in rows], y=labels, orientation="h",
-                         error_x=err(rows, "accuracy"), text=[f"{r['accuracy']:.3f} (n={r['n']})" for r in rows],
+    fig.add_trace(go.Bar(name="accuracy", x=[value(r["accuracy"]) for r in rows], y=labels, orientation="h",
+                         error_x=err(rows, "accuracy"),
+                         text=[f"{fmt(r['accuracy'])} · {counts_text(r)}" for r in rows],
                          textposition="inside", insidetextanchor="start"))
     fig.add_trace(go.Scatter(name="mean p(correct)", x=[r["mean_p_correct"] for r in rows], y=labels, mode="markers",
                              marker={"symbol": "diamond", "size": 11, "color": "black"}))
-    layout(fig, height=140 + 48 * len(rows), x="judge accuracy (final p(correct) > 0.5), 95% CI",
-           xaxis={"range": [0, 1]})
+    timed = [r for r in rows if r["n_timed_out"]]
+    if timed:
+        fig.add_trace(go.Scatter(name="counting timed-out as incorrect", x=[r["accuracy_itt"] for r in timed],
+                                 y=[setting_label(r) for r in timed], mode="markers",
+                                 error_x=err(timed, "accuracy_itt", "itt_ci_low", "itt_ci_high"),
+                                 marker={"symbol": "circle-open", "size": 11, "color": "firebrick"}))
+    layout(fig, height=140 + 48 * len(rows), x="judge accuracy, 95% CI", xaxis={"range": [0, 1]})
     st.plotly_chart(fig, width="stretch", key="chart_accuracy")
     table(rows)
 
@@ -143,9 +184,9 @@ with tabs[1]:
         data["by_strategy"], key="chart_strategy",
         empty="No live final judgments under a strategy version yet (imported rooms have no strategy). "
               "They appear when participants judge a strategy's arm or an AI batch run finishes.",
-        caption="Live final judgments per strategy version: participants (human), the AI judge of AI-only "
-                "batch runs (ai) and AI judges run afterwards (ai-offline).",
-        figure=lambda rs: layout(grouped_bars(rs, lambda r: r["judge_kind"], lambda r: plain(r["label"])),
+        caption="Live final judgments per strategy version: non-experts, experts, the AI judge of AI-only "
+                "batch runs (ai) and AI judges run afterwards (ai-offline); timed-out tasks in the table.",
+        figure=lambda rs: layout(grouped_bars(rs, lambda r: r["judge"], lambda r: plain(r["label"])),
                                  height=380, y="accuracy, 95% CI", barmode="group", yaxis={"range": [0, 1]}),
     )
 
@@ -173,16 +214,18 @@ with tabs[2]:
         groups, key="chart_calibration", figure=calibration_figure,
         table_rows=[{"group": g["group"], **b} for g in groups for b in g["bins"]],
         empty="No final judgments with probabilities to calibrate.",
-        caption="Final judgments binned by the probability put on the chosen answer, against the share of "
-                "them whose chosen answer is correct (95% Wilson intervals). On the diagonal is calibrated; "
+        caption="Final judgments per judge, binned by the probability put on the chosen answer, against the "
+                "share of them whose chosen answer is correct (95% intervals). On the diagonal is calibrated; "
                 "ECE = expected calibration error.",
     )
 
 
 def rounds_figure(rrows: list[dict]) -> go.Figure:
     fig = go.Figure()
-    for key in sorted({(r["setting"], r["judge_kind"]) for r in rrows}):
-        part = [r for r in rrows if (r["setting"], r["judge_kind"]) == key]
+    for key in sorted({(r["setting"], r["judge"]) for r in rrows}):
+        part = [r for r in rrows if (r["setting"], r["judge"]) == key and r["accuracy"] is not None]
+        if not part:
+            continue
         fig.add_trace(go.Scatter(name=plain(" · ".join(key)), x=[r["rounds"] for r in part],
                                  y=[r["accuracy"] for r in part], error_y=err(part, "accuracy"),
                                  mode="lines+markers", customdata=[r["n"] for r in part],
@@ -193,7 +236,8 @@ def rounds_figure(rrows: list[dict]) -> go.Figure:
 with tabs[3]:
     section(data["by_rounds"], key="chart_rounds", figure=rounds_figure,
             empty="No final judgments on transcripts to count rounds for.",
-            caption="Accuracy by the number of rounds the transcript ran (95% Wilson intervals).")
+            caption="Accuracy by the number of rounds the transcript ran (95% intervals); a timed-out debate counts "
+                    "at the rounds it reached.")
 
 
 def debaters_figure(drows: list[dict]) -> go.Figure:
@@ -209,15 +253,17 @@ def debaters_figure(drows: list[dict]) -> go.Figure:
 with tabs[4]:
     section(data["debates"], key="chart_debaters", figure=debaters_figure,
             empty="No judged debates (transcripts with debaters A and B, one honest) match these filters.",
-            caption="How often the judge's final answer (p > 0.5) sided with each debater. Siding with the honest "
-                    "debater is being correct, so its win rate is the debate accuracy.")
+            caption="How often the judge's final answer sided with each debater (95% intervals). Siding with the "
+                    "honest debater is being correct, so its win rate is the debate accuracy; timed-out debates are "
+                    "in the table.")
 
 with tabs[5]:
     section(
         data["consultancy"], key="chart_consultancy",
         empty="No judged consultancies match these filters.",
         caption="Judge accuracy when the consultant argued the correct answer (honest) and when not "
-                "(95% Wilson intervals); the table also gives how often the judge sided with the consultant.",
+                "(95% intervals); the table also gives how often the judge sided with the consultant, and the "
+                "timed-out consultancies.",
         figure=lambda rs: layout(
             grouped_bars(rs, lambda r: r["consultant"], setting_label, name=lambda who: f"{who} consultant",
                          order=("honest", "dishonest")),
@@ -242,38 +288,53 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
+def interval_words(low: float | None, high: float | None, unbounded: bool, share: float) -> str:
+    if unbounded:
+        return f"unbounded (undefined in {100 * share:.0f}% of resamples)"
+    return "—" if low is None or high is None else f"{percent(low)} to {percent(high)}"
+
+
 def sandwich_section() -> None:
     result = sandwich(study_id=study_id)
     if result.empty:
         st.info(result.message)
         return
-    st.caption("Accuracy per condition (final answers; practice items excluded; the filters above do not apply). "
-               "95% intervals: cluster bootstrap over items, since answers to one item are not independent. "
+    st.caption("Accuracy per condition (final answers; practice and catch items excluded; the filters above do not "
+               "apply), with n answers, items and people; intervals as named at the top. Non-expert conditions "
+               "count non-experts' answers only, the expert condition experts' only. Timed-out tasks: counted per "
+               "row, and the accuracy counting them as incorrect (itt_). "
                "Gap closed = (assisted − alone) / (expert − alone).")
-    if result.simulated:
-        st.caption("Includes simulated data: some answers come from simulated participants or experts.")
     if result.gold_stands_in:
         st.caption("Gold stands in for experts: no expert answers yet, so the expert bar is the gold answer "
                    "(100%), not a measured accuracy.")
     st.plotly_chart(sandwich_figure(result), width="stretch", key="chart_sandwich")
-    table(table_rows(result))
+    table(table_rows(result), drop=("dry_run", "unbounded", "undefined_share", "note"))
     gap = result.gap_closed
     if gap is not None:
         st.metric("Gap closed (all assisted conditions)", percent(gap.estimate),
-                  help="95% interval: " + f"{percent(gap.ci_low)} to {percent(gap.ci_high)}")
-        if gap.note:
+                  help="95% interval: " + interval_words(gap.ci_low, gap.ci_high, gap.unbounded,
+                                                          gap.gap.undefined_share))
+        if gap.estimate is not None:
+            st.caption(f"Gap closed: {gap_text(gap)}.")
+        if gap.note and not gap.unbounded:
             st.caption(gap.note)
-        table([{"assisted": g.name, "strategy_id": g.strategy_id, "gap_closed": g.estimate, "ci_low": g.ci_low,
-                "ci_high": g.ci_high, "items": g.n_items, "resamples_skipped": g.skipped, "note": g.note}
-               for g in result.gap_by])
+        st.dataframe([{"assisted": g["name"], "gap_closed": g["estimate"],
+                       "95% interval": interval_words(g["ci_low"], g["ci_high"], g["unbounded"],
+                                                      g["undefined_share"]),
+                       "n": g["n"], "n_items": g["n_items"], "n_people": g["n_people"],
+                       "gap_closed_itt": g["itt_estimate"], "note": g["note"]}
+                      for g in gap_rows(result)[1:]], hide_index=True, width="stretch")
     if any(p.items for p in result.paired):
         st.subheader("Paired per item")
         st.caption("Items answered both alone and with the model: per item, accuracy with the model minus "
-                   "accuracy alone; the mean difference with a 95% bootstrap interval over items.")
+                   "accuracy alone; the mean difference (every item weighs the same) with its 95% interval.")
         st.plotly_chart(paired_figure(result), width="stretch", key="chart_paired")
-        table([{"assisted": p.name, "strategy_id": p.strategy_id, "items": p.n_items, "mean_alone": p.mean_alone,
-                "mean_assisted": p.mean_assisted, "difference": p.difference, "ci_low": p.ci_low,
-                "ci_high": p.ci_high} for p in result.paired])
+        st.dataframe([{"assisted": p.name, "n_items": p.n_items, "n_people": p.difference.n_people,
+                       "mean_alone": p.mean_alone, "mean_assisted": p.mean_assisted,
+                       "difference": p.difference.estimate,
+                       "95% interval": interval_words(p.ci_low, p.ci_high, p.difference.unbounded,
+                                                      p.difference.undefined_share)}
+                      for p in result.paired], hide_index=True, width="stretch")
     c1, c2 = st.columns(2)
     c1.download_button("Download table (CSV)", data=to_csv(result), file_name=f"sandwich-study-{study_id}.csv",
                        mime="text/csv", key="sandwich_csv")

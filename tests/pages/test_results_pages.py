@@ -402,38 +402,98 @@ def test_an_expert_reviews_a_transcript(judged):
     assert "Sound judging" in " ".join(t.value for t in at.text)
 
 
-def test_sandwich_tab_draws_the_chart_table_gap_and_paired_comparison(people):
-    from oversight.sandwich import sandwich
+def _sandwich_study(name: str = "Sandwich page", *, dry_run_of: int | None = None, experts: bool = False) -> int:
+    """Three participants answer 6 items alone (3 right) and 6 with the model (5 right; one more timed out); with
+    `experts`, one expert answers them all (4 right: too close to alone for a bounded gap closed)."""
     from tests.test_sandwich import Builder
 
     with session_scope() as s:
-        b = Builder(s, 6, name="Sandwich page")
+        b = Builder(s, 7, name=name)
+        b.study.dry_run_of = dry_run_of
         alone = b.condition("Alone", "alone")
         v1 = b.strategy(f"Assist {EVIL}")
         assisted = b.condition(f"With model {EVIL}", "assisted", v1)
-        for i, it in enumerate(b.items):
-            b.answer(alone, it, i < 3, simulated=True)
-            b.answer(assisted, it, i < 5)
-        study_id = b.study.id
+        people = [b.person() for _ in range(3)]
+        for i, it in enumerate(b.items[:6]):
+            b.answer(alone, it, i < 3, who=people[i % 3])
+            b.answer(assisted, it, i < 5, who=people[(i + 1) % 3])
+        b.answer(assisted, b.items[6], None, who=people[0])  # timed out
+        if experts:
+            expert = b.condition("Experts", "expert")
+            e = b.person("expert")
+            for i, it in enumerate(b.items[:6]):
+                b.answer(expert, it, i < 4, who=e)
+        return b.study.id
+
+
+def test_sandwich_tab_draws_the_chart_table_gap_and_paired_comparison(people):
+    from oversight.sandwich import sandwich
+
+    study_id = _sandwich_study()
     at = run_page("results", people["admin"], study=str(study_id))
     assert not at.exception
     tab = at.tabs[7]
     assert tab.label == "Sandwich"
     captions = "\n".join(c.value for c in tab.caption)
-    assert "Includes simulated data" in captions and "Gold stands in for experts" in captions
+    assert "Gold stands in for experts" in captions and "Dry run" not in captions
     sandwich_chart, paired_chart = [json.loads(c.proto.spec) for c in tab.get("plotly_chart")]
     bars = sandwich_chart["data"][0]
     assert len(bars["x"]) == 3 and all("<script>" not in x for x in bars["x"])  # user names escaped
     assert bars["y"] == pytest.approx([0.5, 5 / 6, 1.0])
+    assert "1 timed out" in bars["text"][1]
     assert "gap closed: 66.7%" in json.dumps(sandwich_chart["layout"]["annotations"])
     assert paired_chart["data"] and "Paired per item" in paired_chart["layout"]["title"]["text"]
     table = tab.dataframe[0].value
     assert list(table["kind"]) == ["alone", "assisted", "assisted", "expert"]
     assert list(table["gold_stands_in"]) == [False, False, False, True]
+    assert list(table["n_people"])[:3] == [3, 3, 3] and list(table["n_items"])[:3] == [6, 6, 6]  # answered items
+    assert list(table["n_timed_out"])[:3] == [0, 1, 1]
+    assert list(table["itt_estimate"])[1] == pytest.approx(5 / 7)
     assert tab.metric[0].value == "66.7%"
     expected = sandwich(study_id=study_id).gap_closed
     assert expected.estimate == pytest.approx((5 / 6 - 0.5) / (1 - 0.5))
     assert [d.label for d in tab.get("download_button")] == ["Download table (CSV)", "Download figure (HTML)"]
+    # The intervals' method is named once, at the top of the page, not per tab.
+    method = "95% two-way cluster bootstrap over items and people"
+    assert sum(method in c.value for c in at.caption) == 1
+
+
+def test_an_unbounded_gap_closed_is_said_in_words(people):
+    study_id = _sandwich_study("Unbounded", experts=True)
+    at = run_page("results", people["admin"], study=str(study_id))
+    assert not at.exception
+    tab = at.tabs[7]
+    captions = "\n".join(c.value for c in tab.caption)
+    assert "unbounded (undefined in" in captions and "% of resamples)" in captions
+    assert "unbounded (undefined in" in tab.metric[0].proto.help
+    gaps = tab.dataframe[1].value
+    assert all(v.startswith("unbounded") for v in gaps["95% interval"])
+    assert "unbounded" in json.dumps(json.loads(tab.get("plotly_chart")[0].proto.spec)["layout"]["annotations"])
+
+
+def test_participants_and_experts_are_separate_rows_with_counts(people):
+    study_id = _sandwich_study("Groups", experts=True)
+    at = run_page("results", people["admin"], study=str(study_id))
+    assert not at.exception
+    table = at.dataframe[0].value
+    # Alone and the expert condition are direct QA, the assisted one assisted QA: per setting, one row per group.
+    assert list(table["setting"]) == ["assisted-qa", "direct-qa", "direct-qa"]
+    assert list(table["judge"]) == ["non-experts", "experts", "non-experts"]  # never one pooled "human" row
+    assert list(table["n"]) == [6, 6, 6] and list(table["n_items"]) == [6, 6, 6]
+    assert list(table["n_people"]) == [3, 1, 3] and list(table["n_timed_out"]) == [1, 0, 0]
+    assert list(table["accuracy_itt"]) == pytest.approx([5 / 7, 4 / 6, 3 / 6])
+    labels = by_name(charts(at)[0])["accuracy"]["y"]
+    assert labels == ["assisted-qa · non-experts", "direct-qa · experts", "direct-qa · non-experts"]
+    assert by_name(charts(at)[0])["counting timed-out as incorrect"]["y"] == ["assisted-qa · non-experts"]
+    assert [t["name"].split(" (")[0] for t in charts(at)[2][1:]] == ["experts", "non-experts"]  # calibration
+
+
+def test_a_dry_run_says_its_figures_are_from_simulated_people(people):
+    study_id = _sandwich_study("Dry run", dry_run_of=people["study"])
+    at = run_page("results", people["admin"], study=str(study_id))
+    assert not at.exception
+    assert "every figure on this page is from simulated people" in at.warning[0].value
+    assert "dry run" in json.dumps(json.loads(at.tabs[7].get("plotly_chart")[0].proto.spec)["layout"]["title"])
 
 
 def test_sandwich_tab_empty_state(people):
@@ -470,3 +530,19 @@ def test_admins_download_the_study_export_from_the_results_page(judged):
         assert {"items.jsonl", "judgments.csv", "assignments.jsonl", "participants.jsonl"} <= set(zf.namelist())
     assert manifest["study_id"] == judged["study"] and manifest["counts"]["judgments"] > 0
     assert name.startswith(f"study-{judged['study']}-") and download.proto.label.endswith(".zip")
+
+
+def test_a_study_whose_only_tasks_timed_out_shows_them(people):
+    """No final answer yet, one timed-out task: the page counts it rather than saying nothing happened."""
+    from tests.test_sandwich import Builder
+
+    with session_scope() as s:
+        b = Builder(s, 2, name="Only timeouts")
+        b.answer(b.condition("Alone", "alone"), b.items[0], None)
+        study_id = b.study.id
+    at = run_page("results", people["admin"], study=str(study_id))
+    assert not at.exception
+    assert [m.value for m in at.metric][-1] == "1"  # timed-out tasks
+    table = at.dataframe[0].value
+    assert list(table["n"]) == [0] and list(table["n_timed_out"]) == [1] and list(table["accuracy_itt"]) == [0.0]
+    assert "1 timed out" in by_name(charts(at)[0])["accuracy"]["text"][0]
