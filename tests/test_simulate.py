@@ -171,7 +171,7 @@ def test_a_four_option_study_at_confidence_0_4_recovers_the_planted_figures(cli_
         stated = s.exec(select(Judgment.probabilities).join(Item, Item.id == Judgment.item_id)
                         .where(Item.study_id == copy, Judgment.is_final, Judgment.judge_kind == "human")).all()
         real = s.exec(select(func.count()).select_from(Assignment).where(Assignment.study_id == sid)).one()
-    assert len(stated) == 40 * 10 + 8 * 8 and all(sorted(p) == pytest.approx([0.2, 0.2, 0.2, 0.4]) for p in stated)
+    assert len(stated) == 40 * 10 + 8 * (8 + 1) and all(sorted(p) == pytest.approx([0.2, 0.2, 0.2, 0.4]) for p in stated)  # experts: 8 real + 1 practice
     assert real == 0  # the real study was never dealt
     text = cli_env("simulate", "--study", str(sid), "--participants", "2", "--confidence", "0.4", "--quiet").stdout
     assert f"a copy of study #{sid}, which is untouched" in text and "gap closed" in text
