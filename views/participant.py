@@ -17,7 +17,9 @@ from oversight.participation import (
 from oversight.protocols.live import JudgeView, expire, judge_view, load_state, restart_chat, send_message, submit_report
 from oversight.protocols.runner import get_runner
 from oversight.studies import get_study
-from oversight.vocab import option_letter, probabilities_from_confidence, role_label
+from oversight.vocab import (
+    CHOICE_CONFIDENCE, lowest_confidence, option_letter, probabilities_from_confidence, role_label,
+)
 from ui import attempt, pick_study, require_role, speech_markdown
 
 user = require_role("participant", "expert")
@@ -46,27 +48,25 @@ if study.instructions:
         st.text(study.instructions)
 
 
-def probability_inputs(options: list[str], key: str) -> list[float]:
-    """One slider for two answers (they add up to 100%), one per answer otherwise (scaled to 100%)."""
-    if len(options) == 2:
-        # Inside a form nothing reruns until submit, so the label says what the one number means.
-        p = st.slider("Probability that A is correct (%); B gets the rest", 1, 99, 50, key=f"{key}-p")
-        return [float(p), float(100 - p)]
-    st.caption("How likely is each answer to be correct? The probabilities are scaled to add up to 100%.")
-    return [float(st.slider(f"Answer {option_letter(i)} (%)", 0, 100, 100 // len(options), key=f"{key}-{i}"))
-            for i in range(len(options))]
+NO_CHOICE = "Choose an answer first: nothing was saved."
 
 
-def answer_with_confidence(options: list[str], key: str) -> list[float] | None:
-    """An answer and how sure the participant is, as probabilities over the options; None until an answer is
-    chosen (no answer is preselected: a default would nudge people towards it)."""
-    answer = st.radio("Your answer", range(len(options)), format_func=lambda i: f"{option_letter(i)}. {options[i]}",
+def answer_form(options: list[str], key: str) -> list[float] | None:
+    """THE answer form: every final answer on options (alone, assisted, expert, catch items, practice, the debate
+    and consultancy judge, preference) is given here, so compared conditions are asked the same way. Choose one
+    option (none preselected: a default would nudge people towards it), then how sure you are, from just above
+    1/n (a guess) to 100 %. Returns percentages per option (vocab.probabilities_from_confidence: the others share
+    the rest), or None until an option is chosen. Protocols may add inputs beside it, never replace it."""
+    n = len(options)
+    answer = st.radio("Your answer", range(n), format_func=lambda i: f"{option_letter(i)}. {options[i]}",
                       index=None, key=f"{key}-a")
-    low = -(-100 // len(options))  # below 1/n another answer would be likelier than the chosen one
+    low = lowest_confidence(n)
     confidence = st.slider("How sure are you that this answer is correct? (%)", low, 100, max(low, 70), key=f"{key}-c")
+    # Inside a form nothing reruns until submit, so the caption says what the ends of the scale mean.
+    st.caption(f"{low}%: a guess among the {n} answers · 100%: certain. The other answers share the rest.")
     if answer is None:
         return None
-    return [100 * p for p in probabilities_from_confidence(len(options), answer, confidence / 100)]
+    return [100 * p for p in probabilities_from_confidence(n, answer, confidence / 100)]
 
 
 def show_question(question: str, options: list[str]) -> None:
@@ -80,12 +80,15 @@ def direct_answer(task: Task) -> None:
     """A task without a strategy: the judge answers alone, in one step."""
     show_question(task.question, task.options)
     with st.form(f"answer-{task.assignment_id}"):
-        probs = probability_inputs(task.options, f"qa-{task.assignment_id}")
+        probs = answer_form(task.options, f"qa-{task.assignment_id}")
         rationale = st.text_area("Why? (optional)", key=f"r-{task.assignment_id}")
         if st.form_submit_button("Submit answer", type="primary"):
+            if probs is None:
+                st.warning(NO_CHOICE)
+                return
             with st.spinner("Saving your answer…"):
                 ok, _ = attempt(submit_answer, user_id=user.id, assignment_id=task.assignment_id,
-                                probabilities=probs, rationale=rationale)
+                                probabilities=probs, rationale=rationale, answer_form=CHOICE_CONFIDENCE)
             if ok:
                 if task.practice:
                     st.session_state["practice_done"] = task.assignment_id
@@ -210,12 +213,12 @@ def watch_the_clock(view: JudgeView) -> None:
 
 def report(view: JudgeView, probs: list[float] | None, *, note: str = "", end: bool, rationale: str = "") -> None:
     if probs is None:
-        st.warning("Choose an answer first.")
+        st.warning(NO_CHOICE)
         return
     with st.spinner("Saving your answer…"):
         ok, _ = attempt(submit_report, transcript_id=view.transcript_id, round_=view.step.round,
                         display_probabilities=probs, note=note, end=end, judge_id=user.id, judge_name=user.name,
-                        rationale=rationale)
+                        rationale=rationale, answer_form=CHOICE_CONFIDENCE)
     if ok:
         if end or view.step.must_end:
             st.session_state["finished_view"] = view.transcript_id
@@ -230,8 +233,7 @@ def judge_report_form(view: JudgeView) -> None:
         st.markdown(f"#### Your judgment after round {step.round}" if view.turns else "#### Your answer")
         time_caption(view)
         key = f"j-{view.transcript_id}-{step.round}"
-        probs = answer_with_confidence(view.options, key) if view.protocol.answer_input == "confidence" \
-            else probability_inputs(view.options, key)
+        probs = answer_form(view.options, key)  # the per-round reports too: the same form, plus a note
         note = ""
         if getattr(rules, "judge_questions", False) and not final_only:
             note = st.text_area("A question or note for the debaters (optional)", max_chars=750)
@@ -250,7 +252,7 @@ def first_answer_form(view: JudgeView) -> None:
     with st.form(f"first-{view.transcript_id}"):
         st.markdown("#### Your answer before asking the assistant")
         st.caption("Answer on your own first. Then you can ask the assistant and answer again.")
-        probs = answer_with_confidence(view.options, f"first-{view.transcript_id}")
+        probs = answer_form(view.options, f"first-{view.transcript_id}")
         if st.form_submit_button("Save and ask the assistant", type="primary"):
             report(view, probs, end=False)
 
@@ -262,7 +264,7 @@ def final_answer_form(view: JudgeView) -> None:
         if step.must_end:
             st.caption("The chat is closed: " + ("time is up." if view.seconds_left == 0 else "no messages are left."))
         time_caption(view)
-        probs = answer_with_confidence(view.options, f"final-{view.transcript_id}")
+        probs = answer_form(view.options, f"final-{view.transcript_id}")
         label = "Why? " + ("(needed)" if view.rules.require_rationale else "(optional)")
         rationale = st.text_area(label, max_chars=2000)
         if st.form_submit_button("Submit final answer", type="primary"):
