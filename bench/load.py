@@ -19,7 +19,8 @@ action, from the click to the moment the page showing its result has been drawn 
   first_speech  "Next task" (or "Continue" after consent) until the new debate's first speeches are on the page
   staff_sign_in "Sign in" until the admin's first page is drawn (`--staff` sign-ins, after the participants)
 Then it checks the database: every answer a participant saw confirmed is stored (`lost`), and no assignment has
-two final judgments, two reports for one round or two transcripts (`duplicates`).
+two final judgments, two reports for one round or two transcripts (`duplicates`); `answer_forms` counts the
+stored answers by the form they came from (every one from the one answer form: choose, then how sure).
 Prints figures as text, or JSON with `--json` (keys `participants`, `p95_s`, `errors`, `lost`, `duplicates`, ...);
 asserts nothing about time.
 """
@@ -170,13 +171,13 @@ def round_ready(n: int):
 
 
 def answer(view: View, rng: random.Random, sure: int) -> dict:
-    """The answer inputs the page shows (an answer and a confidence, or a probability slider), and a reason in
-    the reasoning box where there is one (debates ask for it before the final answer)."""
-    if view.widget("Your answer") is not None:
-        values: dict = {"Your answer": rng.randrange(2), "How sure are you that this answer is correct? (%)": sure}
-    else:
-        slider = next(e for e in view.elements if e.kind == "slider")
-        values = {slider.proto.label: rng.choice([100 - sure, sure])}
+    """Fill the one answer form (choose an option, then a confidence) and a reason in the reasoning box where
+    there is one (debates ask for it before the final answer)."""
+    choice = view.widget("Your answer", "radio")
+    if choice is None:
+        raise AppError(f"no answer form on the page ({view.texts()[:6]})")
+    values: dict = {"Your answer": rng.randrange(len(choice.proto.options)),
+                    "How sure are you that this answer is correct? (%)": sure}
     for e in view.elements:
         if e.kind == "text_area" and e.proto.label.startswith(("Your reasoning", "Why?")):
             values[e.proto.label] = "The quoted passage supports this answer more directly."
@@ -288,9 +289,14 @@ def check_database(people: list[Person], tally: Tally) -> dict:
         two_transcripts = s.exec(select(func.count()).select_from(
             select(Transcript.assignment_id).where(Transcript.assignment_id.is_not(None))
             .group_by(Transcript.assignment_id).having(func.count() > 1).subquery())).one()
+        # Which answer form each stored answer came from (all from the one form; "none": not recorded).
+        forms = dict(s.exec(select(Judgment.answer_form, func.count()).where(Judgment.judge_id.in_(ids),
+                                                                            Judgment.judge_kind == "human")
+                            .group_by(Judgment.answer_form)).all())
     lost = sum(max(0, tally.confirmed.get(uid, 0) - per_user.get(uid, 0)) for uid in ids)
     return {"stored": sum(per_user.values()), "confirmed": sum(tally.confirmed.values()), "lost": lost,
-            "duplicates": int(twice) + int(two_transcripts)}
+            "duplicates": int(twice) + int(two_transcripts),
+            "answer_forms": {form or "none": n for form, n in forms.items()}}
 
 
 # --- main ----------------------------------------------------------------------------------------------------
@@ -341,7 +347,8 @@ def main(argv: list[str] | None = None) -> dict:
         "clients": "websocket (bench/wsclient.py)", "think_s": args.think,
         **summarise(tally, wall), "errors": len(tally.errors), "lost": stored["lost"],
         "duplicates": stored["duplicates"], "answers": tally.answers, "finished": tally.finished,
-        "stored": stored["stored"], "confirmed": stored["confirmed"], "first_errors": tally.errors[:5],
+        "stored": stored["stored"], "confirmed": stored["confirmed"], "answer_forms": stored["answer_forms"],
+        "first_errors": tally.errors[:5],
         "command": "python bench/load.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",

@@ -9,7 +9,9 @@ messages (so the server always sends whole elements, a little more work for the 
 
     async with AppSession(url, query="t=TOKEN") as app:
         view = await app.start()
-        view = await app.submit("Submit answer", {"Why? (optional)": "because"})
+        # The answer form: choose an option (a radio, by position), then how sure (a slider), then submit.
+        view = await app.act({"Your answer": 1, "How sure are you that this answer is correct? (%)": 60,
+                              "Why? (optional)": "because"}, click="Submit answer")
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ from storage.models import (
 CSV_COLUMNS = [
     "judgment_id", "item_id", "item_external_id", "transcript_id", "transcript_external_id", "setting",
     "origin", "strategy_id", "assignment_id", "judge_kind", "judge_id", "judge_name", "round", "is_final",
-    "probabilities", "answer_index", "gold_index", "p_correct", "correct", "seconds", "created_at",
+    "probabilities", "answer_index", "answer_form", "gold_index", "p_correct", "correct", "seconds", "created_at",
 ]
 
 
@@ -110,6 +110,9 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
         with (out_dir / "judgments.csv").open("w", encoding="utf-8", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
             writer.writeheader()
+            # The form a person answered with (vocab.ANSWER_FORMS); empty for models and imported judgments.
+            forms = dict(s.exec(select(Judgment.id, Judgment.answer_form).join(Item, Item.id == Judgment.item_id)
+                                .where(Item.study_id == study_id, Judgment.answer_form != None)).all())  # noqa: E711
             for r in judgment_records(s, study_id=study_id, gold_only=False):
                 p = r.p_correct
                 writer.writerow({
@@ -129,6 +132,7 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
                     "is_final": int(r.is_final),
                     "probabilities": json.dumps(list(r.probabilities)),
                     "answer_index": r.answer_index,
+                    "answer_form": forms.get(r.id),
                     "gold_index": r.gold,
                     "p_correct": p,
                     "correct": None if r.correct is None else int(r.correct),

@@ -28,6 +28,7 @@ from oversight.places import take_place
 from oversight.protocols import live
 from oversight.protocols.direct_qa import PROTOCOL as DIRECT_QA
 from oversight.protocols.registry import get_protocol
+from oversight.vocab import chosen_option, refuse_person_answer
 from storage.models import (Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, Strategy, Study, User,
                             utcnow)
 
@@ -221,8 +222,11 @@ def next_task(*, user_id: int, study_id: int | None = None) -> Task | None:
     return task
 
 
-def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float], rationale: str = "") -> None:
-    """Store the participant's final answer and close the task, in one transaction."""
+def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float], rationale: str = "",
+                  answer_form: str | None = None) -> None:
+    """Store the person's final answer and close the task, in one transaction. The answer must choose one option
+    (no tie at the top: an untouched uniform form is refused, nothing stored). `answer_form`: the form it came
+    from (vocab.ANSWER_FORMS; the participant page passes vocab.CHOICE_CONFIDENCE)."""
     with session_scope() as s:
         a = s.get(Assignment, assignment_id)
         if a is None or a.participant_id != user_id:
@@ -235,11 +239,13 @@ def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float
             raise ParticipationError("give a probability for every answer")
         total = sum(probabilities)
         probs = [p / total for p in probabilities]
+        if why := refuse_person_answer(probs, answer_form):
+            raise ParticipationError(why)
         now = utcnow()
         seconds = (now - a.started_at).total_seconds() if a.started_at else None
         s.add(Judgment(item_id=item.id, assignment_id=a.id, judge_id=user.id, judge_kind="human",
-                       judge_name=user.name, probabilities=probs, answer_index=max(range(len(probs)), key=probs.__getitem__),
-                       rationale=rationale.strip(), seconds=seconds, is_final=True))
+                       judge_name=user.name, probabilities=probs, answer_index=chosen_option(probs),
+                       rationale=rationale.strip(), seconds=seconds, is_final=True, answer_form=answer_form))
         a.state, a.completed_at = "done", now
         user.last_seen_at = now
         log_event(s, "judgment.submit", user_id=user.id, study_id=a.study_id, assignment=a.id)

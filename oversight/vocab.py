@@ -62,6 +62,33 @@ def probabilities_from_confidence(n_options: int, answer: int, confidence: float
     rest = (1.0 - c) / (n_options - 1) if n_options > 1 else 0.0
     return [c if i == answer else rest for i in range(n_options)]
 
+
+# How a person gave a judgment (Judgment.answer_form). Everywhere a person gives an answer on options (alone,
+# assisted, expert, catch, practice, the debate and consultancy judge, preference) they use ONE form: choose one
+# option (nothing preselected), then say how sure they are; compared conditions are asked the same way.
+CHOICE_CONFIDENCE = "choice-confidence"
+ANSWER_FORMS = (CHOICE_CONFIDENCE,)
+
+
+def lowest_confidence(n_options: int) -> int:
+    """The lowest confidence (whole %) the answer form offers: just above 1/n, where the chosen option would tie
+    with the others and so choose nothing (a tie is not an answer under `is_correct`). 51 for two options, 34 for
+    three, 26 for four."""
+    return 100 // n_options + 1 if n_options > 1 else 100
+
+
+def refuse_person_answer(probabilities, answer_form: str | None) -> str | None:
+    """Why a person's final answer cannot be stored (None: it can). It must choose one option: the largest
+    probability strictly above every other, so an untouched uniform form, or a tie at the top, is refused rather
+    than stored as an answer that chooses nothing. `answer_form` is one of ANSWER_FORMS (None: not recorded)."""
+    if answer_form is not None and answer_form not in ANSWER_FORMS:
+        return f"unknown answer form {answer_form!r}"
+    if chosen_option(probabilities) is None:
+        return ("Please choose one answer: this answer puts two or more options first, so it chooses none "
+                "(a tie is not an answer).")
+    return None
+
+
 # User.external_study_id of simulated participants and experts (oversight/simulate.py): every figure built on
 # them says so, and they are never paid.
 SIMULATED = "simulated"

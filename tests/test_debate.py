@@ -221,9 +221,16 @@ def test_the_total_time_limit_forces_a_final_answer(scripted_models, item, study
     step = live.judge_view(tid).step
     assert step.kind == "judge" and step.must_end and step.round == 1
     with pytest.raises(RuleViolation, match="say briefly why"):  # the rules ask a person for a reason
-        live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.5, 0.5])
-    live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.5, 0.5], rationale="out of time")
+        live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.6, 0.4])
+    # A person's final answer chooses one option: a 50/50 report is refused, nothing stored.
+    with pytest.raises(RuleViolation, match="choose one answer"):
+        live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.5, 0.5], rationale="out of time")
+    live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.6, 0.4], rationale="out of time",
+                       answer_form="choice-confidence")
     assert live.judge_view(tid).step.kind == "done"
+    with session_scope(write=False) as s:
+        [j] = s.exec(select(Judgment).where(Judgment.transcript_id == tid)).all()
+    assert (j.is_final, j.answer_form) == (True, "choice-confidence")
 
 
 def test_model_alone_reads_the_source_and_direct_qa_does_not(item, study):

@@ -99,6 +99,17 @@ def test_judgments_csv(study_id, tmp_path):
     assert json.loads(first["probabilities"]) == [0.3, 0.7] and first["gold_index"] == "1"
 
 
+def test_judgments_csv_says_which_answer_form_a_person_used(study_id, tmp_path):
+    with session_scope() as s:
+        b = s.exec(select(Item).where(Item.study_id == study_id, Item.external_id == "b")).one()
+        s.add(Judgment(item_id=b.id, judge_name="p1", probabilities=[0.7, 0.15, 0.15], answer_index=0,
+                       is_final=True, answer_form="choice-confidence"))
+    export_study(study_id=study_id, out_dir=tmp_path)
+    with (tmp_path / "judgments.csv").open(newline="") as f:
+        forms = {r["judge_name"]: r["answer_form"] for r in csv.DictReader(f)}
+    assert forms == {"J": "", "p1": "choice-confidence"}  # the imported judge's form is unknown: empty
+
+
 def test_empty_study_and_unknown_study(db, tmp_path):
     with session_scope() as s:
         s.add(Study(name="Empty"))

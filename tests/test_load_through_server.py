@@ -28,5 +28,7 @@ def test_a_live_session_through_the_server_stores_every_answer_once(any_db, tmp_
     assert result["confirmed"] == PEOPLE // 2 * (DIRECT_ITEMS + 2 * DEBATE_ITEMS)
     assert result["stored"] == result["confirmed"]
     assert (result["lost"], result["duplicates"]) == (0, 0)
+    # Every answer, direct or in a debate, came through the one answer form (choose an option, then how sure).
+    assert result["answer_forms"] == {"choice-confidence": result["stored"]}
     assert result["actions"]["continue"]["n"] == PEOPLE // 2 * DEBATE_ITEMS  # round 2's speeches were seen
     assert result["actions"]["staff_sign_in"]["n"] == 1

@@ -10,6 +10,7 @@ from sqlmodel import select
 from oversight import auth
 from oversight.db import session_scope
 from oversight.participation import ParticipationError, next_task, progress, record_consent, submit_answer
+from oversight.vocab import CHOICE_CONFIDENCE
 from storage.models import Item, ItemGold, Judgment
 
 
@@ -66,7 +67,7 @@ def test_one_participant_cannot_answer_anothers_task(items):
 def test_completion_code_only_when_everything_is_done(participant):
     while (task := next_task(user_id=participant)) is not None:
         assert progress(user_id=participant).completion_code is None
-        submit_answer(user_id=participant, assignment_id=task.assignment_id, probabilities=[1, 1])
+        submit_answer(user_id=participant, assignment_id=task.assignment_id, probabilities=[1, 2])
     done = progress(user_id=participant)
     assert done.done == done.total == 3 and done.completion_code
 
@@ -78,6 +79,26 @@ def test_bad_probabilities_are_refused_and_store_nothing(participant):
             submit_answer(user_id=participant, assignment_id=task.assignment_id, probabilities=bad)
     with session_scope(write=False) as s:
         assert s.exec(select(Judgment)).all() == []
+
+
+def test_a_final_answer_must_choose_one_option_and_keeps_its_form(participant):
+    """An untouched uniform form, or a tie at the top, chooses no option: refused with a reason, nothing stored.
+    An answer that chooses one is stored with the form it came from."""
+    task = next_task(user_id=participant)
+    for tie in ([1, 1], [50, 50]):
+        with pytest.raises(ParticipationError, match="choose one answer"):
+            submit_answer(user_id=participant, assignment_id=task.assignment_id, probabilities=tie,
+                          answer_form=CHOICE_CONFIDENCE)
+    with pytest.raises(ParticipationError, match="unknown answer form"):
+        submit_answer(user_id=participant, assignment_id=task.assignment_id, probabilities=[70, 30],
+                      answer_form="sliders")
+    with session_scope(write=False) as s:
+        assert s.exec(select(Judgment)).all() == []
+    submit_answer(user_id=participant, assignment_id=task.assignment_id, probabilities=[30, 70],
+                  answer_form=CHOICE_CONFIDENCE)
+    with session_scope(write=False) as s:
+        [j] = s.exec(select(Judgment)).all()
+    assert (j.answer_index, j.answer_form) == (1, CHOICE_CONFIDENCE)
 
 
 def _dealt(user_id: int) -> list:
@@ -140,12 +161,12 @@ def test_practice_items_come_first_with_their_answer_after_submitting(items):
     assert task.practice and task.total == 3
     with pytest.raises(ParticipationError, match="submit your answer first"):
         practice_feedback(user_id=user, assignment_id=task.assignment_id)
-    submit_answer(user_id=user, assignment_id=task.assignment_id, probabilities=[1, 1])
+    submit_answer(user_id=user, assignment_id=task.assignment_id, probabilities=[1, 2])
     feedback = practice_feedback(user_id=user, assignment_id=task.assignment_id)
     assert feedback.answer == "no" and feedback.explanation == "because"
     real = next_task(user_id=user)
     assert not real.practice
-    submit_answer(user_id=user, assignment_id=real.assignment_id, probabilities=[1, 1])
+    submit_answer(user_id=user, assignment_id=real.assignment_id, probabilities=[1, 2])
     with pytest.raises(ParticipationError, match="practice items only"):
         practice_feedback(user_id=user, assignment_id=real.assignment_id)
     other = auth.create_invites(study_id=items.id, count=1)[0].user_id

@@ -56,7 +56,6 @@ class AssistedQA(Protocol):
     rules_class = AssistedRules
     model_roles = ("assistant", "judge", "questioner")
     layout = "chat"
-    answer_input = "confidence"
 
     def cannot_run(self, item, rules: AssistedRules) -> str | None:
         if not item.has_source and (rules.assistant_sees_source or rules.source_for_participant != "hidden"):

@@ -186,7 +186,6 @@ class Protocol:
     model_roles: ClassVar[tuple[str, ...]] = ()  # model roles it uses (their prompts are part of the strategy)
     human: ClassVar[bool] = True  # people can be dealt it
     layout: ClassVar[str] = "rounds"  # how the participant page shows it: rounds | chat
-    answer_input: ClassVar[str] = "probabilities"  # a probability per answer, or one answer with a confidence
     source_label: ClassVar[str] = "The text"  # what the source is called where the participant may read it
     judge_sees_source: ClassVar[bool] = False  # the (AI) judge reads the source (model alone)
 

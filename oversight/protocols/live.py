@@ -33,7 +33,7 @@ from oversight.protocols.engine import check_report
 from oversight.protocols.registry import get_protocol
 from oversight.protocols.scoring import judge_score
 from oversight.quotes import check_quotes
-from oversight.vocab import OWN_JUDGE_KINDS, role_label
+from oversight.vocab import OWN_JUDGE_KINDS, refuse_person_answer, role_label
 from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Transcript, Turn, utcnow
 
 
@@ -237,8 +237,10 @@ def restart_chat(*, transcript_id: int, user_id: int | None = None) -> None:
 
 def submit_report(*, transcript_id: int, round_: int, display_probabilities: list[float], note: str = "",
                   end: bool = False, judge_id: int | None = None, judge_name: str = "", judge_kind: str = "human",
-                  rationale: str = "") -> Report:
-    """Store a judge's report for `round_` at once; the last one (or one that ends) is final."""
+                  rationale: str = "", answer_form: str | None = None) -> Report:
+    """Store a judge's report for `round_` at once; the last one (or one that ends) is final. A person's final
+    answer must choose one option (no tie at the top). `answer_form`: the form a person's report came from
+    (vocab.ANSWER_FORMS; None for a model's)."""
     state = load_state(transcript_id)
     step = state.step
     if step.kind == "expired":
@@ -249,6 +251,9 @@ def submit_report(*, transcript_id: int, round_: int, display_probabilities: lis
     report = check_report(step, Report(round_, tuple(state.to_item_order(display_probabilities)), note, end),
                           len(state.options))
     note, rationale = note.strip(), rationale.strip()
+    if judge_kind == "human" and (report.end or answer_form is not None) and \
+            (why := refuse_person_answer(report.probabilities, answer_form)):
+        raise RuleViolation(why)
     if report.end and judge_kind == "human" and state.rules.require_rationale and not rationale:
         raise RuleViolation("Please say briefly why, before you give your final answer.")
     try:
@@ -264,7 +269,8 @@ def submit_report(*, transcript_id: int, round_: int, display_probabilities: lis
                            probabilities=list(report.probabilities),
                            answer_index=max(range(len(report.probabilities)), key=report.probabilities.__getitem__),
                            rationale=(rationale or note) if report.end else note,
-                           seconds=(utcnow() - shown).total_seconds(), is_final=report.end))
+                           seconds=(utcnow() - shown).total_seconds(), is_final=report.end,
+                           answer_form=answer_form if judge_kind == "human" else None))
             if report.end:
                 t.status = "complete"
                 t.meta = {**t.meta, "rounds": round_}

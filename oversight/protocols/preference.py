@@ -18,7 +18,6 @@ class Preference(Protocol):
     rules_class = AnswerRules
     model_roles = ("judge",)
     judge_sees_source = True  # the conversation is what is judged
-    answer_input = "confidence"
     source_label = "The conversation"
 
     def cannot_run(self, item: ItemFacts, rules: AnswerRules) -> str | None:

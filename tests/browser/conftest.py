@@ -98,3 +98,23 @@ def choose_answer(page, pattern) -> None:
         except AssertionError:
             continue
     expect(radio).to_be_checked()
+
+
+def set_confidence(page, percent: int) -> None:
+    """Move the answer form's confidence slider to `percent` with the keyboard, as a person using arrow keys
+    would (it starts at 70 %)."""
+    from playwright.sync_api import expect
+
+    thumb = page.get_by_role("slider")
+    expect(thumb).to_be_visible()
+    now = int(float(thumb.evaluate("e => e.value ?? e.getAttribute('aria-valuenow')")))
+    thumb.focus()
+    for _ in range(abs(percent - now)):
+        thumb.press("ArrowRight" if percent > now else "ArrowLeft")
+    expect(thumb).to_have_value(str(percent))
+
+
+def give_answer(page, pattern, percent: int) -> None:
+    """The one answer form: choose the option matching `pattern`, then say how sure (percent)."""
+    choose_answer(page, pattern)
+    set_confidence(page, percent)

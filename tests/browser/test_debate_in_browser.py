@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import _free_port, app_env, cli, start_streamlit, stop_streamlit
+from tests.browser.conftest import _free_port, app_env, cli, give_answer, start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
 
@@ -43,16 +43,6 @@ def debate_server(tmp_path):
     stop_streamlit(state["proc"])
 
 
-def set_probability(page: Page, percent: int) -> None:
-    """Move the slider from 50 with the keyboard, as a person using arrow keys would."""
-    thumb = page.get_by_role("slider")
-    thumb.focus()
-    key = "ArrowRight" if percent > 50 else "ArrowLeft"
-    for _ in range(abs(percent - 50)):
-        thumb.press(key)
-    expect(thumb).to_have_value(str(percent))
-
-
 def test_a_participant_judges_a_whole_debate_across_a_restart(page, debate_server):
     # The first speech loads the sentence encoder in the server process: allow for it.
     page.set_default_timeout(90_000)
@@ -64,7 +54,8 @@ def test_a_participant_judges_a_whole_debate_across_a_restart(page, debate_serve
     expect(page.get_by_text("Debater A").first).to_be_visible()
     expect(page.get_by_text("Debater B").first).to_be_visible()
 
-    set_probability(page, 65)
+    # The per-round report is the one answer form (choose, then how sure) plus a note to the debaters.
+    give_answer(page, re.compile(r"^A\. Tomas dug a channel from the stream$"), 65)
     page.get_by_label("A question or note for the debaters (optional)").fill("B, where do the rains come in?")
     page.get_by_role("button", name="Continue to round 2").click()
     expect(page.get_by_text("Your report: A 65% · B 35%")).to_be_visible()
@@ -77,15 +68,18 @@ def test_a_participant_judges_a_whole_debate_across_a_restart(page, debate_serve
     expect(page.get_by_text("Your judgment after round 2")).to_be_visible()
     expect(page.get_by_text("Your report: A 65% · B 35%")).to_be_visible()
 
-    set_probability(page, 80)
+    give_answer(page, re.compile(r"^A\. Tomas dug a channel from the stream$"), 80)
     page.get_by_label("Your reasoning (needed to finish)").fill("A's quotes were checked; B had none for rain.")
     page.get_by_role("button", name="Submit final answer").click()
     expect(page.get_by_text(re.compile("The correct answer was A"))).to_be_visible()
     expect(page.get_by_text("You gave it 80%")).to_be_visible()
 
     db = sqlite3.connect(debate_server["db"])
-    rows = db.execute("select round, probabilities, is_final, rationale from judgment order by round").fetchall()
-    assert [(r[0], json.loads(r[1]), r[2]) for r in rows] == [(1, [0.65, 0.35], 0), (2, [0.8, 0.2], 1)]
+    rows = db.execute("select round, probabilities, is_final, rationale, answer_form from judgment order by round")\
+        .fetchall()
+    assert [(r[0], r[2]) for r in rows] == [(1, 0), (2, 1)]
+    assert [json.loads(r[1]) for r in rows] == [pytest.approx([0.65, 0.35]), pytest.approx([0.8, 0.2])]
+    assert {r[4] for r in rows} == {"choice-confidence"}
     assert rows[1][3] == "A's quotes were checked; B had none for rain."
     speeches = db.execute("select round, role from turn where role != 'judge' order by round, role").fetchall()
     assert speeches == [(1, "debater_a"), (1, "debater_b"), (2, "debater_a"), (2, "debater_b")]

@@ -95,7 +95,10 @@ def participate(page: Page, link: str, *, propose: bool) -> bool:
         page.get_by_role("button", name="Submit final answer").click()
         expect(page.get_by_text("Your final answer is saved.")).to_be_visible()
         page.get_by_role("button", name="Next task").click()
-    else:
+    else:  # the same answer form alone: nothing preselected, so choose before submitting
+        page.get_by_role("button", name="Submit answer").click()
+        expect(page.get_by_text("Choose an answer first: nothing was saved.")).to_be_visible()
+        choose_answer(page, re.compile(r"^[AB]\. (Tomas dug a channel from the stream|He rowed out with a lantern)$"))
         page.get_by_role("button", name="Submit answer").click()
     answer_questionnaire(page, with_model)
     if propose:

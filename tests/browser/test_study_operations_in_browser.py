@@ -11,8 +11,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ADMIN, REPO, _free_port, app_env, cli, start_streamlit, stop_streamlit
-from tests.browser.test_debate_in_browser import set_probability
+from tests.browser.conftest import ADMIN, REPO, _free_port, app_env, cli, give_answer, start_streamlit, stop_streamlit
 from tests.browser.test_sandwich_in_browser import answer_questionnaire, sign_in
 from tests.browser.test_staff_session_in_browser import _session_cookie
 
@@ -64,10 +63,11 @@ def start_task(page: Page, link: str) -> None:
     expect(page.get_by_text("Task 1 of 1")).to_be_visible()
 
 
-def finish(page: Page, link: str, percent_on_a: int) -> None:
-    """Do the one task (A is the correct answer), the questionnaire, and wait for the completion code."""
+def finish(page: Page, link: str, letter: str) -> None:
+    """Do the one task (A is the correct answer: choose `letter` at 80 %), the questionnaire, and wait for the
+    completion code."""
     start_task(page, link)
-    set_probability(page, percent_on_a)
+    give_answer(page, re.compile(rf"^{letter}\. "), 80)
     page.get_by_role("button", name="Submit final answer").click()
     expect(page.get_by_text("Your final answer is saved.")).to_be_visible()
     page.get_by_role("button", name="Next task").click()
@@ -152,7 +152,7 @@ def test_prolific_participants_return_with_their_code_and_are_paid_once(page, op
         route.fulfill(status=200, content_type="text/html", body="<h1>Prolific: submission complete</h1>")
 
     page.context.route("https://app.prolific.com/**", prolific)
-    finish(page, enrol_link(ops, "PID-RIGHT"), 80)
+    finish(page, enrol_link(ops, "PID-RIGHT"), "A")
     back = page.get_by_role("link", name="Return to the recruiting site to record your completion")
     expect(back).to_be_visible()
     page.screenshot(path=str(REPO / "test-artifacts" / "completion-page.png"))
@@ -160,7 +160,7 @@ def test_prolific_participants_return_with_their_code_and_are_paid_once(page, op
         back.click()
     expect(tab.value.get_by_role("heading", name="Prolific: submission complete")).to_be_visible()
     assert opened == [COMPLETE.replace("{code}", CODE)]
-    finish(page, enrol_link(ops, "PID-WRONG"), 20)
+    finish(page, enrol_link(ops, "PID-WRONG"), "B")
 
     # The admin sees who is owed what, exports, and downloads Prolific's bulk-bonus lines.
     sign_in(page, f"{ops['url']}/study_people?study={ops['pilot']}", *ADMIN)
@@ -211,7 +211,7 @@ def test_after_a_restart_a_participant_is_back_in_their_task_and_an_admin_on_the
     expect(page.get_by_text("Task 1 of 1")).to_be_visible()
     expect(page.get_by_text(question, exact=True)).to_be_visible()
     assert page.get_by_text("This page is not available to you").count() == 0
-    set_probability(page, 70)  # and the task works: the answer is stored
+    give_answer(page, re.compile(r"^A\. "), 70)  # and the task works: the answer is stored
     page.get_by_role("button", name="Submit final answer").click()
     expect(page.get_by_text("Your final answer is saved.")).to_be_visible()
 

@@ -72,17 +72,27 @@ def test_a_judge_goes_through_a_whole_debate(debate_participant):
     assert "\\<b\\>trust me\\</b\\>" in shown  # model text is text, never HTML
     assert SOURCE not in " ".join(t.value for t in at.text)
 
-    at.slider[0].set_value(70)
+    # The per-round report is the one answer form (choose, then how sure), plus the note to the debaters.
+    assert at.radio[0].label == "Your answer" and at.radio[0].value is None
     at.text_area[0].input("Debater B, where does the text say mailbox?")
+    next(b for b in at.button if b.label.startswith("Continue to round 2")).click()
+    at = run(debate_participant, at)
+    assert any("Choose an answer first" in w.value for w in at.warning)  # nothing chosen: nothing stored
+    with session_scope(write=False) as s:
+        assert s.exec(select(Judgment)).all() == []
+    at.radio[0].set_value(0)
+    at.slider[0].set_value(70)
     next(b for b in at.button if b.label.startswith("Continue to round 2")).click()
     at = run(debate_participant, at)
     with session_scope(write=False) as s:
         first = s.exec(select(Judgment)).one()
     assert first.probabilities == pytest.approx([0.7, 0.3]) and not first.is_final and first.round == 1
+    assert first.answer_form == "choice-confidence"
 
     wait_for_judge_step(tid)
     at = run(debate_participant, at)
     assert not [b for b in at.button if b.label.startswith("Continue")]  # last round: final only
+    at.radio[0].set_value(0)
     at.slider[0].set_value(90)
     at.text_area[0].input("Only A's quote checked out.")
     next(b for b in at.button if b.label == "Submit final answer").click()
@@ -92,6 +102,7 @@ def test_a_judge_goes_through_a_whole_debate(debate_participant):
     with session_scope(write=False) as s:
         final = s.exec(select(Judgment).where(Judgment.is_final)).one()
     assert final.probabilities == pytest.approx([0.9, 0.1]) and final.rationale == "Only A's quote checked out."
+    assert final.answer_form == "choice-confidence"
 
 
 def test_finishing_needs_a_reason(debate_participant):
@@ -100,6 +111,7 @@ def test_finishing_needs_a_reason(debate_participant):
         tid = s.exec(select(live.Transcript.id)).one()
     wait_for_judge_step(tid)
     at = run(debate_participant, at)
+    at.radio[0].set_value(1)
     next(b for b in at.button if b.label == "Submit final answer").click()
     at = run(debate_participant, at)
     assert any("say briefly why" in e.value for e in at.error)  # refused by the protocol, shown as text
@@ -193,7 +205,7 @@ def test_a_participant_chats_and_answers_with_a_confidence(study):
         assert at.radio[0].value is None  # no answer is preselected
         next(b for b in at.button if b.label == "Submit final answer").click()
         at = run(pid, at)
-        assert any("Choose an answer first." in w.value for w in at.warning)
+        assert any("Choose an answer first: nothing was saved." in w.value for w in at.warning)
         at.radio[0].set_value(1)
         at.slider[0].set_value(80)
         next(b for b in at.button if b.label == "Submit final answer").click()
@@ -206,6 +218,7 @@ def test_a_participant_chats_and_answers_with_a_confidence(study):
         with session_scope(write=False) as s:
             final = s.exec(select(Judgment).where(Judgment.is_final)).one()
         assert final.probabilities == pytest.approx([0.2, 0.8]) and final.round == 2
+        assert final.answer_form == "choice-confidence"
         assert final.rationale == "The assistant quoted nothing about a flowerpot."
     finally:
         models.configure(None)

@@ -252,6 +252,11 @@ def test_a_practice_item_shows_its_answer_after_submitting_then_the_real_items_f
     before = " ".join(t.value for t in at.text)
     assert "Practice: the answer was" not in before and "The text says so." not in before
     next(b for b in at.button if b.label == "Submit answer").click()
+    at.run()  # nothing chosen: refused, nothing stored, the practice answer not shown
+    assert any("Choose an answer first" in w.value for w in at.warning)
+    assert not any("Practice: the answer was" in t.value for t in at.text)
+    at.radio[0].set_value(0)
+    next(b for b in at.button if b.label == "Submit answer").click()
     at.run()
     texts = [t.value for t in at.text]
     practice_q = "Which door?" if "Which door?" in before else "Which key?"
@@ -262,6 +267,7 @@ def test_a_practice_item_shows_its_answer_after_submitting_then_the_real_items_f
     texts = " ".join(t.value for t in at.text)
     assert practice_q not in texts and ("Which key?" if practice_q == "Which door?" else "Which door?") in texts
     assert not any(c.value.startswith("A practice") for c in at.caption)
+    at.radio[0].set_value(1)
     next(b for b in at.button if b.label == "Submit answer").click()
     at.run()
     assert not any("Practice: the answer was" in t.value for t in at.text)
