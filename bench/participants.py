@@ -45,6 +45,7 @@ def main(argv=None) -> dict:
     from oversight.db import init_db, session_scope
     from oversight.participation import next_task, record_consent, submit_answer
     from oversight.studies import create_study
+    from oversight.vocab import CHOICE_CONFIDENCE
     from storage.models import Item, ItemGold, Judgment
 
     init_db()
@@ -70,7 +71,8 @@ def main(argv=None) -> dict:
                 t1 = time.perf_counter()
                 if task is None:
                     break
-                submit_answer(user_id=uid, assignment_id=task.assignment_id, probabilities=[60, 40])
+                submit_answer(user_id=uid, assignment_id=task.assignment_id, probabilities=[60, 40],
+                              answer_form=CHOICE_CONFIDENCE)
                 t2 = time.perf_counter()
                 with lock:
                     fetch.append(t1 - t0)

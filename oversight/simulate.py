@@ -41,7 +41,7 @@ from oversight.protocols import live
 from oversight.protocols.base import RuleViolation
 from oversight.protocols.batch import run_batch
 from oversight.protocols.runner import get_runner
-from oversight.vocab import SIMULATED, probabilities_from_confidence
+from oversight.vocab import CHOICE_CONFIDENCE, SIMULATED, probabilities_from_confidence
 from storage.models import Assignment, Condition, Item, ItemGold, Study, User
 
 Progress = Callable[[int, int, str], None]
@@ -172,7 +172,8 @@ def _run_transcript(tid: int, probabilities: list[float], *, user_id: int) -> No
         final = step.kind == "chat" or step.may_end or step.must_end
         shown = state.to_display_order(probabilities if final else [1 / len(probabilities)] * len(probabilities))
         live.submit_report(transcript_id=tid, round_=step.round, display_probabilities=shown, end=final,
-                           judge_id=user_id, rationale="Simulated participant." if final else "")
+                           judge_id=user_id, rationale="Simulated participant." if final else "",
+                           answer_form=CHOICE_CONFIDENCE if final else None)
     raise SimulationError(f"transcript {tid} did not finish")
 
 
@@ -189,7 +190,8 @@ def _answer_all(user_id: int, skill: Skill, rng: random.Random, run: SimulationR
                 _run_transcript(task.transcript_id, probabilities, user_id=user_id)
             else:
                 participation.submit_answer(user_id=user_id, assignment_id=task.assignment_id,
-                                            probabilities=probabilities, rationale="Simulated participant.")
+                                            probabilities=probabilities, rationale="Simulated participant.",
+                                            answer_form=CHOICE_CONFIDENCE)
             run.answers += 1
         except (RuleViolation, participation.ParticipationError, SimulationError) as exc:
             run.errors.append(f"assignment {task.assignment_id}: {exc}")

@@ -19,6 +19,7 @@ from oversight.auth import create_invites
 from oversight.db import session_scope
 from oversight.participation import next_task, record_consent, submit_answer
 from oversight.simulate import planted_choice, spread
+from oversight.vocab import CHOICE_CONFIDENCE, is_correct
 from oversight.w2s.config import W2SError
 from storage.models import Assignment, ItemGold
 
@@ -62,7 +63,7 @@ def simulate_participants(*, study_id: int, participants: int, accuracy: float, 
             probs = planted_probabilities(len(task.options), gold_row.gold_index, accuracy=accuracy,
                                           confidence=confidence, rng=rng)
             submit_answer(user_id=invite.user_id, assignment_id=task.assignment_id, probabilities=probs,
-                          rationale="simulated participant")
+                          rationale="simulated participant", answer_form=CHOICE_CONFIDENCE)
             answers += 1
-            correct += int(probs[gold_row.gold_index] == max(probs) and probs.count(max(probs)) == 1)
+            correct += int(is_correct(probs, gold_row.gold_index))
     return SimulationSummary(participants, answers, correct)
