@@ -47,6 +47,14 @@ class DesignPool:
     practice: list[int]  # items set aside for practice (split "practice") that every condition can run
     catch: list[int]  # attention-check items with a gold answer
     refused: dict[int, dict[Hashable, str]] = field(default_factory=dict)  # item id -> condition key -> reason
+    practice_declared: int = 0  # items whose split is "practice", dealable or not
+
+    @property
+    def practice_items_cap(self) -> int | None:
+        """How many practice items may be dealt at most: when the study declares practice items (split
+        "practice"), only those, so a declared practice item a condition cannot run never turns a real item into
+        practice; None when it declares none (whole sources are set aside instead)."""
+        return len(self.practice) if self.practice_declared else None
 
 
 def design_pool(s: Session, study_id: int, conditions: list[Condition | None]) -> DesignPool:
@@ -68,4 +76,14 @@ def design_pool(s: Session, study_id: int, conditions: list[Condition | None]) -
             practice.append(item.id)
         else:
             real.append(item)
-    return DesignPool(real, practice, catch, refused)
+    declared = sum(1 for i in items if i.split == PRACTICE)
+    return DesignPool(real, practice, catch, refused, declared)
+
+
+def practice_to_deal(wanted: int, pool: DesignPool, *, expert: bool = False) -> int:
+    """Practice items to deal a person: experts only get declared practice items (never a real item set aside);
+    a study that declares practice items deals no more than those its conditions can run."""
+    if expert and not pool.practice:
+        return 0
+    cap = pool.practice_items_cap
+    return wanted if cap is None else min(wanted, cap)

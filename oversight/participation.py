@@ -23,7 +23,7 @@ from oversight.payments import completion_link
 from oversight.conditions import DEALT_KINDS
 from oversight.db import session_scope
 from oversight.dealing import deal, group_items
-from oversight.eligibility import condition_protocol, design_pool
+from oversight.eligibility import condition_protocol, design_pool, practice_to_deal
 from oversight.places import take_place
 from oversight.protocols import live
 from oversight.protocols.direct_qa import PROTOCOL as DIRECT_QA
@@ -118,7 +118,7 @@ def _ensure_assignments(s, user: User, study_id: int) -> None:
     dealt = deal(participant_index=take_place(s, user, study_id), groups=groups,
                  conditions=[c.id if c else None for c in conditions],
                  design="within" if expert else study.design, items_per_participant=study.items_per_participant,
-                 practice_items=study.practice_items if pool.practice or not expert else 0,
+                 practice_items=practice_to_deal(study.practice_items, pool, expert=expert),
                  practice_pool=pool.practice, catch_items=study.catch_items, catch_pool=catch_pool, seed=study_id,
                  person=user.id)
     # A catch item looks like the study's own direct-QA tasks: under the alone condition's direct-QA strategy

@@ -307,7 +307,7 @@ def study_design(study_id: int) -> StudyDesign:
 
     from oversight.conditions import DEALT_KINDS
     from oversight.db import session_scope
-    from oversight.eligibility import design_pool
+    from oversight.eligibility import design_pool, practice_to_deal
     from storage.models import Condition, Study
 
     with session_scope(write=False) as s:
@@ -324,7 +324,7 @@ def study_design(study_id: int) -> StudyDesign:
             groups=group_items([(i.id, _source_key(i)) for i in pool.real]),
             conditions=[c.id for c in dealt], kinds={c.id: c.kind for c in dealt},
             design=study.design, items_per_participant=study.items_per_participant,
-            practice_items=study.practice_items, practice_pool=list(pool.practice),
+            practice_items=practice_to_deal(study.practice_items, pool), practice_pool=list(pool.practice),
             expert_conditions=[c.id for c in expert],
             expert_groups=group_items([(i.id, _source_key(i)) for i in expert_pool.real]) if expert_pool else [],
             seed=study_id)

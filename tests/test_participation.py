@@ -312,3 +312,18 @@ def test_thompson_draws_follow_the_beta_posteriors():
     assert wins >= 195
     even = sum(thompson_pick([1, 2], {}, rng).chosen == 1 for _ in range(400))
     assert 150 < even < 250
+
+
+
+def test_a_declared_practice_item_no_condition_can_run_never_turns_a_real_item_into_practice():
+    """A study that declares practice items (split "practice") deals only those as practice: when its conditions
+    can run none of them, nobody gets practice, rather than a real item set aside as practice (its answers would
+    vanish from the results). Without declared practice items, whole sources are set aside as before."""
+    from oversight.eligibility import DesignPool, practice_to_deal
+
+    refused = DesignPool(real=[], practice=[], catch=[], practice_declared=1)
+    assert practice_to_deal(2, refused) == 0 and practice_to_deal(2, refused, expert=True) == 0
+    some = DesignPool(real=[], practice=[7], catch=[], practice_declared=2)
+    assert practice_to_deal(2, some) == 1 and practice_to_deal(2, some, expert=True) == 1
+    undeclared = DesignPool(real=[], practice=[], catch=[])
+    assert practice_to_deal(2, undeclared) == 2 and practice_to_deal(2, undeclared, expert=True) == 0
