@@ -66,9 +66,10 @@ NOT_OPEN = "This study is not open yet. Please come back when the researchers op
 
 
 def _not_draft(s, user: User, study_id: int | None) -> None:
-    """A draft study deals nothing and stores nothing, except for a staff member's preview participant."""
+    """A draft study deals nothing and stores nothing, except for a staff member's preview participant and in a
+    dry-run copy (oversight.simulate), whose simulated people try the design before it opens."""
     study = s.get(Study, study_id) if study_id is not None else None
-    if study is not None and study.status == "draft" and user.preview_by is None:
+    if study is not None and study.status == "draft" and user.preview_by is None and study.dry_run_of is None:
         raise ParticipationError(NOT_OPEN)
 
 
