@@ -320,13 +320,12 @@ def cmd_conditions_set(args) -> None:
 
 
 def cmd_conditions_run(args) -> None:
-    """Run a model-alone condition now (in this process, with a progress bar), the same batch the page enqueues."""
-    from oversight.conditions import model_condition_strategy
-    from oversight.protocols.batch import run_batch
+    """Run a model-alone condition now (in this process, with a progress bar), the same run the page enqueues: the
+    items people are dealt, the assistant's inputs, replacing an earlier run's results."""
+    from oversight.protocols.batch import run_model_alone
 
-    study_id, strategy_id = model_condition_strategy(condition_id=args.condition)
-    result = run_batch(study_id=study_id, strategy_id=strategy_id, limit=args.limit,
-                       progress=None if args.quiet else _progress)
+    result = run_model_alone(condition_id=args.condition, limit=args.limit,
+                             progress=None if args.quiet else _progress)
     data = result.to_dict()
     acc = "n/a" if data["accuracy"] is None else f"{data['accuracy']:.3f}"
     _emit(args, data, f"{data['n']} items judged, accuracy {acc}, {data['errors']} errors")
@@ -940,8 +939,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--strategy", help="a strategy version id, or 'none'")
     sp = add("remove", cmd_conditions_remove, "remove a condition no assignment uses", conds)
     sp.add_argument("--condition", type=int, required=True)
-    sp = add("run", cmd_conditions_run, "run a model-alone condition: its strategy's AI-only batch over the items",
-             conds)
+    sp = add("run", cmd_conditions_run, "run a model-alone condition: its strategy's AI-only run over the items "
+                                        "people are dealt (a re-run replaces the earlier results)", conds)
     sp.add_argument("--condition", type=int, required=True)
     sp.add_argument("--limit", type=int)
     sp.add_argument("--quiet", action="store_true", help="no progress bar on stderr")

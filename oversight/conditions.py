@@ -270,7 +270,7 @@ def run_model_condition(*, condition_id: int, user_id: int | None = None, limit:
     plan = model_alone_plan(condition_id=condition_id)
     if not plan.items:
         raise ConditionError("there is no item to run: the model alone answers the real items people are dealt "
-                             "(see the launch check on this page)")
+                             "(see the launch check on Study settings)")
     with session_scope() as s:
         log_event(s, "condition.run", user_id=user_id, study_id=plan.study_id, condition=condition_id,
                   strategy=plan.strategy_id, items=len(plan.items), sees_source=plan.sees_source, model=plan.model)

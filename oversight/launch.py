@@ -81,9 +81,9 @@ def _condition_check(s: Session, study_id: int, c: Condition | None, dealt_to: s
     pool = design_pool(s, study_id, [c])
     key = c.id if c else None
     reasons = Counter(why[key] for item_id, why in pool.refused.items() if item_id not in practice_ids)
-    name = c.name if c else "Direct QA (no condition)"
-    return ConditionCheck(key, name, c.kind if c else "alone", protocol.label, dealt_to, len(pool.real),
-                          dict(reasons))
+    kind = c.kind if c else ("expert" if dealt_to == "experts" else "alone")
+    name = c.name if c else f"{KIND_LABELS[kind]}: direct QA (no condition)"
+    return ConditionCheck(key, name, kind, protocol.label, dealt_to, len(pool.real), dict(reasons))
 
 
 def _rubric(s: Session, study_id: int) -> str:

@@ -189,6 +189,20 @@ def run_batch(*, study_id: int, strategy_id: int, limit: int | None = None,
     return result
 
 
+def run_model_alone(*, condition_id: int, limit: int | None = None, progress: Progress | None = None,
+                    job_tag: str | None = None) -> BatchResult:
+    """A model-alone condition's run (oversight.conditions.model_alone_plan: the items people are dealt, the
+    assistant's inputs), replacing the earlier run's results item by item."""
+    from oversight.conditions import ConditionError, model_alone_plan
+
+    plan = model_alone_plan(condition_id=condition_id)
+    if not plan.items:
+        raise ConditionError("there is no item to run: the model alone answers the real items people are dealt "
+                             "(see the launch check on Study settings)")
+    return run_batch(study_id=plan.study_id, strategy_id=plan.strategy_id, limit=limit, progress=progress,
+                     job_tag=job_tag, items=plan.items, sees_source=plan.sees_source, replace=True)
+
+
 def batch_job(ctx) -> dict:
     """The "batch" job (see oversight/jobs.py): params strategy_id, limit, and condition_id for a model-alone
     condition's run (oversight.conditions.model_alone_plan: the items people are dealt, the assistant's inputs,
@@ -197,10 +211,7 @@ def batch_job(ctx) -> dict:
     limit = ctx.params.get("limit") or None
     tag = f"job:{ctx.job_id}"
     if ctx.params.get("condition_id"):
-        from oversight.conditions import model_alone_plan
-
-        plan = model_alone_plan(condition_id=int(ctx.params["condition_id"]))
-        return run_batch(study_id=ctx.study_id, strategy_id=plan.strategy_id, limit=limit, progress=ctx.progress,
-                         job_tag=tag, items=plan.items, sees_source=plan.sees_source, replace=True).to_dict()
+        return run_model_alone(condition_id=int(ctx.params["condition_id"]), limit=limit, progress=ctx.progress,
+                               job_tag=tag).to_dict()
     return run_batch(study_id=ctx.study_id, strategy_id=int(ctx.params["strategy_id"]), limit=limit,
                      progress=ctx.progress, job_tag=tag).to_dict()
