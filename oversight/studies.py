@@ -69,7 +69,8 @@ def list_studies() -> list[StudySummary]:
 
         items = counts(Item.study_id, Item)
         transcripts = counts(Transcript.study_id, Transcript)
-        people = dict(s.exec(select(User.study_id, func.count()).where(User.role == "participant")
+        people = dict(s.exec(select(User.study_id, func.count())
+                             .where(User.role == "participant", User.preview_by == None)  # noqa: E711 - previews
                              .group_by(User.study_id)).all())
         return [StudySummary(st.id, st.name, st.status, st.created_at, items.get(st.id, 0),
                              people.get(st.id, 0), transcripts.get(st.id, 0)) for st in studies]
