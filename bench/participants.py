@@ -49,7 +49,7 @@ def main(argv=None) -> dict:
     from storage.models import Item, ItemGold, Judgment
 
     init_db()
-    study = create_study(name="bench", user_id=None)
+    study = create_study(name="bench", user_id=None, status="open")
     with session_scope() as s:
         for i in range(args.tasks):
             item = Item(study_id=study.id, external_id=f"b{i}", question=f"Question {i}?", options=["yes", "no"])

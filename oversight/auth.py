@@ -405,6 +405,8 @@ def enrol(*, enrol_token: str, external_id: str, external_study_id: str = "",
                                                  User.external_id == external_id)).first()
     if study is None:
         link_misses.miss(_link_keys(enrol_token, client))
+    if study is not None and study.status == "draft":
+        raise AuthError("This study is not open yet. Please come back when the researchers open it.")
     if study is None or study.status != "open":
         raise AuthError("this enrolment link is not valid or the study is closed")
     if user is not None and user.token_revoked:

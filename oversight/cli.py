@@ -86,7 +86,24 @@ def cmd_study_create(args) -> None:
     from oversight.studies import create_study
 
     study = create_study(name=args.name, user_id=None, description=args.description or "")
-    _emit(args, {"id": study.id, "name": study.name}, str(study.id))
+    _emit(args, {"id": study.id, "name": study.name, "status": study.status}, str(study.id))
+
+
+def cmd_study_check(args) -> None:
+    from oversight.launch import check_study, describe
+
+    check = check_study(study_id=_study_id(args.study))
+    _emit(args, check.to_dict(), describe(check))
+
+
+def cmd_study_open(args) -> None:
+    from oversight.launch import LaunchRefused, describe, open_study
+
+    try:
+        check = open_study(study_id=_study_id(args.study), user_id=None)
+    except LaunchRefused as exc:
+        raise CliError(describe(exc.check)) from None
+    _emit(args, check.to_dict() | {"status": "open"}, describe(check) + f"\nstudy {args.study} is open")
 
 
 def cmd_study_set(args) -> None:
@@ -129,7 +146,8 @@ def cmd_study_list(args) -> None:
     from oversight.studies import list_studies
 
     rows = [asdict(s) for s in list_studies()]
-    text = "\n".join(f"{r['id']:>4}  {r['name']}  items={r['n_items']} participants={r['n_participants']}"
+    text = "\n".join(f"{r['id']:>4}  {r['name']}  {r['status']}  items={r['n_items']} "
+                     f"participants={r['n_participants']}"
                      for r in rows) or "no studies yet"
     _emit(args, rows, text)
 
@@ -300,13 +318,12 @@ def cmd_conditions_set(args) -> None:
 
 
 def cmd_conditions_run(args) -> None:
-    """Run a model-alone condition now (in this process, with a progress bar), the same batch the page enqueues."""
-    from oversight.conditions import model_condition_strategy
-    from oversight.protocols.batch import run_batch
+    """Run a model-alone condition now (in this process, with a progress bar), the same run the page enqueues: the
+    items people are dealt, the assistant's inputs, replacing an earlier run's results."""
+    from oversight.protocols.batch import run_model_alone
 
-    study_id, strategy_id = model_condition_strategy(condition_id=args.condition)
-    result = run_batch(study_id=study_id, strategy_id=strategy_id, limit=args.limit,
-                       progress=None if args.quiet else _progress)
+    result = run_model_alone(condition_id=args.condition, limit=args.limit,
+                             progress=None if args.quiet else _progress)
     data = result.to_dict()
     acc = "n/a" if data["accuracy"] is None else f"{data['accuracy']:.3f}"
     _emit(args, data, f"{data['n']} items judged, accuracy {acc}, {data['errors']} errors")
@@ -879,9 +896,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", required=True)
 
     study = sub.add_parser("study", help="create and list studies").add_subparsers(dest="study_cmd", required=True)
-    sp = add("create", cmd_study_create, "create a study (prints its id)", study)
+    sp = add("create", cmd_study_create, "create a study as a draft (prints its id); `study open` opens it", study)
     sp.add_argument("--name", required=True)
     sp.add_argument("--description")
+    sp = add("check", cmd_study_check, "the launch check: per condition, the items it can deal and why others are "
+                                       "refused; items per participant, practice, catch items, rubric, pay", study)
+    sp.add_argument("--study", type=int, required=True)
+    sp = add("open", cmd_study_open, "open a study after the launch check (refused, exit 1, while a condition "
+                                     "dealt to people can deal nothing)", study)
+    sp.add_argument("--study", type=int, required=True)
     add("list", cmd_study_list, "list studies", study)
     sp = add("history", cmd_study_history, "a study's setting changes, newest first (who, when, old and new value)",
              study)
@@ -949,8 +972,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--strategy", help="a strategy version id, or 'none'")
     sp = add("remove", cmd_conditions_remove, "remove a condition no assignment uses", conds)
     sp.add_argument("--condition", type=int, required=True)
-    sp = add("run", cmd_conditions_run, "run a model-alone condition: its strategy's AI-only batch over the items",
-             conds)
+    sp = add("run", cmd_conditions_run, "run a model-alone condition: its strategy's AI-only run over the items "
+                                        "people are dealt (a re-run replaces the earlier results)", conds)
     sp.add_argument("--condition", type=int, required=True)
     sp.add_argument("--limit", type=int)
     sp.add_argument("--quiet", action="store_true", help="no progress bar on stderr")

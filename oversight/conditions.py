@@ -18,7 +18,7 @@ from oversight.results_filter import people_left_out, result_assignment
 from oversight.vocab import SIMULATED
 from oversight.protocols.base import Protocol
 from oversight.protocols.registry import get_protocol
-from storage.models import Assignment, Condition, Strategy, Study
+from storage.models import Assignment, Condition, ItemGold, Strategy, Study
 
 KINDS = ("alone", "model", "assisted", "expert")
 # Conditions dealt to non-expert participants by the balanced design (oversight.dealing).
@@ -208,18 +208,91 @@ def model_condition_strategy(*, condition_id: int) -> tuple[int, int]:
         return row.study_id, row.strategy_id
 
 
-def run_model_condition(*, condition_id: int, user_id: int | None = None, limit: int | None = None) -> int:
-    """Enqueue the AI-only batch run of a model-alone condition's strategy over the study's items (the Strategies
-    page's batch job); returns the job id (poll it with oversight.jobs.get_job). The AI judgments (judge_kind
-    "ai") land where every batch run's do, attributed to the condition's strategy version."""
-    from oversight.jobs import enqueue
+# Model roles that do not help the judge: the judge itself, and the AI participant's question writer.
+_NOT_ASSISTING = ("judge", "questioner")
+
+
+def _role_model(strategy: Strategy, role: str) -> str:
+    """The model a strategy names for a role, else the configured default for it (the model registry's name;
+    nothing is loaded)."""
+    from oversight.models.registry import get_config
+
+    return strategy.model_roles.get(role) or get_config().for_role(role).name
+
+
+@dataclass(frozen=True)
+class ModelAlonePlan:
+    """What a model-alone run answers and with which inputs: exactly the real items people are dealt (no practice,
+    no catch, nothing the design cannot deal), with the source only where the assisting model reads it."""
+    study_id: int
+    strategy_id: int
+    items: list[int]
+    sees_source: bool
+    model: str  # the model-alone judge
+    assisting: list[str]  # the assisting models of the non-expert + model conditions
+    warnings: list[str]
+
+
+def _assistant_sees_source(rules) -> bool:
+    """Whether the model that helps the judge reads the source: debaters and consultants always do; under assisted
+    QA the rules say (`assistant_sees_source`)."""
+    return bool(getattr(rules, "assistant_sees_source", True))
+
+
+def model_alone_plan(*, condition_id: int) -> ModelAlonePlan:
+    """The model-alone run of a condition: on the participants' design pool (oversight.eligibility), with the
+    assisted conditions' inputs, by the model its strategy names; warnings when that is not the assisting model."""
+    from oversight.eligibility import condition_protocol, design_pool
 
     study_id, strategy_id = model_condition_strategy(condition_id=condition_id)
+    with session_scope(write=False) as s:
+        conds = list(s.exec(select(Condition).where(Condition.study_id == study_id)
+                            .order_by(Condition.position, Condition.id)).all())
+        people = [c for c in conds if c.kind in DEALT_KINDS] or [None]
+        model_condition = next(c for c in conds if c.id == condition_id)
+        dealt = {i.id for i in design_pool(s, study_id, people).real}
+        own = design_pool(s, study_id, [model_condition])
+        # Scored against gold: a dealt item without one gives people's answers no score either.
+        gold = set(s.exec(select(ItemGold.item_id).where(ItemGold.item_id.in_(dealt))).all()) if dealt else set()
+        items = [i.id for i in own.real if i.id in dealt and i.id in gold]
+        strategy = s.get(Strategy, strategy_id)
+        model = _role_model(strategy, "judge")
+        assisted = [c for c in conds if c.kind == "assisted" and c.strategy_id is not None]
+        sees_source, assisting, warnings = True, [], []
+        for c in assisted:
+            protocol, rules = condition_protocol(s, c)
+            helper = s.get(Strategy, c.strategy_id)
+            assisting += [_role_model(helper, r) for r in protocol.model_roles if r not in _NOT_ASSISTING]
+            sees_source = sees_source and _assistant_sees_source(rules)
+    assisting = list(dict.fromkeys(assisting))
+    if not assisted:
+        warnings.append("the study has no non-expert + model condition to compare this model with")
+    elif model not in assisting:
+        warnings.append(f"the model alone is {model!r}, not the assisting model of the non-expert + model "
+                        f"condition(s) ({', '.join(assisting)}): the sandwich compares different models")
+    if not sees_source:
+        warnings.append("the assistant does not read the source, so the model alone answers without it too")
+    if not items:
+        warnings.append("there is no item to run: the model alone answers the real items people are dealt")
+    return ModelAlonePlan(study_id, strategy_id, items, sees_source, model, assisting, warnings)
+
+
+def run_model_condition(*, condition_id: int, user_id: int | None = None, limit: int | None = None) -> int:
+    """Enqueue the AI-only batch run of a model-alone condition's strategy over the items people are dealt (see
+    `model_alone_plan`, computed again when the job runs); returns the job id (poll it with
+    oversight.jobs.get_job). A re-run replaces the earlier run's results item by item (one result per item and
+    version). The AI judgments (judge_kind "ai") are attributed to the condition's strategy version."""
+    from oversight.jobs import enqueue
+
+    plan = model_alone_plan(condition_id=condition_id)
+    if not plan.items:
+        raise ConditionError("there is no item to run: the model alone answers the real items people are dealt "
+                             "(see the launch check on Study settings)")
     with session_scope() as s:
-        log_event(s, "condition.run", user_id=user_id, study_id=study_id, condition=condition_id,
-                  strategy=strategy_id)
-    return enqueue(kind="batch", study_id=study_id, user_id=user_id,
-                   params={"strategy_id": strategy_id, "limit": limit or 0, "condition_id": condition_id})
+        log_event(s, "condition.run", user_id=user_id, study_id=plan.study_id, condition=condition_id,
+                  strategy=plan.strategy_id, items=len(plan.items), sees_source=plan.sees_source, model=plan.model)
+    return enqueue(kind="batch", study_id=plan.study_id, user_id=user_id,
+                   params={"strategy_id": plan.strategy_id, "limit": limit or 0, "condition_id": condition_id})
 
 
 @dataclass(frozen=True)

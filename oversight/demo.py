@@ -10,6 +10,7 @@ from sqlmodel import select
 from oversight import auth, conditions, strategies
 from oversight.db import session_scope
 from oversight.importers import demo_items_path, import_path
+from oversight.launch import open_study
 from oversight.studies import create_study, update_study
 from storage.models import Study, User
 
@@ -79,6 +80,8 @@ def seed_demo(*, admin_name: str = "admin", admin_password: str | None = None, i
         conditions.add_condition(study_id=study.id, kind="expert", user_id=admin.id)
         # One attention check (the items whose split is "catch") among each participant's six real items.
         update_study(study_id=study.id, user_id=admin.id, items_per_participant=6, review_share=0.5, catch_items=1)
+        # Created as a draft like every study; it opens through the same launch check a researcher's does.
+        open_study(study_id=study.id, user_id=admin.id)
         if simulated:
             _simulate(study.id, simulated, admin.id)
     links = [i.link for i in auth.create_invites(study_id=study.id, count=invites, created_by=admin.id)]

@@ -38,6 +38,7 @@ class PersonStatus:
     simulated: bool
     flags: int = 0  # attention-check flags (oversight/attention.py)
     attention: str = "ok"  # ok | warn | excluded, after the admin's override
+    preview: bool = False  # a staff member's preview participant (oversight/launch.py): no result, never paid
 
 
 @dataclass
@@ -110,7 +111,7 @@ def snapshot(*, study_id: int, now: datetime | None = None, active_window: timed
             on_task if status == "active" else None, (now - last).total_seconds() if last else None,
             sum(a.state == "done" for a in mine), len(mine), user.external_study_id == SIMULATED,
             checks[user.id].flags if user.id in checks else 0,
-            checks[user.id].status if user.id in checks else "ok"))
+            checks[user.id].status if user.id in checks else "ok", user.preview_by is not None))
     per_minute = Counter(_aware(t).replace(second=0, microsecond=0) for t in finals)
     first = (now - timedelta(minutes=RATE_MINUTES - 1)).replace(second=0, microsecond=0)
     snap.answers_per_minute = [(first + timedelta(minutes=k), per_minute.get(first + timedelta(minutes=k), 0))

@@ -65,6 +65,17 @@ def _participant(s, user_id: int) -> User:
     return user
 
 
+NOT_OPEN = "This study is not open yet. Please come back when the researchers open it."
+
+
+def _not_draft(s, user: User, study_id: int | None) -> None:
+    """A draft study deals nothing and stores nothing, except for a staff member's preview participant and in a
+    dry-run copy (oversight.simulate), whose simulated people try the design before it opens."""
+    study = s.get(Study, study_id) if study_id is not None else None
+    if study is not None and study.status == "draft" and user.preview_by is None and study.dry_run_of is None:
+        raise ParticipationError(NOT_OPEN)
+
+
 def _judge(s, user_id: int, study_id: int | None) -> tuple[User, int]:
     """Who answers, and in which study: a participant in their own study; an expert in the study they chose.
     Experts answer the same tasks without the gold answer, so expert accuracy is measured, not assumed (their
@@ -73,14 +84,17 @@ def _judge(s, user_id: int, study_id: int | None) -> tuple[User, int]:
     if user is not None and user.role == "expert":
         if study_id is None or s.get(Study, study_id) is None:
             raise ParticipationError("choose a study to answer its items")
+        _not_draft(s, user, study_id)
         return user, study_id
     user = _participant(s, user_id)
+    _not_draft(s, user, user.study_id)
     return user, user.study_id
 
 
 def record_consent(*, user_id: int) -> None:
     with session_scope() as s:
         user = _participant(s, user_id)
+        _not_draft(s, user, user.study_id)
         if user.consented_at is None:
             user.consented_at = utcnow()
             log_event(s, "participant.consent", user_id=user.id, study_id=user.study_id)

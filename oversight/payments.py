@@ -95,7 +95,8 @@ def _owed(s, study: Study) -> list[Owed]:
     people = s.exec(select(User).where(User.study_id == study.id, User.role == "participant")
                     .order_by(User.id)).all()
     excluded = excluded_participants(s, study.id)
-    people = [u for u in people if u.external_study_id != SIMULATED and u.id not in excluded]
+    # Simulated people and staff previews are never paid.
+    people = [u for u in people if u.external_study_id != SIMULATED and u.preview_by is None and u.id not in excluded]
     paid_base = set(s.exec(select(Payout.user_id).where(Payout.study_id == study.id, Payout.kind == "base")).all())
     paid_bonus = set(s.exec(select(Payout.assignment_id).where(Payout.study_id == study.id,
                                                                Payout.kind == "bonus")).all())
@@ -155,7 +156,7 @@ def held(*, study_id: int) -> list[dict]:
             return []
         people = s.exec(select(User).where(User.id.in_(excluded)).order_by(User.id)).all()
         return [{"id": u.id, "participant": u.name, "Prolific ID": u.external_id or ""}
-                for u in people if u.external_study_id != SIMULATED]
+                for u in people if u.external_study_id != SIMULATED and u.preview_by is None]
 
 
 def export_payments(*, study_id: int, user_id: int | None = None) -> PaymentBatch:

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from oversight.attention import CATCH, excluded_participants
 from oversight.vocab import SIMULATED
-from storage.models import Assignment, Item, Study, User
+from storage.models import Assignment, Item, Judgment, Study, Transcript, User
 
 NON_EXPERT = "participant"
 EXPERT = "expert"
@@ -64,11 +64,22 @@ def not_catch_item():
     return or_(Item.split.is_(None), Item.split != CATCH)
 
 
+SUPERSEDED = "superseded"  # Transcript.status of an AI batch run replaced by a re-run on the same item and version
+
+
+def not_superseded():
+    """A condition on Judgment: not from a transcript a later model-alone run replaced (one result per item and
+    version)."""
+    replaced = select(Transcript.id).where(Transcript.status == SUPERSEDED)
+    return or_(Judgment.transcript_id.is_(None), Judgment.transcript_id.notin_(replaced))
+
+
 def is_result(s: Session, study_id: int):
     """A condition on a query over judgments joined to Item and outer-joined to Assignment: the judgment is a
     result (see the module docstring). Judgments without an assignment (AI batch runs, imported rooms) are results
-    unless they are on a catch item."""
-    return and_(or_(Assignment.id.is_(None), result_assignment(people_left_out(s, study_id))), not_catch_item())
+    unless they are on a catch item or their run was superseded by a re-run."""
+    return and_(or_(Assignment.id.is_(None), result_assignment(people_left_out(s, study_id))), not_catch_item(),
+                not_superseded())
 
 
 def row_status(*, practice: bool, catch: bool, left_out_reason: str | None, preview: bool = False) -> str:

@@ -39,13 +39,22 @@ def study_label(study: Study | StudySummary) -> str:
     return f"{study.name} [dry run of #{study.dry_run_of}]" if study.dry_run_of is not None else study.name
 
 
-def create_study(*, name: str, user_id: int | None, description: str = "", instructions: str = "") -> Study:
+STATUSES = ("draft", "open", "closed")
+
+
+def create_study(*, name: str, user_id: int | None, description: str = "", instructions: str = "",
+                 status: str = "draft") -> Study:
+    """A new study, a draft by default: nobody is dealt anything until it opens through the launch check
+    (oversight.launch.open_study). `status="open"` skips the check: for tests and scripts that build a study
+    whose design they know."""
     name = name.strip()
     if not name:
         raise StudyError("a study needs a name")
+    if status not in STATUSES:
+        raise StudyError(f"status must be one of {', '.join(STATUSES)}")
     with session_scope() as s:
         study = Study(name=name, description=description, instructions=instructions, created_by=user_id,
-                      completion_code=secrets.token_hex(4).upper())
+                      completion_code=secrets.token_hex(4).upper(), status=status)
         s.add(study)
         s.flush()
         log_event(s, "study.create", user_id=user_id, study_id=study.id, name=name)
@@ -67,15 +76,23 @@ def list_studies() -> list[StudySummary]:
 
         items = counts(Item.study_id, Item)
         transcripts = counts(Transcript.study_id, Transcript)
-        people = dict(s.exec(select(User.study_id, func.count()).where(User.role == "participant")
+        people = dict(s.exec(select(User.study_id, func.count())
+                             .where(User.role == "participant", User.preview_by == None)  # noqa: E711 - previews
                              .group_by(User.study_id)).all())
         return [StudySummary(st.id, st.name, st.status, st.created_at, items.get(st.id, 0),
                              people.get(st.id, 0), transcripts.get(st.id, 0), st.dry_run_of) for st in studies]
 
 
 def set_study_status(*, study_id: int, status: str, user_id: int | None) -> None:
+    """Close a study, or open (reopen) it: opening runs the launch check and raises
+    oversight.launch.LaunchRefused when the design deals nothing."""
     if status not in ("open", "closed"):
         raise StudyError("status must be open or closed")
+    if status == "open":
+        from oversight.launch import open_study
+
+        open_study(study_id=study_id, user_id=user_id)
+        return
     with session_scope() as s:
         study = s.get(Study, study_id)
         if study is None:
@@ -258,4 +275,5 @@ def participants(*, study_id: int) -> list[dict]:
                 ("joined" if p.last_seen_at or p.consented_at else "invited")),
             "last_seen": p.last_seen_at, "assignments_done": done.get(p.id, 0),
             "assignments": total.get(p.id, 0), "judgments": judged.get(p.id, 0),
+            "preview": p.preview_by is not None,  # a staff member's preview: no result, never paid
         } for p in people]

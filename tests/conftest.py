@@ -42,7 +42,7 @@ def study(db: str):
     """A study to import into or invite to."""
     from oversight.studies import create_study
 
-    return create_study(name="Test study", user_id=None)
+    return create_study(name="Test study", user_id=None, status="open")
 
 
 @pytest.fixture

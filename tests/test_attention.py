@@ -25,7 +25,7 @@ REAL = 4
 
 def _study(catch: int = 1, **settings) -> int:
     """Four real two-option items (gold: option 0) and two catch items (gold: option 1)."""
-    sid = create_study(name="Attentive study", user_id=None).id
+    sid = create_study(name="Attentive study", user_id=None, status="open").id
     with session_scope() as s:
         for k in range(REAL + 2):
             is_catch = k >= REAL

@@ -202,7 +202,7 @@ def test_two_admins_accepting_at_once_make_one_version(any_db):
 
     from oversight.studies import create_study
 
-    study = create_study(name="Race", user_id=None).id
+    study = create_study(name="Race", user_id=None, status="open").id
     item = rows.items(study, 1)[0]
     v1 = rows.assisted_strategy(study)
     [ann] = rows.participants(study, 1)

@@ -18,7 +18,7 @@ from tests.test_cli import _runner
 
 
 def _study(base_pay: float = 2.0, rule: str = "per_correct", amount: float = 0.5) -> int:
-    study = create_study(name="Paid study", user_id=None)
+    study = create_study(name="Paid study", user_id=None, status="open")
     with session_scope() as s:
         row = s.get(Study, study.id)
         row.base_pay, row.bonus_rule, row.bonus_amount = base_pay, rule, amount

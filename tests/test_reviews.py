@@ -241,7 +241,7 @@ def test_two_reviews_at_once_store_one_on_each_database(any_db):
     from oversight.studies import create_study
     from storage.models import Item
 
-    study = create_study(name="Race", user_id=None)
+    study = create_study(name="Race", user_id=None, status="open")
     person = auth.create_invites(study_id=study.id, count=1)[0].user_id
     expert = auth.create_user(role="expert", name="racer", password="long enough").id
     with session_scope() as s:

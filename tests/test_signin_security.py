@@ -169,7 +169,7 @@ def _participants(study_id: int) -> int:
 def test_enrolment_caps_hold_under_parallel_arrivals(any_db):
     from oversight.studies import create_study
 
-    study = create_study(name="capped", user_id=None)
+    study = create_study(name="capped", user_id=None, status="open")
     token = _enrol_token(study.id)
     auth.set_enrolment_cap(study_id=study.id, max_per_minute=5, max_total=None)
     results = _parallel(30, lambda i: auth.enrol(enrol_token=token, external_id=f"pid{i}", client=f"10.2.0.{i}"))
@@ -189,7 +189,7 @@ def test_enrolment_caps_hold_under_parallel_arrivals(any_db):
 def test_parallel_link_lookups_are_reads_that_all_succeed(any_db):
     from oversight.studies import create_study
 
-    study = create_study(name="many", user_id=None)
+    study = create_study(name="many", user_id=None, status="open")
     links = [i.link for i in auth.create_invites(study_id=study.id, count=20)]
     tokens = [parse_qs(urlparse(link).query)["t"][0] for link in links]
     results = _parallel(20, lambda i: auth.participant_for_token(tokens[i], client=f"10.3.0.{i}"))
@@ -200,7 +200,7 @@ def test_link_lookups_do_not_wait_for_a_writer_holding_the_lock(any_db):
     """Observed: participants stopped on "database is locked" from the link lookup every page run does."""
     from oversight.studies import create_study
 
-    study = create_study(name="busy", user_id=None)
+    study = create_study(name="busy", user_id=None, status="open")
     tokens = [parse_qs(urlparse(i.link).query)["t"][0] for i in auth.create_invites(study_id=study.id, count=20)]
     holding, done = threading.Event(), threading.Event()
     released_by_us = []

@@ -22,7 +22,7 @@ MODELS = ('[models.scripted]\nbackend = "scripted"\nresponses = ["The text says 
 
 def _four_condition_study(n_items: int = 24) -> int:
     """Alone, model alone, non-expert + assistant (assisted QA) and experts, on items with a source each."""
-    study = create_study(name="Sandwich dry run", user_id=None)
+    study = create_study(name="Sandwich dry run", user_id=None, status="open")
     with session_scope() as s:
         for k in range(n_items):
             item = Item(study_id=study.id, external_id=f"q{k}", question=f"Question {k}: which is right?",

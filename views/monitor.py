@@ -34,7 +34,8 @@ def live_view() -> None:
         st.dataframe([{"participant": p.name, "Prolific ID": p.prolific_id or "", "status": p.status,
                        "task": p.task, "on this task (s)": round(p.on_task_s) if p.on_task_s is not None else None,
                        "idle (s)": round(p.idle_s) if p.idle_s is not None else None, "done": f"{p.done}/{p.total}",
-                       "flags": p.flags, "attention": p.attention}
+                       "flags": p.flags, "attention": p.attention,
+                       "preview": "preview: not counted" if p.preview else ""}
                       for p in snap.people], hide_index=True, width="stretch")
     st.subheader(f"Answers per minute ({snap.answers_last_10_min} in the last 10 minutes)")
     fig = go.Figure(go.Bar(x=[t for t, _ in snap.answers_per_minute], y=[n for _, n in snap.answers_per_minute]))

@@ -31,8 +31,13 @@ st.title(study.name)
 if expert:
     st.caption("You answer these items as an expert, without the gold answer: your answers measure expert accuracy.")
 
-if study.status != "open":
-    st.info("This study is closed. Thank you for your interest.")
+preview = not expert and user.preview_by is not None
+if preview:
+    st.warning("Preview: not counted, not paid. You take this study as a participant would; your answers are in "
+               "no figure and no payment.")
+if study.status != "open" and not preview:
+    st.info("This study is not open yet. Please come back when the researchers open it." if study.status == "draft"
+            else "This study is closed. Thank you for your interest.")
     st.stop()
 
 if not expert and user.consented_at is None:

@@ -1,7 +1,8 @@
-"""Admin: all studies at a glance, and a form to create one."""
+"""Admin: all studies at a glance, opening a draft through the launch check, and a form to create one."""
 
 import streamlit as st
 
+from launch_panel import launch_section
 from oversight.studies import StudyError, create_study, list_studies, study_label
 from ui import flash_and_rerun, require_role, show_flash, user_error
 
@@ -20,6 +21,15 @@ if studies:
 else:
     st.info("No studies yet. Create the first one below, or run `python -m oversight seed-demo`.")
 
+drafts = [s for s in studies if s.status != "open"]
+if drafts:
+    st.subheader("Open a study")
+    st.caption("A new study is a draft: participants and enrolment links see a 'not open yet' page until it opens. "
+               "Opening runs the launch check first.")
+    chosen = st.selectbox("Study to open", [s.id for s in drafts],
+                          format_func={s.id: f"{study_label(s)} (#{s.id}, {s.status})" for s in drafts}.get)
+    launch_section(chosen, next(s.status for s in drafts if s.id == chosen), user.id)
+
 st.subheader("New study")
 with st.form("new_study", clear_on_submit=True):
     name = st.text_input("Name")
@@ -33,4 +43,5 @@ with st.form("new_study", clear_on_submit=True):
         else:
             st.query_params["study"] = str(study.id)
             # Rerun so that the table above lists the new study at once.
-            flash_and_rerun(f"Created study #{study.id}. Import items on the Items page next.")
+            flash_and_rerun(f"Created study #{study.id} as a draft. Import items on the Items page next, then open "
+                            "it (here or on Study settings) once the launch check passes.")

@@ -10,6 +10,7 @@ from oversight.auth import (
 from oversight import payments
 from oversight.attention import attention, describe_thresholds, set_override
 from oversight.studies import get_study, participants, set_study_status
+from launch_panel import preview_button
 from ui import attempt, pick_study, require_role, user_error
 
 user = require_role("admin")
@@ -57,10 +58,17 @@ with right:
                 st.success("Saved.")
     st.text(f"Completion code: {study.completion_code}")
     st.text(f"The study is {study.status}.")
-    if st.button("Close the study" if study.status == "open" else "Reopen the study",
-                 help="A closed study shows participants a notice instead of tasks; nothing is deleted."):
-        set_study_status(study_id=study_id, status="closed" if study.status == "open" else "open", user_id=user.id)
-        st.rerun()
+    if study.status == "draft":
+        st.caption("Open it on the Study settings page (after the launch check).")
+    elif st.button("Close the study" if study.status == "open" else "Reopen the study",
+                   help="A closed study shows participants a notice instead of tasks; nothing is deleted. "
+                        "Reopening runs the launch check."):
+        if attempt(set_study_status, study_id=study_id, status="closed" if study.status == "open" else "open",
+                   user_id=user.id)[0]:
+            st.rerun()
+    st.subheader("Preview")
+    st.caption("Take the study as a participant would (a draft too). Marked 'preview' below and on the Monitor.")
+    preview_button(study_id, user.id)
 
 st.subheader("Who is in this study")
 people = participants(study_id=study_id)
@@ -71,7 +79,8 @@ active = sum(p["status"] == "active" for p in people)
 st.metric("Active in the last 15 minutes", active)
 st.dataframe([{"participant": p["name"], "Prolific ID": p["external_id"], "status": p["status"],
                "last seen": p["last_seen"], "tasks done": f"{p['assignments_done']}/{p['assignments']}",
-               "answers and reports": p["judgments"]} for p in people], hide_index=True, width="stretch")
+               "answers and reports": p["judgments"], "preview": "preview: not counted, not paid" if p["preview"]
+               else ""} for p in people], hide_index=True, width="stretch")
 names = {p["id"]: f"{p['name']} {p['external_id']}".strip() for p in people}
 who = st.selectbox("Participant", list(names), format_func=names.__getitem__)
 c1, c2 = st.columns(2)

@@ -1,14 +1,15 @@
 """Admin: a study's settings (name, description, instructions, consent text, items per participant, completion
 code, pay; attention checks: catch items, minimum time, warn/exclude thresholds; the sandwiching design: within or
 between subject, practice items, review share, blind review, allocation, convergence thresholds) and its
-conditions, with the design at a glance. Every change is in the audit log, and the settings' changes (who, when, old
+conditions, with the design at a glance; the launch check and the button that opens a draft. Every change is in the audit log, and the settings' changes (who, when, old
 and new value) are listed under the form."""
 
 import streamlit as st
 
 from oversight.audit import setting_changes
-from oversight.conditions import (KIND_LABELS, KINDS, add_condition, balance_check, design_summary, remove_condition,
-                                  rename_condition, repoint_condition, run_model_condition)
+from launch_panel import launch_section
+from oversight.conditions import (KIND_LABELS, KINDS, add_condition, balance_check, design_summary, model_alone_plan,
+                                  remove_condition, rename_condition, repoint_condition, run_model_condition)
 from oversight.jobs import list_jobs
 from oversight.strategies import list_strategies
 from oversight.studies import count_catch_items, get_study, update_study
@@ -25,6 +26,8 @@ show_flash("settings_flash")
 def flash(text: str) -> None:
     flash_and_rerun(text, "settings_flash")
 
+
+launch_section(study_id, study.status, user.id, flash_key="settings_flash")
 
 with st.form(f"settings-{study_id}"):
     name = st.text_input("Name", study.name)
@@ -109,7 +112,7 @@ with st.form(f"settings-{study_id}"):
 if study.catch_items and not n_catch:
     st.warning("This study asks for catch items but has none: import items whose split is 'catch' (with a gold "
                "answer) on the Items page, or no attention checks are dealt.")
-st.caption("Enrolment limits, invitations and opening or closing the study are on the Participants page.")
+st.caption("Enrolment limits, invitations, previews and closing the study are on the Participants page.")
 if history := setting_changes(study_id=study_id):
     with st.expander("Changes to these settings (newest first)"):
         st.dataframe(history, hide_index=True, width="stretch")
@@ -177,10 +180,18 @@ if rows:
     if b1.button("Remove condition", key=f"remove-{chosen}", help="Only while no assignment uses it."):
         if attempt(remove_condition, condition_id=chosen, user_id=user.id)[0]:
             flash(f"Removed {current.name}.")
-    if current.kind == "model" and b2.button("Run the model alone over the items", key=f"run-{chosen}"):
-        ok, job = attempt(run_model_condition, condition_id=chosen, user_id=user.id)
+    if current.kind == "model" and current.strategy_id is not None:
+        ok, plan = attempt(model_alone_plan, condition_id=chosen)
         if ok:
-            flash(f"Started job #{job}: its progress is below and on the Strategies page.")
+            b2.text(f"Model: {plan.model}. Runs on the {len(plan.items)} real item(s) people are dealt (no practice, "
+                    f"no catch items), {'with' if plan.sees_source else 'without'} the source; a re-run replaces "
+                    "the earlier results.")
+            for warning in plan.warnings:
+                b2.warning(warning)
+        if b2.button("Run the model alone over the items people are dealt", key=f"run-{chosen}"):
+            ok, job = attempt(run_model_condition, condition_id=chosen, user_id=user.id)
+            if ok:
+                flash(f"Started job #{job}: its progress is below and on the Strategies page.")
     runs = [j for j in list_jobs(study_id=study_id, limit=10) if j.kind == "batch" and "condition_id" in j.params]
     for job in runs[:3]:
         st.progress(job.progress, text=f"Job #{job.id} model alone · {job.state} · {job.message}")

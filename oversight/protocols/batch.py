@@ -65,14 +65,15 @@ def eligible_items(*, study_id: int, strategy: Strategy) -> list[int]:
         return [i.id for i in rows if protocol.cannot_run(live.item_facts(s, i), rules) is None]
 
 
-def _judge_report(state: live.State) -> list[float]:
-    """The live AI judge's probabilities (display order) after the turns so far."""
+def _judge_report(state: live.State, sees_source: bool = True) -> list[float]:
+    """The live AI judge's probabilities (display order) after the turns so far. `sees_source` False: a model-alone
+    run whose assisting model does not read the source answers without it too."""
     model = model_for(state, "judge")
     with session_scope(write=False) as s:
         turns = s.exec(select(Turn).where(Turn.transcript_id == state.transcript_id).order_by(Turn.position)).all()
         meta = s.get(Transcript, state.transcript_id).meta
     lines = transcript_lines(turns, meta.get("roles", {}), state.options)
-    source = state.source if state.protocol.judge_sees_source else None
+    source = state.source if state.protocol.judge_sees_source and sees_source else None
     probs = judge_probabilities(model, question=state.question, options=state.options, transcript=lines,
                                 source=source, prompt=check_prompt("judge", state.prompts.get("judge", {})))
     return state.to_display_order(probs)
@@ -85,8 +86,14 @@ def _ask(state: live.State) -> str:
     return state.protocol.finish_text(state.rules, "questioner", text) or "What does the text say about this?"
 
 
-def run_item(*, item_id: int, strategy_id: int, judge_name: str, tags: tuple[str, ...] = ()) -> ItemOutcome:
-    tid = live.start_transcript(item_id=item_id, strategy_id=strategy_id, tags=["ai-batch", *tags], seed=item_id)
+BATCH_TAG = "ai-batch"
+SOURCE_HIDDEN = "source-hidden"  # tag of a model-alone transcript whose judge did not read the source
+
+
+def run_item(*, item_id: int, strategy_id: int, judge_name: str, tags: tuple[str, ...] = (),
+             sees_source: bool = True) -> ItemOutcome:
+    tags = (*tags, *(() if sees_source else (SOURCE_HIDDEN,)))
+    tid = live.start_transcript(item_id=item_id, strategy_id=strategy_id, tags=[BATCH_TAG, *tags], seed=item_id)
     runner = get_runner()
     while True:
         state = live.load_state(tid)
@@ -100,7 +107,8 @@ def run_item(*, item_id: int, strategy_id: int, judge_name: str, tags: tuple[str
         else:
             # The AI judge does not stop early: it reads every round the rules allow, then answers.
             end = step.must_end or (step.kind == "chat" and step.may_end)
-            live.submit_report(transcript_id=tid, round_=step.round, display_probabilities=_judge_report(state),
+            live.submit_report(transcript_id=tid, round_=step.round,
+                               display_probabilities=_judge_report(state, sees_source),
                                end=end, judge_kind="ai", judge_name=judge_name)
     state = live.load_state(tid)
     if not state.reports or not state.reports[-1].end:
@@ -120,13 +128,41 @@ def _finished_under(study_id: int, strategy_id: int, tag: str) -> set[int]:
     return {item_id for item_id, tags in rows if tag in (tags or [])}
 
 
+def supersede(*, study_id: int, strategy_id: int, item_ids: list[int] | None = None, keep: int | None = None,
+              outside: list[int] | None = None) -> int:
+    """Mark earlier AI batch transcripts of a strategy version as superseded (their judgments stop being results,
+    oversight.results_filter): those on `item_ids` except transcript `keep`, or those on any item not in
+    `outside`. Returns how many were marked."""
+    from oversight.results_filter import SUPERSEDED
+
+    with session_scope() as s:
+        query = select(Transcript).where(Transcript.study_id == study_id, Transcript.strategy_id == strategy_id,
+                                         Transcript.assignment_id.is_(None), Transcript.status != SUPERSEDED)
+        if item_ids is not None:
+            query = query.where(Transcript.item_id.in_(item_ids))
+        if outside is not None:
+            query = query.where(Transcript.item_id.notin_(outside))
+        marked = 0
+        for t in s.exec(query).all():
+            if t.id != keep and BATCH_TAG in (t.tags or []):
+                t.status = SUPERSEDED
+                marked += 1
+        return marked
+
+
 def run_batch(*, study_id: int, strategy_id: int, limit: int | None = None,
-              progress: Progress | None = None, job_tag: str | None = None) -> BatchResult:
+              progress: Progress | None = None, job_tag: str | None = None, items: list[int] | None = None,
+              sees_source: bool = True, replace: bool = False) -> BatchResult:
+    """Run the strategy's AI judge (and AI speakers) over items: `items` (a model-alone run: the items people are
+    dealt), else every item its protocol can run on with a gold answer. `replace`: one result per item and version,
+    so each finished item supersedes that version's earlier batch transcripts on it, and a full run (no `limit`)
+    also supersedes those on items outside `items`."""
     with session_scope(write=False) as s:
         strategy = s.get(Strategy, strategy_id)
         if strategy is None or strategy.study_id != study_id:
             raise RuleViolation(f"no strategy {strategy_id} in study {study_id}")
-    items = eligible_items(study_id=study_id, strategy=strategy)[: limit or None]
+    planned = eligible_items(study_id=study_id, strategy=strategy) if items is None else list(items)
+    items = planned[: limit or None]
     if not items:
         raise RuleViolation(f"no items in this study that {get_protocol(strategy.protocol).label} can run on and "
                             "that have a gold answer to score it (see the Items page)")
@@ -139,18 +175,43 @@ def run_batch(*, study_id: int, strategy_id: int, limit: int | None = None,
         if progress:
             progress(done, len(items), f"item {item_id}")
         try:
-            result.outcomes.append(run_item(item_id=item_id, strategy_id=strategy_id, judge_name=judge_name,
-                                            tags=(job_tag,) if job_tag else ()))
+            outcome = run_item(item_id=item_id, strategy_id=strategy_id, judge_name=judge_name,
+                               tags=(job_tag,) if job_tag else (), sees_source=sees_source)
         except Exception as exc:  # noqa: BLE001 - one failing item must not end the run
-            result.outcomes.append(ItemOutcome(item_id, None, 0, None, None, error=str(exc)))
+            outcome = ItemOutcome(item_id, None, 0, None, None, error=str(exc))
+        if replace and outcome.error is None:
+            supersede(study_id=study_id, strategy_id=strategy_id, item_ids=[item_id], keep=outcome.transcript_id)
+        result.outcomes.append(outcome)
+    if replace and not limit:
+        supersede(study_id=study_id, strategy_id=strategy_id, outside=planned)
     if progress:
         progress(len(items), len(items), "done")
     return result
 
 
+def run_model_alone(*, condition_id: int, limit: int | None = None, progress: Progress | None = None,
+                    job_tag: str | None = None) -> BatchResult:
+    """A model-alone condition's run (oversight.conditions.model_alone_plan: the items people are dealt, the
+    assistant's inputs), replacing the earlier run's results item by item."""
+    from oversight.conditions import ConditionError, model_alone_plan
+
+    plan = model_alone_plan(condition_id=condition_id)
+    if not plan.items:
+        raise ConditionError("there is no item to run: the model alone answers the real items people are dealt "
+                             "(see the launch check on Study settings)")
+    return run_batch(study_id=plan.study_id, strategy_id=plan.strategy_id, limit=limit, progress=progress,
+                     job_tag=job_tag, items=plan.items, sees_source=plan.sees_source, replace=True)
+
+
 def batch_job(ctx) -> dict:
-    """The "batch" job (see oversight/jobs.py): params strategy_id, limit. A retried job skips the items its
-    earlier attempt finished (their transcripts carry the job's tag)."""
+    """The "batch" job (see oversight/jobs.py): params strategy_id, limit, and condition_id for a model-alone
+    condition's run (oversight.conditions.model_alone_plan: the items people are dealt, the assistant's inputs,
+    a re-run replacing the earlier one). A retried job skips the items its earlier attempt finished (their
+    transcripts carry the job's tag)."""
     limit = ctx.params.get("limit") or None
+    tag = f"job:{ctx.job_id}"
+    if ctx.params.get("condition_id"):
+        return run_model_alone(condition_id=int(ctx.params["condition_id"]), limit=limit, progress=ctx.progress,
+                               job_tag=tag).to_dict()
     return run_batch(study_id=ctx.study_id, strategy_id=int(ctx.params["strategy_id"]), limit=limit,
-                     progress=ctx.progress, job_tag=f"job:{ctx.job_id}").to_dict()
+                     progress=ctx.progress, job_tag=tag).to_dict()

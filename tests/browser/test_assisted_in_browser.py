@@ -28,6 +28,7 @@ def chat_server(tmp_path):
                                  "options": ["Tomas dug a channel from the stream", "The autumn rains"],
                                  "gold": 0, "source_text": STORY}) + "\n")
     cli(env, "import", "--study", study, "--format", "jsonl", str(items))
+    cli(env, "study", "open", "--study", study)  # a new study is a draft until the launch check opens it
     state = {"proc": start_streamlit(env, port, tmp_path / "streamlit.log"), "env": env, "port": port,
              "url": f"http://127.0.0.1:{port}", "study": study, "db": tmp_path / "app.db"}
     yield state

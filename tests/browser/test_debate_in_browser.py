@@ -36,6 +36,7 @@ def debate_server(tmp_path):
               "--rules", json.dumps({"randomise_answer_order": False, "judge_questions": True,
                                      "judge_may_end_early": False}))
     cli(env, "conditions", "add", "--study", study, "--kind", "assisted", "--strategy", sid.strip())
+    cli(env, "study", "open", "--study", study)  # a new study is a draft until the launch check opens it
     link = cli(env, "invite", "--study", study, "--count", "1").strip()
     state = {"proc": start_streamlit(env, port, tmp_path / "streamlit.log"), "env": env, "link": link,
              "port": port, "db": tmp_path / "app.db"}

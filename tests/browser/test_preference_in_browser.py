@@ -42,6 +42,7 @@ def pair_server(tmp_path):
     cli(env, "conditions", "add", "--study", study, "--kind", "expert", "--strategy", sid)  # experts judge pairs too
     labeller = cli(env, "rlaif", "labeller", "create", "--name", "offline").strip()
     cli(env, "rlaif", "label", "--study", study, "--version", labeller, "--quiet")
+    cli(env, "study", "open", "--study", study)  # a new study is a draft until the launch check opens it
     link = cli(env, "invite", "--study", study, "--count", "1").strip()
     state = {"proc": start_streamlit(env, port, tmp_path / "streamlit.log"), "env": env, "link": link,
              "url": f"http://127.0.0.1:{port}", "study": int(study)}

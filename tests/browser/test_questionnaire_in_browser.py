@@ -38,6 +38,7 @@ def finished_participant(tmp_path, monkeypatch):
     rows.answered(study, link["user_id"], items[0], condition_id=alone, strategy_id=None, answer=0)
     rows.answered(study, link["user_id"], items[1], condition_id=assisted, strategy_id=v1, answer=0)
     storage_db.dispose_engines()
+    cli(env, "study", "open", "--study", str(study))  # a new study is a draft until the launch check opens it
     proc = start_streamlit(env, port, tmp_path / "streamlit.log")
     yield {"link": link["link"], "env": env}
     stop_streamlit(proc)

@@ -51,6 +51,7 @@ def study_server(tmp_path: Path):
     cli(env, "conditions", "run", "--condition", str(made["id"]), "--quiet")
     cli(env, "study", "set", "--study", study, "--design", "between", "--items-per-participant", "1",
         "--review-share", "1", "--completion-code", "SANDWICH-1")
+    cli(env, "study", "open", "--study", study)  # a new study is a draft until the launch check opens it
     links = [i["link"] for i in json.loads(cli(env, "invite", "--study", study, "--count", "2", "--json"))]
     proc = start_streamlit(env, port, tmp_path / "streamlit.log")
     yield {"url": f"http://127.0.0.1:{port}", "study": study, "links": links, "env": env}

@@ -42,6 +42,7 @@ def ops(tmp_path_factory):
     cli(env, "conditions", "add", "--study", pilot, "--kind", "alone", "--strategy", version)
     cli(env, "study", "set", "--study", pilot, "--items-per-participant", "1", "--completion-code", CODE,
         "--completion-url", COMPLETE, "--base-pay", "1.50", "--bonus-rule", "per_correct", "--bonus-amount", "0.25")
+    cli(env, "study", "open", "--study", pilot)  # a new study is a draft until the launch check opens it
     enrol = json.loads(cli(env, "enrolment", "--study", pilot, "--json"))["link"]
     state = {"url": f"http://127.0.0.1:{port}", "env": env, "port": port, "log": tmp / "streamlit.log",
              "db": tmp / "app.db", "settings_study": settings_study, "pilot": pilot, "enrol": enrol}

@@ -94,7 +94,7 @@ def test_a_failed_run_is_marked_failed(db, tmp_path):
 def _study_with_people(boolq_file, accuracy: float, confidence: float, participants: int = 2) -> int:
     from oversight.studies import create_study
 
-    study = create_study(name="people", user_id=None)
+    study = create_study(name="people", user_id=None, status="open")
     import_path(study_id=study.id, fmt="boolq", path=boolq_file)
     simulate_participants(study_id=study.id, participants=participants, accuracy=accuracy, confidence=confidence)
     return study.id
@@ -138,7 +138,7 @@ def test_cli_prints_the_figures_as_json(db, boolq_file, capsys):
 def test_cli_simulates_people_and_runs_on_their_labels(db, boolq_file, capsys):
     from oversight.studies import create_study
 
-    study = create_study(name="cli people", user_id=None)
+    study = create_study(name="cli people", user_id=None, status="open")
     import_path(study_id=study.id, fmt="boolq", path=boolq_file)
     assert main(["w2s", "simulate-people", "--study", str(study.id), "--participants", "1", "--accuracy", "1",
                  "--json"]) == 0
