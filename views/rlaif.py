@@ -194,7 +194,7 @@ with tabs[4]:
     sources = ["dataset"] + [f"ai:{r['id']}" for r in agreement["labellers"]] + [f"study:{study_id}"]
     with st.form("reward-model"):
         source = st.selectbox("Label source", sources, help="ai:ID is a labeller version's stored labels; "
-                              f"study:{study_id} the people's majority labels")
+                              f"study:{study_id} the non-experts' majority labels (their results only)")
         epochs = st.number_input("Epochs", 1, 500, RewardConfig().epochs)
         if st.form_submit_button("Train reward model", type="primary") and pairs:
             enqueue(kind="rlaif-reward-model", study_id=study_id, user_id=user.id,
