@@ -183,22 +183,33 @@ def field_domain(spec: dict[str, Any], versions: list[list[dict[str, Any]]]) -> 
 
 @dataclass(frozen=True)
 class _Units:
-    """One field's double-reviewed assignments: value counts per unit, and the fixed pair's values if one pair of
-    experts reviewed them all."""
+    """One field's double-reviewed assignments, ready for fast resampling (a resample is a multiset of unit
+    indices, turned into weights): each unit's value counts, share of the coincidence matrix and Fleiss agreement,
+    and the fixed pair's values if one pair of experts reviewed them all."""
 
     counts: np.ndarray  # units × categories
-    coincidence: np.ndarray  # units × categories × categories, each unit's share of the coincidence matrix
+    coincidence: np.ndarray  # units × (categories²)
+    agreement: np.ndarray  # units: the share of agreeing pairs of reviews (Fleiss' P_i)
     pairs: list[tuple[int, int]] | None
     level: str
     k: int
 
+    def _weights(self, units: Sequence[int]) -> np.ndarray:
+        return np.bincount(np.asarray(units, dtype=np.int64), minlength=len(self.counts)).astype(float)
+
     def alpha(self, units: Sequence[int]) -> float | None:
-        return alpha_from_coincidences(self.coincidence[list(units)].sum(axis=0), self.level)
+        o = (self._weights(units) @ self.coincidence).reshape(self.k, self.k)
+        return alpha_from_coincidences(o, self.level)
 
     def kappa(self, units: Sequence[int]) -> float | None:
         if self.pairs is not None:
             return cohen_kappa([self.pairs[u] for u in units], self.k, weighted=self.level == "ordinal")
-        return fleiss_kappa(self.counts[list(units)])
+        w = self._weights(units)
+        totals = w @ self.counts
+        pe = float(((totals / totals.sum()) ** 2).sum())
+        if math.isclose(pe, 1.0):
+            return None
+        return (float(w @ self.agreement) / w.sum() - pe) / (1 - pe)
 
 
 def _units(by_unit: list[dict[int, int]], k: int, level: str) -> _Units:
@@ -206,13 +217,14 @@ def _units(by_unit: list[dict[int, int]], k: int, level: str) -> _Units:
     for u, by in enumerate(by_unit):
         for v in by.values():
             counts[u, v] += 1
-    m = counts.sum(axis=1)
+    m = counts.sum(axis=1)  # two or more in every unit
     per = counts[:, :, None] * counts[:, None, :] - np.einsum("uk,kl->ukl", counts, np.eye(k))
-    per = per / np.maximum(m - 1, 1)[:, None, None]
+    per = (per / (m - 1)[:, None, None]).reshape(len(by_unit), k * k)
+    agree = ((counts ** 2).sum(axis=1) - m) / (m * (m - 1))
     raters = {tuple(sorted(by)) for by in by_unit}
     pair = next(iter(raters)) if len(raters) == 1 and len(next(iter(raters))) == 2 else None
     pairs = [(by[pair[0]], by[pair[1]]) for by in by_unit] if pair else None
-    return _Units(counts, per, pairs, level, k)
+    return _Units(counts, per, agree, pairs, level, k)
 
 
 def _reviews(study_id: int) -> tuple[dict[int, list[ExpertReview]], bool]:
@@ -248,6 +260,22 @@ def _field_units(double: dict[int, list[ExpertReview]], name: str, domain: list[
         if len(by) >= 2:
             units[aid] = by
     return units
+
+
+def inputs_stamp(study_id: int) -> tuple:
+    """What `agreement` depends on, cheaply: the database, the reviews, the rubric versions and who is left out.
+    Equal stamps, equal figures (a page may cache the bootstrap on it)."""
+    from sqlalchemy import func
+
+    from oversight.settings import get_settings
+    from storage.models import Rubric
+
+    with session_scope(write=False) as s:
+        reviews = s.exec(select(func.count(ExpertReview.id), func.max(ExpertReview.id))
+                         .where(ExpertReview.study_id == study_id)).one()
+        rubrics = s.exec(select(func.count(Rubric.id)).where(Rubric.study_id == study_id)).one()
+        left_out = tuple(sorted(people_left_out(s, study_id)))
+    return get_settings().resolved_database_url, tuple(reviews), rubrics, left_out
 
 
 def agreement(*, study_id: int, resamples: int = RESAMPLES, seed: int = intervals.SEED) -> Agreement:

@@ -235,3 +235,19 @@ def test_a_rubric_history_that_reordered_an_ordinal_field_is_measured_as_nominal
     [f] = agreement(study_id=study).fields
     assert "measured as nominal" in f.note
     assert f.alpha == pytest.approx(krippendorff_alpha([[1, 0, 1], [0, 0, 1]], 2, "nominal"))
+
+
+def test_the_stamp_changes_with_the_reviews_and_who_is_left_out(reviewed):
+    from oversight.agreement import inputs_stamp
+    from oversight.attention import set_override
+
+    first = inputs_stamp(reviewed["study"])
+    assert inputs_stamp(reviewed["study"]) == first
+    submit_review(assignment_id=reviewed["a"][0], expert_id=reviewed["experts"][0],
+                  labels={"outcome": "correct", "help_quality": 3})
+    second = inputs_stamp(reviewed["study"])
+    assert second != first
+    with session_scope(write=False) as s:
+        person = s.get(Assignment, reviewed["a"][0]).participant_id
+    set_override(study_id=reviewed["study"], participant_id=person, decision="exclude")
+    assert inputs_stamp(reviewed["study"]) != second

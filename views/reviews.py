@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from oversight.agreement import KAPPAS, agreement
+from oversight.agreement import KAPPAS, Agreement, agreement, inputs_stamp
 from oversight.reviews import (ReviewContext, adjudicate, adjudication_queue, review_context, review_filters,
                                review_queue, set_review_settings, submit_review)
 from oversight.rubrics import asked, current_rubric, new_rubric_version, rubric_versions
@@ -144,8 +144,14 @@ with tabs["Adjudication"]:
                         st.session_state["review_flash"] = f"Assignment #{entry.assignment_id} settled."
                         st.rerun()
 
+@st.cache_data(max_entries=32, show_spinner="Computing agreement and its intervals…")
+def cached_agreement(study: int, stamp: tuple) -> Agreement:
+    """The bootstrap takes a moment: computed again only when reviews, the rubric or who is left out change."""
+    return agreement(study_id=study)
+
+
 with tabs["Agreement"]:
-    result = agreement(study_id=study_id)
+    result = cached_agreement(study_id, inputs_stamp(study_id))
     if result.message:
         st.info(result.message)
     else:
