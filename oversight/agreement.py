@@ -227,6 +227,21 @@ def _units(by_unit: list[dict[int, int]], k: int, level: str) -> _Units:
     return _Units(counts, per, agree, pairs, level, k)
 
 
+def alpha_with_interval(by_unit: list[dict[Any, int]], k: int, level: str = "nominal", *, key: str = "",
+                        resamples: int = RESAMPLES, seed: int = intervals.SEED) -> dict[str, Any]:
+    """Krippendorff's alpha over units (each rater -> category index 0..k-1; units with fewer than two ratings
+    are left out) with its 95% bootstrap interval over the units: estimate, ci_low, ci_high, n (units)."""
+    by_unit = [by for by in by_unit if len(by) >= 2]
+    if not by_unit:
+        return {"estimate": None, "ci_low": None, "ci_high": None, "n": 0}
+    data = _units(by_unit, k, level)
+    every = range(len(by_unit))
+    estimate = data.alpha(every)
+    low, high = intervals.over_units(every, data.alpha, seed=seed, key=f"alpha:{key}",
+                                     resamples=resamples) if estimate is not None else (None, None)
+    return {"estimate": estimate, "ci_low": low, "ci_high": high, "n": len(by_unit)}
+
+
 def _reviews(study_id: int) -> tuple[dict[int, list[ExpertReview]], bool]:
     """Plain reviews of the study's results per assignment, and whether simulated people are among them."""
     with session_scope(write=False) as s:

@@ -168,6 +168,7 @@ def test_rlaif_people_agreement_keeps_groups_and_results(world):
     table = study_agreement(study_id=world["study"])
     assert table["sources"]["non-experts"] == 1  # q0 (q1 is a tie); not the catch, practice or left-out items
     assert table["sources"]["experts"] == 1 and set(table["alpha"]) == {"non-experts", "experts"}
+    assert table["alpha_ci"]["non-experts"]["n"] == 2  # q0 and q1, each judged by ann and bob
 
 
 def test_export_keeps_every_row_and_marks_its_status(world, tmp_path):

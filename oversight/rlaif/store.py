@@ -130,10 +130,23 @@ def study_agreement(*, study_id: int) -> dict:
     for role, title in PEOPLE.items():
         if people[role]:
             sources[title] = majority(people[role])
-    # Non-experts and experts are never pooled (oversight.results_filter): an alpha per group.
+    # Non-experts and experts are never pooled (oversight.results_filter): an alpha per group, with its interval
+    # (bootstrap over the pairs).
     alpha = {title: krippendorff_alpha(people[role]) for role, title in PEOPLE.items()}
+    alpha_ci = {title: _alpha_interval(people[role], title) for role, title in PEOPLE.items()}
     return {"n_pairs": len(pairs), "sources": {k: len(v) for k, v in sources.items()},
-            "table": agreement_table(sources), "alpha": alpha, "labellers": versions}
+            "table": agreement_table(sources), "alpha": alpha, "alpha_ci": alpha_ci, "labellers": versions}
+
+
+def _alpha_interval(ratings: dict[int, dict[int, int]], key: str) -> dict:
+    """Nominal alpha among one group's judges over the pairs, with a 95% bootstrap interval over the pairs."""
+    from oversight.agreement import alpha_with_interval
+
+    by_pair: dict[int, dict[int, int]] = {}
+    for judge, labels in ratings.items():
+        for item, label in labels.items():
+            by_pair.setdefault(item, {})[judge] = label
+    return alpha_with_interval(list(by_pair.values()), 2, "nominal", key=f"rlaif:{key}")
 
 
 def disagreements(*, study_id: int, labeller_id: int, against: str = "experts", limit: int = 200) -> list[dict]:
