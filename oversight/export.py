@@ -16,15 +16,15 @@ Files (JSON lines, one row per line, ordered by id; datetimes in ISO 8601 UTC):
   simulated or a staff member's preview, why their answers are not results (`left_out`: excluded, preview,
   simulated, or None), and their attention flags and status (`ok` | `warn` | `excluded`, with the admin's
   override)
+- `questionnaires.jsonl`, `proposals.jsonl`, `version_decisions.jsonl` — the sandwiching loops: participants'
+  answers about each condition, their proposals for a strategy and what became of them, and the outer loop's
+  candidate / promoted / retired decisions with their reasons
+- `manifest.json` — study, export time, row counts per file and of results (returned by `export_study`)
 
 Nothing is left out: every judgment, assignment and participant is exported, and every judgment and assignment
 row carries a `status` (`oversight.results_filter.row_status`): `result`, or why it is not one (`practice`,
 `catch`, `excluded`, `simulated` outside a dry run, `preview`). Filtering on `status == "result"` gives exactly
 the answers the app's figures use.
-- `questionnaires.jsonl`, `proposals.jsonl`, `version_decisions.jsonl` — the sandwiching loops: participants'
-  answers about each condition, their proposals for a strategy and what became of them, and the outer loop's
-  candidate / promoted / retired decisions with their reasons
-- `manifest.json` — study, export time, row counts per file (returned by `export_study`)
 """
 
 from __future__ import annotations
@@ -39,10 +39,9 @@ from sqlmodel import SQLModel, select
 
 from oversight.db import session_scope
 from oversight.judgment_records import BATCH, judgment_records
-from oversight.attention import CATCH
+from oversight.attention import CATCH, study_attention
 from oversight.results_filter import left_out_reasons, row_status
 from oversight.reviews import final_labels
-from oversight.attention import study_attention
 from oversight.vocab import SIMULATED
 from storage.models import (
     Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, Proposal, QuestionnaireAnswer, Rubric, Strategy,
@@ -113,19 +112,27 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
         )
         # Every judgment is exported, with its status: the filter is applied by whoever reads the export.
         reasons = left_out_reasons(s, study_id)
-        dealt = {a.id: a for a in s.exec(select(Assignment).where(Assignment.study_id == study_id)).all()}
         catch_items = set(s.exec(select(Item.id).where(Item.study_id == study_id, Item.split == CATCH)).all())
 
+        def status(*, practice: bool, catch: bool, item_id: int, person: int | None) -> str:
+            reason = reasons.get(person) if person is not None else None
+            return row_status(practice=practice, catch=catch or item_id in catch_items, left_out_reason=reason,
+                              preview=reason == "preview")
+
         def assignment_status(a: Assignment) -> str:
-            reason = reasons.get(a.participant_id)
-            return row_status(practice=a.practice, catch=a.catch or a.item_id in catch_items,
-                              left_out_reason=reason, preview=reason == "preview")
+            return status(practice=a.practice, catch=a.catch, item_id=a.item_id, person=a.participant_id)
+
+        dealt = {aid: status(practice=practice, catch=catch, item_id=item_id, person=person)
+                 for aid, practice, catch, item_id, person in s.exec(
+                     select(Assignment.id, Assignment.practice, Assignment.catch, Assignment.item_id,
+                            Assignment.participant_id).where(Assignment.study_id == study_id)).all()}
 
         def judgment_status(item_id: int, assignment_id: int | None) -> str:
-            a = dealt.get(assignment_id) if assignment_id is not None else None
-            if a is not None:
-                return assignment_status(a)
-            return row_status(practice=False, catch=item_id in catch_items, left_out_reason=None)
+            """A judgment's status is its assignment's; one without (an AI run, an imported room) is a result
+            unless it is on a catch item, as in results_filter.is_result."""
+            if assignment_id is not None and assignment_id in dealt:
+                return dealt[assignment_id]
+            return status(practice=False, catch=False, item_id=item_id, person=None)
 
         def judgment_row(j: Judgment) -> dict[str, Any]:
             return {**_row(j), "status": judgment_status(j.item_id, j.assignment_id)}
