@@ -2,21 +2,29 @@
 
 Files (JSON lines, one row per line, ordered by id; datetimes in ISO 8601 UTC):
 - `items.jsonl` — items WITH their gold (`gold_index`, `gold_answer`, `explanation`): admins only
-- `strategies.jsonl`, `transcripts.jsonl`, `turns.jsonl`, `judgments.jsonl`
+- `strategies.jsonl`, `transcripts.jsonl`, `turns.jsonl`, `judgments.jsonl` (every judgment, with its `status`)
 - `rubrics.jsonl` — every rubric version; `reviews.jsonl` — expert reviews and adjudications, each with
   `final_status` {field: single | unanimous | adjudicated | open} of its assignment's labels (None: a review of an
   imported transcript without an assignment)
 - `final_labels.jsonl` — per reviewed assignment, each rubric field's settled `value` (None while open) and `status`
 - `judgments.csv` — one row per judgment, flat, with the item's gold and the probability on it
 - `conditions.jsonl` — the study's conditions; `assignments.jsonl` — every item dealt to every person, with its
-  condition, strategy version, position, state, times and whether it was practice or an attention check (the
+  condition, strategy version, position, state, times, whether it was practice or an attention check, whether it
+  timed out (`timed_out`: state "skipped", no answer) and the probability its version had of being drawn (the
   design as it was dealt; judgments and reviews point here by `assignment_id`)
 - `participants.jsonl` — the study's participants: pseudonym, recruiting-platform ID, consent time, whether
-  simulated, and their attention flags and status (`ok` | `warn` | `excluded`, with the admin's override)
+  simulated or a staff member's preview, why their answers are not results (`left_out`: excluded, preview,
+  simulated, or None), and their attention flags and status (`ok` | `warn` | `excluded`, with the admin's
+  override)
 - `questionnaires.jsonl`, `proposals.jsonl`, `version_decisions.jsonl` — the sandwiching loops: participants'
   answers about each condition, their proposals for a strategy and what became of them, and the outer loop's
   candidate / promoted / retired decisions with their reasons
-- `manifest.json` — study, export time, row counts per file (returned by `export_study`)
+- `manifest.json` — study, export time, row counts per file and of results (returned by `export_study`)
+
+Nothing is left out: every judgment, assignment and participant is exported, and every judgment and assignment
+row carries a `status` (`oversight.results_filter.row_status`): `result`, or why it is not one (`practice`,
+`catch`, `excluded`, `simulated` outside a dry run, `preview`). Filtering on `status == "result"` gives exactly
+the answers the app's figures use.
 """
 
 from __future__ import annotations
@@ -31,9 +39,9 @@ from sqlmodel import SQLModel, select
 
 from oversight.db import session_scope
 from oversight.judgment_records import BATCH, judgment_records
-from oversight.results_filter import is_result
+from oversight.attention import CATCH, study_attention
+from oversight.results_filter import left_out_reasons, row_status
 from oversight.reviews import final_labels
-from oversight.attention import study_attention
 from oversight.vocab import SIMULATED
 from storage.models import (
     Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, Proposal, QuestionnaireAnswer, Rubric, Strategy,
@@ -41,7 +49,7 @@ from storage.models import (
 )
 
 CSV_COLUMNS = [
-    "judgment_id", "item_id", "item_external_id", "transcript_id", "transcript_external_id", "setting",
+    "judgment_id", "status", "item_id", "item_external_id", "transcript_id", "transcript_external_id", "setting",
     "origin", "strategy_id", "assignment_id", "judge_kind", "judge_id", "judge_name", "round", "is_final",
     "probabilities", "answer_index", "answer_form", "gold_index", "p_correct", "correct", "seconds", "created_at",
 ]
@@ -102,21 +110,47 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
             .where(Transcript.study_id == study_id).order_by(Turn.transcript_id, Turn.position),
             _row,
         )
-        # Practice and catch answers, and excluded participants' answers, are not results: left out, as in judgments.csv.
+        # Every judgment is exported, with its status: the filter is applied by whoever reads the export.
+        reasons = left_out_reasons(s, study_id)
+        catch_items = set(s.exec(select(Item.id).where(Item.study_id == study_id, Item.split == CATCH)).all())
+
+        def status(*, practice: bool, catch: bool, item_id: int, person: int | None) -> str:
+            reason = reasons.get(person) if person is not None else None
+            return row_status(practice=practice, catch=catch or item_id in catch_items, left_out_reason=reason,
+                              preview=reason == "preview")
+
+        def assignment_status(a: Assignment) -> str:
+            return status(practice=a.practice, catch=a.catch, item_id=a.item_id, person=a.participant_id)
+
+        dealt = {aid: status(practice=practice, catch=catch, item_id=item_id, person=person)
+                 for aid, practice, catch, item_id, person in s.exec(
+                     select(Assignment.id, Assignment.practice, Assignment.catch, Assignment.item_id,
+                            Assignment.participant_id).where(Assignment.study_id == study_id)).all()}
+
+        def judgment_status(item_id: int, assignment_id: int | None) -> str:
+            """A judgment's status is its assignment's; one without (an AI run, an imported room) is a result
+            unless it is on a catch item, as in results_filter.is_result."""
+            if assignment_id is not None and assignment_id in dealt:
+                return dealt[assignment_id]
+            return status(practice=False, catch=False, item_id=item_id, person=None)
+
+        def judgment_row(j: Judgment) -> dict[str, Any]:
+            return {**_row(j), "status": judgment_status(j.item_id, j.assignment_id)}
+
         write_jsonl("judgments.jsonl", select(Judgment).join(Item, Item.id == Judgment.item_id)
-                    .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
-                    .where(Item.study_id == study_id, is_result(s, study_id)).order_by(Judgment.id), _row)
-        n = 0
+                    .where(Item.study_id == study_id).order_by(Judgment.id), judgment_row)
+        n = n_results = 0
         with (out_dir / "judgments.csv").open("w", encoding="utf-8", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
             writer.writeheader()
             # The form a person answered with (vocab.ANSWER_FORMS); empty for models and imported judgments.
             forms = dict(s.exec(select(Judgment.id, Judgment.answer_form).join(Item, Item.id == Judgment.item_id)
                                 .where(Item.study_id == study_id, Judgment.answer_form != None)).all())  # noqa: E711
-            for r in judgment_records(s, study_id=study_id, gold_only=False):
+            for r in judgment_records(s, study_id=study_id, gold_only=False, results_only=False):
                 p = r.p_correct
                 writer.writerow({
                     "judgment_id": r.id,
+                    "status": judgment_status(r.item_id, r.assignment_id),
                     "item_id": r.item_id,
                     "item_external_id": r.item_external_id,
                     "transcript_id": r.transcript_id,
@@ -140,6 +174,7 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
                     "created_at": _jsonable(r.created_at),
                 })
                 n += 1
+                n_results += judgment_status(r.item_id, r.assignment_id) == "result"
         counts["judgments.csv"] = n
         settled = final_labels(study_id=study_id)
 
@@ -163,14 +198,16 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
         write_jsonl("conditions.jsonl", select(Condition).where(Condition.study_id == study_id)
                     .order_by(Condition.position, Condition.id), _row)
         write_jsonl("assignments.jsonl", select(Assignment).where(Assignment.study_id == study_id)
-                    .order_by(Assignment.participant_id, Assignment.position), _row)
+                    .order_by(Assignment.participant_id, Assignment.position),
+                    lambda a: {**_row(a), "status": assignment_status(a), "timed_out": a.state == "skipped"})
         flags = {a.user_id: a for a in study_attention(s, study)}
 
         def person_row(user: User) -> dict[str, Any]:
             a = flags.get(user.id)
             return {"id": user.id, "name": user.name, "external_id": user.external_id,
                     "consented_at": _jsonable(user.consented_at), "withdrawn": bool(user.token_revoked),
-                    "simulated": user.external_study_id == SIMULATED,
+                    "simulated": user.external_study_id == SIMULATED, "preview": user.preview_by is not None,
+                    "left_out": reasons.get(user.id),
                     "attention": None if a is None else {
                         "catch_answered": a.catch_answered, "catch_wrong": a.catch_wrong, "too_fast": a.too_fast,
                         "flags": a.flags, "status": a.status, "override": a.override}}
@@ -193,6 +230,7 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
             "transcripts": counts["transcripts.jsonl"],
             "turns": counts["turns.jsonl"],
             "judgments": counts["judgments.jsonl"],
+            "results": n_results,
             "reviews": counts["reviews.jsonl"],
             "rubrics": counts["rubrics.jsonl"],
             "final_labels": counts["final_labels.jsonl"],

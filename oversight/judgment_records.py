@@ -116,11 +116,11 @@ def _roles_by_transcript(s: Session, study_id: int) -> dict[int, dict]:
 
 
 def judgment_records(s: Session, *, study_id: int, final_only: bool = False,
-                     gold_only: bool = True) -> Iterator[JudgmentRecord]:
+                     gold_only: bool = True, results_only: bool = True) -> Iterator[JudgmentRecord]:
     """The study's judgments (only final ones with `final_only`; also those on items without gold unless
     `gold_only`) as records, ordered by id, streamed from session `s`. Only results count
     (oversight.results_filter): practice, catch, excluded, preview and (outside a dry run) simulated answers are
-    left out."""
+    left out, except with `results_only=False` (the export, which keeps every row and marks its status)."""
     statement = (
         select(
             Judgment.id, Judgment.item_id, Judgment.probabilities, Judgment.answer_index, Judgment.judge_kind,
@@ -137,7 +137,7 @@ def judgment_records(s: Session, *, study_id: int, final_only: bool = False,
         .outerjoin(Transcript, Transcript.id == Judgment.transcript_id)
         .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
         .outerjoin(User, User.id == Judgment.judge_id)
-        .where(Item.study_id == study_id, is_result(s, study_id))
+        .where(Item.study_id == study_id, *([is_result(s, study_id)] if results_only else []))
         .order_by(Judgment.id)
     )
     if gold_only:

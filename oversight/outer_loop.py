@@ -1,98 +1,160 @@
 """The outer loop: experts' evaluations update the strategy, S_{k+1} = g(S_k, E(M_k)).
 
-Per strategy version (the version each non-practice assignment was dealt, `Assignment.strategy_id`), from
-participants' final human judgments: the expert-judged success rate (the settled rubric label `outcome` is
-"correct", `reviews.final_labels`; open disagreements are left out), non-expert accuracy against the gold,
-calibration (Brier score of the probability on the chosen answer, binned ECE as in `report.calibration`), each
-flag's rate and the mean help quality, with 95 % intervals (Wilson for shares) and n. The lineage of versions is
-a tree (`Strategy.parent_id`); `promote` and `retire` append `VersionDecision`s (a version's status is its latest
-decision) and promoting re-points the study's assisted conditions of that lineage to the promoted version.
+Per strategy version (the version each assignment was dealt, `Assignment.strategy_id`), from non-experts'
+results (`oversight.results_filter`: no practice, catch item, excluded, preview or, outside a dry run, simulated
+person; experts' own answers are not pooled in): the expert-judged success rate (the settled rubric label
+`outcome` is "correct", `reviews.final_labels`; open disagreements are left out), non-expert accuracy against the
+gold (excluding timed-out tasks, and counting them as incorrect), calibration (Brier score of the probability on
+the chosen answer, binned ECE as in `report.calibration`), each flag's rate and the mean help quality. Every
+figure's 95 % interval comes from `oversight.intervals` (two-way cluster bootstrap over items and people), with n
+of answers, items and people.
+
+Where Thompson sampling dealt the versions (oversight.allocation), who saw which version depended on earlier
+outcomes: the per-version figures are adaptively sampled, and each also gets an inverse-probability-weighted
+(Hájek) estimate, each answer weighted 1 / the probability its version had of being drawn
+(`Assignment.allocation_probability`; a version dealt without a draw had probability 1).
+
+The lineage of versions is a tree (`Strategy.parent_id`); `promote` and `retire` append `VersionDecision`s (a
+version's status is its latest decision) and promoting re-points the study's assisted conditions of that lineage
+to the promoted version.
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import select
 
+from oversight import intervals
 from oversight.audit import log_event
 from oversight.db import session_scope
-from oversight.vocab import SIMULATED
 from oversight.inner_loop import LoopError, require_admin, study_versions
 from oversight.judgment_records import judgment_records
-from oversight.report import Z95, calibration, rate
+from oversight.report import calibration
+from oversight.results_filter import NON_EXPERT, people_left_out, result_assignment
 from oversight.reviews import final_labels
+from oversight.vocab import SIMULATED
 from storage.models import (
-    Assignment, Condition, ExpertReview, Proposal, Strategy, User, VersionDecision,
+    Assignment, Condition, ExpertReview, Proposal, Strategy, Study, User, VersionDecision,
 )
 
 FLAGS = ("misled", "quotes_out_of_context", "persuaded_wrong_confident", "bias")
 DECISIONS = ("candidate", "promoted", "retired")
 
 
-def _mean_ci(values: list[float]) -> dict[str, Any]:
-    """Mean with a normal-approximation 95 % interval (None for the interval with fewer than two values)."""
-    n = len(values)
-    if not n:
-        return {"mean": None, "ci_low": None, "ci_high": None, "n": 0}
-    mean = sum(values) / n
-    if n < 2:
-        return {"mean": mean, "ci_low": None, "ci_high": None, "n": n}
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = Z95 * sd / math.sqrt(n)
-    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": n}
+def _share(obs: list[intervals.Obs], key: str) -> dict[str, Any]:
+    """A share (or mean) with its two-way cluster bootstrap interval, in the shape the page and CLI read."""
+    e = intervals.accuracy(obs, key=key)
+    return {"rate": e.estimate, "ci_low": e.ci_low, "ci_high": e.ci_high, "n": e.n, "n_items": e.n_items,
+            "n_people": e.n_people, "hits": sum(1 for o in obs if o.value == 1), "unbounded": e.unbounded,
+            "undefined_share": e.undefined_share}
 
 
-def _share(hits: int, n: int) -> dict[str, Any]:
-    return {**rate(hits, n), "n": n, "hits": hits}
+def _mean(obs: list[intervals.Obs], key: str) -> dict[str, Any]:
+    e = intervals.accuracy(obs, key=key)
+    return {"mean": e.estimate, "ci_low": e.ci_low, "ci_high": e.ci_high, "n": e.n, "n_items": e.n_items,
+            "n_people": e.n_people, "unbounded": e.unbounded, "undefined_share": e.undefined_share}
+
+
+def _weighted(obs: list[intervals.Obs], chance: dict[int, float | None], assignment_of: list[int]
+              ) -> list[intervals.Obs]:
+    """The same answers weighted 1 / the probability their version had of being dealt."""
+    return [intervals.Obs(o.item, o.person, o.value, 1.0 / (chance.get(a) or 1.0))
+            for o, a in zip(obs, assignment_of)]
+
+
+def adaptively_sampled(study_id: int) -> bool:
+    """Whether Thompson sampling dealt this study's versions (now, or for some of its assignments)."""
+    with session_scope(write=False) as s:
+        study = s.get(Study, study_id)
+        drawn = s.exec(select(Assignment.id).where(Assignment.study_id == study_id,
+                                                   Assignment.allocation_probability < 1)).first()
+    return study is not None and (study.allocation == "thompson" or drawn is not None)
 
 
 def version_figures(study_id: int) -> list[dict[str, Any]]:
-    """The outer loop's figures per strategy version of the study, JSON-ready, ordered by name and version."""
+    """The outer loop's figures per strategy version of the study, JSON-ready, ordered by name and version. In an
+    adaptively sampled study each version also has `accuracy_ipw` and `expert_success_ipw`."""
     labels = final_labels(study_id=study_id)
+    adaptive = adaptively_sampled(study_id)
     with session_scope(write=False) as s:
         versions = study_versions(s, study_id)
-        practice = set(s.exec(select(Assignment.id).where(Assignment.study_id == study_id,
-                                                          Assignment.practice == True)).all())  # noqa: E712
-        people = {u.id: u for u in s.exec(select(User).where(User.study_id == study_id)).all()}
+        simulated = set(s.exec(select(User.id).where(User.study_id == study_id,
+                                                     User.external_study_id == SIMULATED)).all())
         records = [r for r in judgment_records(s, study_id=study_id, final_only=True, gold_only=False)
-                   if r.judge_kind == "human" and r.assignment_id is not None and r.assignment_id not in practice
-                   and r.strategy_id is not None and r.judge_id in people and people[r.judge_id].role == "participant"]
+                   if r.judge_kind == "human" and r.assignment_id is not None and r.strategy_id is not None
+                   and r.judge_group == NON_EXPERT]
+        # Timed-out tasks (no judgment) of the same people and versions: an outcome, counted as incorrect in the
+        # intention-to-treat accuracy.
+        timed_out = s.exec(select(Assignment.id, Assignment.item_id, Assignment.participant_id,
+                                  Assignment.strategy_id)
+                           .join(User, User.id == Assignment.participant_id)
+                           .where(Assignment.study_id == study_id, Assignment.state == "skipped",
+                                  Assignment.strategy_id.is_not(None), User.role == NON_EXPERT,
+                                  result_assignment(people_left_out(s, study_id)))).all()
+        chance = dict(s.exec(select(Assignment.id, Assignment.allocation_probability)
+                             .where(Assignment.study_id == study_id)).all()) if adaptive else {}
     by_version: dict[int, list] = defaultdict(list)
     for r in records:
         by_version[r.strategy_id].append(r)
+    skipped: dict[int, list] = defaultdict(list)
+    for aid, item, person, sid in timed_out:
+        skipped[sid].append((aid, item, person))
     # The default rubric's flags, and any other yes/no field a study's rubric adds.
     flag_names = list(FLAGS) + sorted({f for ls in labels.values() for f, lab in ls.items()
                                        if isinstance(lab.value, bool) and f not in FLAGS})
+
+    def settled_obs(rs: list, name: str, value) -> tuple[list[intervals.Obs], list[int]]:
+        """One observation per reviewed answer whose `name` label is settled: (observations, their assignments)."""
+        obs, aids = [], []
+        for r in rs:
+            lab = labels.get(r.assignment_id, {}).get(name)
+            if lab is None or lab.status == "open":
+                continue
+            v = value(lab.value)
+            if v is not None:
+                obs.append(intervals.Obs(r.item_id, r.judge_id, v))
+                aids.append(r.assignment_id)
+        return obs, aids
+
     out = []
     for v in versions:
         rs = by_version.get(v.id, [])
+        key = f"v{v.id}"
         settled = [labels[r.assignment_id] for r in rs if r.assignment_id in labels]
-        outcomes = [ls["outcome"].value for ls in settled if "outcome" in ls and ls["outcome"].status != "open"]
+        success, success_aids = settled_obs(rs, "outcome", lambda x: None if x is None else float(x == "correct"))
         gold = [r for r in rs if r.gold is not None]
+        answers = [intervals.Obs(r.item_id, r.judge_id, float(bool(r.correct))) for r in gold]
+        missed = [intervals.Obs(item, person, 0.0) for _, item, person in skipped.get(v.id, [])]
         chosen = [r for r in gold if r.p_chosen is not None]
-        brier = [(r.p_chosen - (1.0 if r.chosen == r.gold else 0.0)) ** 2 for r in chosen]
-        flags = {}
-        for flag in flag_names:
-            values = [ls[flag].value for ls in settled if flag in ls and ls[flag].status != "open"]
-            flags[flag] = _share(sum(1 for x in values if x is True), len(values))
-        help_quality = [float(ls["help_quality"].value) for ls in settled
-                        if "help_quality" in ls and ls["help_quality"].status != "open"
-                        and isinstance(ls["help_quality"].value, (int, float))]
-        out.append({
+        brier = [intervals.Obs(r.item_id, r.judge_id, (r.p_chosen - (1.0 if r.chosen == r.gold else 0.0)) ** 2)
+                 for r in chosen]
+        flags = {flag: _share(settled_obs(rs, flag, lambda x: float(x) if isinstance(x, bool) else None)[0],
+                              f"{key}:flag:{flag}") for flag in flag_names}
+        quality, _ = settled_obs(rs, "help_quality",
+                                 lambda x: float(x) if isinstance(x, (int, float)) and not isinstance(x, bool)
+                                 else None)
+        row = {
             "strategy_id": v.id, "label": f"{v.name} v{v.version}", "name": v.name, "version": v.version,
             "protocol": v.protocol, "n_judgments": len(rs), "n_reviewed": len(settled),
-            "expert_success": _share(sum(1 for o in outcomes if o == "correct"), len(outcomes)),
-            "accuracy": _share(sum(1 for r in gold if r.correct), len(gold)),
-            "brier": _mean_ci(brier),
+            "n_timed_out": len(missed),
+            "expert_success": _share(success, f"{key}:success"),
+            "accuracy": _share(answers, f"{key}:accuracy"),
+            "accuracy_itt": _share(answers + missed, f"{key}:accuracy-itt"),
+            "brier": _mean(brier, f"{key}:brier"),
             "ece": calibration(chosen)["ece"],
             "flags": flags,
-            "help_quality": _mean_ci(help_quality),
-            "simulated": any(people[r.judge_id].external_study_id == SIMULATED for r in rs),
-        })
+            "help_quality": _mean(quality, f"{key}:help"),
+            "simulated": any(r.judge_id in simulated for r in rs),
+            "adaptive": adaptive,
+        }
+        if adaptive:
+            row["accuracy_ipw"] = _share(_weighted(answers, chance, [r.assignment_id for r in gold]),
+                                         f"{key}:accuracy-ipw")
+            row["expert_success_ipw"] = _share(_weighted(success, chance, success_aids), f"{key}:success-ipw")
+        out.append(row)
     return out
 
 

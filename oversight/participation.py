@@ -139,7 +139,7 @@ def _ensure_assignments(s, user: User, study_id: int) -> None:
     # when it has one (the same page and controls), else plain direct QA.
     catch_strategy = next((c.strategy_id for c in conditions if c is not None and c.kind == "alone"
                            and protocols[c.id][0].name == DIRECT_QA.name), None)
-    versions: dict[int | None, int | None] = {}
+    versions: dict[int | None, tuple[int | None, float | None]] = {}  # condition -> (version, its chance)
     for position, d in enumerate(dealt):
         if d.catch:  # direct QA alone, no condition: never a result, and no model to tell it apart by
             s.add(Assignment(study_id=study_id, participant_id=user.id, item_id=d.item, arm=DIRECT_QA.name,
@@ -147,14 +147,15 @@ def _ensure_assignments(s, user: User, study_id: int) -> None:
             continue
         condition = by_id.get(d.condition)
         if d.condition not in versions:
-            versions[d.condition] = condition.strategy_id if condition else None
+            versions[d.condition] = (condition.strategy_id if condition else None), None
             if condition is not None and condition.kind == "assisted" and study.allocation == "thompson":
                 rng = random.Random(f"thompson:{study_id}:{user.id}:{condition.id}")
                 versions[d.condition] = choose_version(s, condition, user_id=user.id, rng=rng)
-        sid = versions[d.condition]
+        sid, chance = versions[d.condition]
         protocol = get_protocol(s.get(Strategy, sid).protocol) if sid else DIRECT_QA
         s.add(Assignment(study_id=study_id, participant_id=user.id, item_id=d.item, strategy_id=sid,
-                         arm=protocol.name, condition_id=d.condition, practice=d.practice, position=position))
+                         arm=protocol.name, condition_id=d.condition, practice=d.practice, position=position,
+                         allocation_probability=chance))
 
 
 def gold_withheld(*, study_id: int, user_id: int) -> str | None:

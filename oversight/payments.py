@@ -9,8 +9,11 @@ by the study's rule:
 An export pays what is owed and not yet paid: each payment is a `Payout` row, base pay unique per participant and a
 bonus unique per assignment, so two exports (two admins, two tabs) can never pay anything twice. Prolific's bulk
 bonus takes lines "participant ID,amount"; participants who came by personal link (no Prolific ID) are listed apart
-to be paid by hand. Simulated people are never paid. Participants the attention checks exclude (oversight/attention)
-earn no bonus, and their base pay is held, neither listed nor exported, until an admin includes them.
+to be paid by hand. Who is paid follows the results filter (oversight.results_filter): simulated people (in a dry
+run too) and staff members' preview participants are never paid; participants the attention checks exclude
+(oversight/attention) earn no bonus, and their base pay is held, neither listed nor exported, until an admin
+includes them. Bonuses are scored by the one scoring rule (`vocab.is_correct`) on results only: no bonus for
+practice or catch items, nor for a timed-out task.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from oversight.attention import excluded_participants
 from oversight.audit import log_event
 from oversight.db import session_scope
 from oversight.protocols.registry import get_protocol
 from oversight.protocols.scoring import judge_score
+from oversight.results_filter import left_out_reasons
 from oversight.vocab import SIMULATED, is_correct
 from storage.models import (
     Assignment, ItemGold, Judgment, PaymentExport, Payout, Strategy, Study, User,
@@ -91,12 +94,16 @@ def check_pay_settings(*, currency: str, base_pay: float, bonus_rule: str, bonus
         raise PaymentError("the currency is a three-letter code such as GBP or USD")
 
 
+def never_paid(user: User) -> bool:
+    """Simulated people (a dry run's too) and staff members' preview participants are never paid."""
+    return user.external_study_id == SIMULATED or user.preview_by is not None
+
+
 def _owed(s, study: Study) -> list[Owed]:
     people = s.exec(select(User).where(User.study_id == study.id, User.role == "participant")
                     .order_by(User.id)).all()
-    excluded = excluded_participants(s, study.id)
-    # Simulated people and staff previews are never paid.
-    people = [u for u in people if u.external_study_id != SIMULATED and u.preview_by is None and u.id not in excluded]
+    left_out = left_out_reasons(s, study.id)  # excluded (held), preview and simulated (never paid)
+    people = [u for u in people if not never_paid(u) and u.id not in left_out]
     paid_base = set(s.exec(select(Payout.user_id).where(Payout.study_id == study.id, Payout.kind == "base")).all())
     paid_bonus = set(s.exec(select(Payout.assignment_id).where(Payout.study_id == study.id,
                                                                Payout.kind == "bonus")).all())
@@ -149,14 +156,15 @@ def owed(*, study_id: int) -> list[Owed]:
 
 def held(*, study_id: int) -> list[dict]:
     """Participants whose pay is held because the attention checks exclude them (nothing of theirs is exported
-    until an admin includes them): name, Prolific ID. Simulated people are never paid, so never listed."""
+    until an admin includes them): name, Prolific ID. Simulated and preview people are never paid, so never
+    listed."""
     with session_scope(write=False) as s:
-        excluded = excluded_participants(s, study_id)
+        excluded = [uid for uid, why in left_out_reasons(s, study_id).items() if why == "excluded"]
         if not excluded:
             return []
         people = s.exec(select(User).where(User.id.in_(excluded)).order_by(User.id)).all()
         return [{"id": u.id, "participant": u.name, "Prolific ID": u.external_id or ""}
-                for u in people if u.external_study_id != SIMULATED and u.preview_by is None]
+                for u in people if not never_paid(u)]
 
 
 def export_payments(*, study_id: int, user_id: int | None = None) -> PaymentBatch:

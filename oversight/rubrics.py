@@ -3,6 +3,11 @@
 A field is {"name", "label", "kind": choice|scale|flag, "choices": [...], "level": nominal|ordinal}. `choices` is
 the value domain, in order (for an ordinal field the order is the scale), so agreement statistics know every value
 a reviewer could have given, not only those given.
+
+An ordinal field keeps its levels' order across versions: a later version may add levels (anywhere) or drop some,
+but one that puts two levels of an earlier ordinal version the other way round is refused, since reviews under
+both versions are compared on one scale (agreement's ordinal distances). Reviews' labels are mapped by name onto
+the order that merges every version's (`ordinal_levels`).
 """
 
 from __future__ import annotations
@@ -133,6 +138,71 @@ def check_labels(rubric: Rubric | list[dict[str, Any]], labels: Any, *,
     return out
 
 
+def _key(value: Any) -> tuple[str, Any]:
+    return type(value).__name__, value  # 1 and True are different levels
+
+
+def merged_order(sequences: list[list[Any]]) -> list[Any] | None:
+    """One order of every level that keeps each sequence's order (the first sequence's order where they leave it
+    open, then the next's); None when the sequences put two levels the other way round (a cycle)."""
+    levels: dict[tuple[str, Any], Any] = {}
+    rank: dict[tuple[str, Any], tuple[int, int]] = {}
+    after: dict[tuple[str, Any], set] = {}
+    before_count: dict[tuple[str, Any], int] = {}
+    for s_no, seq in enumerate(sequences):
+        keys = [_key(v) for v in seq]
+        for pos, (k, v) in enumerate(zip(keys, seq)):
+            levels.setdefault(k, v)
+            rank.setdefault(k, (s_no, pos))
+            after.setdefault(k, set())
+            before_count.setdefault(k, 0)
+        for a, b in zip(keys, keys[1:]):
+            if b not in after[a]:
+                after[a].add(b)
+                before_count[b] += 1
+    ready = sorted((k for k, n in before_count.items() if n == 0), key=rank.__getitem__)
+    out = []
+    while ready:
+        k = ready.pop(0)
+        out.append(levels[k])
+        for b in after[k]:
+            before_count[b] -= 1
+            if before_count[b] == 0:
+                ready.append(b)
+        ready.sort(key=rank.__getitem__)
+    return out if len(out) == len(levels) else None
+
+
+def ordinal_levels(versions: list[list[dict[str, Any]]], name: str) -> list[Any] | None:
+    """The scale of ordinal field `name` over rubric versions' field lists (newest first): every level any version
+    offered, in the order they all keep. None when versions reordered it (only rubrics saved before reordering was
+    refused can)."""
+    sequences = [list(f["choices"]) for fields in versions for f in fields
+                 if f["name"] == name and f["level"] == "ordinal"]
+    return merged_order(sequences)
+
+
+def _check_ordinal_order(earlier: list[Rubric], fields: list[dict[str, Any]]) -> None:
+    for f in fields:
+        if f["level"] != "ordinal":
+            continue
+        for old in earlier:
+            prior = next((g for g in old.fields if g["name"] == f["name"] and g["level"] == "ordinal"), None)
+            if prior is None:
+                continue
+            kept = [_key(c) for c in prior["choices"]]
+            shared_old = [c for c in prior["choices"] if _key(c) in {_key(x) for x in f["choices"]}]
+            shared_new = [c for c in f["choices"] if _key(c) in set(kept)]
+            if shared_old != shared_new:
+                a, b = next((x, y) for x, y in zip(shared_old, shared_new) if x != y)
+                raise ReviewError(f"field {f['name']}: an ordinal field keeps the order of its levels across rubric "
+                                  f"versions ({a!r} comes before {b!r} in version {old.version}); add or drop "
+                                  f"levels, or make a new field")
+        if ordinal_levels([fields] + [r.fields for r in reversed(earlier)], f["name"]) is None:
+            raise ReviewError(f"field {f['name']}: its levels' order contradicts the earlier rubric versions taken "
+                              f"together; add or drop levels, or make a new field")
+
+
 def current_rubric(study_id: int) -> Rubric:
     """The study's newest rubric version; version 1 (the default fields) is created the first time."""
     with session_scope(write=False) as s:
@@ -179,6 +249,8 @@ def new_rubric_version(*, study_id: int, fields: Any, reason: str, user_id: int 
             raise ReviewError(CHANGED_MEANWHILE)
         if latest.fields == fields:
             raise ReviewError(f"nothing changed: the fields are those of version {latest.version}")
+        _check_ordinal_order(list(s.exec(select(Rubric).where(Rubric.study_id == study_id)
+                                         .order_by(Rubric.version)).all()), fields)
         row = Rubric(study_id=study_id, version=latest.version + 1, fields=fields, reason=reason, created_by=user_id)
         s.add(row)
         log_event(s, "rubric.version", user_id=user_id, study_id=study_id, version=row.version, reason=reason)

@@ -129,8 +129,11 @@ def test_excluded_participants_and_catch_answers_are_left_out_of_results_and_pay
     assert {r.judge_id for r in records} == {good} and len(records) == REAL  # no catch answer, nobody excluded
     assert study_report(study_id=sid)["counts"]["judgments"] == REAL
     export_study(study_id=sid, out_dir=tmp_path / "out")
-    with (tmp_path / "out" / "judgments.csv").open() as f:
-        assert len(list(csv.DictReader(f))) == REAL
+    with (tmp_path / "out" / "judgments.csv").open() as f:  # every row kept, marked
+        statuses = [(int(r["judge_id"]), r["status"]) for r in csv.DictReader(f)]
+    assert sum(1 for _, st in statuses if st == "result") == REAL
+    assert {st for who, st in statuses if who == bad} == {"excluded", "catch"}  # a catch answer is catch first
+    assert {st for who, st in statuses if who == good} == {"result", "catch"}
     owed = {o.user_id: o for o in payments.owed(study_id=sid)}
     assert set(owed) == {good} and (owed[good].base, owed[good].bonus) == (2.0, REAL * 0.5)  # no catch bonus
     assert [h["id"] for h in payments.held(study_id=sid)] == [bad]

@@ -61,8 +61,8 @@ def test_export_writes_every_file_and_a_manifest(study_id, tmp_path):
     manifest = export_study(study_id=study_id, out_dir=out)
     assert {p.name for p in out.iterdir()} == FILES
     assert json.loads((out / "manifest.json").read_text()) == manifest
-    assert manifest["counts"] == {"items": 2, "strategies": 0, "transcripts": 1, "turns": 2, "judgments": 2, "reviews": 1,
-                                  "rubrics": 0, "final_labels": 0}
+    assert manifest["counts"] == {"items": 2, "strategies": 0, "transcripts": 1, "turns": 2, "judgments": 2,
+                                  "results": 2, "reviews": 1, "rubrics": 0, "final_labels": 0}
     assert manifest["study"] == "Export study" and manifest["contains_gold"] is True
     assert manifest["files"]["judgments.csv"] == 2
 
@@ -151,7 +151,7 @@ def test_a_judgment_on_an_item_without_gold_is_exported_but_not_scored(study_id,
     assert no_gold_item not in {r.item_id for r in load_judgments(study_id=study_id, final_only=False)}
 
 
-def test_practice_answers_are_left_out_of_the_exported_results(study_id, tmp_path):
+def test_practice_answers_are_exported_marked_as_practice(study_id, tmp_path):
     from storage.models import Assignment
 
     with session_scope() as s:
@@ -169,9 +169,9 @@ def test_practice_answers_are_left_out_of_the_exported_results(study_id, tmp_pat
     export_study(study_id=study_id, out_dir=tmp_path)
     with (tmp_path / "judgments.csv").open(newline="") as f:
         people = [r for r in csv.DictReader(f) if r["judge_id"] == str(person.id)]
-    assert len(people) == 1 and people[0]["item_id"] == str(b.id - 1)
-    rationales = [j["rationale"] for j in read_jsonl(tmp_path / "judgments.jsonl")]
-    assert "real" in rationales and "practice" not in rationales
+    assert [(r["item_id"], r["status"]) for r in people] == [(str(b.id), "practice"), (str(b.id - 1), "result")]
+    statuses = {j["rationale"]: j["status"] for j in read_jsonl(tmp_path / "judgments.jsonl")}
+    assert statuses["real"] == "result" and statuses["practice"] == "practice"
 
 
 def test_the_design_as_dealt_and_the_loops_are_exported(study_id, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from oversight import auth
+from oversight import auth, intervals
 from oversight.db import session_scope
 from oversight.inner_loop import LoopError, accept_proposal, propose
 from oversight.outer_loop import (
@@ -13,7 +13,7 @@ from oversight.outer_loop import (
 )
 from oversight.strategies import new_version
 from oversight.studies import create_study
-from storage.models import Condition, Event, VersionDecision
+from storage.models import Assignment, Condition, Event, Study, VersionDecision
 from tests import loop_rows as rows
 
 
@@ -35,7 +35,8 @@ def planted(study):
     rows.review(study.id, e2, a[3], outcome="incorrect")  # open: left out of the success rate
     practice = rows.answered(study.id, ann, items[4], condition_id=cond, strategy_id=v1, answer=1, practice=True)
     rows.review(study.id, e1, practice, outcome="incorrect", misled=True)
-    return {"study": study.id, "v1": v1, "cond": cond, "assignments": a, "experts": (e1, e2), "ann": ann}
+    return {"study": study.id, "v1": v1, "cond": cond, "assignments": a, "experts": (e1, e2), "ann": ann,
+            "items": items}
 
 
 def test_figures_per_version_from_settled_reviews(planted):
@@ -43,8 +44,10 @@ def test_figures_per_version_from_settled_reviews(planted):
     assert (f["label"], f["n_judgments"], f["n_reviewed"]) == ("assist v1", 4, 4)
     success = f["expert_success"]
     assert (success["hits"], success["n"]) == (2, 3) and success["rate"] == pytest.approx(2 / 3)
-    # The 95 % Wilson interval of 2 of 3, worked by hand.
-    assert (success["ci_low"], success["ci_high"]) == pytest.approx((0.2077, 0.9385), abs=1e-3)
+    # Three answers by three people on three items: most two-way resamples hold none of them, so there is no
+    # interval, and the figure says why rather than showing a Wilson interval that treats answers as independent.
+    assert (success["n_items"], success["n_people"]) == (3, 3)
+    assert success["ci_low"] is None and success["unbounded"] and success["undefined_share"] > 0.025
     assert (f["accuracy"]["hits"], f["accuracy"]["n"]) == (3, 4)
     assert f["brier"]["mean"] == pytest.approx((3 * 0.2 ** 2 + 0.8 ** 2) / 4)
     assert f["ece"] == pytest.approx(0.05)
@@ -62,12 +65,69 @@ def test_an_adjudication_settles_the_open_outcome(planted):
     assert (f["expert_success"]["hits"], f["expert_success"]["n"]) == (3, 4)
 
 
-def test_simulated_participants_are_marked(study):
+def test_simulated_participants_count_only_in_a_dry_run_and_are_marked(study):
     item = rows.items(study.id, 1)[0]
     v1 = rows.assisted_strategy(study.id)
     [sim] = rows.participants(study.id, 1, simulated=True)
     rows.answered(study.id, sim, item, condition_id=None, strategy_id=v1, answer=0)
-    assert version_figures(study.id)[0]["simulated"] is True
+    [f] = version_figures(study.id)
+    assert (f["n_judgments"], f["accuracy"]["n"], f["simulated"]) == (0, 0, False)  # a real study: not results
+    with session_scope() as s:
+        s.get(Study, study.id).dry_run_of = create_study(name="Real", user_id=None).id
+    [f] = version_figures(study.id)
+    assert (f["n_judgments"], f["simulated"]) == (1, True)
+
+
+def test_intervals_cluster_on_people(study):
+    """Five people answer the same four items; two of them are always right, three always wrong. The answers are
+    not 20 independent ones: the interval (items and people resampled) is the engine's, with n of items and people,
+    and wider than the Wilson interval of 8 of 20 (0.22 to 0.61)."""
+    items = rows.items(study.id, 4)
+    v1 = rows.assisted_strategy(study.id)
+    people = rows.participants(study.id, 5)
+    obs = []
+    for k, person in enumerate(people):
+        for item in items:
+            rows.answered(study.id, person, item, condition_id=None, strategy_id=v1, answer=0 if k < 2 else 1)
+            obs.append(intervals.Obs(item, person, 1.0 if k < 2 else 0.0))
+    [f] = version_figures(study.id)
+    acc = f["accuracy"]
+    assert (acc["rate"], acc["n"], acc["n_items"], acc["n_people"]) == (0.4, 20, 4, 5)
+    engine = intervals.accuracy(obs, key=f"v{v1}:accuracy")
+    assert (acc["ci_low"], acc["ci_high"]) == (engine.ci_low, engine.ci_high)
+    assert acc["ci_high"] - acc["ci_low"] > 0.61 - 0.22
+    assert f["adaptive"] is False and "accuracy_ipw" not in f  # a balanced study shows nothing new
+
+
+def test_timed_out_tasks_count_as_incorrect_in_the_intention_to_treat_accuracy(planted):
+    [eve] = rows.participants(planted["study"], 1)
+    rows.answered(planted["study"], eve, planted["items"][0], condition_id=planted["cond"], strategy_id=planted["v1"], answer=None,
+                  state="skipped")
+    [f] = version_figures(planted["study"])
+    assert f["n_timed_out"] == 1
+    assert (f["accuracy"]["hits"], f["accuracy"]["n"]) == (3, 4)
+    assert (f["accuracy_itt"]["hits"], f["accuracy_itt"]["n"], f["accuracy_itt"]["rate"]) == (3, 5, 0.6)
+
+
+def test_thompson_dealt_versions_get_an_inverse_probability_weighted_estimate(planted):
+    """Two answers under v1 dealt by Thompson sampling: one right, drawn with probability 0.2, one wrong, drawn
+    with probability 0.8. Naive accuracy 1/2; weighted by 1/p (Hajek): 5 / (5 + 1.25) = 0.8."""
+    study = planted["study"]
+    items = planted["items"]
+    p_right, p_wrong = rows.participants(study, 2)
+    right = rows.answered(study, p_right, items[0], condition_id=planted["cond"], strategy_id=planted["v1"],
+                          answer=0)
+    wrong = rows.answered(study, p_wrong, items[1], condition_id=planted["cond"], strategy_id=planted["v1"],
+                          answer=1)
+    with session_scope() as s:
+        for a in s.exec(select(Assignment).where(Assignment.study_id == study)).all():
+            a.allocation_probability = {right: 0.2, wrong: 0.8}.get(a.id, 1.0)
+    [f] = version_figures(study)
+    assert f["adaptive"] is True
+    assert (f["accuracy"]["hits"], f["accuracy"]["n"]) == (4, 6)
+    # The planted four answers (weight 1): 3 right, 1 wrong; plus 5 x right and 1.25 x wrong.
+    assert f["accuracy_ipw"]["rate"] == pytest.approx((3 + 5) / (4 + 5 + 1.25))
+    assert f["accuracy_ipw"]["n"] == 6 and "expert_success_ipw" in f
 
 
 def test_lineage_tree_with_reasons_decisions_reviews_and_proposals(planted):

@@ -10,6 +10,7 @@ from oversight.inner_loop import (
     PROPOSAL_KINDS, PROPOSAL_STATUSES, accept_proposal, convergence, decline_proposal, list_proposals,
     questionnaire_summaries, set_convergence, thresholds,
 )
+from oversight.intervals import METHOD
 from oversight.outer_loop import decision_history, lineage, promote, retire, study_reviews, version_figures
 from oversight.studies import get_study
 from ui import attempt, escape_markdown, pick_study, require_role
@@ -39,8 +40,16 @@ def pct(value: float | None) -> str:
 def interval(d: dict, key: str = "rate", fmt: str = "{:.0%}") -> str:
     if d.get(key) is None:
         return "n/a"
-    ci = "" if d.get("ci_low") is None else f" [{fmt.format(d['ci_low'])}, {fmt.format(d['ci_high'])}]"
+    if d.get("unbounded"):
+        ci = f" [no interval: undefined in {d['undefined_share']:.0%} of resamples]"
+    else:
+        ci = "" if d.get("ci_low") is None else f" [{fmt.format(d['ci_low'])}, {fmt.format(d['ci_high'])}]"
     return fmt.format(d[key]) + ci
+
+
+def counted(d: dict) -> str:
+    """A share with its interval and its n of answers, items and people."""
+    return interval(d) + f" n={d['n']} ({d.get('n_items', 0)} items, {d.get('n_people', 0)} people)"
 
 
 figures = version_figures(study_id)
@@ -140,13 +149,25 @@ with outer:
     if not figures:
         st.info("No strategy version has been dealt yet.")
     else:
-        st.caption("From participants' final answers on non-practice items. Expert-judged success: the settled "
-                   "rubric outcome is “correct” (disagreements without adjudication are left out). 95% intervals "
-                   "(Wilson for shares); calibration: Brier score of the probability on the chosen answer, and ECE.")
+        st.caption("From non-experts' results: final answers, without practice items, attention checks, excluded, "
+                   "preview or (outside a dry run) simulated people; experts' own answers are not pooled in. "
+                   "Expert-judged success: the settled rubric outcome is “correct” (disagreements without "
+                   "adjudication are left out). Accuracy excludes timed-out tasks; “counting timed out” scores "
+                   f"them as incorrect. {METHOD}; calibration: Brier score of the probability on the chosen "
+                   "answer, and ECE.")
+        adaptive = any(f.get("adaptive") for f in figures)
+        if adaptive:
+            st.warning("Adaptively sampled: Thompson sampling dealt these versions, so who saw which version "
+                       "depended on earlier outcomes and the plain (naive) figures can be biased. Beside them, "
+                       "“IPW” weights each answer by 1 / the probability its version had of being drawn "
+                       "(stored with each assignment).")
         st.dataframe([{"id": f["strategy_id"], "version": f["label"], "answers": f["n_judgments"],
-                       "reviewed": f["n_reviewed"],
-                       "expert-judged success": interval(f["expert_success"]) + f" n={f['expert_success']['n']}",
-                       "accuracy": interval(f["accuracy"]) + f" n={f['accuracy']['n']}",
+                       "reviewed": f["n_reviewed"], "timed out": f.get("n_timed_out", 0),
+                       "expert-judged success": counted(f["expert_success"]),
+                       **({"expert-judged success, IPW": counted(f["expert_success_ipw"])} if adaptive else {}),
+                       "accuracy": counted(f["accuracy"]),
+                       **({"accuracy, IPW": counted(f["accuracy_ipw"])} if adaptive else {}),
+                       "accuracy counting timed out": counted(f["accuracy_itt"]),
                        "Brier": interval(f["brier"], "mean", "{:.3f}"),
                        "ECE": "n/a" if f["ece"] is None else f"{f['ece']:.3f}",
                        "help quality": interval(f["help_quality"], "mean", "{:.2f}"),
@@ -154,13 +175,16 @@ with outer:
                       for f in figures], hide_index=True, width="stretch")
         fig = go.Figure()
         labels = [plain(f["label"]) for f in figures]
-        for key, name in (("expert_success", "expert-judged success"), ("accuracy", "non-expert accuracy")):
+        series = [("expert_success", "expert-judged success"), ("accuracy", "non-expert accuracy")]
+        if adaptive:
+            series += [("expert_success_ipw", "expert-judged success, IPW"), ("accuracy_ipw", "accuracy, IPW")]
+        for key, name in series:
             vals = [f[key] for f in figures]
             fig.add_scatter(x=labels, y=[v["rate"] for v in vals], mode="markers", name=name,
                             error_y={"type": "data", "symmetric": False,
-                                     "array": [(v["ci_high"] - v["rate"]) if v["rate"] is not None else 0
+                                     "array": [(v["ci_high"] - v["rate"]) if v["ci_high"] is not None else 0
                                                for v in vals],
-                                     "arrayminus": [(v["rate"] - v["ci_low"]) if v["rate"] is not None else 0
+                                     "arrayminus": [(v["rate"] - v["ci_low"]) if v["ci_low"] is not None else 0
                                                     for v in vals]})
         fig.update_layout(height=340, yaxis_range=[0, 1], yaxis_title="share (95% CI)", scattermode="group",
                           xaxis={"type": "category", "categoryorder": "array", "categoryarray": labels},

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
-from oversight.agreement import agreement
+from oversight.agreement import KAPPAS, Agreement, agreement, inputs_stamp
 from oversight.reviews import (ReviewContext, adjudicate, adjudication_queue, review_context, review_filters,
                                review_queue, set_review_settings, submit_review)
 from oversight.rubrics import asked, current_rubric, new_rubric_version, rubric_versions
@@ -144,24 +144,46 @@ with tabs["Adjudication"]:
                         st.session_state["review_flash"] = f"Assignment #{entry.assignment_id} settled."
                         st.rerun()
 
+@st.cache_data(max_entries=32, show_spinner="Computing agreement and its intervals…")
+def cached_agreement(study: int, stamp: tuple) -> Agreement:
+    """The bootstrap takes a moment: computed again only when reviews, the rubric or who is left out change."""
+    return agreement(study_id=study)
+
+
 with tabs["Agreement"]:
-    result = agreement(study_id=study_id)
+    result = cached_agreement(study_id, inputs_stamp(study_id))
     if result.message:
         st.info(result.message)
     else:
         if result.includes_simulated:
             st.warning("These figures include simulated participants or experts.")
-        st.caption(f"Over {result.n_double} assignments that two or more experts reviewed. Alpha: Krippendorff's, "
-                   "at each field's level; kappa: Cohen's for the first two reviews (linearly weighted for ordinal "
-                   "fields). Empty: undefined (every review gave the same value).")
-        table = pd.DataFrame([{"field": f.name, "level": f.level, "n": f.n, "alpha": f.alpha, "kappa": f.kappa,
+        st.caption(f"Over {result.n_double} assignments that two or more experts reviewed (results only: no "
+                   "practice, attention checks or left-out participants). Alpha: Krippendorff's, at each field's "
+                   "level. Kappa: Cohen's where one fixed pair of experts reviewed them all (linearly weighted for "
+                   "ordinal fields), otherwise Fleiss'. Intervals: " + result.method + ". Empty: undefined (every "
+                   "review gave the same value, or too few reviews for an interval). Ordinal fields keep one scale "
+                   "across rubric versions.")
+
+        def ci(low: float | None, high: float | None) -> str:
+            return "" if low is None or high is None else f"[{low:.2f}, {high:.2f}]"
+
+        table = pd.DataFrame([{"field": f.name, "level": f.level, "n": f.n, "experts": f.n_experts,
+                               "alpha": f.alpha, "alpha 95% CI": ci(f.alpha_ci_low, f.alpha_ci_high),
+                               "kappa": f.kappa, "kappa 95% CI": ci(f.kappa_ci_low, f.kappa_ci_high),
+                               "kappa kind": KAPPAS.get(f.kappa_kind, ""),
                                "unanimous": f.unanimous, "adjudicated": f.adjudicated, "open": f.open,
                                "note": f.note} for f in result.fields])
         st.dataframe(table, hide_index=True)
-        plotted = table.dropna(subset=["alpha"])
-        if len(plotted):
-            fig = px.bar(plotted, x="field", y="alpha", range_y=[min(-0.1, float(plotted.alpha.min())), 1],
-                         title="Krippendorff's alpha per rubric field")
+        plotted = [f for f in result.fields if f.alpha is not None]
+        if plotted:
+            low = min(-0.1, *(f.alpha_ci_low if f.alpha_ci_low is not None else f.alpha for f in plotted))
+            fig = go.Figure(go.Bar(
+                x=[f.name for f in plotted], y=[f.alpha for f in plotted],
+                error_y={"type": "data", "symmetric": False,
+                         "array": [f.alpha_ci_high - f.alpha if f.alpha_ci_high is not None else 0 for f in plotted],
+                         "arrayminus": [f.alpha - f.alpha_ci_low if f.alpha_ci_low is not None else 0
+                                        for f in plotted]}))
+            fig.update_layout(title="Krippendorff's alpha per rubric field (95% CI)", yaxis_range=[low, 1])
             st.plotly_chart(fig)
 
 if "Rubric and settings" in tabs:

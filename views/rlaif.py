@@ -125,15 +125,19 @@ agreement = study_agreement(study_id=study_id)
 
 with tabs[1]:
     st.caption("Percent agreement on the pairs both sources labelled, with 95% Wilson intervals and Cohen's kappa. "
-               "People count by their final judgments (majority per pair; ties left out): non-experts are "
-               "participants, experts are expert accounts. Lee et al. 2023 report 78% AI-human alignment for "
+               "People count by their final answers that are results of the study (no practice, attention checks, "
+               "excluded, preview or, outside a dry run, simulated people; majority per pair, ties left out): "
+               "non-experts are participants, experts are expert accounts, never pooled. Lee et al. 2023 report 78% AI-human alignment for "
                "their best labeller and 73-77% between humans.")
     st.dataframe([{"source A": r["a"], "source B": r["b"], "n": r["n"], "agreement": r["agreement"],
                    "95% low": r["ci_low"], "95% high": r["ci_high"], "Cohen's kappa": r["kappa"]}
                   for r in agreement["table"]], hide_index=True, width="stretch")
     cols = st.columns(3)
     for col, (who, alpha) in zip(cols, agreement["alpha"].items()):
+        ci = agreement.get("alpha_ci", {}).get(who) or {}
         col.metric(f"Krippendorff's alpha, {who}", "n/a" if alpha is None else f"{alpha:.3f}")
+        if ci.get("ci_low") is not None:
+            col.caption(f"95% CI [{ci['ci_low']:.2f}, {ci['ci_high']:.2f}] over {ci['n']} pairs (bootstrap)")
     st.caption("Labels per source: " + ", ".join(f"{k}: {v}" for k, v in agreement["sources"].items()))
 
 with tabs[2]:
@@ -194,7 +198,7 @@ with tabs[4]:
     sources = ["dataset"] + [f"ai:{r['id']}" for r in agreement["labellers"]] + [f"study:{study_id}"]
     with st.form("reward-model"):
         source = st.selectbox("Label source", sources, help="ai:ID is a labeller version's stored labels; "
-                              f"study:{study_id} the people's majority labels")
+                              f"study:{study_id} the non-experts' majority labels (their results only)")
         epochs = st.number_input("Epochs", 1, 500, RewardConfig().epochs)
         if st.form_submit_button("Train reward model", type="primary") and pairs:
             enqueue(kind="rlaif-reward-model", study_id=study_id, user_id=user.id,

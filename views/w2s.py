@@ -133,7 +133,7 @@ with tab_new:
                         index=1 if base.weak_study_id is not None else 0)
         weak = st.text_input(f"Weak model ({', '.join(WEAK_MODELS)} or hf:<model>)", value=base.weak)
         study_ids = [s.id for s in studies]
-        weak_study = st.selectbox("Study (participants' final answers are the weak labels)", study_ids,
+        weak_study = st.selectbox("Study (its non-experts' results are the weak labels)", study_ids,
                                   index=study_ids.index(base.weak_study_id) if base.weak_study_id in study_ids else 0,
                                   format_func=lambda i: next(f"{s.name} (#{s.id})" for s in studies if s.id == i))
         train_path = st.text_input("Training file (model supervisor)", value=base.train_path)

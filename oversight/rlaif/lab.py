@@ -72,8 +72,8 @@ def targets_for(labels: str, train: list[Pair], *, progress: Progress | None = N
         from oversight.rlaif.agreement import majority
         from oversight.rlaif.store import human_ratings
 
-        people = human_ratings(study_id=int(sid))
-        votes = majority(people[role] if role else {**people["participant"], **people["expert"]})
+        # "study:ID" is the non-experts' majority: non-experts and experts are never pooled.
+        votes = majority(human_ratings(study_id=int(sid))[role or "participant"])
         keys = {p.key for p in train}
         return {f"item/{k}": 1.0 if v == 0 else 0.0 for k, v in votes.items() if f"item/{k}" in keys}
     raise LabSourceError(f"unknown label source {labels!r}: use dataset, ai:VERSION_ID or study:STUDY_ID")

@@ -3,8 +3,9 @@ the agreement table, disagreements for review, and reward-model runs.
 
 Pairs in a study are two-option items (format `hh-rlhf`): source text = conversation, options = the two
 responses, gold = the data set's preferred one. People's labels are their final `Judgment` rows on those items
-with `judge_kind == "human"`; the judge's `User.role` says whether they count as a non-expert ("participant")
-or an expert. These queries need nothing from the protocol that collected the judgments, so the preference
+with `judge_kind == "human"` that are results of the study (`oversight.results_filter`: no practice or catch
+answer, no excluded, preview or, outside a dry run, simulated person); the judge's role says whether they count
+as a non-expert ("participant") or an expert (`judge_group`), never both. These queries need nothing from the protocol that collected the judgments, so the preference
 protocol's labels count here as soon as they exist.
 """
 
@@ -20,7 +21,10 @@ from oversight.rlaif.agreement import agreement_table, krippendorff_alpha, major
 from oversight.rlaif.config import LabellerSpec, get_labeller
 from oversight.rlaif.labeller import PairLabel, bias_summary, label_pairs, make_labeller
 from oversight.rlaif.pairs import Pair, pairs_from_items
-from storage.models import Item, ItemGold, Judgment, RewardModelRun, RlaifLabel, RlaifLabeller, User
+from oversight.results_filter import is_result, judge_group
+from storage.models import (
+    Assignment, Item, ItemGold, Judgment, RewardModelRun, RlaifLabel, RlaifLabeller, User,
+)
 
 Progress = Callable[[int, int, str], None]
 PEOPLE = {"participant": "non-experts", "expert": "experts"}
@@ -92,24 +96,28 @@ def _label_of(j: Judgment) -> int | None:
 
 
 def human_ratings(*, study_id: int) -> dict[str, dict[int, dict[int, int]]]:
-    """role ("participant" | "expert") -> judge user id -> {item id: label}, from final human judgments on the
-    study's two-option items (a judge's latest final judgment of an item wins)."""
+    """group ("participant" | "expert") -> judge user id -> {item id: label}, from the final human judgments on
+    the study's two-option items that are results of the study (a judge's latest final judgment of an item
+    wins)."""
     out: dict[str, dict[int, dict[int, int]]] = {role: {} for role in PEOPLE}
     with session_scope(write=False) as s:
         rows = s.exec(select(Judgment, User.role, Item.options).join(User, User.id == Judgment.judge_id)
                       .join(Item, Item.id == Judgment.item_id)
-                      .where(Item.study_id == study_id, Judgment.judge_kind == "human", Judgment.is_final)
+                      .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
+                      .where(Item.study_id == study_id, Judgment.judge_kind == "human", Judgment.is_final,
+                             is_result(s, study_id))
                       .order_by(Judgment.id)).all()
     for j, role, options in rows:
-        label = _label_of(j)
-        if role in out and len(options) == 2 and label is not None:
-            out[role].setdefault(j.judge_id, {})[j.item_id] = label
+        label, group = _label_of(j), judge_group(role)
+        if group is not None and len(options) == 2 and label is not None:
+            out[group].setdefault(j.judge_id, {})[j.item_id] = label
     return out
 
 
 def study_agreement(*, study_id: int) -> dict:
     """The agreement table: every AI labeller version used in the study, non-experts and experts (majority per
-    pair) and the data set's labels, pairwise; Krippendorff's alpha among people; per-version bias figures."""
+    pair, from their results only) and the data set's labels, pairwise; Krippendorff's alpha among the
+    non-experts and among the experts; per-version bias figures."""
     pairs = study_pairs(study_id=study_id)
     sources: dict[str, dict[int, int]] = {"data set": {p.item_id: p.preferred for p in pairs if p.preferred is not None}}
     versions = []
@@ -122,10 +130,23 @@ def study_agreement(*, study_id: int) -> dict:
     for role, title in PEOPLE.items():
         if people[role]:
             sources[title] = majority(people[role])
+    # Non-experts and experts are never pooled (oversight.results_filter): an alpha per group, with its interval
+    # (bootstrap over the pairs).
     alpha = {title: krippendorff_alpha(people[role]) for role, title in PEOPLE.items()}
-    alpha["all people"] = krippendorff_alpha({**people["participant"], **people["expert"]})
+    alpha_ci = {title: _alpha_interval(people[role], title) for role, title in PEOPLE.items()}
     return {"n_pairs": len(pairs), "sources": {k: len(v) for k, v in sources.items()},
-            "table": agreement_table(sources), "alpha": alpha, "labellers": versions}
+            "table": agreement_table(sources), "alpha": alpha, "alpha_ci": alpha_ci, "labellers": versions}
+
+
+def _alpha_interval(ratings: dict[int, dict[int, int]], key: str) -> dict:
+    """Nominal alpha among one group's judges over the pairs, with a 95% bootstrap interval over the pairs."""
+    from oversight.agreement import alpha_with_interval
+
+    by_pair: dict[int, dict[int, int]] = {}
+    for judge, labels in ratings.items():
+        for item, label in labels.items():
+            by_pair.setdefault(item, {})[judge] = label
+    return alpha_with_interval(list(by_pair.values()), 2, "nominal", key=f"rlaif:{key}")
 
 
 def disagreements(*, study_id: int, labeller_id: int, against: str = "experts", limit: int = 200) -> list[dict]:

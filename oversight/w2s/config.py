@@ -43,7 +43,7 @@ class W2SConfig:
     train_path: str = ""  # data set file or folder (model supervisor); unused with a study
     test_path: str = ""  # optional separate test file of the same format; empty: the train file is split
     weak: str = "minilm-frozen"  # a model name (WEAK_MODELS or hf:...), unless weak_study_id is set
-    weak_study_id: int | None = None  # the study whose participants' final judgments are the weak labels
+    weak_study_id: int | None = None  # the study whose non-experts' results (final answers) are the weak labels
     strong: str = "minilm"  # STRONG_MODELS or hf:...
     methods: list[str] = field(default_factory=lambda: ["naive", "logconf"])
     seeds: int = 3

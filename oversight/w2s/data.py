@@ -98,12 +98,17 @@ def halves(train: list[Example], seed: int) -> tuple[list[Example], list[Example
 
 
 def study_labelled(dataset: str, study_id: int) -> tuple[list[Example], dict[str, list[float]]]:
-    """A study's items that have a gold answer and at least one final human judgment, as examples, with the
-    participants' soft labels: the mean of their final probability vectors per item (keys "item/<id>")."""
+    """A study's items that have a gold answer and at least one non-expert result, as examples, with the
+    non-experts' soft labels: the mean of their final probability vectors per item (keys "item/<id>").
+
+    The weak supervisor is the study's non-experts (role participant) and only their results
+    (`oversight.results_filter`): practice and catch answers, excluded, preview and (outside a dry run) simulated
+    people, and experts' answers are not weak labels."""
     from sqlmodel import select
 
     from oversight.db import session_scope
-    from storage.models import Item, ItemGold, Judgment, Study
+    from oversight.results_filter import NON_EXPERT, is_result
+    from storage.models import Assignment, Item, ItemGold, Judgment, Study, User
 
     with session_scope(write=False) as s:
         if s.get(Study, study_id) is None:
@@ -114,7 +119,10 @@ def study_labelled(dataset: str, study_id: int) -> tuple[list[Example], dict[str
         ).all()
         judgments = s.exec(
             select(Judgment.item_id, Judgment.probabilities).join(Item, Item.id == Judgment.item_id)
-            .where(Item.study_id == study_id, Judgment.is_final == True, Judgment.judge_kind == "human")  # noqa: E712
+            .join(User, User.id == Judgment.judge_id)
+            .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
+            .where(Item.study_id == study_id, Judgment.is_final == True, Judgment.judge_kind == "human",  # noqa: E712
+                   User.role == NON_EXPERT, is_result(s, study_id))
         ).all()
         items = [(i.id, i.question, list(i.options), i.source_text, gold) for i, gold in rows]
     by_item: dict[int, list[list[float]]] = {}

@@ -3,6 +3,10 @@ confidence (`oversight/simulate.py` runs whole sandwiching studies and lends thi
 the study as real participants do (`auth.create_invites`), consent, take their tasks (`participation.next_task`)
 and submit final answers (`participation.submit_answer`), so their judgments are the same rows real people leave.
 
+They are marked simulated (`User.external_study_id`) and only ever answer a dry-run copy of a study
+(`Study.dry_run_of`), where simulated answers are results (oversight.results_filter); a real study is refused, so
+its figures, design and pay never meet them.
+
 Planted behaviour: each answer is right with probability `accuracy` (else one of the wrong options, uniformly);
 the chosen option gets probability `confidence` and the others share the rest evenly. With
 `confidence == accuracy` the participants are calibrated; above it, over-confident.
@@ -18,10 +22,11 @@ from sqlmodel import select
 from oversight.auth import create_invites
 from oversight.db import session_scope
 from oversight.participation import next_task, record_consent, submit_answer
+from oversight.results_filter import is_dry_run
 from oversight.simulate import planted_choice, spread
-from oversight.vocab import CHOICE_CONFIDENCE, is_correct
+from oversight.vocab import CHOICE_CONFIDENCE, SIMULATED, is_correct
 from oversight.w2s.config import W2SError
-from storage.models import Assignment, ItemGold
+from storage.models import Assignment, ItemGold, Study, User
 
 
 @dataclass(frozen=True)
@@ -48,9 +53,18 @@ def simulate_participants(*, study_id: int, participants: int, accuracy: float, 
     """Add `participants` simulated people to a study; each answers every task the study deals them."""
     if not 0 <= accuracy <= 1 or not 0 < confidence <= 1:
         raise W2SError("accuracy must be in [0, 1] and confidence in (0, 1]")
+    with session_scope(write=False) as s:
+        study = s.get(Study, study_id)
+        if study is None:
+            raise W2SError(f"no study with id {study_id}")
+        if not is_dry_run(study):
+            raise W2SError(f"study {study_id} is not a dry run: simulated people answer only a dry-run copy of a "
+                           f"study (their answers are never results of a real one)")
     rng = random.Random(seed)
     answers = correct = 0
     for invite in create_invites(study_id=study_id, count=participants):
+        with session_scope() as s:
+            s.get(User, invite.user_id).external_study_id = SIMULATED
         record_consent(user_id=invite.user_id)
         while (task := next_task(user_id=invite.user_id)) is not None:
             if task.transcript_id is not None:

@@ -10,7 +10,7 @@ from oversight.db import session_scope
 from oversight.inner_loop import propose
 from oversight.participation import record_consent
 from oversight.studies import update_study
-from storage.models import Condition, Proposal, QuestionnaireAnswer, Strategy, VersionDecision
+from storage.models import Assignment, Condition, Proposal, QuestionnaireAnswer, Strategy, VersionDecision
 from tests import loop_rows as rows
 from tests.pages.apptest import run_page
 
@@ -113,3 +113,19 @@ def test_the_versions_tips_are_shown_with_each_task(study):
     record_consent(user_id=ann)
     at = run_page("participant", ann)
     assert not at.exception and "Ask the assistant for the exact sentence." in texts(at)
+
+
+def test_the_loops_page_says_when_versions_were_adaptively_sampled(finished):
+    """A balanced study shows the plain per-version figures only; once Thompson sampling dealt a version, the page
+    says the figures are adaptively sampled and shows the inverse-probability-weighted ones beside them."""
+    at = run_page("loops", finished["admin"], study=str(finished["study"]))
+    assert not at.exception and "Adaptively sampled" not in texts(at)
+    figures = next(d.value for d in at.dataframe if "expert-judged success" in d.value.columns)
+    assert "accuracy, IPW" not in figures.columns
+    with session_scope() as s:
+        for a in s.exec(select(Assignment).where(Assignment.strategy_id == finished["v1"])).all():
+            a.allocation_probability = 0.5
+    at = run_page("loops", finished["admin"], study=str(finished["study"]))
+    assert not at.exception and "Adaptively sampled" in texts(at)
+    figures = next(d.value for d in at.dataframe if "expert-judged success" in d.value.columns)
+    assert {"accuracy, IPW", "expert-judged success, IPW"} <= set(figures.columns)

@@ -126,3 +126,18 @@ def test_blind_review_keeps_versions_and_people_from_experts_on_every_page(world
     viewer = run_page("transcripts", expert, study=str(world["study"]), transcript=str(tid))
     shown = " ".join(e.value for kind in (viewer.text, viewer.markdown, viewer.caption) for e in kind)
     assert "Visible debate" in shown and "Pat Participant" in shown
+
+
+def test_the_agreement_tab_shows_intervals_and_the_kind_of_kappa(world):
+    """Three assignments reviewed by the same two experts: Cohen's kappa, with the interval columns beside alpha
+    and kappa and the bootstrap named."""
+    for aid, second in zip(world["a"][:3], ("correct", "incorrect", "correct")):
+        submit_review(assignment_id=aid, expert_id=world["experts"][0], labels=GOOD)
+        submit_review(assignment_id=aid, expert_id=world["experts"][1], labels={**GOOD, "outcome": second})
+    at = run_page("reviews", world["admin"], study=str(world["study"]))
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "alpha 95% CI" in d.value.columns)
+    assert {"kappa 95% CI", "kappa kind", "experts"} <= set(table.columns)
+    outcome = table[table.field == "outcome"].iloc[0]
+    assert outcome["kappa kind"] == "Cohen's kappa" and outcome["experts"] == 2 and outcome["n"] == 3
+    assert any("bootstrap over the double-reviewed assignments" in c.value for c in at.caption)

@@ -80,6 +80,8 @@ def test_study_table_compares_ai_versions_with_people_and_lists_disagreements(st
     assert by[("data set", "non-experts")]["agreement"] == pytest.approx(first_is_gold / 6)
     assert by[("data set", ai)]["n"] == 12
     assert table["alpha"]["experts"] == pytest.approx(1.0)
+    assert table["alpha_ci"]["experts"]["n"] == 6 and table["alpha_ci"]["experts"]["estimate"] == pytest.approx(1.0)
+    assert set(table["alpha"]) == {"non-experts", "experts"}  # never pooled
     assert table["labellers"][0]["n"] == 12
     # Disagreements with the experts are exactly the labelled pairs where the AI differs from the data set.
     ai_wrong = {d["item_id"] for d in disagreements(study_id=study.id, labeller_id=v1.id, against="data set")}

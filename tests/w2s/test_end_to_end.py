@@ -91,10 +91,20 @@ def test_a_failed_run_is_marked_failed(db, tmp_path):
     assert run.state == "failed" and "file not found" in run.error
 
 
-def _study_with_people(boolq_file, accuracy: float, confidence: float, participants: int = 2) -> int:
+def _dry_run(name: str):
+    """A dry-run study (a copy of a real one): where simulated people may answer."""
     from oversight.studies import create_study
+    from storage.models import Study
 
-    study = create_study(name="people", user_id=None, status="open")
+    real = create_study(name=f"{name} (real)", user_id=None)
+    study = create_study(name=name, user_id=None)
+    with session_scope() as s:
+        s.get(Study, study.id).dry_run_of = real.id
+    return study
+
+
+def _study_with_people(boolq_file, accuracy: float, confidence: float, participants: int = 2) -> int:
+    study = _dry_run("people")
     import_path(study_id=study.id, fmt="boolq", path=boolq_file)
     simulate_participants(study_id=study.id, participants=participants, accuracy=accuracy, confidence=confidence)
     return study.id
@@ -135,10 +145,23 @@ def test_cli_prints_the_figures_as_json(db, boolq_file, capsys):
     assert data["n_test"] == 6 and data["method"] == "logconf" and data["seconds"] > 0
 
 
-def test_cli_simulates_people_and_runs_on_their_labels(db, boolq_file, capsys):
+def test_simulated_people_never_answer_a_real_study(db, boolq_file):
     from oversight.studies import create_study
+    from storage.models import User
 
-    study = create_study(name="cli people", user_id=None, status="open")
+    study = create_study(name="real", user_id=None)
+    import_path(study_id=study.id, fmt="boolq", path=boolq_file)
+    with pytest.raises(W2SError, match="not a dry run"):
+        simulate_participants(study_id=study.id, participants=1, accuracy=1.0)
+    with session_scope(write=False) as s:
+        assert s.exec(select(User).where(User.study_id == study.id)).all() == []
+    dry = _study_with_people(boolq_file, accuracy=1.0, confidence=0.9, participants=1)
+    with session_scope(write=False) as s:
+        assert {u.external_study_id for u in s.exec(select(User).where(User.study_id == dry)).all()} == {"simulated"}
+
+
+def test_cli_simulates_people_and_runs_on_their_labels(db, boolq_file, capsys):
+    study = _dry_run("cli people")
     import_path(study_id=study.id, fmt="boolq", path=boolq_file)
     assert main(["w2s", "simulate-people", "--study", str(study.id), "--participants", "1", "--accuracy", "1",
                  "--json"]) == 0
