@@ -595,7 +595,8 @@ def cmd_w2s_simulate(args) -> None:
                                     accuracy=args.accuracy, confidence=args.confidence, seed=args.seed)
     data = {**asdict(summary), "accuracy": summary.accuracy}
     _emit(args, data, f"{summary.participants} simulated participants gave {summary.answers} answers, "
-                      f"{summary.correct} right")
+                      f"{summary.correct} right, in dry-run study {summary.study_id} (use study:{summary.study_id} "
+                      "as the weak labels)")
 
 
 def cmd_payments_owed(args) -> None:

@@ -21,6 +21,7 @@ from sqlmodel import select
 
 from oversight.auth import create_invites
 from oversight.db import session_scope
+from oversight.dry_run import copy_for_dry_run
 from oversight.participation import next_task, record_consent, submit_answer
 from oversight.results_filter import is_dry_run
 from oversight.simulate import planted_choice, spread
@@ -34,6 +35,7 @@ class SimulationSummary:
     participants: int
     answers: int
     correct: int
+    study_id: int | None = None  # the dry-run study they answered (a copy, when a real study was named)
 
     @property
     def accuracy(self) -> float | None:
@@ -50,16 +52,18 @@ def planted_probabilities(n_options: int, gold: int, *, accuracy: float, confide
 
 def simulate_participants(*, study_id: int, participants: int, accuracy: float, confidence: float = 0.8,
                           seed: int = 0) -> SimulationSummary:
-    """Add `participants` simulated people to a study; each answers every task the study deals them."""
+    """Simulated people answer every task a study deals them. Never in a real study (their answers would be no
+    result there, yet take places in its design): a real study is copied into a dry run first
+    (oversight.dry_run), and the summary names the copy."""
     if not 0 <= accuracy <= 1 or not 0 < confidence <= 1:
         raise W2SError("accuracy must be in [0, 1] and confidence in (0, 1]")
     with session_scope(write=False) as s:
         study = s.get(Study, study_id)
         if study is None:
             raise W2SError(f"no study with id {study_id}")
-        if not is_dry_run(study):
-            raise W2SError(f"study {study_id} is not a dry run: simulated people answer only a dry-run copy of a "
-                           f"study (their answers are never results of a real one)")
+        real = not is_dry_run(study)
+    if real:
+        study_id = copy_for_dry_run(study_id=study_id)
     rng = random.Random(seed)
     answers = correct = 0
     for invite in create_invites(study_id=study_id, count=participants):
@@ -80,4 +84,4 @@ def simulate_participants(*, study_id: int, participants: int, accuracy: float, 
                           rationale="simulated participant", answer_form=CHOICE_CONFIDENCE)
             answers += 1
             correct += int(is_correct(probs, gold_row.gold_index))
-    return SimulationSummary(participants, answers, correct)
+    return SimulationSummary(participants, answers, correct, study_id)

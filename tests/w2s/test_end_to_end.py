@@ -145,16 +145,18 @@ def test_cli_prints_the_figures_as_json(db, boolq_file, capsys):
     assert data["n_test"] == 6 and data["method"] == "logconf" and data["seconds"] > 0
 
 
-def test_simulated_people_never_answer_a_real_study(db, boolq_file):
+def test_simulated_people_answer_a_dry_run_copy_never_the_real_study(db, boolq_file):
     from oversight.studies import create_study
-    from storage.models import User
+    from storage.models import Study, User
 
     study = create_study(name="real", user_id=None)
     import_path(study_id=study.id, fmt="boolq", path=boolq_file)
-    with pytest.raises(W2SError, match="not a dry run"):
-        simulate_participants(study_id=study.id, participants=1, accuracy=1.0)
+    summary = simulate_participants(study_id=study.id, participants=1, accuracy=1.0)
     with session_scope(write=False) as s:
-        assert s.exec(select(User).where(User.study_id == study.id)).all() == []
+        assert s.exec(select(User).where(User.study_id == study.id)).all() == []  # the real study is untouched
+        assert s.get(Study, summary.study_id).dry_run_of == study.id
+        people = s.exec(select(User).where(User.study_id == summary.study_id)).all()
+        assert [u.external_study_id for u in people] == ["simulated"] and summary.answers > 0
     dry = _study_with_people(boolq_file, accuracy=1.0, confidence=0.9, participants=1)
     with session_scope(write=False) as s:
         assert {u.external_study_id for u in s.exec(select(User).where(User.study_id == dry)).all()} == {"simulated"}
