@@ -790,15 +790,21 @@ def cmd_reviews_agreement(args) -> None:
 
     result = agreement(study_id=_study_id(args.study))
 
+    from oversight.agreement import KAPPAS
+
     def num(x: float | None) -> str:
         return "undefined" if x is None else f"{x:.3f}"
 
+    def ci(low: float | None, high: float | None) -> str:
+        return "" if low is None or high is None else f" [{low:.3f}, {high:.3f}]"
+
     lines = [result.message] if result.message else (
-        [f"over {result.n_double} double-reviewed assignments"
+        [f"over {result.n_double} double-reviewed assignments (95% intervals: bootstrap over them)"
          + (" (includes simulated data)" if result.includes_simulated else "")]
-        + [f"{f.name:<26} {f.level:<8} n={f.n:<4} alpha={num(f.alpha):<9} "
-           f"{'weighted ' if f.kappa_weighted else ''}kappa={num(f.kappa):<9} unanimous={num(f.unanimous)} "
-           f"adjudicated={num(f.adjudicated)} open={num(f.open)}" for f in result.fields])
+        + [f"{f.name:<26} {f.level:<8} n={f.n:<4} experts={f.n_experts:<3} "
+           f"alpha={num(f.alpha)}{ci(f.alpha_ci_low, f.alpha_ci_high)}  "
+           f"{KAPPAS.get(f.kappa_kind, 'kappa')}={num(f.kappa)}{ci(f.kappa_ci_low, f.kappa_ci_high)}  "
+           f"unanimous={num(f.unanimous)} adjudicated={num(f.adjudicated)} open={num(f.open)}" for f in result.fields])
     _emit(args, asdict(result), "\n".join(lines))
 
 
@@ -856,7 +862,7 @@ def add_reviews(sub, add: Callable) -> None:
     sp.add_argument("--expert", required=True)
     sp.add_argument("--labels", required=True, help='JSON, e.g. \'{"outcome": "correct", "help_quality": 4}\'')
     sp.add_argument("--notes")
-    sp = add("agreement", cmd_reviews_agreement, "Krippendorff's alpha and Cohen's kappa per rubric field", reviews)
+    sp = add("agreement", cmd_reviews_agreement, "Krippendorff's alpha and kappa (Cohen's for a fixed pair, else Fleiss') per rubric field, with intervals", reviews)
     sp.add_argument("--study", type=int, required=True)
     sp = add("settings", cmd_reviews_settings, "share of second reviews and blind review (audited)", reviews)
     sp.add_argument("--study", type=int, required=True)

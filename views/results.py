@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from oversight.export import export_zip
+from oversight.outer_loop import adaptively_sampled
 from oversight.report import dashboard, dashboard_options
 from oversight.sandwich import gap_rows, sandwich, table_rows, to_csv
 from oversight.sandwich_figures import figure_html, gap_text, paired_figure, sandwich_figure
@@ -307,6 +308,10 @@ def sandwich_section() -> None:
     if result.gold_stands_in:
         st.caption("Gold stands in for experts: no expert answers yet, so the expert bar is the gold answer "
                    "(100%), not a measured accuracy.")
+    if adaptively_sampled(study_id):
+        st.warning("Versions were dealt by Thompson sampling: who saw which version depended on earlier outcomes, "
+                   "so the per-version rows are adaptively sampled. Loops → Outer loop shows inverse-probability-"
+                   "weighted figures beside them.")
     st.plotly_chart(sandwich_figure(result), width="stretch", key="chart_sandwich")
     table(table_rows(result), drop=("dry_run", "unbounded", "undefined_share", "note"))
     gap = result.gap_closed
