@@ -21,6 +21,7 @@ from oversight.studies import get_study
 from oversight.vocab import (
     CHOICE_CONFIDENCE, lowest_confidence, option_letter, probabilities_from_confidence, role_label,
 )
+from launch_panel import preview_button
 from ui import attempt, pick_study, require_role, speech_markdown
 
 user = require_role("participant", "expert")
@@ -30,6 +31,8 @@ study = get_study(study_id)
 st.title(study.name)
 if expert:
     st.caption("You answer these items as an expert, without the gold answer: your answers measure expert accuracy.")
+    with st.expander("See the study as a participant sees it (preview)"):
+        preview_button(study_id, user.id)
 
 preview = not expert and user.preview_by is not None
 if preview:

@@ -64,3 +64,16 @@ def test_a_preview_link_from_the_participants_page_shows_the_banner_on_a_draft(d
     assert not page.exception
     assert any("Preview: not counted, not paid" in w.value for w in page.warning)
     assert not any("not open yet" in i.value for i in page.info) and page.checkbox  # consent: the study runs
+
+
+def test_an_expert_previews_a_draft_from_answer_items(draft):
+    """Experts are staff too: "Answer items" offers them a preview link of the study (a draft included)."""
+    _item(draft["study"], ["left", "right"])
+    expert = auth.create_user(role="expert", name="eve", password="long enough")
+    at = run_page("participant", expert.id, study=str(draft["study"]))
+    assert not at.exception
+    assert any("not open yet" in i.value for i in at.info)  # the expert cannot answer a draft's items
+    next(b for b in at.button if b.label == "Preview as a participant").click()
+    at.run()
+    preview = auth.participant_for_token(at.code[-1].value.split("?t=")[1])
+    assert preview.preview_by == expert.id and preview.study_id == draft["study"]
