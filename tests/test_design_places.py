@@ -92,7 +92,7 @@ def test_four_invited_two_start_a_complete_block_and_every_item_balanced(any_db)
     invitees who never start take none): one complete block, every item once under each condition."""
     from oversight.studies import create_study
 
-    study = create_study(name="issue", user_id=None)
+    study = create_study(name="issue", user_id=None, status="open")
     add_items(study.id, 8)
     alone, assisted = people_conditions(study.id, 2)
     people = invite(study.id, 4)
@@ -184,7 +184,7 @@ def test_experts_have_places_of_their_own_per_study(db):
     study; participants' places do not count against experts' (nor the other way round)."""
     from oversight.studies import create_study
 
-    one, two = (create_study(name=n, user_id=None) for n in ("one", "two"))
+    one, two = (create_study(name=n, user_id=None, status="open") for n in ("one", "two"))
     for s_ in (one, two):
         add_items(s_.id, 3)
         conditions.add_condition(study_id=s_.id, kind="expert")
@@ -317,7 +317,7 @@ def test_arrivals_at_once_take_different_places(any_db):
 
     from oversight.studies import create_study
 
-    study = create_study(name="rush", user_id=None)
+    study = create_study(name="rush", user_id=None, status="open")
     add_items(study.id, 4)
     people_conditions(study.id, 2)
     people = invite(study.id, 6)
