@@ -48,22 +48,28 @@ def test_identical_values_leave_agreement_undefined():
     assert krippendorff_alpha([[1, 1], [1, 1]], 2, "nominal") is None
 
 
-@pytest.fixture
-def reviewed(study):
-    """Six finished assignments; two experts review all of them (outcome as in PAIRS, help quality the same)."""
-    people = [u.user_id for u in auth.create_invites(study_id=study.id, count=6)]
-    experts = [auth.create_user(role="expert", name=f"e{k}", password="long enough").id for k in range(3)]
+def _finished(study_id: int, people: int, experts: int, prefix: str) -> dict:
+    """`people` finished assignments (one item each) and `experts` expert accounts."""
+    who = [u.user_id for u in auth.create_invites(study_id=study_id, count=people)]
+    expert_ids = [auth.create_user(role="expert", name=f"{prefix}{k}", password="long enough").id
+                  for k in range(experts)]
     with session_scope() as s:
         ids = []
-        for k, who in enumerate(people):
-            item = Item(study_id=study.id, external_id=f"q{k}", question="?", options=["a", "b"])
+        for k, person in enumerate(who):
+            item = Item(study_id=study_id, external_id=f"{prefix}q{k}", question="?", options=["a", "b"])
             s.add(item)
             s.flush()
-            a = Assignment(study_id=study.id, participant_id=who, item_id=item.id, state="done")
+            a = Assignment(study_id=study_id, participant_id=person, item_id=item.id, state="done")
             s.add(a)
             s.flush()
             ids.append(a.id)
-    return dict(study=study.id, experts=experts, a=ids)
+    return dict(study=study_id, experts=expert_ids, a=ids)
+
+
+@pytest.fixture
+def reviewed(study):
+    """Six finished assignments; two experts review all of them (outcome as in PAIRS, help quality the same)."""
+    return _finished(study.id, 6, 3, "e")
 
 
 def test_no_double_reviews_says_so(reviewed):
@@ -134,19 +140,7 @@ def test_cohen_for_a_fixed_pair_with_intervals_on_the_units(reviewed):
 @pytest.fixture
 def crowd(study):
     """Forty assignments, each reviewed by two of four experts (changing pairs): a fixed pair does not exist."""
-    people = [u.user_id for u in auth.create_invites(study_id=study.id, count=40)]
-    experts = [auth.create_user(role="expert", name=f"x{k}", password="long enough").id for k in range(4)]
-    with session_scope() as s:
-        ids = []
-        for k, who in enumerate(people):
-            item = Item(study_id=study.id, external_id=f"c{k}", question="?", options=["a", "b"])
-            s.add(item)
-            s.flush()
-            a = Assignment(study_id=study.id, participant_id=who, item_id=item.id, state="done")
-            s.add(a)
-            s.flush()
-            ids.append(a.id)
-    return dict(study=study.id, experts=experts, a=ids)
+    return _finished(study.id, 40, 4, "x")
 
 
 def test_fleiss_where_experts_change_with_intervals(crowd):
