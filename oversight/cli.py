@@ -143,12 +143,12 @@ def _whole(raw: str, flag: str) -> int:
 
 
 def cmd_study_list(args) -> None:
-    from oversight.studies import list_studies
+    from oversight.studies import list_studies, study_label
 
-    rows = [asdict(s) for s in list_studies()]
-    text = "\n".join(f"{r['id']:>4}  {r['name']}  {r['status']}  items={r['n_items']} "
-                     f"participants={r['n_participants']}"
-                     for r in rows) or "no studies yet"
+    studies = list_studies()
+    rows = [asdict(s) for s in studies]
+    text = "\n".join(f"{s.id:>4}  {study_label(s)}  {s.status}  items={s.n_items} participants={s.n_participants}"
+                     for s in studies) or "no studies yet"
     _emit(args, rows, text)
 
 

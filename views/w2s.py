@@ -12,7 +12,7 @@ import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from oversight.jobs import get_job  # noqa: E402
-from oversight.studies import list_studies  # noqa: E402
+from oversight.studies import list_studies, study_label  # noqa: E402
 from oversight.w2s.config import DATASETS, STRONG_MODELS, WEAK_MODELS, W2SConfig, W2SError  # noqa: E402
 from oversight.w2s.experiments import (  # noqa: E402
     create_experiment, list_experiments, list_runs, new_version, results_table, start_run,
@@ -135,7 +135,7 @@ with tab_new:
         study_ids = [s.id for s in studies]
         weak_study = st.selectbox("Study (its non-experts' results are the weak labels)", study_ids,
                                   index=study_ids.index(base.weak_study_id) if base.weak_study_id in study_ids else 0,
-                                  format_func=lambda i: next(f"{s.name} (#{s.id})" for s in studies if s.id == i))
+                                  format_func=lambda i: next(f"{study_label(s)} (#{s.id})" for s in studies if s.id == i))
         train_path = st.text_input("Training file (model supervisor)", value=base.train_path)
         test_path = st.text_input("Test file (optional; empty: the training file is split)", value=base.test_path)
         strong = st.text_input(f"Strong student ({', '.join(STRONG_MODELS)} or hf:<model>)", value=base.strong)
