@@ -40,8 +40,15 @@ SEED = 0
 LEVEL = 0.95
 MAX_UNDEFINED = 0.025  # share of resamples a ratio may be undefined in before its interval is unbounded
 _CHUNK = 250  # resamples drawn at a time, so a large study stays small in memory
-METHOD = ("95% two-way cluster-robust interval over items and people (Cameron-Gelbach-Miller variance by "
-          f"bootstrap, {RESAMPLES} resamples each)")
+
+
+def method(resamples: int = RESAMPLES, seed: int = SEED) -> str:
+    """The method in words, named once on every page, CLI text and JSON that shows these intervals."""
+    return (f"95% two-way cluster bootstrap over items and people (cluster-robust variance V_items + V_people − "
+            f"V_answers; a model's answers over items; {resamples} resamples each, seed {seed})")
+
+
+METHOD = method()
 
 
 @dataclass(frozen=True)

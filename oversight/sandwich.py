@@ -63,8 +63,7 @@ TIMED_OUT = "skipped"  # the assignment state of a task whose time ran out
 
 def method(resamples: int = RESAMPLES, seed: int = SEED) -> str:
     """The intervals' method, named once on the page, in the CLI text and the JSON."""
-    return (f"95% two-way cluster bootstrap over items and people (pigeonhole; a model's answers over items; "
-            f"{resamples} resamples, seed {seed})")
+    return intervals.method(resamples, seed)
 
 
 @dataclass(frozen=True)

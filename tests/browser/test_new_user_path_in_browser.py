@@ -206,10 +206,12 @@ def test_a_new_users_four_option_study_gives_the_planted_figures(page, new_study
         assert met == {"practice": 1, "alone": 2, "assisted": 2, "catch": 1}
         questionnaires(page)
 
-    # The expert answers the expert condition (every real item, no practice, no catch) with the same form.
+    # The expert answers the practice item as practice (its answer shown after), then the expert condition (every
+    # real item, no catch) with the same form.
     sign_in(page, f"{url}/answer?study={study}", *EXPERT)
-    met = do_tasks(page, {"alone": EXPERT_PLAN}, total=len(REAL), ask=False, screenshot=None)
-    assert met == {"alone": len(REAL)}
+    met = do_tasks(page, {"alone": EXPERT_PLAN, "practice": [(True, 80)]}, total=len(REAL) + 1, ask=False,
+                   screenshot=None)
+    assert met == {"practice": 1, "alone": len(REAL)}
     expect(page.get_by_text("You have finished every task. Thank you!")).to_be_visible()
 
     # The admin's Sandwich: the planted accuracies, with everyone counted (the catch item excluded nobody).
@@ -221,7 +223,10 @@ def test_a_new_users_four_option_study_gives_the_planted_figures(page, new_study
     page.screenshot(path=str(out / "new-user-sandwich.png"))
     with page.expect_download() as download:
         page.get_by_role("button", name="Download table (CSV)").click()
-    rows = {r["name"]: r for r in csv.DictReader(open(download.value.path(), encoding="utf-8"))}
+    every = list(csv.DictReader(open(download.value.path(), encoding="utf-8")))
+    rows = {r["name"]: r for r in every if r["kind"] != "gap closed"}  # the gap rows follow the conditions'
+    gap = next(r for r in every if r["kind"] == "gap closed")
+    assert float(gap["estimate"]) == pytest.approx(0.5)  # (0.5 - 0.25) / (0.75 - 0.25)
     figures = {name: (float(rows[name]["estimate"]), int(rows[name]["n"]))
                for name in ("Alone", "With assistant", "Experts")}
     assert figures == {"Alone": (pytest.approx(planted("alone")), 4),
