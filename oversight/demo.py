@@ -16,8 +16,9 @@ from storage.models import Study, User
 
 DEMO_STUDY = "Demo: reading comprehension"
 DEMO_INSTRUCTIONS = (
-    "You will see questions about short texts that you cannot read yourself. For each question, say how "
-    "likely you think each answer is to be correct. Take your time: your answers are saved as you submit them."
+    "You will see questions about short texts that you cannot read yourself. For each question, choose the "
+    "answer you think is correct and say how sure you are. Take your time: your answers are saved as you submit "
+    "them."
 )
 DEMO_CONSENT = (
     "This is a demonstration study. Your answers are stored with a random participant name and used only "
