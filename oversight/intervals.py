@@ -206,10 +206,15 @@ def statistic_interval(groups: Sequence[Sequence[Obs]], statistic: Callable[[np.
     return Estimate(point, low, high, n, n_items, n_people, undefined_share=worst)
 
 
+def _shares(obs: Sequence[Obs]) -> bool:
+    """The values are shares (0..1), so their mean is one too and its interval is clipped to [0, 1]."""
+    return all(0.0 <= o.value <= 1.0 for o in obs)
+
+
 def accuracy(obs: Sequence[Obs], *, seed: int = SEED, key: str = "", resamples: int = RESAMPLES) -> Estimate:
     """A share of correct answers (or any mean of values) with its two-way cluster bootstrap interval."""
     return statistic_interval([obs], lambda m: m[:, 0], point=mean(obs), seed=seed, key=f"acc:{key}",
-                              resamples=resamples, bounds=(0.0, 1.0))
+                              resamples=resamples, bounds=(0.0, 1.0) if _shares(obs) else None)
 
 
 def difference(a: Sequence[Obs], b: Sequence[Obs], *, seed: int = SEED, key: str = "",
@@ -218,7 +223,7 @@ def difference(a: Sequence[Obs], b: Sequence[Obs], *, seed: int = SEED, key: str
     ma, mb = mean(a), mean(b)
     point = None if ma is None or mb is None else mb - ma
     return statistic_interval([a, b], lambda m: m[:, 1] - m[:, 0], point=point, seed=seed, key=f"diff:{key}",
-                              resamples=resamples)
+                              resamples=resamples, bounds=(-1.0, 1.0) if _shares(a) and _shares(b) else None)
 
 
 def gap_closed_value(assisted: float, alone: float, expert: float) -> float | None:

@@ -153,3 +153,16 @@ def test_people_widen_the_interval_when_they_differ():
     items_only = intervals.accuracy([Obs(o.item, None, o.value) for o in obs], resamples=1000)
     assert items_only.ci_high - items_only.ci_low == 0
     assert two_way.ci_high - two_way.ci_low > 0.3
+
+
+def test_shares_and_their_differences_stay_in_range_other_means_are_not_clipped():
+    """A normal interval near the edge would leave [0, 1]; a share's is clipped to it, a difference of shares to
+    [-1, 1]; a mean of other values (a Brier score can reach 2) is not clipped."""
+    right = [Obs(i, i, 1.0) for i in range(3)] + [Obs(3, 3, 0.0)]
+    wrong = [Obs(i, i + 10, 0.0) for i in range(4)]
+    share = intervals.accuracy(right, resamples=500)
+    assert 0.0 <= share.ci_low and share.ci_high == 1.0
+    diff = intervals.difference(wrong, right, resamples=500)  # 0.75 − 0
+    assert diff.estimate == pytest.approx(0.75) and -1.0 <= diff.ci_low < 0.75 < diff.ci_high == 1.0
+    brier = intervals.accuracy([Obs(i, i, v) for i, v in enumerate([0.0, 2.0, 2.0, 2.0])], resamples=500)
+    assert brier.estimate == 1.5 and brier.ci_high > 2.0
