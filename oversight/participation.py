@@ -84,10 +84,8 @@ def _judge(s, user_id: int, study_id: int | None) -> tuple[User, int]:
     if user is not None and user.role == "expert":
         if study_id is None or s.get(Study, study_id) is None:
             raise ParticipationError("choose a study to answer its items")
-        _not_draft(s, user, study_id)
         return user, study_id
     user = _participant(s, user_id)
-    _not_draft(s, user, user.study_id)
     return user, user.study_id
 
 
@@ -196,6 +194,9 @@ def _deal_once(user_id: int, study_id: int | None) -> int:
     try:
         with session_scope() as s:
             user, study_id = _judge(s, user_id, study_id)
+            # Only dealing needs the draft check: nothing can be answered in a study that dealt nothing, so page
+            # runs of people already dealt read no study row for it.
+            _not_draft(s, user, study_id)
             # In the dealing transaction (on SQLite, serialised with every review's write).
             if user.role == "expert" and _reviewed_already(s, user, study_id):
                 raise ParticipationError(
