@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from oversight.audit import log_event
 from oversight.db import session_scope
 from oversight.vocab import SIMULATED, is_correct
-from storage.models import Assignment, Item, ItemGold, Judgment, Study, User
+from storage.models import Assignment, ItemGold, Judgment, Study, User
 
 CATCH = "catch"  # the item split of attention checks
 STATUSES = ("ok", "warn", "excluded")

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, select
 
 from oversight.attention import CATCH
+from oversight.results_filter import PRACTICE
 from oversight.protocols.base import ItemFacts, Protocol
 from oversight.protocols.direct_qa import PROTOCOL as DIRECT_QA
 from oversight.protocols.registry import get_protocol
 from storage.models import Condition, Item, ItemGold, Strategy
 
-PRACTICE = "practice"
 
 
 def condition_protocol(s: Session, condition: Condition | None) -> tuple[Protocol, object]:

@@ -40,7 +40,7 @@ from sqlmodel import SQLModel, select
 from oversight.db import session_scope
 from oversight.judgment_records import BATCH, judgment_records
 from oversight.attention import CATCH, study_attention
-from oversight.results_filter import left_out_reasons, row_status
+from oversight.results_filter import PRACTICE, SUPERSEDED, left_out_reasons, row_status
 from oversight.reviews import final_labels
 from oversight.vocab import SIMULATED
 from storage.models import (
@@ -112,12 +112,16 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
         )
         # Every judgment is exported, with its status: the filter is applied by whoever reads the export.
         reasons = left_out_reasons(s, study_id)
-        catch_items = set(s.exec(select(Item.id).where(Item.study_id == study_id, Item.split == CATCH)).all())
+        split = dict(s.exec(select(Item.id, Item.split).where(Item.study_id == study_id)).all())
+        superseded = set(s.exec(select(Transcript.id).where(Transcript.study_id == study_id,
+                                                            Transcript.status == SUPERSEDED)).all())
 
-        def status(*, practice: bool, catch: bool, item_id: int, person: int | None) -> str:
+        def status(*, practice: bool, catch: bool, item_id: int, person: int | None,
+                   transcript_id: int | None = None) -> str:
             reason = reasons.get(person) if person is not None else None
-            return row_status(practice=practice, catch=catch or item_id in catch_items, left_out_reason=reason,
-                              preview=reason == "preview")
+            return row_status(practice=practice or split.get(item_id) == PRACTICE,
+                              catch=catch or split.get(item_id) == CATCH, left_out_reason=reason,
+                              preview=reason == "preview", superseded=transcript_id in superseded)
 
         def assignment_status(a: Assignment) -> str:
             return status(practice=a.practice, catch=a.catch, item_id=a.item_id, person=a.participant_id)
@@ -127,15 +131,15 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
                      select(Assignment.id, Assignment.practice, Assignment.catch, Assignment.item_id,
                             Assignment.participant_id).where(Assignment.study_id == study_id)).all()}
 
-        def judgment_status(item_id: int, assignment_id: int | None) -> str:
+        def judgment_status(item_id: int, assignment_id: int | None, transcript_id: int | None) -> str:
             """A judgment's status is its assignment's; one without (an AI run, an imported room) is a result
-            unless it is on a catch item, as in results_filter.is_result."""
+            unless it is on a catch or practice item or its run was superseded, as in results_filter.is_result."""
             if assignment_id is not None and assignment_id in dealt:
                 return dealt[assignment_id]
-            return status(practice=False, catch=False, item_id=item_id, person=None)
+            return status(practice=False, catch=False, item_id=item_id, person=None, transcript_id=transcript_id)
 
         def judgment_row(j: Judgment) -> dict[str, Any]:
-            return {**_row(j), "status": judgment_status(j.item_id, j.assignment_id)}
+            return {**_row(j), "status": judgment_status(j.item_id, j.assignment_id, j.transcript_id)}
 
         write_jsonl("judgments.jsonl", select(Judgment).join(Item, Item.id == Judgment.item_id)
                     .where(Item.study_id == study_id).order_by(Judgment.id), judgment_row)
@@ -150,7 +154,7 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
                 p = r.p_correct
                 writer.writerow({
                     "judgment_id": r.id,
-                    "status": judgment_status(r.item_id, r.assignment_id),
+                    "status": judgment_status(r.item_id, r.assignment_id, r.transcript_id),
                     "item_id": r.item_id,
                     "item_external_id": r.item_external_id,
                     "transcript_id": r.transcript_id,
@@ -174,7 +178,7 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
                     "created_at": _jsonable(r.created_at),
                 })
                 n += 1
-                n_results += judgment_status(r.item_id, r.assignment_id) == "result"
+                n_results += judgment_status(r.item_id, r.assignment_id, r.transcript_id) == "result"
         counts["judgments.csv"] = n
         settled = final_labels(study_id=study_id)
 

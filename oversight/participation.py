@@ -66,14 +66,20 @@ def _participant(s, user_id: int) -> User:
 
 
 NOT_OPEN = "This study is not open yet. Please come back when the researchers open it."
+CLOSED = "This study is closed. Thank you for your interest."
 
 
 def _not_draft(s, user: User, study_id: int | None) -> None:
-    """A draft study deals nothing and stores nothing, except for a staff member's preview participant and in a
-    dry-run copy (oversight.simulate), whose simulated people try the design before it opens."""
+    """Only an open study deals and takes consent: a draft, except for a staff member's preview participant and in
+    a dry-run copy (oversight.simulate), whose simulated people try the design before it opens; a closed study
+    never (people already dealt finish their tasks)."""
     study = s.get(Study, study_id) if study_id is not None else None
-    if study is not None and study.status == "draft" and user.preview_by is None and study.dry_run_of is None:
+    if study is None or user.preview_by is not None or study.dry_run_of is not None:
+        return
+    if study.status == "draft":
         raise ParticipationError(NOT_OPEN)
+    if study.status == "closed":
+        raise ParticipationError(CLOSED)
 
 
 def _judge(s, user_id: int, study_id: int | None) -> tuple[User, int]:

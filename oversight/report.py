@@ -61,7 +61,7 @@ from oversight.intervals import Estimate, Obs
 from oversight.judgment_records import JudgmentRecord, load_judgments, untranscribed_setting
 from oversight.results_filter import (GROUP_LABELS, is_dry_run, is_result, judge_group, people_left_out,
                                       result_assignment)
-from oversight.sandwich import TIMED_OUT, method, sandwich, superseded_transcripts, to_json
+from oversight.sandwich import TIMED_OUT, method, sandwich, to_json
 from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Study, Transcript, Turn, User
 
 HUMAN_JUDGE_KINDS = ("human", "offline-human")
@@ -514,8 +514,7 @@ def dashboard(*, study_id: int, tag: str | None = None, strategy_ids: Sequence[i
         strategies = _strategies(s, study_id)
         dry_run = is_dry_run(study)
         skipped = timed_out_tasks(s, study_id)
-        superseded = superseded_transcripts(s, study_id)
-    every = [r for r in load_judgments(study_id=study_id, final_only=False) if r.transcript_id not in superseded]
+    every = load_judgments(study_id=study_id, final_only=False)
     chosen = filter_records(every, tag=tag, strategy_ids=strategy_ids, judge_kinds=judge_kinds)
     timed_out = filter_records(skipped, tag=tag, strategy_ids=strategy_ids, judge_kinds=judge_kinds)
     final = _scored(chosen)

@@ -23,6 +23,7 @@ from oversight.attention import CATCH, excluded_participants
 from oversight.vocab import SIMULATED
 from storage.models import Assignment, Item, Judgment, Study, Transcript, User
 
+PRACTICE = "practice"  # the item split of practice items (oversight.eligibility)
 NON_EXPERT = "participant"
 EXPERT = "expert"
 GROUP_LABELS = {NON_EXPERT: "Non-experts", EXPERT: "Experts"}
@@ -41,15 +42,7 @@ def is_dry_run(study: Study | None) -> bool:
 def people_left_out(s: Session, study_id: int) -> set[int]:
     """Ids of the people whose answers in this study are not results: excluded participants, preview
     participants, and simulated people unless the study is a dry run. Read-only; a few small reads."""
-    study = s.get(Study, study_id)
-    if study is None:
-        return set()
-    out = set(excluded_participants(s, study_id))
-    out |= set(s.exec(select(User.id).where(User.study_id == study_id, User.preview_by != None)).all())  # noqa: E711
-    if not is_dry_run(study):
-        people = select(Assignment.participant_id).where(Assignment.study_id == study_id).distinct()
-        out |= set(s.exec(select(User.id).where(User.external_study_id == SIMULATED, User.id.in_(people))).all())
-    return out
+    return set(left_out_reasons(s, study_id))
 
 
 def result_assignment(left_out: set[int]):
@@ -62,6 +55,12 @@ def result_assignment(left_out: set[int]):
 def not_catch_item():
     """A condition on Item: not an attention check (whoever answered it, e.g. an AI batch run)."""
     return or_(Item.split.is_(None), Item.split != CATCH)
+
+
+def not_practice_item():
+    """A condition on Item: not set aside for practice (whoever answered it: a model-alone run of an older
+    version may have judged one)."""
+    return or_(Item.split.is_(None), Item.split != PRACTICE)
 
 
 SUPERSEDED = "superseded"  # Transcript.status of an AI batch run replaced by a re-run on the same item and version
@@ -77,14 +76,17 @@ def not_superseded():
 def is_result(s: Session, study_id: int):
     """A condition on a query over judgments joined to Item and outer-joined to Assignment: the judgment is a
     result (see the module docstring). Judgments without an assignment (AI batch runs, imported rooms) are results
-    unless they are on a catch item or their run was superseded by a re-run."""
+    unless they are on a catch or practice item or their run was superseded by a re-run."""
     return and_(or_(Assignment.id.is_(None), result_assignment(people_left_out(s, study_id))), not_catch_item(),
-                not_superseded())
+                not_practice_item(), not_superseded())
 
 
-def row_status(*, practice: bool, catch: bool, left_out_reason: str | None, preview: bool = False) -> str:
+def row_status(*, practice: bool, catch: bool, left_out_reason: str | None, preview: bool = False,
+               superseded: bool = False) -> str:
     """The status the export writes beside every row, so a reader can apply (or check) the filter: result,
-    practice, catch, preview, excluded, simulated."""
+    practice, catch, preview, excluded, simulated, superseded (a model-alone run a re-run replaced)."""
+    if superseded:
+        return "superseded"
     if preview:
         return "preview"
     if practice:

@@ -41,15 +41,14 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from oversight import intervals
 from oversight.db import session_scope
-from oversight.eligibility import PRACTICE
 from oversight.intervals import Estimate, Obs
 from oversight.judgment_records import load_judgments
 from oversight.results_filter import EXPERT, NON_EXPERT, is_dry_run, judge_group, people_left_out, result_assignment
-from storage.models import Assignment, Condition, Item, Strategy, Study, Transcript, User
+from storage.models import Assignment, Condition, Strategy, Study, User
 
 RESAMPLES = intervals.RESAMPLES
 SEED = intervals.SEED
@@ -57,7 +56,6 @@ KIND_ORDER = ("model", "alone", "assisted", "expert")
 KIND_LABELS = {"model": "Model alone", "alone": "Non-expert alone", "assisted": "Non-expert + model",
                "expert": "Experts"}
 GROUP_OF_KIND = {"alone": NON_EXPERT, "assisted": NON_EXPERT, "expert": EXPERT}  # whose answers a condition counts
-SUPERSEDED = "superseded"  # a model-alone transcript replaced by a re-run
 TIMED_OUT = "skipped"  # the assignment state of a task whose time ran out
 
 
@@ -361,12 +359,6 @@ def latest_per_item(answers: Iterable[tuple[Any, int, bool]]) -> dict[int, bool]
 # --- the study ----------------------------------------------------------------------------------------------------
 
 
-def superseded_transcripts(s: Session, study_id: int) -> set[int]:
-    """Transcripts a re-run replaced (status "superseded"): their judgments are no results."""
-    return set(s.exec(select(Transcript.id).where(Transcript.study_id == study_id,
-                                                  Transcript.status == SUPERSEDED)).all())
-
-
 def _load(study_id: int) -> tuple[bool, list[Cond], dict[int, str], list[Outcome]]:
     """Whether the study is a dry run, its conditions (chart order), version labels and outcomes. Read-only."""
     with session_scope(write=False) as s:
@@ -388,8 +380,6 @@ def _load(study_id: int) -> tuple[bool, list[Cond], dict[int, str], list[Outcome
             .join(User, User.id == Assignment.participant_id)
             .where(Assignment.study_id == study_id, Assignment.condition_id != None,  # noqa: E711
                    Assignment.state == TIMED_OUT, result_assignment(left_out))).all()
-        superseded = superseded_transcripts(s, study_id)
-        practice_items = set(s.exec(select(Item.id).where(Item.study_id == study_id, Item.split == PRACTICE)).all())
     rank = {k: i for i, k in enumerate(KIND_ORDER)}
     conditions.sort(key=lambda c: rank.get(c.kind, len(KIND_ORDER)))  # stable: keeps position order within a kind
     kind_of = {c.id: c.kind for c in conditions}
@@ -403,8 +393,7 @@ def _load(study_id: int) -> tuple[bool, list[Cond], dict[int, str], list[Outcome
             cid, sid, person = dealt[r.assignment_id]
             if GROUP_OF_KIND.get(kind_of.get(cid)) == r.judge_group:  # never pool non-experts and experts
                 outcomes.append(Outcome(cid, sid, r.item_id, r.judge_id or person, r.correct))
-        elif r.judge_kind == "ai" and r.transcript_id is not None and r.transcript_id not in superseded \
-                and r.item_id not in practice_items:
+        elif r.judge_kind == "ai" and r.transcript_id is not None:
             model_runs[r.strategy_id].append(((r.created_at is not None, r.created_at, r.id), r.item_id, r.correct))
     for cid, sid, item, person, role in timed_out:
         if GROUP_OF_KIND.get(kind_of.get(cid)) == judge_group(role):

@@ -231,13 +231,16 @@ def test_model_alone_answers_only_the_items_people_are_dealt_and_a_rerun_replace
     assert items == set(real)  # never the practice, catch or one-option item
 
 
-def test_an_earlier_run_over_practice_items_stops_counting_when_the_condition_runs(db, scripted):
+def test_an_earlier_run_over_practice_items_never_counts(db, scripted):
     study_id, cond, real = _sandwich_study()
     with session_scope(write=False) as s:
         practice = s.exec(select(Item.id).where(Item.study_id == study_id, Item.split == "practice")).one()
     strategy_id = conditions.model_condition_strategy(condition_id=cond)[1]
     batch.run_batch(study_id=study_id, strategy_id=strategy_id)  # the old way: every gold item, practice included
-    assert practice in {r.item_id for r in _model_rows(study_id)}
+    with session_scope(write=False) as s:
+        judged = set(s.exec(select(Transcript.item_id).where(Transcript.study_id == study_id)).all())
+    assert practice in judged  # it was judged, but a practice item's judgment is never a result
+    assert practice not in {r.item_id for r in _model_rows(study_id)}
     _run(cond)
     assert sorted(r.item_id for r in _model_rows(study_id)) == real
 

@@ -327,3 +327,20 @@ def test_a_declared_practice_item_no_condition_can_run_never_turns_a_real_item_i
     assert practice_to_deal(2, some) == 1 and practice_to_deal(2, some, expert=True) == 1
     undeclared = DesignPool(real=[], practice=[], catch=[])
     assert practice_to_deal(2, undeclared) == 2 and practice_to_deal(2, undeclared, expert=True) == 0
+
+
+def test_a_closed_study_deals_nobody_new(db):
+    """Closing a study is enforced where people are dealt, not only on the page: a newcomer gets nothing."""
+    from oversight.studies import create_study
+    from storage.models import Study
+
+    study = create_study(name="closing", user_id=None, status="open")
+    with session_scope() as s:
+        item = Item(study_id=study.id, external_id="q", question="?", options=["a", "b"])
+        s.add(item)
+        s.flush()
+        s.add(ItemGold(item_id=item.id, gold_index=0))
+        s.get(Study, study.id).status = "closed"
+    person = auth.create_invites(study_id=study.id, count=1)[0].user_id
+    with pytest.raises(ParticipationError, match="closed"):
+        next_task(user_id=person)

@@ -389,11 +389,12 @@ def test_model_alone_counts_one_result_per_item_and_version(db):
         study_id = b.study.id
     row = by_name(sandwich(study_id=study_id))["Model"]
     assert (row.n, row.n_items, row.n_people, row.estimate) == (3, 3, 0, 1.0)
-    # The report leaves the superseded transcript's judgment out too.
+    # The report, through the same results filter, leaves out the superseded transcript's and the practice item's
+    # judgments too: the six of the two runs on the three real items remain.
     from oversight.report import study_report
 
     (ai,) = [r for r in study_report(study_id=study_id)["by_strategy"] if r["judge_kind"] == "ai"]
-    assert ai["n"] == 7
+    assert ai["n"] == 6
 
 
 def test_paired_comparison_weighs_every_item_the_same_on_items_answered_both_ways():

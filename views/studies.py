@@ -21,11 +21,11 @@ if studies:
 else:
     st.info("No studies yet. Create the first one below, or run `python -m oversight seed-demo`.")
 
-drafts = [s for s in studies if s.status != "open"]
+drafts = [s for s in studies if s.status != "open"]  # drafts, and closed studies to reopen
 if drafts:
     st.subheader("Open a study")
     st.caption("A new study is a draft: participants and enrolment links see a 'not open yet' page until it opens. "
-               "Opening runs the launch check first.")
+               "A closed study can be reopened here too. Opening runs the launch check first.")
     chosen = st.selectbox("Study to open", [s.id for s in drafts],
                           format_func={s.id: f"{study_label(s)} (#{s.id}, {s.status})" for s in drafts}.get)
     launch_section(chosen, next(s.status for s in drafts if s.id == chosen), user.id)

@@ -16,7 +16,7 @@ from oversight.models import Request, Task, get_model, model_for_role
 from oversight.models.base import Backend
 from oversight.prompts import Prompt
 from oversight.protocols.live import in_round_order, speakers_from_meta
-from oversight.vocab import is_correct, role_label
+from oversight.vocab import chosen_option, is_correct, role_label
 from storage.models import Item, ItemGold, Judgment, Transcript, Turn
 
 
@@ -71,7 +71,7 @@ def judge_transcript(*, transcript_id: int, model_name: str | None = None) -> Ju
     probs = judge_probabilities(model, question=item.question, options=item.options, transcript=lines)
     judgment = Judgment(item_id=item.id, transcript_id=t.id, judge_kind="ai-offline", judge_name=model.name,
                         round=max((x.round for x in turns), default=0), probabilities=probs,
-                        answer_index=max(range(len(probs)), key=probs.__getitem__), is_final=True)
+                        answer_index=chosen_option(probs), is_final=True)
     with session_scope() as s:
         s.add(judgment)
     return judgment

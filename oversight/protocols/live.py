@@ -33,7 +33,7 @@ from oversight.protocols.engine import check_report
 from oversight.protocols.registry import get_protocol
 from oversight.protocols.scoring import judge_score
 from oversight.quotes import check_quotes
-from oversight.vocab import OWN_JUDGE_KINDS, refuse_person_answer, role_label
+from oversight.vocab import OWN_JUDGE_KINDS, chosen_option, refuse_person_answer, role_label
 from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Transcript, Turn, utcnow
 
 
@@ -267,7 +267,7 @@ def submit_report(*, transcript_id: int, round_: int, display_probabilities: lis
             s.add(Judgment(item_id=t.item_id, transcript_id=t.id, assignment_id=t.assignment_id, judge_id=judge_id,
                            judge_kind=judge_kind, judge_name=judge_name, round=round_,
                            probabilities=list(report.probabilities),
-                           answer_index=max(range(len(report.probabilities)), key=report.probabilities.__getitem__),
+                           answer_index=chosen_option(report.probabilities),
                            rationale=(rationale or note) if report.end else note,
                            seconds=(utcnow() - shown).total_seconds(), is_final=report.end,
                            answer_form=answer_form if judge_kind == "human" else None))
