@@ -17,7 +17,8 @@ from oversight.launch import LaunchRefused, check_study, create_preview, open_st
 from oversight.models.config import ModelsConfig, ScriptedConfig
 from oversight.protocols import batch
 from oversight.sandwich import sandwich
-from oversight.studies import create_study, get_study, participants, set_study_status, update_study
+from oversight.launch import set_study_status
+from oversight.studies import create_study, get_study, participants, update_study
 from storage.models import Assignment, Item, ItemGold, Judgment, Transcript, User
 
 STORY = "The letter said the machine was red. Nobody had seen it since the winter."

@@ -26,7 +26,7 @@ from oversight.participation import next_task, record_consent, submit_answer
 from oversight.results_filter import is_dry_run
 from oversight.simulate import planted_choice, spread
 from oversight.vocab import CHOICE_CONFIDENCE, SIMULATED, is_correct
-from oversight.w2s.config import W2SError
+from oversight.w2s.errors import W2SError
 from storage.models import Assignment, ItemGold, Study, User
 
 
