@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import MISSING, asdict, dataclass, field, fields
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from oversight.models.types import Task
@@ -167,6 +168,13 @@ class Step:
     messages_left: int | None = None
 
 
+# What a bot playing the person's part does at a step (oversight.protocols.driver). Each protocol names, in its
+# `bot_moves`, the move for every step kind its `next_step` returns besides "done" and "expired" (nothing to do).
+MODELS = "models"  # the models write their turns (the runner); nobody else acts
+REPORT = "report"  # the judge reports: final where the rules require it, or allow it and the bot ends early
+CHAT = "chat"  # the participant asks the model while the bot wants to, then gives the final answer
+
+
 @dataclass(frozen=True)
 class ItemFacts:
     """What a protocol needs to know to decide whether it can run on an item (never the gold answer itself)."""
@@ -188,6 +196,7 @@ class Protocol:
     layout: ClassVar[str] = "rounds"  # how the participant page shows it: rounds | chat
     source_label: ClassVar[str] = "The text"  # what the source is called where the participant may read it
     judge_sees_source: ClassVar[bool] = False  # the (AI) judge reads the source (model alone)
+    bot_moves: ClassVar[Mapping[str, str]] = {}  # step kind -> MODELS | REPORT | CHAT: how a bot plays the person
 
     def parse_rules(self, data: dict[str, Any] | None) -> Rules:
         return self.rules_class.from_dict(data)
@@ -213,7 +222,7 @@ class Protocol:
         return turns
 
     def model_task(self, state: Any, role: str) -> Task:
-        """What the model writing transcript role `role` is asked now (`state` is a `live.State`)."""
+        """What the model writing transcript role `role` is asked now (`state` is a `state.State`)."""
         raise RuleViolation(f"{self.label} has no model turns")
 
     def finish_text(self, rules: Rules, role: str, text: str) -> str:
