@@ -2,7 +2,8 @@
 
 A protocol (`oversight/protocols/<name>.py`) is one `Protocol` object: its rules dataclass (only the fields that
 apply to it), which items it can run on, who speaks, a pure step function over the history, how the judge
-reads its turns, which model roles it uses and whether people can be dealt it. `registry.PROTOCOLS` maps names
+reads its turns, which model roles it uses, whether people can be dealt it, and how a bot plays the person's part
+at each step kind (`bot_moves`, oversight.protocols.driver). `registry.PROTOCOLS` maps names
 to these objects; nothing else tests a protocol's name.
 
 Rules are frozen dataclasses. Each field's `metadata` carries what the Strategies form needs (`label`, `help`,
