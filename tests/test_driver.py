@@ -4,7 +4,6 @@ next_step returns a step kind its bot_moves does not name fails here, not in a b
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 import pytest
 from sqlmodel import select
@@ -63,7 +62,6 @@ def test_a_model_bot_finishes_every_protocol_reading_every_round(echo_models, it
 def test_a_step_kind_the_protocol_gives_no_move_fails_loudly(echo_models, item, study, monkeypatch):
     """A protocol that adds a step kind and forgets to name its move cannot be driven."""
 
-    @dataclass
     class Vote(DirectQA):
         def next_step(self, rules, speakers: tuple[Speaker, ...], turns: list[TurnRecord], reports: list[Report],
                       *, time_up: bool) -> Step:
