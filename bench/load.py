@@ -7,6 +7,8 @@ debates (two rounds, speeches written by the offline extractive model), half ans
     python bench/load.py --participants 20 --database-url postgresql+psycopg://user@host/db
     python bench/load.py --participants 1 --think 1          # one person: the latency floor
     python bench/load.py --url http://host:8501 ...          # a server already running on --database-url
+    python bench/load.py --participants 20 --floor           # the same session on the floor (bench/floor_app.py)
+    python bench/load.py --participants 20 --with-floor      # the app, then the floor: both tables and ratios
 
 The clients are `bench/wsclient.py`: the app's own protobuf protocol over `/_stcore/stream`, with fragment timers
 like a browser's; no browser renders anything (so the figures are the server's, plus the websocket). Measured per
@@ -21,8 +23,14 @@ action, from the click to the moment the page showing its result has been drawn 
 Then it checks the database: every answer a participant saw confirmed is stored (`lost`), and no assignment has
 two final judgments, two reports for one round or two transcripts (`duplicates`); `answer_forms` counts the
 stored answers by the form they came from (every one from the one answer form: choose, then how sure).
-Prints figures as text, or JSON with `--json` (keys `participants`, `p95_s`, `errors`, `lost`, `duplicates`, ...);
-asserts nothing about time.
+Where the bench started the server it also measures the server process's CPU (user + system, all its threads)
+from the first measured person's start to the last one's end: `server_cpu_s_per_participant_minute` (that CPU
+divided by the minutes the people spent in the session) and `server_cores_busy` (that CPU over the wall time).
+The floor is the participant page in plain Streamlit (no database, no models, the same widgets and script runs
+per action): what the same clients cost when only Streamlit works. Compare app and floor only within one
+invocation (`--with-floor`), on the same machine.
+Prints figures as text, or JSON with `--json` (keys `participants`, `p95_s`, `errors`, `lost`, `duplicates`, ...;
+with `--with-floor`: `app`, `floor` and `ratios`); asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -115,11 +123,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(env: dict, port: int, log: Path) -> subprocess.Popen:
-    """The production start (`scripts/start.sh`): serve.py, headless, no file watching."""
+def floor_people(*, participants: int, direct_items: int, debate_items: int,
+                 only: str | None = None) -> tuple[list[Person], list[Person]]:
+    """The same people for the floor (`bench/floor_app.py`): the link names the kind of task, how many and who."""
+    kinds = [only or (DIRECT if i % 2 == 0 else DEBATE) for i in range(participants)]
+    tasks = {DIRECT: direct_items, DEBATE: debate_items}
+    people = [Person(kind, i + 1, f"t=floor.{kind}.{tasks[kind]}.{i + 1}") for i, kind in enumerate(kinds)]
+    warm = [Person(kind, 0, f"t=floor.{kind}.{tasks[kind]}.0") for kind in (DIRECT, DEBATE)]
+    return people, warm
+
+
+def start_server(env: dict, port: int, log: Path, script: str = "serve.py") -> subprocess.Popen:
+    """The production start (`scripts/start.sh`): serve.py (or the floor), headless, no file watching."""
     out = open(log, "a")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port), "--server.headless",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.headless",
          "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
          "--server.runOnSave", "false"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     out.close()
@@ -155,6 +173,7 @@ class Tally:
     confirmed: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # user -> answers/reports stored
     finished: int = 0
     answers: int = 0
+    spans: list[tuple[float, float]] = field(default_factory=list)  # each measured person's (start, end)
 
 
 async def timed(tally: Tally, action: str, step, since: float | None = None) -> View:
@@ -226,10 +245,12 @@ async def participant(url: str, person: Person, tally: Tally, *, think: float, r
 
 async def run_person(url: str, person: Person, tally: Tally, *, think: float, seed: int, delay: float) -> None:
     await asyncio.sleep(delay)
+    start = time.perf_counter()
     try:
         await participant(url, person, tally, think=think, rng=random.Random(seed))
     except Exception as exc:  # noqa: BLE001 - every failure is counted and shown
         tally.errors.append(f"participant {person.user_id}: {exc}")
+    tally.spans.append((start, time.perf_counter()))
 
 
 async def staff_sign_in(url: str, tally: Tally) -> None:
@@ -243,8 +264,16 @@ async def staff_sign_in(url: str, tally: Tally) -> None:
             raise AppError(f"sign-in: not signed in ({view.texts()[:6]})")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads together (psutil reads /proc)."""
+    import psutil
+
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system
+
+
 async def session(url: str, people: list[Person], warm: list[Person], *, think: float, staff: int,
-                  ramp: float) -> tuple[Tally, float]:
+                  ramp: float, server_pid: int | None = None) -> tuple[Tally, float, float | None]:
     # A server that has served someone once (imports, the extractive model, the engine pool) is what a lab
     # runs a session on; the warm-up people are not counted.
     for person in warm:
@@ -255,16 +284,20 @@ async def session(url: str, people: list[Person], warm: list[Person], *, think: 
             if person.kind == DEBATE:  # the models have loaded once the first speeches are written
                 await app.wait_until(round_ready(1), timeout=300)
     tally = Tally()
+    # The server's CPU over the measured people only (the first one starts at once, so from here to the last
+    # one's end): not the warm-up people, not the staff sign-ins after them.
+    cpu_start = cpu_seconds(server_pid) if server_pid else None
     start = time.perf_counter()
     await asyncio.gather(*(run_person(url, p, tally, think=think, seed=i, delay=ramp * i / max(1, len(people)))
                            for i, p in enumerate(people)))
     wall = time.perf_counter() - start
+    cpu = cpu_seconds(server_pid) - cpu_start if server_pid else None
     for _ in range(staff):
         try:
             await staff_sign_in(url, tally)
         except Exception as exc:  # noqa: BLE001
             tally.errors.append(f"staff: {exc}")
-    return tally, wall
+    return tally, wall, cpu
 
 
 # --- checking the database -----------------------------------------------------------------------------------
@@ -302,11 +335,112 @@ def check_database(people: list[Person], tally: Tally) -> dict:
 
 # --- main ----------------------------------------------------------------------------------------------------
 
-def summarise(tally: Tally, wall: float) -> dict:
+def summarise(tally: Tally, wall: float, cpu: float | None = None) -> dict:
     actions = {a: {"n": len(xs), "p50": round(pct(xs, 0.5), 3), "p95": round(pct(xs, 0.95), 3),
                    "max": round(max(xs), 3)} for a, xs in sorted(tally.times.items()) if xs}
+    # CPU per participant-minute: the server's CPU seconds over the measured window, divided by the minutes the
+    # people were in the session (each from opening the link to the last page); cores busy: CPU s / wall s.
+    minutes = sum(end - start for start, end in tally.spans) / 60
     return {"actions": actions, "p95_s": max((a["p95"] for a in actions.values()), default=None),
-            "answers_per_s": round(tally.answers / wall, 2) if wall else None, "wall_s": round(wall, 1)}
+            "answers_per_s": round(tally.answers / wall, 2) if wall else None, "wall_s": round(wall, 1),
+            "server_cpu_s": None if cpu is None else round(cpu, 2),
+            "server_cpu_s_per_participant_minute": round(cpu / minutes, 3) if cpu is not None and minutes else None,
+            "server_cores_busy": round(cpu / wall, 3) if cpu is not None and wall else None}
+
+
+RATIO_KEYS = ("server_cpu_s_per_participant_minute", "server_cores_busy")
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"
+
+
+def run_app(args: argparse.Namespace, command: str) -> dict:
+    """The session on the real app (`serve.py`, or --url), then the database check."""
+    tmp = Path(tempfile.mkdtemp(prefix="oversight-load-"))
+    port = free_port()
+    url = args.url or f"http://127.0.0.1:{port}"
+    database_url = args.database_url or f"sqlite:///{tmp / 'load.db'}"
+    env = {**os.environ, "OVERSIGHT_DATABASE_URL": database_url, "OVERSIGHT_DATA_DIR": str(tmp),
+           "OVERSIGHT_PUBLIC_URL": url, "HF_HUB_OFFLINE": "1"}
+    os.environ.update({k: env[k] for k in ("OVERSIGHT_DATABASE_URL", "OVERSIGHT_DATA_DIR", "OVERSIGHT_PUBLIC_URL")})
+    people, warm = setup(participants=args.participants, direct_items=args.direct_items,
+                         debate_items=args.debate_items, only=args.only)
+    server = None if args.url else start_server(env, port, tmp / "server.log")
+    try:
+        tally, wall, cpu = asyncio.run(session(url, people, warm, think=args.think, staff=args.staff,
+                                               ramp=args.ramp, server_pid=server.pid if server else None))
+    finally:
+        if server is not None:
+            stop_server(server)
+    stored = check_database(people, tally)
+    result = {
+        "participants": args.participants, "database": database_url.split(":", 1)[0].split("+")[0],
+        "clients": "websocket (bench/wsclient.py)", "think_s": args.think,
+        **summarise(tally, wall, cpu), "errors": len(tally.errors), "lost": stored["lost"],
+        "duplicates": stored["duplicates"], "answers": tally.answers, "finished": tally.finished,
+        "stored": stored["stored"], "confirmed": stored["confirmed"], "answer_forms": stored["answer_forms"],
+        "first_errors": tally.errors[:5], "command": command,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+    }
+    if args.keep:
+        result["kept"] = str(tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def run_floor(args: argparse.Namespace, command: str) -> dict:
+    """The same people, think times and timings on the floor (`bench/floor_app.py`): no database, so nothing
+    to check afterwards (`lost` and `duplicates` are null); no staff pages."""
+    tmp = Path(tempfile.mkdtemp(prefix="oversight-floor-"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    people, warm = floor_people(participants=args.participants, direct_items=args.direct_items,
+                                debate_items=args.debate_items, only=args.only)
+    server = start_server(dict(os.environ), port, tmp / "server.log", script="bench/floor_app.py")
+    try:
+        tally, wall, cpu = asyncio.run(session(url, people, warm, think=args.think, staff=0, ramp=args.ramp,
+                                               server_pid=server.pid))
+    finally:
+        stop_server(server)
+    result = {
+        "participants": args.participants, "database": None, "app": "floor (bench/floor_app.py)",
+        "clients": "websocket (bench/wsclient.py)", "think_s": args.think, **summarise(tally, wall, cpu),
+        "errors": len(tally.errors), "lost": None, "duplicates": None, "answers": tally.answers,
+        "finished": tally.finished, "first_errors": tally.errors[:5], "command": command,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+    }
+    if args.keep:
+        result["kept"] = str(tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def ratios(app: dict, floor: dict) -> dict:
+    """App / floor, measured in the same invocation: p95 per action, and the server CPU figures."""
+    out = {f"{a}_p95": round(app["actions"][a]["p95"] / f["p95"], 2)
+           for a, f in floor["actions"].items() if a in app["actions"] and f["p95"]}
+    for key in RATIO_KEYS:
+        if app.get(key) and floor.get(key):
+            out[key] = round(app[key] / floor[key], 2)
+    return out
+
+
+def print_result(result: dict, title: str = "") -> None:
+    where = result["database"] or "the floor (no database)"
+    print(f"{title}{result['participants']} participants on {where}, think {result['think_s']} s: "
+          f"{result['answers']} answers in {result['wall_s']} s ({result['answers_per_s']}/s), "
+          f"{result['finished']} finished; errors {result['errors']}, lost {result['lost']}, "
+          f"duplicates {result['duplicates']}")
+    for action, a in result["actions"].items():
+        print(f"  {action:14s} n={a['n']:4d}  p50 {a['p50']:.3f}  p95 {a['p95']:.3f}  max {a['max']:.3f} s")
+    if result.get("server_cpu_s") is not None:
+        print(f"  server CPU {result['server_cpu_s']} s: {result['server_cpu_s_per_participant_minute']} s per "
+              f"participant-minute, {result['server_cores_busy']} cores busy")
+    for err in result["first_errors"]:
+        print("  error:", err)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -320,57 +454,39 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--staff", type=int, default=5, help="staff sign-ins measured after the session")
     ap.add_argument("--database-url", help="default: a fresh SQLite file in a temporary folder")
     ap.add_argument("--url", help="use this running server (on --database-url) instead of starting one")
+    which = ap.add_mutually_exclusive_group()
+    which.add_argument("--floor", action="store_true",
+                       help="the same session on the floor (bench/floor_app.py: plain Streamlit, no database)")
+    which.add_argument("--with-floor", action="store_true",
+                       help="the app, then the floor, in one invocation: both tables and app/floor ratios")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--out", type=Path, help="also write the JSON result here")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (database, server log)")
     args = ap.parse_args(argv)
     if args.url and not args.database_url:
         ap.error("--url needs --database-url (the bench sets up its studies there and checks what was stored)")
+    if args.url and (args.floor or args.with_floor):
+        ap.error("--floor and --with-floor start their own servers (the CPU is measured on them)")
+    command = "python bench/load.py " + " ".join(sys.argv[1:] if argv is None else argv)
 
-    tmp = Path(tempfile.mkdtemp(prefix="oversight-load-"))
-    port = free_port()
-    url = args.url or f"http://127.0.0.1:{port}"
-    database_url = args.database_url or f"sqlite:///{tmp / 'load.db'}"
-    env = {**os.environ, "OVERSIGHT_DATABASE_URL": database_url, "OVERSIGHT_DATA_DIR": str(tmp),
-           "OVERSIGHT_PUBLIC_URL": url, "HF_HUB_OFFLINE": "1"}
-    os.environ.update({k: env[k] for k in ("OVERSIGHT_DATABASE_URL", "OVERSIGHT_DATA_DIR", "OVERSIGHT_PUBLIC_URL")})
-    people, warm = setup(participants=args.participants, direct_items=args.direct_items,
-                         debate_items=args.debate_items, only=args.only)
-    server = None if args.url else start_server(env, port, tmp / "server.log")
-    try:
-        tally, wall = asyncio.run(session(url, people, warm, think=args.think, staff=args.staff, ramp=args.ramp))
-    finally:
-        if server is not None:
-            stop_server(server)
-    stored = check_database(people, tally)
-    result = {
-        "participants": args.participants, "database": database_url.split(":", 1)[0].split("+")[0],
-        "clients": "websocket (bench/wsclient.py)", "think_s": args.think,
-        **summarise(tally, wall), "errors": len(tally.errors), "lost": stored["lost"],
-        "duplicates": stored["duplicates"], "answers": tally.answers, "finished": tally.finished,
-        "stored": stored["stored"], "confirmed": stored["confirmed"], "answer_forms": stored["answer_forms"],
-        "first_errors": tally.errors[:5],
-        "command": "python bench/load.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",
-    }
-    if args.keep:
-        result["kept"] = str(tmp)
+    if args.floor:
+        result = run_floor(args, command)
+    elif args.with_floor:
+        app = run_app(args, command)
+        floor = run_floor(args, command)
+        result = {"app": app, "floor": floor, "ratios": ratios(app, floor)}
     else:
-        shutil.rmtree(tmp, ignore_errors=True)
+        result = run_app(args, command)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
     if args.json:
         print(json.dumps(result, indent=2))
+    elif args.with_floor:
+        print_result(result["app"], "app:   ")
+        print_result(result["floor"], "floor: ")
+        print("app / floor, same run: " + ", ".join(f"{k} {v}x" for k, v in result["ratios"].items()))
     else:
-        print(f"{result['participants']} participants on {result['database']}, think {args.think} s: "
-              f"{result['answers']} answers in {result['wall_s']} s ({result['answers_per_s']}/s), "
-              f"{result['finished']} finished; errors {result['errors']}, lost {result['lost']}, "
-              f"duplicates {result['duplicates']}")
-        for action, a in result["actions"].items():
-            print(f"  {action:14s} n={a['n']:4d}  p50 {a['p50']:.3f}  p95 {a['p95']:.3f}  max {a['max']:.3f} s")
-        for err in result["first_errors"]:
-            print("  error:", err)
+        print_result(result)
     return result
 
 
