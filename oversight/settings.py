@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     # model calls at once (the extractive encoder, tiny CPU models); on a 2-core machine one thread each was 2-3x
     # faster per call than two threads contending (bench/load.py). Worker processes keep torch's default.
     app_torch_threads: int = 1
+    # Model turns (speeches, assistant replies) one app process holds at once, waiting or being written. Past it a
+    # waiting participant sees "the model is busy" and their turn starts at a later poll, once there is room: a
+    # burst queues no unbounded work behind the people already waiting, and nothing is lost (the turn is owed by
+    # the transcript's state in the database, not by the queue).
+    model_queue_max: int = 64
     # Import bounds (a file beyond one is refused with a message naming it).
     import_max_bytes: int = 300 * 1024 * 1024  # total uncompressed size of an upload or folder
     import_max_files: int = 20_000  # entries in a zip or files in a folder

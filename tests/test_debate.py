@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlmodel import select
 
@@ -311,3 +313,32 @@ def test_a_page_can_wait_for_a_fast_model_instead_of_polling(scripted_models, it
     assert runner.wait(tid, 1, timeout_s=10) is True
     assert live.load_state(tid).step.kind == "judge"
     assert [t.role for t in live.judge_view(tid).turns] == ["debater_a", "debater_b"]
+
+
+def test_a_full_model_queue_turns_new_speeches_away_then_writes_each_once(scripted_models, item, study,
+                                                                           monkeypatch):
+    """A burst of debates waits its turn instead of piling up behind the model: past the bound nothing starts
+    and the page is told the model is busy; once there is room the owed speeches start, and each slot gets one."""
+    from oversight.protocols import runner as runner_mod
+
+    release = threading.Event()
+    write = runner_mod.generate_turn
+
+    def slow(state, role, on_delta=None):
+        release.wait(10)  # the model is busy writing
+        return write(state, role, on_delta)
+
+    monkeypatch.setattr(runner_mod, "generate_turn", slow)
+    sid = make_strategy(study.id, rounds=1)  # two simultaneous speeches per debate
+    first, second = (live.start_transcript(item_id=item.id, strategy_id=sid) for _ in range(2))
+    runner = SpeechRunner(max_queued=2)
+    assert runner.ensure(first) == ["debater_a", "debater_b"] and not runner.busy(first)
+    assert runner.ensure(second) == [] and runner.busy(second)  # full: nothing queued behind the first
+    assert runner.partial(second) == {}
+    release.set()
+    runner.run_until_judge(first)
+    runner.run_until_judge(second)  # polls until there is room, then the owed speeches are written
+    assert not runner.busy(second)
+    with session_scope(write=False) as s:
+        slots = s.exec(select(Turn.transcript_id, Turn.slot).where(Turn.transcript_id.in_([first, second]))).all()
+    assert sorted(slots) == sorted((t, f"1:{r}") for t in (first, second) for r in ("debater_a", "debater_b"))

@@ -153,6 +153,10 @@ def show_history(view: JudgeView) -> None:
         show_rounds(view)
 
 
+MODEL_BUSY = ("The model is busy with other people's tasks. This will continue shortly: please keep this page "
+              "open. Nothing you have done is lost.")
+
+
 def wait_for_model(view: JudgeView) -> None:
     """Stream the model turns being written (both speeches of a round side by side, or the assistant's reply)."""
     runner = get_runner()
@@ -166,11 +170,16 @@ def wait_for_model(view: JudgeView) -> None:
 
     @st.fragment(run_every=0.5)
     def writing() -> None:
-        now = load_state(view.transcript_id).step  # one read per poll per waiting participant, no more
+        state = load_state(view.transcript_id)  # one read per poll per waiting participant, no more
+        now = state.step
         if (now.kind, now.round) != (step.kind, step.round):
             st.rerun()  # the turn is stored: show it and what comes next
+        if runner.busy(view.transcript_id):
+            runner.start(state)  # the model queue was full: ask again for a place (nothing is lost meanwhile)
         parts = runner.partial(view.transcript_id, step.round)
         roles = [r for r in step.roles if r in parts] or list(now.roles)
+        if runner.busy(view.transcript_id):
+            st.info(MODEL_BUSY)
         if view.protocol.layout == "chat":
             boxes = [st.chat_message("assistant") for _ in roles]
         else:

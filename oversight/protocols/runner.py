@@ -5,6 +5,10 @@ page run. `SpeechRunner` is one process-wide object: `ensure(transcript_id)` sta
 protocol asks for (at most once per turn in this process), tokens accumulate in `partial()` where the page
 polls them, and the finished turn is committed once (`live.add_speech`). After a server restart nothing
 is in flight: the next `ensure` starts the missing speech again, and nothing half-written was ever stored.
+
+The turns held at once (waiting for a thread or being written) are bounded (`Settings.model_queue_max`): past the
+bound `ensure` starts nothing and marks the transcript `busy`; the page says so and asks again at its next poll.
+The model runs only in this runner's threads: never in a page run, never inside a database transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from oversight.models.base import Backend
 from oversight.models.errors import ModelError
 from oversight.monitor import record_model_error
 from oversight.protocols import live
+from oversight.settings import get_settings
 from oversight.vocab import role_label
 
 log = logging.getLogger(__name__)
@@ -96,28 +101,49 @@ class Partial:
 
 
 class SpeechRunner:
-    def __init__(self, max_workers: int = 8):
+    def __init__(self, max_workers: int = 8, max_queued: int | None = None):
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="speech")
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # a speech was stored or failed
         self._partial: dict[tuple[int, int, str], Partial] = {}
+        self._max_queued = get_settings().model_queue_max if max_queued is None else max_queued
+        self._busy: set[int] = set()  # transcripts whose turns found the queue full at their last `ensure`
 
     def ensure(self, transcript_id: int) -> list[str]:
-        """Start the model turns the protocol is waiting for; returns the roles now being written."""
-        state = live.load_state(transcript_id)
-        step = state.step
+        """Start the model turns the protocol is waiting for; returns the roles now being written (none while
+        the queue is full: then `busy(transcript_id)` is True until a later call finds room)."""
+        return self.start(live.load_state(transcript_id))
+
+    def start(self, state: live.State) -> list[str]:
+        """`ensure` for a state the caller has just loaded (a page poll reads it anyway)."""
+        step, transcript_id = state.step, state.transcript_id
         if step.kind != "speeches":
             return []
+        started = []
         for role in step.roles:
             key = (transcript_id, step.round, role)
             with self._lock:
                 # One run per speech: one in flight, or one that failed and waits for `retry` (a failure is
                 # shown to the judge, not silently retried in a loop).
                 if key in self._partial:
+                    started.append(role)
+                    continue
+                if sum(p.error is None for p in self._partial.values()) >= self._max_queued:
+                    self._busy.add(transcript_id)
                     continue
                 mine = self._partial[key] = Partial()
+                started.append(role)
             self._pool.submit(self._run, key, mine)
-        return list(step.roles)
+        if len(started) == len(step.roles):
+            with self._lock:
+                self._busy.discard(transcript_id)
+        return started
+
+    def busy(self, transcript_id: int) -> bool:
+        """True when this transcript's turns are owed but the queue was full: the page shows "the model is busy"
+        and calls `start` again at its next poll."""
+        with self._lock:
+            return transcript_id in self._busy
 
     def partial(self, transcript_id: int, round_: int | None = None) -> dict[str, Partial]:
         """Text so far (or the error) of the speeches being written for this transcript, by role; only those of
@@ -177,14 +203,14 @@ class SpeechRunner:
     def run_until_judge(self, transcript_id: int, timeout_s: float = 600) -> None:
         """Synchronously generate every model turn up to the next step of the judge (batch runs, CLI, tests)."""
         deadline = time.monotonic() + timeout_s
-        while (step := live.load_state(transcript_id).step).kind == "speeches":
-            self.ensure(transcript_id)
-            errors = [p.error for p in self.partial(transcript_id, step.round).values() if p.error]
+        while (state := live.load_state(transcript_id)).step.kind == "speeches":
+            self.start(state)
+            errors = [p.error for p in self.partial(transcript_id, state.step.round).values() if p.error]
             if errors:
                 raise ModelError(errors[0])
             if time.monotonic() > deadline:
                 raise ModelError("speech generation timed out")
-            time.sleep(0.02)
+            time.sleep(0.25 if self.busy(transcript_id) else 0.02)
 
 
 _runner: SpeechRunner | None = None
