@@ -105,6 +105,27 @@ def test_a_judge_goes_through_a_whole_debate(debate_participant):
     assert final.answer_form == "choice-confidence"
 
 
+def test_a_full_model_queue_shows_the_model_is_busy_and_the_debate_goes_on_once_there_is_room(
+        debate_participant, monkeypatch):
+    from oversight.protocols import runner as runner_mod
+
+    full = runner_mod.SpeechRunner(max_queued=0)  # every place in the model queue is taken
+    monkeypatch.setattr(runner_mod, "_runner", full)
+    at = run(debate_participant)
+    assert not at.exception and not at.error
+    assert any("The model is busy" in i.value for i in at.info)  # a clear state, not an error
+    with session_scope(write=False) as s:
+        tid = s.exec(select(live.Transcript.id)).one()
+    assert live.load_state(tid).turns == []
+    full._max_queued = 64  # room again: the next poll starts the owed speeches
+    at = run(debate_participant, at)
+    wait_for_judge_step(tid)
+    at = run(debate_participant, at)
+    assert not any("The model is busy" in i.value for i in at.info)
+    assert at.radio[0].label == "Your answer"
+    assert sorted(t.role for t in live.load_state(tid).turns) == ["debater_a", "debater_b"]  # one per slot
+
+
 def test_finishing_needs_a_reason(debate_participant):
     at = run(debate_participant)
     with session_scope(write=False) as s:
