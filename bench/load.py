@@ -373,21 +373,8 @@ def run_app(args: argparse.Namespace, command: str) -> dict:
     finally:
         if server is not None:
             stop_server(server)
-    stored = check_database(people, tally)
-    result = {
-        "participants": args.participants, "database": database_url.split(":", 1)[0].split("+")[0],
-        "clients": "websocket (bench/wsclient.py)", "think_s": args.think,
-        **summarise(tally, wall, cpu), "errors": len(tally.errors), "lost": stored["lost"],
-        "duplicates": stored["duplicates"], "answers": tally.answers, "finished": tally.finished,
-        "stored": stored["stored"], "confirmed": stored["confirmed"], "answer_forms": stored["answer_forms"],
-        "first_errors": tally.errors[:5], "command": command,
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
-    }
-    if args.keep:
-        result["kept"] = str(tmp)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return result
+    return finish(args, command, tmp, tally, wall, cpu, database=database_url.split(":", 1)[0].split("+")[0],
+                  stored=check_database(people, tally))
 
 
 def run_floor(args: argparse.Namespace, command: str) -> dict:
@@ -404,11 +391,20 @@ def run_floor(args: argparse.Namespace, command: str) -> dict:
                                                server_pid=server.pid))
     finally:
         stop_server(server)
+    return finish(args, command, tmp, tally, wall, cpu, database=None, stored=None)
+
+
+def finish(args: argparse.Namespace, command: str, tmp: Path, tally: Tally, wall: float, cpu: float | None, *,
+           database: str | None, stored: dict | None) -> dict:
+    """One session's result (`stored`: the database check; None on the floor, which has no database)."""
+    stored = stored or {"lost": None, "duplicates": None}
     result = {
-        "participants": args.participants, "database": None, "app": "floor (bench/floor_app.py)",
-        "clients": "websocket (bench/wsclient.py)", "think_s": args.think, **summarise(tally, wall, cpu),
-        "errors": len(tally.errors), "lost": None, "duplicates": None, "answers": tally.answers,
-        "finished": tally.finished, "first_errors": tally.errors[:5], "command": command,
+        "participants": args.participants, "database": database,
+        "clients": "websocket (bench/wsclient.py)", "think_s": args.think,
+        **summarise(tally, wall, cpu), "errors": len(tally.errors), "lost": stored["lost"],
+        "duplicates": stored["duplicates"], "answers": tally.answers, "finished": tally.finished,
+        **{k: stored[k] for k in ("stored", "confirmed", "answer_forms") if k in stored},
+        "first_errors": tally.errors[:5], "command": command,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
     }
     if args.keep:

@@ -51,7 +51,7 @@ def rows(people: int, mix: str, db: str, pair: dict) -> list[str]:
     app, floor = pair["app"], pair["floor"]
     out = []
     for name, r in (("app", app), ("floor", floor)):
-        slowest = max((a["max"] for a in r["actions"].values()), default=0)
+        slowest = max((r["actions"][a]["max"] for a in ACTIONS if a in r["actions"]), default=0)  # not staff
         ratio = f"{pair['ratios'].get(CPU, float('nan')):.2f}x" if name == "app" else ""
         out.append(f"| {people} | {mix} | {db if name == 'app' else '–'} | {name} | {p95s(r)} | {slowest:.2f} | "
                    f"{r[CPU]} | {r['server_cores_busy']} | {integrity(r)} | {ratio} |")

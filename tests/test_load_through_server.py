@@ -32,3 +32,15 @@ def test_a_live_session_through_the_server_stores_every_answer_once(any_db, tmp_
     assert result["answer_forms"] == {"choice-confidence": result["stored"]}
     assert result["actions"]["continue"]["n"] == PEOPLE // 2 * DEBATE_ITEMS  # round 2's speeches were seen
     assert result["actions"]["staff_sign_in"]["n"] == 1
+
+
+def test_the_floor_takes_the_same_session_and_the_server_cpu_is_measured():
+    """The floor (bench/floor_app.py, plain Streamlit) is driven by the same clients through the same clicks, so
+    app and floor figures compare action by action; both report the server's CPU per participant-minute."""
+    result = load_session(["--floor", "--participants", str(PEOPLE), "--think", "0.1", "--ramp", "0",
+                           "--direct-items", str(DIRECT_ITEMS), "--debate-items", str(DEBATE_ITEMS), "--json"])
+    assert result["first_errors"] == [] and result["finished"] == PEOPLE
+    assert result["answers"] == PEOPLE // 2 * (DIRECT_ITEMS + DEBATE_ITEMS)
+    assert result["actions"]["continue"]["n"] == result["actions"]["first_speech"]["n"] == PEOPLE // 2 * DEBATE_ITEMS
+    assert (result["lost"], result["duplicates"], result["database"]) == (None, None, None)  # nothing to check
+    assert result["server_cpu_s_per_participant_minute"] > 0 and 0 < result["server_cores_busy"]
