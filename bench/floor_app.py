@@ -39,8 +39,10 @@ st.set_page_config(page_title="Oversight Lab", page_icon="⚖️", layout="wide"
 
 @st.cache_resource
 def items() -> list[dict]:
-    """The demo items (read once per process, as the real app's rows would be once cached)."""
-    return [json.loads(line) for line in ITEMS_FILE.read_text().splitlines() if line.strip()]
+    """The demo items with a text to debate (read once per process, as the real app's rows would be once
+    cached)."""
+    rows = [json.loads(line) for line in ITEMS_FILE.read_text().splitlines() if line.strip()]
+    return [row for row in rows if row.get("source_text")]
 
 
 def letter(i: int) -> str:
