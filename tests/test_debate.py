@@ -342,3 +342,46 @@ def test_a_full_model_queue_turns_new_speeches_away_then_writes_each_once(script
     with session_scope(write=False) as s:
         slots = s.exec(select(Turn.transcript_id, Turn.slot).where(Turn.transcript_id.in_([first, second]))).all()
     assert sorted(slots) == sorted((t, f"1:{r}") for t in (first, second) for r in ("debater_a", "debater_b"))
+
+
+def test_no_model_call_runs_inside_a_database_transaction(scripted_models, item, study, monkeypatch):
+    """A model call can take seconds: inside a transaction it would hold a connection (and on SQLite the write
+    lock) while participants wait to save. Speeches, their storing and the AI judge call the model outside."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from oversight.models.scripted import ScriptedBackend
+
+    open_here = threading.local()
+    calls: list[int] = []
+
+    def began(conn):
+        open_here.n = getattr(open_here, "n", 0) + 1
+
+    def ended(conn):
+        open_here.n = getattr(open_here, "n", 0) - 1
+
+    def watched(method):
+        def call(self, *args, **kwargs):
+            calls.append(getattr(open_here, "n", 0))
+            return method(self, *args, **kwargs)
+        return call
+
+    for name in ("stream", "complete", "score_choices"):
+        monkeypatch.setattr(ScriptedBackend, name, watched(getattr(ScriptedBackend, name)))
+    hooks = (("begin", began), ("commit", ended), ("rollback", ended))
+    for name, fn in hooks:
+        event.listen(Engine, name, fn)
+    try:
+        sid = make_strategy(study.id, rounds=2, randomise_answer_order=False, judge_may_end_early=False)
+        tid = live.start_transcript(item_id=item.id, strategy_id=sid)
+        runner = SpeechRunner()
+        runner.run_until_judge(tid)
+        live.submit_report(transcript_id=tid, round_=1, display_probabilities=[0.6, 0.4])
+        runner.run_until_judge(tid)
+        live.submit_report(transcript_id=tid, round_=2, display_probabilities=[0.9, 0.1], rationale="A quoted well")
+        judge_transcript(transcript_id=tid)
+    finally:
+        for name, fn in hooks:
+            event.remove(Engine, name, fn)
+    assert len(calls) >= 5 and set(calls) == {0}  # four speeches and the judge, each outside any transaction
