@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from sqlmodel import select
@@ -330,18 +331,37 @@ def test_a_full_model_queue_turns_new_speeches_away_then_writes_each_once(script
 
     monkeypatch.setattr(runner_mod, "generate_turn", slow)
     sid = make_strategy(study.id, rounds=1)  # two simultaneous speeches per debate
-    first, second = (live.start_transcript(item_id=item.id, strategy_id=sid) for _ in range(2))
+    first, second, third = (live.start_transcript(item_id=item.id, strategy_id=sid) for _ in range(3))
+    both = ["debater_a", "debater_b"]
     runner = SpeechRunner(max_queued=2)
-    assert runner.ensure(first) == ["debater_a", "debater_b"] and not runner.busy(first)
+    assert runner.ensure(first) == both and not runner.busy(first)
     assert runner.ensure(second) == [] and runner.busy(second)  # full: nothing queued behind the first
-    assert runner.partial(second) == {}
+    assert runner.ensure(third) == [] and runner.busy(third)
+    assert runner.partial(second) == runner.partial(third) == {}
+    runner._max_queued = 6  # room for two more debates: first come, first served
+    assert runner.ensure(third) == [] and runner.busy(third)  # the second asked first
+    assert runner.ensure(second) == both and runner.ensure(third) == both
     release.set()
-    runner.run_until_judge(first)
-    runner.run_until_judge(second)  # polls until there is room, then the owed speeches are written
-    assert not runner.busy(second)
+    for tid in (first, second, third):
+        runner.run_until_judge(tid)
+    assert not any(runner.busy(t) for t in (first, second, third))
     with session_scope(write=False) as s:
-        slots = s.exec(select(Turn.transcript_id, Turn.slot).where(Turn.transcript_id.in_([first, second]))).all()
-    assert sorted(slots) == sorted((t, f"1:{r}") for t in (first, second) for r in ("debater_a", "debater_b"))
+        slots = s.exec(select(Turn.transcript_id, Turn.slot)
+                       .where(Turn.transcript_id.in_([first, second, third]))).all()
+    assert sorted(slots) == sorted((t, f"1:{r}") for t in (first, second, third) for r in both)  # one per slot
+
+
+def test_a_turn_that_finishes_hands_its_place_to_the_first_one_waiting(scripted_models, item, study):
+    sid = make_strategy(study.id, rounds=1)
+    first, second = (live.start_transcript(item_id=item.id, strategy_id=sid) for _ in range(2))
+    runner = SpeechRunner(max_queued=1)
+    runner.ensure(first)
+    runner.ensure(second)  # waits, unless the first was already done
+    runner.run_until_judge(first)
+    deadline = time.monotonic() + 30  # no one asks again for the second: the finished turns start it
+    while live.load_state(second).step.kind == "speeches":
+        assert time.monotonic() < deadline, "the waiting debate was never started"
+        time.sleep(0.05)
 
 
 def test_no_model_call_runs_inside_a_database_transaction(scripted_models, item, study, monkeypatch):

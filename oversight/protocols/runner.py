@@ -8,6 +8,7 @@ is in flight: the next `ensure` starts the missing speech again, and nothing hal
 
 The turns held at once (waiting for a thread or being written) are bounded (`Settings.model_queue_max`): past the
 bound `ensure` starts nothing and marks the transcript `busy`; the page says so and asks again at its next poll.
+Room goes to the waiting transcripts first come, first served (a finished turn hands its place to the first one).
 The model runs only in this runner's threads: never in a page run, never inside a database transaction.
 """
 
@@ -100,6 +101,11 @@ class Partial:
     error: str | None = None
 
 
+# A transcript waiting for room that has not asked again for this long has left the line (its participant closed
+# the page; pages ask every 0.5 s): it must not hold up the people behind it. It rejoins at the end when it asks.
+LEFT_THE_LINE_S = 5.0
+
+
 class SpeechRunner:
     def __init__(self, max_workers: int = 8, max_queued: int | None = None):
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="speech")
@@ -107,43 +113,49 @@ class SpeechRunner:
         self._changed = threading.Condition(self._lock)  # a speech was stored or failed
         self._partial: dict[tuple[int, int, str], Partial] = {}
         self._max_queued = get_settings().model_queue_max if max_queued is None else max_queued
-        self._busy: set[int] = set()  # transcripts whose turns found the queue full at their last `ensure`
+        # Transcripts whose turns are owed but found no room, in the order they first asked (first come, first
+        # served), with when each last asked.
+        self._waiting: dict[int, float] = {}
 
     def ensure(self, transcript_id: int) -> list[str]:
         """Start the model turns the protocol is waiting for; returns the roles now being written (none while
-        the queue is full: then `busy(transcript_id)` is True until a later call finds room)."""
+        the queue is full or others wait ahead: then `busy(transcript_id)` is True until a later call gets in)."""
         return self.start(live.load_state(transcript_id))
 
     def start(self, state: live.State) -> list[str]:
         """`ensure` for a state the caller has just loaded (a page poll reads it anyway)."""
         step, transcript_id = state.step, state.transcript_id
-        if step.kind != "speeches":
-            return []
-        started = []
-        for role in step.roles:
-            key = (transcript_id, step.round, role)
-            with self._lock:
-                # One run per speech: one in flight, or one that failed and waits for `retry` (a failure is
-                # shown to the judge, not silently retried in a loop).
-                if key in self._partial:
-                    started.append(role)
-                    continue
-                if sum(p.error is None for p in self._partial.values()) >= self._max_queued:
-                    self._busy.add(transcript_id)
-                    continue
-                mine = self._partial[key] = Partial()
-                started.append(role)
+        new: list[tuple[tuple[int, int, str], Partial]] = []
+        with self._lock:
+            if step.kind != "speeches":
+                self._waiting.pop(transcript_id, None)
+                return []
+            # One run per speech: one in flight, or one that failed and waits for `retry` (a failure is shown to
+            # the judge, not silently retried in a loop).
+            owed = [(transcript_id, step.round, role) for role in step.roles
+                    if (transcript_id, step.round, role) not in self._partial]
+            if owed:
+                now = time.monotonic()
+                for tid in [t for t, asked in self._waiting.items() if now - asked > LEFT_THE_LINE_S]:
+                    del self._waiting[tid]
+                in_flight = sum(p.error is None for p in self._partial.values())
+                first = next(iter(self._waiting), transcript_id)
+                if in_flight >= self._max_queued or first != transcript_id:
+                    self._waiting[transcript_id] = now  # keeps its place if it was already waiting
+                    return [role for role in step.roles if (transcript_id, step.round, role) in self._partial]
+                self._waiting.pop(transcript_id, None)
+                for key in owed:
+                    new.append((key, Partial()))
+                    self._partial[key] = new[-1][1]
+        for key, mine in new:
             self._pool.submit(self._run, key, mine)
-        if len(started) == len(step.roles):
-            with self._lock:
-                self._busy.discard(transcript_id)
-        return started
+        return list(step.roles)
 
     def busy(self, transcript_id: int) -> bool:
-        """True when this transcript's turns are owed but the queue was full: the page shows "the model is busy"
-        and calls `start` again at its next poll."""
+        """True when this transcript's turns are owed but wait for room in the model queue: the page shows "the
+        model is busy" and calls `start` again at its next poll."""
         with self._lock:
-            return transcript_id in self._busy
+            return transcript_id in self._waiting
 
     def partial(self, transcript_id: int, round_: int | None = None) -> dict[str, Partial]:
         """Text so far (or the error) of the speeches being written for this transcript, by role; only those of
@@ -197,8 +209,13 @@ class SpeechRunner:
             if self._partial.get(key) is mine:
                 del self._partial[key]
             self._changed.notify_all()
-        # Sequential rounds: the next speaker starts as soon as this one is stored, without waiting for a page.
+        # Sequential rounds: the next speaker starts as soon as this one is stored, without waiting for a page;
+        # and the first transcript waiting for room gets this one's place now rather than at its next poll.
         self.ensure(transcript_id)
+        with self._lock:
+            first = next(iter(self._waiting), None)
+        if first is not None:
+            self.ensure(first)
 
     def run_until_judge(self, transcript_id: int, timeout_s: float = 600) -> None:
         """Synchronously generate every model turn up to the next step of the judge (batch runs, CLI, tests)."""
