@@ -278,7 +278,9 @@ async def session(url: str, people: list[Person], warm: list[Person], *, think: 
     # runs a session on; the warm-up people are not counted.
     for person in warm:
         async with AppSession(url, query=person.query) as app:
-            await app.start()
+            view = await app.start()
+            if not view.has("I have read this and agree"):
+                raise AppError(f"warm-up: no consent form ({view.texts()[:6]}; errors {view.errors()})")
             await app.act({"I have read this and agree to take part": True})
             await app.act(click="Continue")
             if person.kind == DEBATE:  # the models have loaded once the first speeches are written
