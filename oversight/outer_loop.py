@@ -41,7 +41,6 @@ from storage.models import (
 )
 
 FLAGS = ("misled", "quotes_out_of_context", "persuaded_wrong_confident", "bias")
-DECISIONS = ("candidate", "promoted", "retired")
 
 
 def _share(obs: list[intervals.Obs], key: str) -> dict[str, Any]:
