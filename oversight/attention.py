@@ -27,7 +27,6 @@ from storage.models import Assignment, ItemGold, Judgment, Study, User
 from storage.vocabulary import ATTENTION_OVERRIDES as OVERRIDES
 
 CATCH = "catch"  # the item split of attention checks
-STATUSES = ("ok", "warn", "excluded")
 
 
 class AttentionError(Exception):

@@ -139,13 +139,6 @@ def summarise(records: Sequence[JudgmentRecord], timed_out: Sequence[TimedOutTas
     return row
 
 
-def rate(successes: int, n: int) -> dict[str, Any]:
-    """Legacy (no figure of this module uses it): a share with its Wilson interval, for the outer loop until it
-    reads `oversight.intervals`. Wilson treats answers as independent; results use the cluster bootstrap."""
-    low, high = wilson_interval(successes, n)
-    return {"rate": successes / n if n else None, "ci_low": low, "ci_high": high}
-
-
 Z95 = 1.959963984540054
 
 
