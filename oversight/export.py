@@ -71,9 +71,9 @@ def _row(record: SQLModel) -> dict[str, Any]:
 # earlier exports still run: a transcript's one `setting`, an assignment's `arm` (its protocol), a review's
 # `verdict` (its outcome label) and `score` (never set since rubric reviews).
 def _transcript_row(t: Transcript) -> dict[str, Any]:
-    row = _row(t)
-    return {("setting" if k == "protocol" else k): (t.setting if k == "protocol" else v)
-            for k, v in row.items() if k != "source_setting"}
+    row = {("setting" if k == "protocol" else k): v for k, v in _row(t).items() if k != "source_setting"}
+    row["setting"] = t.setting
+    return row
 
 
 def _assignment_row(a: Assignment) -> dict[str, Any]:
@@ -81,11 +81,7 @@ def _assignment_row(a: Assignment) -> dict[str, Any]:
 
 
 def _review_row(r: ExpertReview) -> dict[str, Any]:
-    row = _row(r)
-    at = list(row).index("notes")
-    items = list(row.items())
-    old = [("score", None), ("verdict", str((r.labels or {}).get("outcome", "")))]
-    return dict(items[:at] + old + items[at:])
+    return {**_row(r), "score": None, "verdict": str((r.labels or {}).get("outcome", ""))}
 
 
 def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:

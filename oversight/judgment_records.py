@@ -154,7 +154,8 @@ def judgment_records(s: Session, *, study_id: int, final_only: bool = False,
         yield JudgmentRecord(
             id=row.id, item_id=row.item_id, gold=row.gold_index, judge_kind=row.judge_kind,
             probabilities=tuple(row.probabilities or ()), answer_index=row.answer_index, is_final=bool(row.is_final),
-            setting=row.setting if t_id is not None else untranscribed_setting(protocols.get(strategy_id), row.assignment_protocol),
+            setting=row.setting if t_id is not None
+            else untranscribed_setting(protocols.get(strategy_id), row.assignment_protocol),
             transcript_id=t_id, origin=row.origin, strategy_id=strategy_id,
             tags=tuple(dict.fromkeys([*(row.transcript_tags or []), *(row.item_tags or [])])),
             judge_name=row.judge_name or "", round=row.round or 0, seconds=row.seconds,
