@@ -22,8 +22,6 @@ from oversight.results_filter import NON_EXPERT, people_left_out, result_assignm
 from oversight.audit import log_event
 from oversight.reviews import final_labels
 from storage.models import Assignment, Condition, Strategy, User, VersionDecision
-
-ALLOCATIONS = ("balanced", "thompson")
 FAILURES = ("incorrect", "unclear")
 DRAWS = 4000  # Monte Carlo draws for a version's probability of being drawn: its standard error is below 0.008
 SEED = 0

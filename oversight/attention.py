@@ -24,10 +24,9 @@ from oversight.audit import log_event
 from oversight.db import session_scope
 from oversight.vocab import SIMULATED, is_correct
 from storage.models import Assignment, ItemGold, Judgment, Study, User
+from storage.vocabulary import ATTENTION_OVERRIDES as OVERRIDES
 
 CATCH = "catch"  # the item split of attention checks
-STATUSES = ("ok", "warn", "excluded")
-OVERRIDES = ("include", "exclude")
 
 
 class AttentionError(Exception):

@@ -19,8 +19,8 @@ from oversight.vocab import SIMULATED
 from oversight.protocols.base import Protocol
 from oversight.protocols.registry import get_protocol
 from storage.models import Assignment, Condition, ItemGold, Strategy, Study
+from storage.vocabulary import CONDITION_KINDS as KINDS
 
-KINDS = ("alone", "model", "assisted", "expert")
 # Conditions dealt to non-expert participants by the balanced design (oversight.dealing).
 DEALT_KINDS = ("alone", "assisted")
 KIND_LABELS = {"alone": "Non-expert alone", "model": "Model alone", "assisted": "Non-expert + model",

@@ -50,7 +50,7 @@ import random
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-DESIGNS = ("within", "between")
+from storage.vocabulary import DESIGNS
 
 
 def williams(k: int) -> list[list[int]]:

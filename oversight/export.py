@@ -67,6 +67,23 @@ def _row(record: SQLModel) -> dict[str, Any]:
     return {k: _jsonable(v) for k, v in record.model_dump().items()}
 
 
+# Columns renamed or split by migration 0010 keep their old names in the export, so analyses written against
+# earlier exports still run: a transcript's one `setting`, an assignment's `arm` (its protocol), a review's
+# `verdict` (its outcome label) and `score` (never set since rubric reviews).
+def _transcript_row(t: Transcript) -> dict[str, Any]:
+    row = {("setting" if k == "protocol" else k): v for k, v in _row(t).items() if k != "source_setting"}
+    row["setting"] = t.setting
+    return row
+
+
+def _assignment_row(a: Assignment) -> dict[str, Any]:
+    return {("arm" if k == "protocol" else k): v for k, v in _row(a).items()}
+
+
+def _review_row(r: ExpertReview) -> dict[str, Any]:
+    return {**_row(r), "score": None, "verdict": str((r.labels or {}).get("outcome", ""))}
+
+
 def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
     out_dir = Path(out_dir)
     counts: dict[str, int] = {}
@@ -101,9 +118,8 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
             item_row,
         )
         write_jsonl("strategies.jsonl", select(Strategy).where(Strategy.study_id == study_id).order_by(Strategy.id), _row)
-        write_jsonl(
-            "transcripts.jsonl", select(Transcript).where(Transcript.study_id == study_id).order_by(Transcript.id), _row
-        )
+        write_jsonl("transcripts.jsonl", select(Transcript).where(Transcript.study_id == study_id)
+                    .order_by(Transcript.id), _transcript_row)
         write_jsonl(
             "turns.jsonl",
             select(Turn).join(Transcript, Transcript.id == Turn.transcript_id)
@@ -183,7 +199,7 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
         settled = final_labels(study_id=study_id)
 
         def review_row(record: ExpertReview) -> dict[str, Any]:
-            row = _row(record)
+            row = _review_row(record)
             labels = settled.get(record.assignment_id) if record.assignment_id is not None else None
             row["final_status"] = {f: v.status for f, v in labels.items()} if labels is not None else None
             return row
@@ -203,7 +219,7 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
                     .order_by(Condition.position, Condition.id), _row)
         write_jsonl("assignments.jsonl", select(Assignment).where(Assignment.study_id == study_id)
                     .order_by(Assignment.participant_id, Assignment.position),
-                    lambda a: {**_row(a), "status": assignment_status(a), "timed_out": a.state == "skipped"})
+                    lambda a: {**_assignment_row(a), "status": assignment_status(a), "timed_out": a.state == "skipped"})
         flags = {a.user_id: a for a in study_attention(s, study)}
 
         def person_row(user: User) -> dict[str, Any]:

@@ -25,13 +25,14 @@ from oversight.strategies import add_version
 from storage.models import (
     Assignment, Condition, Judgment, Proposal, QuestionnaireAnswer, Strategy, Study, User, VersionDecision, utcnow,
 )
+from storage.vocabulary import PROPOSAL_STATUSES
 
+# What a participant may propose (storage.vocabulary.PROPOSAL_KINDS), as the pages name it.
 PROPOSAL_KINDS = {
     "assistant_instructions": "Instructions for the model",
     "questioning_tips": "Tips for questioning the model",
     "rules": "Debate / protocol rules",
 }
-PROPOSAL_STATUSES = ("open", "accepted", "declined")
 MAX_TEXT = 2000  # a proposal's text, a questionnaire's "what would you change"
 MAX_REASON = 1000
 MAX_OPEN_PROPOSALS = 5  # per participant: enough for real ideas, not enough to flood the admin's list

@@ -77,11 +77,6 @@ class Estimate:
     def has_interval(self) -> bool:
         return self.ci_low is not None and self.ci_high is not None
 
-    def as_dict(self, prefix: str = "") -> dict:
-        return {f"{prefix}estimate": self.estimate, f"{prefix}ci_low": self.ci_low, f"{prefix}ci_high": self.ci_high,
-                f"{prefix}n": self.n, f"{prefix}n_items": self.n_items, f"{prefix}n_people": self.n_people,
-                f"{prefix}unbounded": self.unbounded, f"{prefix}undefined_share": self.undefined_share}
-
 
 EMPTY = Estimate(None, None, None)
 

@@ -1,7 +1,7 @@
 """A study's judgments as named records: the one query the report and the export read them with.
 
 A record carries what both need around a judgment: the item's gold, the setting (the transcript's, or for a judgment
-without a transcript its strategy's protocol or its assignment's arm), the strategy version (the transcript's, else
+without a transcript its strategy's protocol or its assignment's), the strategy version (the transcript's, else
 the assignment's), the transcript's and the item's tags, the roles the transcript records, and how many rounds it ran.
 """
 
@@ -32,9 +32,9 @@ def p_correct(probabilities: list[float] | None, answer_index: int | None, gold:
     return None
 
 
-def untranscribed_setting(strategy_protocol: str | None, arm: str | None) -> str:
-    """The setting of a judgment with no transcript (direct QA): its strategy's protocol, else its arm."""
-    return strategy_protocol or arm or DIRECT_QA.name
+def untranscribed_setting(strategy_protocol: str | None, assignment_protocol: str | None) -> str:
+    """The setting of a judgment with no transcript (direct QA): its strategy's protocol, else its assignment's."""
+    return strategy_protocol or assignment_protocol or DIRECT_QA.name
 
 
 @dataclass(frozen=True)
@@ -128,9 +128,10 @@ def judgment_records(s: Session, *, study_id: int, final_only: bool = False,
             Judgment.assignment_id, Judgment.created_at,
             ItemGold.gold_index, Item.external_id.label("item_external_id"), Item.tags.label("item_tags"),
             Transcript.id.label("transcript_id"), Transcript.external_id.label("transcript_external_id"),
-            Transcript.setting, Transcript.origin, Transcript.tags.label("transcript_tags"),
+            Transcript.setting_column().label("setting"), Transcript.origin, Transcript.tags.label("transcript_tags"),
             Transcript.strategy_id.label("transcript_strategy_id"),
-            Assignment.strategy_id.label("assignment_strategy_id"), Assignment.arm, User.role.label("judge_role"),
+            Assignment.strategy_id.label("assignment_strategy_id"),
+            Assignment.protocol.label("assignment_protocol"), User.role.label("judge_role"),
         )
         .join(Item, Item.id == Judgment.item_id)
         .outerjoin(ItemGold, ItemGold.item_id == Judgment.item_id)
@@ -153,7 +154,8 @@ def judgment_records(s: Session, *, study_id: int, final_only: bool = False,
         yield JudgmentRecord(
             id=row.id, item_id=row.item_id, gold=row.gold_index, judge_kind=row.judge_kind,
             probabilities=tuple(row.probabilities or ()), answer_index=row.answer_index, is_final=bool(row.is_final),
-            setting=row.setting if t_id is not None else untranscribed_setting(protocols.get(strategy_id), row.arm),
+            setting=row.setting if t_id is not None
+            else untranscribed_setting(protocols.get(strategy_id), row.assignment_protocol),
             transcript_id=t_id, origin=row.origin, strategy_id=strategy_id,
             tags=tuple(dict.fromkeys([*(row.transcript_tags or []), *(row.item_tags or [])])),
             judge_name=row.judge_name or "", round=row.round or 0, seconds=row.seconds,

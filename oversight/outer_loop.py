@@ -35,13 +35,11 @@ from oversight.judgment_records import judgment_records
 from oversight.report import calibration
 from oversight.results_filter import NON_EXPERT, people_left_out, result_assignment
 from oversight.reviews import final_labels
+from oversight.rubrics import FLAGS
 from oversight.vocab import SIMULATED
 from storage.models import (
     Assignment, Condition, ExpertReview, Proposal, Strategy, Study, User, VersionDecision,
 )
-
-FLAGS = ("misled", "quotes_out_of_context", "persuaded_wrong_confident", "bias")
-DECISIONS = ("candidate", "promoted", "retired")
 
 
 def _share(obs: list[intervals.Obs], key: str) -> dict[str, Any]:

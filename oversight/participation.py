@@ -146,7 +146,7 @@ def _ensure_assignments(s, user: User, study_id: int) -> None:
     versions: dict[int | None, tuple[int | None, float | None]] = {}  # condition -> (version, its chance)
     for position, d in enumerate(dealt):
         if d.catch:  # direct QA alone, no condition: never a result, and no model to tell it apart by
-            s.add(Assignment(study_id=study_id, participant_id=user.id, item_id=d.item, arm=DIRECT_QA.name,
+            s.add(Assignment(study_id=study_id, participant_id=user.id, item_id=d.item, protocol=DIRECT_QA.name,
                              strategy_id=catch_strategy, catch=True, position=position))
             continue
         condition = by_id.get(d.condition)
@@ -158,7 +158,7 @@ def _ensure_assignments(s, user: User, study_id: int) -> None:
         sid, chance = versions[d.condition]
         protocol = get_protocol(s.get(Strategy, sid).protocol) if sid else DIRECT_QA
         s.add(Assignment(study_id=study_id, participant_id=user.id, item_id=d.item, strategy_id=sid,
-                         arm=protocol.name, condition_id=d.condition, practice=d.practice, position=position,
+                         protocol=protocol.name, condition_id=d.condition, practice=d.practice, position=position,
                          allocation_probability=chance))
 
 

@@ -33,8 +33,8 @@ from oversight.vocab import SIMULATED, is_correct
 from storage.models import (
     Assignment, ItemGold, Judgment, PaymentExport, Payout, Strategy, Study, User,
 )
+from storage.vocabulary import BONUS_RULES
 
-BONUS_RULES = ("none", "per_correct", "score")
 
 
 class PaymentError(Exception):

@@ -139,13 +139,6 @@ def summarise(records: Sequence[JudgmentRecord], timed_out: Sequence[TimedOutTas
     return row
 
 
-def rate(successes: int, n: int) -> dict[str, Any]:
-    """Legacy (no figure of this module uses it): a share with its Wilson interval, for the outer loop until it
-    reads `oversight.intervals`. Wilson treats answers as independent; results use the cluster bootstrap."""
-    low, high = wilson_interval(successes, n)
-    return {"rate": successes / n if n else None, "ci_low": low, "ci_high": high}
-
-
 Z95 = 1.959963984540054
 
 
@@ -461,8 +454,8 @@ def timed_out_tasks(s: Session, study_id: int) -> list[TimedOutTask]:
     not practice, not catch, not by a person left out), with the setting, strategy, tags, roles and rounds their
     judgment would have had. Read-only."""
     rows = s.exec(
-        select(Assignment.item_id, Assignment.participant_id, Assignment.strategy_id, Assignment.arm, User.role,
-               User.name, Item.tags, ItemGold.gold_index, Transcript.id, Transcript.setting, Transcript.tags,
+        select(Assignment.item_id, Assignment.participant_id, Assignment.strategy_id, Assignment.protocol, User.role,
+               User.name, Item.tags, ItemGold.gold_index, Transcript.id, Transcript.setting_column(), Transcript.tags,
                Transcript.meta, Transcript.strategy_id)
         .join(User, User.id == Assignment.participant_id)
         .join(Item, Item.id == Assignment.item_id)
@@ -476,12 +469,12 @@ def timed_out_tasks(s: Session, study_id: int) -> list[TimedOutTask]:
     rounds = dict(s.exec(select(Turn.transcript_id, func.max(Turn.round)).where(Turn.transcript_id.in_(transcripts))
                          .group_by(Turn.transcript_id)).all()) if transcripts else {}
     out = []
-    for (item, person, a_strategy, arm, role, name, item_tags, gold, t_id, t_setting, t_tags, meta,
+    for (item, person, a_strategy, a_protocol, role, name, item_tags, gold, t_id, t_setting, t_tags, meta,
          t_strategy) in rows:
         strategy = t_strategy or a_strategy
         out.append(TimedOutTask(
             item_id=item, judge_id=person, judge_group=judge_group(role), judge_name=name or "", gold=gold,
-            setting=t_setting if t_id is not None else untranscribed_setting(protocols.get(strategy), arm),
+            setting=t_setting if t_id is not None else untranscribed_setting(protocols.get(strategy), a_protocol),
             strategy_id=strategy, tags=tuple(dict.fromkeys([*(t_tags or []), *(item_tags or [])])),
             transcript_id=t_id, rounds=int(rounds.get(t_id) or 0) if t_id is not None else None,
             roles=dict((meta or {}).get("roles") or {})))

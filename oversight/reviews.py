@@ -115,8 +115,7 @@ def submit_review(*, assignment_id: int, expert_id: int, labels: dict[str, Any],
         a = _reviewable(s, assignment_id, user)
         transcript_id = s.exec(select(Transcript.id).where(Transcript.assignment_id == a.id)).first()
         row = ExpertReview(study_id=a.study_id, expert_id=user.id, assignment_id=a.id, transcript_id=transcript_id,
-                           rubric_id=rubric.id, labels=labels, verdict=str(labels.get("outcome", "")),
-                           notes=(notes or "").strip(), kind="review")
+                           rubric_id=rubric.id, labels=labels, notes=(notes or "").strip(), kind="review")
         s.add(row)
         try:
             s.flush()
@@ -149,7 +148,7 @@ def review_transcript(*, transcript_id: int, expert_id: int, labels: dict[str, A
         if done is not None:
             raise ReviewError(ALREADY_REVIEWED)
         row = ExpertReview(study_id=t.study_id, expert_id=user.id, transcript_id=t.id, rubric_id=rubric.id,
-                           labels=labels, verdict=str(labels.get("outcome", "")), notes=(notes or "").strip())
+                           labels=labels, notes=(notes or "").strip())
         s.add(row)
         s.flush()
         log_event(s, "review.add", user_id=user.id, study_id=t.study_id, transcript=t.id, review=row.id,
@@ -405,8 +404,7 @@ def adjudicate(*, assignment_id: int, expert_id: int, labels: dict[str, Any], no
         user = _reviewer(s, expert_id)
         a = _reviewable(s, assignment_id, user)
         row = ExpertReview(study_id=a.study_id, expert_id=user.id, assignment_id=a.id, rubric_id=rubric.id,
-                           labels=labels, notes=(notes or "").strip(), kind="adjudication",
-                           verdict=str(labels.get("outcome", "")))
+                           labels=labels, notes=(notes or "").strip(), kind="adjudication")
         s.add(row)
         try:
             s.flush()

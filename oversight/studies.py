@@ -13,6 +13,7 @@ from sqlmodel import select
 from oversight.audit import log_event
 from oversight.db import session_scope
 from storage.models import Assignment, Item, ItemGold, Judgment, Study, Transcript, User, utcnow
+from storage.vocabulary import ALLOCATIONS, DESIGNS, STUDY_STATUSES as STATUSES
 
 ACTIVE_WINDOW = timedelta(minutes=15)
 
@@ -37,9 +38,6 @@ def study_label(study: Study | StudySummary) -> str:
     """A study's name as every list and picker shows it: a dry-run copy says so, so nobody mistakes its simulated
     figures for a real study's."""
     return f"{study.name} [dry run of #{study.dry_run_of}]" if study.dry_run_of is not None else study.name
-
-
-STATUSES = ("draft", "open", "closed")
 
 
 def create_study(*, name: str, user_id: int | None, description: str = "", instructions: str = "",
@@ -89,8 +87,6 @@ SETTINGS = ("name", "description", "instructions", "consent_text", "items_per_pa
             "completion_url", "currency", "base_pay", "bonus_rule", "bonus_amount", "catch_items",
             "min_seconds_per_item", "attention_warn", "attention_exclude")
 TEXT_LIMIT = 20_000
-DESIGNS = ("within", "between")  # oversight.dealing.DESIGNS
-ALLOCATIONS = ("balanced", "thompson")  # oversight.allocation.ALLOCATIONS
 CONVERGENCE = ("min_participants", "min_confidence", "min_agreement")
 
 

@@ -6,6 +6,8 @@ say the same thing.
 
 from __future__ import annotations
 
+from storage.vocabulary import ANSWER_FORMS
+
 ROLE_LABELS = {
     "debater_a": "Debater A",
     "debater_b": "Debater B",
@@ -17,10 +19,8 @@ ROLE_LABELS = {
 }
 SPEAKER_ROLES = ("debater_a", "debater_b", "consultant")  # model turns that argue for an answer
 
-# Who judged: a transcript's own judge (a participant, a room's judge, or a batch run's AI judge) is "human" or
-# "ai"; an AI judge run afterwards over finished transcripts is "ai-offline"; imported offline human judges are
-# "offline-human".
-JUDGE_KINDS = ("human", "ai", "ai-offline", "offline-human")
+# A transcript's own judge (a participant, a room's judge, or a batch run's AI judge); the other judge kinds
+# (storage.vocabulary.JUDGE_KINDS) judged afterwards or offline.
 OWN_JUDGE_KINDS = ("human", "ai")
 
 MAX_OPTIONS = 26  # letters A-Z
@@ -66,8 +66,8 @@ def probabilities_from_confidence(n_options: int, answer: int, confidence: float
 # How a person gave a judgment (Judgment.answer_form). Everywhere a person gives an answer on options (alone,
 # assisted, expert, catch, practice, the debate and consultancy judge, preference) they use ONE form: choose one
 # option (nothing preselected), then say how sure they are; compared conditions are asked the same way.
-CHOICE_CONFIDENCE = "choice-confidence"
-ANSWER_FORMS = (CHOICE_CONFIDENCE,)
+# storage.vocabulary.ANSWER_FORMS holds the forms.
+CHOICE_CONFIDENCE = ANSWER_FORMS[0]  # "choice-confidence"
 
 
 def lowest_confidence(n_options: int) -> int:

@@ -1,5 +1,8 @@
 """SQLModel tables. The schema is owned by Alembic (storage/migrations); keep both in step.
 
+Columns that hold a closed vocabulary (roles, kinds, states, decisions) have CHECK constraints whose values come
+from `storage.vocabulary`.
+
 Gold answers live in their own table (`ItemGold`) so that the queries that serve participants never
 select them: participant-facing code reads `Item` only.
 """
@@ -9,8 +12,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
+
+from storage.vocabulary import checks
 
 
 def utcnow() -> datetime:
@@ -23,12 +28,11 @@ def _json(default: Any = None) -> Any:
     return Field(default_factory=factory, sa_column=Column(JSON, nullable=False))
 
 
-ROLES = ("admin", "expert", "participant")
-
-
 class User(SQLModel, table=True):
+    __table_args__ = checks("user")
+
     id: int | None = Field(default=None, primary_key=True)
-    role: str = Field(index=True)  # one of ROLES
+    role: str = Field(index=True)  # storage.vocabulary.USER_ROLES
     name: str = Field(index=True)
     # Admins and experts: argon2 hash. Participants: none (they hold a link token instead).
     password_hash: str | None = None
@@ -53,6 +57,8 @@ class User(SQLModel, table=True):
 
 
 class Study(SQLModel, table=True):
+    __table_args__ = checks("study")
+
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True)
     description: str = ""
@@ -94,6 +100,8 @@ class Study(SQLModel, table=True):
 
 class ImportBatch(SQLModel, table=True):
     """One import of one file or folder; every item and transcript points back to it."""
+
+    __table_args__ = checks("importbatch")
 
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True)
@@ -155,12 +163,12 @@ class Condition(SQLModel, table=True):
     """One condition of a sandwiching study: non-expert alone, model alone, non-expert + model under a strategy
     version, or experts. Assisted conditions point at the current (promoted) version of their strategy."""
 
-    __table_args__ = (UniqueConstraint("study_id", "name"),)
+    __table_args__ = (UniqueConstraint("study_id", "name"), *checks("condition"))
 
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True)
     name: str
-    kind: str  # alone | model | assisted | expert (see oversight.conditions.KINDS)
+    kind: str  # storage.vocabulary.CONDITION_KINDS
     strategy_id: int | None = Field(default=None, foreign_key="strategy.id")
     position: int = 0
     created_at: datetime = Field(default_factory=utcnow)
@@ -168,14 +176,16 @@ class Condition(SQLModel, table=True):
 
 class Assignment(SQLModel, table=True):
     # One assignment per participant and item: two tabs dealing tasks at once cannot double them.
-    __table_args__ = (UniqueConstraint("participant_id", "item_id"),)
+    __table_args__ = (UniqueConstraint("participant_id", "item_id"), *checks("assignment"))
 
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True)
     participant_id: int = Field(foreign_key="user.id", index=True)
     item_id: int = Field(foreign_key="item.id")
     strategy_id: int | None = Field(default=None, foreign_key="strategy.id")
-    arm: str = ""
+    # The protocol its task runs (its strategy's; direct QA without one). Called `arm` before migration 0010;
+    # the export keeps that name.
+    protocol: str = ""
     condition_id: int | None = Field(default=None, foreign_key="condition.id", index=True)
     practice: bool = False  # a practice item: feedback shown, excluded from results
     catch: bool = False  # an attention check (known answer, no feedback), never a result
@@ -192,7 +202,7 @@ class DesignPlace(SQLModel, table=True):
     """A person's place (slot) in a study's design, given on their first deal in arrival order; a later arrival
     may take over the slot of someone who left (oversight.dealing), so slots can repeat."""
 
-    __table_args__ = (UniqueConstraint("study_id", "user_id"),)
+    __table_args__ = (UniqueConstraint("study_id", "user_id"), *checks("designplace"))
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True)
     user_id: int = Field(foreign_key="user.id", index=True)
@@ -202,6 +212,10 @@ class DesignPlace(SQLModel, table=True):
 
 
 class Transcript(SQLModel, table=True):
+    # A live transcript names the protocol that ran, an imported one the setting its source names: never both.
+    __table_args__ = (*checks("transcript"),
+                      CheckConstraint("(protocol IS NULL) <> (source_setting IS NULL)", name="ck_transcript_setting"))
+
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True)
     item_id: int = Field(foreign_key="item.id", index=True)
@@ -209,8 +223,20 @@ class Transcript(SQLModel, table=True):
     strategy_id: int | None = Field(default=None, foreign_key="strategy.id")
     # One transcript per assignment: two tabs opening the same task at once cannot make two.
     assignment_id: int | None = Field(default=None, foreign_key="assignment.id", unique=True)
-    # What ran: e.g. "human debate", "AI consultancy"; for live runs the strategy's protocol.
-    setting: str = Field(index=True)
+    # What ran, shown as its "setting" (oversight.transcripts.setting_of): a live transcript's protocol (its
+    # strategy's), or the setting an imported transcript's source names, e.g. "human debate", "AI consultancy".
+    protocol: str | None = None
+    source_setting: str | None = None
+
+    @property
+    def setting(self) -> str:
+        """What ran, as the viewer, the report and the export name it: the setting an imported transcript's source
+        names, else the live protocol (in a query: `setting_column()`)."""
+        return self.source_setting or self.protocol or ""
+
+    @classmethod
+    def setting_column(cls):
+        return func.coalesce(cls.source_setting, cls.protocol)
     origin: str = "live"  # live | imported
     external_id: str | None = Field(default=None, index=True)
     status: str = "open"  # open | complete | timed-out (live); complete | incomplete (imported rooms never finished)
@@ -245,14 +271,15 @@ class Judgment(SQLModel, table=True):
     # At most one final human judgment per assignment: two tabs submitting the same task store one.
     __table_args__ = (Index("uq_judgment_final_per_assignment", "assignment_id", unique=True,
                             sqlite_where=text("is_final AND judge_kind = 'human'"),
-                            postgresql_where=text("is_final AND judge_kind = 'human'")),)
+                            postgresql_where=text("is_final AND judge_kind = 'human'")),
+                      *checks("judgment"))
 
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="item.id", index=True)
     transcript_id: int | None = Field(default=None, foreign_key="transcript.id", index=True)
     assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True)
     judge_id: int | None = Field(default=None, foreign_key="user.id")
-    judge_kind: str = "human"  # human | ai | offline-human
+    judge_kind: str = "human"  # storage.vocabulary.JUDGE_KINDS
     judge_name: str = ""
     round: int = 0
     # Probabilities over the item's options, in the item's option order.
@@ -289,6 +316,7 @@ class ExpertReview(SQLModel, table=True):
               postgresql_where=text("kind = 'review' AND assignment_id IS NOT NULL")),
         Index("uq_adjudication_per_assignment", "assignment_id", unique=True,
               sqlite_where=text("kind = 'adjudication'"), postgresql_where=text("kind = 'adjudication'")),
+        *checks("expertreview"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -296,8 +324,6 @@ class ExpertReview(SQLModel, table=True):
     expert_id: int = Field(foreign_key="user.id")
     transcript_id: int | None = Field(default=None, foreign_key="transcript.id")
     assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
-    score: float | None = None
-    verdict: str = ""  # e.g. correct | incorrect | unclear
     notes: str = ""
     rubric_id: int | None = Field(default=None, foreign_key="rubric.id")
     labels: dict = _json({})  # the rubric's field name -> value
@@ -324,6 +350,8 @@ class QuestionnaireAnswer(SQLModel, table=True):
 class Proposal(SQLModel, table=True):
     """A participant's proposed refinement of the strategy they worked with; the admin may make it a version."""
 
+    __table_args__ = checks("proposal")
+
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True)
     user_id: int = Field(foreign_key="user.id")
@@ -341,6 +369,8 @@ class Proposal(SQLModel, table=True):
 class VersionDecision(SQLModel, table=True):
     """The outer loop's record, append-only: a version became a candidate, was promoted or retired, and why."""
 
+    __table_args__ = checks("versiondecision")
+
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True)
     strategy_id: int = Field(foreign_key="strategy.id", index=True)
@@ -353,6 +383,8 @@ class VersionDecision(SQLModel, table=True):
 
 
 class Job(SQLModel, table=True):
+    __table_args__ = checks("job")
+
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(index=True)
     study_id: int | None = Field(default=None, foreign_key="study.id")
@@ -457,6 +489,8 @@ class RlaifLabel(SQLModel, table=True):
 class RewardModelRun(SQLModel, table=True):
     """A reward model trained on one label source and evaluated on held-out pairs."""
 
+    __table_args__ = checks("rewardmodelrun")
+
     id: int | None = Field(default=None, primary_key=True)
     study_id: int | None = Field(default=None, foreign_key="study.id", index=True)
     label_source: str  # dataset | ai:<labeller id> | study:<id>
@@ -490,6 +524,8 @@ class W2SExperiment(SQLModel, table=True):
 
 class W2SRun(SQLModel, table=True):
     """One run of an experiment version (a job): every seed and method; `summary` holds the figures per method."""
+
+    __table_args__ = checks("w2srun")
 
     id: int | None = Field(default=None, primary_key=True)
     experiment_id: int = Field(foreign_key="w2sexperiment.id", index=True)
@@ -546,6 +582,7 @@ class Payout(SQLModel, table=True):
               sqlite_where=text("kind = 'base'"), postgresql_where=text("kind = 'base'")),
         Index("uq_payout_bonus_per_assignment", "assignment_id", unique=True,
               sqlite_where=text("kind = 'bonus'"), postgresql_where=text("kind = 'bonus'")),
+        *checks("payout"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

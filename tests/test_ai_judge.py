@@ -30,7 +30,7 @@ def finished_consultancies(study_id: int) -> dict[str, int]:
 
         def room(name: str, argues: int, text: str, *, study: int = study_id, item_id: int = item.id,
                  status: str = "complete", tags: tuple[str, ...] = ("nyu",)) -> int:
-            t = Transcript(study_id=study, item_id=item_id, setting="human consultancy", origin="imported",
+            t = Transcript(study_id=study, item_id=item_id, source_setting="human consultancy", origin="imported",
                            external_id=name, status=status, tags=list(tags),
                            meta={"roles": {"consultant": {"argues": argues, "honest": argues == 0}}})
             s.add(t)

@@ -37,7 +37,7 @@ def study_id(db, tmp_path):
     with session_scope() as s:
         a = s.exec(select(Item).where(Item.study_id == ids[0], Item.external_id == "a")).one()
         expert = User(role="expert", name="erin")
-        t = Transcript(study_id=ids[0], item_id=a.id, setting="human debate", origin="imported", external_id="room-1",
+        t = Transcript(study_id=ids[0], item_id=a.id, source_setting="human debate", origin="imported", external_id="room-1",
                        status="complete", meta={"rules": {"rounds": 2}})
         s.add_all([expert, t])
         s.flush()
@@ -47,7 +47,7 @@ def study_id(db, tmp_path):
             Turn(transcript_id=t.id, position=1, role="judge", speaker="J", text="hm"),
             Judgment(item_id=a.id, transcript_id=t.id, judge_name="J", probabilities=[0.3, 0.7], round=1, is_final=True),
             Judgment(item_id=a.id, transcript_id=t.id, judge_name="J", probabilities=[0.6, 0.4], round=0),
-            ExpertReview(study_id=ids[0], expert_id=expert.id, transcript_id=t.id, score=1.0, verdict="correct"),
+            ExpertReview(study_id=ids[0], expert_id=expert.id, transcript_id=t.id, labels={"outcome": "correct"}),
         ])
     return ids[0]
 
@@ -85,7 +85,9 @@ def test_transcripts_turns_judgments_reviews(study_id, tmp_path):
     judgments = read_jsonl(tmp_path / "judgments.jsonl")
     assert [j["probabilities"] for j in judgments] == [[0.3, 0.7], [0.6, 0.4]]
     (review,) = read_jsonl(tmp_path / "reviews.jsonl")
-    assert review["verdict"] == "correct"
+    # `verdict` and `score` are no columns since migration 0010; the export keeps them for older analyses.
+    assert (review["verdict"], review["score"], review["labels"]) == ("correct", None, {"outcome": "correct"})
+    assert transcript["setting"] == "human debate" and {"protocol", "source_setting"}.isdisjoint(transcript)
 
 
 def test_judgments_csv(study_id, tmp_path):
@@ -192,7 +194,7 @@ def test_the_design_as_dealt_and_the_loops_are_exported(study_id, tmp_path):
         s.add_all([cond, person])
         s.flush()
         real = Assignment(study_id=study_id, participant_id=person.id, item_id=a.id, condition_id=cond.id,
-                          strategy_id=v1.id, state="done", position=1, started_at=utcnow())
+                          strategy_id=v1.id, protocol="assisted-qa", state="done", position=1, started_at=utcnow())
         check = Assignment(study_id=study_id, participant_id=person.id, item_id=b.id, catch=True, state="pending",
                            position=0)
         s.add_all([real, check])
@@ -214,6 +216,7 @@ def test_the_design_as_dealt_and_the_loops_are_exported(study_id, tmp_path):
     dealt = read_jsonl(tmp_path / "assignments.jsonl")
     assert [(d["id"], d["catch"], d["condition_id"], d["state"]) for d in dealt] == [
         (ids["check"], True, None, "pending"), (ids["real"], False, ids["cond"], "done")]
+    assert dealt[1]["arm"] == "assisted-qa" and "protocol" not in dealt[1]  # the export keeps the old name
     people = read_jsonl(tmp_path / "participants.jsonl")
     assert [(p["id"], p["external_id"], p["simulated"]) for p in people] == [(ids["person"], "PID-1", False)]
     assert people[0]["attention"]["too_fast"] == 1 and people[0]["attention"]["status"] == "warn"

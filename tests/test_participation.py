@@ -138,7 +138,7 @@ def test_conditions_are_dealt_balanced_where_every_protocol_can_run(study):
         assert all(len(s.get(Item, a.item_id).options) == 2 for a in dealt)
     counts = Counter((a.item_id, a.condition_id) for a in dealt)
     assert set(counts.values()) == {2} and len(counts) == 6
-    assert all((a.condition_id, a.strategy_id, a.arm) in ((d.id, debate.id, "debate"), (c.id, chat.id, "assisted-qa"))
+    assert all((a.condition_id, a.strategy_id, a.protocol) in ((d.id, debate.id, "debate"), (c.id, chat.id, "assisted-qa"))
                for a in dealt)
     assert conditions.balance(study_id=study.id) == {}  # balance counts answered tasks: none yet
     for a in dealt:

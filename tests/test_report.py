@@ -34,11 +34,11 @@ def study(db):
         s.flush()
         s.add_all([ItemGold(item_id=a.id, gold_index=0), ItemGold(item_id=b.id, gold_index=1),
                    ItemGold(item_id=elsewhere.id, gold_index=0)])
-        debate = Transcript(study_id=study.id, item_id=a.id, setting="human debate", origin="imported",
+        debate = Transcript(study_id=study.id, item_id=a.id, source_setting="human debate", origin="imported",
                             status="complete", tags=["paper"])
-        debate2 = Transcript(study_id=study.id, item_id=b.id, setting="human debate", origin="imported",
+        debate2 = Transcript(study_id=study.id, item_id=b.id, source_setting="human debate", origin="imported",
                              status="complete")
-        consult = Transcript(study_id=study.id, item_id=b.id, setting="human consultancy", origin="imported",
+        consult = Transcript(study_id=study.id, item_id=b.id, source_setting="human consultancy", origin="imported",
                              status="complete", tags=["paper"])
         s.add_all([debate, debate2, consult])
         s.flush()
@@ -63,13 +63,13 @@ def study(db):
         v2 = Strategy(study_id=study.id, name="Direct", version=2, protocol="direct-qa")
         s.add_all([v1, v2])
         s.flush()
-        live_debate = Transcript(study_id=study.id, item_id=a.id, setting="debate", strategy_id=v2.id)
+        live_debate = Transcript(study_id=study.id, item_id=a.id, protocol="debate", strategy_id=v2.id)
         s.add(live_debate)
         s.flush()
         for who, item, strategy, probs in [(participant, a, v1, [0.8, 0.2]), (participant, b, v1, [0.6, 0.4, 0.0]),
                                            (second, b, v2, [0.0, 1.0, 0.0])]:
             assignment = Assignment(study_id=study.id, participant_id=who.id, item_id=item.id,
-                                    strategy_id=strategy.id, arm="non-expert")
+                                    strategy_id=strategy.id, protocol="non-expert")
             s.add(assignment)
             s.flush()
             s.add(Judgment(item_id=item.id, assignment_id=assignment.id, judge_id=who.id,

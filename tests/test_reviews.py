@@ -148,7 +148,7 @@ def test_blind_review_spares_experts_the_version_and_the_participant(world):
 def test_the_review_context_includes_the_transcript(world):
     with session_scope() as s:
         t = Transcript(study_id=world["study"], item_id=s.get(Assignment, world["a"][1]).item_id,
-                       assignment_id=world["a"][1], strategy_id=world["strategy"], setting="assisted QA")
+                       assignment_id=world["a"][1], strategy_id=world["strategy"], protocol="assisted QA")
         s.add(t)
     ctx = review_context(assignment_id=world["a"][1], expert_id=world["experts"][0])
     assert ctx.transcript is not None and ctx.transcript.strategy is None  # blind
@@ -185,8 +185,8 @@ def test_adjudication(world):
 def test_a_transcript_review_is_a_rubric_review_of_its_assignment(world):
     with session_scope() as s:
         item_id = s.get(Assignment, world["a"][1]).item_id
-        live = Transcript(study_id=world["study"], item_id=item_id, assignment_id=world["a"][1], setting="x")
-        imported = Transcript(study_id=world["study"], item_id=item_id, setting="human debate", origin="imported")
+        live = Transcript(study_id=world["study"], item_id=item_id, assignment_id=world["a"][1], protocol="x")
+        imported = Transcript(study_id=world["study"], item_id=item_id, source_setting="human debate", origin="imported")
         s.add_all([live, imported])
         s.flush()
         live_id, imported_id = live.id, imported.id

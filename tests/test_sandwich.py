@@ -82,7 +82,7 @@ class Builder:
 
     def ai(self, strategy: Strategy, item: Item, correct: bool, *, judge_kind: str = "ai", final: bool = True,
            status: str = "complete"):
-        t = Transcript(study_id=self.study.id, item_id=item.id, strategy_id=strategy.id, setting="model alone",
+        t = Transcript(study_id=self.study.id, item_id=item.id, strategy_id=strategy.id, protocol="model alone",
                        status=status)
         self.s.add(t)
         self.s.flush()

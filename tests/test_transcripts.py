@@ -26,10 +26,10 @@ def viewer(study):
         v1 = Strategy(study_id=study.id, name="debate", version=1, protocol="debate")
         s.add(v1)
         s.flush()
-        live = Transcript(study_id=study.id, item_id=item.id, strategy_id=v1.id, setting="debate", status="complete",
+        live = Transcript(study_id=study.id, item_id=item.id, strategy_id=v1.id, protocol="debate", status="complete",
                           tags=["ai-batch"], meta={"order": [1, 0], "roles": {
                               "debater_a": {"argues": 1, "honest": True}, "debater_b": {"argues": 0, "honest": False}}})
-        room = Transcript(study_id=study.id, item_id=item.id, setting="human debate", origin="imported",
+        room = Transcript(study_id=study.id, item_id=item.id, source_setting="human debate", origin="imported",
                           external_id="key-room-0", status="complete", tags=["nyu", "paper"],
                           meta={"room": "key-room-0", "roles": {
                               "debater_a": {"name": "Ann", "argues": 0, "honest": False},
@@ -72,7 +72,7 @@ def viewer(study):
                      probabilities=[0.1, 0.9], is_final=True, rationale="Changed my mind."),
         ])
         for k in range(7):
-            s.add(Transcript(study_id=study.id, item_id=item.id, setting="human consultancy", origin="imported",
+            s.add(Transcript(study_id=study.id, item_id=item.id, source_setting="human consultancy", origin="imported",
                              external_id=f"filler-{k}", status="incomplete" if k % 2 else "complete", tags=["nyu"]))
         return {"study": study.id, "live": live.id, "room": room.id, "item": item.id, "v1": v1.id}
 

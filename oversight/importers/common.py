@@ -267,7 +267,7 @@ def _item_row(parsed: ParsedItem, study_id: int, import_id: int) -> Item:
 
 
 def _transcript_row(parsed: ParsedTranscript, study_id: int, import_id: int, item_id: int) -> Transcript:
-    return Transcript(study_id=study_id, item_id=item_id, import_id=import_id, setting=parsed.setting,
+    return Transcript(study_id=study_id, item_id=item_id, import_id=import_id, source_setting=parsed.setting,
                       origin="imported", external_id=parsed.external_id, status=parsed.status,
                       tags=list(parsed.tags), meta=dict(parsed.meta),
                       **({"created_at": parsed.created_at} if parsed.created_at else {}))

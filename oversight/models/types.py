@@ -23,7 +23,7 @@ FinishReason = Literal["stop", "length"]
 
 @dataclass(frozen=True)
 class Message:
-    role: str
+    role: Role  # a chat message's role
     content: str
 
 

@@ -73,7 +73,7 @@ def start_transcript(*, item_id: int, strategy_id: int, assignment_id: int | Non
             roles = {sp.role: {"argues": sp.answer_index, "honest": sp.answer_index == correct}
                      for sp in protocol.speakers(rules, order=order, correct_index=correct, rng=rng)}
             t = Transcript(study_id=item.study_id, item_id=item.id, strategy_id=strategy.id,
-                           assignment_id=assignment_id, setting=protocol.name, origin="live", status="open",
+                           assignment_id=assignment_id, protocol=protocol.name, origin="live", status="open",
                            tags=tags or [], meta={"order": order, "roles": roles})
             s.add(t)
             s.flush()

@@ -59,8 +59,3 @@ def revise_after(model: Backend, strategy: CritiqueRevision, history: Sequence[M
         steps.append({"principle": principle, "critique": critique, "revision": revised})
         current = revised or current  # an empty rewrite keeps the previous response
     return Revision(original=response, final=current, steps=steps)
-
-
-def revise_all(model: Backend, strategy: CritiqueRevision, conversations: Sequence[str],
-               responses: Sequence[str]) -> list[Revision]:
-    return [critique_and_revise(model, strategy, c, r) for c, r in zip(conversations, responses)]

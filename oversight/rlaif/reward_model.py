@@ -25,13 +25,14 @@ from dataclasses import asdict, dataclass
 from oversight.rlaif.agreement import proportion
 from oversight.rlaif.errors import RlaifError
 from oversight.rlaif.pairs import HUMAN, Pair
+from storage.vocabulary import REWARD_BACKENDS
 
 Progress = Callable[[int, int, str], None]
 
 
 @dataclass
 class RewardConfig:
-    backend: str = "encoder"  # encoder | hf
+    backend: str = "encoder"  # storage.vocabulary.REWARD_BACKENDS: encoder | hf
     epochs: int = 20
     lr: float = 1e-3
     hidden: int = 256
@@ -226,6 +227,8 @@ def train_and_evaluate(*, train: Sequence[Pair], targets: dict[str, float], eval
                        test: Sequence[Pair], config: RewardConfig, encoder=None, output_dir: str | None = None,
                        progress: Progress | None = None) -> tuple[object, dict]:
     """Train on the train pairs that have a target; score held-out accuracy against each reference labelling."""
+    if config.backend not in REWARD_BACKENDS:  # refused before training, not when the run is stored
+        raise RlaifError(f"the backend must be one of {', '.join(REWARD_BACKENDS)} (got {config.backend!r})")
     used = [p for p in train if p.key in targets]
     if len(used) < 2:
         raise RlaifError(f"only {len(used)} training pairs have labels from this source; a reward model needs more")

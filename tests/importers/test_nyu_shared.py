@@ -79,7 +79,7 @@ def test_paper_figures(nyu):
 
 def test_settings_and_statuses_match_the_readme(nyu):
     with session_scope(write=False) as s:
-        rows = s.exec(select(Transcript.setting, Transcript.status, Transcript.tags)).all()
+        rows = s.exec(select(Transcript.source_setting, Transcript.status, Transcript.tags)).all()
     by = Counter((setting, status, "paper" in tags) for setting, status, tags in rows)
     assert by == {
         ("human debate", "complete", True): 131, ("human debate", "complete", False): 109,

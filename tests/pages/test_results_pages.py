@@ -47,13 +47,13 @@ def judged(people):
         s.add(v1)
         s.flush()
         roles = {"debater_a": {"argues": 1, "honest": True}, "debater_b": {"argues": 0, "honest": False}}
-        live = Transcript(study_id=study_id, item_id=item.id, strategy_id=v1.id, setting="debate", status="complete",
+        live = Transcript(study_id=study_id, item_id=item.id, strategy_id=v1.id, protocol="debate", status="complete",
                           meta={"order": [1, 0], "roles": roles})
-        room = Transcript(study_id=study_id, item_id=item.id, setting="human debate", origin="imported",
+        room = Transcript(study_id=study_id, item_id=item.id, source_setting="human debate", origin="imported",
                           external_id="room-1", status="complete", tags=["nyu", "paper"],
                           meta={"roles": {"debater_a": {"name": "Ann", "argues": 0, "honest": False},
                                           "debater_b": {"name": "Bo", "argues": 1, "honest": True}}})
-        consult = Transcript(study_id=study_id, item_id=item.id, setting="human consultancy", origin="imported",
+        consult = Transcript(study_id=study_id, item_id=item.id, source_setting="human consultancy", origin="imported",
                              external_id="room-2", status="complete", tags=["nyu"],
                              meta={"roles": {"consultant": {"name": "Cy", "argues": 0, "honest": False}}})
         s.add_all([live, room, consult])
@@ -368,7 +368,7 @@ def test_viewer_paginates(people):
         item = Item(study_id=people["study"], external_id="q", question="Q?", options=["a", "b"])
         s.add(item)
         s.flush()
-        s.add_all([Transcript(study_id=people["study"], item_id=item.id, setting="human debate", origin="imported",
+        s.add_all([Transcript(study_id=people["study"], item_id=item.id, source_setting="human debate", origin="imported",
                               external_id=f"room-{k:03d}", status="complete") for k in range(120)])
     at = run_page("transcripts", people["expert"], study=str(people["study"]))
     assert len(at.dataframe[0].value) == 50

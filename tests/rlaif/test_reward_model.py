@@ -90,3 +90,11 @@ def test_hf_reward_model_with_lora_trains_through_trl(tmp_path, tiny_lm, pairs_f
     assert result["n_train"] == 18 and result["accuracy"]["data set"]["n"] == 6
     assert result["final_loss"] is not None and math.isfinite(result["final_loss"])
     assert any("lora" in name for name, _ in model.model.named_parameters())
+
+
+def test_an_unknown_backend_is_refused_before_training():
+    from oversight.rlaif.errors import RlaifError
+    from oversight.rlaif.reward_model import RewardConfig, train_and_evaluate
+
+    with pytest.raises(RlaifError, match="backend must be one of encoder, hf"):
+        train_and_evaluate(train=[], targets={}, evaluations={}, test=[], config=RewardConfig(backend="gpu"))

@@ -1,0 +1,99 @@
+"""The closed vocabularies of the tables: every role, kind, state and decision a column may hold.
+
+ONE place: the tables' CHECK constraints (`storage.models`, through `check`), the domain's validation and the
+pages read these tuples (the domain imports them from here, since `storage/` never imports `oversight/`).
+
+Adding a value: add it to its tuple here, then write a migration that replaces the column's constraint with
+`replace_check` (see migration 0010): `tests/test_vocabulary.py` fails until the migrated database allows exactly
+what this module says. Columns left open on purpose: `Strategy.protocol` and `Assignment.protocol` (the protocol
+registry, a module per protocol), `Turn.role` (each protocol names its speakers), `Job.kind`, `Event.kind`,
+`ImportBatch.format` (registries of their own).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import CheckConstraint
+
+USER_ROLES = ("admin", "expert", "participant")
+ATTENTION_OVERRIDES = ("include", "exclude")  # an admin's decision on a flagged participant (None: the thresholds)
+STUDY_STATUSES = ("draft", "open", "closed")
+DESIGNS = ("within", "between")  # within: every participant sees every condition; between: one condition each
+ALLOCATIONS = ("balanced", "thompson")  # balanced (Latin square) | thompson (over candidate versions)
+BONUS_RULES = ("none", "per_correct", "score")
+IMPORT_STATES = ("importing", "done")
+CONDITION_KINDS = ("alone", "model", "assisted", "expert")
+ASSIGNMENT_STATES = ("pending", "active", "done", "skipped")  # skipped: the task's time ran out
+TRANSCRIPT_ORIGINS = ("live", "imported")
+# open | complete | timed-out (live); complete | incomplete (imported rooms never finished); superseded (an AI
+# batch run replaced by a re-run on the same item and version).
+TRANSCRIPT_STATUSES = ("open", "complete", "timed-out", "incomplete", "superseded")
+# Who judged: a transcript's own judge (a participant, a room's judge, or a batch run's AI judge) is "human" or
+# "ai"; an AI judge run afterwards over finished transcripts is "ai-offline"; imported offline human judges are
+# "offline-human".
+JUDGE_KINDS = ("human", "ai", "ai-offline", "offline-human")
+ANSWER_FORMS = ("choice-confidence",)  # how a person gave a judgment (see oversight.vocab)
+# review | adjudication | superseded (an older duplicate kept by migration 0006)
+REVIEW_KINDS = ("review", "adjudication", "superseded")
+PROPOSAL_KINDS = ("assistant_instructions", "questioning_tips", "rules")
+PROPOSAL_STATUSES = ("open", "accepted", "declined")
+VERSION_DECISIONS = ("candidate", "promoted", "retired")
+JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
+W2S_RUN_STATES = ("running", "done", "failed")
+REWARD_BACKENDS = ("encoder", "hf")  # encoder (CPU, MiniLM + scalar head) | hf (sequence classifier + LoRA)
+PAYOUT_KINDS = ("base", "bonus")
+
+# (table, column) -> the values it may hold. A nullable column may also be NULL (a CHECK passes on NULL).
+CLOSED_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("user", "role"): USER_ROLES,
+    ("user", "attention_override"): ATTENTION_OVERRIDES,
+    ("study", "status"): STUDY_STATUSES,
+    ("study", "design"): DESIGNS,
+    ("study", "allocation"): ALLOCATIONS,
+    ("study", "bonus_rule"): BONUS_RULES,
+    ("importbatch", "state"): IMPORT_STATES,
+    ("condition", "kind"): CONDITION_KINDS,
+    ("assignment", "state"): ASSIGNMENT_STATES,
+    ("designplace", "role"): USER_ROLES,
+    ("transcript", "origin"): TRANSCRIPT_ORIGINS,
+    ("transcript", "status"): TRANSCRIPT_STATUSES,
+    ("judgment", "judge_kind"): JUDGE_KINDS,
+    ("judgment", "answer_form"): ANSWER_FORMS,
+    ("expertreview", "kind"): REVIEW_KINDS,
+    ("proposal", "kind"): PROPOSAL_KINDS,
+    ("proposal", "status"): PROPOSAL_STATUSES,
+    ("versiondecision", "decision"): VERSION_DECISIONS,
+    ("job", "state"): JOB_STATES,
+    ("w2srun", "state"): W2S_RUN_STATES,
+    ("rewardmodelrun", "backend"): REWARD_BACKENDS,
+    ("payout", "kind"): PAYOUT_KINDS,
+}
+
+
+def check_name(table: str, column: str) -> str:
+    return f"ck_{table}_{column}"
+
+
+def check_sql(column: str, values: tuple[str, ...]) -> str:
+    """`column IN ('a', 'b')`: the values are ours (no quotes in them), so plain literals are safe."""
+    assert all("'" not in v for v in values)
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def check(table: str, column: str) -> CheckConstraint:
+    """The CHECK constraint of a closed column, for the table's `__table_args__`."""
+    return CheckConstraint(check_sql(column, CLOSED_COLUMNS[(table, column)]), name=check_name(table, column))
+
+
+def checks(table: str) -> tuple[CheckConstraint, ...]:
+    """Every closed column's CHECK of `table`."""
+    return tuple(check(t, c) for t, c in CLOSED_COLUMNS if t == table)
+
+
+def replace_check(table: str, column: str, values: tuple[str, ...]) -> None:
+    """In a migration that adds (or removes) a value: replace the column's constraint with one allowing exactly
+    `values` (written out in the migration, since a migration is history). SQLite copies the table (batch mode)."""
+    from alembic import op
+
+    with op.batch_alter_table(table, schema=None) as batch_op:
+        batch_op.drop_constraint(check_name(table, column), type_="check")
+        batch_op.create_check_constraint(check_name(table, column), check_sql(column, values))
