@@ -7,7 +7,7 @@ import threading
 import streamlit as st
 
 from oversight import auth
-from oversight.db import init_db
+from oversight.db import init_db, run_reads
 from oversight.settings import get_settings
 from oversight.jobs import start_embedded_worker
 from oversight.models.registry import limit_cpu_threads, warm_configured
@@ -66,13 +66,6 @@ def _enter_by_link() -> None:
             st.session_state["link_error"] = str(exc)
 
 
-_enter_by_link()
-# Staff: a refresh keeps the sign-in while the session cookie is live (see oversight/staff_sessions.py).
-restored = restore(signed_in=st.session_state.get(USER_KEY) is not None)
-if restored is not None:
-    sign_in_as(restored)
-user = current_user()
-
 PAGES = {
     "admin": {
         "Studies": [
@@ -105,26 +98,36 @@ PAGES = {
     "participant": {"": [st.Page("views/participant.py", title="Your tasks", icon=":material/edit_note:", default=True)]},
 }
 
-if user is None:
-    # Every staff page's address shows the sign-in form, so that a deep link (`/transcripts?transcript=5`)
-    # opens that page once signed in instead of "Page not found".
-    staff_paths = sorted({p.url_path for role in ("admin", "expert") for group in PAGES[role].values()
-                          for p in group if p.url_path})
-    nav = st.navigation([st.Page("views/sign_in.py", title="Sign in", icon=":material/login:", default=True)]
-                        + [st.Page("views/sign_in.py", title="Sign in", url_path=path) for path in staff_paths],
-                        position="hidden")
-    hand_over()
-else:
-    # Every staff page stays listed (by default Streamlit folds all but a few behind "View more").
-    nav = st.navigation(PAGES[user.role], position="sidebar" if user.role != "participant" else "hidden",
-                        expanded=True)
-    if user.role != "participant":
-        with st.sidebar:
-            st.text(f"Signed in as {user.name} ({user.role})")
-            hand_over()
-            if st.button("Sign out"):
-                end_staff_session()
-                sign_out()
-                after_sign_out()
-                st.rerun()
-nav.run()
+# One read transaction per script run: every helper's read joins it, and a row read once (the signed-in
+# user, the study) is not read again in the run (oversight.db.run_reads).
+with run_reads():
+    _enter_by_link()
+    # Staff: a refresh keeps the sign-in while the session cookie is live (see oversight/staff_sessions.py).
+    restored = restore(signed_in=st.session_state.get(USER_KEY) is not None)
+    if restored is not None:
+        sign_in_as(restored)
+    user = current_user()
+
+    if user is None:
+        # Every staff page's address shows the sign-in form, so that a deep link (`/transcripts?transcript=5`)
+        # opens that page once signed in instead of "Page not found".
+        staff_paths = sorted({p.url_path for role in ("admin", "expert") for group in PAGES[role].values()
+                              for p in group if p.url_path})
+        nav = st.navigation([st.Page("views/sign_in.py", title="Sign in", icon=":material/login:", default=True)]
+                            + [st.Page("views/sign_in.py", title="Sign in", url_path=path) for path in staff_paths],
+                            position="hidden")
+        hand_over()
+    else:
+        # Every staff page stays listed (by default Streamlit folds all but a few behind "View more").
+        nav = st.navigation(PAGES[user.role], position="sidebar" if user.role != "participant" else "hidden",
+                            expanded=True)
+        if user.role != "participant":
+            with st.sidebar:
+                st.text(f"Signed in as {user.name} ({user.role})")
+                hand_over()
+                if st.button("Sign out"):
+                    end_staff_session()
+                    sign_out()
+                    after_sign_out()
+                    st.rerun()
+    nav.run()

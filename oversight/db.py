@@ -12,9 +12,16 @@ from storage import db
 
 
 @contextmanager
-def session_scope(*, write: bool = True) -> Iterator[Session]:
-    with db.session_scope(get_settings().resolved_database_url, write=write) as session:
+def session_scope(*, write: bool = True, fresh: bool = False) -> Iterator[Session]:
+    with db.session_scope(get_settings().resolved_database_url, write=write, fresh=fresh) as session:
         yield session
+
+
+@contextmanager
+def run_reads() -> Iterator[None]:
+    """One page run's reads in one read transaction (storage.db.run_reads)."""
+    with db.run_reads(get_settings().resolved_database_url):
+        yield
 
 
 def init_db() -> str:

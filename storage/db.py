@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from sqlalchemy import event
@@ -107,13 +108,66 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+class _RunReads:
+    """The reads of one page run, in one read transaction and one session (see `run_reads`)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session: Session | None = None
+
+    def open(self) -> Session:
+        if self.session is None:
+            # No autoflush: a read never writes; expire_on_commit off as in every scope.
+            self.session = Session(get_engine(self.url, write=False), expire_on_commit=False, autoflush=False)
+        return self.session
+
+    def close(self) -> None:
+        """End the read transaction; the objects read keep their values, detached (as after any scope)."""
+        if self.session is not None:
+            session, self.session = self.session, None
+            session.close()
+
+
+_run_reads: ContextVar[_RunReads | None] = ContextVar("run_reads", default=None)
+
+
 @contextmanager
-def session_scope(url: str, *, write: bool = True) -> Iterator[Session]:
+def run_reads(url: str) -> Iterator[None]:
+    """Within this block (one script run of a page), every read scope on `url` shares one read transaction and
+    one session: one BEGIN per run instead of one per helper, and a row already read this run (`Session.get`:
+    the signed-in user, the study) is not read again. A write scope ends it first, so reads after a write see
+    the write (and a snapshot never outlives it). A read that must see other threads' writes made during the run
+    (a poll) asks `session_scope(..., fresh=True)`."""
+    reads = _RunReads(url)
+    token = _run_reads.set(reads)
+    try:
+        yield
+    finally:
+        _run_reads.reset(token)
+        reads.close()
+
+
+def end_run_reads() -> None:
+    """End this run's read transaction now (the next read starts a fresh one)."""
+    if (reads := _run_reads.get()) is not None:
+        reads.close()
+
+
+@contextmanager
+def session_scope(url: str, *, write: bool = True, fresh: bool = False) -> Iterator[Session]:
     """A transaction: commits on success, rolls back everything on any error.
 
-    `write=False` is for pages and reports that only read: on SQLite they never wait for the writer.
+    `write=False` is for pages and reports that only read: on SQLite they never wait for the writer. Inside
+    `run_reads` they join the run's read transaction unless `fresh`.
     A full disk, a read-only or unreachable database raises `StorageUnavailable` after the rollback.
     """
+    reads = _run_reads.get()
+    if reads is not None and reads.url == url:
+        if not write and not fresh:
+            with _run_read(reads) as session:
+                yield session
+            return
+        reads.close()  # a write (or a fresh read): the run's later reads start after it
     with _one_writer(url, write), Session(get_engine(url, write=write), expire_on_commit=False) as session:
         try:
             yield session
@@ -124,6 +178,22 @@ def session_scope(url: str, *, write: bool = True) -> Iterator[Session]:
             if reason is not None:
                 raise StorageUnavailable(reason, write=write) from exc
             raise
+
+
+@contextmanager
+def _run_read(reads: _RunReads) -> Iterator[Session]:
+    session = reads.open()
+    try:
+        yield session
+        if session.new or session.dirty or session.deleted:  # a "read" that changed something: store it, as ever
+            session.commit()
+            reads.close()
+    except BaseException as exc:
+        reads.close()  # the run's next read starts afresh, whatever this one left behind
+        reason = unavailable_reason(exc)
+        if reason is not None:
+            raise StorageUnavailable(reason, write=False) from exc
+        raise
 
 
 @contextmanager

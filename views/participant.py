@@ -161,7 +161,7 @@ def wait_for_model(view: JudgeView) -> None:
     # A fast model (the extractive one writes a speech in milliseconds) is done before the first poll: wait a
     # moment and show its speech now rather than half a second later.
     if runner.wait(view.transcript_id, step.round, timeout_s=0.8) and \
-            load_state(view.transcript_id).step.kind != "speeches":
+            load_state(view.transcript_id, fresh=True).step.kind != "speeches":
         st.rerun()
 
     @st.fragment(run_every=0.5)

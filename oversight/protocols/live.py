@@ -147,8 +147,9 @@ def in_round_order(turns: list, speakers) -> list:
     return sorted(turns, key=lambda t: (t.round, rank.get(t.role, -1)))
 
 
-def load_state(transcript_id: int) -> State:
-    with session_scope(write=False) as s:
+def load_state(transcript_id: int, *, fresh: bool = False) -> State:
+    """`fresh`: see turns stored by other threads during this page run (oversight.db.run_reads)."""
+    with session_scope(write=False, fresh=fresh) as s:
         t = s.get(Transcript, transcript_id)
         if t is None or t.strategy_id is None:
             raise RuleViolation(f"no live transcript with id {transcript_id}")
