@@ -9,6 +9,9 @@ from sqlmodel import Session
 
 from oversight.settings import get_settings
 from storage import db
+from storage.db import memo
+
+__all__ = ["init_db", "memo", "run_reads", "session_scope"]
 
 
 @contextmanager

@@ -8,15 +8,20 @@ busy timeout makes a second writer wait instead of failing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
+
+from storage.models import ContentVersion, Item, Strategy, Study
+
+T = TypeVar("T")
 
 _engines: dict[tuple[str, bool], Engine] = {}
 _lock = threading.Lock()
@@ -114,11 +119,15 @@ class _RunReads:
     def __init__(self, url: str) -> None:
         self.url = url
         self.session: Session | None = None
+        self.kept: list[object] = []
 
     def open(self) -> Session:
         if self.session is None:
             # No autoflush: a read never writes; expire_on_commit off as in every scope.
             self.session = Session(get_engine(self.url, write=False), expire_on_commit=False, autoflush=False)
+            # The identity map holds rows weakly: keep every row read this run, so `Session.get` of a row a
+            # helper read and let go (the user behind a link) finds it instead of reading it again.
+            event.listen(self.session, "loaded_as_persistent", lambda _s, obj: self.kept.append(obj))
         return self.session
 
     def close(self) -> None:
@@ -126,6 +135,7 @@ class _RunReads:
         if self.session is not None:
             session, self.session = self.session, None
             session.close()
+            self.kept.clear()
 
 
 _run_reads: ContextVar[_RunReads | None] = ContextVar("run_reads", default=None)
@@ -180,6 +190,15 @@ def session_scope(url: str, *, write: bool = True, fresh: bool = False) -> Itera
             raise
 
 
+def memo(session: Session, key: tuple, load: Callable[[], T]) -> T:
+    """`load()` once per session: in a page run's shared read session (run_reads) once per run, until a write
+    ends it. For reads that several helpers of one run make alike (a person's assignments, a transcript's
+    turns); the value is shared, so callers must not change it."""
+    if key not in session.info:
+        session.info[key] = load()
+    return session.info[key]
+
+
 @contextmanager
 def _run_read(reads: _RunReads) -> Iterator[Session]:
     session = reads.open()
@@ -214,3 +233,36 @@ def _one_writer(url: str, write: bool) -> Iterator[None]:
         yield
     finally:
         writer.release()
+
+
+# Tables whose rows each process may keep (oversight.read_cache): a change to any of them raises the content
+# version in the same transaction, so no process keeps a row past the commit that changed it.
+CACHED_TABLES = (Study, Item, Strategy)
+_CACHED_NAMES = frozenset(m.__tablename__ for m in CACHED_TABLES)
+
+
+def bump_content_version(session: Session) -> None:
+    if not session.info.get("content_bumped"):
+        session.info["content_bumped"] = True
+        session.connection().execute(update(ContentVersion).where(ContentVersion.id == 1)
+                                     .values(version=ContentVersion.version + 1))
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_on_flush(session, _context, _instances) -> None:
+    if any(isinstance(obj, CACHED_TABLES) for obj in session.deleted) or any(
+            isinstance(obj, CACHED_TABLES) and session.is_modified(obj) for obj in session.dirty):
+        bump_content_version(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bump_on_bulk(state) -> None:
+    if (state.is_update or state.is_delete) and getattr(state.statement, "table", None) is not None and \
+            state.statement.table.name in _CACHED_NAMES:
+        bump_content_version(state.session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _bumped_once_per_transaction(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop("content_bumped", None)

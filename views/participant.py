@@ -17,7 +17,7 @@ from oversight.participation import (
 )
 from oversight.protocols.live import JudgeView, expire, judge_view, load_state, restart_chat, send_message, submit_report
 from oversight.protocols.runner import get_runner
-from oversight.studies import get_study
+from oversight.studies import study_settings
 from oversight.vocab import (
     CHOICE_CONFIDENCE, lowest_confidence, option_letter, probabilities_from_confidence, role_label,
 )
@@ -27,7 +27,7 @@ from ui import attempt, pick_study, require_role, speech_markdown
 user = require_role("participant", "expert")
 expert = user.role == "expert"
 study_id = pick_study("Study whose items you answer") if expert else user.study_id
-study = get_study(study_id)
+study = study_settings(study_id)
 st.title(study.name)
 if expert:
     st.caption("You answer these items as an expert, without the gold answer: your answers measure expert accuracy.")
