@@ -180,6 +180,11 @@ def live_runner_done(transcript_id: int) -> None:
         time.sleep(0.02)
 
 
+# The participant actions of each kind of study, in the order participant_actions takes them.
+ACTIONS = {"direct": ["join", "tick consent", "consent", "submit", "rerun"],
+           "assisted": ["join", "tick consent", "consent", "send message", "submit", "next"],
+           "debate": ["join", "tick consent", "consent", "rerun", "debate round", "poll", "submit", "next"]}
+
 STAFF_PAGES = {"admin": ["views/studies.py", "views/results.py", "views/study_people.py"],
                "expert": ["views/reviews.py"]}
 
