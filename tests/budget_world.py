@@ -189,9 +189,9 @@ STAFF_PAGES = {"admin": ["views/studies.py", "views/results.py", "views/study_pe
                "expert": ["views/reviews.py"]}
 
 
-def staff_actions(counter: Counter, role: str, study_id: int) -> Iterator[tuple[str, AppTest]]:
+def staff_actions(counter: Counter, role: str, study_id: int, name: str = "") -> Iterator[tuple[str, AppTest]]:
     """A staff member signed in (a refreshed tab with the user in its session) opening each page of theirs."""
-    user = auth.create_user(role=role, name=f"{role}-budget", password="a long enough password")
+    user = auth.create_user(role=role, name=name or f"{role}-budget", password="a long enough password")
     at = app()
     at.session_state["user_id"] = user.id
     at.query_params["study"] = str(study_id)
