@@ -67,8 +67,12 @@ def test_every_script_run_stays_within_its_budget(counts, action):
                           f"  {i}: {s[:120]}" for i, run in enumerate(worst.runs) for s in run.statements))
 
 
-def test_a_staff_edit_is_seen_by_the_next_run(db):
+def test_a_staff_edit_is_seen_by_the_next_run(db, monkeypatch):
     """Studies and items are kept per process; an edit raises the content version, so the next run shows it."""
+    from oversight import settings
+
+    monkeypatch.setenv("OVERSIGHT_EMBEDDED_WORKER", "0")  # app.py would start a job worker for the process
+    settings.reset_settings()
     world.configure_models()
     try:
         study_id = world.make_study("direct")
@@ -88,6 +92,26 @@ def test_a_staff_edit_is_seen_by_the_next_run(db):
         assert any("This study is closed" in i.value for i in at.info)
     finally:
         models.configure(None)
+
+
+def test_kept_rows_are_frozen_snapshots_and_any_change_renews_them(study):
+    import dataclasses
+
+    from sqlalchemy import update
+
+    from oversight import read_cache
+    from storage.models import Study
+
+    with session_scope(write=False) as s:
+        kept = read_cache.row(s, Study, study.id)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        kept.name = "changed"
+    with session_scope(write=False) as s:
+        assert read_cache.row(s, Study, study.id) is kept  # from memory while nothing changed
+    with session_scope() as s:  # a Core update, as a script might make
+        s.exec(update(Study).where(Study.id == study.id).values(name="Renamed"))
+    with session_scope(write=False) as s:
+        assert read_cache.row(s, Study, study.id).name == "Renamed"
 
 
 if __name__ == "__main__":
