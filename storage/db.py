@@ -157,12 +157,6 @@ def run_reads(url: str) -> Iterator[None]:
         reads.close()
 
 
-def end_run_reads() -> None:
-    """End this run's read transaction now (the next read starts a fresh one)."""
-    if (reads := _run_reads.get()) is not None:
-        reads.close()
-
-
 @contextmanager
 def session_scope(url: str, *, write: bool = True, fresh: bool = False) -> Iterator[Session]:
     """A transaction: commits on success, rolls back everything on any error.
