@@ -76,7 +76,8 @@ def setup(*, participants: int, direct_items: int, debate_items: int,
     from oversight import auth, conditions, strategies
     from oversight.db import init_db
     from oversight.importers import demo_items_path, import_path
-    from oversight.studies import create_study, set_study_status, update_study
+    from oversight.launch import set_study_status
+    from oversight.studies import create_study, update_study
 
     init_db()
     admin = auth.create_user(role="admin", name=ADMIN[0], password=ADMIN[1])

@@ -18,7 +18,7 @@ from oversight.rlaif.errors import RlaifError
 from oversight.simulate import SimulationError
 from oversight.strategies import StrategyError
 from oversight.studies import StudyError
-from oversight.w2s.config import W2SError
+from oversight.w2s.errors import W2SError
 from storage.db import StorageUnavailable
 
 USER_ERRORS: tuple[type[Exception], ...] = (

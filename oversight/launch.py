@@ -189,6 +189,22 @@ def open_study(*, study_id: int, user_id: int | None) -> LaunchCheck:
         return check
 
 
+def set_study_status(*, study_id: int, status: str, user_id: int | None) -> None:
+    """Close a study, or open (reopen) it: opening runs the launch check and raises
+    LaunchRefused when the design deals nothing."""
+    if status not in ("open", "closed"):
+        raise StudyError("status must be open or closed")
+    if status == "open":
+        open_study(study_id=study_id, user_id=user_id)
+        return
+    with session_scope() as s:
+        study = s.get(Study, study_id)
+        if study is None:
+            raise StudyError(f"no study with id {study_id}")
+        study.status = status
+        log_event(s, "study.status", user_id=user_id, study_id=study_id, status=status)
+
+
 def describe(check: LaunchCheck) -> str:
     """The check as text (the CLI prints it; the pages show the same facts as tables)."""
     lines = [f"study {check.study_id} ({check.status}): {check.items} item(s); the participants' design deals "

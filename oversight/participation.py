@@ -164,23 +164,6 @@ def _ensure_assignments(s, user: User, study_id: int) -> None:
                          allocation_probability=chance))
 
 
-def gold_withheld(*, study_id: int, user_id: int) -> str | None:
-    """Why this person may not see the study's gold answers yet (None: they may). An expert dealt the study's
-    items as the expert condition sees no gold (reviews, transcripts) until their own answers are in: those
-    answers measure expert accuracy."""
-    with session_scope(write=False) as s:
-        user = s.get(User, user_id)
-        if user is None or user.role != "expert":
-            return None
-        left = s.exec(select(func.count()).select_from(Assignment).where(
-            Assignment.study_id == study_id, Assignment.participant_id == user_id,
-            Assignment.state.in_(("pending", "active")))).one()
-    if not left:
-        return None
-    return (f"You still have {left} of this study's items to answer (Answer items). Reviews and transcripts show "
-            "the gold answers, so they open here once your own answers are in.")
-
-
 def _reviewed_already(s, user: User, study_id: int) -> bool:
     return s.exec(select(ExpertReview.id).where(ExpertReview.study_id == study_id,
                                                 ExpertReview.expert_id == user.id)).first() is not None

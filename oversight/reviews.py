@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -42,6 +43,23 @@ class Review:
     rubric_version: int | None
     notes: str
     created_at: datetime
+
+
+def gold_withheld(*, study_id: int, user_id: int) -> str | None:
+    """Why this person may not see the study's gold answers yet (None: they may). An expert dealt the study's
+    items as the expert condition sees no gold (reviews, transcripts) until their own answers are in: those
+    answers measure expert accuracy."""
+    with session_scope(write=False) as s:
+        user = s.get(User, user_id)
+        if user is None or user.role != "expert":
+            return None
+        left = s.exec(select(func.count()).select_from(Assignment).where(
+            Assignment.study_id == study_id, Assignment.participant_id == user_id,
+            Assignment.state.in_(("pending", "active")))).one()
+    if not left:
+        return None
+    return (f"You still have {left} of this study's items to answer (Answer items). Reviews and transcripts show "
+            "the gold answers, so they open here once your own answers are in.")
 
 
 def _reviewer(s, expert_id: int) -> User:
@@ -268,8 +286,6 @@ def review_context(*, assignment_id: int, expert_id: int) -> ReviewContext:
             raise ReviewError(f"no assignment with id {assignment_id}")
         if a.participant_id == user.id:
             raise ReviewError("you answered this item yourself: another expert reviews it")
-        from oversight.participation import gold_withheld  # participation -> allocation -> reviews
-
         if (why := gold_withheld(study_id=a.study_id, user_id=user.id)) is not None:
             raise ReviewError(why)
         study = s.get(Study, a.study_id)

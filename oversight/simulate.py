@@ -7,7 +7,8 @@ versions, rubric; `Study.dry_run_of` = the original) and runs there, with simula
 
 Scripted people with a known, planted skill go through the same domain functions a person's clicks go through:
 `participation.next_task` deals them tasks (the study's real balanced design), a task under a strategy runs its live
-transcript (the study's real models write the speeches and the assistant's replies), answers go in through
+transcript, stepped by the one driver (`oversight.protocols.driver.drive`) with the person's part played by a
+`PersonBot` (the study's real models write the speeches and the assistant's replies), answers go in through
 `live.submit_report` / `participation.submit_answer`, experts review through `reviews.submit_review` and
 participants answer the inner loop's questionnaire. The model-alone condition runs the study's real model.
 
@@ -37,11 +38,11 @@ from sqlmodel import select
 from oversight import auth, participation, reviews
 from oversight.db import session_scope
 from oversight.dry_run import copy_for_dry_run
-from oversight.protocols import live
 from oversight.protocols.base import RuleViolation
 from oversight.protocols.batch import run_batch
-from oversight.protocols.runner import get_runner
-from oversight.vocab import CHOICE_CONFIDENCE, SIMULATED, probabilities_from_confidence
+from oversight.protocols.bots import PersonBot
+from oversight.protocols.driver import drive
+from oversight.vocab import SIMULATED
 from storage.models import Assignment, Condition, Item, ItemGold, Study, User
 
 Progress = Callable[[int, int, str], None]
@@ -118,27 +119,6 @@ def _people(study_id: int, n: int, role: str) -> list[int]:
     return ids
 
 
-def planted_choice(rng: random.Random, n_options: int, gold: int, accuracy: float) -> int:
-    """The option someone who is right with probability `accuracy` chooses (else a wrong one, uniformly)."""
-    return gold if rng.random() < accuracy else rng.choice([i for i in range(n_options) if i != gold])
-
-
-def spread(n_options: int, chosen: int, confidence: float) -> list[float]:
-    """Probabilities with `confidence` on the chosen option and the rest shared evenly."""
-    rest = (1 - confidence) / (n_options - 1)
-    return [confidence if i == chosen else rest for i in range(n_options)]
-
-
-def _answer(rng: random.Random, n_options: int, gold: int, accuracy: float, sd: float,
-            confidence: float | None = None) -> list[float]:
-    """Probabilities (item order) of someone who chooses the gold option with probability `accuracy`, stating
-    `confidence` on the chosen option, or (None) a confidence drawn around the accuracy (so they are calibrated)."""
-    chosen = planted_choice(rng, n_options, gold, accuracy)
-    if confidence is not None:
-        return probabilities_from_confidence(n_options, chosen, confidence)
-    return spread(n_options, chosen, min(0.99, max(0.55, rng.gauss(max(accuracy, 0.55), sd))))
-
-
 def _task_facts(assignment_id: int) -> tuple[str, bool, int, int]:
     """The simulator's view of a task: its condition's kind ("catch" for an attention check), whether it is
     practice, the gold and option count."""
@@ -151,47 +131,23 @@ def _task_facts(assignment_id: int) -> tuple[str, bool, int, int]:
                 len(item.options))
 
 
-def _run_transcript(tid: int, probabilities: list[float], *, user_id: int) -> None:
-    """Play a live task as a participant would: let the models speak, ask the assistant once where there is a
-    chat, give interim reports where the rules ask for them, and the final answer as soon as the rules allow."""
-    runner = get_runner()
-    asked = False
-    for _ in range(50):  # a protocol always ends within its rounds; this only guards against a bug looping
-        state = live.load_state(tid)
-        step = state.step
-        if step.kind in ("done", "expired"):
-            return
-        if step.kind == "speeches":
-            runner.run_until_judge(tid)
-            continue
-        if step.kind == "chat" and not asked:
-            live.send_message(transcript_id=tid, text="What does the text say that decides this question?",
-                              user_id=user_id)
-            asked = True
-            continue
-        final = step.kind == "chat" or step.may_end or step.must_end
-        shown = state.to_display_order(probabilities if final else [1 / len(probabilities)] * len(probabilities))
-        live.submit_report(transcript_id=tid, round_=step.round, display_probabilities=shown, end=final,
-                           judge_id=user_id, rationale="Simulated participant." if final else "",
-                           answer_form=CHOICE_CONFIDENCE if final else None)
-    raise SimulationError(f"transcript {tid} did not finish")
-
-
 def _answer_all(user_id: int, skill: Skill, rng: random.Random, run: SimulationRun, *,
                 study_id: int | None = None) -> None:
     while (task := participation.next_task(user_id=user_id, study_id=study_id)) is not None:
         kind, practice, gold, n_options = _task_facts(task.assignment_id)
         # Simulated people are attentive: they pass the attention checks (catch items), so none is excluded.
         accuracy = 1.0 if kind == "catch" else skill.accuracy(kind)
-        probabilities = _answer(rng, n_options, gold, 0.5 if practice or accuracy is None else accuracy,
-                                skill.calibration_sd, skill.confidence)
+        bot = PersonBot.planted(rng, n_options=n_options, gold=gold,
+                                accuracy=0.5 if practice or accuracy is None else accuracy, sd=skill.calibration_sd,
+                                confidence=skill.confidence, user_id=user_id)
         try:
             if task.transcript_id is not None:
-                _run_transcript(task.transcript_id, probabilities, user_id=user_id)
+                drive(task.transcript_id, bot)  # the task's protocol says what each step asks of the person
             else:
+                answer = bot.answer(None, final=True)
                 participation.submit_answer(user_id=user_id, assignment_id=task.assignment_id,
-                                            probabilities=probabilities, rationale="Simulated participant.",
-                                            answer_form=CHOICE_CONFIDENCE)
+                                            probabilities=answer.probabilities, rationale=answer.rationale,
+                                            answer_form=answer.answer_form)
             run.answers += 1
         except (RuleViolation, participation.ParticipationError, SimulationError) as exc:
             run.errors.append(f"assignment {task.assignment_id}: {exc}")

@@ -91,24 +91,6 @@ def list_studies() -> list[StudySummary]:
                              people.get(st.id, 0), transcripts.get(st.id, 0), st.dry_run_of) for st in studies]
 
 
-def set_study_status(*, study_id: int, status: str, user_id: int | None) -> None:
-    """Close a study, or open (reopen) it: opening runs the launch check and raises
-    oversight.launch.LaunchRefused when the design deals nothing."""
-    if status not in ("open", "closed"):
-        raise StudyError("status must be open or closed")
-    if status == "open":
-        from oversight.launch import open_study
-
-        open_study(study_id=study_id, user_id=user_id)
-        return
-    with session_scope() as s:
-        study = s.get(Study, study_id)
-        if study is None:
-            raise StudyError(f"no study with id {study_id}")
-        study.status = status
-        log_event(s, "study.status", user_id=user_id, study_id=study_id, status=status)
-
-
 # What the Study settings page and `study set` may change; each change is in the audit log with old and new value.
 SETTINGS = ("name", "description", "instructions", "consent_text", "items_per_participant", "completion_code",
             "design", "practice_items", "review_share", "blind_review", "allocation", "convergence",

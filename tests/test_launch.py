@@ -15,9 +15,10 @@ from oversight.db import session_scope
 from oversight.judgment_records import load_judgments
 from oversight.launch import LaunchRefused, check_study, create_preview, open_study
 from oversight.models.config import ModelsConfig, ScriptedConfig
-from oversight.protocols import batch
+from oversight.protocols import batch, bots
 from oversight.sandwich import sandwich
-from oversight.studies import create_study, get_study, participants, set_study_status, update_study
+from oversight.launch import set_study_status
+from oversight.studies import create_study, get_study, participants, update_study
 from storage.models import Assignment, Item, ItemGold, Judgment, Transcript, User
 
 STORY = "The letter said the machine was red. Nobody had seen it since the winter."
@@ -247,13 +248,13 @@ def test_an_earlier_run_over_practice_items_never_counts(db, scripted):
 
 def test_model_alone_reads_no_source_when_the_assistant_does_not(db, scripted, monkeypatch):
     seen = []
-    original = batch.judge_probabilities
+    original = bots.judge_probabilities
 
     def spy(model, **kwargs):
         seen.append(kwargs["source"])
         return original(model, **kwargs)
 
-    monkeypatch.setattr(batch, "judge_probabilities", spy)
+    monkeypatch.setattr(bots, "judge_probabilities", spy)
     study_id, cond, real = _sandwich_study(assistant_sees_source=False)
     plan = conditions.model_alone_plan(condition_id=cond)
     assert not plan.sees_source and any("without it too" in w for w in plan.warnings)

@@ -274,7 +274,8 @@ def test_two_reviews_at_once_store_one_on_each_database(any_db):
 def test_an_expert_answers_the_study_before_seeing_its_gold(world):
     """Experts dealt the expert condition see no gold (review, transcripts) until their own answers are in, and an
     expert who has reviewed a study (and so seen its gold) is not dealt its items to answer."""
-    from oversight.participation import ParticipationError, gold_withheld, next_task, submit_answer
+    from oversight.participation import ParticipationError, next_task, submit_answer
+    from oversight.reviews import gold_withheld
 
     with session_scope() as s:
         s.add(Condition(study_id=world["study"], name="Experts", kind="expert"))

@@ -18,7 +18,7 @@ from oversight.reviews import (ReviewContext, adjudicate, adjudication_queue, re
 from oversight.rubrics import asked, current_rubric, new_rubric_version, rubric_versions
 from oversight.studies import get_study
 from rubric_form import rubric_inputs, show_review
-from oversight.participation import gold_withheld
+from oversight.reviews import gold_withheld
 from ui import attempt, escape_markdown, pick_study, require_role, speech_markdown, user_error
 
 user = require_role("admin", "expert")

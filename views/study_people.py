@@ -9,7 +9,8 @@ from oversight.auth import (
 )
 from oversight import payments
 from oversight.attention import attention, describe_thresholds, set_override
-from oversight.studies import get_study, participants, set_study_status
+from oversight.launch import set_study_status
+from oversight.studies import get_study, participants
 from launch_panel import preview_button
 from ui import attempt, pick_study, require_role, user_error
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from oversight.jobs import enqueue, get_job
-from oversight.participation import gold_withheld
+from oversight.reviews import gold_withheld
 from oversight.reviews import review_transcript, reviews_for
 from oversight.rubrics import current_rubric
 from oversight.studies import get_study

@@ -13,7 +13,8 @@ import streamlit as st  # noqa: E402
 
 from oversight.jobs import get_job  # noqa: E402
 from oversight.studies import list_studies, study_label  # noqa: E402
-from oversight.w2s.config import DATASETS, STRONG_MODELS, WEAK_MODELS, W2SConfig, W2SError  # noqa: E402
+from oversight.w2s.config import DATASETS, STRONG_MODELS, WEAK_MODELS, W2SConfig  # noqa: E402
+from oversight.w2s.errors import W2SError  # noqa: E402
 from oversight.w2s.experiments import (  # noqa: E402
     create_experiment, list_experiments, list_runs, new_version, results_table, start_run,
 )

@@ -15,15 +15,14 @@ answer is reported at round k + 1 after k exchanges; the first answer, when the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from oversight.models.types import Task
 from oversight.prompts import check_prompt
 from oversight.protocols.engine import enforce_limits
-from oversight.protocols.base import ModelTurnRules, Protocol, Report, RuleViolation, Speaker, Step, TurnRecord, rule
-
-if TYPE_CHECKING:
-    from oversight.protocols.live import State
+from oversight.protocols.base import (
+    CHAT, MODELS, REPORT, ModelTurnRules, Protocol, Report, RuleViolation, Speaker, Step, TurnRecord, rule,
+)
+from oversight.protocols.state import State
 
 SOURCE_VIEWS = ("hidden", "shown", "timed")
 
@@ -56,6 +55,7 @@ class AssistedQA(Protocol):
     rules_class = AssistedRules
     model_roles = ("assistant", "judge", "questioner")
     layout = "chat"
+    bot_moves = {"speeches": MODELS, "chat": CHAT, "judge": REPORT}  # judge: the first answer, or time/messages up
 
     def cannot_run(self, item, rules: AssistedRules) -> str | None:
         if not item.has_source and (rules.assistant_sees_source or rules.source_for_participant != "hidden"):

@@ -2,7 +2,8 @@
 
 A protocol (`oversight/protocols/<name>.py`) is one `Protocol` object: its rules dataclass (only the fields that
 apply to it), which items it can run on, who speaks, a pure step function over the history, how the judge
-reads its turns, which model roles it uses and whether people can be dealt it. `registry.PROTOCOLS` maps names
+reads its turns, which model roles it uses, whether people can be dealt it, and how a bot plays the person's part
+at each step kind (`bot_moves`, oversight.protocols.driver). `registry.PROTOCOLS` maps names
 to these objects; nothing else tests a protocol's name.
 
 Rules are frozen dataclasses. Each field's `metadata` carries what the Strategies form needs (`label`, `help`,
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import MISSING, asdict, dataclass, field, fields
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from oversight.models.types import Task
@@ -167,6 +169,13 @@ class Step:
     messages_left: int | None = None
 
 
+# What a bot playing the person's part does at a step (oversight.protocols.driver). Each protocol names, in its
+# `bot_moves`, the move for every step kind its `next_step` returns besides "done" and "expired" (nothing to do).
+MODELS = "models"  # the models write their turns (the runner); nobody else acts
+REPORT = "report"  # the judge reports: final where the rules require it, or allow it and the bot ends early
+CHAT = "chat"  # the participant asks the model while the bot wants to, then gives the final answer
+
+
 @dataclass(frozen=True)
 class ItemFacts:
     """What a protocol needs to know to decide whether it can run on an item (never the gold answer itself)."""
@@ -188,6 +197,7 @@ class Protocol:
     layout: ClassVar[str] = "rounds"  # how the participant page shows it: rounds | chat
     source_label: ClassVar[str] = "The text"  # what the source is called where the participant may read it
     judge_sees_source: ClassVar[bool] = False  # the (AI) judge reads the source (model alone)
+    bot_moves: ClassVar[Mapping[str, str]] = {}  # step kind -> MODELS | REPORT | CHAT: how a bot plays the person
 
     def parse_rules(self, data: dict[str, Any] | None) -> Rules:
         return self.rules_class.from_dict(data)
@@ -213,7 +223,7 @@ class Protocol:
         return turns
 
     def model_task(self, state: Any, role: str) -> Task:
-        """What the model writing transcript role `role` is asked now (`state` is a `live.State`)."""
+        """What the model writing transcript role `role` is asked now (`state` is a `state.State`)."""
         raise RuleViolation(f"{self.label} has no model turns")
 
     def finish_text(self, rules: Rules, role: str, text: str) -> str:

@@ -1,7 +1,8 @@
 """AI-only runs: AI speakers (debaters, a consultant, an assistant) and an AI judge over a study's items, filling
 the same tables that human judging fills, so that human and AI judges compare on the same items. Under a chat
 protocol (assisted QA) the AI judge stands in for the participant: it asks the assistant questions (written by
-the questioner model) before it answers, so a whole arm can be tried without people."""
+the questioner model) before it answers, so a whole arm can be tried without people. The AI judge is a bot
+(`bots.ModelBot`) and the one driver (`driver.drive`) steps each transcript to its end."""
 
 from __future__ import annotations
 
@@ -13,14 +14,13 @@ from sqlmodel import select
 from oversight.results_filter import not_catch_item
 from oversight.db import session_scope
 from oversight.models import model_for_role
-from oversight.prompts import check_prompt
 from oversight.protocols import live
-from oversight.protocols.ai_judge import judge_probabilities, transcript_lines
 from oversight.protocols.base import RuleViolation
+from oversight.protocols.bots import ModelBot
+from oversight.protocols.driver import drive
 from oversight.protocols.registry import get_protocol
-from oversight.protocols.runner import get_runner, model_for, turn_request
 from oversight.vocab import is_correct
-from storage.models import Item, ItemGold, Strategy, Transcript, Turn
+from storage.models import Item, ItemGold, Strategy, Transcript
 
 Progress = Callable[[int, int, str], None]  # done, total, message
 
@@ -65,27 +65,6 @@ def eligible_items(*, study_id: int, strategy: Strategy) -> list[int]:
         return [i.id for i in rows if protocol.cannot_run(live.item_facts(s, i), rules) is None]
 
 
-def _judge_report(state: live.State, sees_source: bool = True) -> list[float]:
-    """The live AI judge's probabilities (display order) after the turns so far. `sees_source` False: a model-alone
-    run whose assisting model does not read the source answers without it too."""
-    model = model_for(state, "judge")
-    with session_scope(write=False) as s:
-        turns = s.exec(select(Turn).where(Turn.transcript_id == state.transcript_id).order_by(Turn.position)).all()
-        meta = s.get(Transcript, state.transcript_id).meta
-    lines = transcript_lines(turns, meta.get("roles", {}), state.options)
-    source = state.source if state.protocol.judge_sees_source and sees_source else None
-    probs = judge_probabilities(model, question=state.question, options=state.options, transcript=lines,
-                                source=source, prompt=check_prompt("judge", state.prompts.get("judge", {})))
-    return state.to_display_order(probs)
-
-
-def _ask(state: live.State) -> str:
-    """The AI participant's next question to the assistant, written by the questioner model."""
-    model = model_for(state, "questioner")
-    text = model.complete([turn_request(state, "questioner")])[0].text
-    return state.protocol.finish_text(state.rules, "questioner", text) or "What does the text say about this?"
-
-
 BATCH_TAG = "ai-batch"
 SOURCE_HIDDEN = "source-hidden"  # tag of a model-alone transcript whose judge did not read the source
 
@@ -94,24 +73,9 @@ def run_item(*, item_id: int, strategy_id: int, judge_name: str, tags: tuple[str
              sees_source: bool = True) -> ItemOutcome:
     tags = (*tags, *(() if sees_source else (SOURCE_HIDDEN,)))
     tid = live.start_transcript(item_id=item_id, strategy_id=strategy_id, tags=[BATCH_TAG, *tags], seed=item_id)
-    runner = get_runner()
-    while True:
-        state = live.load_state(tid)
-        step = state.step
-        if step.kind in ("done", "expired"):
-            break
-        if step.kind == "speeches":
-            runner.run_until_judge(tid)
-        elif step.kind == "chat" and state.protocol.ai_wants_to_ask(state.rules, state.turns):
-            live.send_message(transcript_id=tid, text=_ask(state), speaker=judge_name)
-        else:
-            # The AI judge does not stop early: it reads every round the rules allow, then answers.
-            end = step.must_end or (step.kind == "chat" and step.may_end)
-            live.submit_report(transcript_id=tid, round_=step.round,
-                               display_probabilities=_judge_report(state, sees_source),
-                               end=end, judge_kind="ai", judge_name=judge_name)
-    state = live.load_state(tid)
-    if not state.reports or not state.reports[-1].end:
+    driven = drive(tid, ModelBot(judge_name, sees_source))
+    state = driven.state
+    if not driven.finished:
         return ItemOutcome(item_id, tid, len(state.reports), None, None, error="no final answer")
     with session_scope(write=False) as s:
         gold = s.get(ItemGold, item_id).gold_index

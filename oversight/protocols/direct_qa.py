@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from oversight.protocols.base import Protocol, Report, Rules, Speaker, Step, TurnRecord, rule
+from oversight.protocols.base import REPORT, Protocol, Report, Rules, Speaker, Step, TurnRecord, rule
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class DirectQA(Protocol):
     summary = "Answer the question on your own."
     rules_class = AnswerRules
     model_roles = ("judge",)
+    bot_moves = {"judge": REPORT}
 
     def next_step(self, rules: AnswerRules, speakers: tuple[Speaker, ...], turns: list[TurnRecord],
                   reports: list[Report], *, time_up: bool) -> Step:

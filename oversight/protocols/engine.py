@@ -10,14 +10,14 @@ the step does not allow; `enforce_limits` cuts a model's speech to the rules.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from oversight.models.types import Task
 from oversight.prompts import check_prompt
 
 from oversight.protocols.base import (
-    ItemFacts, ModelTurnRules, Protocol, Report, RuleViolation, Speaker, Step, TurnRecord, rule,
+    MODELS, REPORT, ItemFacts, ModelTurnRules, Protocol, Report, RuleViolation, Speaker, Step, TurnRecord, rule,
 )
+from oversight.protocols.state import State
 from oversight.quotes import QUOTE_RE
 from oversight.vocab import role_label
 
@@ -72,6 +72,7 @@ class SpeechProtocol(Protocol):
     """A protocol whose models (who read the source) speak in rounds before each judgment."""
 
     rules_class = SpeechRules
+    bot_moves = {"speeches": MODELS, "judge": REPORT}
 
     def cannot_run(self, item: ItemFacts, rules: SpeechRules) -> str | None:
         if not item.has_source:
@@ -83,7 +84,7 @@ class SpeechProtocol(Protocol):
         return round_step(rules, speakers, turns, reports, time_up=time_up,
                           sequential=rules.speeches == "sequential")
 
-    def model_task(self, state: Any, role: str) -> Task:
+    def model_task(self, state: State, role: str) -> Task:
         """What a speaker is asked: the source, the question, the side it argues, and what was said so far."""
         now = state.step.round
         rules: SpeechRules = state.rules

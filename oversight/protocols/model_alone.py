@@ -3,7 +3,7 @@ No person is dealt it."""
 
 from __future__ import annotations
 
-from oversight.protocols.base import Protocol, Report, Speaker, Step, TurnRecord
+from oversight.protocols.base import REPORT, Protocol, Report, Speaker, Step, TurnRecord
 from oversight.protocols.direct_qa import AnswerRules, one_answer_step
 
 
@@ -15,6 +15,7 @@ class ModelAlone(Protocol):
     model_roles = ("judge",)
     human = False
     judge_sees_source = True
+    bot_moves = {"judge": REPORT}
 
     def next_step(self, rules: AnswerRules, speakers: tuple[Speaker, ...], turns: list[TurnRecord],
                   reports: list[Report], *, time_up: bool) -> Step:

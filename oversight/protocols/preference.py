@@ -6,7 +6,7 @@ preference its gold. Response order is randomised per transcript and stored with
 
 from __future__ import annotations
 
-from oversight.protocols.base import ItemFacts, Protocol, Report, Speaker, Step, TurnRecord
+from oversight.protocols.base import REPORT, ItemFacts, Protocol, Report, Speaker, Step, TurnRecord
 from oversight.protocols.direct_qa import AnswerRules, one_answer_step
 
 
@@ -19,6 +19,7 @@ class Preference(Protocol):
     model_roles = ("judge",)
     judge_sees_source = True  # the conversation is what is judged
     source_label = "The conversation"
+    bot_moves = {"judge": REPORT}
 
     def cannot_run(self, item: ItemFacts, rules: AnswerRules) -> str | None:
         if item.n_options != 2:

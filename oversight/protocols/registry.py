@@ -1,5 +1,6 @@
 """The one table of protocols. Pages, the CLI, batch runs, reports and the transcript viewer look a protocol up
-here and never test its name. Adding a protocol: its module, one line below, and its tests."""
+here and never test its name. Adding a protocol: its module (with its `bot_moves`, oversight.protocols.driver),
+one line below, and its tests (tests/test_driver.py drives every protocol listed here)."""
 
 from __future__ import annotations
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-
-class W2SError(Exception):
-    """A weak-to-strong experiment that cannot run as asked; the message says what to change."""
+from oversight.w2s.errors import W2SError
 
 
 DATASETS = ("boolq", "cosmos", "mmlu")

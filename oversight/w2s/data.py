@@ -20,7 +20,7 @@ import numpy as np
 
 from oversight.importers import boolq, cosmos, mmlu
 from oversight.importers.common import ImportFailed, ParsedItem
-from oversight.w2s.config import W2SError
+from oversight.w2s.errors import W2SError
 
 READERS = {"boolq": boolq.parse, "cosmos": cosmos.parse, "mmlu": mmlu.parse}
 SUBSET_SEED = 0

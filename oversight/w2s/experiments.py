@@ -15,7 +15,8 @@ from sqlmodel import select
 from oversight.audit import log_event
 from oversight.db import session_scope
 from oversight.jobs import enqueue
-from oversight.w2s.config import W2SConfig, W2SError
+from oversight.w2s.config import W2SConfig
+from oversight.w2s.errors import W2SError
 from oversight.w2s.runner import Progress, RunOutcome, run_config
 from storage.models import Study, W2SExperiment, W2SResult, W2SRun, utcnow
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from oversight.w2s.config import W2SError
+from oversight.w2s.errors import W2SError
 
 
 class Loss:

@@ -8,7 +8,8 @@ They are marked simulated (`User.external_study_id`) and only ever answer a dry-
 its figures, design and pay never meet them.
 
 Planted behaviour: each answer is right with probability `accuracy` (else one of the wrong options, uniformly);
-the chosen option gets probability `confidence` and the others share the rest evenly. With
+the chosen option gets probability `confidence` and the others share the rest evenly (the one answer form,
+`oversight.protocols.bots.PersonBot`). With
 `confidence == accuracy` the participants are calibrated; above it, over-confident.
 """
 
@@ -24,9 +25,9 @@ from oversight.db import session_scope
 from oversight.dry_run import copy_for_dry_run
 from oversight.participation import next_task, record_consent, submit_answer
 from oversight.results_filter import is_dry_run
-from oversight.simulate import planted_choice, spread
+from oversight.protocols.bots import PersonBot, planted_choice
 from oversight.vocab import CHOICE_CONFIDENCE, SIMULATED, is_correct
-from oversight.w2s.config import W2SError
+from oversight.w2s.errors import W2SError
 from storage.models import Assignment, ItemGold, Study, User
 
 
@@ -47,7 +48,7 @@ def planted_probabilities(n_options: int, gold: int, *, accuracy: float, confide
     """One simulated final answer: probabilities over the options."""
     if n_options < 2:
         raise W2SError("an item needs at least two options")
-    return spread(n_options, planted_choice(rng, n_options, gold, accuracy), confidence)
+    return PersonBot(n_options, planted_choice(rng, n_options, gold, accuracy), confidence).probabilities
 
 
 def simulate_participants(*, study_id: int, participants: int, accuracy: float, confidence: float = 0.8,

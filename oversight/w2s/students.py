@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from oversight.w2s.config import HF_PREFIX, W2SConfig, W2SError
+from oversight.w2s.config import HF_PREFIX, W2SConfig
+from oversight.w2s.errors import W2SError
 from oversight.w2s.data import Example
 from oversight.w2s.losses import Loss
 

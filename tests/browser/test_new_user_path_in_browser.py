@@ -67,7 +67,8 @@ def new_study(tmp_path: Path, monkeypatch):
     from oversight import settings as settings_mod
     from oversight.db import init_db
     from oversight.importers import import_path
-    from oversight.studies import create_study, set_study_status, update_study
+    from oversight.launch import set_study_status
+    from oversight.studies import create_study, update_study
     from storage import db as storage_db
 
     port = _free_port()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from oversight.w2s.config import W2SConfig, W2SError
+from oversight.w2s.config import W2SConfig
+from oversight.w2s.errors import W2SError
 from oversight.w2s.data import halves, read_examples, train_test
 from tests.w2s.conftest import write_boolq
 

@@ -10,7 +10,8 @@ from sqlmodel import select
 from oversight.cli import main
 from oversight.db import session_scope
 from oversight.importers import import_path
-from oversight.w2s.config import W2SConfig, W2SError
+from oversight.w2s.config import W2SConfig
+from oversight.w2s.errors import W2SError
 from oversight.w2s.data import split_labelled, study_labelled
 from oversight.w2s.experiments import create_experiment, ensure_experiment, execute, new_version, results_table
 from oversight.w2s.runner import run_config

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from oversight.w2s.config import W2SConfig, W2SError
+from oversight.w2s.config import W2SConfig
+from oversight.w2s.errors import W2SError
 from oversight.w2s.data import make_example
 from oversight.w2s.losses import make_loss
 from oversight.w2s.students import HFSequenceClassifier, make_classifier

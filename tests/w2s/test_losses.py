@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from oversight.w2s.config import W2SError
+from oversight.w2s.errors import W2SError
 from oversight.w2s.losses import LogConfidence, SoftCrossEntropy, make_loss
 
 
