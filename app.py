@@ -7,7 +7,7 @@ import threading
 import streamlit as st
 
 from oversight import auth
-from oversight.db import init_db
+from oversight.db import init_db, run_reads
 from oversight.settings import get_settings
 from oversight.jobs import start_embedded_worker
 from oversight.models.registry import limit_cpu_threads, warm_configured
@@ -66,65 +66,72 @@ def _enter_by_link() -> None:
             st.session_state["link_error"] = str(exc)
 
 
-_enter_by_link()
-# Staff: a refresh keeps the sign-in while the session cookie is live (see oversight/staff_sessions.py).
-restored = restore(signed_in=st.session_state.get(USER_KEY) is not None)
-if restored is not None:
-    sign_in_as(restored)
-user = current_user()
+def pages(role: str) -> dict[str, list[st.Page]]:
+    """The menu of one role. Built for the signed-in role only: every st.Page resolves and stats its file, on every
+    run, and a participant's run needs one page, not all of them."""
+    if role == "admin":
+        return {
+            "Studies": [
+                st.Page("views/studies.py", title="Studies", icon=":material/folder_open:", default=True),
+                st.Page("views/study_settings.py", title="Study settings", icon=":material/settings:"),
+                st.Page("views/study_items.py", title="Items", icon=":material/library_books:"),
+                st.Page("views/study_people.py", title="Participants", icon=":material/group:"),
+                st.Page("views/monitor.py", title="Monitor", icon=":material/monitor_heart:"),
+                st.Page("views/strategies.py", title="Strategies", icon=":material/tune:"),
+                st.Page("views/results.py", title="Results", icon=":material/monitoring:"),
+                st.Page("views/transcripts.py", title="Transcripts", icon=":material/forum:"),
+                st.Page("views/reviews.py", title="Review queue", icon=":material/rate_review:"),
+                st.Page("views/loops.py", title="Loops", icon=":material/autorenew:"),
+            ],
+            "Labs": [
+                st.Page("views/rlaif.py", title="RLAIF", icon=":material/thumbs_up_down:"),
+                st.Page("views/w2s.py", title="Weak-to-strong", icon=":material/trending_up:"),
+            ],
+            "System": [st.Page("views/admin_models.py", title="Models", icon=":material/smart_toy:")],
+        }
+    if role == "expert":
+        return {
+            "Review": [
+                st.Page("views/reviews.py", title="Review queue", icon=":material/rate_review:", default=True),
+                st.Page("views/results.py", title="Results", icon=":material/monitoring:"),
+                st.Page("views/transcripts.py", title="Transcripts", icon=":material/forum:"),
+                st.Page("views/study_items.py", title="Items", icon=":material/library_books:"),
+                st.Page("views/participant.py", title="Answer items", icon=":material/edit_note:", url_path="answer"),
+            ],
+        }
+    return {"": [st.Page("views/participant.py", title="Your tasks", icon=":material/edit_note:", default=True)]}
 
-PAGES = {
-    "admin": {
-        "Studies": [
-            st.Page("views/studies.py", title="Studies", icon=":material/folder_open:", default=True),
-            st.Page("views/study_settings.py", title="Study settings", icon=":material/settings:"),
-            st.Page("views/study_items.py", title="Items", icon=":material/library_books:"),
-            st.Page("views/study_people.py", title="Participants", icon=":material/group:"),
-            st.Page("views/monitor.py", title="Monitor", icon=":material/monitor_heart:"),
-            st.Page("views/strategies.py", title="Strategies", icon=":material/tune:"),
-            st.Page("views/results.py", title="Results", icon=":material/monitoring:"),
-            st.Page("views/transcripts.py", title="Transcripts", icon=":material/forum:"),
-            st.Page("views/reviews.py", title="Review queue", icon=":material/rate_review:"),
-            st.Page("views/loops.py", title="Loops", icon=":material/autorenew:"),
-        ],
-        "Labs": [
-            st.Page("views/rlaif.py", title="RLAIF", icon=":material/thumbs_up_down:"),
-            st.Page("views/w2s.py", title="Weak-to-strong", icon=":material/trending_up:"),
-        ],
-        "System": [st.Page("views/admin_models.py", title="Models", icon=":material/smart_toy:")],
-    },
-    "expert": {
-        "Review": [
-            st.Page("views/reviews.py", title="Review queue", icon=":material/rate_review:", default=True),
-            st.Page("views/results.py", title="Results", icon=":material/monitoring:"),
-            st.Page("views/transcripts.py", title="Transcripts", icon=":material/forum:"),
-            st.Page("views/study_items.py", title="Items", icon=":material/library_books:"),
-            st.Page("views/participant.py", title="Answer items", icon=":material/edit_note:", url_path="answer"),
-        ],
-    },
-    "participant": {"": [st.Page("views/participant.py", title="Your tasks", icon=":material/edit_note:", default=True)]},
-}
 
-if user is None:
-    # Every staff page's address shows the sign-in form, so that a deep link (`/transcripts?transcript=5`)
-    # opens that page once signed in instead of "Page not found".
-    staff_paths = sorted({p.url_path for role in ("admin", "expert") for group in PAGES[role].values()
-                          for p in group if p.url_path})
-    nav = st.navigation([st.Page("views/sign_in.py", title="Sign in", icon=":material/login:", default=True)]
-                        + [st.Page("views/sign_in.py", title="Sign in", url_path=path) for path in staff_paths],
-                        position="hidden")
-    hand_over()
-else:
-    # Every staff page stays listed (by default Streamlit folds all but a few behind "View more").
-    nav = st.navigation(PAGES[user.role], position="sidebar" if user.role != "participant" else "hidden",
-                        expanded=True)
-    if user.role != "participant":
-        with st.sidebar:
-            st.text(f"Signed in as {user.name} ({user.role})")
-            hand_over()
-            if st.button("Sign out"):
-                end_staff_session()
-                sign_out()
-                after_sign_out()
-                st.rerun()
-nav.run()
+# One read transaction per script run: every helper's read joins it, and a row read once (the signed-in
+# user, the study) is not read again in the run (oversight.db.run_reads).
+with run_reads():
+    _enter_by_link()
+    # Staff: a refresh keeps the sign-in while the session cookie is live (see oversight/staff_sessions.py).
+    restored = restore(signed_in=st.session_state.get(USER_KEY) is not None)
+    if restored is not None:
+        sign_in_as(restored)
+    user = current_user()
+
+    if user is None:
+        # Every staff page's address shows the sign-in form, so that a deep link (`/transcripts?transcript=5`)
+        # opens that page once signed in instead of "Page not found".
+        staff_paths = sorted({p.url_path for role in ("admin", "expert") for group in pages(role).values()
+                              for p in group if p.url_path})
+        nav = st.navigation([st.Page("views/sign_in.py", title="Sign in", icon=":material/login:", default=True)]
+                            + [st.Page("views/sign_in.py", title="Sign in", url_path=path) for path in staff_paths],
+                            position="hidden")
+        hand_over()
+    else:
+        # Every staff page stays listed (by default Streamlit folds all but a few behind "View more").
+        nav = st.navigation(pages(user.role), position="sidebar" if user.role != "participant" else "hidden",
+                            expanded=True)
+        if user.role != "participant":
+            with st.sidebar:
+                st.text(f"Signed in as {user.name} ({user.role})")
+                hand_over()
+                if st.button("Sign out"):
+                    end_staff_session()
+                    sign_out()
+                    after_sign_out()
+                    st.rerun()
+    nav.run()

@@ -9,12 +9,22 @@ from sqlmodel import Session
 
 from oversight.settings import get_settings
 from storage import db
+from storage.db import memo
+
+__all__ = ["init_db", "memo", "run_reads", "session_scope"]
 
 
 @contextmanager
-def session_scope(*, write: bool = True) -> Iterator[Session]:
-    with db.session_scope(get_settings().resolved_database_url, write=write) as session:
+def session_scope(*, write: bool = True, fresh: bool = False) -> Iterator[Session]:
+    with db.session_scope(get_settings().resolved_database_url, write=write, fresh=fresh) as session:
         yield session
+
+
+@contextmanager
+def run_reads() -> Iterator[None]:
+    """One page run's reads in one read transaction (storage.db.run_reads)."""
+    with db.run_reads(get_settings().resolved_database_url):
+        yield
 
 
 def init_db() -> str:

@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass, replace
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -21,7 +22,8 @@ from oversight.allocation import choose_version
 from oversight.audit import log_event
 from oversight.payments import completion_link
 from oversight.conditions import DEALT_KINDS
-from oversight.db import session_scope
+from oversight import read_cache
+from oversight.db import memo, session_scope
 from oversight.dealing import deal, group_items
 from oversight.eligibility import condition_protocol, design_pool, practice_to_deal
 from oversight.places import take_place
@@ -29,8 +31,8 @@ from oversight.protocols import live
 from oversight.protocols.direct_qa import PROTOCOL as DIRECT_QA
 from oversight.protocols.registry import get_protocol
 from oversight.vocab import chosen_option, refuse_person_answer
-from storage.models import (Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, Strategy, Study, User,
-                            utcnow)
+from storage.models import (Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, Strategy, Study,
+                            Transcript, User, utcnow)
 
 
 class ParticipationError(Exception):
@@ -88,7 +90,7 @@ def _judge(s, user_id: int, study_id: int | None) -> tuple[User, int]:
     judgments are told apart by their role)."""
     user = s.get(User, user_id)
     if user is not None and user.role == "expert":
-        if study_id is None or s.get(Study, study_id) is None:
+        if study_id is None or read_cache.row(s, Study, study_id) is None:
             raise ParticipationError("choose a study to answer its items")
         return user, study_id
     user = _participant(s, user_id)
@@ -167,9 +169,20 @@ def _reviewed_already(s, user: User, study_id: int) -> bool:
                                                 ExpertReview.expert_id == user.id)).first() is not None
 
 
+def _assignments(s, user_id: int, study_id: int) -> list:
+    """This person's tasks in the study in order, as rows (id, state, position, item_id, strategy_id, practice,
+    started_at, transcript_id): one read that the dealing check, the next task and the progress bar of a page
+    run share (storage.db.memo)."""
+    return memo(s, ("assignments", user_id, study_id), lambda: s.execute(
+        sa_select(Assignment.id, Assignment.state, Assignment.position, Assignment.item_id, Assignment.strategy_id,
+                  Assignment.practice, Assignment.started_at, Transcript.id.label("transcript_id"))
+        .outerjoin(Transcript, Transcript.assignment_id == Assignment.id)
+        .where(Assignment.participant_id == user_id, Assignment.study_id == study_id)
+        .order_by(Assignment.position)).all())
+
+
 def _dealt(s, user_id: int, study_id: int) -> bool:
-    return s.exec(select(Assignment.id).where(Assignment.participant_id == user_id,
-                                              Assignment.study_id == study_id)).first() is not None
+    return bool(_assignments(s, user_id, study_id))
 
 
 def _deal_once(user_id: int, study_id: int | None) -> int:
@@ -204,25 +217,24 @@ def next_task(*, user_id: int, study_id: int | None = None) -> Task | None:
     study_id = _deal_once(user_id, study_id)
     with session_scope(write=False) as s:
         user, study_id = _judge(s, user_id, study_id)
-        mine = (Assignment.participant_id == user.id, Assignment.study_id == study_id)
-        total = s.exec(select(func.count()).select_from(Assignment).where(*mine)).one()
-        current = s.exec(select(Assignment).where(*mine, Assignment.state.in_(("pending", "active")))
-                         .order_by(Assignment.position)).first()
+        rows = _assignments(s, user.id, study_id)
+        current = next((r for r in rows if r.state in ("pending", "active")), None)
         if current is None:
             return None
-        item = s.get(Item, current.item_id)
+        item = read_cache.row(s, Item, current.item_id)
+    started_at = current.started_at
     if current.state == "pending":
         with session_scope() as s:
             row = s.get(Assignment, current.id)
             if row.state == "pending":  # another tab may have shown it first: its start time stands
                 row.state, row.started_at = "active", utcnow()
-            current = row
-    task = Task(current.id, current.position + 1, total, item.question, list(item.options),
-                current.started_at.isoformat(), practice=current.practice)
+            started_at = row.started_at
+    task = Task(current.id, current.position + 1, len(rows), item.question, list(item.options),
+                started_at.isoformat(), practice=current.practice)
     if current.strategy_id is not None:
         # Idempotent per assignment: a refresh or a second tab finds the same transcript.
-        tid = live.start_transcript(item_id=current.item_id, strategy_id=current.strategy_id,
-                                    assignment_id=current.id, seed=current.id)
+        tid = current.transcript_id if current.transcript_id is not None else live.start_transcript(
+            item_id=current.item_id, strategy_id=current.strategy_id, assignment_id=current.id, seed=current.id)
         task = replace(task, transcript_id=tid)
     return task
 
@@ -263,13 +275,12 @@ def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float
 def progress(*, user_id: int, study_id: int | None = None) -> Progress:
     with session_scope(write=False) as s:
         user, study_id = _judge(s, user_id, study_id)
-        rows = s.exec(select(Assignment.state).where(Assignment.participant_id == user.id,
-                                                     Assignment.study_id == study_id)).all()
+        rows = [r.state for r in _assignments(s, user.id, study_id)]
         done = sum(1 for r in rows if r == "done")
         code = link = None
         # A task whose time ran out (skipped) is finished too: the participant did not fail to turn up.
         if rows and all(r in ("done", "skipped") for r in rows) and user.role == "participant":
-            study = s.get(Study, study_id)
+            study = read_cache.row(s, Study, study_id)
             code, link = study.completion_code, completion_link(study)
         return Progress(done, len(rows), code, link)
 

@@ -11,6 +11,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from oversight.audit import log_event
+from oversight import read_cache
 from oversight.db import session_scope
 from storage.models import Assignment, Item, ItemGold, Judgment, Study, Transcript, User, utcnow
 from storage.vocabulary import ALLOCATIONS, DESIGNS, STUDY_STATUSES as STATUSES
@@ -62,6 +63,13 @@ def create_study(*, name: str, user_id: int | None, description: str = "", instr
 def get_study(study_id: int) -> Study | None:
     with session_scope(write=False) as s:
         return s.get(Study, study_id)
+
+
+def study_settings(study_id: int) -> Study | None:
+    """The study as participants' pages read it: a frozen snapshot kept per process until any study, item or
+    strategy changes (oversight.read_cache)."""
+    with session_scope(write=False) as s:
+        return read_cache.row(s, Study, study_id)
 
 
 def list_studies() -> list[StudySummary]:

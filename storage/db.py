@@ -8,14 +8,20 @@ busy timeout makes a second writer wait instead of failing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
+
+from storage.models import ContentVersion, Item, Strategy, Study
+
+T = TypeVar("T")
 
 _engines: dict[tuple[str, bool], Engine] = {}
 _lock = threading.Lock()
@@ -107,13 +113,65 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+class _RunReads:
+    """The reads of one page run, in one read transaction and one session (see `run_reads`)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session: Session | None = None
+        self.kept: list[object] = []
+
+    def open(self) -> Session:
+        if self.session is None:
+            # No autoflush: a read never writes; expire_on_commit off as in every scope.
+            self.session = Session(get_engine(self.url, write=False), expire_on_commit=False, autoflush=False)
+            # The identity map holds rows weakly: keep every row read this run, so `Session.get` of a row a
+            # helper read and let go (the user behind a link) finds it instead of reading it again.
+            event.listen(self.session, "loaded_as_persistent", lambda _s, obj: self.kept.append(obj))
+        return self.session
+
+    def close(self) -> None:
+        """End the read transaction; the objects read keep their values, detached (as after any scope)."""
+        if self.session is not None:
+            session, self.session = self.session, None
+            session.close()
+            self.kept.clear()
+
+
+_run_reads: ContextVar[_RunReads | None] = ContextVar("run_reads", default=None)
+
+
 @contextmanager
-def session_scope(url: str, *, write: bool = True) -> Iterator[Session]:
+def run_reads(url: str) -> Iterator[None]:
+    """Within this block (one script run of a page), every read scope on `url` shares one read transaction and
+    one session: one BEGIN per run instead of one per helper, and a row already read this run (`Session.get`:
+    the signed-in user, the study) is not read again. A write scope ends it first, so reads after a write see
+    the write (and a snapshot never outlives it). A read that must see other threads' writes made during the run
+    (a poll) asks `session_scope(..., fresh=True)`."""
+    reads = _RunReads(url)
+    token = _run_reads.set(reads)
+    try:
+        yield
+    finally:
+        _run_reads.reset(token)
+        reads.close()
+
+
+@contextmanager
+def session_scope(url: str, *, write: bool = True, fresh: bool = False) -> Iterator[Session]:
     """A transaction: commits on success, rolls back everything on any error.
 
-    `write=False` is for pages and reports that only read: on SQLite they never wait for the writer.
+    `write=False` is for pages and reports that only read: on SQLite they never wait for the writer. Inside
+    `run_reads` they join the run's read transaction unless `fresh`.
     A full disk, a read-only or unreachable database raises `StorageUnavailable` after the rollback.
     """
+    reads = _run_reads.get()
+    if reads is not None and reads.url == url:
+        if not write and not fresh:
+            with _run_read(reads) as session:
+                yield session
+            return
+        reads.close()  # a write (or a fresh read): the run's later reads start after it
     with _one_writer(url, write), Session(get_engine(url, write=write), expire_on_commit=False) as session:
         try:
             yield session
@@ -124,6 +182,31 @@ def session_scope(url: str, *, write: bool = True) -> Iterator[Session]:
             if reason is not None:
                 raise StorageUnavailable(reason, write=write) from exc
             raise
+
+
+def memo(session: Session, key: tuple, load: Callable[[], T]) -> T:
+    """`load()` once per session: in a page run's shared read session (run_reads) once per run, until a write
+    ends it. For reads that several helpers of one run make alike (a person's assignments, a transcript's
+    turns); the value is shared, so callers must not change it."""
+    if key not in session.info:
+        session.info[key] = load()
+    return session.info[key]
+
+
+@contextmanager
+def _run_read(reads: _RunReads) -> Iterator[Session]:
+    session = reads.open()
+    try:
+        yield session
+        if session.new or session.dirty or session.deleted:  # a "read" that changed something: store it, as ever
+            session.commit()
+            reads.close()
+    except BaseException as exc:
+        reads.close()  # the run's next read starts afresh, whatever this one left behind
+        reason = unavailable_reason(exc)
+        if reason is not None:
+            raise StorageUnavailable(reason, write=False) from exc
+        raise
 
 
 @contextmanager
@@ -144,3 +227,36 @@ def _one_writer(url: str, write: bool) -> Iterator[None]:
         yield
     finally:
         writer.release()
+
+
+# Tables whose rows each process may keep (oversight.read_cache): a change to any of them raises the content
+# version in the same transaction, so no process keeps a row past the commit that changed it.
+CACHED_TABLES = (Study, Item, Strategy)
+_CACHED_NAMES = frozenset(m.__tablename__ for m in CACHED_TABLES)
+
+
+def bump_content_version(session: Session) -> None:
+    if not session.info.get("content_bumped"):
+        session.info["content_bumped"] = True
+        session.connection().execute(update(ContentVersion).where(ContentVersion.id == 1)
+                                     .values(version=ContentVersion.version + 1))
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_on_flush(session, _context, _instances) -> None:
+    if any(isinstance(obj, CACHED_TABLES) for obj in session.deleted) or any(
+            isinstance(obj, CACHED_TABLES) and session.is_modified(obj) for obj in session.dirty):
+        bump_content_version(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bump_on_bulk(state) -> None:
+    if (state.is_update or state.is_delete) and getattr(state.statement, "table", None) is not None and \
+            state.statement.table.name in _CACHED_NAMES:
+        bump_content_version(state.session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _bumped_once_per_transaction(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop("content_bumped", None)

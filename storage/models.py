@@ -592,3 +592,12 @@ class Payout(SQLModel, table=True):
     assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
     kind: str  # base | bonus
     amount: float
+
+
+class ContentVersion(SQLModel, table=True):
+    """One row whose `version` every change to a cached table (study, item, strategy) raises, in the change's own
+    transaction (storage.db): each process keeps those rows' snapshots while the version it reads is unchanged,
+    so a staff edit is seen by every process on its next page run (oversight.read_cache)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = 0

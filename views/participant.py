@@ -17,7 +17,7 @@ from oversight.participation import (
 )
 from oversight.protocols.live import JudgeView, expire, judge_view, load_state, restart_chat, send_message, submit_report
 from oversight.protocols.runner import get_runner
-from oversight.studies import get_study
+from oversight.studies import study_settings
 from oversight.vocab import (
     CHOICE_CONFIDENCE, lowest_confidence, option_letter, probabilities_from_confidence, role_label,
 )
@@ -27,7 +27,7 @@ from ui import attempt, pick_study, require_role, speech_markdown
 user = require_role("participant", "expert")
 expert = user.role == "expert"
 study_id = pick_study("Study whose items you answer") if expert else user.study_id
-study = get_study(study_id)
+study = study_settings(study_id)
 st.title(study.name)
 if expert:
     st.caption("You answer these items as an expert, without the gold answer: your answers measure expert accuracy.")
@@ -165,7 +165,7 @@ def wait_for_model(view: JudgeView) -> None:
     # A fast model (the extractive one writes a speech in milliseconds) is done before the first poll: wait a
     # moment and show its speech now rather than half a second later.
     if runner.wait(view.transcript_id, step.round, timeout_s=0.8) and \
-            load_state(view.transcript_id).step.kind != "speeches":
+            load_state(view.transcript_id, fresh=True).step.kind != "speeches":
         st.rerun()
 
     @st.fragment(run_every=0.5)

@@ -25,7 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from oversight.audit import log_event
-from oversight.db import session_scope
+from oversight import read_cache
+from oversight.db import memo, session_scope
 from oversight.protocols.base import (
     ItemFacts, Protocol, Report, RuleViolation, Rules, Speaker, Step, TurnRecord,
 )
@@ -97,14 +98,21 @@ def in_round_order(turns: list, speakers) -> list:
     return sorted(turns, key=lambda t: (t.round, rank.get(t.role, -1)))
 
 
-def load_state(transcript_id: int) -> State:
-    with session_scope(write=False) as s:
+def _turns(s, transcript_id: int) -> list[Turn]:
+    """A transcript's turns in order; read once per page run (load_state and judge_view both need them)."""
+    return memo(s, ("turns", transcript_id), lambda: list(
+        s.exec(select(Turn).where(Turn.transcript_id == transcript_id).order_by(Turn.position)).all()))
+
+
+def load_state(transcript_id: int, *, fresh: bool = False) -> State:
+    """`fresh`: see turns stored by other threads during this page run (oversight.db.run_reads)."""
+    with session_scope(write=False, fresh=fresh) as s:
         t = s.get(Transcript, transcript_id)
         if t is None or t.strategy_id is None:
             raise RuleViolation(f"no live transcript with id {transcript_id}")
-        strategy = s.get(Strategy, t.strategy_id)
-        item = s.get(Item, t.item_id)
-        turns = s.exec(select(Turn).where(Turn.transcript_id == t.id).order_by(Turn.position)).all()
+        strategy = read_cache.row(s, Strategy, t.strategy_id)
+        item = read_cache.row(s, Item, t.item_id)
+        turns = _turns(s, t.id)
         judgments = s.exec(select(Judgment).where(Judgment.transcript_id == t.id, Judgment.judge_kind.in_(
             OWN_JUDGE_KINDS)).order_by(Judgment.round, Judgment.id)).all()
         protocol = get_protocol(strategy.protocol)
@@ -294,8 +302,7 @@ def judge_view(transcript_id: int) -> JudgeView:
     state = load_state(transcript_id)
     step = state.step
     with session_scope(write=False) as s:
-        stored = s.exec(select(Turn).where(Turn.transcript_id == transcript_id, Turn.role != "judge")
-                        .order_by(Turn.position)).all()
+        stored = [x for x in _turns(s, transcript_id) if x.role != "judge"]
         gold = None
         if step.kind == "done" and state.rules.feedback_after_judging:
             gold = s.get(ItemGold, s.get(Transcript, transcript_id).item_id)
