@@ -1,8 +1,8 @@
 """read cache: the content version that every change to a study, item or strategy raises, so each process may
 keep those rows while it is unchanged (oversight.read_cache).
 
-Revision ID: 0010_read_cache
-Revises: 0009
+Revision ID: 0011_read_cache
+Revises: 0010_vocabulary
 Create Date: 2026-12-07
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import secrets
 
 
-revision = '0010_read_cache'
-down_revision = '0009'
+revision = '0011_read_cache'
+down_revision = '0010_vocabulary'
 branch_labels = None
 depends_on = None
 
