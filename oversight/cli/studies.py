@@ -6,6 +6,7 @@ import argparse
 from dataclasses import asdict
 
 from oversight.cli.common import CliError, add_command, add_group, emit, known_study, whole
+from storage.vocabulary import BONUS_RULES
 
 
 def cmd_study_create(args) -> None:
@@ -120,7 +121,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                              "the completion code")
     sp.add_argument("--currency", help="three-letter currency code of the pay (default GBP)")
     sp.add_argument("--base-pay", type=float, help="paid once a participant has finished every task")
-    sp.add_argument("--bonus-rule", choices=["none", "per_correct", "score"],
+    sp.add_argument("--bonus-rule", choices=BONUS_RULES,
                     help="bonus per correct answer, or per point of score above a uniform guess")
     sp.add_argument("--bonus-amount", type=float, help="the bonus per correct answer or per point")
     sp.add_argument("--catch-items", type=int, help="attention checks dealt to each participant among the real items "
