@@ -20,11 +20,29 @@ from storage.models import Judgment, W2SResult, W2SRun
 TINY = dict(n_train=12, n_test=6, seeds=2, epochs=1, batch_size=4, max_len=48, bootstrap=200)
 
 
-def test_a_model_supervisor_run_reports_three_accuracies_and_pgr_per_method(boolq_file):
-    config = W2SConfig(dataset="boolq", train_path=str(boolq_file), weak="bow", **TINY)
-    seen = []
-    outcome = run_config(config, progress=lambda done, total, msg: seen.append((done, total)))
-    summary = outcome.summary()
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, migrated_sqlite):
+    """One stored run of the shared tiny configuration (two seeds, both methods) on a database of this module's
+    own: training is the slow part, so the tests below read this one run and each checks its own promise."""
+    from tests.conftest import fresh_database
+    from tests.w2s.conftest import write_boolq
+
+    tmp = tmp_path_factory.mktemp("w2s-trained")
+    with fresh_database(tmp, migrated_sqlite):
+        config = W2SConfig(dataset="boolq", train_path=str(write_boolq(tmp / "boolq_dev.jsonl", 18)), weak="bow",
+                           **TINY)
+        experiment = create_experiment(name="tiny", config=config)
+        seen = []
+        run_id, summary = execute(experiment_id=experiment.id, progress=lambda done, total, msg: seen.append(
+            (done, total)))
+        with session_scope(write=False) as s:
+            run = s.get(W2SRun, run_id)
+            results = s.exec(select(W2SResult).where(W2SResult.run_id == run_id)).all()
+        yield {"run": run, "summary": summary, "results": results, "progress": seen, "table": results_table()}
+
+
+def test_a_model_supervisor_run_reports_three_accuracies_and_pgr_per_method(trained):
+    summary = trained["summary"]
     assert summary["n_test"] == 6 and summary["n_train"] == 12
     assert set(summary["methods"]) == {"naive", "logconf"}
     for figs in summary["methods"].values():
@@ -32,15 +50,29 @@ def test_a_model_supervisor_run_reports_three_accuracies_and_pgr_per_method(bool
             assert 0 <= figs[name]["ci_low"] <= figs[name]["estimate"] <= figs[name]["ci_high"] <= 1
         assert figs["n_seeds"] == 2
         assert (figs["pgr"]["estimate"] is None) == (figs["pgr_reason"] is not None)
-    assert len(outcome.results) == 2 * 2  # seeds x methods
+    assert len(trained["results"]) == 2 * 2  # seeds x methods
     # the weak supervisor and the ceiling are trained once per seed and shared by both methods
     by_seed = {}
-    for r in outcome.results:
+    for r in trained["results"]:
         by_seed.setdefault(r.seed, []).append(r)
+    assert len(by_seed) == 2
     for rows in by_seed.values():
-        assert rows[0].weak == rows[1].weak and rows[0].ceiling == rows[1].ceiling
+        assert rows[0].weak_correct == rows[1].weak_correct and rows[0].ceiling_correct == rows[1].ceiling_correct
+    seen = trained["progress"]
     assert seen[-1][0] == seen[-1][1]  # progress reached the end
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_runs_are_stored_with_per_item_results(trained):
+    run, summary, results = trained["run"], trained["summary"], trained["results"]
+    assert run.state == "done" and run.n_test == 6 and run.summary == summary
+    for r in results:
+        assert len(r.test_keys) == len(r.weak_correct) == len(r.w2s_correct) == 6
+        assert r.w2s_accuracy == pytest.approx(sum(r.w2s_correct) / 6)
+    rows = trained["table"]
+    assert sorted((r["experiment"], r["method"]) for r in rows) == [("tiny v1", "logconf"), ("tiny v1", "naive")]
+    for row in rows:
+        assert row["w2s"] == summary["methods"][row["method"]]["w2s"]
 
 
 def test_multiple_choice_items_are_scored_per_choice(cosmos_file):
