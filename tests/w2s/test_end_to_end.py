@@ -83,23 +83,6 @@ def test_multiple_choice_items_are_scored_per_choice(cosmos_file):
     assert set(summary["methods"]) == {"logconf"}
 
 
-def test_runs_are_stored_with_per_item_results(db, boolq_file):
-    config = W2SConfig(dataset="boolq", train_path=str(boolq_file), weak="bow", methods=["naive"], **TINY)
-    experiment = create_experiment(name="tiny", config=config)
-    run_id, summary = execute(experiment_id=experiment.id)
-    with session_scope(write=False) as s:
-        run = s.get(W2SRun, run_id)
-        assert run.state == "done" and run.n_test == 6 and run.summary == summary
-        results = s.exec(select(W2SResult).where(W2SResult.run_id == run_id)).all()
-    assert len(results) == 2
-    for r in results:
-        assert len(r.test_keys) == len(r.weak_correct) == len(r.w2s_correct) == 6
-        assert r.w2s_accuracy == pytest.approx(sum(r.w2s_correct) / 6)
-    rows = results_table()
-    assert [(r["experiment"], r["method"]) for r in rows] == [("tiny v1", "naive")]
-    assert rows[0]["w2s"] == summary["methods"]["naive"]["w2s"]
-
-
 def test_experiments_are_versioned(db, boolq_file):
     config = W2SConfig(dataset="boolq", train_path=str(boolq_file), **TINY)
     v1 = create_experiment(name="exp", config=config)
