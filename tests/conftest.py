@@ -17,6 +17,29 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def _free_ports_per_worker() -> None:
+    """Under pytest-xdist (scripts/test.sh runs the suite in two processes) each worker takes only the free ports
+    of its own residue (port % workers), so two workers are never handed the same port in the moment between
+    asking for it and a server binding it. Every test server gets its port from bench.load.free_port."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    import bench.load
+
+    count, index = int(os.environ["PYTEST_XDIST_WORKER_COUNT"]), int(worker.removeprefix("gw"))
+    plain = bench.load.free_port
+
+    def free_port() -> int:
+        while (port := plain()) % count != index:
+            pass
+        return port
+
+    bench.load.free_port = free_port
+
+
+_free_ports_per_worker()
+
+
 def _configure(monkeypatch: pytest.MonkeyPatch, url: str, data_dir: Path) -> None:
     monkeypatch.setenv("OVERSIGHT_DATABASE_URL", url)
     monkeypatch.setenv("OVERSIGHT_DATA_DIR", str(data_dir))

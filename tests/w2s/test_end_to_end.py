@@ -41,6 +41,7 @@ def trained(tmp_path_factory, migrated_sqlite):
         yield {"run": run, "summary": summary, "results": results, "progress": seen, "table": results_table()}
 
 
+@pytest.mark.slow
 def test_a_model_supervisor_run_reports_three_accuracies_and_pgr_per_method(trained):
     summary = trained["summary"]
     assert summary["n_test"] == 6 and summary["n_train"] == 12
@@ -63,6 +64,7 @@ def test_a_model_supervisor_run_reports_three_accuracies_and_pgr_per_method(trai
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
+@pytest.mark.slow
 def test_runs_are_stored_with_per_item_results(trained):
     run, summary, results = trained["run"], trained["summary"], trained["results"]
     assert run.state == "done" and run.n_test == 6 and run.summary == summary
@@ -75,6 +77,7 @@ def test_runs_are_stored_with_per_item_results(trained):
         assert row["w2s"] == summary["methods"][row["method"]]["w2s"]
 
 
+@pytest.mark.slow
 def test_multiple_choice_items_are_scored_per_choice(cosmos_file):
     config = W2SConfig(dataset="cosmos", train_path=str(cosmos_file), weak="minilm-frozen", methods=["logconf"],
                        **{**TINY, "n_test": 4, "seeds": 1})
@@ -137,6 +140,7 @@ def test_simulated_people_leave_final_judgments_with_the_planted_accuracy(db, bo
     assert all(labels[e.key][e.label] == pytest.approx(0.9) for e in examples)  # both right: the mean is 0.9
 
 
+@pytest.mark.slow
 def test_people_as_supervisor_weak_accuracy_is_theirs_and_test_items_are_held_apart(db, boolq_file):
     study_id = _study_with_people(boolq_file, accuracy=0.0, confidence=0.7)  # always wrong
     config = W2SConfig(dataset="boolq", weak_study_id=study_id, methods=["naive"], **TINY)
@@ -149,6 +153,7 @@ def test_people_as_supervisor_weak_accuracy_is_theirs_and_test_items_are_held_ap
     assert not {e.key for e in train} & set(outcome.test_keys)
 
 
+@pytest.mark.slow
 def test_cli_prints_the_figures_as_json(db, boolq_file, capsys):
     code = main(["w2s", "run", "--dataset", "boolq", "--train", str(boolq_file), "--weak", "bow", "--method",
                  "logconf", "--seeds", "2", "--n-train", "12", "--n-test", "6", "--epochs", "1", "--batch-size", "4",
@@ -177,6 +182,7 @@ def test_simulated_people_answer_a_dry_run_copy_never_the_real_study(db, boolq_f
         assert {u.external_study_id for u in s.exec(select(User).where(User.study_id == dry)).all()} == {"simulated"}
 
 
+@pytest.mark.slow
 def test_cli_simulates_people_and_runs_on_their_labels(db, boolq_file, capsys):
     study = _dry_run("cli people")
     import_path(study_id=study.id, fmt="boolq", path=boolq_file)
