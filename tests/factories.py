@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import pytest
+
 from sqlmodel import Session
 
 from oversight import auth, conditions, strategies
 from oversight.db import session_scope
 from oversight.studies import create_study, update_study
-from storage.models import Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, User
+from storage.models import Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, Strategy, User
 
 FOUR_OPTIONS = ["north", "south", "east", "west"]
 
@@ -33,11 +35,11 @@ def _session(s: Session | None) -> Iterator[Session]:
 
 def items(study_id: int, n: int, *, gold: int | Callable[[int], int] = 0, options: list[str] | None = None,
           split: str | None = None, prefix: str = "q", start: int = 0, explanation: str | None = None,
-          s: Session | None = None, **fields) -> list[int]:
+          source_text: str | None = None, s: Session | None = None, **fields) -> list[int]:
     """n items q{start}..; gold is an option index, or a function of k; every item gets its gold row."""
     with _session(s) as s:
         rows = [Item(study_id=study_id, external_id=f"{prefix}{k}", question=f"Question {k}?",
-                     options=list(options or ["yes", "no"]), source_text=f"Text {k}.", split=split,
+                     options=list(options or ["yes", "no"]), source_text=source_text or f"Text {k}.", split=split,
                      **fields) for k in range(start, start + n)]
         s.add_all(rows)
         s.flush()
@@ -75,19 +77,20 @@ def expert(name: str = "eve") -> int:
 
 def answered(study_id: int, user_id: int, item_id: int, *, condition_id: int | None, strategy_id: int | None = None,
              answer: int | None, p: float = 0.8, practice: bool = False, catch: bool = False, state: str = "done",
-             final: bool = True, n_options: int = 2, s: Session | None = None) -> int:
+             final: bool = True, n_options: int = 2, rationale: str = "", position: int = 0,
+             s: Session | None = None) -> int:
     """An assignment (done by default) with the person's judgment putting `p` on `answer` and the rest spread
     evenly over the other options (answer None: no judgment, e.g. a timed-out task)."""
     with _session(s) as s:
         a = Assignment(study_id=study_id, participant_id=user_id, item_id=item_id, strategy_id=strategy_id,
-                       condition_id=condition_id, practice=practice, catch=catch, state=state)
+                       condition_id=condition_id, practice=practice, catch=catch, state=state, position=position)
         s.add(a)
         s.flush()
         if answer is not None:
             rest = (1 - p) / (n_options - 1)
             probs = [p if k == answer else rest for k in range(n_options)]
             s.add(Judgment(item_id=item_id, assignment_id=a.id, judge_id=user_id, judge_kind="human",
-                           probabilities=probs, answer_index=answer, is_final=final))
+                           probabilities=probs, answer_index=answer, is_final=final, rationale=rationale))
         return a.id
 
 
@@ -124,3 +127,32 @@ def four_option_study(n_items: int = 12, *, name: str = "Four options", practice
     if design:
         update_study(study_id=sid, user_id=None, **design)
     return sid
+
+
+GOOD = {"outcome": "correct", "help_quality": 4}  # a complete review under the default rubric
+
+
+@pytest.fixture
+def world(study):
+    """The review tests' study: two conditions, three participants' finished answers, a pending one, a practice
+    one, and three experts (one of whom also answered an item) and an admin."""
+    sid = study.id
+    with session_scope() as s:
+        strategy = Strategy(study_id=sid, name="Helper", version=2, protocol="assisted-qa")
+        s.add(strategy)
+        s.flush()
+        ids = dict(strategy=strategy.id, study=sid, alone=condition(sid, "Alone", "alone", s=s),
+                   assisted=condition(sid, "With helper", "assisted", strategy.id, s=s))
+        item_ids = items(sid, 6, explanation="blue", source_text="The sky is blue.", s=s)
+    people = participants(sid, 3)
+    experts = [expert(f"expert{k}") for k in range(3)]
+    admin = auth.create_user(role="admin", name="boss", password="long enough").id
+    plan = [(people[0], 0, "alone", "done", False), (people[1], 1, "assisted", "done", False),
+            (people[2], 2, "assisted", "done", False), (experts[2], 3, "alone", "done", False),
+            (people[0], 4, "alone", "active", False), (people[1], 5, "alone", "done", True)]
+    with session_scope() as s:
+        rows = [answered(sid, who, item_ids[item], condition_id=ids[cond], state=state, practice=practice,
+                         strategy_id=ids["strategy"] if cond == "assisted" else None,
+                         answer=0 if state == "done" else None, rationale="the text says blue", position=n, s=s)
+                for n, (who, item, cond, state, practice) in enumerate(plan)]
+    return dict(ids, people=people, experts=experts, admin=admin, a=rows)

@@ -101,8 +101,8 @@ def test_intervals_cluster_on_people(study):
 
 def test_timed_out_tasks_count_as_incorrect_in_the_intention_to_treat_accuracy(planted):
     [eve] = factories.participants(planted["study"], 1)
-    factories.answered(planted["study"], eve, planted["items"][0], condition_id=planted["cond"], strategy_id=planted["v1"], answer=None,
-                  state="skipped")
+    factories.answered(planted["study"], eve, planted["items"][0], condition_id=planted["cond"],
+                       strategy_id=planted["v1"], answer=None, state="skipped")
     [f] = version_figures(planted["study"])
     assert f["n_timed_out"] == 1
     assert (f["accuracy"]["hits"], f["accuracy"]["n"]) == (3, 4)

@@ -51,6 +51,7 @@ def cli_env(db, tmp_path):
     return _runner({**os.environ, "OVERSIGHT_MODELS_FILE": str(models_file)})
 
 
+@pytest.mark.slow
 def test_simulate_recovers_the_planted_accuracies_gap_and_agreement(cli_env):
     sid = _four_condition_study()
     out = cli_env("simulate", "--study", str(sid), "--participants", "60", "--alone", "0.5", "--assisted", "0.8",
@@ -130,6 +131,7 @@ def _four_option_study(n_items: int = 16) -> int:
                                        items_per_participant=8)
 
 
+@pytest.mark.slow
 def test_a_four_option_study_at_confidence_0_4_recovers_the_planted_figures(cli_env):
     from oversight.sandwich import sandwich, to_json
     from storage.models import Judgment
