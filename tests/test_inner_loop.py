@@ -27,7 +27,7 @@ def setup(study):
     ann, bob = factories.participants(study.id, 2)
     factories.answered(study.id, ann, items[0], condition_id=alone, strategy_id=None, answer=0)
     pending = factories.answered(study.id, ann, items[1], condition_id=assisted, strategy_id=v1, answer=None,
-                            state="active")
+                                 state="active")
     admin = auth.create_user(role="admin", name="ada", password="long enough").id
     return {"study": study.id, "items": items, "v1": v1, "alone": alone, "assisted": assisted, "ann": ann,
             "bob": bob, "pending": pending, "admin": admin}

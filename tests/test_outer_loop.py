@@ -60,7 +60,7 @@ def test_figures_per_version_from_settled_reviews(planted):
 
 def test_an_adjudication_settles_the_open_outcome(planted):
     factories.review(planted["study"], planted["experts"][1], planted["assignments"][3], kind="adjudication",
-                outcome="correct")
+                     outcome="correct")
     [f] = version_figures(planted["study"])
     assert (f["expert_success"]["hits"], f["expert_success"]["n"]) == (3, 4)
 
@@ -116,9 +116,9 @@ def test_thompson_dealt_versions_get_an_inverse_probability_weighted_estimate(pl
     items = planted["items"]
     p_right, p_wrong = factories.participants(study, 2)
     right = factories.answered(study, p_right, items[0], condition_id=planted["cond"], strategy_id=planted["v1"],
-                          answer=0)
+                               answer=0)
     wrong = factories.answered(study, p_wrong, items[1], condition_id=planted["cond"], strategy_id=planted["v1"],
-                          answer=1)
+                               answer=1)
     with session_scope() as s:
         for a in s.exec(select(Assignment).where(Assignment.study_id == study)).all():
             a.allocation_probability = {right: 0.2, wrong: 0.8}.get(a.id, 1.0)
