@@ -179,6 +179,7 @@ def participant_with_assisted_arm(item, study):
     return create_invites(study_id=study.id, count=1)[0].user_id, sid
 
 
+@pytest.mark.slow
 def test_an_ai_participant_asks_the_assistant_before_it_answers(item, study):
     models.configure(None)  # the offline extractive model in every role
     sid = assisted(study.id, ai_questions=2)

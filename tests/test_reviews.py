@@ -13,7 +13,7 @@ from oversight.reviews import (ALREADY_REVIEWED, ReviewError, adjudicate, adjudi
                                review_context, review_queue, review_transcript, reviews_for, second_review_chosen,
                                set_review_settings, submit_review)
 from storage.models import Assignment, Condition, ExpertReview, Transcript
-from tests.review_world import GOOD, world  # noqa: F401 (a fixture)
+from tests.factories import GOOD, world  # noqa: F401 (a fixture)
 
 
 

@@ -6,7 +6,7 @@ from oversight.db import session_scope
 from oversight.reviews import final_labels, set_review_settings, submit_review
 from storage.models import ExpertReview
 from tests.pages.apptest import run_page
-from tests.review_world import GOOD, world  # noqa: F401 (a fixture)
+from tests.factories import GOOD, world  # noqa: F401 (a fixture)
 
 
 def _texts(at) -> str:

@@ -92,6 +92,7 @@ def test_the_form_shows_the_rules_of_the_chosen_protocol_and_its_prompts(admin, 
     assert changed.to_dict("records") == [{"field": "rules.max_messages", "before": "4", "after": "6"}]
 
 
+@pytest.mark.slow
 def test_an_ai_batch_run_starts_from_the_page_and_reports_its_accuracy(admin, study, worker):
     import time
 
