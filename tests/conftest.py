@@ -106,7 +106,7 @@ def db(tmp_path: Path, migrated_sqlite: Path) -> Iterator[str]:
 @pytest.fixture
 def study(db: str):
     """A study to import into or invite to."""
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
 
     return create_study(name="Test study", user_id=None, status="open")
 

@@ -15,9 +15,11 @@ import pytest
 
 from sqlmodel import Session
 
-from oversight import auth, conditions, strategies
+from oversight.access import auth
+from oversight.sandwiching import conditions
+from oversight.protocols import strategies
 from oversight.db import session_scope
-from oversight.studies import create_study, update_study
+from oversight.study.studies import create_study, update_study
 from storage.models import Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, Strategy, User
 
 FOUR_OPTIONS = ["north", "south", "east", "west"]

@@ -121,7 +121,7 @@ def test_an_assisted_qa_strategy_is_made_and_run_from_the_command_line(cli, tmp_
 
 
 def test_set_password_replaces_the_old_one(cli_here):
-    from oversight.auth import AuthError, authenticate
+    from oversight.access.auth import AuthError, authenticate
 
     cli_here("create-user", "--role", "admin", "--name", "ada", stdin="the old password\n")
     done = json.loads(cli_here("set-password", "--name", "ada", "--json", stdin="a brand new password\n").stdout)

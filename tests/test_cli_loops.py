@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from oversight.cli import main
 from oversight.db import session_scope
-from oversight.inner_loop import propose
+from oversight.sandwiching.inner_loop import propose
 from storage.models import Condition, Proposal, Strategy
 from tests import factories
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 from sqlmodel import func, select
 
-from oversight import conditions, models, rubrics, strategies
+from oversight.sandwiching import conditions, rubrics
+from oversight import models
+from oversight.protocols import strategies
 from oversight.db import session_scope
-from oversight.dry_run import copy_for_dry_run
+from oversight.study.dry_run import copy_for_dry_run
 from oversight.models.config import ModelsConfig, ScriptedConfig
-from oversight.simulate import Skill, simulate
-from oversight.studies import get_study, list_studies, study_label, update_study
+from oversight.sandwiching.simulate import Skill, simulate
+from oversight.study.studies import get_study, list_studies, study_label, update_study
 from storage.models import (Assignment, Condition, Event, Item, ItemGold, Judgment, Rubric, Strategy, Study, User,
                             VersionDecision)
 from tests import factories
@@ -99,7 +101,7 @@ def test_a_dry_run_of_a_dry_run_points_at_the_real_study(db):
 
 
 def test_simulate_leaves_the_real_study_untouched_and_the_copy_has_the_figures(db, scripted_models):
-    from oversight.sandwich import sandwich
+    from oversight.sandwiching.analysis import sandwich
 
     sid = _study()
     before = _snapshot(sid)

@@ -6,13 +6,13 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from oversight import auth
+from oversight.access import auth
 from oversight.db import session_scope
-from oversight.inner_loop import (
+from oversight.sandwiching.inner_loop import (
     LoopError, accept_proposal, convergence, decline_proposal, list_proposals, propose, questionnaire_due,
     set_convergence, submit_questionnaire,
 )
-from oversight.prompts import DEFAULT_PROMPTS
+from oversight.protocols.prompts import DEFAULT_PROMPTS
 from storage.models import Event, Proposal, QuestionnaireAnswer, Strategy, VersionDecision
 from tests import factories
 
@@ -200,7 +200,7 @@ def test_convergence_defaults_and_bad_thresholds(study):
 def test_two_admins_accepting_at_once_make_one_version(any_db):
     from concurrent.futures import ThreadPoolExecutor
 
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
 
     study = create_study(name="Race", user_id=None, status="open").id
     item = factories.items(study, 1)[0]
@@ -226,8 +226,8 @@ def test_two_admins_accepting_at_once_make_one_version(any_db):
 
 
 def test_instructions_go_to_the_debaters_and_a_protocol_without_a_model_refuses(study):
-    from oversight.inner_loop import apply_proposal
-    from oversight.strategies import create_strategy
+    from oversight.sandwiching.inner_loop import apply_proposal
+    from oversight.protocols.strategies import create_strategy
 
     debate = create_strategy(study_id=study.id, name="debate", protocol="debate")
     changes = apply_proposal(debate, "assistant_instructions", "Quote the opponent fairly.")

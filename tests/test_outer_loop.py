@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from oversight import auth, intervals
+from oversight.access import auth
+from oversight.results import intervals
 from oversight.db import session_scope
-from oversight.inner_loop import LoopError, accept_proposal, propose
-from oversight.outer_loop import (
+from oversight.sandwiching.inner_loop import LoopError, accept_proposal, propose
+from oversight.sandwiching.outer_loop import (
     decision_history, lineage, promote, retire, study_reviews, version_figures, version_status,
 )
-from oversight.strategies import new_version
-from oversight.studies import create_study
+from oversight.protocols.strategies import new_version
+from oversight.study.studies import create_study
 from storage.models import Assignment, Condition, Event, Study, VersionDecision
 from tests import factories
 

@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import func, select
 
 from oversight.db import session_scope
-from oversight.dealing import group_items
-from oversight.power import (Planted, PowerError, StudyDesign, intercept_for, plan, population_accuracy,
+from oversight.sandwiching.dealing import group_items
+from oversight.study.power import (Planted, PowerError, StudyDesign, intercept_for, plan, population_accuracy,
                              simulate_power, study_design, _deal_people)
 from storage.models import Assignment, Event, Item, Judgment, Study, User
 

@@ -1,5 +1,5 @@
 """One answer of each kind that is not an ordinary result, planted in one real study, and what every consumer of
-"a result" does with it (oversight.results_filter):
+"a result" does with it (oversight.results.results_filter):
 
 - ann and bob, ordinary participants: ann alone on q0 (right) and q1 (right), bob assisted on q0 (right) and q1
   (wrong); they are the only non-experts' results;
@@ -20,19 +20,19 @@ from functools import partial
 
 import pytest
 
-from oversight import auth
-from oversight.allocation import success_counts
-from oversight.attention import CATCH, attention
+from oversight.access import auth
+from oversight.sandwiching.allocation import success_counts
+from oversight.study.attention import CATCH, attention
 from oversight.db import session_scope
-from oversight.export import export_study
-from oversight.judgment_records import load_judgments
-from oversight.outer_loop import version_figures
-from oversight.payments import held, owed
-from oversight.report import study_report
-from oversight.results_filter import left_out_reasons, people_left_out
+from oversight.results.export import export_study
+from oversight.results.judgment_records import load_judgments
+from oversight.sandwiching.outer_loop import version_figures
+from oversight.study.payments import held, owed
+from oversight.results.report import study_report
+from oversight.results.results_filter import left_out_reasons, people_left_out
 from oversight.rlaif.store import human_ratings, study_agreement
-from oversight.sandwich import sandwich
-from oversight.studies import create_study
+from oversight.sandwiching.analysis import sandwich
+from oversight.study.studies import create_study
 from oversight.vocab import SIMULATED
 from oversight.w2s.data import study_labelled
 from storage.models import Study, User

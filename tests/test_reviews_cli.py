@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from oversight.reviews import submit_review
-from oversight.rubrics import DEFAULT_FIELDS, current_rubric
+from oversight.sandwiching.reviews import submit_review
+from oversight.sandwiching.rubrics import DEFAULT_FIELDS, current_rubric
 from tests.factories import GOOD, world  # noqa: F401 (a fixture)
 from tests.test_cli import cli_here  # noqa: F401 (a fixture)
 

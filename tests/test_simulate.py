@@ -8,10 +8,11 @@ import os
 import pytest
 from sqlmodel import func, select
 
-from oversight import conditions, strategies
+from oversight.sandwiching import conditions
+from oversight.protocols import strategies
 from oversight.db import session_scope
-from oversight.simulate import SimulationError, planted_alpha
-from oversight.studies import create_study, update_study
+from oversight.sandwiching.simulate import SimulationError, planted_alpha
+from oversight.study.studies import create_study, update_study
 from storage.models import Assignment, ExpertReview, Item, ItemGold, QuestionnaireAnswer, Transcript, User
 from tests.test_cli import _runner
 from tests import factories
@@ -97,7 +98,7 @@ def test_simulate_recovers_the_planted_accuracies_gap_and_agreement(cli_env):
 def test_balance_holds_for_simulated_participants(db, tmp_path):
     from oversight import models
     from oversight.models.config import ModelsConfig, ScriptedConfig
-    from oversight.simulate import Skill, simulate
+    from oversight.sandwiching.simulate import Skill, simulate
 
     sid = _four_condition_study(12)
     models.configure(ModelsConfig(models={"s": ScriptedConfig(name="s", responses=["The first."])},
@@ -114,7 +115,7 @@ def test_balance_holds_for_simulated_participants(db, tmp_path):
 
 def test_simulate_refuses_a_study_without_people_conditions(study):
     with pytest.raises(SimulationError, match="no condition for non-experts"):
-        from oversight.simulate import simulate
+        from oversight.sandwiching.simulate import simulate
 
         simulate(study_id=study.id, participants=3)
 
@@ -133,7 +134,7 @@ def _four_option_study(n_items: int = 16) -> int:
 
 @pytest.mark.slow
 def test_a_four_option_study_at_confidence_0_4_recovers_the_planted_figures(cli_env):
-    from oversight.sandwich import sandwich, to_json
+    from oversight.sandwiching.analysis import sandwich, to_json
     from storage.models import Judgment
 
     sid = _four_option_study()
@@ -166,7 +167,7 @@ def test_a_four_option_study_at_confidence_0_4_recovers_the_planted_figures(cli_
 
 
 def test_a_confidence_that_ties_the_options_is_refused(db):
-    from oversight.simulate import Skill, simulate
+    from oversight.sandwiching.simulate import Skill, simulate
 
     sid = _four_option_study(4)
     with pytest.raises(SimulationError, match="1/4"):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from oversight import auth
+from oversight.access import auth
 from oversight.db import session_scope
-from oversight.inner_loop import propose
-from oversight.participation import record_consent
-from oversight.studies import update_study
+from oversight.sandwiching.inner_loop import propose
+from oversight.study.participation import record_consent
+from oversight.study.studies import update_study
 from storage.models import Assignment, Condition, Proposal, QuestionnaireAnswer, Strategy, VersionDecision
 from tests import factories
 from tests.pages.apptest import run_page
@@ -102,8 +102,8 @@ def test_admin_makes_a_candidate_and_promotes_it_on_the_loops_page(finished):
 
 
 def test_the_versions_tips_are_shown_with_each_task(study):
-    from oversight.conditions import add_condition
-    from oversight.strategies import create_strategy
+    from oversight.sandwiching.conditions import add_condition
+    from oversight.protocols.strategies import create_strategy
 
     factories.items(study.id, 1)
     sid = create_strategy(study_id=study.id, name="tips", protocol="assisted-qa",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import func, select
 
-from oversight import auth
+from oversight.access import auth
 from oversight.db import session_scope
 from storage.models import Assignment, Study, User
 from tests.pages.apptest import run_page

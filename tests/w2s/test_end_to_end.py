@@ -112,7 +112,7 @@ def test_a_failed_run_is_marked_failed(db, tmp_path):
 
 def _dry_run(name: str):
     """A dry-run study (a copy of a real one): where simulated people may answer."""
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
     from storage.models import Study
 
     real = create_study(name=f"{name} (real)", user_id=None)
@@ -167,7 +167,7 @@ def test_cli_prints_the_figures_as_json(db, boolq_file, capsys):
 
 
 def test_simulated_people_answer_a_dry_run_copy_never_the_real_study(db, boolq_file):
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
     from storage.models import Study, User
 
     study = create_study(name="real", user_id=None)

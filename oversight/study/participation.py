@@ -1,0 +1,308 @@
+"""What a participant does: consent, take the next task, submit an answer. Experts take the same path in a study
+they choose (an expert condition, without the gold).
+
+Everything here is participant-facing, so it never returns gold answers (it only asks whether an item has
+one, to know whether a consultancy can run on it) nor source text the protocol hides from the judge; the one
+exception is `practice_feedback`, the answer to a practice item after it is submitted. A submitted answer is
+committed before this module returns. Who gets which item under which condition: oversight.sandwiching.dealing, from the
+person's place in the design (oversight.study.places).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from oversight.sandwiching.allocation import choose_version
+from oversight.audit import log_event
+from oversight.study.payments import completion_link
+from oversight.sandwiching.conditions import DEALT_KINDS
+from oversight import read_cache
+from oversight.db import memo, session_scope
+from oversight.sandwiching.dealing import deal, group_items
+from oversight.study.eligibility import condition_protocol, design_pool, practice_to_deal
+from oversight.study.places import take_place
+from oversight.protocols import live
+from oversight.protocols.direct_qa import PROTOCOL as DIRECT_QA
+from oversight.protocols.registry import get_protocol
+from oversight.vocab import chosen_option, refuse_person_answer
+from storage.models import (Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, Strategy, Study,
+                            Transcript, User, utcnow)
+
+
+class ParticipationError(Exception):
+    """Something a participant tried that cannot happen; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class Task:
+    assignment_id: int
+    position: int
+    total: int
+    question: str
+    options: list[str]
+    started_at_iso: str
+    # Set when the task runs under a strategy: the judge page drives the live transcript.
+    transcript_id: int | None = None
+    practice: bool = False  # a practice item: its answer is shown once it is submitted
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    completion_code: str | None  # shown only once every task is done
+    completion_link: str | None = None  # the recruiting platform's completion URL with the code, once done
+
+
+def _participant(s, user_id: int) -> User:
+    user = s.get(User, user_id)
+    if user is None or user.role != "participant" or user.token_revoked:
+        raise ParticipationError("this participation link is no longer valid")
+    return user
+
+
+NOT_OPEN = "This study is not open yet. Please come back when the researchers open it."
+CLOSED = "This study is closed. Thank you for your interest."
+
+
+def _not_draft(s, user: User, study_id: int | None) -> None:
+    """Only an open study deals and takes consent: a draft, except for a staff member's preview participant and in
+    a dry-run copy (oversight.sandwiching.simulate), whose simulated people try the design before it opens; a closed study
+    never (people already dealt finish their tasks)."""
+    study = s.get(Study, study_id) if study_id is not None else None
+    if study is None or user.preview_by is not None or study.dry_run_of is not None:
+        return
+    if study.status == "draft":
+        raise ParticipationError(NOT_OPEN)
+    if study.status == "closed":
+        raise ParticipationError(CLOSED)
+
+
+def _judge(s, user_id: int, study_id: int | None) -> tuple[User, int]:
+    """Who answers, and in which study: a participant in their own study; an expert in the study they chose.
+    Experts answer the same tasks without the gold answer, so expert accuracy is measured, not assumed (their
+    judgments are told apart by their role)."""
+    user = s.get(User, user_id)
+    if user is not None and user.role == "expert":
+        if study_id is None or read_cache.row(s, Study, study_id) is None:
+            raise ParticipationError("choose a study to answer its items")
+        return user, study_id
+    user = _participant(s, user_id)
+    return user, user.study_id
+
+
+def record_consent(*, user_id: int) -> None:
+    with session_scope() as s:
+        user = _participant(s, user_id)
+        _not_draft(s, user, user.study_id)
+        if user.consented_at is None:
+            user.consented_at = utcnow()
+            log_event(s, "participant.consent", user_id=user.id, study_id=user.study_id)
+
+
+def _dealt_conditions(s, study_id: int, role: str) -> list[Condition | None]:
+    """Participants: the study's alone and assisted conditions (none: plain direct QA without a condition).
+    Experts: the study's expert condition only (none: plain direct QA)."""
+    kinds = ("expert",) if role == "expert" else DEALT_KINDS
+    rows = list(s.exec(select(Condition).where(Condition.study_id == study_id, Condition.kind.in_(kinds))
+                       .order_by(Condition.position, Condition.id)).all())
+    return rows or [None]
+
+
+def _ensure_assignments(s, user: User, study_id: int) -> None:
+    """Deal this person's items once by the study's balanced design (oversight.sandwiching.dealing), from their place in it
+    (oversight.study.places: given now, on their first deal, in arrival order). Only items that every dealt condition's
+    protocol can run on are in the design, so the balance holds exactly. Experts get the study's practice items
+    (split "practice") as practice, with their answer shown after, like participants; never a real item set aside
+    as practice, so they answer every real item."""
+    # The study row lock orders arrivals on PostgreSQL (as enrolment caps do); SQLite serialises writers.
+    study = s.exec(select(Study).where(Study.id == study_id).with_for_update()).one()
+    if _dealt(s, user.id, study_id):
+        return
+    conditions = _dealt_conditions(s, study_id, user.role)
+    expert = user.role == "expert"
+    pool = design_pool(s, study_id, conditions)
+    # Catch items run as direct QA alone, whatever the conditions; experts get none.
+    catch_pool = pool.catch if not expert else []
+    real = pool.real
+    groups = group_items([(i.id, (i.source_title or "") + "\x00" + (i.source_text or "")
+                           if (i.source_text or i.source_title) else None) for i in real])
+    protocols = {c.id if c else None: condition_protocol(s, c) for c in conditions}
+    by_id = {c.id: c for c in conditions if c is not None}
+    dealt = deal(participant_index=take_place(s, user, study_id), groups=groups,
+                 conditions=[c.id if c else None for c in conditions],
+                 design="within" if expert else study.design, items_per_participant=study.items_per_participant,
+                 practice_items=practice_to_deal(study.practice_items, pool, expert=expert),
+                 practice_pool=pool.practice, catch_items=study.catch_items, catch_pool=catch_pool, seed=study_id,
+                 person=user.id)
+    # A catch item looks like the study's own direct-QA tasks: under the alone condition's direct-QA strategy
+    # when it has one (the same page and controls), else plain direct QA.
+    catch_strategy = next((c.strategy_id for c in conditions if c is not None and c.kind == "alone"
+                           and protocols[c.id][0].name == DIRECT_QA.name), None)
+    versions: dict[int | None, tuple[int | None, float | None]] = {}  # condition -> (version, its chance)
+    for position, d in enumerate(dealt):
+        if d.catch:  # direct QA alone, no condition: never a result, and no model to tell it apart by
+            s.add(Assignment(study_id=study_id, participant_id=user.id, item_id=d.item, protocol=DIRECT_QA.name,
+                             strategy_id=catch_strategy, catch=True, position=position))
+            continue
+        condition = by_id.get(d.condition)
+        if d.condition not in versions:
+            versions[d.condition] = (condition.strategy_id if condition else None), None
+            if condition is not None and condition.kind == "assisted" and study.allocation == "thompson":
+                rng = random.Random(f"thompson:{study_id}:{user.id}:{condition.id}")
+                versions[d.condition] = choose_version(s, condition, user_id=user.id, rng=rng)
+        sid, chance = versions[d.condition]
+        protocol = get_protocol(s.get(Strategy, sid).protocol) if sid else DIRECT_QA
+        s.add(Assignment(study_id=study_id, participant_id=user.id, item_id=d.item, strategy_id=sid,
+                         protocol=protocol.name, condition_id=d.condition, practice=d.practice, position=position,
+                         allocation_probability=chance))
+
+
+def _reviewed_already(s, user: User, study_id: int) -> bool:
+    return s.exec(select(ExpertReview.id).where(ExpertReview.study_id == study_id,
+                                                ExpertReview.expert_id == user.id)).first() is not None
+
+
+def _assignments(s, user_id: int, study_id: int) -> list:
+    """This person's tasks in the study in order, as rows (id, state, position, item_id, strategy_id, practice,
+    started_at, transcript_id): one read that the dealing check, the next task and the progress bar of a page
+    run share (storage.db.memo)."""
+    return memo(s, ("assignments", user_id, study_id), lambda: s.execute(
+        sa_select(Assignment.id, Assignment.state, Assignment.position, Assignment.item_id, Assignment.strategy_id,
+                  Assignment.practice, Assignment.started_at, Transcript.id.label("transcript_id"))
+        .outerjoin(Transcript, Transcript.assignment_id == Assignment.id)
+        .where(Assignment.participant_id == user_id, Assignment.study_id == study_id)
+        .order_by(Assignment.position)).all())
+
+
+def _dealt(s, user_id: int, study_id: int) -> bool:
+    return bool(_assignments(s, user_id, study_id))
+
+
+def _deal_once(user_id: int, study_id: int | None) -> int:
+    """Deal in a transaction of its own; when another tab dealt first (the unique participant+item and
+    study+person place constraints refuse the second set), its set stands. Every page run asks, so the usual
+    answer (dealt already) is a read: on SQLite a write transaction would queue behind every participant's answer."""
+    with session_scope(write=False) as s:
+        user, study_id = _judge(s, user_id, study_id)
+        if _dealt(s, user.id, study_id):
+            return study_id
+    try:
+        with session_scope() as s:
+            user, study_id = _judge(s, user_id, study_id)
+            # Only dealing needs the draft check: nothing can be answered in a study that dealt nothing, so page
+            # runs of people already dealt read no study row for it.
+            _not_draft(s, user, study_id)
+            # In the dealing transaction (on SQLite, serialised with every review's write).
+            if user.role == "expert" and _reviewed_already(s, user, study_id):
+                raise ParticipationError(
+                    "You have reviewed answers in this study, and reviews show the gold answers: your own answers "
+                    "would no longer measure expert accuracy. Another expert answers its items.")
+            _ensure_assignments(s, user, study_id)
+    except IntegrityError:
+        pass
+    return study_id
+
+
+def next_task(*, user_id: int, study_id: int | None = None) -> Task | None:
+    """The task to show now (the same one again after a refresh), or None when all are done. `study_id`: the
+    study an expert answers in (a participant's is their own). A read, except the moment a task is first shown
+    (its start time is stored then, once)."""
+    study_id = _deal_once(user_id, study_id)
+    with session_scope(write=False) as s:
+        user, study_id = _judge(s, user_id, study_id)
+        rows = _assignments(s, user.id, study_id)
+        current = next((r for r in rows if r.state in ("pending", "active")), None)
+        if current is None:
+            return None
+        item = read_cache.row(s, Item, current.item_id)
+    started_at = current.started_at
+    if current.state == "pending":
+        with session_scope() as s:
+            row = s.get(Assignment, current.id)
+            if row.state == "pending":  # another tab may have shown it first: its start time stands
+                row.state, row.started_at = "active", utcnow()
+            started_at = row.started_at
+    task = Task(current.id, current.position + 1, len(rows), item.question, list(item.options),
+                started_at.isoformat(), practice=current.practice)
+    if current.strategy_id is not None:
+        # Idempotent per assignment: a refresh or a second tab finds the same transcript.
+        tid = current.transcript_id if current.transcript_id is not None else live.start_transcript(
+            item_id=current.item_id, strategy_id=current.strategy_id, assignment_id=current.id, seed=current.id)
+        task = replace(task, transcript_id=tid)
+    return task
+
+
+def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float], rationale: str = "",
+                  answer_form: str | None = None) -> None:
+    """Store the person's final answer and close the task, in one transaction. The answer must choose one option
+    (no tie at the top: an untouched uniform form is refused, nothing stored). `answer_form`: the form it came
+    from (vocab.ANSWER_FORMS; the participant page passes vocab.CHOICE_CONFIDENCE)."""
+    with session_scope() as s:
+        a = s.get(Assignment, assignment_id)
+        if a is None or a.participant_id != user_id:
+            raise ParticipationError("this task is not yours")
+        user, _ = _judge(s, user_id, a.study_id)
+        if a.state == "done":
+            raise ParticipationError("This task was already submitted (in another tab?).")
+        item = s.get(Item, a.item_id)
+        if len(probabilities) != len(item.options) or any(p < 0 for p in probabilities) or sum(probabilities) <= 0:
+            raise ParticipationError("give a probability for every answer")
+        total = sum(probabilities)
+        probs = [p / total for p in probabilities]
+        if why := refuse_person_answer(probs, answer_form):
+            raise ParticipationError(why)
+        now = utcnow()
+        seconds = (now - a.started_at).total_seconds() if a.started_at else None
+        s.add(Judgment(item_id=item.id, assignment_id=a.id, judge_id=user.id, judge_kind="human",
+                       judge_name=user.name, probabilities=probs, answer_index=chosen_option(probs),
+                       rationale=rationale.strip(), seconds=seconds, is_final=True, answer_form=answer_form))
+        a.state, a.completed_at = "done", now
+        user.last_seen_at = now
+        log_event(s, "judgment.submit", user_id=user.id, study_id=a.study_id, assignment=a.id)
+        try:
+            s.flush()
+        except IntegrityError:  # one final judgment per assignment (a unique index): another tab was first
+            raise ParticipationError("This task was already submitted (in another tab?).") from None
+
+
+def progress(*, user_id: int, study_id: int | None = None) -> Progress:
+    with session_scope(write=False) as s:
+        user, study_id = _judge(s, user_id, study_id)
+        rows = [r.state for r in _assignments(s, user.id, study_id)]
+        done = sum(1 for r in rows if r == "done")
+        code = link = None
+        # A task whose time ran out (skipped) is finished too: the participant did not fail to turn up.
+        if rows and all(r in ("done", "skipped") for r in rows) and user.role == "participant":
+            study = read_cache.row(s, Study, study_id)
+            code, link = study.completion_code, completion_link(study)
+        return Progress(done, len(rows), code, link)
+
+
+@dataclass(frozen=True)
+class PracticeFeedback:
+    answer: str  # the right option's text (no letter: a live task may have shown the options in another order)
+    explanation: str | None
+
+
+def practice_feedback(*, user_id: int, assignment_id: int) -> PracticeFeedback:
+    """The gold answer of a practice item, for the person who was dealt it, once they have submitted it. The one
+    place a participant receives a gold answer: never for a real item, never before the answer is in."""
+    with session_scope(write=False) as s:
+        a = s.get(Assignment, assignment_id)
+        if a is None or a.participant_id != user_id:
+            raise ParticipationError("this task is not yours")
+        if not a.practice:
+            raise ParticipationError("answers are shown for practice items only")
+        if a.state != "done":
+            raise ParticipationError("submit your answer first")
+        item, gold = s.get(Item, a.item_id), s.get(ItemGold, a.item_id)
+        if gold is None:
+            return PracticeFeedback("(this item has no recorded answer)", None)
+        return PracticeFeedback(item.options[gold.gold_index], gold.explanation)
