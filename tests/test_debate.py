@@ -406,3 +406,27 @@ def test_no_model_call_runs_inside_a_database_transaction(scripted_models, item,
         for name, fn in hooks:
             event.remove(Engine, name, fn)
     assert len(calls) >= 5 and set(calls) == {0}  # four speeches and the judge, each outside any transaction
+
+
+def test_a_studys_first_debate_has_its_speakers_read_the_other_stories_ahead(scripted_models, item, study,
+                                                                             monkeypatch):
+    """The first debate of a study in a process has its speaker model read the study's sources in the background,
+    once: the next people's first speeches then find their story read instead of each waiting for it."""
+    other = "A second story about a harbour, its pilot boats and the fog that came every autumn. " * 3
+    with session_scope() as s:
+        for n, text in enumerate([other, other, None]):  # a repeated story is read once; no source, nothing
+            s.add(Item(study_id=study.id, external_id=f"more-{n}", question="?", options=["a", "b"],
+                       source_text=text))
+    read: list[list[str]] = []
+    done = threading.Event()
+    backend = models.get_model("scripted")
+    monkeypatch.setattr(backend, "read_ahead", lambda sources: (read.append(list(sources)), done.set()),
+                        raising=False)
+    sid = make_strategy(study.id, rounds=1)
+    runner = SpeechRunner()
+    runner.run_until_judge(live.start_transcript(item_id=item.id, strategy_id=sid))
+    assert done.wait(10)
+    assert read == [[STORY, other]]
+    runner.run_until_judge(live.start_transcript(item_id=item.id, strategy_id=sid, seed=2))
+    time.sleep(0.3)
+    assert len(read) == 1  # once per study and process

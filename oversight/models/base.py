@@ -54,6 +54,10 @@ class Backend:
         """Load and do any start-up work (compilation) so that no request pays for it."""
         self.load()
 
+    def read_ahead(self, sources: Sequence[str]) -> None:
+        """Work a request on these source texts would do first, done now (the speech runner calls it in the
+        background when a study's first debate starts here). Most backends have none."""
+
     def close(self) -> None:
         pass
 

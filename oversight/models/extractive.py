@@ -162,6 +162,11 @@ class ExtractiveBackend(Backend):
                     self._encoding.pop(key, None)
         return spans, emb
 
+    def read_ahead(self, sources: Sequence[str]) -> None:
+        """Encode sources before their first speech asks (kept in the same bounded cache), one at a time."""
+        for source in sources:
+            self.passages(source)
+
     # -- behaviours -----------------------------------------------------------------------------------------------
     def argue(self, task: Task) -> str:
         """A short argument for the assigned answer built from verbatim quotes."""

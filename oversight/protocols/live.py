@@ -325,3 +325,21 @@ def judge_view(transcript_id: int) -> JudgeView:
     return JudgeView(transcript_id, state.protocol, state.question, [state.options[i] for i in state.order],
                      state.rules, step, views, reports, outcome,
                      max(0.0, limit - state.elapsed_s) if limit else None, source)
+
+
+# Fewer than the extractive model's 64 cached sources: reading ahead never pushes out a story being argued.
+READ_AHEAD_SOURCES = 48
+
+
+def study_of(transcript_id: int) -> int | None:
+    with session_scope(write=False) as s:
+        return s.exec(select(Item.study_id).join(Transcript, Transcript.item_id == Item.id)
+                      .where(Transcript.id == transcript_id)).first()
+
+
+def study_sources(study_id: int, limit: int = READ_AHEAD_SOURCES) -> list[str]:
+    """The distinct source texts of a study's items, first imported first: what its speakers will read."""
+    with session_scope(write=False) as s:
+        texts = s.exec(select(Item.source_text).where(Item.study_id == study_id, Item.source_text != None)  # noqa: E711
+                       .order_by(Item.id).limit(limit * 4)).all()
+    return list(dict.fromkeys(texts))[:limit]

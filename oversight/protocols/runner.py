@@ -116,6 +116,7 @@ class SpeechRunner:
         # Transcripts whose turns are owed but found no room, in the order they first asked (first come, first
         # served), with when each last asked.
         self._waiting: dict[int, float] = {}
+        self._read_ahead: set[int] = set()  # studies whose sources this process's speakers have read ahead
 
     def ensure(self, transcript_id: int) -> list[str]:
         """Start the model turns the protocol is waiting for; returns the roles now being written (none while
@@ -149,7 +150,27 @@ class SpeechRunner:
                     self._partial[key] = new[-1][1]
         for key, mine in new:
             self._pool.submit(self._run, key, mine)
+        if new and step.round == 1:
+            self._pool.submit(self._read_study_ahead, state, step.roles[0])
         return list(step.roles)
+
+    def _read_study_ahead(self, state: live.State, role: str) -> None:
+        """When a study's first debate starts in this process, its speakers read the study's other sources in the
+        background (the extractive model encodes them), so the next people's first speeches do not each wait for
+        a story's first reading while everyone else's pages compete for the same CPU."""
+        try:
+            study_id = live.study_of(state.transcript_id)
+            with self._lock:
+                if study_id is None or study_id in self._read_ahead:
+                    return
+                self._read_ahead.add(study_id)
+            model = model_for(state, state.protocol.model_role(role))
+            sources = live.study_sources(study_id)
+        except Exception:  # noqa: BLE001 - reading ahead is an optimisation: a speech reads its source anyway
+            log.exception("reading ahead for transcript %s failed", state.transcript_id)
+            return
+        # A thread of its own, not a speech worker: a long story list must never hold up a speech.
+        threading.Thread(target=_read_ahead, args=(model, sources), name="read-ahead", daemon=True).start()
 
     def busy(self, transcript_id: int) -> bool:
         """True when this transcript's turns are owed but wait for room in the model queue: the page shows "the
@@ -228,6 +249,13 @@ class SpeechRunner:
             if time.monotonic() > deadline:
                 raise ModelError("speech generation timed out")
             time.sleep(0.25 if self.busy(transcript_id) else 0.02)
+
+
+def _read_ahead(model: Backend, sources: list[str]) -> None:
+    try:
+        model.read_ahead(sources)
+    except Exception:  # noqa: BLE001 - as above: the speeches read what they need themselves
+        log.exception("reading ahead with model %s failed", model.name)
 
 
 _runner: SpeechRunner | None = None

@@ -6,6 +6,6 @@ sampling over strategy versions), expert review (`rubrics`, `reviews`, `agreemen
 accuracy per condition, paired comparison, gap closed; `figures`: its plotly charts), the loops (`inner_loop`:
 non-experts' proposals, `outer_loop`: experts' evaluations decide versions) and `simulate` (simulated people for
 dry runs).
-Imports: core, `protocols`, `results`, and from `study` the study's settings, places, eligibility and the
-participant path (simulated people take the same path as real ones).
+Imports: core, `models`, `protocols`, `results`, `access` (simulated people are invited like real ones), and from `study` the
+study's settings, places, eligibility and the participant path (simulated people take the same path as real ones).
 """

@@ -134,3 +134,13 @@ def test_real_debater_quotes_from_the_data_verify(nyu_debates):
                             checked += 1
     assert checked > 50
     assert extract_quotes("<quote>x</quote>")[0][0] == "x"
+
+
+def test_a_story_read_ahead_is_not_encoded_again_by_its_first_speech(extractive, monkeypatch):
+    source = PASSAGE + "\nThis paragraph makes the source one no other test has read."
+    extractive.read_ahead([source])
+    encoded = []
+    real = extractive.encode
+    monkeypatch.setattr(extractive, "encode", lambda texts: (encoded.append(len(texts)), real(texts))[1])
+    debate(extractive, source, QUESTION, OPTIONS, 0)
+    assert encoded == [len(OPTIONS)]  # the answer texts only: the story's sentences were read ahead
