@@ -11,9 +11,11 @@ person's place in the design (oversight.places).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -23,7 +25,7 @@ from oversight.audit import log_event
 from oversight.payments import completion_link
 from oversight.conditions import DEALT_KINDS
 from oversight import read_cache
-from oversight.db import memo, session_scope
+from oversight.db import carry, memo, session_scope
 from oversight.dealing import deal, group_items
 from oversight.eligibility import condition_protocol, design_pool, practice_to_deal
 from oversight.places import take_place
@@ -169,16 +171,38 @@ def _reviewed_already(s, user: User, study_id: int) -> bool:
                                                 ExpertReview.expert_id == user.id)).first() is not None
 
 
-def _assignments(s, user_id: int, study_id: int) -> list:
-    """This person's tasks in the study in order, as rows (id, state, position, item_id, strategy_id, practice,
-    started_at, transcript_id): one read that the dealing check, the next task and the progress bar of a page
-    run share (storage.db.memo)."""
-    return memo(s, ("assignments", user_id, study_id), lambda: s.execute(
-        sa_select(Assignment.id, Assignment.state, Assignment.position, Assignment.item_id, Assignment.strategy_id,
-                  Assignment.practice, Assignment.started_at, Transcript.id.label("transcript_id"))
-        .outerjoin(Transcript, Transcript.assignment_id == Assignment.id)
-        .where(Assignment.participant_id == user_id, Assignment.study_id == study_id)
-        .order_by(Assignment.position)).all())
+class TaskRow(NamedTuple):
+    """One of a person's tasks as a page run needs it (not an ORM row: kept and carried across a run's writes)."""
+    id: int
+    state: str
+    position: int
+    item_id: int
+    strategy_id: int | None
+    practice: bool
+    started_at: datetime | None
+    transcript_id: int | None
+
+
+def _read_assignments(s, user_id: int, study_id: int, *, lock: bool = False) -> list[TaskRow]:
+    query = (sa_select(Assignment.id, Assignment.state, Assignment.position, Assignment.item_id,
+                       Assignment.strategy_id, Assignment.practice, Assignment.started_at,
+                       Transcript.id.label("transcript_id"))
+             .outerjoin(Transcript, Transcript.assignment_id == Assignment.id)
+             .where(Assignment.participant_id == user_id, Assignment.study_id == study_id)
+             .order_by(Assignment.position))
+    if lock:  # the person's own rows (PostgreSQL; SQLite serialises writers)
+        query = query.with_for_update(of=Assignment)
+    return [TaskRow(*r) for r in s.execute(query).all()]
+
+
+def _assignments_key(user_id: int, study_id: int) -> tuple:
+    return "assignments", user_id, study_id
+
+
+def _assignments(s, user_id: int, study_id: int) -> list[TaskRow]:
+    """This person's tasks in the study in order: one read that the dealing check, the next task and the
+    progress bar of a page run share (storage.db.memo)."""
+    return memo(s, _assignments_key(user_id, study_id), lambda: _read_assignments(s, user_id, study_id))
 
 
 def _dealt(s, user_id: int, study_id: int) -> bool:
@@ -213,7 +237,7 @@ def _deal_once(user_id: int, study_id: int | None) -> int:
 def next_task(*, user_id: int, study_id: int | None = None) -> Task | None:
     """The task to show now (the same one again after a refresh), or None when all are done. `study_id`: the
     study an expert answers in (a participant's is their own). A read, except the moment a task is first shown
-    (its start time is stored then, once)."""
+    (its start time and, under a strategy, its live transcript are stored then, once)."""
     study_id = _deal_once(user_id, study_id)
     with session_scope(write=False) as s:
         user, study_id = _judge(s, user_id, study_id)
@@ -222,21 +246,48 @@ def next_task(*, user_id: int, study_id: int | None = None) -> Task | None:
         if current is None:
             return None
         item = read_cache.row(s, Item, current.item_id)
-    started_at = current.started_at
-    if current.state == "pending":
-        with session_scope() as s:
-            row = s.get(Assignment, current.id)
-            if row.state == "pending":  # another tab may have shown it first: its start time stands
-                row.state, row.started_at = "active", utcnow()
-            started_at = row.started_at
-    task = Task(current.id, current.position + 1, len(rows), item.question, list(item.options),
-                started_at.isoformat(), practice=current.practice)
-    if current.strategy_id is not None:
-        # Idempotent per assignment: a refresh or a second tab finds the same transcript.
-        tid = current.transcript_id if current.transcript_id is not None else live.start_transcript(
-            item_id=current.item_id, strategy_id=current.strategy_id, assignment_id=current.id, seed=current.id)
-        task = replace(task, transcript_id=tid)
-    return task
+        first_showing = current.state == "pending" or (current.strategy_id is not None
+                                                       and current.transcript_id is None)
+        if first_showing:
+            strategy = read_cache.row(s, Strategy, current.strategy_id) if current.strategy_id else None
+            version = read_cache.content_version(s)
+    if first_showing:
+        rows, current = _show(user, study_id, current, item, strategy, version)
+    return Task(current.id, current.position + 1, len(rows), item.question, list(item.options),
+                current.started_at.isoformat(), current.transcript_id, practice=current.practice)
+
+
+def _show(user: User, study_id: int, shown: TaskRow, item, strategy, version) -> tuple[list[TaskRow], TaskRow]:
+    """Store a task's first showing in one write transaction: its start time and, under a strategy, its live
+    transcript; the run's next reads get what was stored without reading it back (oversight.db.carry). Two tabs
+    at once: the person's task rows are locked (PostgreSQL; SQLite serialises writers), so the second tab finds
+    the first one's start time and transcript; one transcript per assignment (a unique column) is the last guard,
+    and a tab refused by it tries once more, finding the other's."""
+    for attempt in (1, 2):
+        try:
+            with session_scope() as s:
+                rows = _read_assignments(s, user.id, study_id, lock=True)
+                current = next(r for r in rows if r.id == shown.id)
+                if current.state == "pending":  # another tab may have shown it first: its start time stands
+                    now = utcnow()
+                    s.execute(update(Assignment).where(Assignment.id == current.id, Assignment.state == "pending")
+                              .values(state="active", started_at=now))
+                    current = current._replace(state="active", started_at=now)
+                transcript = None
+                if current.strategy_id is not None and current.transcript_id is None:
+                    transcript = live.create_transcript(s, item=item, strategy=strategy, assignment_id=current.id,
+                                                        seed=current.id)
+                    current = current._replace(transcript_id=transcript.id)
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    rows = [current if r.id == current.id else r for r in rows]
+    carried = {_assignments_key(user.id, study_id): rows, read_cache.VERSION_KEY: version}
+    if transcript is not None:
+        carried |= live.new_transcript_reads(transcript.id)
+    carry(values=carried, rows=[user] + ([transcript] if transcript is not None else []))
+    return rows, current
 
 
 def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float], rationale: str = "",

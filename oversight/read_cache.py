@@ -32,9 +32,12 @@ _rows: dict[tuple[type, int], Any] = {}
 _version: tuple[str, int] | None = None
 
 
+VERSION_KEY = ("content_version",)  # its memo key: a writer that changes no kept table may carry it (db.carry)
+
+
 def content_version(s) -> tuple[str, int]:
     """The database and its content version, read once per page run (or per session outside one)."""
-    return memo(s, ("content_version",), lambda: (str(s.get_bind().url), s.execute(
+    return memo(s, VERSION_KEY, lambda: (str(s.get_bind().url), s.execute(
         select(ContentVersion.version).where(ContentVersion.id == 1)).scalar_one()))
 
 
