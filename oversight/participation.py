@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import func, update
+from sqlalchemy import insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -30,6 +30,7 @@ from oversight.dealing import deal, group_items
 from oversight.eligibility import condition_protocol, design_pool, practice_to_deal
 from oversight.places import take_place
 from oversight.protocols import live
+from oversight.protocols.base import RuleViolation
 from oversight.protocols.direct_qa import PROTOCOL as DIRECT_QA
 from oversight.protocols.registry import get_protocol
 from oversight.vocab import chosen_option, refuse_person_answer
@@ -73,11 +74,10 @@ NOT_OPEN = "This study is not open yet. Please come back when the researchers op
 CLOSED = "This study is closed. Thank you for your interest."
 
 
-def _not_draft(s, user: User, study_id: int | None) -> None:
+def _not_draft(user: User, study: Study | None) -> None:
     """Only an open study deals and takes consent: a draft, except for a staff member's preview participant and in
     a dry-run copy (oversight.simulate), whose simulated people try the design before it opens; a closed study
     never (people already dealt finish their tasks)."""
-    study = s.get(Study, study_id) if study_id is not None else None
     if study is None or user.preview_by is not None or study.dry_run_of is not None:
         return
     if study.status == "draft":
@@ -102,7 +102,7 @@ def _judge(s, user_id: int, study_id: int | None) -> tuple[User, int]:
 def record_consent(*, user_id: int) -> None:
     with session_scope() as s:
         user = _participant(s, user_id)
-        _not_draft(s, user, user.study_id)
+        _not_draft(user, s.get(Study, user.study_id) if user.study_id is not None else None)
         if user.consented_at is None:
             user.consented_at = utcnow()
             log_event(s, "participant.consent", user_id=user.id, study_id=user.study_id)
@@ -117,25 +117,25 @@ def _dealt_conditions(s, study_id: int, role: str) -> list[Condition | None]:
     return rows or [None]
 
 
-def _ensure_assignments(s, user: User, study_id: int) -> None:
+def _ensure_assignments(s, user: User, study: Study) -> list[TaskRow] | None:
     """Deal this person's items once by the study's balanced design (oversight.dealing), from their place in it
     (oversight.places: given now, on their first deal, in arrival order). Only items that every dealt condition's
     protocol can run on are in the design, so the balance holds exactly. Experts get the study's practice items
     (split "practice") as practice, with their answer shown after, like participants; never a real item set aside
-    as practice, so they answer every real item."""
-    # The study row lock orders arrivals on PostgreSQL (as enrolment caps do); SQLite serialises writers.
-    study = s.exec(select(Study).where(Study.id == study_id).with_for_update()).one()
-    if _dealt(s, user.id, study_id):
-        return
+    as practice, so they answer every real item. `study`: its row, locked by the caller. Returns the tasks dealt
+    now (None: dealt already)."""
+    study_id = study.id
+    if _read_assignments(s, user.id, study_id):
+        return None
     conditions = _dealt_conditions(s, study_id, user.role)
     expert = user.role == "expert"
-    pool = design_pool(s, study_id, conditions)
+    protocols = {c.id if c else None: condition_protocol(s, c) for c in conditions}
+    pool = design_pool(s, study_id, conditions, protocols)
     # Catch items run as direct QA alone, whatever the conditions; experts get none.
     catch_pool = pool.catch if not expert else []
     real = pool.real
     groups = group_items([(i.id, (i.source_title or "") + "\x00" + (i.source_text or "")
                            if (i.source_text or i.source_title) else None) for i in real])
-    protocols = {c.id if c else None: condition_protocol(s, c) for c in conditions}
     by_id = {c.id: c for c in conditions if c is not None}
     dealt = deal(participant_index=take_place(s, user, study_id), groups=groups,
                  conditions=[c.id if c else None for c in conditions],
@@ -148,10 +148,15 @@ def _ensure_assignments(s, user: User, study_id: int) -> None:
     catch_strategy = next((c.strategy_id for c in conditions if c is not None and c.kind == "alone"
                            and protocols[c.id][0].name == DIRECT_QA.name), None)
     versions: dict[int | None, tuple[int | None, float | None]] = {}  # condition -> (version, its chance)
+    # Strategy version -> its protocol's name (a Thompson draw may deal a version no condition names).
+    protocol_of = {None: DIRECT_QA.name} | {c.strategy_id: protocols[c.id][0].name for c in conditions
+                                            if c is not None and c.strategy_id is not None}
+    rows = []
     for position, d in enumerate(dealt):
         if d.catch:  # direct QA alone, no condition: never a result, and no model to tell it apart by
-            s.add(Assignment(study_id=study_id, participant_id=user.id, item_id=d.item, protocol=DIRECT_QA.name,
-                             strategy_id=catch_strategy, catch=True, position=position))
+            rows.append(dict(study_id=study_id, participant_id=user.id, item_id=d.item, protocol=DIRECT_QA.name,
+                             strategy_id=catch_strategy, condition_id=None, practice=False, catch=True,
+                             position=position, allocation_probability=None))
             continue
         condition = by_id.get(d.condition)
         if d.condition not in versions:
@@ -160,10 +165,17 @@ def _ensure_assignments(s, user: User, study_id: int) -> None:
                 rng = random.Random(f"thompson:{study_id}:{user.id}:{condition.id}")
                 versions[d.condition] = choose_version(s, condition, user_id=user.id, rng=rng)
         sid, chance = versions[d.condition]
-        protocol = get_protocol(s.get(Strategy, sid).protocol) if sid else DIRECT_QA
-        s.add(Assignment(study_id=study_id, participant_id=user.id, item_id=d.item, strategy_id=sid,
-                         protocol=protocol.name, condition_id=d.condition, practice=d.practice, position=position,
-                         allocation_probability=chance))
+        if sid not in protocol_of:
+            protocol_of[sid] = get_protocol(s.get(Strategy, sid).protocol).name
+        rows.append(dict(study_id=study_id, participant_id=user.id, item_id=d.item, strategy_id=sid,
+                         protocol=protocol_of[sid], condition_id=d.condition, practice=d.practice, catch=False,
+                         position=position, allocation_probability=chance))
+    if not rows:
+        return []
+    # One INSERT for the person's whole set (an executemany); the unique participant+item constraint still
+    # refuses a second set from another tab.
+    s.execute(insert(Assignment).execution_options(render_nulls=True), rows)
+    return _read_assignments(s, user.id, study_id)
 
 
 def _reviewed_already(s, user: User, study_id: int) -> bool:
@@ -212,25 +224,41 @@ def _dealt(s, user_id: int, study_id: int) -> bool:
 def _deal_once(user_id: int, study_id: int | None) -> int:
     """Deal in a transaction of its own; when another tab dealt first (the unique participant+item and
     study+person place constraints refuse the second set), its set stands. Every page run asks, so the usual
-    answer (dealt already) is a read: on SQLite a write transaction would queue behind every participant's answer."""
+    answer (dealt already) is a read: on SQLite a write transaction would queue behind every participant's answer.
+    The run's reads after dealing get the person and their tasks from the dealing transaction (db.carry)."""
     with session_scope(write=False) as s:
         user, study_id = _judge(s, user_id, study_id)
         if _dealt(s, user.id, study_id):
             return study_id
+        version = read_cache.content_version(s)
     try:
         with session_scope() as s:
             user, study_id = _judge(s, user_id, study_id)
+            # The study row lock orders arrivals on PostgreSQL (as enrolment caps do); SQLite serialises writers.
+            study = s.exec(select(Study).where(Study.id == study_id).with_for_update()).one()
             # Only dealing needs the draft check: nothing can be answered in a study that dealt nothing, so page
             # runs of people already dealt read no study row for it.
-            _not_draft(s, user, study_id)
+            _not_draft(user, study)
             # In the dealing transaction (on SQLite, serialised with every review's write).
             if user.role == "expert" and _reviewed_already(s, user, study_id):
                 raise ParticipationError(
                     "You have reviewed answers in this study, and reviews show the gold answers: your own answers "
                     "would no longer measure expert accuracy. Another expert answers its items.")
-            _ensure_assignments(s, user, study_id)
+            rows = _ensure_assignments(s, user, study)
+            transcript = None
+            if rows:  # the first task is shown in this run: its showing is stored with the deal, in one write
+                read_cache.assume_version(s, version)
+                first = rows[0]
+                item = read_cache.row(s, Item, first.item_id)
+                strategy = read_cache.row(s, Strategy, first.strategy_id) if first.strategy_id else None
+                try:
+                    rows, _, transcript = _store_showing(s, rows, first.id, item, strategy)
+                except RuleViolation:
+                    pass  # next_task's own write tries again and tells the person why
     except IntegrityError:
-        pass
+        return study_id
+    if rows is not None:
+        _carry_tasks(user, study_id, rows, version, transcript)
     return study_id
 
 
@@ -267,27 +295,41 @@ def _show(user: User, study_id: int, shown: TaskRow, item, strategy, version) ->
         try:
             with session_scope() as s:
                 rows = _read_assignments(s, user.id, study_id, lock=True)
-                current = next(r for r in rows if r.id == shown.id)
-                if current.state == "pending":  # another tab may have shown it first: its start time stands
-                    now = utcnow()
-                    s.execute(update(Assignment).where(Assignment.id == current.id, Assignment.state == "pending")
-                              .values(state="active", started_at=now))
-                    current = current._replace(state="active", started_at=now)
-                transcript = None
-                if current.strategy_id is not None and current.transcript_id is None:
-                    transcript = live.create_transcript(s, item=item, strategy=strategy, assignment_id=current.id,
-                                                        seed=current.id)
-                    current = current._replace(transcript_id=transcript.id)
+                rows, current, transcript = _store_showing(s, rows, shown.id, item, strategy)
             break
         except IntegrityError:
             if attempt == 2:
                 raise
-    rows = [current if r.id == current.id else r for r in rows]
+    _carry_tasks(user, study_id, rows, version, transcript)
+    return rows, current
+
+
+def _store_showing(s, rows: list[TaskRow], shown_id: int, item, strategy) -> tuple[list[TaskRow], TaskRow,
+                                                                                    Transcript | None]:
+    """In write session `s`, with `rows` the person's tasks as read in it: task `shown_id` is shown now. Stores its
+    start time unless it has one and, under a strategy, its live transcript unless it has one; returns the rows
+    as they now stand, the task, and the transcript made (None: none made)."""
+    current = next(r for r in rows if r.id == shown_id)
+    if current.state == "pending":  # another tab may have shown it first: its start time stands
+        now = utcnow()
+        s.execute(update(Assignment).where(Assignment.id == current.id, Assignment.state == "pending")
+                  .values(state="active", started_at=now))
+        current = current._replace(state="active", started_at=now)
+    transcript = None
+    if current.strategy_id is not None and current.transcript_id is None:
+        transcript = live.create_transcript(s, item=item, strategy=strategy, assignment_id=current.id,
+                                            seed=current.id)
+        current = current._replace(transcript_id=transcript.id)
+    return [current if r.id == current.id else r for r in rows], current, transcript
+
+
+def _carry_tasks(user: User, study_id: int, rows: list[TaskRow], version, transcript: Transcript | None) -> None:
+    """After a write that dealt or showed tasks (and changed no study, item or strategy: the run's content version
+    stands): the run's next reads start with the person, their tasks and a new transcript (db.carry)."""
     carried = {_assignments_key(user.id, study_id): rows, read_cache.VERSION_KEY: version}
     if transcript is not None:
         carried |= live.new_transcript_reads(transcript.id)
     carry(values=carried, rows=[user] + ([transcript] if transcript is not None else []))
-    return rows, current
 
 
 def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float], rationale: str = "",

@@ -41,6 +41,12 @@ def content_version(s) -> tuple[str, int]:
         select(ContentVersion.version).where(ContentVersion.id == 1)).scalar_one()))
 
 
+def assume_version(s, version: tuple[str, int]) -> None:
+    """Session `s` (a write that changes no study, item or strategy) takes the version its page run read, instead
+    of reading it again."""
+    s.info[VERSION_KEY] = version
+
+
 def row(s, model: type[M], row_id: int) -> M | None:
     """Row `row_id` of a cached table as a frozen snapshot (attribute access as on the model), or None."""
     global _version
