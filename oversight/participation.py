@@ -100,9 +100,12 @@ def _judge(s, user_id: int, study_id: int | None) -> tuple[User, int]:
 
 
 def record_consent(*, user_id: int) -> None:
+    with session_scope(write=False) as s:  # in a page run: the user and study it has read already
+        study_id = _participant(s, user_id).study_id
+        study = read_cache.row(s, Study, study_id) if study_id is not None else None
     with session_scope() as s:
         user = _participant(s, user_id)
-        _not_draft(user, s.get(Study, user.study_id) if user.study_id is not None else None)
+        _not_draft(user, study)
         if user.consented_at is None:
             user.consented_at = utcnow()
             log_event(s, "participant.consent", user_id=user.id, study_id=user.study_id)
@@ -337,14 +340,17 @@ def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float
     """Store the person's final answer and close the task, in one transaction. The answer must choose one option
     (no tie at the top: an untouched uniform form is refused, nothing stored). `answer_form`: the form it came
     from (vocab.ANSWER_FORMS; the participant page passes vocab.CHOICE_CONFIDENCE)."""
+    with session_scope(write=False) as s:
+        version = read_cache.content_version(s)  # in a page run: read already
     with session_scope() as s:
+        read_cache.assume_version(s, version)  # an answer changes no kept row: the item comes from memory
         a = s.get(Assignment, assignment_id)
         if a is None or a.participant_id != user_id:
             raise ParticipationError("this task is not yours")
         user, _ = _judge(s, user_id, a.study_id)
         if a.state == "done":
             raise ParticipationError("This task was already submitted (in another tab?).")
-        item = s.get(Item, a.item_id)
+        item = read_cache.row(s, Item, a.item_id)
         if len(probabilities) != len(item.options) or any(p < 0 for p in probabilities) or sum(probabilities) <= 0:
             raise ParticipationError("give a probability for every answer")
         total = sum(probabilities)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -147,13 +147,21 @@ def load_state(transcript_id: int, *, fresh: bool = False) -> State:
             t.status)
 
 
-def _append(s, transcript_id: int, *, round_: int, role: str, label: str, text: str = "", **fields) -> Turn:
+def _locked(s, transcript_id: int) -> Transcript:
+    """The transcript, its row locked: the lock serialises appends to one transcript on PostgreSQL (SQLite
+    writers are serialised already)."""
+    return s.exec(select(Transcript).where(Transcript.id == transcript_id).with_for_update()).one()
+
+
+def _append(s, transcript_id: int, *, round_: int, role: str, label: str, text: str = "",
+            position: int | None = None, **fields) -> Turn:
     """Add a turn at the end of the transcript in session `s`; its slot ("round:role") is unique, so a second
-    insert of the same turn fails with IntegrityError when the session flushes."""
-    # The row lock serialises appends to one transcript on PostgreSQL (SQLite writers are serialised already).
-    s.exec(select(Transcript.id).where(Transcript.id == transcript_id).with_for_update()).one()
-    position = s.exec(select(func.coalesce(func.max(Turn.position), -1))
-                      .where(Turn.transcript_id == transcript_id)).one() + 1
+    insert of the same turn fails with IntegrityError when the session flushes. `position`: the next position,
+    from a caller that holds the transcript's row lock (`_locked`) and has read it."""
+    if position is None:
+        _locked(s, transcript_id)
+        position = s.exec(select(func.coalesce(func.max(Turn.position), -1))
+                          .where(Turn.transcript_id == transcript_id)).one() + 1
     turn = Turn(transcript_id=transcript_id, position=position, slot=f"{round_}:{role}", round=round_, role=role,
                 speaker=label, text=text, **fields)
     s.add(turn)
@@ -236,12 +244,14 @@ def submit_report(*, transcript_id: int, round_: int, display_probabilities: lis
         raise RuleViolation("Please say briefly why, before you give your final answer.")
     try:
         with session_scope() as s:
-            t = s.get(Transcript, transcript_id)
+            t = _locked(s, transcript_id)
             # The judge's time on this report: since the last thing they were shown (a turn or their last report).
-            shown = s.exec(select(Turn.created_at).where(Turn.transcript_id == transcript_id)
-                           .order_by(Turn.position.desc())).first() or t.created_at
+            last = s.exec(select(Turn.created_at, Turn.position).where(Turn.transcript_id == transcript_id)
+                          .order_by(Turn.position.desc())).first()
+            shown = last.created_at if last else t.created_at
             # The judge turn's slot is unique: a second submission of the same round (another tab) fails here.
-            _append(s, transcript_id, round_=round_, role="judge", label=judge_name or "Judge", text=note)
+            _append(s, transcript_id, round_=round_, role="judge", label=judge_name or "Judge", text=note,
+                    position=last.position + 1 if last else 0)
             s.add(Judgment(item_id=t.item_id, transcript_id=t.id, assignment_id=t.assignment_id, judge_id=judge_id,
                            judge_kind=judge_kind, judge_name=judge_name, round=round_,
                            probabilities=list(report.probabilities),
@@ -253,8 +263,8 @@ def submit_report(*, transcript_id: int, round_: int, display_probabilities: lis
                 t.status = "complete"
                 t.meta = {**t.meta, "rounds": round_}
                 if t.assignment_id is not None:
-                    a = s.get(Assignment, t.assignment_id)
-                    a.state, a.completed_at = "done", utcnow()
+                    s.execute(update(Assignment).where(Assignment.id == t.assignment_id)
+                              .values(state="done", completed_at=utcnow()))
             log_event(s, "judge.report", user_id=judge_id, study_id=t.study_id, transcript=t.id, round=round_,
                       final=report.end)
     except IntegrityError:
