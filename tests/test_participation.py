@@ -206,12 +206,10 @@ def test_experts_are_dealt_the_expert_condition_only_and_no_practice(items):
     assert {a.condition_id for a in _dealt(person)} == {alone.id}
 
 
-def test_two_tabs_dealing_at_once_store_one_set(items):
-    """Both tabs compute the same deal (the index is the rank of the id); the unique participant+item
-    constraint keeps one set, and the loser reads it."""
+def _next_task_in_two_tabs(user: int) -> list:
+    """`next_task` for `user` from two threads at once (two browser tabs): both tasks; fails on any error."""
     import threading
 
-    user = auth.create_invites(study_id=items.id, count=1)[0].user_id
     tasks, errors = [], []
 
     def tab():
@@ -225,7 +223,16 @@ def test_two_tabs_dealing_at_once_store_one_set(items):
         th.start()
     for th in threads:
         th.join()
-    assert not errors and len(_dealt(user)) == 3 and tasks[0].assignment_id == tasks[1].assignment_id
+    assert not errors and len(tasks) == 2
+    return tasks
+
+
+def test_two_tabs_dealing_at_once_store_one_set(items):
+    """Both tabs compute the same deal (the index is the rank of the id); the unique participant+item
+    constraint keeps one set, and the loser reads it."""
+    user = auth.create_invites(study_id=items.id, count=1)[0].user_id
+    tasks = _next_task_in_two_tabs(user)
+    assert len(_dealt(user)) == 3 and tasks[0].assignment_id == tasks[1].assignment_id
 
 
 def test_two_tabs_showing_a_task_at_once_store_one_start_time_and_one_transcript(items, monkeypatch):
@@ -248,21 +255,7 @@ def test_two_tabs_showing_a_task_at_once_store_one_start_time_and_one_transcript
         return show(*args)
 
     monkeypatch.setattr(participation, "_show", show_after_both_read)
-    tasks, errors = [], []
-
-    def tab():
-        try:
-            tasks.append(next_task(user_id=user))
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=tab) for _ in range(2)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert not errors and len(tasks) == 2
-    first, second = tasks
+    first, second = _next_task_in_two_tabs(user)
     assert first.transcript_id is not None and first == second
     with session_scope() as s:
         shown = s.get(Assignment, first.assignment_id)
