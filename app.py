@@ -6,14 +6,14 @@ import threading
 
 import streamlit as st
 
-from oversight import auth
+from oversight.access import auth
 from oversight.db import init_db, run_reads
 from oversight.settings import get_settings
 from oversight.jobs import start_embedded_worker
 from oversight.models.registry import limit_cpu_threads, warm_configured
-from session_cookie import after_sign_out, client_address, hand_over, restore
-from session_cookie import end as end_staff_session
-from ui import USER_KEY, current_user, sign_in_as, sign_out
+from web.session_cookie import after_sign_out, client_address, hand_over, restore
+from web.session_cookie import end as end_staff_session
+from web.ui import USER_KEY, current_user, sign_in_as, sign_out
 
 st.set_page_config(page_title="Oversight Lab", page_icon="⚖️", layout="wide")
 
@@ -106,7 +106,7 @@ def pages(role: str) -> dict[str, list[st.Page]]:
 # user, the study) is not read again in the run (oversight.db.run_reads).
 with run_reads():
     _enter_by_link()
-    # Staff: a refresh keeps the sign-in while the session cookie is live (see oversight/staff_sessions.py).
+    # Staff: a refresh keeps the sign-in while the session cookie is live (see oversight/access/staff_sessions.py).
     restored = restore(signed_in=st.session_state.get(USER_KEY) is not None)
     if restored is not None:
         sign_in_as(restored)

@@ -1,6 +1,6 @@
 """The production entry point: `streamlit run serve.py` serves `app.py` plus two small routes that
 Streamlit pages cannot provide themselves: setting and clearing the staff session's HttpOnly cookie
-(see `oversight/staff_sessions.py`). `streamlit run app.py` still works; staff sessions then end with
+(see `oversight/access/staff_sessions.py`). `streamlit run app.py` still works; staff sessions then end with
 the browser tab.
 """
 
@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 import streamlit as st
 
-from oversight import staff_sessions
+from oversight.access import staff_sessions
 from oversight.settings import get_settings
 
 staff_sessions.ROUTES_SERVED = True

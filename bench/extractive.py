@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from oversight.models.config import ExtractiveConfig  # noqa: E402
 from oversight.models.extractive import ExtractiveBackend, split_passages  # noqa: E402
 from oversight.models.types import Request, Task  # noqa: E402
-from oversight.quotes import check_quotes  # noqa: E402
+from oversight.protocols.quotes import check_quotes  # noqa: E402
 from oversight.text import detokenize  # noqa: E402
 
 

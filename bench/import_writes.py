@@ -48,7 +48,7 @@ def run(mode: str, batch_items: int, url: str | None, tmp: Path, data: Path) -> 
     from oversight.db import init_db, session_scope
     from oversight.importers import import_path
     from oversight.settings import reset_settings
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
     from storage.db import dispose_engines
 
     reset_settings()

@@ -81,11 +81,13 @@ def setup(*, participants: int, direct_items: int, debate_items: int,
     """Two open studies on the demo items (one dealing direct-QA tasks, one extractive debates), an admin, and
     personal links: the participants alternate between the studies (or all take `only`'s). Returns (people, one
     warm-up person per study)."""
-    from oversight import auth, conditions, strategies
+    from oversight.access import auth
+    from oversight.sandwiching import conditions
+    from oversight.protocols import strategies
     from oversight.db import init_db
     from oversight.importers import demo_items_path, import_path
-    from oversight.launch import set_study_status
-    from oversight.studies import create_study, update_study
+    from oversight.study.launch import set_study_status
+    from oversight.study.studies import create_study, update_study
 
     init_db()
     admin = auth.create_user(role="admin", name=ADMIN[0], password=ADMIN[1])

@@ -41,10 +41,10 @@ def main(argv=None) -> dict:
     from sqlalchemy import func
     from sqlmodel import select
 
-    from oversight import auth
+    from oversight.access import auth
     from oversight.db import init_db, session_scope
-    from oversight.participation import next_task, record_consent, submit_answer
-    from oversight.studies import create_study
+    from oversight.study.participation import next_task, record_consent, submit_answer
+    from oversight.study.studies import create_study
     from oversight.vocab import CHOICE_CONFIDENCE
     from storage.models import Item, ItemGold, Judgment
 

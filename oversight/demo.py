@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 
 from sqlmodel import select
 
-from oversight import auth, conditions, strategies
+from oversight.access import auth
+from oversight.sandwiching import conditions
+from oversight.protocols import strategies
 from oversight.db import session_scope
 from oversight.importers import demo_items_path, import_path
-from oversight.launch import open_study
-from oversight.studies import create_study, update_study
+from oversight.study.launch import open_study
+from oversight.study.studies import create_study, update_study
 from storage.models import Study, User
 
 DEMO_STUDY = "Demo: reading comprehension"
@@ -91,8 +93,8 @@ def seed_demo(*, admin_name: str = "admin", admin_password: str | None = None, i
 
 def _simulate(study_id: int, participants: int, admin_id: int) -> None:
     """Simulated people answer, review and propose; the admin turns the proposal into a candidate version."""
-    from oversight.inner_loop import accept_proposal
-    from oversight.simulate import Skill, simulate
+    from oversight.sandwiching.inner_loop import accept_proposal
+    from oversight.sandwiching.simulate import Skill, simulate
 
     run = simulate(study_id=study_id, participants=participants, skill=Skill(alone=0.55, assisted=0.75, expert=0.9),
                    experts=2, seed=1)

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from oversight.attention import AttentionError
-from oversight.auth import AuthError
-from oversight.conditions import ConditionError
+from oversight.study.attention import AttentionError
+from oversight.access.auth import AuthError
+from oversight.sandwiching.conditions import ConditionError
 from oversight.importers.common import ImportFailed
 from oversight.jobs import JobError
-from oversight.inner_loop import LoopError
+from oversight.sandwiching.inner_loop import LoopError
 from oversight.models.errors import ModelError
-from oversight.participation import ParticipationError
-from oversight.payments import PaymentError
-from oversight.prompts import PromptError
+from oversight.study.participation import ParticipationError
+from oversight.study.payments import PaymentError
+from oversight.protocols.prompts import PromptError
 from oversight.protocols.base import RuleViolation, RulesError
-from oversight.reviews import ReviewError
+from oversight.sandwiching.reviews import ReviewError
 from oversight.rlaif.errors import RlaifError
-from oversight.simulate import SimulationError
-from oversight.strategies import StrategyError
-from oversight.studies import StudyError
+from oversight.sandwiching.simulate import SimulationError
+from oversight.protocols.strategies import StrategyError
+from oversight.study.studies import StudyError
 from oversight.w2s.errors import W2SError
 from storage.db import StorageUnavailable
 

@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     # never wait long behind an import.
     import_batch_items: int = 200
     # A person dealt a place in a study's design who has not finished and has not been seen for this long has left:
-    # the next arrival takes their place (oversight.dealing), so drop-outs leave no hole in the design.
+    # the next arrival takes their place (oversight.sandwiching.dealing), so drop-outs leave no hole in the design.
     design_slot_timeout_minutes: float = 60.0
 
     @property

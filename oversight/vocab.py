@@ -89,6 +89,6 @@ def refuse_person_answer(probabilities, answer_form: str | None) -> str | None:
     return None
 
 
-# User.external_study_id of simulated participants and experts (oversight/simulate.py): every figure built on
+# User.external_study_id of simulated participants and experts (oversight/sandwiching/simulate.py): every figure built on
 # them says so, and they are never paid.
 SIMULATED = "simulated"

@@ -50,7 +50,7 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_seen_at: datetime | None = None
     # An admin's decision on a participant flagged by the attention checks: "include" | "exclude" | None (the
-    # thresholds decide), see oversight/attention.py.
+    # thresholds decide), see oversight/study/attention.py.
     attention_override: str | None = None
     # A staff member taking a study as a participant (preview mode): their answers are never results and never paid.
     preview_by: int | None = Field(default=None, foreign_key="user.id")
@@ -64,15 +64,15 @@ class Study(SQLModel, table=True):
     description: str = ""
     instructions: str = ""
     status: str = "open"  # draft | open | closed
-    # A dry-run copy (oversight/simulate.py) points at the study it copies; its simulated people are its results.
+    # A dry-run copy (oversight/sandwiching/simulate.py) points at the study it copies; its simulated people are its results.
     dry_run_of: int | None = Field(default=None, foreign_key="study.id", index=True)
     consent_text: str = ""
     # How many items each participant gets (None: every item of the study).
     items_per_participant: int | None = None
-    # The design of a sandwiching study (see oversight/conditions.py and oversight/dealing.py).
+    # The design of a sandwiching study (see oversight/sandwiching/conditions.py and oversight/sandwiching/dealing.py).
     design: str = "within"  # within: every participant sees every condition; between: one condition each
     practice_items: int = 0  # items with feedback before the real ones, excluded from results
-    # Attention checks (oversight/attention.py): catch items (split "catch") dealt among the real ones, a minimum
+    # Attention checks (oversight/study/attention.py): catch items (split "catch") dealt among the real ones, a minimum
     # time per answer (0: off), and the flags at which the admin is warned / the participant excluded (0: never).
     catch_items: int = 0
     min_seconds_per_item: float = 0.0
@@ -85,7 +85,7 @@ class Study(SQLModel, table=True):
     convergence: dict = _json({})
     # Where the completion page sends participants (e.g. Prolific's completion URL; "{code}" is replaced).
     completion_url: str | None = None
-    # Pay (see oversight/payments.py): base pay for finishing, and a bonus per answer by `bonus_rule`.
+    # Pay (see oversight/study/payments.py): base pay for finishing, and a bonus per answer by `bonus_rule`.
     currency: str = "GBP"
     base_pay: float = 0.0
     bonus_rule: str = "none"  # none | per_correct | score
@@ -200,7 +200,7 @@ class Assignment(SQLModel, table=True):
 
 class DesignPlace(SQLModel, table=True):
     """A person's place (slot) in a study's design, given on their first deal in arrival order; a later arrival
-    may take over the slot of someone who left (oversight.dealing), so slots can repeat."""
+    may take over the slot of someone who left (oversight.sandwiching.dealing), so slots can repeat."""
 
     __table_args__ = (UniqueConstraint("study_id", "user_id"), *checks("designplace"))
     id: int | None = Field(default=None, primary_key=True)
@@ -223,7 +223,7 @@ class Transcript(SQLModel, table=True):
     strategy_id: int | None = Field(default=None, foreign_key="strategy.id")
     # One transcript per assignment: two tabs opening the same task at once cannot make two.
     assignment_id: int | None = Field(default=None, foreign_key="assignment.id", unique=True)
-    # What ran, shown as its "setting" (oversight.transcripts.setting_of): a live transcript's protocol (its
+    # What ran, shown as its "setting" (oversight.protocols.transcripts.setting_of): a live transcript's protocol (its
     # strategy's), or the setting an imported transcript's source names, e.g. "human debate", "AI consultancy".
     protocol: str | None = None
     source_setting: str | None = None

@@ -12,11 +12,14 @@ from pathlib import Path
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from oversight import auth, conditions, models, strategies
+from oversight.access import auth
+from oversight.sandwiching import conditions
+from oversight import models
+from oversight.protocols import strategies
 from oversight.db import session_scope
 from oversight.models.config import ModelsConfig, ScriptedConfig
 from oversight.protocols import live
-from oversight.studies import create_study
+from oversight.study.studies import create_study
 from tests.sql_counter import Counter, count_sql
 from storage.models import Assignment, Item, ItemGold, Transcript
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from oversight import auth, intervals
-from oversight.agreement import NOT_ENOUGH, agreement, cohen_kappa, fleiss_kappa, krippendorff_alpha
+from oversight.access import auth
+from oversight.results import intervals
+from oversight.sandwiching.agreement import NOT_ENOUGH, agreement, cohen_kappa, fleiss_kappa, krippendorff_alpha
 from oversight.db import session_scope
-from oversight.reviews import adjudicate, set_review_settings, submit_review
-from oversight.rubrics import ReviewError, check_fields, current_rubric, new_rubric_version
+from oversight.sandwiching.reviews import adjudicate, set_review_settings, submit_review
+from oversight.sandwiching.rubrics import ReviewError, check_fields, current_rubric, new_rubric_version
 from storage.models import Assignment, ExpertReview, Item, Rubric
 
 # Two raters, six units, binary: (0,0) ×3, (1,1) ×2, (0,1) ×1.
@@ -232,8 +233,8 @@ def test_a_rubric_history_that_reordered_an_ordinal_field_is_measured_as_nominal
 
 
 def test_the_stamp_changes_with_the_reviews_and_who_is_left_out(reviewed):
-    from oversight.agreement import inputs_stamp
-    from oversight.attention import set_override
+    from oversight.sandwiching.agreement import inputs_stamp
+    from oversight.study.attention import set_override
 
     first = inputs_stamp(reviewed["study"])
     assert inputs_stamp(reviewed["study"]) == first

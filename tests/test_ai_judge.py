@@ -9,7 +9,7 @@ from oversight import models
 from oversight.db import session_scope
 from oversight.models.config import ModelsConfig, ScriptedConfig
 from oversight.protocols.ai_judge import judge_transcripts
-from oversight.studies import create_study
+from oversight.study.studies import create_study
 from storage.models import Item, ItemGold, Judgment, Transcript, Turn
 
 QUESTION = "What colour was the front door of the house?"

@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from oversight import auth, conditions, strategies
-from oversight.allocation import draw_probabilities
+from oversight.access import auth
+from oversight.sandwiching import conditions
+from oversight.protocols import strategies
+from oversight.sandwiching.allocation import draw_probabilities
 from oversight.db import session_scope
-from oversight.participation import next_task
-from oversight.studies import update_study
+from oversight.study.participation import next_task
+from oversight.study.studies import update_study
 from storage.models import Assignment, Event, ExpertReview, Item, ItemGold, VersionDecision
 
 

@@ -7,15 +7,17 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from oversight import conditions, models, strategies
+from oversight.sandwiching import conditions
+from oversight import models
+from oversight.protocols import strategies
 from oversight.db import session_scope
 from oversight.models.config import ModelsConfig, ScriptedConfig
-from oversight.participation import next_task
+from oversight.study.participation import next_task
 from oversight.protocols import live
 from oversight.protocols.base import RuleViolation
 from oversight.protocols.batch import run_batch
 from oversight.protocols.runner import SpeechRunner, turn_request
-from oversight.strategies import StrategyError
+from oversight.protocols.strategies import StrategyError
 from storage.models import Assignment, Judgment, Transcript, Turn
 from tests.test_debate import STORY, item  # noqa: F401  (the item fixture)
 
@@ -172,13 +174,14 @@ def test_the_time_limit_is_enforced_by_the_server(echo_models, item, study, part
 
 @pytest.fixture
 def participant_with_assisted_arm(item, study):
-    from oversight.auth import create_invites
+    from oversight.access.auth import create_invites
 
     sid = assisted(study.id, total_time_limit_s=60, answer_grace_s=30)
     conditions.add_condition(study_id=study.id, kind="assisted", strategy_id=sid)
     return create_invites(study_id=study.id, count=1)[0].user_id, sid
 
 
+@pytest.mark.slow
 def test_an_ai_participant_asks_the_assistant_before_it_answers(item, study):
     models.configure(None)  # the offline extractive model in every role
     sid = assisted(study.id, ai_questions=2)
@@ -225,7 +228,7 @@ def test_a_new_version_shows_what_it_changed_field_by_field(study):
 
 def test_the_offline_assistant_answers_the_latest_message_with_new_passages_first():
     from oversight.models import Request, Task, get_model
-    from oversight.quotes import extract_quotes
+    from oversight.protocols.quotes import extract_quotes
 
     models.configure(None)
     assistant = get_model("extractive")

@@ -11,12 +11,13 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from oversight import attention, auth, participation, payments
+from oversight.study import attention, participation, payments
+from oversight.access import auth
 from oversight.db import session_scope
-from oversight.export import export_study
-from oversight.judgment_records import load_judgments
-from oversight.report import study_report
-from oversight.studies import StudyError, create_study, update_study
+from oversight.results.export import export_study
+from oversight.results.judgment_records import load_judgments
+from oversight.results.report import study_report
+from oversight.study.studies import StudyError, create_study, update_study
 from storage.models import Assignment, Event, Item, ItemGold, User, utcnow
 from tests.test_cli import cli_here  # noqa: F401 (a fixture)
 
@@ -178,7 +179,8 @@ def test_attention_commands(cli_here):
 def test_a_catch_item_runs_like_the_studys_own_direct_qa_tasks_and_is_flagged_from_there(db):
     """Where the alone condition runs a direct-QA strategy (the page shows its live view), the catch item runs
     under it too, so its page looks the same; a wrong final answer there is a flag all the same."""
-    from oversight import conditions, strategies
+    from oversight.sandwiching import conditions
+    from oversight.protocols import strategies
     from oversight.protocols import live
 
     sid = _study(catch=1, attention_exclude=1)

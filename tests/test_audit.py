@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from oversight.audit import setting_changes
-from oversight.auth import create_user
-from oversight.studies import update_study
+from oversight.access.auth import create_user
+from oversight.study.studies import update_study
 
 
 def test_setting_changes_say_who_changed_what_from_what_newest_first(study):

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from sqlmodel import select
 
-from oversight import auth
+from oversight.access import auth
 from oversight.db import session_scope
 from storage.models import Study, User
 

@@ -86,6 +86,7 @@ def test_errors_go_to_stderr_with_a_nonzero_exit(cli, tmp_path):
     assert usage.returncode == 2
 
 
+@pytest.mark.slow
 def test_seed_demo_prints_a_working_admin_sign_in_and_links(cli):
     seed = json.loads(cli("seed-demo", "--json").stdout)
     assert seed["admin_password"] and len(seed["invite_links"]) == 3
@@ -95,6 +96,7 @@ def test_seed_demo_prints_a_working_admin_sign_in_and_links(cli):
     assert report["counts"]["items"] >= 8
 
 
+@pytest.mark.slow
 def test_an_assisted_qa_strategy_is_made_and_run_from_the_command_line(cli, tmp_path):
     study = cli("study", "create", "--name", "Chat").stdout.strip()
     items = tmp_path / "items.jsonl"
@@ -119,7 +121,7 @@ def test_an_assisted_qa_strategy_is_made_and_run_from_the_command_line(cli, tmp_
 
 
 def test_set_password_replaces_the_old_one(cli_here):
-    from oversight.auth import AuthError, authenticate
+    from oversight.access.auth import AuthError, authenticate
 
     cli_here("create-user", "--role", "admin", "--name", "ada", stdin="the old password\n")
     done = json.loads(cli_here("set-password", "--name", "ada", "--json", stdin="a brand new password\n").stdout)
@@ -149,6 +151,7 @@ def _stored_accuracy(model: str) -> tuple[int, float | None]:
     return len(rows), (round(sum(p[g] > 0.5 for p, g in rows) / len(rows), 3) if rows else None)
 
 
+@pytest.mark.slow
 def test_ai_judge_judges_finished_transcripts_stores_and_prints_accuracy(cli_here, study):
     from tests.test_ai_judge import finished_consultancies
 
@@ -200,6 +203,7 @@ def test_sign_out_ends_every_session_of_a_staff_member(cli):
     assert missing.returncode == 1 and "no admin or expert named 'nobody'" in missing.stderr
 
 
+@pytest.mark.slow
 def test_study_settings_are_changed_from_the_command_line(cli):
     study = cli("study", "create", "--name", "Settings").stdout.strip()
     out = json.loads(cli("study", "set", "--study", study, "--consent-text", "I agree to take part.",
@@ -233,6 +237,7 @@ def test_the_design_is_set_from_the_command_line(cli):
         assert bad.returncode == 1 and message in bad.stderr
 
 
+@pytest.mark.slow
 def test_conditions_are_added_listed_changed_removed_and_run_from_the_command_line(cli, tmp_path):
     study = cli("study", "create", "--name", "Sandwich").stdout.strip()
     items = tmp_path / "items.jsonl"

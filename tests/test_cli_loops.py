@@ -8,9 +8,9 @@ from sqlmodel import select
 
 from oversight.cli import main
 from oversight.db import session_scope
-from oversight.inner_loop import propose
+from oversight.sandwiching.inner_loop import propose
 from storage.models import Condition, Proposal, Strategy
-from tests import loop_rows as rows
+from tests import factories
 
 
 def run(capsys, *argv: str) -> tuple[int, object, str]:
@@ -20,13 +20,13 @@ def run(capsys, *argv: str) -> tuple[int, object, str]:
 
 
 def test_proposals_and_versions_from_the_command_line(study, capsys):
-    items = rows.items(study.id, 2)
-    v1 = rows.assisted_strategy(study.id)
-    cond = rows.condition(study.id, "assisted", "assisted", v1)
-    ann, bob = rows.participants(study.id, 2)
-    a = rows.answered(study.id, ann, items[0], condition_id=cond, strategy_id=v1, answer=0)
-    rows.answered(study.id, bob, items[0], condition_id=cond, strategy_id=v1, answer=0)
-    review = rows.review(study.id, rows.expert(), a, outcome="correct")
+    items = factories.items(study.id, 2)
+    v1 = factories.assisted_strategy(study.id)
+    cond = factories.condition(study.id, "assisted", "assisted", v1)
+    ann, bob = factories.participants(study.id, 2)
+    a = factories.answered(study.id, ann, items[0], condition_id=cond, strategy_id=v1, answer=0)
+    factories.answered(study.id, bob, items[0], condition_id=cond, strategy_id=v1, answer=0)
+    review = factories.review(study.id, factories.expert(), a, outcome="correct")
     keep = propose(ann, v1, "questioning_tips", "Ask for quotes.", "Quotes helped")
     drop = propose(bob, v1, "assistant_instructions", "Be rude.", "Fun")
 

@@ -1,4 +1,4 @@
-"""The balanced design (oversight.dealing) as properties over random studies: balance over complete blocks,
+"""The balanced design (oversight.sandwiching.dealing) as properties over random studies: balance over complete blocks,
 Williams squares (carry-over balance), item order randomised per person without touching the condition sequence,
 slots a new arrival takes, never the same item twice, one condition per source, practice first and never real,
 the right counts; catch items (attention checks) spread among the real items without displacing any of them."""
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oversight.dealing import Deal, block_size, choose_slot, deal, group_items, shuffle_within_conditions, williams
+from oversight.sandwiching.dealing import Deal, block_size, choose_slot, deal, group_items, shuffle_within_conditions, williams
 
 
 @st.composite

@@ -8,7 +8,8 @@ import time
 import pytest
 from sqlmodel import select
 
-from oversight import models, strategies, transcripts
+from oversight import models
+from oversight.protocols import strategies, transcripts
 from oversight.db import session_scope
 from oversight.models.config import ModelsConfig, ScriptedConfig
 from oversight.protocols import live

@@ -14,11 +14,13 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
-from oversight import auth, conditions, strategies
-from oversight.attention import set_override
+from oversight.access import auth
+from oversight.sandwiching import conditions
+from oversight.protocols import strategies
+from oversight.study.attention import set_override
 from oversight.db import session_scope
-from oversight.participation import next_task, submit_answer
-from oversight.studies import update_study
+from oversight.study.participation import next_task, submit_answer
+from oversight.study.studies import update_study
 from storage.models import Assignment, DesignPlace, Item, ItemGold, User, utcnow
 
 
@@ -90,7 +92,7 @@ def slot(user_id: int, study_id: int) -> int | None:
 def test_four_invited_two_start_a_complete_block_and_every_item_balanced(any_db):
     """The issue's case: 4 invites, 2 start, 8 items, 2 conditions. The two who start take places 0 and 1 (the
     invitees who never start take none): one complete block, every item once under each condition."""
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
 
     study = create_study(name="issue", user_id=None, status="open")
     add_items(study.id, 8)
@@ -182,7 +184,7 @@ def test_a_preview_is_dealt_as_the_next_arrival_would_be_but_holds_no_place(stud
 def test_experts_have_places_of_their_own_per_study(db):
     """Places are per study and per role: an expert's first study gives them place 0 there, and so does the next
     study; participants' places do not count against experts' (nor the other way round)."""
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
 
     one, two = (create_study(name=n, user_id=None, status="open") for n in ("one", "two"))
     for s_ in (one, two):
@@ -203,7 +205,7 @@ def test_experts_have_places_of_their_own_per_study(db):
 def test_experts_get_practice_items_as_practice_never_as_real(study):
     """Experts get the study's practice items (split "practice") as practice, with their answer after, like
     participants; a study without practice items deals experts none (no real item is set aside for them)."""
-    from oversight.participation import practice_feedback
+    from oversight.study.participation import practice_feedback
 
     add_items(study.id, 3)
     conditions.add_condition(study_id=study.id, kind="expert")
@@ -240,7 +242,7 @@ def test_balance_counts_answered_results_only(study):
 
 def _finishers_by_place(study_id: int) -> dict[int, int]:
     """Each place's first holder whose answers are results and who answered every real task."""
-    from oversight.results_filter import people_left_out
+    from oversight.results.results_filter import people_left_out
 
     with session_scope(write=False) as s:
         left_out = people_left_out(s, study_id)
@@ -315,7 +317,7 @@ def test_arrivals_at_once_take_different_places(any_db):
     dealing transaction orders them (SQLite: one writer; PostgreSQL: the study row lock)."""
     import threading
 
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
 
     study = create_study(name="rush", user_id=None, status="open")
     add_items(study.id, 4)

@@ -8,7 +8,7 @@ import random
 import pytest
 from sqlmodel import select
 
-from oversight import strategies
+from oversight.protocols import strategies
 from oversight.db import session_scope
 from oversight.protocols import live
 from oversight.protocols.base import Report, Speaker, Step, TurnRecord

@@ -5,14 +5,17 @@ from __future__ import annotations
 import pytest
 from sqlmodel import func, select
 
-from oversight import conditions, models, rubrics, strategies
+from oversight.sandwiching import conditions, rubrics
+from oversight import models
+from oversight.protocols import strategies
 from oversight.db import session_scope
-from oversight.dry_run import copy_for_dry_run
+from oversight.study.dry_run import copy_for_dry_run
 from oversight.models.config import ModelsConfig, ScriptedConfig
-from oversight.simulate import Skill, simulate
-from oversight.studies import create_study, get_study, list_studies, study_label, update_study
+from oversight.sandwiching.simulate import Skill, simulate
+from oversight.study.studies import get_study, list_studies, study_label, update_study
 from storage.models import (Assignment, Condition, Event, Item, ItemGold, Judgment, Rubric, Strategy, Study, User,
                             VersionDecision)
+from tests import factories
 
 
 @pytest.fixture
@@ -26,27 +29,18 @@ def scripted_models():
 
 def _study(n_items: int = 8) -> int:
     """4-option items (one practice, one catch), alone / assisted / expert, a refined strategy and a rubric."""
-    study = create_study(name="Real study", user_id=None)
-    with session_scope() as s:
-        for k in range(n_items + 2):
-            split = "practice" if k == n_items else "catch" if k == n_items + 1 else None
-            item = Item(study_id=study.id, external_id=f"q{k}", question=f"Question {k}?", split=split,
-                        options=["a", "b", "c", "d"], source_title=f"S{k}", source_text=f"Story {k}.", tags=["t"])
-            s.add(item)
-            s.flush()
-            s.add(ItemGold(item_id=item.id, gold_index=k % 4, explanation="because"))
-    v1 = strategies.create_strategy(study_id=study.id, name="Assistant", protocol="assisted-qa",
-                                    rules={"max_messages": 2})
+    sid = factories.four_option_study(n_items, name="Real study", kinds=())
+    v1 = strategies.create_strategy(study_id=sid, name="Assistant", protocol="assisted-qa", rules={"max_messages": 2})
     v2 = strategies.new_version(parent_id=v1.id, reason="more messages", rules={"max_messages": 3})
     with session_scope() as s:
-        s.add(VersionDecision(study_id=study.id, strategy_id=v1.id, decision="candidate", rationale="try it"))
-    conditions.add_condition(study_id=study.id, kind="alone", name="Alone")
-    conditions.add_condition(study_id=study.id, kind="assisted", name="Assisted", strategy_id=v2.id)
-    conditions.add_condition(study_id=study.id, kind="expert", name="Experts")
-    rubrics.new_rubric_version(study_id=study.id, fields=rubrics.DEFAULT_FIELDS[:-1], reason="ours", user_id=None)
-    update_study(study_id=study.id, user_id=None, items_per_participant=4, practice_items=1, catch_items=1,
-                 design="between", base_pay=2.5, review_share=0.5)
-    return study.id
+        s.add(VersionDecision(study_id=sid, strategy_id=v1.id, decision="candidate", rationale="try it"))
+    conditions.add_condition(study_id=sid, kind="alone", name="Alone")
+    conditions.add_condition(study_id=sid, kind="assisted", name="Assisted", strategy_id=v2.id)
+    conditions.add_condition(study_id=sid, kind="expert", name="Experts")
+    rubrics.new_rubric_version(study_id=sid, fields=rubrics.DEFAULT_FIELDS[:-1], reason="ours", user_id=None)
+    update_study(study_id=sid, user_id=None, items_per_participant=4, design="between", base_pay=2.5,
+                 review_share=0.5)
+    return sid
 
 
 def _snapshot(study_id: int) -> dict:
@@ -107,7 +101,7 @@ def test_a_dry_run_of_a_dry_run_points_at_the_real_study(db):
 
 
 def test_simulate_leaves_the_real_study_untouched_and_the_copy_has_the_figures(db, scripted_models):
-    from oversight.sandwich import sandwich
+    from oversight.sandwiching.analysis import sandwich
 
     sid = _study()
     before = _snapshot(sid)

@@ -11,7 +11,7 @@ from oversight.protocols.base import TurnRecord as Speech
 from oversight.protocols.engine import check_report, enforce_limits
 from oversight.protocols.registry import PROTOCOLS
 from oversight.protocols.scoring import judge_score
-from oversight.quotes import quoted_length
+from oversight.protocols.quotes import quoted_length
 
 A, B = "debater_a", "debater_b"
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from oversight.db import session_scope
-from oversight.export import export_study
+from oversight.results.export import export_study
 from oversight.importers import import_path
 from sqlmodel import select
 
@@ -124,7 +124,7 @@ def test_empty_study_and_unknown_study(db, tmp_path):
 
 
 def test_a_direct_answer_has_the_dashboards_setting_in_the_csv(study_id, tmp_path):
-    from oversight.judgment_records import load_judgments
+    from oversight.results.judgment_records import load_judgments
 
     with session_scope() as s:
         b = s.exec(select(Item).where(Item.study_id == study_id, Item.external_id == "b")).one()
@@ -137,7 +137,7 @@ def test_a_direct_answer_has_the_dashboards_setting_in_the_csv(study_id, tmp_pat
 
 
 def test_a_judgment_on_an_item_without_gold_is_exported_but_not_scored(study_id, tmp_path):
-    from oversight.judgment_records import load_judgments
+    from oversight.results.judgment_records import load_judgments
 
     with session_scope() as s:
         item = Item(study_id=study_id, external_id="no-gold", question="C?", options=["x", "y"])

@@ -6,28 +6,28 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from oversight import auth
+from oversight.access import auth
 from oversight.db import session_scope
-from oversight.inner_loop import (
+from oversight.sandwiching.inner_loop import (
     LoopError, accept_proposal, convergence, decline_proposal, list_proposals, propose, questionnaire_due,
     set_convergence, submit_questionnaire,
 )
-from oversight.prompts import DEFAULT_PROMPTS
+from oversight.protocols.prompts import DEFAULT_PROMPTS
 from storage.models import Event, Proposal, QuestionnaireAnswer, Strategy, VersionDecision
-from tests import loop_rows as rows
+from tests import factories
 
 
 @pytest.fixture
 def setup(study):
     """Two items; a participant who did one alone and one with the assistant (v1), and a finished second one."""
-    items = rows.items(study.id, 2)
-    v1 = rows.assisted_strategy(study.id)
-    alone = rows.condition(study.id, "alone", "alone", position=0)
-    assisted = rows.condition(study.id, "assisted", "assisted", v1, position=1)
-    ann, bob = rows.participants(study.id, 2)
-    rows.answered(study.id, ann, items[0], condition_id=alone, strategy_id=None, answer=0)
-    pending = rows.answered(study.id, ann, items[1], condition_id=assisted, strategy_id=v1, answer=None,
-                            state="active")
+    items = factories.items(study.id, 2)
+    v1 = factories.assisted_strategy(study.id)
+    alone = factories.condition(study.id, "alone", "alone", position=0)
+    assisted = factories.condition(study.id, "assisted", "assisted", v1, position=1)
+    ann, bob = factories.participants(study.id, 2)
+    factories.answered(study.id, ann, items[0], condition_id=alone, strategy_id=None, answer=0)
+    pending = factories.answered(study.id, ann, items[1], condition_id=assisted, strategy_id=v1, answer=None,
+                                 state="active")
     admin = auth.create_user(role="admin", name="ada", password="long enough").id
     return {"study": study.id, "items": items, "v1": v1, "alone": alone, "assisted": assisted, "ann": ann,
             "bob": bob, "pending": pending, "admin": admin}
@@ -160,22 +160,22 @@ def test_declining_and_who_may_decide(setup):
 
 
 def test_convergence_against_the_study_thresholds(study):
-    items = rows.items(study.id, 2)
-    good, poor = rows.assisted_strategy(study.id, "good"), rows.assisted_strategy(study.id, "poor")
-    cg = rows.condition(study.id, "good", "assisted", good)
-    cp = rows.condition(study.id, "poor", "assisted", poor)
+    items = factories.items(study.id, 2)
+    good, poor = factories.assisted_strategy(study.id, "good"), factories.assisted_strategy(study.id, "poor")
+    cg = factories.condition(study.id, "good", "assisted", good)
+    cp = factories.condition(study.id, "poor", "assisted", poor)
     set_convergence(study_id=study.id, user_id=None, min_participants=3, min_confidence=0.6, min_agreement=0.7)
-    for uid, sure in zip(rows.participants(study.id, 3), (5, 4, 4)):
+    for uid, sure in zip(factories.participants(study.id, 3), (5, 4, 4)):
         for item in items:
-            rows.answered(study.id, uid, item, condition_id=cg, strategy_id=good, answer=0)
+            factories.answered(study.id, uid, item, condition_id=cg, strategy_id=good, answer=0)
         submit_questionnaire(uid, cg, 4, sure)
-    for uid, answers in zip(rows.participants(study.id, 3), ((0, 0), (0, 1), (1, None))):
+    for uid, answers in zip(factories.participants(study.id, 3), ((0, 0), (0, 1), (1, None))):
         for item, answer in zip(items, answers):
             if answer is not None:
-                rows.answered(study.id, uid, item, condition_id=cp, strategy_id=poor, answer=answer)
+                factories.answered(study.id, uid, item, condition_id=cp, strategy_id=poor, answer=answer)
     # A practice answer would tip item 1 of "poor" towards agreement; practice never counts.
-    uid = rows.participants(study.id, 1)[0]
-    rows.answered(study.id, uid, items[1], condition_id=cp, strategy_id=poor, answer=1, practice=True)
+    uid = factories.participants(study.id, 1)[0]
+    factories.answered(study.id, uid, items[1], condition_id=cp, strategy_id=poor, answer=1, practice=True)
     by = {c.label: c for c in convergence(study.id)}
     g, p = by["good v1"], by["poor v1"]
     assert (g.n_participants, g.agreement, g.converged, g.missing) == (3, 1.0, True, [])
@@ -186,9 +186,9 @@ def test_convergence_against_the_study_thresholds(study):
 
 
 def test_convergence_defaults_and_bad_thresholds(study):
-    rows.items(study.id, 1)
-    v = rows.assisted_strategy(study.id)
-    rows.condition(study.id, "assisted", "assisted", v)
+    factories.items(study.id, 1)
+    v = factories.assisted_strategy(study.id)
+    factories.condition(study.id, "assisted", "assisted", v)
     [c] = convergence(study.id)
     assert not c.converged and c.missing[0] == "10 more participant(s) (0 of 10)"
     with pytest.raises(LoopError, match="from 0 to 1"):
@@ -200,13 +200,13 @@ def test_convergence_defaults_and_bad_thresholds(study):
 def test_two_admins_accepting_at_once_make_one_version(any_db):
     from concurrent.futures import ThreadPoolExecutor
 
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
 
     study = create_study(name="Race", user_id=None, status="open").id
-    item = rows.items(study, 1)[0]
-    v1 = rows.assisted_strategy(study)
-    [ann] = rows.participants(study, 1)
-    rows.answered(study, ann, item, condition_id=None, strategy_id=v1, answer=0)
+    item = factories.items(study, 1)[0]
+    v1 = factories.assisted_strategy(study)
+    [ann] = factories.participants(study, 1)
+    factories.answered(study, ann, item, condition_id=None, strategy_id=v1, answer=0)
     pid = propose(ann, v1, "assistant_instructions", "Be brief.", "Too long")
     admins = [auth.create_user(role="admin", name=n, password="long enough").id for n in ("ada", "bea")]
 
@@ -226,8 +226,8 @@ def test_two_admins_accepting_at_once_make_one_version(any_db):
 
 
 def test_instructions_go_to_the_debaters_and_a_protocol_without_a_model_refuses(study):
-    from oversight.inner_loop import apply_proposal
-    from oversight.strategies import create_strategy
+    from oversight.sandwiching.inner_loop import apply_proposal
+    from oversight.protocols.strategies import create_strategy
 
     debate = create_strategy(study_id=study.id, name="debate", protocol="debate")
     changes = apply_proposal(debate, "assistant_instructions", "Quote the opponent fairly.")

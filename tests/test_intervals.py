@@ -1,4 +1,4 @@
-"""The interval engine (oversight.intervals): its 95 % intervals cover the truth on simulated crossed studies, and
+"""The interval engine (oversight.results.intervals): its 95 % intervals cover the truth on simulated crossed studies, and
 its rules hold: no estimate, no interval; a ratio undefined in too many resamples is unbounded, never conditional;
 differences share their resamples; every estimate carries n answers, items and people."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from oversight import intervals
-from oversight.intervals import Obs
+from oversight.results import intervals
+from oversight.results.intervals import Obs
 
 # --- coverage on simulated studies ------------------------------------------------------------------------------
 

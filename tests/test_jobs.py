@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from oversight import jobs, strategies
+from oversight import jobs
+from oversight.protocols import strategies
 from oversight.db import session_scope
 from storage.models import Item, ItemGold, Job, Transcript, utcnow
 
@@ -128,7 +129,7 @@ def _study_with_items(study_id: int, n: int) -> None:
 def test_two_worker_processes_run_every_job_once(any_db, tmp_path):
     """Several workers on one database (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: its write lock) share the
     queue: six batch jobs, each runs once, every item of each gets exactly one transcript."""
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
 
     models_file = tmp_path / "models.toml"
     models_file.write_text('[models.scripted]\nbackend = "scripted"\nresponses = ["The first, says the text."]\n'

@@ -9,16 +9,20 @@ import json
 import pytest
 from sqlmodel import select
 
-from oversight import auth, conditions, models, participation, payments, strategies
+from oversight.access import auth
+from oversight.sandwiching import conditions
+from oversight import models
+from oversight.study import participation, payments
+from oversight.protocols import strategies
 from oversight.cli import main
 from oversight.db import session_scope
-from oversight.judgment_records import load_judgments
-from oversight.launch import LaunchRefused, check_study, create_preview, open_study
+from oversight.results.judgment_records import load_judgments
+from oversight.study.launch import LaunchRefused, check_study, create_preview, open_study
 from oversight.models.config import ModelsConfig, ScriptedConfig
 from oversight.protocols import batch, bots
-from oversight.sandwich import sandwich
-from oversight.launch import set_study_status
-from oversight.studies import create_study, get_study, participants, update_study
+from oversight.sandwiching.analysis import sandwich
+from oversight.study.launch import set_study_status
+from oversight.study.studies import create_study, get_study, participants, update_study
 from storage.models import Assignment, Item, ItemGold, Judgment, Transcript, User
 
 STORY = "The letter said the machine was red. Nobody had seen it since the winter."

@@ -10,6 +10,8 @@ import pytest
 from bench.load import main as load_session
 from oversight import settings as settings_mod
 
+pytestmark = pytest.mark.slow  # a real server and websocket clients
+
 PEOPLE, DIRECT_ITEMS, DEBATE_ITEMS = 4, 3, 2
 
 

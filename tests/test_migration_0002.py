@@ -12,16 +12,17 @@ from alembic import command
 from sqlalchemy import text
 from sqlmodel import select
 
-from oversight import models, strategies
-from oversight.auth import create_invites
+from oversight import models
+from oversight.protocols import strategies
+from oversight.access.auth import create_invites
 from oversight.db import session_scope
 from oversight.importers import import_path
-from oversight.participation import next_task, submit_answer
+from oversight.study.participation import next_task, submit_answer
 from oversight.protocols import live
 from oversight.protocols.registry import get_protocol
 from oversight.protocols.runner import SpeechRunner
 from oversight.settings import get_settings
-from oversight.transcripts import transcript_detail
+from oversight.protocols.transcripts import transcript_detail
 from storage.db import dispose_engines, get_engine
 from storage.migrate import alembic_config, current_revision, head_revision
 from storage.models import Item, ItemGold, Judgment, Strategy, Transcript, Turn

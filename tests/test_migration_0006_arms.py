@@ -8,7 +8,7 @@ import json
 from alembic import command
 from sqlalchemy import inspect, text
 
-from oversight import strategies
+from oversight.protocols import strategies
 from storage.db import dispose_engines, get_engine
 from storage.migrate import alembic_config
 

@@ -8,7 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from oversight import auth, models, monitor, participation, strategies
+from oversight.access import auth
+from oversight import models
+from oversight.study import monitor, participation
+from oversight.protocols import strategies
 from oversight.db import session_scope
 from oversight.models.config import ModelsConfig, ScriptedConfig
 from oversight.protocols import live

@@ -5,36 +5,37 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from oversight import auth, intervals
+from oversight.access import auth
+from oversight.results import intervals
 from oversight.db import session_scope
-from oversight.inner_loop import LoopError, accept_proposal, propose
-from oversight.outer_loop import (
+from oversight.sandwiching.inner_loop import LoopError, accept_proposal, propose
+from oversight.sandwiching.outer_loop import (
     decision_history, lineage, promote, retire, study_reviews, version_figures, version_status,
 )
-from oversight.strategies import new_version
-from oversight.studies import create_study
+from oversight.protocols.strategies import new_version
+from oversight.study.studies import create_study
 from storage.models import Assignment, Condition, Event, Study, VersionDecision
-from tests import loop_rows as rows
+from tests import factories
 
 
 @pytest.fixture
 def planted(study):
     """v1 of an assisted strategy: four answers (gold is 0; answered 0, 0, 1, 0 with 0.8 on the answer), reviewed
     correct, correct, incorrect (misled), and one the two reviewers disagree on; plus a reviewed practice item."""
-    items = rows.items(study.id, 5)
-    v1 = rows.assisted_strategy(study.id)
-    cond = rows.condition(study.id, "assisted", "assisted", v1)
-    ann, bob, cat, dan = rows.participants(study.id, 4)
-    e1, e2 = rows.expert("eve"), rows.expert("eli")
-    a = [rows.answered(study.id, uid, items[k], condition_id=cond, strategy_id=v1, answer=ans)
+    items = factories.items(study.id, 5)
+    v1 = factories.assisted_strategy(study.id)
+    cond = factories.condition(study.id, "assisted", "assisted", v1)
+    ann, bob, cat, dan = factories.participants(study.id, 4)
+    e1, e2 = factories.expert("eve"), factories.expert("eli")
+    a = [factories.answered(study.id, uid, items[k], condition_id=cond, strategy_id=v1, answer=ans)
          for k, (uid, ans) in enumerate(((ann, 0), (bob, 0), (cat, 1), (dan, 0)))]
-    rows.review(study.id, e1, a[0], outcome="correct", help_quality=4, misled=False)
-    rows.review(study.id, e1, a[1], outcome="correct", help_quality=5, misled=False)
-    rows.review(study.id, e1, a[2], outcome="incorrect", help_quality=1, misled=True)
-    rows.review(study.id, e1, a[3], outcome="correct", off_topic=True)
-    rows.review(study.id, e2, a[3], outcome="incorrect")  # open: left out of the success rate
-    practice = rows.answered(study.id, ann, items[4], condition_id=cond, strategy_id=v1, answer=1, practice=True)
-    rows.review(study.id, e1, practice, outcome="incorrect", misled=True)
+    factories.review(study.id, e1, a[0], outcome="correct", help_quality=4, misled=False)
+    factories.review(study.id, e1, a[1], outcome="correct", help_quality=5, misled=False)
+    factories.review(study.id, e1, a[2], outcome="incorrect", help_quality=1, misled=True)
+    factories.review(study.id, e1, a[3], outcome="correct", off_topic=True)
+    factories.review(study.id, e2, a[3], outcome="incorrect")  # open: left out of the success rate
+    practice = factories.answered(study.id, ann, items[4], condition_id=cond, strategy_id=v1, answer=1, practice=True)
+    factories.review(study.id, e1, practice, outcome="incorrect", misled=True)
     return {"study": study.id, "v1": v1, "cond": cond, "assignments": a, "experts": (e1, e2), "ann": ann,
             "items": items}
 
@@ -59,17 +60,17 @@ def test_figures_per_version_from_settled_reviews(planted):
 
 
 def test_an_adjudication_settles_the_open_outcome(planted):
-    rows.review(planted["study"], planted["experts"][1], planted["assignments"][3], kind="adjudication",
-                outcome="correct")
+    factories.review(planted["study"], planted["experts"][1], planted["assignments"][3], kind="adjudication",
+                     outcome="correct")
     [f] = version_figures(planted["study"])
     assert (f["expert_success"]["hits"], f["expert_success"]["n"]) == (3, 4)
 
 
 def test_simulated_participants_count_only_in_a_dry_run_and_are_marked(study):
-    item = rows.items(study.id, 1)[0]
-    v1 = rows.assisted_strategy(study.id)
-    [sim] = rows.participants(study.id, 1, simulated=True)
-    rows.answered(study.id, sim, item, condition_id=None, strategy_id=v1, answer=0)
+    item = factories.items(study.id, 1)[0]
+    v1 = factories.assisted_strategy(study.id)
+    [sim] = factories.participants(study.id, 1, simulated=True)
+    factories.answered(study.id, sim, item, condition_id=None, strategy_id=v1, answer=0)
     [f] = version_figures(study.id)
     assert (f["n_judgments"], f["accuracy"]["n"], f["simulated"]) == (0, 0, False)  # a real study: not results
     with session_scope() as s:
@@ -82,13 +83,13 @@ def test_intervals_cluster_on_people(study):
     """Five people answer the same four items; two of them are always right, three always wrong. The answers are
     not 20 independent ones: the interval (items and people resampled) is the engine's, with n of items and people,
     and wider than the Wilson interval of 8 of 20 (0.22 to 0.61)."""
-    items = rows.items(study.id, 4)
-    v1 = rows.assisted_strategy(study.id)
-    people = rows.participants(study.id, 5)
+    items = factories.items(study.id, 4)
+    v1 = factories.assisted_strategy(study.id)
+    people = factories.participants(study.id, 5)
     obs = []
     for k, person in enumerate(people):
         for item in items:
-            rows.answered(study.id, person, item, condition_id=None, strategy_id=v1, answer=0 if k < 2 else 1)
+            factories.answered(study.id, person, item, condition_id=None, strategy_id=v1, answer=0 if k < 2 else 1)
             obs.append(intervals.Obs(item, person, 1.0 if k < 2 else 0.0))
     [f] = version_figures(study.id)
     acc = f["accuracy"]
@@ -100,9 +101,9 @@ def test_intervals_cluster_on_people(study):
 
 
 def test_timed_out_tasks_count_as_incorrect_in_the_intention_to_treat_accuracy(planted):
-    [eve] = rows.participants(planted["study"], 1)
-    rows.answered(planted["study"], eve, planted["items"][0], condition_id=planted["cond"], strategy_id=planted["v1"], answer=None,
-                  state="skipped")
+    [eve] = factories.participants(planted["study"], 1)
+    factories.answered(planted["study"], eve, planted["items"][0], condition_id=planted["cond"],
+                       strategy_id=planted["v1"], answer=None, state="skipped")
     [f] = version_figures(planted["study"])
     assert f["n_timed_out"] == 1
     assert (f["accuracy"]["hits"], f["accuracy"]["n"]) == (3, 4)
@@ -114,11 +115,11 @@ def test_thompson_dealt_versions_get_an_inverse_probability_weighted_estimate(pl
     with probability 0.8. Naive accuracy 1/2; weighted by 1/p (Hajek): 5 / (5 + 1.25) = 0.8."""
     study = planted["study"]
     items = planted["items"]
-    p_right, p_wrong = rows.participants(study, 2)
-    right = rows.answered(study, p_right, items[0], condition_id=planted["cond"], strategy_id=planted["v1"],
-                          answer=0)
-    wrong = rows.answered(study, p_wrong, items[1], condition_id=planted["cond"], strategy_id=planted["v1"],
-                          answer=1)
+    p_right, p_wrong = factories.participants(study, 2)
+    right = factories.answered(study, p_right, items[0], condition_id=planted["cond"], strategy_id=planted["v1"],
+                               answer=0)
+    wrong = factories.answered(study, p_wrong, items[1], condition_id=planted["cond"], strategy_id=planted["v1"],
+                               answer=1)
     with session_scope() as s:
         for a in s.exec(select(Assignment).where(Assignment.study_id == study)).all():
             a.allocation_probability = {right: 0.2, wrong: 0.8}.get(a.id, 1.0)
@@ -136,7 +137,7 @@ def test_lineage_tree_with_reasons_decisions_reviews_and_proposals(planted):
     pid = propose(planted["ann"], v1, "assistant_instructions", "Quote more.", "Hard to check")
     v2 = accept_proposal(pid, admin).strategy_id
     v3 = new_version(parent_id=v1, reason="shorter replies", rules={"char_limit": 600}).id
-    other = rows.assisted_strategy(study, "other")
+    other = factories.assisted_strategy(study, "other")
     tree = lineage(study)
     assert [(n.strategy_id, n.depth) for n in tree] == [(v1, 0), (v2, 1), (v3, 1), (other, 0)]
     first, second = tree[0], tree[1]
@@ -149,11 +150,11 @@ def test_promote_repoints_the_lineages_assisted_conditions_and_is_audited(plante
     study, v1 = planted["study"], planted["v1"]
     admin = auth.create_user(role="admin", name="ada", password="long enough").id
     v2 = new_version(parent_id=v1, reason="shorter", rules={"char_limit": 600}).id
-    other = rows.assisted_strategy(study, "other")
-    other_cond = rows.condition(study, "other", "assisted", other, position=1)
-    alone = rows.condition(study, "alone", "alone", position=2)
+    other = factories.assisted_strategy(study, "other")
+    other_cond = factories.condition(study, "other", "assisted", other, position=1)
+    alone = factories.condition(study, "alone", "alone", position=2)
     elsewhere = create_study(name="Another", user_id=None).id
-    foreign = rows.review(elsewhere, planted["experts"][0], None, outcome="correct")
+    foreign = factories.review(elsewhere, planted["experts"][0], None, outcome="correct")
     with pytest.raises(LoopError, match="rationale"):
         promote(v2, "  ", [], admin)
     with pytest.raises(LoopError, match="not reviews of this study"):

@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 from sqlmodel import select
 
-from oversight import auth
+from oversight.access import auth
 from oversight.db import session_scope
-from oversight.participation import ParticipationError, next_task, progress, record_consent, submit_answer
+from oversight.study.participation import ParticipationError, next_task, progress, record_consent, submit_answer
 from oversight.vocab import CHOICE_CONFIDENCE
 from storage.models import Item, ItemGold, Judgment
 
@@ -115,7 +115,8 @@ def test_conditions_are_dealt_balanced_where_every_protocol_can_run(study):
     two participants each dealt item is under each condition once."""
     from collections import Counter
 
-    from oversight import conditions, strategies
+    from oversight.sandwiching import conditions
+    from oversight.protocols import strategies
 
     with session_scope() as s:
         for i in range(6):
@@ -149,8 +150,8 @@ def test_conditions_are_dealt_balanced_where_every_protocol_can_run(study):
 
 
 def test_practice_items_come_first_with_their_answer_after_submitting(items):
-    from oversight.participation import practice_feedback
-    from oversight.studies import update_study
+    from oversight.study.participation import practice_feedback
+    from oversight.study.studies import update_study
 
     with session_scope() as s:  # three sources (a practice source is never dealt for real)
         for n, item in enumerate(s.exec(select(Item)).all()):
@@ -176,7 +177,7 @@ def test_practice_items_come_first_with_their_answer_after_submitting(items):
 
 
 def test_items_split_practice_are_the_practice_and_never_real(items):
-    from oversight.studies import update_study
+    from oversight.study.studies import update_study
 
     with session_scope() as s:
         first = s.exec(select(Item).order_by(Item.id)).first()
@@ -191,8 +192,8 @@ def test_items_split_practice_are_the_practice_and_never_real(items):
 
 
 def test_experts_are_dealt_the_expert_condition_only_and_no_practice(items):
-    from oversight import conditions
-    from oversight.studies import update_study
+    from oversight.sandwiching import conditions
+    from oversight.study.studies import update_study
 
     alone = conditions.add_condition(study_id=items.id, kind="alone")
     expert_condition = conditions.add_condition(study_id=items.id, kind="expert")
@@ -240,7 +241,9 @@ def test_two_tabs_showing_a_task_at_once_store_one_start_time_and_one_transcript
     start time and live transcript (the task rows are read again in the write), so both show the same."""
     import threading
 
-    from oversight import conditions, participation, strategies
+    from oversight.protocols import strategies
+    from oversight.sandwiching import conditions
+    from oversight.study import participation
     from storage.models import Assignment, Transcript
 
     chat = strategies.create_strategy(study_id=items.id, name="c", protocol="assisted-qa")
@@ -268,8 +271,9 @@ def test_thompson_allocation_favours_the_version_with_more_expert_judged_success
     """Two versions of one assisted strategy, the child a candidate: the parent's reviewed outcomes are all
     incorrect, the child's all correct. With Thompson allocation most new participants get the child; the draw is
     in the audit log. With the default (balanced) allocation everyone gets the condition's current version."""
-    from oversight import conditions, strategies
-    from oversight.studies import update_study
+    from oversight.sandwiching import conditions
+    from oversight.protocols import strategies
+    from oversight.study.studies import update_study
     from storage.models import Assignment, Event, ExpertReview, VersionDecision
 
     with session_scope() as s:
@@ -341,7 +345,7 @@ def test_thompson_draws_follow_the_beta_posteriors():
     two versions without data are picked about equally often."""
     import random
 
-    from oversight.allocation import thompson_pick
+    from oversight.sandwiching.allocation import thompson_pick
 
     rng = random.Random(7)
     wins = sum(thompson_pick([1, 2], {1: (1, 9), 2: (9, 1)}, rng).chosen == 2 for _ in range(200))
@@ -355,7 +359,7 @@ def test_a_declared_practice_item_no_condition_can_run_never_turns_a_real_item_i
     """A study that declares practice items (split "practice") deals only those as practice: when its conditions
     can run none of them, nobody gets practice, rather than a real item set aside as practice (its answers would
     vanish from the results). Without declared practice items, whole sources are set aside as before."""
-    from oversight.eligibility import DesignPool, practice_to_deal
+    from oversight.study.eligibility import DesignPool, practice_to_deal
 
     refused = DesignPool(real=[], practice=[], catch=[], practice_declared=1)
     assert practice_to_deal(2, refused) == 0 and practice_to_deal(2, refused, expert=True) == 0
@@ -367,7 +371,7 @@ def test_a_declared_practice_item_no_condition_can_run_never_turns_a_real_item_i
 
 def test_a_closed_study_deals_nobody_new(db):
     """Closing a study is enforced where people are dealt, not only on the page: a newcomer gets nothing."""
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
     from storage.models import Study
 
     study = create_study(name="closing", user_id=None, status="open")

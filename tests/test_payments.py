@@ -10,9 +10,10 @@ import threading
 import pytest
 from sqlmodel import select
 
-from oversight import auth, participation, payments
+from oversight.access import auth
+from oversight.study import participation, payments
 from oversight.db import session_scope
-from oversight.studies import create_study
+from oversight.study.studies import create_study
 from storage.models import Item, ItemGold, Payout, Study, User
 from tests.test_cli import _runner
 
@@ -145,7 +146,7 @@ def test_payments_from_the_command_line(db, tmp_path):
 
 
 def test_pay_and_the_completion_redirect_are_study_settings(db):
-    from oversight.studies import StudyError, update_study
+    from oversight.study.studies import StudyError, update_study
 
     sid = _study()
     changed = update_study(study_id=sid, user_id=None, base_pay=3.456, bonus_rule="score", bonus_amount=0.2,

@@ -8,15 +8,14 @@ import math
 import pytest
 from sqlmodel import func, select
 
-from oversight import conditions, strategies
 from oversight.db import session_scope
-from oversight.dealing import group_items
-from oversight.power import (Planted, PowerError, StudyDesign, intercept_for, plan, population_accuracy,
+from oversight.sandwiching.dealing import group_items
+from oversight.study.power import (Planted, PowerError, StudyDesign, intercept_for, plan, population_accuracy,
                              simulate_power, study_design, _deal_people)
-from oversight.studies import create_study, update_study
-from storage.models import Assignment, Event, Item, ItemGold, Judgment, Study, User
+from storage.models import Assignment, Event, Item, Judgment, Study, User
 
 from tests.test_cli import _runner
+from tests import factories
 
 
 def _design(**changes) -> StudyDesign:
@@ -92,22 +91,7 @@ def test_what_cannot_be_planned_says_why(design, planted, message):
 
 
 def _study() -> int:
-    study = create_study(name="To plan", user_id=None)
-    with session_scope() as s:
-        for k in range(14):
-            item = Item(study_id=study.id, external_id=f"q{k}", question=f"Q{k}?", options=["a", "b", "c", "d"],
-                        source_text=f"Story {k}.",
-                        split="practice" if k == 12 else "catch" if k == 13 else None)
-            s.add(item)
-            s.flush()
-            s.add(ItemGold(item_id=item.id, gold_index=k % 4))
-    assistant = strategies.create_strategy(study_id=study.id, name="Assistant", protocol="assisted-qa")
-    conditions.add_condition(study_id=study.id, kind="alone", name="Alone")
-    conditions.add_condition(study_id=study.id, kind="assisted", name="Assisted", strategy_id=assistant.id)
-    conditions.add_condition(study_id=study.id, kind="expert", name="Experts")
-    update_study(study_id=study.id, user_id=None, items_per_participant=6, practice_items=1, catch_items=1,
-                 design="between")
-    return study.id
+    return factories.four_option_study(12, name="To plan", items_per_participant=6, design="between")
 
 
 def _counts() -> dict:

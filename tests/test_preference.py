@@ -6,9 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from oversight import auth, conditions, models, strategies
+from oversight.access import auth
+from oversight.sandwiching import conditions
+from oversight import models
+from oversight.protocols import strategies
 from oversight.db import session_scope
-from oversight.participation import record_consent
+from oversight.study.participation import record_consent
 from oversight.protocols import live
 from oversight.protocols.base import RuleViolation
 from oversight.protocols.batch import run_batch

@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import select
 
 from oversight.db import session_scope
-from oversight.judgment_records import p_correct
-from oversight.report import study_report
+from oversight.results.judgment_records import p_correct
+from oversight.results.report import study_report
 from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Study, Transcript, User
 
 
@@ -165,8 +165,8 @@ def test_empty_and_unknown_study(db):
 
 # ------------------------------------------------------------------ the dashboard's pure functions
 
-from oversight.judgment_records import JudgmentRecord  # noqa: E402
-from oversight.report import (  # noqa: E402
+from oversight.results.judgment_records import JudgmentRecord  # noqa: E402
+from oversight.results.report import (  # noqa: E402
     accuracy_by, accuracy_by_rounds, calibration, calibration_by, consultancy_by_honesty, dashboard,
     dashboard_options, debate_win_rates, filter_records, judgment_times,
 )
@@ -318,13 +318,14 @@ def test_per_strategy_rows_hold_live_human_and_ai_batch_judgments(db):
     """`report --json` gives n and accuracy per strategy version and judge kind, for participants and batch runs."""
     import json
 
-    from oversight import models, strategies
+    from oversight import models
+    from oversight.protocols import strategies
     from oversight.cli import main
     from oversight.models.config import ModelsConfig, ScriptedConfig
     from oversight.protocols import live
     from oversight.protocols.batch import run_batch
     from oversight.protocols.runner import SpeechRunner
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
 
     story = "The key was under the blue flowerpot by the door. Nobody had moved it for years."
     study_id = create_study(name="Strategies", user_id=None).id
@@ -372,7 +373,7 @@ def test_nyu_honest_debater_win_rate_is_the_paper_accuracy(db, datasets_dir):
     """On the real NYU rooms used in the paper, the judge sided with the honest debater in 113 of 131
     human debates: the paper's 86.3 % accuracy."""
     from oversight.importers import import_path
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
 
     path = datasets_dir / "nyu_human_debate"
     if not path.is_dir():

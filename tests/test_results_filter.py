@@ -1,5 +1,5 @@
 """One answer of each kind that is not an ordinary result, planted in one real study, and what every consumer of
-"a result" does with it (oversight.results_filter):
+"a result" does with it (oversight.results.results_filter):
 
 - ann and bob, ordinary participants: ann alone on q0 (right) and q1 (right), bob assisted on q0 (right) and q1
   (wrong); they are the only non-experts' results;
@@ -16,51 +16,27 @@ from __future__ import annotations
 
 import csv
 import json
+from functools import partial
 
 import pytest
-from sqlmodel import select
 
-from oversight import auth
-from oversight.allocation import success_counts
-from oversight.attention import CATCH, attention
+from oversight.access import auth
+from oversight.sandwiching.allocation import success_counts
+from oversight.study.attention import CATCH, attention
 from oversight.db import session_scope
-from oversight.export import export_study
-from oversight.judgment_records import load_judgments
-from oversight.outer_loop import version_figures
-from oversight.payments import held, owed
-from oversight.report import study_report
-from oversight.results_filter import left_out_reasons, people_left_out
+from oversight.results.export import export_study
+from oversight.results.judgment_records import load_judgments
+from oversight.sandwiching.outer_loop import version_figures
+from oversight.study.payments import held, owed
+from oversight.results.report import study_report
+from oversight.results.results_filter import left_out_reasons, people_left_out
 from oversight.rlaif.store import human_ratings, study_agreement
-from oversight.sandwich import sandwich
-from oversight.studies import create_study
+from oversight.sandwiching.analysis import sandwich
+from oversight.study.studies import create_study
 from oversight.vocab import SIMULATED
 from oversight.w2s.data import study_labelled
-from storage.models import Assignment, Item, ItemGold, Judgment, Study, User
-from tests import loop_rows as rows
-
-
-def _item(study_id: int, name: str, split: str | None = None) -> int:
-    with session_scope() as s:
-        item = Item(study_id=study_id, external_id=name, question=f"{name}?", options=["yes", "no"],
-                    source_text=f"Text {name}.", split=split)
-        s.add(item)
-        s.flush()
-        s.add(ItemGold(item_id=item.id, gold_index=0))
-        return item.id
-
-
-def _task(study_id: int, person: int, item: int, *, condition: int | None, strategy: int | None = None,
-          answer: int | None = 0, practice: bool = False, catch: bool = False, state: str = "done") -> int:
-    """An assignment with the person's final answer putting 0.8 on `answer` (None: no answer)."""
-    with session_scope() as s:
-        a = Assignment(study_id=study_id, participant_id=person, item_id=item, condition_id=condition,
-                       strategy_id=strategy, practice=practice, catch=catch, state=state)
-        s.add(a)
-        s.flush()
-        if answer is not None:
-            s.add(Judgment(item_id=item, assignment_id=a.id, judge_id=person, judge_kind="human", is_final=True,
-                           probabilities=[0.8, 0.2] if answer == 0 else [0.2, 0.8], answer_index=answer))
-        return a.id
+from storage.models import Study, User
+from tests import factories
 
 
 @pytest.fixture
@@ -70,36 +46,38 @@ def world(study):
         st = s.get(Study, sid)
         st.base_pay, st.bonus_rule, st.bonus_amount = 2.0, "per_correct", 1.0
         st.catch_items, st.attention_warn, st.attention_exclude = 1, 1, 0  # a wrong catch answer warns only
-    q = [_item(sid, f"q{k}") for k in range(4)]
-    practice_item, catch_item = _item(sid, "practice", "practice"), _item(sid, "catch", CATCH)
-    v1 = rows.assisted_strategy(sid)
-    alone = rows.condition(sid, "alone", "alone", position=0)
-    assisted = rows.condition(sid, "assisted", "assisted", v1, position=1)
-    expert_cond = rows.condition(sid, "experts", "expert", position=2)
-    ann, bob, cat, sim, pre = rows.participants(sid, 5)
-    eve, reviewer = rows.expert("eve"), rows.expert("rex")
+    q = factories.items(sid, 4)
+    [practice_item] = factories.items(sid, 1, prefix="practice", split="practice")
+    [catch_item] = factories.items(sid, 1, prefix="catch", split=CATCH)
+    v1 = factories.assisted_strategy(sid)
+    alone = factories.condition(sid, "alone", "alone", position=0)
+    assisted = factories.condition(sid, "assisted", "assisted", v1, position=1)
+    expert_cond = factories.condition(sid, "experts", "expert", position=2)
+    ann, bob, cat, sim, pre = factories.participants(sid, 5)
+    eve, reviewer = factories.expert("eve"), factories.expert("rex")
     admin = auth.create_user(role="admin", name="ada", password="long enough").id
     with session_scope() as s:
         s.get(User, cat).attention_override = "exclude"
         s.get(User, sim).external_study_id = SIMULATED
         s.get(User, pre).preview_by = admin
+    answer = partial(factories.answered, sid, answer=0)  # right, unless answer=1 or None says otherwise
     a = {
-        "ann q0": _task(sid, ann, q[0], condition=alone),
-        "ann q1": _task(sid, ann, q[1], condition=alone),
-        "practice": _task(sid, ann, practice_item, condition=assisted, strategy=v1, practice=True),
-        "ann catch": _task(sid, ann, catch_item, condition=None, catch=True),
-        "bob q0": _task(sid, bob, q[0], condition=assisted, strategy=v1),
-        "bob q1": _task(sid, bob, q[1], condition=assisted, strategy=v1, answer=1),
-        "timed out": _task(sid, bob, q[2], condition=assisted, strategy=v1, answer=None, state="skipped"),
-        "bob catch": _task(sid, bob, catch_item, condition=None, catch=True, answer=1),
-        "expert": _task(sid, eve, q[0], condition=expert_cond),
-        "excluded": _task(sid, cat, q[2], condition=assisted, strategy=v1),
-        "simulated": _task(sid, sim, q[3], condition=assisted, strategy=v1),
-        "preview": _task(sid, pre, q[2], condition=alone),
+        "ann q0": answer(ann, q[0], condition_id=alone),
+        "ann q1": answer(ann, q[1], condition_id=alone),
+        "practice": answer(ann, practice_item, condition_id=assisted, strategy_id=v1, practice=True),
+        "ann catch": answer(ann, catch_item, condition_id=None, catch=True),
+        "bob q0": answer(bob, q[0], condition_id=assisted, strategy_id=v1),
+        "bob q1": answer(bob, q[1], condition_id=assisted, strategy_id=v1, answer=1),
+        "timed out": answer(bob, q[2], condition_id=assisted, strategy_id=v1, answer=None, state="skipped"),
+        "bob catch": answer(bob, catch_item, condition_id=None, catch=True, answer=1),
+        "expert": answer(eve, q[0], condition_id=expert_cond),
+        "excluded": answer(cat, q[2], condition_id=assisted, strategy_id=v1),
+        "simulated": answer(sim, q[3], condition_id=assisted, strategy_id=v1),
+        "preview": answer(pre, q[2], condition_id=alone),
     }
     for key, outcome in (("bob q0", "correct"), ("bob q1", "incorrect"), ("practice", "correct"),
                          ("excluded", "correct"), ("simulated", "correct")):
-        rows.review(sid, reviewer, a[key], outcome=outcome)
+        factories.review(sid, reviewer, a[key], outcome=outcome)
     return {"study": sid, "q": q, "v1": v1, "a": a, "ann": ann, "bob": bob, "cat": cat, "sim": sim, "pre": pre,
             "eve": eve, "alone": alone, "assisted": assisted, "expert": expert_cond}
 

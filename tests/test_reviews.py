@@ -7,13 +7,13 @@ import threading
 import pytest
 from sqlmodel import select
 
-from oversight import auth
+from oversight.access import auth
 from oversight.db import session_scope
-from oversight.reviews import (ALREADY_REVIEWED, ReviewError, adjudicate, adjudication_queue, final_labels,
+from oversight.sandwiching.reviews import (ALREADY_REVIEWED, ReviewError, adjudicate, adjudication_queue, final_labels,
                                review_context, review_queue, review_transcript, reviews_for, second_review_chosen,
                                set_review_settings, submit_review)
 from storage.models import Assignment, Condition, ExpertReview, Transcript
-from tests.review_world import GOOD, world  # noqa: F401 (a fixture)
+from tests.factories import GOOD, world  # noqa: F401 (a fixture)
 
 
 
@@ -211,7 +211,7 @@ def test_review_settings_are_checked(world):
 def test_the_export_says_how_each_label_was_settled(world, tmp_path):
     import json
 
-    from oversight.export import export_study
+    from oversight.results.export import export_study
 
     a, (e0, e1, e2) = world["a"], world["experts"]
     set_review_settings(study_id=world["study"], user_id=None, review_share=1.0)
@@ -238,7 +238,7 @@ def test_the_export_says_how_each_label_was_settled(world, tmp_path):
 
 def test_two_reviews_at_once_store_one_on_each_database(any_db):
     """The race on both engines: the unique index decides, the loser gets the message."""
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
     from storage.models import Item
 
     study = create_study(name="Race", user_id=None, status="open")
@@ -274,8 +274,8 @@ def test_two_reviews_at_once_store_one_on_each_database(any_db):
 def test_an_expert_answers_the_study_before_seeing_its_gold(world):
     """Experts dealt the expert condition see no gold (review, transcripts) until their own answers are in, and an
     expert who has reviewed a study (and so seen its gold) is not dealt its items to answer."""
-    from oversight.participation import ParticipationError, next_task, submit_answer
-    from oversight.reviews import gold_withheld
+    from oversight.study.participation import ParticipationError, next_task, submit_answer
+    from oversight.sandwiching.reviews import gold_withheld
 
     with session_scope() as s:
         s.add(Condition(study_id=world["study"], name="Experts", kind="expert"))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
-from oversight.reviews import submit_review
-from oversight.rubrics import DEFAULT_FIELDS, current_rubric
-from tests.review_world import GOOD, world  # noqa: F401 (a fixture)
+import pytest
+
+from oversight.sandwiching.reviews import submit_review
+from oversight.sandwiching.rubrics import DEFAULT_FIELDS, current_rubric
+from tests.factories import GOOD, world  # noqa: F401 (a fixture)
 from tests.test_cli import cli_here  # noqa: F401 (a fixture)
 
 
+@pytest.mark.slow
 def test_queue_submit_settings_and_agreement(world, cli_here):
     study, a = str(world["study"]), world["a"]
     queue = json.loads(cli_here("reviews", "queue", "--study", study, "--expert", "expert0", "--json").stdout)
@@ -34,6 +37,7 @@ def test_queue_submit_settings_and_agreement(world, cli_here):
     assert "no expert or admin named 'nobody'" in nobody.stderr
 
 
+@pytest.mark.slow
 def test_rubric_show_and_set(world, cli_here, tmp_path):
     study = str(world["study"])
     shown = json.loads(cli_here("rubric", "show", "--study", study, "--json").stdout)

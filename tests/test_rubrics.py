@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from oversight.db import session_scope
-from oversight.rubrics import (DEFAULT_FIELDS, ReviewError, check_fields, check_labels, current_rubric,
+from oversight.sandwiching.rubrics import (DEFAULT_FIELDS, ReviewError, check_fields, check_labels, current_rubric,
                                new_rubric_version, rubric_versions)
 from storage.models import Event
 
@@ -71,7 +71,7 @@ def test_labels_are_checked_and_flags_default_to_no():
 
 
 def test_fields_about_the_model_are_asked_only_where_a_model_took_part():
-    from oversight.rubrics import DEFAULT_FIELDS, asked, check_fields, check_labels
+    from oversight.sandwiching.rubrics import DEFAULT_FIELDS, asked, check_fields, check_labels
 
     fields = check_fields(DEFAULT_FIELDS)
     alone = {"outcome": "correct", "persuaded_wrong_confident": False}

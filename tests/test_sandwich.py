@@ -13,8 +13,8 @@ import random
 import pytest
 
 from oversight.db import session_scope
-from oversight import intervals
-from oversight.sandwich import Outcome, paired_comparison, sandwich, text_table, to_csv, to_json
+from oversight.results import intervals
+from oversight.sandwiching.analysis import Outcome, paired_comparison, sandwich, text_table, to_csv, to_json
 from storage.models import Assignment, Condition, Item, ItemGold, Judgment, Strategy, Study, Transcript, User
 
 GOLD = 1  # every item's gold answer; a correct judgment puts 0.8 on it, a wrong one 0.2 (a 50/50 is wrong)
@@ -283,7 +283,7 @@ def test_the_gap_closed_on_forty_items_is_unbounded_not_conditional(db):
     row = next(r for r in csv.DictReader(io.StringIO(to_csv(result))) if r["kind"] == "gap closed")
     assert (row["unbounded"], row["ci_low"], row["ci_high"]) == ("True", "", "")
     assert float(row["undefined_share"]) == pytest.approx(gap.gap.undefined_share)
-    from oversight.sandwich_figures import figure_html, sandwich_figure
+    from oversight.sandwiching.figures import figure_html, sandwich_figure
 
     assert f"unbounded (undefined in {share} of resamples)" in json.dumps(sandwich_figure(result).to_dict()["layout"])
     assert "two-way cluster bootstrap over items and people" in figure_html(result)  # an exported figure names it
@@ -391,7 +391,7 @@ def test_model_alone_counts_one_result_per_item_and_version(db):
     assert (row.n, row.n_items, row.n_people, row.estimate) == (3, 3, 0, 1.0)
     # The report, through the same results filter, leaves out the superseded transcript's and the practice item's
     # judgments too: the six of the two runs on the three real items remain.
-    from oversight.report import study_report
+    from oversight.results.report import study_report
 
     (ai,) = [r for r in study_report(study_id=study_id)["by_strategy"] if r["judge_kind"] == "ai"]
     assert ai["n"] == 6
@@ -441,7 +441,8 @@ def test_empty_study_gives_a_clear_empty_result(db):
 def test_model_alone_from_a_real_batch_run_and_the_report_cli(db, capsys):
     """The model-alone row reads the batch runner's AI judgments under the condition's strategy; `report --json`
     carries the sandwich section and the plain report prints its table."""
-    from oversight import models, strategies
+    from oversight import models
+    from oversight.protocols import strategies
     from oversight.cli import main
     from oversight.models.config import ModelsConfig, ScriptedConfig
     from oversight.protocols.batch import run_batch

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import func, select
 
-from oversight import auth
+from oversight.access import auth
 from oversight.db import session_scope
-from oversight.ratelimit import link_misses
+from oversight.access.ratelimit import link_misses
 from oversight.settings import reset_settings
 from storage.models import SignInThrottle, User, utcnow
 
@@ -167,7 +167,7 @@ def _participants(study_id: int) -> int:
 
 
 def test_enrolment_caps_hold_under_parallel_arrivals(any_db):
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
 
     study = create_study(name="capped", user_id=None, status="open")
     token = _enrol_token(study.id)
@@ -187,7 +187,7 @@ def test_enrolment_caps_hold_under_parallel_arrivals(any_db):
 
 
 def test_parallel_link_lookups_are_reads_that_all_succeed(any_db):
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
 
     study = create_study(name="many", user_id=None, status="open")
     links = [i.link for i in auth.create_invites(study_id=study.id, count=20)]
@@ -198,7 +198,7 @@ def test_parallel_link_lookups_are_reads_that_all_succeed(any_db):
 
 def test_link_lookups_do_not_wait_for_a_writer_holding_the_lock(any_db):
     """Observed: participants stopped on "database is locked" from the link lookup every page run does."""
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
 
     study = create_study(name="busy", user_id=None, status="open")
     tokens = [parse_qs(urlparse(i.link).query)["t"][0] for i in auth.create_invites(study_id=study.id, count=20)]

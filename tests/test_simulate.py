@@ -8,12 +8,14 @@ import os
 import pytest
 from sqlmodel import func, select
 
-from oversight import conditions, strategies
+from oversight.sandwiching import conditions
+from oversight.protocols import strategies
 from oversight.db import session_scope
-from oversight.simulate import SimulationError, planted_alpha
-from oversight.studies import create_study, update_study
+from oversight.sandwiching.simulate import SimulationError, planted_alpha
+from oversight.study.studies import create_study, update_study
 from storage.models import Assignment, ExpertReview, Item, ItemGold, QuestionnaireAnswer, Transcript, User
 from tests.test_cli import _runner
+from tests import factories
 
 MODELS = ('[models.scripted]\nbackend = "scripted"\nresponses = ["The text says the first answer is right."]\n'
           '[roles]\ndebater = "scripted"\nconsultant = "scripted"\nassistant = "scripted"\njudge = "scripted"\n'
@@ -50,6 +52,7 @@ def cli_env(db, tmp_path):
     return _runner({**os.environ, "OVERSIGHT_MODELS_FILE": str(models_file)})
 
 
+@pytest.mark.slow
 def test_simulate_recovers_the_planted_accuracies_gap_and_agreement(cli_env):
     sid = _four_condition_study()
     out = cli_env("simulate", "--study", str(sid), "--participants", "60", "--alone", "0.5", "--assisted", "0.8",
@@ -95,7 +98,7 @@ def test_simulate_recovers_the_planted_accuracies_gap_and_agreement(cli_env):
 def test_balance_holds_for_simulated_participants(db, tmp_path):
     from oversight import models
     from oversight.models.config import ModelsConfig, ScriptedConfig
-    from oversight.simulate import Skill, simulate
+    from oversight.sandwiching.simulate import Skill, simulate
 
     sid = _four_condition_study(12)
     models.configure(ModelsConfig(models={"s": ScriptedConfig(name="s", responses=["The first."])},
@@ -112,7 +115,7 @@ def test_balance_holds_for_simulated_participants(db, tmp_path):
 
 def test_simulate_refuses_a_study_without_people_conditions(study):
     with pytest.raises(SimulationError, match="no condition for non-experts"):
-        from oversight.simulate import simulate
+        from oversight.sandwiching.simulate import simulate
 
         simulate(study_id=study.id, participants=3)
 
@@ -125,27 +128,13 @@ def test_planted_alpha_matches_the_kappa_formula():
 
 def _four_option_study(n_items: int = 16) -> int:
     """The new-user path: 4-option items, one practice and one catch item, alone / assisted / expert."""
-    study = create_study(name="Four options", user_id=None)
-    with session_scope() as s:
-        for k in range(n_items + 2):
-            split = "practice" if k == n_items else "catch" if k == n_items + 1 else None
-            item = Item(study_id=study.id, external_id=f"q{k}", question=f"Question {k}: which is right?", split=split,
-                        options=["north", "south", "east", "west"], source_title=f"Story {k}",
-                        source_text=f"Story {k}. The text says which way.")
-            s.add(item)
-            s.flush()
-            s.add(ItemGold(item_id=item.id, gold_index=k % 4))
-    assisted = strategies.create_strategy(study_id=study.id, name="Assistant", protocol="assisted-qa",
-                                          rules={"max_messages": 2})
-    conditions.add_condition(study_id=study.id, kind="alone", name="Alone")
-    conditions.add_condition(study_id=study.id, kind="assisted", name="With the assistant", strategy_id=assisted.id)
-    conditions.add_condition(study_id=study.id, kind="expert", name="Experts")
-    update_study(study_id=study.id, user_id=None, items_per_participant=8, practice_items=1, catch_items=1)
-    return study.id
+    return factories.four_option_study(n_items, assisted_name="With the assistant", rules={"max_messages": 2},
+                                       items_per_participant=8)
 
 
+@pytest.mark.slow
 def test_a_four_option_study_at_confidence_0_4_recovers_the_planted_figures(cli_env):
-    from oversight.sandwich import sandwich, to_json
+    from oversight.sandwiching.analysis import sandwich, to_json
     from storage.models import Judgment
 
     sid = _four_option_study()
@@ -178,7 +167,7 @@ def test_a_four_option_study_at_confidence_0_4_recovers_the_planted_figures(cli_
 
 
 def test_a_confidence_that_ties_the_options_is_refused(db):
-    from oversight.simulate import Skill, simulate
+    from oversight.sandwiching.simulate import Skill, simulate
 
     sid = _four_option_study(4)
     with pytest.raises(SimulationError, match="1/4"):

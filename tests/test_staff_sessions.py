@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from oversight import auth, staff_sessions
+from oversight.access import auth, staff_sessions
 from oversight.db import session_scope
 from storage.models import StaffSession, utcnow
 

@@ -8,8 +8,8 @@ import pytest
 
 from oversight import models
 from oversight.db import session_scope
-from oversight.launch import set_study_status
-from oversight.studies import update_study
+from oversight.study.launch import set_study_status
+from oversight.study.studies import update_study
 from storage.models import Item
 from tests import budget_world as world
 from tests.sql_counter import count_sql

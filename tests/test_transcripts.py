@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from oversight.db import session_scope
-from oversight.quotes import check_quotes
-from oversight.transcripts import (
+from oversight.protocols.quotes import check_quotes
+from oversight.protocols.transcripts import (
     list_transcripts, source_segments, transcript_detail, transcript_filters,
 )
 from storage.models import Item, ItemGold, Judgment, Strategy, Transcript, Turn
@@ -169,7 +169,7 @@ def test_source_segments_cut_where_quotes_begin_and_end():
 def test_real_nyu_rooms_open_in_the_viewer(db, datasets_dir):
     """Every quote of a few real rooms points at its own words in the story; the listing pages through 525 rooms."""
     from oversight.importers import import_path
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
 
     path = datasets_dir / "nyu_human_debate"
     if not path.is_dir():

@@ -28,7 +28,7 @@ from storage import db as storage_db
 from storage.models import Job, Strategy, Study, Transcript
 from tests.conftest import _configure, _fresh_postgres_database
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
 FINISHED = ("done", "failed", "cancelled")

@@ -124,8 +124,8 @@ def test_migration_0010_splits_the_setting_renames_arm_and_goes_back(db, study):
 
 
 def test_the_pages_name_every_kind():
-    from oversight.conditions import KIND_LABELS
-    from oversight.inner_loop import PROPOSAL_KINDS
+    from oversight.sandwiching.conditions import KIND_LABELS
+    from oversight.sandwiching.inner_loop import PROPOSAL_KINDS
     from storage import vocabulary
 
     assert set(KIND_LABELS) == set(vocabulary.CONDITION_KINDS)

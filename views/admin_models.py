@@ -3,7 +3,7 @@ that loads (and, where configured, compiles) a model so that no participant wait
 
 from __future__ import annotations
 
-from ui import require_role
+from web.ui import require_role
 
 user = require_role("admin")
 

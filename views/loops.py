@@ -1,19 +1,19 @@
 """Admins: the sandwiching loops of a study. Inner loop: where each strategy version stands against the study's
 convergence thresholds, the questionnaires, and participants' proposals (made into candidate versions here).
 Outer loop: per-version figures with 95% intervals, the lineage of versions, promoting or retiring a version, and
-every decision. Everything is computed in `oversight.inner_loop` and `oversight.outer_loop`; this page draws it."""
+every decision. Everything is computed in `oversight.sandwiching.inner_loop` and `oversight.sandwiching.outer_loop`; this page draws it."""
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from oversight.inner_loop import (
+from oversight.sandwiching.inner_loop import (
     PROPOSAL_KINDS, PROPOSAL_STATUSES, accept_proposal, convergence, decline_proposal, list_proposals,
     questionnaire_summaries, set_convergence, thresholds,
 )
-from oversight.intervals import METHOD
-from oversight.outer_loop import decision_history, lineage, promote, retire, study_reviews, version_figures
-from oversight.studies import get_study
-from ui import attempt, escape_markdown, pick_study, require_role
+from oversight.results.intervals import METHOD
+from oversight.sandwiching.outer_loop import decision_history, lineage, promote, retire, study_reviews, version_figures
+from oversight.study.studies import get_study
+from web.ui import attempt, escape_markdown, pick_study, require_role
 
 user = require_role("admin")
 st.title("Loops")

@@ -4,9 +4,9 @@ jobs, model errors."""
 import plotly.graph_objects as go
 import streamlit as st
 
-from oversight.monitor import ACTIVE_WINDOW, snapshot
+from oversight.study.monitor import ACTIVE_WINDOW, snapshot
 from oversight.jobs import cancel
-from ui import attempt, pick_study, require_role
+from web.ui import attempt, pick_study, require_role
 
 require_role("admin")
 st.title("Monitor")

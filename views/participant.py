@@ -9,20 +9,20 @@ is given through one form, `answer_form` (choose an option, then how sure).
 
 import streamlit as st
 
-from oversight.inner_loop import (
+from oversight.sandwiching.inner_loop import (
     MAX_REASON, MAX_TEXT, PROPOSAL_KINDS, proposable_versions, propose, questionnaire_due, submit_questionnaire,
 )
-from oversight.participation import (
+from oversight.study.participation import (
     PracticeFeedback, Task, next_task, practice_feedback, progress, record_consent, submit_answer,
 )
 from oversight.protocols.live import JudgeView, expire, judge_view, load_state, restart_chat, send_message, submit_report
 from oversight.protocols.runner import get_runner
-from oversight.studies import study_settings
+from oversight.study.studies import study_settings
 from oversight.vocab import (
     CHOICE_CONFIDENCE, lowest_confidence, option_letter, probabilities_from_confidence, role_label,
 )
-from launch_panel import preview_button
-from ui import attempt, pick_study, require_role, speech_markdown
+from web.launch_panel import preview_button
+from web.ui import attempt, pick_study, require_role, speech_markdown
 
 user = require_role("participant", "expert")
 expert = user.role == "expert"

@@ -1,20 +1,20 @@
 """Admins and experts: judge accuracy per setting, strategy version and rounds, mean probability on the correct
 answer, calibration, debater win rates, consultancy by honesty and time per judgment, and the sandwich (accuracy
 per condition, gap closed, paired per-item comparison). Non-experts and experts are separate rows everywhere; every
-interval is the one engine's (`oversight.intervals`: 95% two-way cluster bootstrap over items and people), named
-once at the top; timed-out tasks are counted in every accuracy table. Everything is computed in `oversight.report`
-and `oversight.sandwich`; this page only draws it."""
+interval is the one engine's (`oversight.results.intervals`: 95% two-way cluster bootstrap over items and people), named
+once at the top; timed-out tasks are counted in every accuracy table. Everything is computed in `oversight.results.report`
+and `oversight.sandwiching.analysis`; this page only draws it."""
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from oversight.export import export_zip
-from oversight.outer_loop import adaptively_sampled
-from oversight.report import dashboard, dashboard_options
-from oversight.sandwich import gap_rows, sandwich, table_rows, to_csv
-from oversight.sandwich_figures import figure_html, gap_text, paired_figure, sandwich_figure
-from oversight.studies import get_study
-from ui import pick_study, require_role
+from oversight.results.export import export_zip
+from oversight.sandwiching.outer_loop import adaptively_sampled
+from oversight.results.report import dashboard, dashboard_options
+from oversight.sandwiching.analysis import gap_rows, sandwich, table_rows, to_csv
+from oversight.sandwiching.figures import figure_html, gap_text, paired_figure, sandwich_figure
+from oversight.study.studies import get_study
+from web.ui import pick_study, require_role
 
 user = require_role("admin", "expert")
 st.title("Results")

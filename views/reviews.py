@@ -1,7 +1,7 @@
 """Experts and admins: the Review queue. One finished assignment at a time with everything needed to judge it
 (source, question, gold, transcript or chat, the participant's answer), the study's rubric as a form; then the
 adjudication of disagreements, the agreement between experts, and (admins) the rubric and review settings.
-The rules live in `oversight.reviews`, `oversight.rubrics` and `oversight.agreement`; every piece of user or
+The rules live in `oversight.sandwiching.reviews`, `oversight.sandwiching.rubrics` and `oversight.sandwiching.agreement`; every piece of user or
 model text is shown as text."""
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from oversight.agreement import KAPPAS, Agreement, agreement, inputs_stamp
-from oversight.reviews import (ReviewContext, adjudicate, adjudication_queue, review_context, review_filters,
+from oversight.sandwiching.agreement import KAPPAS, Agreement, agreement, inputs_stamp
+from oversight.sandwiching.reviews import (ReviewContext, adjudicate, adjudication_queue, review_context, review_filters,
                                review_queue, set_review_settings, submit_review)
-from oversight.rubrics import asked, current_rubric, new_rubric_version, rubric_versions
-from oversight.studies import get_study
-from rubric_form import rubric_inputs, show_review
-from oversight.reviews import gold_withheld
-from ui import attempt, escape_markdown, pick_study, require_role, speech_markdown, user_error
+from oversight.sandwiching.rubrics import asked, current_rubric, new_rubric_version, rubric_versions
+from oversight.study.studies import get_study
+from web.rubric_form import rubric_inputs, show_review
+from oversight.sandwiching.reviews import gold_withheld
+from web.ui import attempt, escape_markdown, pick_study, require_role, speech_markdown, user_error
 
 user = require_role("admin", "expert")
 st.title("Review queue")

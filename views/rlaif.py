@@ -15,7 +15,7 @@ from oversight.rlaif.config import list_labellers, revise_labeller
 from oversight.rlaif.lab import METHODS
 from oversight.rlaif.reward_model import RewardConfig
 from oversight.rlaif.store import disagreements, list_reward_runs, study_agreement, study_pairs
-from ui import escape_markdown, pick_study, require_role, user_error
+from web.ui import escape_markdown, pick_study, require_role, user_error
 
 user = require_role("admin")
 st.title("RLAIF lab")

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from oversight.auth import AuthError, authenticate
-from session_cookie import begin, client_address, oidc_ready
-from ui import escape_markdown, sign_in_as
+from oversight.access.auth import AuthError, authenticate
+from web.session_cookie import begin, client_address, oidc_ready
+from web.ui import escape_markdown, sign_in_as
 
 st.title("Oversight Lab")
 link_error = st.session_state.pop("link_error", None)

@@ -8,11 +8,11 @@ import streamlit as st
 
 from oversight.jobs import enqueue, list_jobs
 from oversight.models import model_infos
-from oversight.prompts import PLACEHOLDERS, complete_prompts
+from oversight.protocols.prompts import PLACEHOLDERS, complete_prompts
 from oversight.protocols.base import Rules
 from oversight.protocols.registry import PROTOCOLS, get_protocol
-from oversight.strategies import create_strategy, diff, list_strategies, new_version
-from ui import attempt, escape_markdown, pick_study, require_role
+from oversight.protocols.strategies import create_strategy, diff, list_strategies, new_version
+from web.ui import attempt, escape_markdown, pick_study, require_role
 
 user = require_role("admin")
 st.title("Strategies")

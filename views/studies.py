@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from launch_panel import launch_section
-from oversight.studies import StudyError, create_study, list_studies, study_label
-from ui import flash_and_rerun, require_role, show_flash, user_error
+from web.launch_panel import launch_section
+from oversight.study.studies import StudyError, create_study, list_studies, study_label
+from web.ui import flash_and_rerun, require_role, show_flash, user_error
 
 user = require_role("admin")
 st.title("Studies")

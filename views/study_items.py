@@ -4,11 +4,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from oversight.conditions import list_conditions
+from oversight.sandwiching.conditions import list_conditions
 from oversight.importers import FORMATS, import_path, import_upload
 from oversight.importers.common import ImportFailed
-from oversight.studies import count_items, items_with_gold
-from ui import pick_study, require_role, user_error
+from oversight.study.studies import count_items, items_with_gold
+from web.ui import pick_study, require_role, user_error
 
 user = require_role("admin", "expert")
 st.title("Items")

@@ -3,16 +3,16 @@ override, withdraw a link, pay."""
 
 import streamlit as st
 
-from oversight.auth import (
+from oversight.access.auth import (
     AuthError, close_enrolment, create_invites, enrolment_cap, open_enrolment, reissue_link, revoke_participant,
     set_enrolment_cap,
 )
-from oversight import payments
-from oversight.attention import attention, describe_thresholds, set_override
-from oversight.launch import set_study_status
-from oversight.studies import get_study, participants
-from launch_panel import preview_button
-from ui import attempt, pick_study, require_role, user_error
+from oversight.study import payments
+from oversight.study.attention import attention, describe_thresholds, set_override
+from oversight.study.launch import set_study_status
+from oversight.study.studies import get_study, participants
+from web.launch_panel import preview_button
+from web.ui import attempt, pick_study, require_role, user_error
 
 user = require_role("admin")
 st.title("Participants")

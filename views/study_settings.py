@@ -7,14 +7,14 @@ and new value) are listed under the form."""
 import streamlit as st
 
 from oversight.audit import setting_changes
-from launch_panel import launch_section
-from oversight.conditions import (KIND_LABELS, KINDS, add_condition, balance_check, design_summary, model_alone_plan,
+from web.launch_panel import launch_section
+from oversight.sandwiching.conditions import (KIND_LABELS, KINDS, add_condition, balance_check, design_summary, model_alone_plan,
                                   remove_condition, rename_condition, repoint_condition, run_model_condition)
 from oversight.jobs import list_jobs
-from oversight.strategies import list_strategies
-from oversight.studies import count_catch_items, get_study, update_study
-from plan_tab import plan_section
-from ui import attempt, flash_and_rerun, pick_study, require_role, show_flash
+from oversight.protocols.strategies import list_strategies
+from oversight.study.studies import count_catch_items, get_study, update_study
+from web.plan_tab import plan_section
+from web.ui import attempt, flash_and_rerun, pick_study, require_role, show_flash
 
 user = require_role("admin")
 st.title("Study settings")

@@ -1,20 +1,20 @@
 """Admins and experts: browse a study's transcripts (live and imported) and open one in full: question,
 options with the gold answer, who argued what, the source with every verified quote highlighted, the turns
 round by round with the judge's reports, and the AI and offline judgments. The queries are in
-`oversight.transcripts`; every piece of user or model text is shown escaped, never as HTML."""
+`oversight.protocols.transcripts`; every piece of user or model text is shown escaped, never as HTML."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from oversight.jobs import enqueue, get_job
-from oversight.reviews import gold_withheld
-from oversight.reviews import review_transcript, reviews_for
-from oversight.rubrics import current_rubric
-from oversight.studies import get_study
-from oversight.transcripts import PAGE_SIZE, blinded, list_transcripts, source_segments, transcript_detail, transcript_filters
-from rubric_form import rubric_inputs, show_review
-from ui import attempt, escape_markdown, pick_study, require_role, speech_markdown
+from oversight.sandwiching.reviews import gold_withheld
+from oversight.sandwiching.reviews import review_transcript, reviews_for
+from oversight.sandwiching.rubrics import current_rubric
+from oversight.study.studies import get_study
+from oversight.protocols.transcripts import PAGE_SIZE, blinded, list_transcripts, source_segments, transcript_detail, transcript_filters
+from web.rubric_form import rubric_inputs, show_review
+from web.ui import attempt, escape_markdown, pick_study, require_role, speech_markdown
 
 user = require_role("admin", "expert")
 st.title("Transcripts")

@@ -4,7 +4,7 @@ weak supervisors (models and a study's non-expert participants). Computation liv
 
 from __future__ import annotations
 
-from ui import escape_markdown, require_role, user_error
+from web.ui import escape_markdown, require_role, user_error
 
 user = require_role("admin")
 
@@ -12,7 +12,7 @@ import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from oversight.jobs import get_job  # noqa: E402
-from oversight.studies import list_studies, study_label  # noqa: E402
+from oversight.study.studies import list_studies, study_label  # noqa: E402
 from oversight.w2s.config import DATASETS, STRONG_MODELS, WEAK_MODELS, W2SConfig  # noqa: E402
 from oversight.w2s.errors import W2SError  # noqa: E402
 from oversight.w2s.experiments import (  # noqa: E402

@@ -10,14 +10,14 @@ from oversight.cli.common import CliError, add_command, emit, known_study
 
 
 def cmd_invite(args) -> None:
-    from oversight.auth import create_invites
+    from oversight.access.auth import create_invites
 
     invites = create_invites(study_id=known_study(args.study), count=args.count)
     emit(args, [asdict(i) for i in invites], "\n".join(i.link for i in invites))
 
 
 def cmd_enrolment(args) -> None:
-    from oversight.auth import enrolment_cap, open_enrolment, set_enrolment_cap
+    from oversight.access.auth import enrolment_cap, open_enrolment, set_enrolment_cap
 
     study_id = known_study(args.study)
     if args.max_per_minute is None and args.max_total is None:
@@ -43,7 +43,7 @@ def _limit(value: str) -> int | None:
 
 
 def cmd_sign_out(args) -> None:
-    from oversight.auth import end_staff_sessions
+    from oversight.access.auth import end_staff_sessions
 
     n = end_staff_sessions(name=args.name)
     emit(args, {"name": args.name, "sessions_ended": n}, f"ended {n} session(s) of {args.name!r}")

@@ -8,7 +8,7 @@ from oversight.cli.common import add_command, add_group, emit, known_study
 
 
 def cmd_attention_list(args) -> None:
-    from oversight.attention import attention, describe_thresholds
+    from oversight.study.attention import attention, describe_thresholds
 
     study, people = attention(study_id=known_study(args.study))
     rows = [{"participant_id": a.user_id, "participant": a.name, "prolific_id": a.external_id,
@@ -27,7 +27,7 @@ def cmd_attention_list(args) -> None:
 
 
 def cmd_attention_set(args) -> None:
-    from oversight.attention import set_override
+    from oversight.study.attention import set_override
 
     decision = "include" if args.include else "exclude" if args.exclude else None
     set_override(study_id=known_study(args.study), participant_id=args.participant, decision=decision)

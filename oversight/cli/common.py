@@ -37,7 +37,7 @@ def emit(args: argparse.Namespace, data: Any, text: str) -> None:
 
 def known_study(study_id: int) -> int:
     """The id itself, once it names a study: a mistyped id is refused before anything runs."""
-    from oversight.studies import get_study
+    from oversight.study.studies import get_study
 
     if get_study(study_id) is None:
         raise CliError(f"no study with id {study_id} (see `python -m oversight study list`)")

@@ -16,7 +16,7 @@ def _condition_row(c, counts=None) -> dict:
 
 
 def cmd_conditions_add(args) -> None:
-    from oversight.conditions import add_condition
+    from oversight.sandwiching.conditions import add_condition
 
     row = add_condition(study_id=known_study(args.study), kind=args.kind, name=args.name or "",
                         strategy_id=args.strategy)
@@ -24,7 +24,7 @@ def cmd_conditions_add(args) -> None:
 
 
 def cmd_conditions_list(args) -> None:
-    from oversight.conditions import design_summary, list_conditions
+    from oversight.sandwiching.conditions import design_summary, list_conditions
 
     study_id = known_study(args.study)
     counts = {c.id: c for c in design_summary(study_id=study_id)}
@@ -35,14 +35,14 @@ def cmd_conditions_list(args) -> None:
 
 
 def cmd_conditions_remove(args) -> None:
-    from oversight.conditions import remove_condition
+    from oversight.sandwiching.conditions import remove_condition
 
     remove_condition(condition_id=args.condition)
     emit(args, {"removed": args.condition}, f"removed condition {args.condition}")
 
 
 def cmd_conditions_set(args) -> None:
-    from oversight.conditions import rename_condition, repoint_condition
+    from oversight.sandwiching.conditions import rename_condition, repoint_condition
 
     if args.name is None and args.strategy is None:
         raise CliError("give --name and/or --strategy (a version id, or 'none')")

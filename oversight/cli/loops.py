@@ -11,7 +11,7 @@ from oversight.cli.common import CliError, add_command, add_group, emit, json_ar
 
 
 def cmd_proposals_list(args) -> None:
-    from oversight.inner_loop import list_proposals
+    from oversight.sandwiching.inner_loop import list_proposals
 
     rows = [asdict(p) for p in list_proposals(known_study(args.study), status=args.status)]
     text = "\n".join(f"#{r['id']:<4} {r['status']:<9} {r['strategy']:<20} {r['kind']:<22} {r['text'][:60]!r}"
@@ -20,7 +20,7 @@ def cmd_proposals_list(args) -> None:
 
 
 def cmd_proposals_accept(args) -> None:
-    from oversight.inner_loop import accept_proposal
+    from oversight.sandwiching.inner_loop import accept_proposal
 
     done = accept_proposal(args.id, None, rules=json_arg(args.rules, "--rules") or None)
     text = f"proposal #{done.proposal_id} is candidate version {done.version} (strategy id {done.strategy_id})"
@@ -28,7 +28,7 @@ def cmd_proposals_accept(args) -> None:
 
 
 def cmd_proposals_decline(args) -> None:
-    from oversight.inner_loop import decline_proposal
+    from oversight.sandwiching.inner_loop import decline_proposal
 
     decline_proposal(args.id, None)
     emit(args, {"id": args.id, "status": "declined"}, f"proposal #{args.id} declined")
@@ -44,8 +44,8 @@ def _f(d: dict[str, Any], key: str = "rate") -> str:
 
 
 def cmd_versions_status(args) -> None:
-    from oversight.inner_loop import convergence
-    from oversight.outer_loop import version_figures, version_status
+    from oversight.sandwiching.inner_loop import convergence
+    from oversight.sandwiching.outer_loop import version_figures, version_status
 
     study_id = known_study(args.study)
     figures = version_figures(study_id)
@@ -72,7 +72,7 @@ def _ids(raw: str | None) -> list[int]:
 
 
 def cmd_versions_promote(args) -> None:
-    from oversight.outer_loop import promote
+    from oversight.sandwiching.outer_loop import promote
 
     moved = promote(args.strategy_id, args.rationale, _ids(args.reviews), None)
     emit(args, {"strategy_id": args.strategy_id, "conditions": moved},
@@ -80,14 +80,14 @@ def cmd_versions_promote(args) -> None:
 
 
 def cmd_versions_retire(args) -> None:
-    from oversight.outer_loop import retire
+    from oversight.sandwiching.outer_loop import retire
 
     retire(args.strategy_id, args.rationale, None, _ids(args.reviews))
     emit(args, {"strategy_id": args.strategy_id, "status": "retired"}, "retired")
 
 
 def cmd_versions_thresholds(args) -> None:
-    from oversight.inner_loop import set_convergence
+    from oversight.sandwiching.inner_loop import set_convergence
 
     now = set_convergence(study_id=known_study(args.study), user_id=None,
                           min_participants=args.min_participants, min_confidence=args.min_confidence,
@@ -96,7 +96,7 @@ def cmd_versions_thresholds(args) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from oversight.inner_loop import PROPOSAL_STATUSES
+    from oversight.sandwiching.inner_loop import PROPOSAL_STATUSES
 
     proposals = add_group(sub, "proposals", "participants' refinement proposals (inner loop)", "proposals_cmd")
     sp = add_command(proposals, "list", cmd_proposals_list, "a study's proposals, newest first")

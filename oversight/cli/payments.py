@@ -10,7 +10,7 @@ from oversight.cli.common import add_command, add_group, emit, known_study
 
 
 def cmd_payments_owed(args) -> None:
-    from oversight.payments import owed
+    from oversight.study.payments import owed
 
     rows = [{"participant": o.name, "prolific_id": o.external_id, "base": o.base, "bonus": o.bonus,
              "amount": o.amount} for o in owed(study_id=known_study(args.study))]
@@ -20,7 +20,7 @@ def cmd_payments_owed(args) -> None:
 
 
 def cmd_payments_export(args) -> None:
-    from oversight.payments import export_payments
+    from oversight.study.payments import export_payments
 
     batch = export_payments(study_id=known_study(args.study))
     if args.out:

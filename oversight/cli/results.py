@@ -9,15 +9,15 @@ from oversight.cli.common import add_command, emit, known_study
 
 
 def cmd_report(args) -> None:
-    from oversight.report import report_text, study_report
-    from oversight.sandwich import text_table
+    from oversight.results.report import report_text, study_report
+    from oversight.sandwiching.analysis import text_table
 
     report = study_report(study_id=known_study(args.study), tag=args.tag)
     emit(args, report, report_text(report) + "\n\n" + text_table(report["sandwich"]))
 
 
 def cmd_export(args) -> None:
-    from oversight.export import export_study
+    from oversight.results.export import export_study
 
     manifest = export_study(study_id=known_study(args.study), out_dir=Path(args.out))
     emit(args, manifest, f"exported to {args.out}")

@@ -26,7 +26,7 @@ def _staff(name: str) -> int:
 
 
 def cmd_reviews_queue(args) -> None:
-    from oversight.reviews import review_queue
+    from oversight.sandwiching.reviews import review_queue
 
     queue = review_queue(study_id=known_study(args.study), expert_id=_staff(args.expert),
                          condition_id=args.condition, strategy_id=args.strategy)
@@ -37,7 +37,7 @@ def cmd_reviews_queue(args) -> None:
 
 
 def cmd_reviews_submit(args) -> None:
-    from oversight.reviews import submit_review
+    from oversight.sandwiching.reviews import submit_review
 
     labels = json_arg(args.labels, "--labels")
     rid = submit_review(assignment_id=args.assignment, expert_id=_staff(args.expert), labels=labels,
@@ -46,11 +46,11 @@ def cmd_reviews_submit(args) -> None:
 
 
 def cmd_reviews_agreement(args) -> None:
-    from oversight.agreement import agreement
+    from oversight.sandwiching.agreement import agreement
 
     result = agreement(study_id=known_study(args.study))
 
-    from oversight.agreement import KAPPAS
+    from oversight.sandwiching.agreement import KAPPAS
 
     def num(x: float | None) -> str:
         return "undefined" if x is None else f"{x:.3f}"
@@ -69,8 +69,8 @@ def cmd_reviews_agreement(args) -> None:
 
 
 def cmd_reviews_settings(args) -> None:
-    from oversight.reviews import set_review_settings
-    from oversight.studies import get_study
+    from oversight.sandwiching.reviews import set_review_settings
+    from oversight.study.studies import get_study
 
     changed = set_review_settings(study_id=known_study(args.study), user_id=None, review_share=args.share,
                                   blind_review=args.blind)
@@ -82,7 +82,7 @@ def cmd_reviews_settings(args) -> None:
 
 
 def cmd_rubric_show(args) -> None:
-    from oversight.rubrics import current_rubric
+    from oversight.sandwiching.rubrics import current_rubric
 
     rubric = current_rubric(known_study(args.study))
     data = {"version": rubric.version, "reason": rubric.reason, "fields": rubric.fields}
@@ -93,7 +93,7 @@ def cmd_rubric_show(args) -> None:
 
 
 def cmd_rubric_set(args) -> None:
-    from oversight.rubrics import new_rubric_version
+    from oversight.sandwiching.rubrics import new_rubric_version
 
     try:
         fields = json.loads(Path(args.file).read_text(encoding="utf-8"))

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from oversight.cli.common import CliError, add_command, add_group, emit, known_study, progress_bar
+from storage.vocabulary import REWARD_BACKENDS
 
 
 def _pct(d: dict | None) -> str:
@@ -157,7 +158,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     source(sp)
     sp.add_argument("--labels", default="dataset", help="dataset | ai:VERSION_ID | study:ID[:participant|:expert]")
     sp.add_argument("--test", help="held-out pairs file (default: a seeded quarter of the pairs)")
-    sp.add_argument("--backend", choices=["encoder", "hf"], default="encoder")
+    sp.add_argument("--backend", choices=REWARD_BACKENDS, default="encoder")
     sp.add_argument("--model", help="hf: base model path")
     sp.add_argument("--epochs", type=float)
     sp.add_argument("--seed", type=int, default=0)

@@ -43,7 +43,7 @@ def _read_password(args) -> str:
 
 
 def cmd_create_user(args) -> None:
-    from oversight.auth import create_user
+    from oversight.access.auth import create_user
 
     user = create_user(role=args.role, name=args.name, password=_read_password(args))
     emit(args, {"id": user.id, "role": user.role, "name": user.name},
@@ -51,7 +51,7 @@ def cmd_create_user(args) -> None:
 
 
 def cmd_set_password(args) -> None:
-    from oversight.auth import set_password
+    from oversight.access.auth import set_password
 
     set_password(name=args.name, password=_read_password(args))
     emit(args, {"name": args.name}, f"password set for {args.name!r}")

@@ -9,7 +9,7 @@ from oversight.cli.common import CliError, add_command, emit, known_study, progr
 
 
 def cmd_simulate(args) -> None:
-    from oversight.simulate import Skill, simulate, summarise
+    from oversight.sandwiching.simulate import Skill, simulate, summarise
 
     skill = Skill(alone=args.alone, assisted=args.assisted, expert=args.expert, review_accuracy=args.review_accuracy,
                   confidence=args.confidence)
@@ -48,7 +48,7 @@ def _counts(raw: str) -> list[int]:
 
 
 def cmd_power(args) -> None:
-    from oversight.power import Planted, plan
+    from oversight.study.power import Planted, plan
 
     planted = Planted(alone=args.alone, assisted=args.assisted, expert=args.expert, skill_sd=args.skill_sd,
                       item_sd=args.item_sd)

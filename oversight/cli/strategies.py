@@ -9,7 +9,7 @@ from oversight.protocols.registry import PROTOCOLS
 
 
 def cmd_strategy_create(args) -> None:
-    from oversight.strategies import create_strategy
+    from oversight.protocols.strategies import create_strategy
 
     rules, prompts = json_arg(args.rules, "--rules"), json_arg(args.prompts, "--prompts")
     if args.rounds is not None:
@@ -24,7 +24,7 @@ def cmd_strategy_create(args) -> None:
 
 
 def cmd_strategy_list(args) -> None:
-    from oversight.strategies import list_strategies
+    from oversight.protocols.strategies import list_strategies
 
     rows = [{"id": r.id, "name": r.name, "version": r.version, "protocol": r.protocol, "parent_id": r.parent_id,
              "reason": r.reason, "rules": r.rules, "prompts": r.prompts, "model_roles": r.model_roles}

@@ -6,24 +6,25 @@ import argparse
 from dataclasses import asdict
 
 from oversight.cli.common import CliError, add_command, add_group, emit, known_study, whole
+from storage.vocabulary import BONUS_RULES
 
 
 def cmd_study_create(args) -> None:
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
 
     study = create_study(name=args.name, user_id=None, description=args.description or "")
     emit(args, {"id": study.id, "name": study.name, "status": study.status}, str(study.id))
 
 
 def cmd_study_check(args) -> None:
-    from oversight.launch import check_study, describe
+    from oversight.study.launch import check_study, describe
 
     check = check_study(study_id=known_study(args.study))
     emit(args, check.to_dict(), describe(check))
 
 
 def cmd_study_open(args) -> None:
-    from oversight.launch import LaunchRefused, describe, open_study
+    from oversight.study.launch import LaunchRefused, describe, open_study
 
     try:
         check = open_study(study_id=known_study(args.study), user_id=None)
@@ -33,7 +34,7 @@ def cmd_study_open(args) -> None:
 
 
 def cmd_study_set(args) -> None:
-    from oversight.studies import update_study
+    from oversight.study.studies import update_study
 
     changes = {k: v for k, v in (("name", args.name), ("description", args.description),
                                  ("instructions", args.instructions), ("consent_text", args.consent_text),
@@ -51,7 +52,7 @@ def cmd_study_set(args) -> None:
                                      ("min_confidence", args.min_confidence),
                                      ("min_agreement", args.min_agreement)) if v is not None}
     if convergence:
-        from oversight.studies import get_study
+        from oversight.study.studies import get_study
 
         changes["convergence"] = {**get_study(known_study(args.study)).convergence, **convergence}
     if args.items_per_participant is not None:
@@ -62,7 +63,7 @@ def cmd_study_set(args) -> None:
 
 
 def cmd_study_list(args) -> None:
-    from oversight.studies import list_studies, study_label
+    from oversight.study.studies import list_studies, study_label
 
     studies = list_studies()
     rows = [asdict(s) for s in studies]
@@ -120,7 +121,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                              "the completion code")
     sp.add_argument("--currency", help="three-letter currency code of the pay (default GBP)")
     sp.add_argument("--base-pay", type=float, help="paid once a participant has finished every task")
-    sp.add_argument("--bonus-rule", choices=["none", "per_correct", "score"],
+    sp.add_argument("--bonus-rule", choices=BONUS_RULES,
                     help="bonus per correct answer, or per point of score above a uniform guess")
     sp.add_argument("--bonus-amount", type=float, help="the bonus per correct answer or per point")
     sp.add_argument("--catch-items", type=int, help="attention checks dealt to each participant among the real items "

@@ -459,7 +459,7 @@ def _speech_text(
                              room_tokens=True)
             if clipped:
                 quote["clipped_to"] = len(tokens)
-            # The same shape live turns store (oversight.quotes.Quote): start/end of the tagged span in the speech.
+            # The same shape live turns store (oversight.protocols.quotes.Quote): start/end of the tagged span in the speech.
             tagged = f"<quote>{quote['text']}</quote>"
             quote["start"] = sum(len(p) for p in parts)
             quote["end"] = quote["start"] + len(tagged)

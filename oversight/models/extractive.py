@@ -30,7 +30,7 @@ from oversight.models.base import Backend, softmax
 from oversight.models.config import ExtractiveConfig
 from oversight.models.errors import ModelError, ModelNotFound
 from oversight.models.types import Completion, Request, Task, as_request, option_letter
-from oversight.quotes import extract_quotes
+from oversight.protocols.quotes import extract_quotes
 
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace.
 _SENT_END = re.compile(r"""[.!?]+["')\]]*(?=\s)""")

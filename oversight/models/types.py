@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from oversight.prompts import DEFAULT_PROMPTS, Prompt, render, values_for
+from oversight.protocols.prompts import DEFAULT_PROMPTS, Prompt, render, values_for
 from oversight.vocab import option_letter  # noqa: F401  (re-exported for the backends)
 
 Role = Literal["system", "user", "assistant"]

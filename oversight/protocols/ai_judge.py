@@ -14,7 +14,7 @@ from sqlmodel import select
 from oversight.db import session_scope
 from oversight.models import Request, Task, get_model, model_for_role
 from oversight.models.base import Backend
-from oversight.prompts import Prompt
+from oversight.protocols.prompts import Prompt
 from oversight.protocols.live import in_round_order, speakers_from_meta
 from oversight.vocab import chosen_option, is_correct, role_label
 from storage.models import Item, ItemGold, Judgment, Transcript, Turn

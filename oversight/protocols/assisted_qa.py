@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from oversight.models.types import Task
-from oversight.prompts import check_prompt
+from oversight.protocols.prompts import check_prompt
 from oversight.protocols.engine import enforce_limits
 from oversight.protocols.base import (
     CHAT, MODELS, REPORT, ModelTurnRules, Protocol, Report, RuleViolation, Speaker, Step, TurnRecord, rule,

@@ -52,7 +52,7 @@ class Rules:
     total_time_limit_s: int | None = rule(None, "Total time, s",
                                           "Enforced by the server: when it has passed the judge must answer now.",
                                           min=0, max=36000)
-    # Where the inner loop's "tips for questioning the model" land (oversight.inner_loop): participants read them.
+    # Where the inner loop's "tips for questioning the model" land (oversight.sandwiching.inner_loop): participants read them.
     participant_tips: str = rule("", "Tips shown to participants",
                                  "Shown to participants with each task of this version (e.g. how to question the "
                                  "model).", max_chars=3000)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import select
 
-from oversight.results_filter import not_catch_item
+from oversight.results.results_filter import not_catch_item
 from oversight.db import session_scope
 from oversight.models import model_for_role
 from oversight.protocols import live
@@ -95,9 +95,9 @@ def _finished_under(study_id: int, strategy_id: int, tag: str) -> set[int]:
 def supersede(*, study_id: int, strategy_id: int, item_ids: list[int] | None = None, keep: int | None = None,
               outside: list[int] | None = None) -> int:
     """Mark earlier AI batch transcripts of a strategy version as superseded (their judgments stop being results,
-    oversight.results_filter): those on `item_ids` except transcript `keep`, or those on any item not in
+    oversight.results.results_filter): those on `item_ids` except transcript `keep`, or those on any item not in
     `outside`. Returns how many were marked."""
-    from oversight.results_filter import SUPERSEDED
+    from oversight.results.results_filter import SUPERSEDED
 
     with session_scope() as s:
         query = select(Transcript).where(Transcript.study_id == study_id, Transcript.strategy_id == strategy_id,
@@ -155,9 +155,9 @@ def run_batch(*, study_id: int, strategy_id: int, limit: int | None = None,
 
 def run_model_alone(*, condition_id: int, limit: int | None = None, progress: Progress | None = None,
                     job_tag: str | None = None) -> BatchResult:
-    """A model-alone condition's run (oversight.conditions.model_alone_plan: the items people are dealt, the
+    """A model-alone condition's run (oversight.sandwiching.conditions.model_alone_plan: the items people are dealt, the
     assistant's inputs), replacing the earlier run's results item by item."""
-    from oversight.conditions import ConditionError, model_alone_plan
+    from oversight.sandwiching.conditions import ConditionError, model_alone_plan
 
     plan = model_alone_plan(condition_id=condition_id)
     if not plan.items:
@@ -169,7 +169,7 @@ def run_model_alone(*, condition_id: int, limit: int | None = None, progress: Pr
 
 def batch_job(ctx) -> dict:
     """The "batch" job (see oversight/jobs.py): params strategy_id, limit, and condition_id for a model-alone
-    condition's run (oversight.conditions.model_alone_plan: the items people are dealt, the assistant's inputs,
+    condition's run (oversight.sandwiching.conditions.model_alone_plan: the items people are dealt, the assistant's inputs,
     a re-run replacing the earlier one). A retried job skips the items its earlier attempt finished (their
     transcripts carry the job's tag)."""
     limit = ctx.params.get("limit") or None

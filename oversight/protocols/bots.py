@@ -1,6 +1,6 @@
 """The bots that play a person's part in a live transcript (oversight.protocols.driver drives them):
 
-- `PersonBot`, a simulated person (oversight.simulate): one planted answer per task, chosen option and confidence,
+- `PersonBot`, a simulated person (oversight.sandwiching.simulate): one planted answer per task, chosen option and confidence,
   given through the one answer form people use (`vocab.CHOICE_CONFIDENCE`: choose one option, then how sure;
   `vocab.probabilities_from_confidence`), in every report as on the page; it asks the assistant once and answers
   finally as soon as the rules allow.
@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import select
 
 from oversight.db import session_scope
-from oversight.prompts import check_prompt
+from oversight.protocols.prompts import check_prompt
 from oversight.protocols.ai_judge import judge_probabilities, transcript_lines
 from oversight.protocols.driver import Answer
 from oversight.protocols.runner import model_for, turn_request

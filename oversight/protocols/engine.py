@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from oversight.models.types import Task
-from oversight.prompts import check_prompt
+from oversight.protocols.prompts import check_prompt
 
 from oversight.protocols.base import (
     MODELS, REPORT, ItemFacts, ModelTurnRules, Protocol, Report, RuleViolation, Speaker, Step, TurnRecord, rule,
 )
 from oversight.protocols.state import State
-from oversight.quotes import QUOTE_RE
+from oversight.protocols.quotes import QUOTE_RE
 from oversight.vocab import role_label
 
 

@@ -34,7 +34,7 @@ from oversight.protocols.state import State
 from oversight.protocols.engine import check_report
 from oversight.protocols.registry import get_protocol
 from oversight.protocols.scoring import judge_score
-from oversight.quotes import check_quotes
+from oversight.protocols.quotes import check_quotes
 from oversight.vocab import OWN_JUDGE_KINDS, chosen_option, refuse_person_answer, role_label
 from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Transcript, Turn, utcnow
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from oversight.models import Request, Sampling, Task, get_model, model_for_role
 from oversight.models.base import Backend
 from oversight.models.errors import ModelError
-from oversight.monitor import record_model_error
+from oversight.study.monitor import record_model_error
 from oversight.protocols import live
 from oversight.settings import get_settings
 from oversight.vocab import role_label

@@ -12,7 +12,7 @@ import itertools
 from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 
-from oversight.report import wilson_interval
+from oversight.results.report import wilson_interval
 
 Labels = Mapping[Hashable, int]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from oversight.models import Request, Sampling, create_backend
 from oversight.models.config import HFConfig
 from oversight.models.base import Backend
-from oversight.report import wilson_interval
+from oversight.results.report import wilson_interval
 from oversight.rlaif.labeller import Labeller, label_pairs
 from oversight.rlaif.pairs import Pair, conversation_messages
 

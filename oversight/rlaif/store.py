@@ -3,7 +3,7 @@ the agreement table, disagreements for review, and reward-model runs.
 
 Pairs in a study are two-option items (format `hh-rlhf`): source text = conversation, options = the two
 responses, gold = the data set's preferred one. People's labels are their final `Judgment` rows on those items
-with `judge_kind == "human"` that are results of the study (`oversight.results_filter`: no practice or catch
+with `judge_kind == "human"` that are results of the study (`oversight.results.results_filter`: no practice or catch
 answer, no excluded, preview or, outside a dry run, simulated person); the judge's role says whether they count
 as a non-expert ("participant") or an expert (`judge_group`), never both. These queries need nothing from the protocol that collected the judgments, so the preference
 protocol's labels count here as soon as they exist.
@@ -21,7 +21,7 @@ from oversight.rlaif.agreement import agreement_table, krippendorff_alpha, major
 from oversight.rlaif.config import LabellerSpec, get_labeller
 from oversight.rlaif.labeller import PairLabel, bias_summary, label_pairs, make_labeller
 from oversight.rlaif.pairs import Pair, pairs_from_items
-from oversight.results_filter import is_result, judge_group
+from oversight.results.results_filter import is_result, judge_group
 from storage.models import (
     Assignment, Item, ItemGold, Judgment, RewardModelRun, RlaifLabel, RlaifLabeller, User,
 )
@@ -130,7 +130,7 @@ def study_agreement(*, study_id: int) -> dict:
     for role, title in PEOPLE.items():
         if people[role]:
             sources[title] = majority(people[role])
-    # Non-experts and experts are never pooled (oversight.results_filter): an alpha per group, with its interval
+    # Non-experts and experts are never pooled (oversight.results.results_filter): an alpha per group, with its interval
     # (bootstrap over the pairs).
     alpha = {title: krippendorff_alpha(people[role]) for role, title in PEOPLE.items()}
     alpha_ci = {title: _alpha_interval(people[role], title) for role, title in PEOPLE.items()}
@@ -140,7 +140,7 @@ def study_agreement(*, study_id: int) -> dict:
 
 def _alpha_interval(ratings: dict[int, dict[int, int]], key: str) -> dict:
     """Nominal alpha among one group's judges over the pairs, with a 95% bootstrap interval over the pairs."""
-    from oversight.agreement import alpha_with_interval
+    from oversight.sandwiching.agreement import alpha_with_interval
 
     by_pair: dict[int, dict[int, int]] = {}
     for judge, labels in ratings.items():

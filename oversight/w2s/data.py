@@ -102,12 +102,12 @@ def study_labelled(dataset: str, study_id: int) -> tuple[list[Example], dict[str
     non-experts' soft labels: the mean of their final probability vectors per item (keys "item/<id>").
 
     The weak supervisor is the study's non-experts (role participant) and only their results
-    (`oversight.results_filter`): practice and catch answers, excluded, preview and (outside a dry run) simulated
+    (`oversight.results.results_filter`): practice and catch answers, excluded, preview and (outside a dry run) simulated
     people, and experts' answers are not weak labels."""
     from sqlmodel import select
 
     from oversight.db import session_scope
-    from oversight.results_filter import NON_EXPERT, is_result
+    from oversight.results.results_filter import NON_EXPERT, is_result
     from storage.models import Assignment, Item, ItemGold, Judgment, Study, User
 
     with session_scope(write=False) as s:

@@ -1,10 +1,10 @@
 """Simulated non-expert participants for dry runs and tests of the human-supervisor path: direct QA with a fixed
-confidence (`oversight/simulate.py` runs whole sandwiching studies and lends this its planted choice). They enter
+confidence (`oversight/sandwiching/simulate.py` runs whole sandwiching studies and lends this its planted choice). They enter
 the study as real participants do (`auth.create_invites`), consent, take their tasks (`participation.next_task`)
 and submit final answers (`participation.submit_answer`), so their judgments are the same rows real people leave.
 
 They are marked simulated (`User.external_study_id`) and only ever answer a dry-run copy of a study
-(`Study.dry_run_of`), where simulated answers are results (oversight.results_filter); a real study is refused, so
+(`Study.dry_run_of`), where simulated answers are results (oversight.results.results_filter); a real study is refused, so
 its figures, design and pay never meet them.
 
 Planted behaviour: each answer is right with probability `accuracy` (else one of the wrong options, uniformly);
@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 from sqlmodel import select
 
-from oversight.auth import create_invites
+from oversight.access.auth import create_invites
 from oversight.db import session_scope
-from oversight.dry_run import copy_for_dry_run
-from oversight.participation import next_task, record_consent, submit_answer
-from oversight.results_filter import is_dry_run
+from oversight.study.dry_run import copy_for_dry_run
+from oversight.study.participation import next_task, record_consent, submit_answer
+from oversight.results.results_filter import is_dry_run
 from oversight.protocols.bots import PersonBot, planted_choice
 from oversight.vocab import CHOICE_CONFIDENCE, SIMULATED, is_correct
 from oversight.w2s.errors import W2SError
@@ -55,7 +55,7 @@ def simulate_participants(*, study_id: int, participants: int, accuracy: float, 
                           seed: int = 0) -> SimulationSummary:
     """Simulated people answer every task a study deals them. Never in a real study (their answers would be no
     result there, yet take places in its design): a real study is copied into a dry run first
-    (oversight.dry_run), and the summary names the copy."""
+    (oversight.study.dry_run), and the summary names the copy."""
     if not 0 <= accuracy <= 1 or not 0 < confidence <= 1:
         raise W2SError("accuracy must be in [0, 1] and confidence in (0, 1]")
     with session_scope(write=False) as s:

@@ -63,12 +63,14 @@ def planted(kind: str) -> float:
 @pytest.fixture
 def new_study(tmp_path: Path, monkeypatch):
     """The study as a new user makes it, through the domain functions, on the app's database."""
-    from oversight import auth, conditions, strategies
+    from oversight.access import auth
+    from oversight.sandwiching import conditions
+    from oversight.protocols import strategies
     from oversight import settings as settings_mod
     from oversight.db import init_db
     from oversight.importers import import_path
-    from oversight.launch import set_study_status
-    from oversight.studies import create_study, update_study
+    from oversight.study.launch import set_study_status
+    from oversight.study.studies import create_study, update_study
     from storage import db as storage_db
 
     port = _free_port()
@@ -236,7 +238,7 @@ def test_a_new_users_four_option_study_gives_the_planted_figures(page, new_study
     assert (planted("alone"), planted("assisted"), planted("expert")) == (0.25, 0.5, 0.75)
     assert rows["Experts"]["gold_stands_in"] in ("False", "false", "0")  # measured, not the gold
 
-    from oversight.attention import attention
+    from oversight.study.attention import attention
 
     _, people = attention(study_id=study)
     assert [(p.catch_answered, p.catch_wrong, p.status) for p in people] == [(1, 0, "ok")] * len(PLAN)

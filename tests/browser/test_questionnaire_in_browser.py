@@ -29,14 +29,14 @@ def finished_participant(tmp_path, monkeypatch):
     monkeypatch.setenv("OVERSIGHT_DATABASE_URL", env["OVERSIGHT_DATABASE_URL"])
     settings_mod.reset_settings()
     storage_db.dispose_engines()
-    from tests import loop_rows as rows
+    from tests import factories
 
-    items = rows.items(study, 2)
-    v1 = rows.assisted_strategy(study)
-    alone = rows.condition(study, "alone", "alone", position=0)
-    assisted = rows.condition(study, "assisted", "assisted", v1, position=1)
-    rows.answered(study, link["user_id"], items[0], condition_id=alone, strategy_id=None, answer=0)
-    rows.answered(study, link["user_id"], items[1], condition_id=assisted, strategy_id=v1, answer=0)
+    items = factories.items(study, 2)
+    v1 = factories.assisted_strategy(study)
+    alone = factories.condition(study, "alone", "alone", position=0)
+    assisted = factories.condition(study, "assisted", "assisted", v1, position=1)
+    factories.answered(study, link["user_id"], items[0], condition_id=alone, strategy_id=None, answer=0)
+    factories.answered(study, link["user_id"], items[1], condition_id=assisted, strategy_id=v1, answer=0)
     storage_db.dispose_engines()
     cli(env, "study", "open", "--study", str(study))  # a new study is a draft until the launch check opens it
     proc = start_streamlit(env, port, tmp_path / "streamlit.log")

@@ -18,7 +18,7 @@ from sqlmodel import select
 from oversight import settings as settings_mod
 from oversight.db import init_db, session_scope
 from oversight.importers import import_path
-from oversight.report import study_report
+from oversight.results.report import study_report
 from storage import db as storage_db
 from storage.models import Item, ItemGold, Judgment, Transcript, Turn
 from tests.importers.conftest import make_study, row_counts

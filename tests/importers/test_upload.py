@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 from oversight.importers import ImportFailed, import_upload
-from oversight.studies import count_items
+from oversight.study.studies import count_items
 
 
 def zipped(files: dict[str, str]) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from oversight import auth
+from oversight.access import auth
 from oversight.models import ExtractiveConfig, HFConfig, ModelsConfig, ScriptedConfig, configure
 
 pytest.importorskip("streamlit")

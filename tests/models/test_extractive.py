@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from oversight.models import Request, Task
-from oversight.quotes import check_quotes, extract_quotes
+from oversight.protocols.quotes import check_quotes, extract_quotes
 from oversight.text import detokenize
 
 PASSAGE = """The lighthouse keeper, Mara, kept a log of every ship that passed the point.

@@ -193,6 +193,7 @@ def test_fallback_prompt_when_the_tokenizer_has_no_chat_template(tmp_path):
         b.close()
 
 
+@pytest.mark.slow
 def test_compiled_static_path_is_compiled_at_warm_up_only_and_matches_eager(tiny_model_path, hf_model):
     """The GPU fast path (static cache + torch.compile) exercised on CPU: compilation happens in warm(), requests
     reuse the graph, and greedy text equals the dynamic path's."""
@@ -212,6 +213,7 @@ def test_compiled_static_path_is_compiled_at_warm_up_only_and_matches_eager(tiny
         b.close()
 
 
+@pytest.mark.slow
 def test_a_model_compiled_after_another_was_closed_starts_clean(tiny_model_path, hf_model):
     """Closing a compiled model resets torch.compile's state, so the next compiled model warms up and serves."""
     first = new_backend(tiny_model_path, compile=True, static_cache=True, batch_buckets=[1], static_len=64)

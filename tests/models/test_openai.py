@@ -11,6 +11,8 @@ from oversight.models.openai_backend import OpenAIBackend
 
 from openai_server import make_server
 
+pytestmark = pytest.mark.slow  # an OpenAI-compatible server process serving a model
+
 
 def teach_letters(path, p_a: float = 0.7, steps: int = 150):
     """Train the tiny model for a moment so that, asked for a letter, it answers A with p_a and B otherwise.

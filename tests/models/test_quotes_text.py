@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oversight.quotes import check_quotes, locate, quoted_length
+from oversight.protocols.quotes import check_quotes, locate, quoted_length
 from oversight.text import detokenize
 
 

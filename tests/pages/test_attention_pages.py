@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from oversight import auth
-from oversight.attention import attention
+from oversight.access import auth
+from oversight.study.attention import attention
 from oversight.db import session_scope
-from oversight.studies import get_study, update_study
+from oversight.study.studies import get_study, update_study
 from storage.models import Event, Study, User
 from tests.pages.apptest import run_page
 from tests.test_attention import _answer_all, _person, _study

@@ -9,15 +9,18 @@ import pytest
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from oversight import auth, conditions, models, strategies
-from oversight.conditions import has_model_turns
+from oversight.access import auth
+from oversight.sandwiching import conditions
+from oversight import models
+from oversight.protocols import strategies
+from oversight.sandwiching.conditions import has_model_turns
 from oversight.protocols.registry import get_protocol
 from oversight.db import session_scope
 from oversight.models.config import ModelsConfig, ScriptedConfig
-from oversight.participation import record_consent
+from oversight.study.participation import record_consent
 from oversight.protocols import live
 from storage.models import Item, ItemGold, Judgment
-from ui import escape_markdown, speech_markdown
+from web.ui import escape_markdown, speech_markdown
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = "The key was under the blue flowerpot by the door. Nobody had moved it for years."

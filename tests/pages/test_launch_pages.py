@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from oversight import auth, conditions, strategies
+from oversight.access import auth
+from oversight.sandwiching import conditions
+from oversight.protocols import strategies
 from oversight.db import session_scope
-from oversight.studies import create_study, get_study
+from oversight.study.studies import create_study, get_study
 from storage.models import Item, ItemGold
 from tests.pages.apptest import run_page
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from oversight import auth
+from oversight.access import auth
 from oversight.db import session_scope
-from oversight.inner_loop import propose
-from oversight.participation import record_consent
-from oversight.studies import update_study
+from oversight.sandwiching.inner_loop import propose
+from oversight.study.participation import record_consent
+from oversight.study.studies import update_study
 from storage.models import Assignment, Condition, Proposal, QuestionnaireAnswer, Strategy, VersionDecision
-from tests import loop_rows as rows
+from tests import factories
 from tests.pages.apptest import run_page
 
 
@@ -19,15 +19,15 @@ from tests.pages.apptest import run_page
 def finished(study):
     """A participant who answered one item alone and one with the assistant; an admin; an expert review."""
     update_study(study_id=study.id, user_id=None, completion_code="DONE-123")
-    items = rows.items(study.id, 2)
-    v1 = rows.assisted_strategy(study.id)
-    alone = rows.condition(study.id, "alone", "alone", position=0)
-    assisted = rows.condition(study.id, "assisted", "assisted", v1, position=1)
-    [ann] = rows.participants(study.id, 1)
+    items = factories.items(study.id, 2)
+    v1 = factories.assisted_strategy(study.id)
+    alone = factories.condition(study.id, "alone", "alone", position=0)
+    assisted = factories.condition(study.id, "assisted", "assisted", v1, position=1)
+    [ann] = factories.participants(study.id, 1)
     record_consent(user_id=ann)
-    rows.answered(study.id, ann, items[0], condition_id=alone, strategy_id=None, answer=0)
-    a = rows.answered(study.id, ann, items[1], condition_id=assisted, strategy_id=v1, answer=0)
-    review = rows.review(study.id, rows.expert(), a, outcome="correct", misled=False)
+    factories.answered(study.id, ann, items[0], condition_id=alone, strategy_id=None, answer=0)
+    a = factories.answered(study.id, ann, items[1], condition_id=assisted, strategy_id=v1, answer=0)
+    review = factories.review(study.id, factories.expert(), a, outcome="correct", misled=False)
     admin = auth.create_user(role="admin", name="ada", password="long enough").id
     return {"study": study.id, "ann": ann, "admin": admin, "v1": v1, "assisted": assisted, "review": review}
 
@@ -39,7 +39,7 @@ def texts(at) -> str:
 
 
 def test_the_loops_page_is_for_admins_only(finished):
-    for user_id in (finished["ann"], rows.expert("eli"), None):
+    for user_id in (finished["ann"], factories.expert("eli"), None):
         at = run_page("loops", user_id)
         assert at.error and "not available to you" in at.error[0].value
 
@@ -102,14 +102,14 @@ def test_admin_makes_a_candidate_and_promotes_it_on_the_loops_page(finished):
 
 
 def test_the_versions_tips_are_shown_with_each_task(study):
-    from oversight.conditions import add_condition
-    from oversight.strategies import create_strategy
+    from oversight.sandwiching.conditions import add_condition
+    from oversight.protocols.strategies import create_strategy
 
-    rows.items(study.id, 1)
+    factories.items(study.id, 1)
     sid = create_strategy(study_id=study.id, name="tips", protocol="assisted-qa",
                           rules={"participant_tips": "Ask the assistant for the exact sentence."}).id
     add_condition(study_id=study.id, kind="assisted", strategy_id=sid)
-    [ann] = rows.participants(study.id, 1)
+    [ann] = factories.participants(study.id, 1)
     record_consent(user_id=ann)
     at = run_page("participant", ann)
     assert not at.exception and "Ask the assistant for the exact sentence." in texts(at)

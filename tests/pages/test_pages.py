@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from oversight import auth
-from oversight.studies import get_study
+from oversight.access import auth
+from oversight.study.studies import get_study
 from oversight.db import session_scope
 from storage.models import Item, ItemGold
 from tests.pages.apptest import run_page
@@ -63,7 +63,7 @@ def test_expert_sees_items_but_no_import_form(people):
 
 
 def test_experts_who_answer_as_a_condition_do_not_see_the_gold(people):
-    from oversight.conditions import add_condition
+    from oversight.sandwiching.conditions import add_condition
 
     add_condition(study_id=people["study"], kind="expert")
     at = run_page("study_items", people["expert"], study=str(people["study"]))
@@ -91,7 +91,7 @@ def shown(at) -> list[str]:
 def test_what_a_participant_sees_does_not_depend_on_the_gold_answer(people):
     """Render the task, flip the item's gold answer (and its explanation), render again: the page must be the
     same, whatever form a leak would take (a mark on an option, an explanation, an order)."""
-    from oversight.participation import record_consent
+    from oversight.study.participation import record_consent
 
     record_consent(user_id=people["participant"])
     first = shown(run_page("participant", people["participant"]))
@@ -113,7 +113,7 @@ def test_studies_page_creates_a_study(people):
 
 
 def test_results_page_has_a_clear_empty_state(people):
-    from oversight.studies import update_study
+    from oversight.study.studies import update_study
 
     update_study(study_id=people["study"], user_id=None, blind_review=False)  # (blind: see test_reviews_page)
     at = run_page("results", people["expert"], study=str(people["study"]))
@@ -122,7 +122,7 @@ def test_results_page_has_a_clear_empty_state(people):
 
 
 def test_admin_withdraws_and_reissues_a_link_and_closes_the_study(people):
-    from oversight.studies import get_study
+    from oversight.study.studies import get_study
 
     at = run_page("study_people", people["admin"], study=str(people["study"]))
     assert not at.exception
@@ -159,7 +159,7 @@ def test_opening_enrolment_shows_at_once_that_it_is_open(people):
 
 
 def test_enrolment_limits_are_set_on_the_participants_page(people):
-    from oversight.auth import enrolment_cap
+    from oversight.access.auth import enrolment_cap
 
     at = run_page("study_people", people["admin"], study=str(people["study"]))
     inputs = {n.label: n for n in at.number_input}
@@ -198,8 +198,8 @@ def test_study_settings_are_edited_on_their_page_and_logged(people):
 def test_the_design_and_conditions_are_set_on_the_settings_page(people):
     """Design settings are saved and audited; conditions are added (a wrong strategy is refused with a message,
     nothing stored), shown with their counts, and removed while unused."""
-    from oversight import strategies
-    from oversight.conditions import list_conditions
+    from oversight.protocols import strategies
+    from oversight.sandwiching.conditions import list_conditions
     from storage.models import Event
 
     model = strategies.create_strategy(study_id=people["study"], name="m", protocol="model-alone")
@@ -239,8 +239,8 @@ def test_the_design_and_conditions_are_set_on_the_settings_page(people):
 def test_a_practice_item_shows_its_answer_after_submitting_then_the_real_items_follow(people):
     """Practice first (marked), the answer and explanation only once it is submitted, then Continue to a real
     item, whose answer is never shown."""
-    from oversight.participation import record_consent
-    from oversight.studies import update_study
+    from oversight.study.participation import record_consent
+    from oversight.study.studies import update_study
 
     with session_scope() as s:
         s.add(Item(study_id=people["study"], external_id="q2", question="Which key?", options=["brass", "iron"]))

@@ -4,28 +4,16 @@ from __future__ import annotations
 
 from sqlmodel import func, select
 
-from oversight import auth, conditions, strategies
+from oversight.access import auth
 from oversight.db import session_scope
-from oversight.studies import create_study, update_study
-from storage.models import Assignment, Item, ItemGold, Study, User
+from storage.models import Assignment, Study, User
 from tests.pages.apptest import run_page
+from tests import factories
 
 
 def _study(with_conditions: bool = True) -> int:
-    study = create_study(name="To plan", user_id=None)
-    with session_scope() as s:
-        for k in range(12):
-            item = Item(study_id=study.id, external_id=f"q{k}", question=f"Q{k}?", options=["a", "b", "c", "d"],
-                        source_text=f"Story {k}.")
-            s.add(item)
-            s.flush()
-            s.add(ItemGold(item_id=item.id, gold_index=k % 4))
-    if with_conditions:
-        assistant = strategies.create_strategy(study_id=study.id, name="Assistant", protocol="assisted-qa")
-        conditions.add_condition(study_id=study.id, kind="alone", name="Alone")
-        conditions.add_condition(study_id=study.id, kind="assisted", name="Assisted", strategy_id=assistant.id)
-    update_study(study_id=study.id, user_id=None, items_per_participant=6)
-    return study.id
+    return factories.four_option_study(12, name="To plan", practice=0, catch=0, items_per_participant=6,
+                                       kinds=("alone", "assisted") if with_conditions else ())
 
 
 def _counts() -> tuple[int, int, int]:

@@ -10,10 +10,11 @@ import pytest
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from oversight import auth, models
+from oversight.access import auth
+from oversight import models
 from oversight.db import session_scope
 from oversight.models.config import ModelsConfig, ScriptedConfig
-from oversight.quotes import check_quotes
+from oversight.protocols.quotes import check_quotes
 from storage.models import Item, ItemGold, Judgment, Strategy, Transcript, Turn
 from tests.pages.apptest import run_page
 
@@ -90,7 +91,7 @@ def test_participants_and_visitors_are_refused(people, page):
 
 def _not_blind(study_id: int) -> None:
     """Experts see a study's results by version only where its expert review is not blind."""
-    from oversight.studies import update_study
+    from oversight.study.studies import update_study
 
     update_study(study_id=study_id, user_id=None, blind_review=False)
 
@@ -394,7 +395,7 @@ def test_an_expert_reviews_a_transcript(judged):
     next(b for b in at.button if b.label == "Save review").click()
     at.run()
     assert not at.exception
-    from oversight.reviews import reviews_for
+    from oversight.sandwiching.reviews import reviews_for
 
     saved = reviews_for(transcript_id=judged["live"])
     assert [(r.labels["outcome"], r.labels["help_quality"], r.labels["misled"], r.notes) for r in saved] == [
@@ -427,7 +428,7 @@ def _sandwich_study(name: str = "Sandwich page", *, dry_run_of: int | None = Non
 
 
 def test_sandwich_tab_draws_the_chart_table_gap_and_paired_comparison(people):
-    from oversight.sandwich import sandwich
+    from oversight.sandwiching.analysis import sandwich
 
     study_id = _sandwich_study()
     at = run_page("results", people["admin"], study=str(study_id))
@@ -522,7 +523,7 @@ def test_admins_download_the_study_export_from_the_results_page(judged):
     [download] = [d for d in at.get("download_button") if d.proto.label.startswith("Download study-")]
     expert = run_page("results", judged["expert"], study=str(judged["study"]))
     assert "Prepare the export" not in [b.label for b in expert.button]  # the export holds the gold: admins only
-    from oversight.export import export_zip
+    from oversight.results.export import export_zip
 
     name, data = export_zip(study_id=judged["study"])
     with zipfile.ZipFile(io.BytesIO(data)) as zf:

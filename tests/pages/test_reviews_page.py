@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from oversight.db import session_scope
-from oversight.reviews import final_labels, set_review_settings, submit_review
+from oversight.sandwiching.reviews import final_labels, set_review_settings, submit_review
 from storage.models import ExpertReview
 from tests.pages.apptest import run_page
-from tests.review_world import GOOD, world  # noqa: F401 (a fixture)
+from tests.factories import GOOD, world  # noqa: F401 (a fixture)
 
 
 def _texts(at) -> str:
@@ -78,7 +78,7 @@ def test_an_expert_settles_a_disagreement(world):
 
 
 def test_the_empty_study_says_nothing_is_finished(study):
-    from oversight import auth
+    from oversight.access import auth
 
     expert = auth.create_user(role="expert", name="eve", password="long enough").id
     at = run_page("reviews", expert, study=str(study.id))
@@ -88,7 +88,7 @@ def test_the_empty_study_says_nothing_is_finished(study):
 def test_an_admin_saves_a_new_rubric_version(world):
     import json
 
-    from oversight.rubrics import DEFAULT_FIELDS, current_rubric
+    from oversight.sandwiching.rubrics import DEFAULT_FIELDS, current_rubric
 
     at = run_page("reviews", world["admin"], study=str(world["study"]))
     at.text_area(key="rubric-fields").input("[{not json")
@@ -104,7 +104,7 @@ def test_an_admin_saves_a_new_rubric_version(world):
 
 
 def test_blind_review_keeps_versions_and_people_from_experts_on_every_page(world):
-    from oversight import strategies
+    from oversight.protocols import strategies
     from oversight.protocols import live
     from storage.models import Assignment
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from oversight import auth
+from oversight.access import auth
 from oversight.settings import reset_settings
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from oversight import auth
-from oversight.strategies import list_strategies
+from oversight.access import auth
+from oversight.protocols.strategies import list_strategies
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -92,10 +92,11 @@ def test_the_form_shows_the_rules_of_the_chosen_protocol_and_its_prompts(admin, 
     assert changed.to_dict("records") == [{"field": "rules.max_messages", "before": "4", "after": "6"}]
 
 
+@pytest.mark.slow
 def test_an_ai_batch_run_starts_from_the_page_and_reports_its_accuracy(admin, study, worker):
     import time
 
-    from oversight import strategies
+    from oversight.protocols import strategies
     from oversight.db import session_scope
     from storage.models import Item, ItemGold
 

@@ -12,6 +12,8 @@ import pytest
 
 from tests.rlaif.conftest import harmless_pairs, hh_line
 
+pytestmark = pytest.mark.slow  # each command is a fresh `python -m oversight` process; two train
+
 REPO = Path(__file__).resolve().parents[2]
 
 

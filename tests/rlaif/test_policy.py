@@ -72,6 +72,7 @@ def test_critique_revision_runs_on_a_real_causal_lm(policy):
     assert rev.final == (rev.steps[-1]["revision"] or rev.steps[0]["revision"] or "go away")
 
 
+@pytest.mark.slow
 def test_dpo_trains_merges_and_is_evaluated_against_the_base(tmp_path, tiny_lm, pairs_file):
     import torch
     from transformers import AutoModelForCausalLM

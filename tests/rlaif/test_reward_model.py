@@ -32,6 +32,7 @@ def test_held_out_split_is_the_same_whatever_the_labels(pairs_file):
     assert last_human_turn("Human: a\n\nAssistant: b\n\nHuman: c?") == "c?"
 
 
+@pytest.mark.slow
 def test_encoder_reward_model_learns_the_data_set_labels_and_reports_held_out_accuracy(db, pairs_file, models):
     from oversight.rlaif.lab import train_reward_model
     from oversight.rlaif.reward_model import RewardConfig, EncoderRewardModel
@@ -51,6 +52,7 @@ def test_encoder_reward_model_learns_the_data_set_labels_and_reports_held_out_ac
     assert (r[0] > r[1]) == (pair.preferred == 0)
 
 
+@pytest.mark.slow
 def test_reversed_labels_give_a_reward_model_that_is_always_wrong(db, pairs_file, models, monkeypatch):
     """Trained on an AI labeller that prefers the other response, accuracy against the data set collapses: the
     label source really is what the model learns from."""
@@ -77,6 +79,7 @@ def test_ai_label_source_labels_the_training_pairs_with_that_version(db, pairs_f
         targets_for("gpt:1", pairs)
 
 
+@pytest.mark.slow
 def test_hf_reward_model_with_lora_trains_through_trl(tmp_path, tiny_lm, pairs_file):
     from oversight.rlaif.reward_model import RewardConfig, train_and_evaluate
 

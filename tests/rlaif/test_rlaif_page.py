@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from oversight import auth
+from oversight.access import auth
 from oversight.importers import import_path
 from oversight.rlaif.config import create_labeller, list_labellers
 from oversight.rlaif.store import label_study

@@ -21,11 +21,30 @@ from storage.models import Judgment, W2SResult, W2SRun
 TINY = dict(n_train=12, n_test=6, seeds=2, epochs=1, batch_size=4, max_len=48, bootstrap=200)
 
 
-def test_a_model_supervisor_run_reports_three_accuracies_and_pgr_per_method(boolq_file):
-    config = W2SConfig(dataset="boolq", train_path=str(boolq_file), weak="bow", **TINY)
-    seen = []
-    outcome = run_config(config, progress=lambda done, total, msg: seen.append((done, total)))
-    summary = outcome.summary()
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, migrated_sqlite):
+    """One stored run of the shared tiny configuration (two seeds, both methods) on a database of this module's
+    own: training is the slow part, so the tests below read this one run and each checks its own promise."""
+    from tests.conftest import fresh_database
+    from tests.w2s.conftest import write_boolq
+
+    tmp = tmp_path_factory.mktemp("w2s-trained")
+    with fresh_database(tmp, migrated_sqlite):
+        config = W2SConfig(dataset="boolq", train_path=str(write_boolq(tmp / "boolq_dev.jsonl", 18)), weak="bow",
+                           **TINY)
+        experiment = create_experiment(name="tiny", config=config)
+        seen = []
+        run_id, summary = execute(experiment_id=experiment.id, progress=lambda done, total, msg: seen.append(
+            (done, total)))
+        with session_scope(write=False) as s:
+            run = s.get(W2SRun, run_id)
+            results = s.exec(select(W2SResult).where(W2SResult.run_id == run_id)).all()
+        yield {"run": run, "summary": summary, "results": results, "progress": seen, "table": results_table()}
+
+
+@pytest.mark.slow
+def test_a_model_supervisor_run_reports_three_accuracies_and_pgr_per_method(trained):
+    summary = trained["summary"]
     assert summary["n_test"] == 6 and summary["n_train"] == 12
     assert set(summary["methods"]) == {"naive", "logconf"}
     for figs in summary["methods"].values():
@@ -33,40 +52,39 @@ def test_a_model_supervisor_run_reports_three_accuracies_and_pgr_per_method(bool
             assert 0 <= figs[name]["ci_low"] <= figs[name]["estimate"] <= figs[name]["ci_high"] <= 1
         assert figs["n_seeds"] == 2
         assert (figs["pgr"]["estimate"] is None) == (figs["pgr_reason"] is not None)
-    assert len(outcome.results) == 2 * 2  # seeds x methods
+    assert len(trained["results"]) == 2 * 2  # seeds x methods
     # the weak supervisor and the ceiling are trained once per seed and shared by both methods
     by_seed = {}
-    for r in outcome.results:
+    for r in trained["results"]:
         by_seed.setdefault(r.seed, []).append(r)
+    assert len(by_seed) == 2
     for rows in by_seed.values():
-        assert rows[0].weak == rows[1].weak and rows[0].ceiling == rows[1].ceiling
+        assert rows[0].weak_correct == rows[1].weak_correct and rows[0].ceiling_correct == rows[1].ceiling_correct
+    seen = trained["progress"]
     assert seen[-1][0] == seen[-1][1]  # progress reached the end
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
+@pytest.mark.slow
+def test_runs_are_stored_with_per_item_results(trained):
+    run, summary, results = trained["run"], trained["summary"], trained["results"]
+    assert run.state == "done" and run.n_test == 6 and run.summary == summary
+    for r in results:
+        assert len(r.test_keys) == len(r.weak_correct) == len(r.w2s_correct) == 6
+        assert r.w2s_accuracy == pytest.approx(sum(r.w2s_correct) / 6)
+    rows = trained["table"]
+    assert sorted((r["experiment"], r["method"]) for r in rows) == [("tiny v1", "logconf"), ("tiny v1", "naive")]
+    for row in rows:
+        assert row["w2s"] == summary["methods"][row["method"]]["w2s"]
+
+
+@pytest.mark.slow
 def test_multiple_choice_items_are_scored_per_choice(cosmos_file):
     config = W2SConfig(dataset="cosmos", train_path=str(cosmos_file), weak="minilm-frozen", methods=["logconf"],
                        **{**TINY, "n_test": 4, "seeds": 1})
     summary = run_config(config).summary()
     assert summary["n_test"] == 4
     assert set(summary["methods"]) == {"logconf"}
-
-
-def test_runs_are_stored_with_per_item_results(db, boolq_file):
-    config = W2SConfig(dataset="boolq", train_path=str(boolq_file), weak="bow", methods=["naive"], **TINY)
-    experiment = create_experiment(name="tiny", config=config)
-    run_id, summary = execute(experiment_id=experiment.id)
-    with session_scope(write=False) as s:
-        run = s.get(W2SRun, run_id)
-        assert run.state == "done" and run.n_test == 6 and run.summary == summary
-        results = s.exec(select(W2SResult).where(W2SResult.run_id == run_id)).all()
-    assert len(results) == 2
-    for r in results:
-        assert len(r.test_keys) == len(r.weak_correct) == len(r.w2s_correct) == 6
-        assert r.w2s_accuracy == pytest.approx(sum(r.w2s_correct) / 6)
-    rows = results_table()
-    assert [(r["experiment"], r["method"]) for r in rows] == [("tiny v1", "naive")]
-    assert rows[0]["w2s"] == summary["methods"]["naive"]["w2s"]
 
 
 def test_experiments_are_versioned(db, boolq_file):
@@ -94,7 +112,7 @@ def test_a_failed_run_is_marked_failed(db, tmp_path):
 
 def _dry_run(name: str):
     """A dry-run study (a copy of a real one): where simulated people may answer."""
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
     from storage.models import Study
 
     real = create_study(name=f"{name} (real)", user_id=None)
@@ -123,6 +141,7 @@ def test_simulated_people_leave_final_judgments_with_the_planted_accuracy(db, bo
     assert all(labels[e.key][e.label] == pytest.approx(0.9) for e in examples)  # both right: the mean is 0.9
 
 
+@pytest.mark.slow
 def test_people_as_supervisor_weak_accuracy_is_theirs_and_test_items_are_held_apart(db, boolq_file):
     study_id = _study_with_people(boolq_file, accuracy=0.0, confidence=0.7)  # always wrong
     config = W2SConfig(dataset="boolq", weak_study_id=study_id, methods=["naive"], **TINY)
@@ -135,6 +154,7 @@ def test_people_as_supervisor_weak_accuracy_is_theirs_and_test_items_are_held_ap
     assert not {e.key for e in train} & set(outcome.test_keys)
 
 
+@pytest.mark.slow
 def test_cli_prints_the_figures_as_json(db, boolq_file, capsys):
     code = main(["w2s", "run", "--dataset", "boolq", "--train", str(boolq_file), "--weak", "bow", "--method",
                  "logconf", "--seeds", "2", "--n-train", "12", "--n-test", "6", "--epochs", "1", "--batch-size", "4",
@@ -147,7 +167,7 @@ def test_cli_prints_the_figures_as_json(db, boolq_file, capsys):
 
 
 def test_simulated_people_answer_a_dry_run_copy_never_the_real_study(db, boolq_file):
-    from oversight.studies import create_study
+    from oversight.study.studies import create_study
     from storage.models import Study, User
 
     study = create_study(name="real", user_id=None)
@@ -163,6 +183,7 @@ def test_simulated_people_answer_a_dry_run_copy_never_the_real_study(db, boolq_f
         assert {u.external_study_id for u in s.exec(select(User).where(User.study_id == dry)).all()} == {"simulated"}
 
 
+@pytest.mark.slow
 def test_cli_simulates_people_and_runs_on_their_labels(db, boolq_file, capsys):
     study = _dry_run("cli people")
     import_path(study_id=study.id, fmt="boolq", path=boolq_file)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from oversight import auth
+from oversight.access import auth
 from oversight.w2s.config import W2SConfig
 from oversight.w2s.experiments import _new_run, _store, create_experiment, list_experiments
 from oversight.w2s.runner import RunOutcome, SeedResult

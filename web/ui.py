@@ -1,0 +1,122 @@
+"""Streamlit helpers shared by the pages: who is signed in, the role check, study picking, messages.
+
+Every page starts with `require_role(...)`: the menu hides pages of other roles, but the check in the
+page is what keeps a participant who types an admin URL out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from oversight.access.auth import get_user
+from oversight.errors import USER_ERRORS
+from oversight.study.studies import list_studies, study_label
+from storage.models import User
+
+USER_KEY = "user_id"
+
+
+def current_user() -> User | None:
+    """The signed-in user, re-read each run so a revoked link or deleted account takes effect at once."""
+    user_id = st.session_state.get(USER_KEY)
+    if user_id is None:
+        return None
+    user = get_user(user_id)
+    if user is None or (user.role == "participant" and user.token_revoked):
+        st.session_state.pop(USER_KEY, None)
+        return None
+    return user
+
+
+def sign_in_as(user: User) -> None:
+    st.session_state[USER_KEY] = user.id
+
+
+def sign_out() -> None:
+    st.session_state.clear()
+    st.query_params.clear()
+
+
+def require_role(*roles: str) -> User:
+    user = current_user()
+    if user is None or user.role not in roles:
+        st.error("This page is not available to you. Sign in with an account that may see it.")
+        st.stop()
+    return user
+
+
+def user_error(exc: Exception) -> None:
+    """Show a domain error as a message (never a traceback), as text: a value in it cannot render Markdown."""
+    st.error(escape_markdown(str(exc)))
+
+
+def flash_and_rerun(text: str, key: str = "flash") -> None:
+    """Rerun the page so that everything on it shows the change just made (a table drawn above the form that
+    made it would otherwise lag one run behind), with `text` shown once by `show_flash`."""
+    st.session_state[key] = text
+    st.rerun()
+
+
+def show_flash(key: str = "flash") -> None:
+    """The message of the change that just reran the page; always one element, so the page keeps its layout."""
+    box = st.empty()
+    if text := st.session_state.pop(key, None):
+        box.success(escape_markdown(text))
+
+
+def attempt(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
+    """Call a domain function the way every page does: (True, its result), or (False, None) after showing the
+    user error it raised. Anything else is a bug and keeps its traceback."""
+    try:
+        return True, fn(*args, **kwargs)
+    except USER_ERRORS as exc:
+        user_error(exc)
+        return False, None
+
+
+def pick_study(label: str = "Study") -> int:
+    """A study selector that remembers the choice in the URL (`?study=ID`) across pages and refreshes. With no
+    study yet it shows how to make one and stops the page."""
+    studies = list_studies()
+    if not studies:
+        st.info("No studies yet. Create one on the Studies page.")
+        st.stop()
+    ids = [s.id for s in studies]
+    names = {s.id: f"{study_label(s)} (#{s.id})" for s in studies}
+    wanted = st.query_params.get("study")
+    default = int(wanted) if wanted and wanted.isdigit() and int(wanted) in ids else ids[0]
+    chosen = st.selectbox(label, ids, index=ids.index(default), format_func=names.__getitem__)
+    st.query_params["study"] = str(chosen)
+    return chosen
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&])")
+
+
+def escape_markdown(text: str) -> str:
+    """Model and user text as literal text: every character Markdown (or HTML) could interpret is escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
+
+
+def speech_markdown(text: str, quotes: list[dict]) -> str:
+    """A speech with its quotes marked: verified ones highlighted, unverified ones struck through and labelled.
+
+    `quotes` are the stored quote records (text, verified, start, end of the tagged span in `text`)."""
+    out, pos = [], 0
+    for q in sorted(quotes, key=lambda q: q["start"]):
+        out.append(escape_markdown(text[pos:q["start"]]))
+        inner = escape_markdown(q["text"].strip())
+        if q["verified"]:
+            out.append(f":green-background[“{inner}”]")
+        else:
+            out.append(f":red-background[~~“{inner}”~~ (unverified quote)]")
+        pos = q["end"]
+    out.append(escape_markdown(text[pos:]))
+    return "".join(out)
+
+
+__all__ = ["USER_ERRORS", "attempt", "current_user", "escape_markdown", "flash_and_rerun", "pick_study", "show_flash", "speech_markdown", "require_role", "sign_in_as", "sign_out", "user_error"]
