@@ -11,7 +11,7 @@ from oversight.settings import get_settings
 from storage import db
 from storage.db import memo
 
-__all__ = ["init_db", "memo", "run_reads", "session_scope"]
+__all__ = ["carry", "init_db", "memo", "run_reads", "session_scope"]
 
 
 @contextmanager
@@ -25,6 +25,12 @@ def run_reads() -> Iterator[None]:
     """One page run's reads in one read transaction (storage.db.run_reads)."""
     with db.run_reads(get_settings().resolved_database_url):
         yield
+
+
+def carry(*, values: dict | None = None, rows=()) -> None:
+    """After a write in a page run: what the run's next read starts with instead of reading it back
+    (storage.db.carry)."""
+    db.carry(get_settings().resolved_database_url, values=values, rows=rows)
 
 
 def init_db() -> str:

@@ -32,10 +32,19 @@ _rows: dict[tuple[type, int], Any] = {}
 _version: tuple[str, int] | None = None
 
 
+VERSION_KEY = ("content_version",)  # its memo key: a writer that changes no kept table may carry it (db.carry)
+
+
 def content_version(s) -> tuple[str, int]:
     """The database and its content version, read once per page run (or per session outside one)."""
-    return memo(s, ("content_version",), lambda: (str(s.get_bind().url), s.execute(
+    return memo(s, VERSION_KEY, lambda: (str(s.get_bind().url), s.execute(
         select(ContentVersion.version).where(ContentVersion.id == 1)).scalar_one()))
+
+
+def assume_version(s, version: tuple[str, int]) -> None:
+    """Session `s` (a write that changes no study, item or strategy) takes the version its page run read, instead
+    of reading it again."""
+    s.info[VERSION_KEY] = version
 
 
 def row(s, model: type[M], row_id: int) -> M | None:

@@ -8,7 +8,7 @@ busy timeout makes a second writer wait instead of failing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -120,6 +120,7 @@ class _RunReads:
         self.url = url
         self.session: Session | None = None
         self.kept: list[object] = []
+        self.carried: tuple[dict, list] | None = None  # what the run's next read session starts with (`carry`)
 
     def open(self) -> Session:
         if self.session is None:
@@ -128,10 +129,16 @@ class _RunReads:
             # The identity map holds rows weakly: keep every row read this run, so `Session.get` of a row a
             # helper read and let go (the user behind a link) finds it instead of reading it again.
             event.listen(self.session, "loaded_as_persistent", lambda _s, obj: self.kept.append(obj))
+            if self.carried is not None:
+                values, rows = self.carried
+                self.carried = None
+                self.session.info.update(values)
+                self.kept.extend(self.session.merge(row, load=False) for row in rows)
         return self.session
 
     def close(self) -> None:
         """End the read transaction; the objects read keep their values, detached (as after any scope)."""
+        self.carried = None  # a write (or a fresh read) after `carry`: nothing carried is known to hold any more
         if self.session is not None:
             session, self.session = self.session, None
             session.close()
@@ -182,6 +189,18 @@ def session_scope(url: str, *, write: bool = True, fresh: bool = False) -> Itera
             if reason is not None:
                 raise StorageUnavailable(reason, write=write) from exc
             raise
+
+
+def carry(url: str, *, values: dict | None = None, rows: Iterable[object] = ()) -> None:
+    """Right after a write scope of a page run: the run's next read session starts with these `memo` values and
+    these ORM rows (merged without a read: `Session.get` finds them), instead of reading back what the write
+    just stored. Only for what the writer knows as it now stands in the database (read or written in that write
+    transaction, or read this run and left unchanged by it); any later write or fresh read drops it. Outside
+    `run_reads` it does nothing."""
+    reads = _run_reads.get()
+    if reads is not None and reads.url == url:
+        reads.close()
+        reads.carried = dict(values or {}), list(rows)
 
 
 def memo(session: Session, key: tuple, load: Callable[[], T]) -> T:

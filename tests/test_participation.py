@@ -207,12 +207,10 @@ def test_experts_are_dealt_the_expert_condition_only_and_no_practice(items):
     assert {a.condition_id for a in _dealt(person)} == {alone.id}
 
 
-def test_two_tabs_dealing_at_once_store_one_set(items):
-    """Both tabs compute the same deal (the index is the rank of the id); the unique participant+item
-    constraint keeps one set, and the loser reads it."""
+def _next_task_in_two_tabs(user: int) -> list:
+    """`next_task` for `user` from two threads at once (two browser tabs): both tasks; fails on any error."""
     import threading
 
-    user = auth.create_invites(study_id=items.id, count=1)[0].user_id
     tasks, errors = [], []
 
     def tab():
@@ -226,7 +224,47 @@ def test_two_tabs_dealing_at_once_store_one_set(items):
         th.start()
     for th in threads:
         th.join()
-    assert not errors and len(_dealt(user)) == 3 and tasks[0].assignment_id == tasks[1].assignment_id
+    assert not errors and len(tasks) == 2
+    return tasks
+
+
+def test_two_tabs_dealing_at_once_store_one_set(items):
+    """Both tabs compute the same deal (the index is the rank of the id); the unique participant+item
+    constraint keeps one set, and the loser reads it."""
+    user = auth.create_invites(study_id=items.id, count=1)[0].user_id
+    tasks = _next_task_in_two_tabs(user)
+    assert len(_dealt(user)) == 3 and tasks[0].assignment_id == tasks[1].assignment_id
+
+
+def test_two_tabs_showing_a_task_at_once_store_one_start_time_and_one_transcript(items, monkeypatch):
+    """Both tabs read the task as never shown, then both store its first showing: the second finds the first's
+    start time and live transcript (the task rows are read again in the write), so both show the same."""
+    import threading
+
+    from oversight.protocols import strategies
+    from oversight.sandwiching import conditions
+    from oversight.study import participation
+    from storage.models import Assignment, Transcript
+
+    chat = strategies.create_strategy(study_id=items.id, name="c", protocol="assisted-qa")
+    conditions.add_condition(study_id=items.id, kind="assisted", strategy_id=chat.id)
+    user = auth.create_invites(study_id=items.id, count=1)[0].user_id
+    participation._deal_once(user, None)
+    both_read = threading.Barrier(2, timeout=30)
+    show = participation._show
+
+    def show_after_both_read(*args):
+        both_read.wait()
+        return show(*args)
+
+    monkeypatch.setattr(participation, "_show", show_after_both_read)
+    first, second = _next_task_in_two_tabs(user)
+    assert first.transcript_id is not None and first == second
+    with session_scope() as s:
+        shown = s.get(Assignment, first.assignment_id)
+        assert shown.state == "active" and shown.started_at.isoformat()[:19] == first.started_at_iso[:19]
+        assert len(s.exec(select(Transcript).where(Transcript.assignment_id == shown.id)).all()) == 1
+    assert next_task(user_id=user) == first  # a refresh afterwards: the same task, start time and transcript
 
 
 def test_thompson_allocation_favours_the_version_with_more_expert_judged_successes(study):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -46,8 +46,10 @@ def speakers_from_meta(meta: dict) -> tuple[Speaker, ...]:
     return tuple(Speaker(r, roles[r]["argues"]) for r in roles if isinstance(roles[r], dict) and "argues" in roles[r])
 
 
-def item_facts(s, item: Item) -> ItemFacts:
-    return ItemFacts(len(item.options), bool(item.source_text), s.get(ItemGold, item.id) is not None)
+def item_facts(s, item: Item, gold: ItemGold | None = None) -> ItemFacts:
+    """`gold`: the item's gold row when the caller has read it already (None: asked here)."""
+    return ItemFacts(len(item.options), bool(item.source_text),
+                     (gold or s.get(ItemGold, item.id)) is not None)
 
 
 def start_transcript(*, item_id: int, strategy_id: int, assignment_id: int | None = None,
@@ -58,31 +60,38 @@ def start_transcript(*, item_id: int, strategy_id: int, assignment_id: int | Non
         return existing
     try:
         with session_scope() as s:
-            strategy = s.get(Strategy, strategy_id)
-            item = s.get(Item, item_id)
-            protocol = get_protocol(strategy.protocol)
-            rules = protocol.parse_rules(strategy.rules)
-            why_not = protocol.cannot_run(item_facts(s, item), rules)
-            if why_not:
-                raise RuleViolation(f"{protocol.label} {why_not}")
-            gold = s.get(ItemGold, item_id)
-            rng = random.Random(seed)
-            order = list(range(len(item.options)))
-            if rules.randomise_answer_order:
-                rng.shuffle(order)
-            correct = gold.gold_index if gold else None
-            roles = {sp.role: {"argues": sp.answer_index, "honest": sp.answer_index == correct}
-                     for sp in protocol.speakers(rules, order=order, correct_index=correct, rng=rng)}
-            t = Transcript(study_id=item.study_id, item_id=item.id, strategy_id=strategy.id,
-                           assignment_id=assignment_id, protocol=protocol.name, origin="live", status="open",
-                           tags=tags or [], meta={"order": order, "roles": roles})
-            s.add(t)
-            s.flush()
-            return t.id
+            return create_transcript(s, item=s.get(Item, item_id), strategy=s.get(Strategy, strategy_id),
+                                     assignment_id=assignment_id, tags=tags, seed=seed).id
     except IntegrityError:
         if assignment_id is not None and (existing := _transcript_of(assignment_id)) is not None:
             return existing  # another request created it first
         raise
+
+
+def create_transcript(s, *, item, strategy, assignment_id: int | None = None, tags: list[str] | None = None,
+                      seed: int | None = None) -> Transcript:
+    """Add the live transcript of `item` under `strategy` (rows or read_cache snapshots) in the caller's write
+    session `s`, flushed: a caller that stores more in the same transaction (the task's start time) writes once.
+    A second transcript for the same assignment fails on its unique column (IntegrityError)."""
+    protocol = get_protocol(strategy.protocol)
+    rules = protocol.parse_rules(strategy.rules)
+    gold = s.get(ItemGold, item.id)
+    why_not = protocol.cannot_run(item_facts(s, item, gold), rules)
+    if why_not:
+        raise RuleViolation(f"{protocol.label} {why_not}")
+    rng = random.Random(seed)
+    order = list(range(len(item.options)))
+    if rules.randomise_answer_order:
+        rng.shuffle(order)
+    correct = gold.gold_index if gold else None
+    roles = {sp.role: {"argues": sp.answer_index, "honest": sp.answer_index == correct}
+             for sp in protocol.speakers(rules, order=order, correct_index=correct, rng=rng)}
+    t = Transcript(study_id=item.study_id, item_id=item.id, strategy_id=strategy.id, assignment_id=assignment_id,
+                   protocol=protocol.name, origin="live", status="open", tags=tags or [],
+                   meta={"order": order, "roles": roles})
+    s.add(t)
+    s.flush()
+    return t
 
 
 def _transcript_of(assignment_id: int) -> int | None:
@@ -104,6 +113,18 @@ def _turns(s, transcript_id: int) -> list[Turn]:
         s.exec(select(Turn).where(Turn.transcript_id == transcript_id).order_by(Turn.position)).all()))
 
 
+def _judgments(s, transcript_id: int) -> list[Judgment]:
+    """The judge's reports on a transcript (its own judge kinds), in order; read once per page run."""
+    return memo(s, ("judgments", transcript_id), lambda: list(s.exec(
+        select(Judgment).where(Judgment.transcript_id == transcript_id, Judgment.judge_kind.in_(OWN_JUDGE_KINDS))
+        .order_by(Judgment.round, Judgment.id)).all()))
+
+
+def new_transcript_reads(transcript_id: int) -> dict:
+    """The memo values of a transcript just created (no turns, no reports), for `oversight.db.carry`."""
+    return {("turns", transcript_id): [], ("judgments", transcript_id): []}
+
+
 def load_state(transcript_id: int, *, fresh: bool = False) -> State:
     """`fresh`: see turns stored by other threads during this page run (oversight.db.run_reads)."""
     with session_scope(write=False, fresh=fresh) as s:
@@ -113,8 +134,7 @@ def load_state(transcript_id: int, *, fresh: bool = False) -> State:
         strategy = read_cache.row(s, Strategy, t.strategy_id)
         item = read_cache.row(s, Item, t.item_id)
         turns = _turns(s, t.id)
-        judgments = s.exec(select(Judgment).where(Judgment.transcript_id == t.id, Judgment.judge_kind.in_(
-            OWN_JUDGE_KINDS)).order_by(Judgment.round, Judgment.id)).all()
+        judgments = _judgments(s, t.id)
         protocol = get_protocol(strategy.protocol)
         order = t.meta.get("order") or list(range(len(item.options)))
         speakers = speakers_from_meta(t.meta)
@@ -127,13 +147,21 @@ def load_state(transcript_id: int, *, fresh: bool = False) -> State:
             t.status)
 
 
-def _append(s, transcript_id: int, *, round_: int, role: str, label: str, text: str = "", **fields) -> Turn:
+def _locked(s, transcript_id: int) -> Transcript:
+    """The transcript, its row locked: the lock serialises appends to one transcript on PostgreSQL (SQLite
+    writers are serialised already)."""
+    return s.exec(select(Transcript).where(Transcript.id == transcript_id).with_for_update()).one()
+
+
+def _append(s, transcript_id: int, *, round_: int, role: str, label: str, text: str = "",
+            position: int | None = None, **fields) -> Turn:
     """Add a turn at the end of the transcript in session `s`; its slot ("round:role") is unique, so a second
-    insert of the same turn fails with IntegrityError when the session flushes."""
-    # The row lock serialises appends to one transcript on PostgreSQL (SQLite writers are serialised already).
-    s.exec(select(Transcript.id).where(Transcript.id == transcript_id).with_for_update()).one()
-    position = s.exec(select(func.coalesce(func.max(Turn.position), -1))
-                      .where(Turn.transcript_id == transcript_id)).one() + 1
+    insert of the same turn fails with IntegrityError when the session flushes. `position`: the next position,
+    from a caller that holds the transcript's row lock (`_locked`) and has read it."""
+    if position is None:
+        _locked(s, transcript_id)
+        position = s.exec(select(func.coalesce(func.max(Turn.position), -1))
+                          .where(Turn.transcript_id == transcript_id)).one() + 1
     turn = Turn(transcript_id=transcript_id, position=position, slot=f"{round_}:{role}", round=round_, role=role,
                 speaker=label, text=text, **fields)
     s.add(turn)
@@ -216,12 +244,14 @@ def submit_report(*, transcript_id: int, round_: int, display_probabilities: lis
         raise RuleViolation("Please say briefly why, before you give your final answer.")
     try:
         with session_scope() as s:
-            t = s.get(Transcript, transcript_id)
+            t = _locked(s, transcript_id)
             # The judge's time on this report: since the last thing they were shown (a turn or their last report).
-            shown = s.exec(select(Turn.created_at).where(Turn.transcript_id == transcript_id)
-                           .order_by(Turn.position.desc())).first() or t.created_at
+            last = s.exec(select(Turn.created_at, Turn.position).where(Turn.transcript_id == transcript_id)
+                          .order_by(Turn.position.desc())).first()
+            shown = last.created_at if last else t.created_at
             # The judge turn's slot is unique: a second submission of the same round (another tab) fails here.
-            _append(s, transcript_id, round_=round_, role="judge", label=judge_name or "Judge", text=note)
+            _append(s, transcript_id, round_=round_, role="judge", label=judge_name or "Judge", text=note,
+                    position=last.position + 1 if last else 0)
             s.add(Judgment(item_id=t.item_id, transcript_id=t.id, assignment_id=t.assignment_id, judge_id=judge_id,
                            judge_kind=judge_kind, judge_name=judge_name, round=round_,
                            probabilities=list(report.probabilities),
@@ -233,8 +263,8 @@ def submit_report(*, transcript_id: int, round_: int, display_probabilities: lis
                 t.status = "complete"
                 t.meta = {**t.meta, "rounds": round_}
                 if t.assignment_id is not None:
-                    a = s.get(Assignment, t.assignment_id)
-                    a.state, a.completed_at = "done", utcnow()
+                    s.execute(update(Assignment).where(Assignment.id == t.assignment_id)
+                              .values(state="done", completed_at=utcnow()))
             log_event(s, "judge.report", user_id=judge_id, study_id=t.study_id, transcript=t.id, round=round_,
                       final=report.end)
     except IntegrityError:

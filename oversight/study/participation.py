@@ -11,9 +11,11 @@ person's place in the design (oversight.study.places).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import func
+from sqlalchemy import insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -23,11 +25,12 @@ from oversight.audit import log_event
 from oversight.study.payments import completion_link
 from oversight.sandwiching.conditions import DEALT_KINDS
 from oversight import read_cache
-from oversight.db import memo, session_scope
+from oversight.db import carry, memo, session_scope
 from oversight.sandwiching.dealing import deal, group_items
 from oversight.study.eligibility import condition_protocol, design_pool, practice_to_deal
 from oversight.study.places import take_place
 from oversight.protocols import live
+from oversight.protocols.base import RuleViolation
 from oversight.protocols.direct_qa import PROTOCOL as DIRECT_QA
 from oversight.protocols.registry import get_protocol
 from oversight.vocab import chosen_option, refuse_person_answer
@@ -71,11 +74,10 @@ NOT_OPEN = "This study is not open yet. Please come back when the researchers op
 CLOSED = "This study is closed. Thank you for your interest."
 
 
-def _not_draft(s, user: User, study_id: int | None) -> None:
+def _not_draft(user: User, study: Study | None) -> None:
     """Only an open study deals and takes consent: a draft, except for a staff member's preview participant and in
     a dry-run copy (oversight.sandwiching.simulate), whose simulated people try the design before it opens; a closed study
     never (people already dealt finish their tasks)."""
-    study = s.get(Study, study_id) if study_id is not None else None
     if study is None or user.preview_by is not None or study.dry_run_of is not None:
         return
     if study.status == "draft":
@@ -98,9 +100,12 @@ def _judge(s, user_id: int, study_id: int | None) -> tuple[User, int]:
 
 
 def record_consent(*, user_id: int) -> None:
+    with session_scope(write=False) as s:  # in a page run: the user and study it has read already
+        study_id = _participant(s, user_id).study_id
+        study = read_cache.row(s, Study, study_id) if study_id is not None else None
     with session_scope() as s:
         user = _participant(s, user_id)
-        _not_draft(s, user, user.study_id)
+        _not_draft(user, study)
         if user.consented_at is None:
             user.consented_at = utcnow()
             log_event(s, "participant.consent", user_id=user.id, study_id=user.study_id)
@@ -115,25 +120,25 @@ def _dealt_conditions(s, study_id: int, role: str) -> list[Condition | None]:
     return rows or [None]
 
 
-def _ensure_assignments(s, user: User, study_id: int) -> None:
+def _ensure_assignments(s, user: User, study: Study) -> list[TaskRow] | None:
     """Deal this person's items once by the study's balanced design (oversight.sandwiching.dealing), from their place in it
     (oversight.study.places: given now, on their first deal, in arrival order). Only items that every dealt condition's
     protocol can run on are in the design, so the balance holds exactly. Experts get the study's practice items
     (split "practice") as practice, with their answer shown after, like participants; never a real item set aside
-    as practice, so they answer every real item."""
-    # The study row lock orders arrivals on PostgreSQL (as enrolment caps do); SQLite serialises writers.
-    study = s.exec(select(Study).where(Study.id == study_id).with_for_update()).one()
-    if _dealt(s, user.id, study_id):
-        return
+    as practice, so they answer every real item. `study`: its row, locked by the caller. Returns the tasks dealt
+    now (None: dealt already)."""
+    study_id = study.id
+    if _read_assignments(s, user.id, study_id):
+        return None
     conditions = _dealt_conditions(s, study_id, user.role)
     expert = user.role == "expert"
-    pool = design_pool(s, study_id, conditions)
+    protocols = {c.id if c else None: condition_protocol(s, c) for c in conditions}
+    pool = design_pool(s, study_id, conditions, protocols)
     # Catch items run as direct QA alone, whatever the conditions; experts get none.
     catch_pool = pool.catch if not expert else []
     real = pool.real
     groups = group_items([(i.id, (i.source_title or "") + "\x00" + (i.source_text or "")
                            if (i.source_text or i.source_title) else None) for i in real])
-    protocols = {c.id if c else None: condition_protocol(s, c) for c in conditions}
     by_id = {c.id: c for c in conditions if c is not None}
     dealt = deal(participant_index=take_place(s, user, study_id), groups=groups,
                  conditions=[c.id if c else None for c in conditions],
@@ -146,10 +151,15 @@ def _ensure_assignments(s, user: User, study_id: int) -> None:
     catch_strategy = next((c.strategy_id for c in conditions if c is not None and c.kind == "alone"
                            and protocols[c.id][0].name == DIRECT_QA.name), None)
     versions: dict[int | None, tuple[int | None, float | None]] = {}  # condition -> (version, its chance)
+    # Strategy version -> its protocol's name (a Thompson draw may deal a version no condition names).
+    protocol_of = {None: DIRECT_QA.name} | {c.strategy_id: protocols[c.id][0].name for c in conditions
+                                            if c is not None and c.strategy_id is not None}
+    rows = []
     for position, d in enumerate(dealt):
         if d.catch:  # direct QA alone, no condition: never a result, and no model to tell it apart by
-            s.add(Assignment(study_id=study_id, participant_id=user.id, item_id=d.item, protocol=DIRECT_QA.name,
-                             strategy_id=catch_strategy, catch=True, position=position))
+            rows.append(dict(study_id=study_id, participant_id=user.id, item_id=d.item, protocol=DIRECT_QA.name,
+                             strategy_id=catch_strategy, condition_id=None, practice=False, catch=True,
+                             position=position, allocation_probability=None))
             continue
         condition = by_id.get(d.condition)
         if d.condition not in versions:
@@ -158,10 +168,17 @@ def _ensure_assignments(s, user: User, study_id: int) -> None:
                 rng = random.Random(f"thompson:{study_id}:{user.id}:{condition.id}")
                 versions[d.condition] = choose_version(s, condition, user_id=user.id, rng=rng)
         sid, chance = versions[d.condition]
-        protocol = get_protocol(s.get(Strategy, sid).protocol) if sid else DIRECT_QA
-        s.add(Assignment(study_id=study_id, participant_id=user.id, item_id=d.item, strategy_id=sid,
-                         protocol=protocol.name, condition_id=d.condition, practice=d.practice, position=position,
-                         allocation_probability=chance))
+        if sid not in protocol_of:
+            protocol_of[sid] = get_protocol(s.get(Strategy, sid).protocol).name
+        rows.append(dict(study_id=study_id, participant_id=user.id, item_id=d.item, strategy_id=sid,
+                         protocol=protocol_of[sid], condition_id=d.condition, practice=d.practice, catch=False,
+                         position=position, allocation_probability=chance))
+    if not rows:
+        return []
+    # One INSERT for the person's whole set (an executemany); the unique participant+item constraint still
+    # refuses a second set from another tab.
+    s.execute(insert(Assignment).execution_options(render_nulls=True), rows)
+    return _read_assignments(s, user.id, study_id)
 
 
 def _reviewed_already(s, user: User, study_id: int) -> bool:
@@ -169,16 +186,38 @@ def _reviewed_already(s, user: User, study_id: int) -> bool:
                                                 ExpertReview.expert_id == user.id)).first() is not None
 
 
-def _assignments(s, user_id: int, study_id: int) -> list:
-    """This person's tasks in the study in order, as rows (id, state, position, item_id, strategy_id, practice,
-    started_at, transcript_id): one read that the dealing check, the next task and the progress bar of a page
-    run share (storage.db.memo)."""
-    return memo(s, ("assignments", user_id, study_id), lambda: s.execute(
-        sa_select(Assignment.id, Assignment.state, Assignment.position, Assignment.item_id, Assignment.strategy_id,
-                  Assignment.practice, Assignment.started_at, Transcript.id.label("transcript_id"))
-        .outerjoin(Transcript, Transcript.assignment_id == Assignment.id)
-        .where(Assignment.participant_id == user_id, Assignment.study_id == study_id)
-        .order_by(Assignment.position)).all())
+class TaskRow(NamedTuple):
+    """One of a person's tasks as a page run needs it (not an ORM row: kept and carried across a run's writes)."""
+    id: int
+    state: str
+    position: int
+    item_id: int
+    strategy_id: int | None
+    practice: bool
+    started_at: datetime | None
+    transcript_id: int | None
+
+
+def _read_assignments(s, user_id: int, study_id: int, *, lock: bool = False) -> list[TaskRow]:
+    query = (sa_select(Assignment.id, Assignment.state, Assignment.position, Assignment.item_id,
+                       Assignment.strategy_id, Assignment.practice, Assignment.started_at,
+                       Transcript.id.label("transcript_id"))
+             .outerjoin(Transcript, Transcript.assignment_id == Assignment.id)
+             .where(Assignment.participant_id == user_id, Assignment.study_id == study_id)
+             .order_by(Assignment.position))
+    if lock:  # the person's own rows (PostgreSQL; SQLite serialises writers)
+        query = query.with_for_update(of=Assignment)
+    return [TaskRow(*r) for r in s.execute(query).all()]
+
+
+def _assignments_key(user_id: int, study_id: int) -> tuple:
+    return "assignments", user_id, study_id
+
+
+def _assignments(s, user_id: int, study_id: int) -> list[TaskRow]:
+    """This person's tasks in the study in order: one read that the dealing check, the next task and the
+    progress bar of a page run share (storage.db.memo)."""
+    return memo(s, _assignments_key(user_id, study_id), lambda: _read_assignments(s, user_id, study_id))
 
 
 def _dealt(s, user_id: int, study_id: int) -> bool:
@@ -188,32 +227,48 @@ def _dealt(s, user_id: int, study_id: int) -> bool:
 def _deal_once(user_id: int, study_id: int | None) -> int:
     """Deal in a transaction of its own; when another tab dealt first (the unique participant+item and
     study+person place constraints refuse the second set), its set stands. Every page run asks, so the usual
-    answer (dealt already) is a read: on SQLite a write transaction would queue behind every participant's answer."""
+    answer (dealt already) is a read: on SQLite a write transaction would queue behind every participant's answer.
+    The run's reads after dealing get the person and their tasks from the dealing transaction (db.carry)."""
     with session_scope(write=False) as s:
         user, study_id = _judge(s, user_id, study_id)
         if _dealt(s, user.id, study_id):
             return study_id
+        version = read_cache.content_version(s)
     try:
         with session_scope() as s:
             user, study_id = _judge(s, user_id, study_id)
+            # The study row lock orders arrivals on PostgreSQL (as enrolment caps do); SQLite serialises writers.
+            study = s.exec(select(Study).where(Study.id == study_id).with_for_update()).one()
             # Only dealing needs the draft check: nothing can be answered in a study that dealt nothing, so page
             # runs of people already dealt read no study row for it.
-            _not_draft(s, user, study_id)
+            _not_draft(user, study)
             # In the dealing transaction (on SQLite, serialised with every review's write).
             if user.role == "expert" and _reviewed_already(s, user, study_id):
                 raise ParticipationError(
                     "You have reviewed answers in this study, and reviews show the gold answers: your own answers "
                     "would no longer measure expert accuracy. Another expert answers its items.")
-            _ensure_assignments(s, user, study_id)
+            rows = _ensure_assignments(s, user, study)
+            transcript = None
+            if rows:  # the first task is shown in this run: its showing is stored with the deal, in one write
+                read_cache.assume_version(s, version)
+                first = rows[0]
+                item = read_cache.row(s, Item, first.item_id)
+                strategy = read_cache.row(s, Strategy, first.strategy_id) if first.strategy_id else None
+                try:
+                    rows, _, transcript = _store_showing(s, rows, first.id, item, strategy)
+                except RuleViolation:
+                    pass  # next_task's own write tries again and tells the person why
     except IntegrityError:
-        pass
+        return study_id
+    if rows is not None:
+        _carry_tasks(user, study_id, rows, version, transcript)
     return study_id
 
 
 def next_task(*, user_id: int, study_id: int | None = None) -> Task | None:
     """The task to show now (the same one again after a refresh), or None when all are done. `study_id`: the
     study an expert answers in (a participant's is their own). A read, except the moment a task is first shown
-    (its start time is stored then, once)."""
+    (its start time and, under a strategy, its live transcript are stored then, once)."""
     study_id = _deal_once(user_id, study_id)
     with session_scope(write=False) as s:
         user, study_id = _judge(s, user_id, study_id)
@@ -222,21 +277,62 @@ def next_task(*, user_id: int, study_id: int | None = None) -> Task | None:
         if current is None:
             return None
         item = read_cache.row(s, Item, current.item_id)
-    started_at = current.started_at
-    if current.state == "pending":
-        with session_scope() as s:
-            row = s.get(Assignment, current.id)
-            if row.state == "pending":  # another tab may have shown it first: its start time stands
-                row.state, row.started_at = "active", utcnow()
-            started_at = row.started_at
-    task = Task(current.id, current.position + 1, len(rows), item.question, list(item.options),
-                started_at.isoformat(), practice=current.practice)
-    if current.strategy_id is not None:
-        # Idempotent per assignment: a refresh or a second tab finds the same transcript.
-        tid = current.transcript_id if current.transcript_id is not None else live.start_transcript(
-            item_id=current.item_id, strategy_id=current.strategy_id, assignment_id=current.id, seed=current.id)
-        task = replace(task, transcript_id=tid)
-    return task
+        first_showing = current.state == "pending" or (current.strategy_id is not None
+                                                       and current.transcript_id is None)
+        if first_showing:
+            strategy = read_cache.row(s, Strategy, current.strategy_id) if current.strategy_id else None
+            version = read_cache.content_version(s)
+    if first_showing:
+        rows, current = _show(user, study_id, current, item, strategy, version)
+    return Task(current.id, current.position + 1, len(rows), item.question, list(item.options),
+                current.started_at.isoformat(), current.transcript_id, practice=current.practice)
+
+
+def _show(user: User, study_id: int, shown: TaskRow, item, strategy, version) -> tuple[list[TaskRow], TaskRow]:
+    """Store a task's first showing in one write transaction: its start time and, under a strategy, its live
+    transcript; the run's next reads get what was stored without reading it back (oversight.db.carry). Two tabs
+    at once: the person's task rows are locked (PostgreSQL; SQLite serialises writers), so the second tab finds
+    the first one's start time and transcript; one transcript per assignment (a unique column) is the last guard,
+    and a tab refused by it tries once more, finding the other's."""
+    for attempt in (1, 2):
+        try:
+            with session_scope() as s:
+                rows = _read_assignments(s, user.id, study_id, lock=True)
+                rows, current, transcript = _store_showing(s, rows, shown.id, item, strategy)
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    _carry_tasks(user, study_id, rows, version, transcript)
+    return rows, current
+
+
+def _store_showing(s, rows: list[TaskRow], shown_id: int, item, strategy) -> tuple[list[TaskRow], TaskRow,
+                                                                                    Transcript | None]:
+    """In write session `s`, with `rows` the person's tasks as read in it: task `shown_id` is shown now. Stores its
+    start time unless it has one and, under a strategy, its live transcript unless it has one; returns the rows
+    as they now stand, the task, and the transcript made (None: none made)."""
+    current = next(r for r in rows if r.id == shown_id)
+    if current.state == "pending":  # another tab may have shown it first: its start time stands
+        now = utcnow()
+        s.execute(update(Assignment).where(Assignment.id == current.id, Assignment.state == "pending")
+                  .values(state="active", started_at=now))
+        current = current._replace(state="active", started_at=now)
+    transcript = None
+    if current.strategy_id is not None and current.transcript_id is None:
+        transcript = live.create_transcript(s, item=item, strategy=strategy, assignment_id=current.id,
+                                            seed=current.id)
+        current = current._replace(transcript_id=transcript.id)
+    return [current if r.id == current.id else r for r in rows], current, transcript
+
+
+def _carry_tasks(user: User, study_id: int, rows: list[TaskRow], version, transcript: Transcript | None) -> None:
+    """After a write that dealt or showed tasks (and changed no study, item or strategy: the run's content version
+    stands): the run's next reads start with the person, their tasks and a new transcript (db.carry)."""
+    carried = {_assignments_key(user.id, study_id): rows, read_cache.VERSION_KEY: version}
+    if transcript is not None:
+        carried |= live.new_transcript_reads(transcript.id)
+    carry(values=carried, rows=[user] + ([transcript] if transcript is not None else []))
 
 
 def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float], rationale: str = "",
@@ -244,14 +340,17 @@ def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float
     """Store the person's final answer and close the task, in one transaction. The answer must choose one option
     (no tie at the top: an untouched uniform form is refused, nothing stored). `answer_form`: the form it came
     from (vocab.ANSWER_FORMS; the participant page passes vocab.CHOICE_CONFIDENCE)."""
+    with session_scope(write=False) as s:
+        version = read_cache.content_version(s)  # in a page run: read already
     with session_scope() as s:
+        read_cache.assume_version(s, version)  # an answer changes no kept row: the item comes from memory
         a = s.get(Assignment, assignment_id)
         if a is None or a.participant_id != user_id:
             raise ParticipationError("this task is not yours")
         user, _ = _judge(s, user_id, a.study_id)
         if a.state == "done":
             raise ParticipationError("This task was already submitted (in another tab?).")
-        item = s.get(Item, a.item_id)
+        item = read_cache.row(s, Item, a.item_id)
         if len(probabilities) != len(item.options) or any(p < 0 for p in probabilities) or sum(probabilities) <= 0:
             raise ParticipationError("give a probability for every answer")
         total = sum(probabilities)
