@@ -18,21 +18,32 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def _free_ports_per_worker() -> None:
-    """Under pytest-xdist (scripts/test.sh runs the suite in two processes) each worker takes only the free ports
-    of its own residue (port % workers), so two workers are never handed the same port in the moment between
-    asking for it and a server binding it. Every test server gets its port from bench.load.free_port."""
+    """Under pytest-xdist (scripts/test.sh runs the suite in two processes) each worker takes only free ports of its
+    own residue (port % workers), so two workers are never handed the same port in the moment between asking for it
+    and a server binding it. Every test server gets its port from bench.load.free_port. Candidates are drawn below
+    Linux's ephemeral range (32768+), where no client socket takes them, and tried by binding: asking the kernel
+    for port 0 until the residue fits never ends for odd residues, since Linux hands out even ports to bind(0)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker:
         return
+    import random
+    import socket
+
     import bench.load
 
     count, index = int(os.environ["PYTEST_XDIST_WORKER_COUNT"]), int(worker.removeprefix("gw"))
-    plain = bench.load.free_port
+    draw = random.Random()
 
     def free_port() -> int:
-        while (port := plain()) % count != index:
-            pass
-        return port
+        for _ in range(1000):
+            port = draw.randrange(20000 + index, 32000, count)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+        raise RuntimeError(f"no free port of residue {index} mod {count} in 20000-32000")
 
     bench.load.free_port = free_port
 
