@@ -2,42 +2,19 @@
 
 from __future__ import annotations
 
-import threading
-
 import streamlit as st
 
 from oversight.access import auth
-from oversight.db import init_db, run_reads
-from oversight.settings import get_settings
-from oversight.jobs import start_embedded_worker
-from oversight.models.registry import limit_cpu_threads, warm_configured
+from oversight.db import run_reads
 from web.session_cookie import after_sign_out, client_address, hand_over, restore
 from web.session_cookie import end as end_staff_session
+from web.startup import schema_ready
 from web.ui import USER_KEY, current_user, sign_in_as, sign_out
 
 st.set_page_config(page_title="Oversight Lab", page_icon="⚖️", layout="wide")
 
 
-@st.cache_resource
-def _schema_ready() -> str:
-    # Once per server process: create or migrate the database before any page reads it, then start this
-    # process's job worker (unless workers run as their own processes: `python -m oversight worker`).
-    revision = init_db()
-    if get_settings().embedded_worker:
-        start_embedded_worker()
-    # Models configured with `warmup = true` (the offline extractive model among them) load and compile now, in
-    # the background, so that no participant's request pays for it.
-    threads = get_settings().app_torch_threads
-
-    def warm() -> None:
-        limit_cpu_threads(threads)
-        warm_configured()
-
-    threading.Thread(target=warm, name="model-warmup", daemon=True).start()
-    return revision
-
-
-_schema_ready()
+schema_ready()
 
 
 def _enter_by_link() -> None:

@@ -1,0 +1,35 @@
+"""Once per server process, before any page reads the database: migrate it, start the job worker, warm the models.
+
+A module of its own so that `st.cache_resource` decorates the function once, at import: decorated in `app.py`, the
+decorator ran again on every script run and read the function's source (inspect) each time, 2-3 % of the server's
+CPU under load."""
+
+from __future__ import annotations
+
+import threading
+
+import streamlit as st
+
+from oversight.db import init_db
+from oversight.jobs import start_embedded_worker
+from oversight.models.registry import limit_cpu_threads, warm_configured
+from oversight.settings import get_settings
+
+
+@st.cache_resource
+def schema_ready() -> str:
+    # Create or migrate the database, then start this process's job worker (unless workers run as their own
+    # processes: `python -m oversight worker`).
+    revision = init_db()
+    if get_settings().embedded_worker:
+        start_embedded_worker()
+    # Models configured with `warmup = true` (the offline extractive model among them) load and compile now, in
+    # the background, so that no participant's request pays for it.
+    threads = get_settings().app_torch_threads
+
+    def warm() -> None:
+        limit_cpu_threads(threads)
+        warm_configured()
+
+    threading.Thread(target=warm, name="model-warmup", daemon=True).start()
+    return revision
