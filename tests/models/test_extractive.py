@@ -142,5 +142,5 @@ def test_a_story_read_ahead_is_not_encoded_again_by_its_first_speech(extractive,
     encoded = []
     real = extractive.encode
     monkeypatch.setattr(extractive, "encode", lambda texts: (encoded.append(len(texts)), real(texts))[1])
-    debate(extractive, source, QUESTION, OPTIONS, 0)
-    assert encoded == [len(OPTIONS)]  # the answer texts only: the story's sentences were read ahead
+    debate(extractive, source, "What did the keeper log after the read-ahead?", OPTIONS, 0)
+    assert encoded == [len(OPTIONS)]  # this question's answer texts only: the story's sentences were read ahead
