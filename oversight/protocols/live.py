@@ -144,7 +144,7 @@ def load_state(transcript_id: int, *, fresh: bool = False) -> State:
             speakers, [TurnRecord(x.round, x.role, x.text) for x in in_round_order(turns, speakers) if x.role != "judge"],
             [Report(j.round, tuple(j.probabilities), j.rationale, j.is_final) for j in judgments],
             {x.round: x.text for x in turns if x.role == "judge" and x.text}, (utcnow() - t.created_at).total_seconds(),
-            t.status)
+            t.status, t.study_id)
 
 
 def _locked(s, transcript_id: int) -> Transcript:
@@ -359,12 +359,6 @@ def judge_view(transcript_id: int) -> JudgeView:
 
 # Fewer than the extractive model's 64 cached sources: reading ahead never pushes out a story being argued.
 READ_AHEAD_SOURCES = 48
-
-
-def study_of(transcript_id: int) -> int | None:
-    with session_scope(write=False) as s:
-        return s.exec(select(Item.study_id).join(Transcript, Transcript.item_id == Item.id)
-                      .where(Transcript.id == transcript_id)).first()
 
 
 def study_sources(study_id: int, limit: int = READ_AHEAD_SOURCES) -> list[str]:

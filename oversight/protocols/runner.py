@@ -150,8 +150,12 @@ class SpeechRunner:
                     self._partial[key] = new[-1][1]
         for key, mine in new:
             self._pool.submit(self._run, key, mine)
-        if new and step.round == 1:
-            self._pool.submit(self._read_study_ahead, state, step.roles[0])
+        if new and step.round == 1 and state.study_id is not None:
+            with self._lock:
+                first_here = state.study_id not in self._read_ahead
+                self._read_ahead.add(state.study_id)
+            if first_here:
+                self._pool.submit(self._read_study_ahead, state, step.roles[0])
         return list(step.roles)
 
     def _read_study_ahead(self, state: live.State, role: str) -> None:
@@ -159,13 +163,8 @@ class SpeechRunner:
         background (the extractive model encodes them), so the next people's first speeches do not each wait for
         a story's first reading while everyone else's pages compete for the same CPU."""
         try:
-            study_id = live.study_of(state.transcript_id)
-            with self._lock:
-                if study_id is None or study_id in self._read_ahead:
-                    return
-                self._read_ahead.add(study_id)
             model = model_for(state, state.protocol.model_role(role))
-            sources = live.study_sources(study_id)
+            sources = live.study_sources(state.study_id)
         except Exception:  # noqa: BLE001 - reading ahead is an optimisation: a speech reads its source anyway
             log.exception("reading ahead for transcript %s failed", state.transcript_id)
             return

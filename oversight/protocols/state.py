@@ -29,6 +29,7 @@ class State:
     notes: dict[int, str] = field(default_factory=dict)  # round -> judge's note to the speakers
     elapsed_s: float = 0.0  # since the transcript started, when it was loaded
     status: str = "open"
+    study_id: int | None = None
 
     @property
     def time_up(self) -> bool:
