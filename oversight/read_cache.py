@@ -15,7 +15,7 @@ import threading
 from dataclasses import make_dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from oversight.db import memo
 from storage.db import CACHED_TABLES
@@ -26,22 +26,25 @@ M = TypeVar("M")
 # One frozen dataclass per cached table, with the table's column names as fields.
 _SNAPSHOT = {model: make_dataclass(f"{model.__name__}Snapshot", [c.name for c in model.__table__.columns],
                                    frozen=True) for model in CACHED_TABLES}
-_SELECT = {model: select(*model.__table__.columns) for model in CACHED_TABLES}
+_SELECT = {model: select(*model.__table__.columns).where(model.__table__.c.id == bindparam("row_id"))
+           for model in CACHED_TABLES}
 _lock = threading.Lock()
 _rows: dict[tuple[type, int], Any] = {}
-_version: tuple[str, int] | None = None
+_version: tuple[object, int] | None = None
 
 
 VERSION_KEY = ("content_version",)  # its memo key: a writer that changes no kept table may carry it (db.carry)
 
 
-def content_version(s) -> tuple[str, int]:
-    """The database and its content version, read once per page run (or per session outside one)."""
-    return memo(s, VERSION_KEY, lambda: (str(s.get_bind().url), s.execute(
-        select(ContentVersion.version).where(ContentVersion.id == 1)).scalar_one()))
+VERSION_SELECT = select(ContentVersion.__table__.c.version).where(ContentVersion.__table__.c.id == 1)
 
 
-def assume_version(s, version: tuple[str, int]) -> None:
+def content_version(s) -> tuple[object, int]:
+    """The database (its URL) and its content version, read once per page run (or per session outside one)."""
+    return memo(s, VERSION_KEY, lambda: (s.get_bind().url, s.connection().execute(VERSION_SELECT).scalar_one()))
+
+
+def assume_version(s, version: tuple[object, int]) -> None:
     """Session `s` (a write that changes no study, item or strategy) takes the version its page run read, instead
     of reading it again."""
     s.info[VERSION_KEY] = version
@@ -58,7 +61,7 @@ def row(s, model: type[M], row_id: int) -> M | None:
             _version = version
         if key in _rows:
             return _rows[key]
-    found = s.execute(_SELECT[model].where(model.__table__.c.id == row_id)).first()
+    found = s.connection().execute(_SELECT[model], {"row_id": row_id}).first()
     if found is None:
         return None
     # A deep copy: the JSON fields (options, rules) of a kept row are never shared with the session's.

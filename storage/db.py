@@ -248,6 +248,23 @@ def _one_writer(url: str, write: bool) -> Iterator[None]:
         writer.release()
 
 
+def column_values(model: type, **values) -> dict:
+    """Every column of `model`'s table for a Core insert (`insert(model.__table__)`): the values given, the
+    model's own defaults for the rest (what constructing the model would store), the primary key left to the
+    database. Always the same columns, so SQLAlchemy compiles the insert once. For writes in the hot path, where
+    building and flushing an ORM object cost more than the insert."""
+    defaults = _defaults.get(model)
+    if defaults is None:
+        defaults = _defaults[model] = {
+            c.name: model.model_fields[c.name] for c in model.__table__.columns
+            if not c.primary_key and c.name in model.model_fields}
+    return {name: values[name] if name in values else field.get_default(call_default_factory=True)
+            for name, field in defaults.items()}
+
+
+_defaults: dict[type, dict] = {}
+
+
 # Tables whose rows each process may keep (oversight.read_cache): a change to any of them raises the content
 # version in the same transaction, so no process keeps a row past the commit that changed it.
 CACHED_TABLES = (Study, Item, Strategy)

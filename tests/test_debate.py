@@ -155,6 +155,8 @@ def test_a_failing_model_leaves_the_debate_resumable(item, study):
         runner = SpeechRunner()
         with pytest.raises(models.ModelError, match="server down"):
             runner.run_until_judge(tid)
+        # The first failure ends the run; the round's other speech may still be on its way to failing too.
+        assert runner.wait(tid, 1, timeout_s=60)
         assert live.judge_view(tid).step.kind == "speeches"  # nothing half-stored; a retry can go on
         runner.ensure(tid)  # a page poll does not silently start a failed speech again...
         assert any(p.error for p in runner.partial(tid, 1).values())

@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from oversight.audit import log_event
 from oversight import read_cache
 from oversight.db import memo, session_scope
+from storage.db import column_values
 from oversight.protocols.base import (
     ItemFacts, Protocol, Report, RuleViolation, Rules, Speaker, Step, TurnRecord,
 )
@@ -48,8 +51,11 @@ def speakers_from_meta(meta: dict) -> tuple[Speaker, ...]:
 
 def item_facts(s, item: Item, gold: ItemGold | None = None) -> ItemFacts:
     """`gold`: the item's gold row when the caller has read it already (None: asked here)."""
-    return ItemFacts(len(item.options), bool(item.source_text),
-                     (gold or s.get(ItemGold, item.id)) is not None)
+    return facts_of(item, (gold or s.get(ItemGold, item.id)) is not None)
+
+
+def facts_of(item, has_gold: bool) -> ItemFacts:
+    return ItemFacts(len(item.options), bool(item.source_text), has_gold)
 
 
 def start_transcript(*, item_id: int, strategy_id: int, assignment_id: int | None = None,
@@ -68,15 +74,26 @@ def start_transcript(*, item_id: int, strategy_id: int, assignment_id: int | Non
         raise
 
 
-def create_transcript(s, *, item, strategy, assignment_id: int | None = None, tags: list[str] | None = None,
-                      seed: int | None = None) -> Transcript:
-    """Add the live transcript of `item` under `strategy` (rows or read_cache snapshots) in the caller's write
-    session `s`, flushed: a caller that stores more in the same transaction (the task's start time) writes once.
-    A second transcript for the same assignment fails on its unique column (IntegrityError)."""
+class NewTranscript(NamedTuple):
+    """A live transcript as created (the columns a page run reads), without reading it back."""
+    id: int
+    study_id: int
+    item_id: int
+    strategy_id: int
+    assignment_id: int | None
+    status: str
+    meta: dict
+    created_at: datetime
+
+
+def plan_transcript(*, item, strategy, gold: ItemGold | None, assignment_id: int | None = None,
+                    tags: list[str] | None = None, seed: int | None = None) -> dict:
+    """The row of `item`'s live transcript under `strategy` (rows or read_cache snapshots), `gold` its gold row
+    or None: the display order and who argues what, drawn from `seed`. No database work, so a caller can plan it
+    before its write transaction. Refused (RuleViolation) where the protocol cannot run on the item."""
     protocol = get_protocol(strategy.protocol)
     rules = protocol.parse_rules(strategy.rules)
-    gold = s.get(ItemGold, item.id)
-    why_not = protocol.cannot_run(item_facts(s, item, gold), rules)
+    why_not = protocol.cannot_run(facts_of(item, gold is not None), rules)
     if why_not:
         raise RuleViolation(f"{protocol.label} {why_not}")
     rng = random.Random(seed)
@@ -86,12 +103,28 @@ def create_transcript(s, *, item, strategy, assignment_id: int | None = None, ta
     correct = gold.gold_index if gold else None
     roles = {sp.role: {"argues": sp.answer_index, "honest": sp.answer_index == correct}
              for sp in protocol.speakers(rules, order=order, correct_index=correct, rng=rng)}
-    t = Transcript(study_id=item.study_id, item_id=item.id, strategy_id=strategy.id, assignment_id=assignment_id,
-                   protocol=protocol.name, origin="live", status="open", tags=tags or [],
-                   meta={"order": order, "roles": roles})
-    s.add(t)
-    s.flush()
-    return t
+    return column_values(Transcript, study_id=item.study_id, item_id=item.id, strategy_id=strategy.id,
+                         assignment_id=assignment_id, protocol=protocol.name, origin="live", status="open",
+                         tags=tags or [], meta={"order": order, "roles": roles})
+
+
+_INSERT_TRANSCRIPT = insert(Transcript.__table__)
+
+
+def insert_transcript(s, planned: dict) -> NewTranscript:
+    """Store a planned transcript (plan_transcript) in the caller's write session `s`, one Core insert: a caller
+    that stores more in the same transaction (the task's start time) writes once. A second transcript for the
+    same assignment fails on its unique column (IntegrityError)."""
+    new_id = s.connection().execute(_INSERT_TRANSCRIPT, planned).inserted_primary_key[0]
+    return NewTranscript(new_id, planned["study_id"], planned["item_id"], planned["strategy_id"],
+                         planned["assignment_id"], planned["status"], planned["meta"], planned["created_at"])
+
+
+def create_transcript(s, *, item, strategy, assignment_id: int | None = None, tags: list[str] | None = None,
+                      seed: int | None = None) -> NewTranscript:
+    """plan_transcript and insert_transcript in write session `s`, reading the item's gold there."""
+    return insert_transcript(s, plan_transcript(item=item, strategy=strategy, gold=s.get(ItemGold, item.id),
+                                                assignment_id=assignment_id, tags=tags, seed=seed))
 
 
 def _transcript_of(assignment_id: int) -> int | None:
@@ -107,28 +140,48 @@ def in_round_order(turns: list, speakers) -> list:
     return sorted(turns, key=lambda t: (t.round, rank.get(t.role, -1)))
 
 
-def _turns(s, transcript_id: int) -> list[Turn]:
-    """A transcript's turns in order; read once per page run (load_state and judge_view both need them)."""
-    return memo(s, ("turns", transcript_id), lambda: list(
-        s.exec(select(Turn).where(Turn.transcript_id == transcript_id).order_by(Turn.position)).all()))
+# The reads of every page run and speech, built once: constructing a select (coercing its columns) cost more
+# than running it. They return plain rows (attribute access, no ORM instance to build): pages only read them.
+_TRANSCRIPT = select(*(Transcript.__table__.c[name] for name in (
+    "id", "study_id", "item_id", "strategy_id", "assignment_id", "status", "meta", "created_at"))
+).where(Transcript.__table__.c.id == bindparam("tid"))
+_TURNS = select(*(Turn.__table__.c[name] for name in ("round", "role", "text", "quotes", "position", "created_at"))
+                ).where(Turn.__table__.c.transcript_id == bindparam("tid")).order_by(Turn.__table__.c.position)
+_JUDGMENTS = select(*(Judgment.__table__.c[name] for name in ("round", "probabilities", "rationale", "is_final"))
+                    ).where(Judgment.__table__.c.transcript_id == bindparam("tid"),
+                            Judgment.__table__.c.judge_kind.in_(OWN_JUDGE_KINDS)
+                            ).order_by(Judgment.__table__.c.round, Judgment.__table__.c.id)
 
 
-def _judgments(s, transcript_id: int) -> list[Judgment]:
+def _transcript(s, transcript_id: int):
+    """A transcript's row (the columns a live page needs) or None; read once per page run."""
+    return memo(s, ("transcript", transcript_id),
+                lambda: s.connection().execute(_TRANSCRIPT, {"tid": transcript_id}).first())
+
+
+def _turns(s, transcript_id: int) -> list:
+    """A transcript's turns in order (rows: round, role, text, quotes, position, created_at); read once per page
+    run (load_state and judge_view both need them)."""
+    return memo(s, ("turns", transcript_id),
+                lambda: s.connection().execute(_TURNS, {"tid": transcript_id}).all())
+
+
+def _judgments(s, transcript_id: int) -> list:
     """The judge's reports on a transcript (its own judge kinds), in order; read once per page run."""
-    return memo(s, ("judgments", transcript_id), lambda: list(s.exec(
-        select(Judgment).where(Judgment.transcript_id == transcript_id, Judgment.judge_kind.in_(OWN_JUDGE_KINDS))
-        .order_by(Judgment.round, Judgment.id)).all()))
+    return memo(s, ("judgments", transcript_id),
+                lambda: s.connection().execute(_JUDGMENTS, {"tid": transcript_id}).all())
 
 
-def new_transcript_reads(transcript_id: int) -> dict:
-    """The memo values of a transcript just created (no turns, no reports), for `oversight.db.carry`."""
-    return {("turns", transcript_id): [], ("judgments", transcript_id): []}
+def new_transcript_reads(transcript: NewTranscript) -> dict:
+    """The memo values of a transcript just created (its row, no turns, no reports), for `oversight.db.carry`."""
+    return {("transcript", transcript.id): transcript, ("turns", transcript.id): [],
+            ("judgments", transcript.id): []}
 
 
 def load_state(transcript_id: int, *, fresh: bool = False) -> State:
     """`fresh`: see turns stored by other threads during this page run (oversight.db.run_reads)."""
     with session_scope(write=False, fresh=fresh) as s:
-        t = s.get(Transcript, transcript_id)
+        t = _transcript(s, transcript_id)
         if t is None or t.strategy_id is None:
             raise RuleViolation(f"no live transcript with id {transcript_id}")
         strategy = read_cache.row(s, Strategy, t.strategy_id)
@@ -153,26 +206,60 @@ def _locked(s, transcript_id: int) -> Transcript:
     return s.exec(select(Transcript).where(Transcript.id == transcript_id).with_for_update()).one()
 
 
+_MAX_POSITION = select(func.coalesce(func.max(Turn.__table__.c.position), -1)).where(
+    Turn.__table__.c.transcript_id == bindparam("tid"))
+
+
+_LOCK_STATUS = select(Transcript.__table__.c.status).where(Transcript.__table__.c.id == bindparam("tid")
+                                                           ).with_for_update()
+
+
+# The statements of a judge's report (submit_report), built once: they run inside the one writer's turn.
+_TRANSCRIPT_COLUMNS = Transcript.__table__.c
+_LOCK_TRANSCRIPT = select(_TRANSCRIPT_COLUMNS.id, _TRANSCRIPT_COLUMNS.item_id, _TRANSCRIPT_COLUMNS.assignment_id,
+                          _TRANSCRIPT_COLUMNS.study_id, _TRANSCRIPT_COLUMNS.meta, _TRANSCRIPT_COLUMNS.created_at
+                          ).where(_TRANSCRIPT_COLUMNS.id == bindparam("tid")).with_for_update()
+_LAST_TURN = select(Turn.__table__.c.created_at, Turn.__table__.c.position).where(
+    Turn.__table__.c.transcript_id == bindparam("tid")).order_by(Turn.__table__.c.position.desc()).limit(1)
+_INSERT_JUDGMENT = insert(Judgment.__table__)
+_CLOSE_TRANSCRIPT = update(Transcript.__table__).where(_TRANSCRIPT_COLUMNS.id == bindparam("tid")).values(
+    status="complete", meta=bindparam("meta"))
+_FINISH_ASSIGNMENT = update(Assignment.__table__).where(Assignment.__table__.c.id == bindparam("aid")).values(
+    state="done", completed_at=bindparam("now"))
+
+
+def _next_position(s, transcript_id: int) -> int:
+    """The position after a transcript's last turn; in a write session holding the transcript's row lock."""
+    return s.connection().execute(_MAX_POSITION, {"tid": transcript_id}).scalar_one() + 1
+
+
+_INSERT_TURN = insert(Turn.__table__)
+
+
 def _append(s, transcript_id: int, *, round_: int, role: str, label: str, text: str = "",
-            position: int | None = None, **fields) -> Turn:
+            position: int | None = None, quotes: list[dict] | None = None, model: str | None = None,
+            tokens: int | None = None, latency_ms: float | None = None) -> None:
     """Add a turn at the end of the transcript in session `s`; its slot ("round:role") is unique, so a second
-    insert of the same turn fails with IntegrityError when the session flushes. `position`: the next position,
-    from a caller that holds the transcript's row lock (`_locked`) and has read it."""
+    insert of the same turn fails with IntegrityError. `position`: the next position, from a caller that holds
+    the transcript's row lock (`_locked`) and has read it. A Core insert with every column given: it runs inside
+    the one writer's turn, where building and flushing an ORM object cost more than the insert itself."""
     if position is None:
         _locked(s, transcript_id)
-        position = s.exec(select(func.coalesce(func.max(Turn.position), -1))
-                          .where(Turn.transcript_id == transcript_id)).one() + 1
-    turn = Turn(transcript_id=transcript_id, position=position, slot=f"{round_}:{role}", round=round_, role=role,
-                speaker=label, text=text, **fields)
-    s.add(turn)
-    s.flush()
-    return turn
+        position = _next_position(s, transcript_id)
+    s.connection().execute(_INSERT_TURN, {
+        "transcript_id": transcript_id, "position": position, "slot": f"{round_}:{role}", "round": round_,
+        "role": role, "speaker": label, "text": text, "quotes": quotes or [], "model": model, "tokens": tokens,
+        "latency_ms": latency_ms, "created_at": utcnow()})
 
 
 def add_speech(*, transcript_id: int, round_: int, role: str, text: str, model: str | None = None,
-               tokens: int | None = None, latency_s: float | None = None) -> bool:
-    """Store a model's turn if the protocol expects it now; False when it was stored already."""
-    state = load_state(transcript_id)
+               tokens: int | None = None, latency_s: float | None = None, state: State | None = None) -> bool:
+    """Store a model's turn if the protocol expects it now; False when it was stored already (or its transcript
+    closed meanwhile). `state`: the transcript as the speaker read it before writing (the speech runner), so it
+    is not read again; a turn stored since then fails on its slot, a transcript closed since then is checked
+    under the row lock."""
+    if state is None:
+        state = load_state(transcript_id)
     if any(t.round == round_ and t.role == role for t in state.turns):
         return False
     step = state.step
@@ -181,8 +268,11 @@ def add_speech(*, transcript_id: int, round_: int, role: str, text: str, model: 
     quotes = [q.__dict__ for q in check_quotes(text, state.source or "")]
     try:
         with session_scope() as s:
+            if s.connection().execute(_LOCK_STATUS, {"tid": transcript_id}).scalar_one() != "open":
+                return False  # timed out while the model wrote
             _append(s, transcript_id, round_=round_, role=role, label=role_label(role), text=text, quotes=quotes,
-                    model=model, tokens=tokens, latency_ms=None if latency_s is None else latency_s * 1000)
+                    model=model, tokens=tokens, latency_ms=None if latency_s is None else latency_s * 1000,
+                    position=_next_position(s, transcript_id))
     except IntegrityError:
         return False  # another run stored this turn first; the first one stands
     return True
@@ -244,27 +334,24 @@ def submit_report(*, transcript_id: int, round_: int, display_probabilities: lis
         raise RuleViolation("Please say briefly why, before you give your final answer.")
     try:
         with session_scope() as s:
-            t = _locked(s, transcript_id)
+            t = s.connection().execute(_LOCK_TRANSCRIPT, {"tid": transcript_id}).one()
             # The judge's time on this report: since the last thing they were shown (a turn or their last report).
-            last = s.exec(select(Turn.created_at, Turn.position).where(Turn.transcript_id == transcript_id)
-                          .order_by(Turn.position.desc())).first()
+            last = s.connection().execute(_LAST_TURN, {"tid": transcript_id}).first()
             shown = last.created_at if last else t.created_at
             # The judge turn's slot is unique: a second submission of the same round (another tab) fails here.
             _append(s, transcript_id, round_=round_, role="judge", label=judge_name or "Judge", text=note,
                     position=last.position + 1 if last else 0)
-            s.add(Judgment(item_id=t.item_id, transcript_id=t.id, assignment_id=t.assignment_id, judge_id=judge_id,
-                           judge_kind=judge_kind, judge_name=judge_name, round=round_,
-                           probabilities=list(report.probabilities),
-                           answer_index=chosen_option(report.probabilities),
-                           rationale=(rationale or note) if report.end else note,
-                           seconds=(utcnow() - shown).total_seconds(), is_final=report.end,
-                           answer_form=answer_form if judge_kind == "human" else None))
+            s.connection().execute(_INSERT_JUDGMENT, column_values(
+                Judgment, item_id=t.item_id, transcript_id=t.id, assignment_id=t.assignment_id, judge_id=judge_id,
+                judge_kind=judge_kind, judge_name=judge_name, round=round_, probabilities=list(report.probabilities),
+                answer_index=chosen_option(report.probabilities),
+                rationale=(rationale or note) if report.end else note,
+                seconds=(utcnow() - shown).total_seconds(), is_final=report.end,
+                answer_form=answer_form if judge_kind == "human" else None))
             if report.end:
-                t.status = "complete"
-                t.meta = {**t.meta, "rounds": round_}
+                s.connection().execute(_CLOSE_TRANSCRIPT, {"tid": t.id, "meta": {**t.meta, "rounds": round_}})
                 if t.assignment_id is not None:
-                    s.execute(update(Assignment).where(Assignment.id == t.assignment_id)
-                              .values(state="done", completed_at=utcnow()))
+                    s.connection().execute(_FINISH_ASSIGNMENT, {"aid": t.assignment_id, "now": utcnow()})
             log_event(s, "judge.report", user_id=judge_id, study_id=t.study_id, transcript=t.id, round=round_,
                       final=report.end)
     except IntegrityError:
@@ -335,7 +422,7 @@ def judge_view(transcript_id: int) -> JudgeView:
         stored = [x for x in _turns(s, transcript_id) if x.role != "judge"]
         gold = None
         if step.kind == "done" and state.rules.feedback_after_judging:
-            gold = s.get(ItemGold, s.get(Transcript, transcript_id).item_id)
+            gold = s.get(ItemGold, _transcript(s, transcript_id).item_id)
     visible = state.protocol.visible_turns(step, state.turns)
     shown = {(t.round, t.role) for t in visible}
     argues = {sp.role: state.order.index(sp.answer_index) for sp in state.speakers}

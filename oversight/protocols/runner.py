@@ -214,7 +214,7 @@ class SpeechRunner:
 
             text, model, tokens, seconds = generate_turn(state, role, on_delta)
             live.add_speech(transcript_id=transcript_id, round_=round_, role=role, text=text, model=model,
-                            tokens=tokens, latency_s=seconds)
+                            tokens=tokens, latency_s=seconds, state=state)
         except Exception as exc:  # noqa: BLE001 - a failed turn must not kill the worker thread
             # The study goes on: the page shows the message and offers a retry; the Monitor lists the failure.
             error = str(exc) if isinstance(exc, ModelError) else f"the model failed: {exc}"

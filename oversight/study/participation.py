@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -26,6 +26,7 @@ from oversight.study.payments import completion_link
 from oversight.sandwiching.conditions import DEALT_KINDS
 from oversight import read_cache
 from oversight.db import carry, memo, session_scope
+from storage.db import column_values
 from oversight.sandwiching.dealing import deal, group_items
 from oversight.study.eligibility import condition_protocol, design_pool, practice_to_deal
 from oversight.study.places import take_place
@@ -101,14 +102,18 @@ def _judge(s, user_id: int, study_id: int | None) -> tuple[User, int]:
 
 def record_consent(*, user_id: int) -> None:
     with session_scope(write=False) as s:  # in a page run: the user and study it has read already
-        study_id = _participant(s, user_id).study_id
-        study = read_cache.row(s, Study, study_id) if study_id is not None else None
-    with session_scope() as s:
         user = _participant(s, user_id)
+        study = read_cache.row(s, Study, user.study_id) if user.study_id is not None else None
         _not_draft(user, study)
-        if user.consented_at is None:
-            user.consented_at = utcnow()
-            log_event(s, "participant.consent", user_id=user.id, study_id=user.study_id)
+        study_id = user.study_id
+    with session_scope() as s:
+        # The first consent stands (another tab's included): only a person without one gets it.
+        if s.connection().execute(_CONSENT, {"uid": user_id, "now": utcnow()}).rowcount == 1:
+            log_event(s, "participant.consent", user_id=user_id, study_id=study_id)
+
+
+_CONSENT = update(User.__table__).where(User.__table__.c.id == bindparam("uid"),
+                                        User.__table__.c.consented_at.is_(None)).values(consented_at=bindparam("now"))
 
 
 def _dealt_conditions(s, study_id: int, role: str) -> list[Condition | None]:
@@ -120,20 +125,31 @@ def _dealt_conditions(s, study_id: int, role: str) -> list[Condition | None]:
     return rows or [None]
 
 
-def _ensure_assignments(s, user: User, study: Study) -> list[TaskRow] | None:
+class _Design(NamedTuple):
+    """What dealing a person needs of the study's design besides their place: read before the writer's turn."""
+    conditions: list
+    protocols: dict
+    pool: object  # eligibility.DesignPool
+
+
+def _design(s, study_id: int, role: str) -> _Design:
+    conditions = _dealt_conditions(s, study_id, role)
+    protocols = {c.id if c else None: condition_protocol(s, c) for c in conditions}
+    return _Design(conditions, protocols, design_pool(s, study_id, conditions, protocols))
+
+
+def _ensure_assignments(s, user: User, study: Study, design: _Design | None = None) -> list[TaskRow] | None:
     """Deal this person's items once by the study's balanced design (oversight.sandwiching.dealing), from their place in it
     (oversight.study.places: given now, on their first deal, in arrival order). Only items that every dealt condition's
     protocol can run on are in the design, so the balance holds exactly. Experts get the study's practice items
     (split "practice") as practice, with their answer shown after, like participants; never a real item set aside
     as practice, so they answer every real item. `study`: its row, locked by the caller. Returns the tasks dealt
-    now (None: dealt already)."""
+    now (None: dealt already). `design`: the study's design as read before the write (None: read here)."""
     study_id = study.id
     if _read_assignments(s, user.id, study_id):
         return None
-    conditions = _dealt_conditions(s, study_id, user.role)
+    conditions, protocols, pool = design or _design(s, study_id, user.role)
     expert = user.role == "expert"
-    protocols = {c.id if c else None: condition_protocol(s, c) for c in conditions}
-    pool = design_pool(s, study_id, conditions, protocols)
     # Catch items run as direct QA alone, whatever the conditions; experts get none.
     catch_pool = pool.catch if not expert else []
     real = pool.real
@@ -198,16 +214,19 @@ class TaskRow(NamedTuple):
     transcript_id: int | None
 
 
+_TASK_ROWS = (sa_select(Assignment.id, Assignment.state, Assignment.position, Assignment.item_id,
+                        Assignment.strategy_id, Assignment.practice, Assignment.started_at,
+                        Transcript.id.label("transcript_id"))
+              .outerjoin(Transcript, Transcript.assignment_id == Assignment.id)
+              .where(Assignment.participant_id == bindparam("uid"), Assignment.study_id == bindparam("sid"))
+              .order_by(Assignment.position))
+# The person's own rows locked (PostgreSQL; SQLite serialises writers). Both built once: every page run reads one.
+_TASK_ROWS_LOCKED = _TASK_ROWS.with_for_update(of=Assignment)
+
+
 def _read_assignments(s, user_id: int, study_id: int, *, lock: bool = False) -> list[TaskRow]:
-    query = (sa_select(Assignment.id, Assignment.state, Assignment.position, Assignment.item_id,
-                       Assignment.strategy_id, Assignment.practice, Assignment.started_at,
-                       Transcript.id.label("transcript_id"))
-             .outerjoin(Transcript, Transcript.assignment_id == Assignment.id)
-             .where(Assignment.participant_id == user_id, Assignment.study_id == study_id)
-             .order_by(Assignment.position))
-    if lock:  # the person's own rows (PostgreSQL; SQLite serialises writers)
-        query = query.with_for_update(of=Assignment)
-    return [TaskRow(*r) for r in s.execute(query).all()]
+    return [TaskRow(*r) for r in s.connection().execute(_TASK_ROWS_LOCKED if lock else _TASK_ROWS,
+                                                        {"uid": user_id, "sid": study_id}).all()]
 
 
 def _assignments_key(user_id: int, study_id: int) -> tuple:
@@ -234,6 +253,9 @@ def _deal_once(user_id: int, study_id: int | None) -> int:
         if _dealt(s, user.id, study_id):
             return study_id
         version = read_cache.content_version(s)
+        # The design is read here, not in the write: items and conditions do not change while people work, and
+        # on SQLite the write holds the process's one writer (the write checks that no item changed meanwhile).
+        design = _design(s, study_id, user.role)
     try:
         with session_scope() as s:
             user, study_id = _judge(s, user_id, study_id)
@@ -247,7 +269,9 @@ def _deal_once(user_id: int, study_id: int | None) -> int:
                 raise ParticipationError(
                     "You have reviewed answers in this study, and reviews show the gold answers: your own answers "
                     "would no longer measure expert accuracy. Another expert answers its items.")
-            rows = _ensure_assignments(s, user, study)
+            now = s.connection().execute(read_cache.VERSION_SELECT).scalar_one()
+            rows = _ensure_assignments(s, user, study, design if now == version[1] else None)
+            version = (version[0], now)
             transcript = None
             if rows:  # the first task is shown in this run: its showing is stored with the deal, in one write
                 read_cache.assume_version(s, version)
@@ -281,24 +305,32 @@ def next_task(*, user_id: int, study_id: int | None = None) -> Task | None:
                                                        and current.transcript_id is None)
         if first_showing:
             strategy = read_cache.row(s, Strategy, current.strategy_id) if current.strategy_id else None
+            # Read here, not in the write: a transcript is planned before the writer's turn (gold never changes
+            # while people work, and it stays on the server).
+            gold = s.get(ItemGold, item.id) if current.strategy_id and current.transcript_id is None else None
             version = read_cache.content_version(s)
     if first_showing:
-        rows, current = _show(user, study_id, current, item, strategy, version)
+        rows, current = _show(user, study_id, current, item, strategy, gold, version)
     return Task(current.id, current.position + 1, len(rows), item.question, list(item.options),
                 current.started_at.isoformat(), current.transcript_id, practice=current.practice)
 
 
-def _show(user: User, study_id: int, shown: TaskRow, item, strategy, version) -> tuple[list[TaskRow], TaskRow]:
+def _show(user: User, study_id: int, shown: TaskRow, item, strategy, gold: ItemGold | None,
+          version) -> tuple[list[TaskRow], TaskRow]:
     """Store a task's first showing in one write transaction: its start time and, under a strategy, its live
     transcript; the run's next reads get what was stored without reading it back (oversight.db.carry). Two tabs
     at once: the person's task rows are locked (PostgreSQL; SQLite serialises writers), so the second tab finds
     the first one's start time and transcript; one transcript per assignment (a unique column) is the last guard,
     and a tab refused by it tries once more, finding the other's."""
+    planned = None
+    if shown.strategy_id is not None and shown.transcript_id is None:  # planned before the writer's turn
+        planned = live.plan_transcript(item=item, strategy=strategy, gold=gold, assignment_id=shown.id,
+                                       seed=shown.id)
     for attempt in (1, 2):
         try:
             with session_scope() as s:
                 rows = _read_assignments(s, user.id, study_id, lock=True)
-                rows, current, transcript = _store_showing(s, rows, shown.id, item, strategy)
+                rows, current, transcript = _store_showing(s, rows, shown.id, item, strategy, planned)
             break
         except IntegrityError:
             if attempt == 2:
@@ -307,43 +339,49 @@ def _show(user: User, study_id: int, shown: TaskRow, item, strategy, version) ->
     return rows, current
 
 
-def _store_showing(s, rows: list[TaskRow], shown_id: int, item, strategy) -> tuple[list[TaskRow], TaskRow,
-                                                                                    Transcript | None]:
+def _store_showing(s, rows: list[TaskRow], shown_id: int, item, strategy, planned: dict | None = None
+                   ) -> tuple[list[TaskRow], TaskRow, live.NewTranscript | None]:
     """In write session `s`, with `rows` the person's tasks as read in it: task `shown_id` is shown now. Stores its
-    start time unless it has one and, under a strategy, its live transcript unless it has one; returns the rows
-    as they now stand, the task, and the transcript made (None: none made)."""
+    start time unless it has one and, under a strategy, its live transcript unless it has one (`planned` before
+    the write by live.plan_transcript, or planned here); returns the rows as they now stand, the task, and the
+    transcript made (None: none made)."""
     current = next(r for r in rows if r.id == shown_id)
     if current.state == "pending":  # another tab may have shown it first: its start time stands
         now = utcnow()
-        s.execute(update(Assignment).where(Assignment.id == current.id, Assignment.state == "pending")
-                  .values(state="active", started_at=now))
+        s.connection().execute(_START_TASK, {"aid": current.id, "now": now})
         current = current._replace(state="active", started_at=now)
     transcript = None
     if current.strategy_id is not None and current.transcript_id is None:
-        transcript = live.create_transcript(s, item=item, strategy=strategy, assignment_id=current.id,
-                                            seed=current.id)
+        transcript = live.insert_transcript(s, planned) if planned is not None else live.create_transcript(
+            s, item=item, strategy=strategy, assignment_id=current.id, seed=current.id)
         current = current._replace(transcript_id=transcript.id)
     return [current if r.id == current.id else r for r in rows], current, transcript
 
 
-def _carry_tasks(user: User, study_id: int, rows: list[TaskRow], version, transcript: Transcript | None) -> None:
+_START_TASK = update(Assignment.__table__).where(
+    Assignment.__table__.c.id == bindparam("aid"), Assignment.__table__.c.state == "pending").values(
+    state="active", started_at=bindparam("now"))
+
+
+def _carry_tasks(user: User, study_id: int, rows: list[TaskRow], version,
+                 transcript: live.NewTranscript | None) -> None:
     """After a write that dealt or showed tasks (and changed no study, item or strategy: the run's content version
     stands): the run's next reads start with the person, their tasks and a new transcript (db.carry)."""
     carried = {_assignments_key(user.id, study_id): rows, read_cache.VERSION_KEY: version}
     if transcript is not None:
-        carried |= live.new_transcript_reads(transcript.id)
-    carry(values=carried, rows=[user] + ([transcript] if transcript is not None else []))
+        carried |= live.new_transcript_reads(transcript)
+    carry(values=carried, rows=[user])
 
 
 def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float], rationale: str = "",
                   answer_form: str | None = None) -> None:
     """Store the person's final answer and close the task, in one transaction. The answer must choose one option
     (no tie at the top: an untouched uniform form is refused, nothing stored). `answer_form`: the form it came
-    from (vocab.ANSWER_FORMS; the participant page passes vocab.CHOICE_CONFIDENCE)."""
-    with session_scope(write=False) as s:
-        version = read_cache.content_version(s)  # in a page run: read already
-    with session_scope() as s:
-        read_cache.assume_version(s, version)  # an answer changes no kept row: the item comes from memory
+    from (vocab.ANSWER_FORMS; the participant page passes vocab.CHOICE_CONFIDENCE).
+    Everything is checked from the page run's reads before the write; the write is four statements that need no
+    read (on SQLite it holds the process's one writer): the task closes only if it is still open, and the
+    unique final judgment per task refuses a second tab's answer, so a stale read can never store two."""
+    with session_scope(write=False) as s:  # in a page run: the person, their tasks and the item are read already
         a = s.get(Assignment, assignment_id)
         if a is None or a.participant_id != user_id:
             raise ParticipationError("this task is not yours")
@@ -351,24 +389,36 @@ def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float
         if a.state == "done":
             raise ParticipationError("This task was already submitted (in another tab?).")
         item = read_cache.row(s, Item, a.item_id)
-        if len(probabilities) != len(item.options) or any(p < 0 for p in probabilities) or sum(probabilities) <= 0:
-            raise ParticipationError("give a probability for every answer")
-        total = sum(probabilities)
-        probs = [p / total for p in probabilities]
-        if why := refuse_person_answer(probs, answer_form):
-            raise ParticipationError(why)
-        now = utcnow()
-        seconds = (now - a.started_at).total_seconds() if a.started_at else None
-        s.add(Judgment(item_id=item.id, assignment_id=a.id, judge_id=user.id, judge_kind="human",
-                       judge_name=user.name, probabilities=probs, answer_index=chosen_option(probs),
-                       rationale=rationale.strip(), seconds=seconds, is_final=True, answer_form=answer_form))
-        a.state, a.completed_at = "done", now
-        user.last_seen_at = now
-        log_event(s, "judgment.submit", user_id=user.id, study_id=a.study_id, assignment=a.id)
-        try:
-            s.flush()
-        except IntegrityError:  # one final judgment per assignment (a unique index): another tab was first
-            raise ParticipationError("This task was already submitted (in another tab?).") from None
+        study_id, started_at, user_name = a.study_id, a.started_at, user.name
+    if len(probabilities) != len(item.options) or any(p < 0 for p in probabilities) or sum(probabilities) <= 0:
+        raise ParticipationError("give a probability for every answer")
+    total = sum(probabilities)
+    probs = [p / total for p in probabilities]
+    if why := refuse_person_answer(probs, answer_form):
+        raise ParticipationError(why)
+    now = utcnow()
+    judgment = column_values(
+        Judgment, item_id=item.id, assignment_id=assignment_id, judge_id=user_id, judge_kind="human",
+        judge_name=user_name, probabilities=probs, answer_index=chosen_option(probs), rationale=rationale.strip(),
+        seconds=(now - started_at).total_seconds() if started_at else None, is_final=True, answer_form=answer_form,
+        created_at=now)
+    already = ParticipationError("This task was already submitted (in another tab?).")
+    try:
+        with session_scope() as s:
+            if s.connection().execute(_FINISH_TASK, {"aid": assignment_id, "now": now}).rowcount != 1:
+                raise already
+            s.connection().execute(_INSERT_JUDGMENT, judgment)
+            s.connection().execute(_SEEN, {"uid": user_id, "now": now})
+            log_event(s, "judgment.submit", user_id=user_id, study_id=study_id, assignment=assignment_id)
+    except IntegrityError:  # one final judgment per assignment (a unique index): another tab was first
+        raise already from None
+
+
+_FINISH_TASK = update(Assignment.__table__).where(
+    Assignment.__table__.c.id == bindparam("aid"), Assignment.__table__.c.state != "done").values(
+    state="done", completed_at=bindparam("now"))
+_INSERT_JUDGMENT = insert(Judgment.__table__)
+_SEEN = update(User.__table__).where(User.__table__.c.id == bindparam("uid")).values(last_seen_at=bindparam("now"))
 
 
 def progress(*, user_id: int, study_id: int | None = None) -> Progress:
