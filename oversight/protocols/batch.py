@@ -61,7 +61,7 @@ def eligible_items(*, study_id: int, strategy: Strategy) -> list[int]:
     rules = protocol.parse_rules(strategy.rules)
     with session_scope(write=False) as s:
         rows = s.exec(select(Item).join(ItemGold, ItemGold.item_id == Item.id)
-                      .where(Item.study_id == study_id, not_catch_item()).order_by(Item.id)).all()
+                      .where(Item.of_study(study_id), not_catch_item()).order_by(Item.id)).all()
         return [i.id for i in rows if protocol.cannot_run(live.item_facts(s, i), rules) is None]
 
 
