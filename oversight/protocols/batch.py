@@ -87,7 +87,7 @@ def _finished_under(study_id: int, strategy_id: int, tag: str) -> set[int]:
     """Items an earlier attempt of the same job already ran to the end (a job whose worker died is retried)."""
     with session_scope(write=False) as s:
         rows = s.exec(select(Transcript.item_id, Transcript.tags).where(
-            Transcript.study_id == study_id, Transcript.strategy_id == strategy_id,
+            Transcript.of_study(study_id), Transcript.strategy_id == strategy_id,
             Transcript.status == "complete")).all()
     return {item_id for item_id, tags in rows if tag in (tags or [])}
 
@@ -100,7 +100,7 @@ def supersede(*, study_id: int, strategy_id: int, item_ids: list[int] | None = N
     from oversight.results.results_filter import SUPERSEDED
 
     with session_scope() as s:
-        query = select(Transcript).where(Transcript.study_id == study_id, Transcript.strategy_id == strategy_id,
+        query = select(Transcript).where(Transcript.of_study(study_id), Transcript.strategy_id == strategy_id,
                                          Transcript.assignment_id.is_(None), Transcript.status != SUPERSEDED)
         if item_ids is not None:
             query = query.where(Transcript.item_id.in_(item_ids))

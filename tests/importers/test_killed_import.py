@@ -183,3 +183,51 @@ def test_a_failed_cleanup_does_not_stop_the_import_that_ran_it(db, tmp_path, mon
     monkeypatch.setattr(common, "discard_import", broken)
     summary = import_path(study_id=study.id, fmt="jsonl", path=_item_file(tmp_path / "more.jsonl", 5, "m"))
     assert summary.n_items == 5
+
+
+def _everything_a_study_shows(study_id: int, out: Path) -> dict[str, int]:
+    """What pages, results, exports and the labs show of a study, counted."""
+    from oversight.protocols.transcripts import list_transcripts
+    from oversight.results.judgment_records import load_judgments
+    from oversight.results.report import dashboard
+    from oversight.rlaif.store import study_pairs
+    from oversight.study.dry_run import copy_for_dry_run
+
+    counts = dashboard(study_id=study_id)["counts"]
+    export_study(study_id=study_id, out_dir=out)
+    return {"items": count_items(study_id=study_id), "transcripts": list_transcripts(study_id=study_id).total,
+            "judgments": len(load_judgments(study_id=study_id, final_only=False)),
+            "report items": counts["items"], "report transcripts": counts["transcripts"],
+            "exported transcripts": len((out / "transcripts.jsonl").read_text().splitlines()),
+            "exported judgments": len((out / "judgments.jsonl").read_text().splitlines()),
+            "pairs": len(study_pairs(study_id=study_id)),
+            "dry-run items": count_items(study_id=copy_for_dry_run(study_id=study_id))}
+
+
+def test_transcripts_and_judgments_of_an_unfinished_import_are_shown_nowhere(db, tmp_path, data, monkeypatch):
+    """Mid-import (its last batch written, not yet completed) nothing of an NYU debate import is seen; once
+    completed, all of it."""
+    study = create_study(name="Debates", user_id=None)
+    seen: list[dict[str, int]] = []
+    monkeypatch.setattr(common, "_pause", lambda point: point == "complete" and seen.append(
+        _everything_a_study_shows(study.id, tmp_path / "during")))
+    summary = import_path(study_id=study.id, fmt="nyu-debate", path=data / "nyu")
+    assert (summary.n_items, summary.n_transcripts) == (2, 3)
+    assert set(seen[0].values()) == {0}, seen[0]
+    after = _everything_a_study_shows(study.id, tmp_path / "after")
+    assert after["items"] == after["report items"] == 2 and after["dry-run items"] == 2
+    assert after["transcripts"] == after["report transcripts"] == after["exported transcripts"] == 3
+    assert after["judgments"] > 0 and after["exported judgments"] > 0
+
+
+def test_every_query_of_a_studys_items_hides_unfinished_imports():
+    """`Item.of_study` / `Transcript.of_study` are the one way to list a study's items and transcripts; only the
+    importer (which must see unfinished imports to replace them) and the tables themselves name the column."""
+    allowed = {"storage/models.py", "oversight/importers/common.py"}
+    offenders = []
+    for path in [*REPO.glob("oversight/**/*.py"), *REPO.glob("views/**/*.py"), *REPO.glob("web/**/*.py")]:
+        name = path.relative_to(REPO).as_posix()
+        text = path.read_text()
+        if name not in allowed and ("Item.study_id ==" in text or "Transcript.study_id ==" in text):
+            offenders.append(name)
+    assert offenders == []
