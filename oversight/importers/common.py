@@ -32,7 +32,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, union, update
+from sqlalchemy import and_, delete, exists, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -392,13 +392,14 @@ def discard_import(import_id: int) -> None:
             session.exec(delete(Judgment).where(col(Judgment.transcript_id).in_(ids)))
             session.exec(delete(Turn).where(col(Turn.transcript_id).in_(ids)))
             session.exec(delete(Transcript).where(col(Transcript.id).in_(ids)))
-    used = union(select(Assignment.item_id), select(RlaifLabel.item_id), select(Transcript.item_id),
-                 select(Judgment.item_id))
+    # Indexed look-ups per item (judgments can be many); assignments have no item index but are few.
+    unused = and_(col(Item.id).not_in(select(Assignment.item_id)),
+                  *(~exists().where(table.item_id == Item.id) for table in (Judgment, Transcript, RlaifLabel)))
     while True:
         with session_scope() as session:
             if not _unfinished(session, import_id):
                 return
-            ids = session.exec(select(Item.id).where(Item.import_id == import_id, col(Item.id).not_in(used))
+            ids = session.exec(select(Item.id).where(Item.import_id == import_id, unused)
                                .limit(size)).all()
             if not ids:
                 break

@@ -10,6 +10,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from oversight.importers.common import ImportFailed
 from oversight.results.export import export_study
 from oversight.study.participation import next_task
 from oversight.study.studies import count_items, create_study, items_with_gold, list_studies
-from storage.models import Assignment, ImportBatch, Item, utcnow
+from storage.models import Assignment, ImportBatch, Item, Judgment, utcnow
 from tests import factories
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,8 +45,9 @@ def _env(**extra: str) -> dict[str, str]:
     return {**os.environ, "OVERSIGHT_IMPORT_BATCH_ITEMS": str(BATCH), **extra}
 
 
-def _killed_at(point: str, study_id: int, path: Path) -> int:
-    """Run the CLI import until it pauses at `point`, SIGKILL it, reap it; returns the dead import's id."""
+@contextmanager
+def _paused_at(point: str, study_id: int, path: Path) -> Iterator[None]:
+    """The CLI import, held at `point` for the block, then SIGKILLed and reaped."""
     proc = subprocess.Popen([sys.executable, "-m", "oversight", "import", "--study", str(study_id), "--format",
                              "jsonl", str(path)], cwd=REPO, env=_env(OVERSIGHT_IMPORT_PAUSE=point),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -53,9 +56,16 @@ def _killed_at(point: str, study_id: int, path: Path) -> int:
         while (line := proc.stderr.readline()) and "import paused at" not in line:
             lines.append(line)
         assert line, "".join(lines)
+        yield
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
+
+
+def _killed_at(point: str, study_id: int, path: Path) -> int:
+    """Run the CLI import until it pauses at `point` and kill it there; returns the dead import's id."""
+    with _paused_at(point, study_id, path):
+        pass
     with session_scope(write=False) as s:
         return s.exec(select(ImportBatch.id).where(ImportBatch.state == "importing")).one()
 
@@ -120,20 +130,11 @@ def test_a_killed_import_shows_nothing_and_a_reimport_lands_every_item_once(any_
 def test_an_import_still_running_is_refused_not_skipped_and_cleanup_waits_for_its_death(any_db, tmp_path):
     study = create_study(name="Planets", user_id=None, status="open")
     path = _item_file(tmp_path / "planets.jsonl")
-    proc = subprocess.Popen([sys.executable, "-m", "oversight", "import", "--study", str(study.id), "--format",
-                             "jsonl", str(path)], cwd=REPO, env=_env(OVERSIGHT_IMPORT_PAUSE="batch:2"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        while (line := proc.stderr.readline()) and "import paused at" not in line:
-            pass
-        assert line
+    with _paused_at("batch:2", study.id, path):
         # Alive: the same file is refused (its rows may yet be discarded), and no cleanup touches it.
         with pytest.raises(ImportFailed, match="is still writing these items"):
             import_path(study_id=study.id, fmt="jsonl", path=path)
         assert common.discard_stale_imports() == 0
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
     # Dead: an import of another file into another study cleans it up and lands.
     other = create_study(name="Other", user_id=None)
     summary = import_path(study_id=other.id, fmt="jsonl", path=_item_file(tmp_path / "other.jsonl", 5, "o"))
@@ -161,6 +162,7 @@ def test_cleanup_keeps_an_item_someone_was_dealt_and_never_blocks_other_imports(
     person = factories.participants(study.id, 1)[0]
     with session_scope() as s:
         s.add(Assignment(study_id=study.id, participant_id=person, item_id=ids[0]))
+        s.add(Judgment(item_id=ids[1], judge_kind="ai", judge_name="a model", probabilities=[0.4, 0.6]))
 
     other = create_study(name="Other", user_id=None)
     summary = import_path(study_id=other.id, fmt="jsonl", path=_item_file(tmp_path / "other.jsonl", 5, "o"))
@@ -168,9 +170,9 @@ def test_cleanup_keeps_an_item_someone_was_dealt_and_never_blocks_other_imports(
     with session_scope(write=False) as s:
         left = s.exec(select(Item.id).where(Item.study_id == study.id)).all()
         record = s.get(ImportBatch, dead)
-    assert left == [ids[0]]  # the dealt item stays; the others, never shown to anyone, are gone
-    assert (record.state, record.n_items) == ("done", 1)
-    assert count_items(study_id=study.id) == 1
+    assert left == ids[:2]  # the dealt and the judged item stay; the others, used by no one, are gone
+    assert (record.state, record.n_items) == ("done", 2)
+    assert count_items(study_id=study.id) == 2
 
 
 def test_a_failed_cleanup_does_not_stop_the_import_that_ran_it(db, tmp_path, monkeypatch):
