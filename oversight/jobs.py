@@ -7,9 +7,10 @@ inside each app process (`Settings.embedded_worker`), so the embedded install ne
 on SQLite the write lock serialises claims.
 
 A running job beats a heartbeat. When a worker dies, its job's heartbeat goes stale: the next claim requeues it
-if its kind can safely run again (the handler skips what is already stored) and it has attempts left, and fails
-it otherwise ("its worker stopped"). Cancelling a queued job is immediate; a running one stops at its next
-progress report. Progress, result and error live in the Job row, where pages poll them.
+if its kind can safely run again (the handler skips what is already stored and resumes what it left open, e.g.
+a batch run's open transcript) and it has attempts left, and fails it otherwise ("its worker stopped").
+Cancelling a queued job is immediate; a running one stops at its next progress report. Progress, result and
+error live in the Job row, where pages poll them.
 """
 
 from __future__ import annotations

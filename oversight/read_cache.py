@@ -19,15 +19,18 @@ from sqlalchemy import bindparam, select
 
 from oversight.db import memo
 from storage.db import CACHED_TABLES
-from storage.models import ContentVersion
+from storage.models import ContentVersion, landed
 
 M = TypeVar("M")
 
 # One frozen dataclass per cached table, with the table's column names as fields.
 _SNAPSHOT = {model: make_dataclass(f"{model.__name__}Snapshot", [c.name for c in model.__table__.columns],
                                    frozen=True) for model in CACHED_TABLES}
-_SELECT = {model: select(*model.__table__.columns).where(model.__table__.c.id == bindparam("row_id"))
-           for model in CACHED_TABLES}
+# An item of an unfinished import is no row of its study yet (storage.models.landed): it is never read or kept;
+# completing the import raises the content version, like any change to a kept table.
+_SELECT = {model: select(*model.__table__.columns).where(
+    model.__table__.c.id == bindparam("row_id"),
+    *([landed(model.import_id)] if "import_id" in model.__table__.columns else [])) for model in CACHED_TABLES}
 _lock = threading.Lock()
 _rows: dict[tuple[type, int], Any] = {}
 _version: tuple[object, int] | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint, func, text
+from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint, and_, func, or_, select, text
 from sqlmodel import Field, SQLModel
 
 from storage.vocabulary import checks
@@ -109,11 +109,28 @@ class ImportBatch(SQLModel, table=True):
     source: str  # the path or file name imported
     n_items: int = 0
     n_transcripts: int = 0
-    # "importing" while its rows are written in batches, "done" once all landed; an import that failed
-    # (or a process that died mid-import) has its rows deleted, see oversight.importers.common.
+    # "importing" while its rows are written in batches, "done" once all landed, in one transaction that makes
+    # them part of the study (`landed`): until then no page, deal, export or lab sees them. An import that
+    # failed, or whose process died, has its rows deleted (oversight.importers.common).
     state: str = "done"
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
+    # The process writing it ("host:pid") and when it last committed a batch: a re-import or the cleanup
+    # tells a dead import from a running one by these (oversight.importers.common.is_dead).
+    worker: str | None = None
+    heartbeat_at: datetime | None = None
+
+
+def unfinished_imports():
+    """Ids of the imports whose rows are not part of their study (yet, or ever: a dead import's)."""
+    return select(ImportBatch.id).where(ImportBatch.state != "done")
+
+
+def landed(import_id) -> Any:
+    """A condition on a row's `import_id` column: the row came from no import or from a finished one. The one
+    definition of "part of the study" for imported rows; `Item.of_study`, `Transcript.of_study` and
+    `Judgment.landed` use it, and so does every query that lists them."""
+    return or_(import_id.is_(None), import_id.not_in(unfinished_imports()))
 
 
 class Item(SQLModel, table=True):
@@ -121,7 +138,7 @@ class Item(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True)
-    import_id: int | None = Field(default=None, foreign_key="importbatch.id")
+    import_id: int | None = Field(default=None, foreign_key="importbatch.id", index=True)
     external_id: str  # stable id within the study (file line, data set id, ...)
     question: str
     options: list[str] = _json([])
@@ -131,6 +148,12 @@ class Item(SQLModel, table=True):
     split: str | None = None
     meta: dict = _json({})
     created_at: datetime = Field(default_factory=utcnow)
+
+    @classmethod
+    def of_study(cls, study_id: int) -> Any:
+        """A condition on Item: an item of the study that people, pages, exports and labs may see (not one of
+        an unfinished import). Every query listing a study's items uses it instead of `Item.study_id ==`."""
+        return and_(cls.study_id == study_id, landed(cls.import_id))
 
 
 class ItemGold(SQLModel, table=True):
@@ -219,7 +242,7 @@ class Transcript(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True)
     item_id: int = Field(foreign_key="item.id", index=True)
-    import_id: int | None = Field(default=None, foreign_key="importbatch.id")
+    import_id: int | None = Field(default=None, foreign_key="importbatch.id", index=True)
     strategy_id: int | None = Field(default=None, foreign_key="strategy.id")
     # One transcript per assignment: two tabs opening the same task at once cannot make two.
     assignment_id: int | None = Field(default=None, foreign_key="assignment.id", unique=True)
@@ -237,6 +260,11 @@ class Transcript(SQLModel, table=True):
     @classmethod
     def setting_column(cls):
         return func.coalesce(cls.source_setting, cls.protocol)
+
+    @classmethod
+    def of_study(cls, study_id: int) -> Any:
+        """A condition on Transcript: a transcript of the study, not one of an unfinished import."""
+        return and_(cls.study_id == study_id, landed(cls.import_id))
     origin: str = "live"  # live | imported
     external_id: str | None = Field(default=None, index=True)
     status: str = "open"  # open | complete | timed-out (live); complete | incomplete (imported rooms never finished)
@@ -291,6 +319,12 @@ class Judgment(SQLModel, table=True):
     # Which answer form a person used (oversight.vocab.ANSWER_FORMS); None for model and imported judgments.
     answer_form: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+    @classmethod
+    def landed(cls) -> Any:
+        """A condition on Judgment: not one of an unfinished import's transcripts (whose item may be older)."""
+        unfinished = select(Transcript.id).where(Transcript.import_id.in_(unfinished_imports()))
+        return or_(cls.transcript_id.is_(None), cls.transcript_id.not_in(unfinished))
 
 
 class Rubric(SQLModel, table=True):

@@ -152,3 +152,54 @@ def test_two_worker_processes_run_every_job_once(any_db, tmp_path):
     assert states == ["done"] * 6, [jobs.get_job(j).error for j in ids]
     per_job = {j: sum(f"job:{j}" in t.tags for t in transcripts) for j in ids}
     assert per_job == {j: 3 for j in ids}
+
+
+def test_a_requeued_batch_job_resumes_the_transcript_its_dead_attempt_opened(study, tmp_path, monkeypatch):
+    """A worker killed mid-job left item 1 finished and item 2 open (its debate half spoken); the retry resumes
+    that transcript: one transcript per item at the end (not 13 for 12), all complete, one final answer each."""
+    from oversight.protocols import batch, live
+    from oversight.protocols.bots import ModelBot
+    from oversight.protocols.driver import drive
+    from oversight.settings import reset_settings
+    from storage.models import Judgment, Strategy, Turn
+
+    models_file = tmp_path / "models.toml"
+    models_file.write_text('[models.scripted]\nbackend = "scripted"\nresponses = ["The first, says the text."]\n'
+                           '[roles]\ndebater = "scripted"\nconsultant = "scripted"\nassistant = "scripted"\n'
+                           'judge = "scripted"\nfeedback = "scripted"\n')
+    monkeypatch.setenv("OVERSIGHT_MODELS_FILE", str(models_file))
+    reset_settings()
+    _study_with_items(study.id, 3)
+    sid = strategies.create_strategy(study_id=study.id, name="debate", protocol="debate").id
+    job_id = jobs.enqueue(kind="batch", study_id=study.id, params={"strategy_id": sid})
+    ctx = jobs.claim("doomed-host:1:1")
+    assert ctx.job_id == job_id
+    with session_scope(write=False) as s:
+        items = batch.eligible_items(study_id=study.id, strategy=s.get(Strategy, sid))
+    tag = f"job:{job_id}"
+    # The dead attempt: the first item run to its end, the second opened and its first round spoken.
+    batch.run_item(item_id=items[0], strategy_id=sid, judge_name="scripted", tags=(tag,))
+    opened = live.start_transcript(item_id=items[1], strategy_id=sid, tags=[batch.BATCH_TAG, tag], seed=items[1])
+    moves = iter(range(2))
+
+    class Dying(ModelBot):
+        def answer(self, state, final):
+            next(moves)  # the worker dies during the second report
+            return super().answer(state, final)
+
+    with pytest.raises(StopIteration):
+        drive(opened, Dying("scripted", True))
+    with session_scope() as s:  # its heartbeat stops
+        s.get(Job, job_id).heartbeat_at = utcnow() - timedelta(minutes=5)
+
+    assert jobs.run_worker(once=True) == 1
+    job = jobs.get_job(job_id)
+    assert (job.state, job.attempts) == ("done", 2), job.error
+    with session_scope(write=False) as s:
+        transcripts = s.exec(select(Transcript).where(Transcript.study_id == study.id)).all()
+        finals = s.exec(select(Judgment.transcript_id).where(Judgment.is_final == True)).all()  # noqa: E712
+        resumed_turns = s.exec(select(Turn).where(Turn.transcript_id == opened)).all()
+    assert sorted(t.item_id for t in transcripts) == sorted(items)  # today: 4 transcripts for 3 items
+    assert {t.status for t in transcripts} == {"complete"}
+    assert sorted(finals) == sorted(t.id for t in transcripts)
+    assert opened in {t.id for t in transcripts} and resumed_turns

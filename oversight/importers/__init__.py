@@ -1,6 +1,7 @@
 """Item (and transcript) importers: `import_path` parses and validates a whole file or folder, then lands
-it in one transaction (see `common.land`). A bad file raises `ImportFailed` naming file, line and
-field, and writes nothing. Re-importing skips what the study already has and says so in the summary.
+it in bounded batches that become visible together (see `common.land`). A bad file raises `ImportFailed`
+naming file, line and field, and writes nothing. Re-importing skips what the study already has and says so
+in the summary.
 
 Formats (`FORMATS`): `csv` and `jsonl` (the generic schema, see `generic`), `mmlu`, `boolq`, `cosmos`,
 `nyu-debate`, `hh-rlhf`.

@@ -6,26 +6,45 @@ sets the `Transcript`s with their `Turn`s and `Judgment`s, in bounded transactio
 writes go on between them). A bad file raises `ImportFailed` before anything is written, and an error
 while writing deletes what this import had written (`discard_import`).
 
+Until its last batch is written an import is "importing" and its rows are part of no study: every query that
+lists a study's items, transcripts or judgments asks `storage.models.landed` (through `Item.of_study`,
+`Transcript.of_study`, `Judgment.landed`), so nobody is dealt, shown or exported half an import. One transaction
+makes it "done" and its rows visible.
+
 Re-importing: an item whose `external_id` already exists in the study is skipped (counted in
 `ImportSummary.n_items_skipped`), and so is an imported transcript whose `external_id` already
-exists in the study; nothing is updated in place.
+exists in the study; nothing is updated in place. An import whose process died (killed, machine lost) is
+discarded by the next import before it looks: a re-import of the same file replaces the dead import's rows
+rather than adopting them, since those were written from a file that may since have changed and nobody can
+have used them. Items that another import is still writing are refused, not skipped, since that import may
+yet fail.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import and_, delete, exists, func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from oversight.audit import log_event
 from oversight.db import session_scope
 from oversight.settings import get_settings
-from storage.models import ImportBatch, Item, ItemGold, Judgment, Study, Transcript, Turn
+from storage.db import bump_content_version
+from storage.models import (
+    Assignment, ExpertReview, ImportBatch, Item, ItemGold, Judgment, RlaifLabel, Study, Transcript, Turn, utcnow,
+)
+
+log = logging.getLogger(__name__)
 
 
 class ImportFailed(ValueError):
@@ -177,8 +196,12 @@ def option_index(value: Any, n_options: int) -> int:
     return index
 
 
-# An import still "importing" after this long belongs to a process that died; its rows are discarded.
-STALE_IMPORT = timedelta(hours=1)
+# An unfinished import whose process is gone, or whose last batch is older than this, is dead: its rows are
+# discarded. A live import commits a batch every few seconds (a batch waits at most SQLite's busy timeout).
+STALE_IMPORT = timedelta(minutes=10)
+# Tests only: "batch:N" (after the N-th batch committed) or "complete" (after the last batch, before the import is
+# made visible) makes the importing process stop there until it is killed (tests/importers/test_killed_import.py).
+PAUSE_ENV = "OVERSIGHT_IMPORT_PAUSE"
 
 
 def land(batch: ParsedBatch, *, study_id: int, user_id: int | None = None) -> ImportSummary:
@@ -186,8 +209,10 @@ def land(batch: ParsedBatch, *, study_id: int, user_id: int | None = None) -> Im
 
     The rows are written in transactions of `import_batch_items` items (or transcripts with their turns
     and judgments), so that no participant's write waits behind a whole import. All or nothing still
-    holds: the `ImportBatch` row is "importing" until the last batch landed and "done" after; if any
-    batch fails, every row of this import is deleted again and the error is raised."""
+    holds: the `ImportBatch` row is "importing" until the last batch landed, and no query of the study sees its
+    rows (`storage.models.landed`); one transaction makes it "done" and them visible. If any batch fails, every
+    row of this import is deleted again and the error is raised. Dead imports are discarded first, so a
+    re-import after a killed one replaces its rows."""
     started = time.perf_counter()
     size = max(1, get_settings().import_batch_items)
     discard_stale_imports()
@@ -196,24 +221,28 @@ def land(batch: ParsedBatch, *, study_id: int, user_id: int | None = None) -> Im
             raise ImportFailed(batch.source, None, None, f"study {study_id} does not exist")
         item_ids: dict[str, int] = {}
         for chunk in _chunks([item.external_id for item in batch.items], 500):
-            rows = session.exec(select(Item.external_id, Item.id).where(
+            rows = session.exec(select(Item.external_id, Item.id, Item.import_id).where(
                 Item.study_id == study_id, col(Item.external_id).in_(chunk))).all()
-            item_ids.update({ext: item_id for ext, item_id in rows})
+            _refuse_running(session, batch.source, {import_id for _, _, import_id in rows})
+            item_ids.update({ext: item_id for ext, item_id, _ in rows})
         existing_transcripts: set[str] = set()
         for chunk in _chunks([t.external_id for t in batch.transcripts], 500):
-            existing_transcripts.update(session.exec(select(Transcript.external_id).where(
+            rows = session.exec(select(Transcript.external_id, Transcript.import_id).where(
                 Transcript.study_id == study_id, Transcript.origin == "imported",
-                col(Transcript.external_id).in_(chunk))).all())
+                col(Transcript.external_id).in_(chunk))).all()
+            _refuse_running(session, batch.source, {import_id for _, import_id in rows})
+            existing_transcripts.update(ext for ext, _ in rows)
     skipped_items = len(item_ids)
     new_items = [parsed for parsed in batch.items if parsed.external_id not in item_ids]
     new_transcripts = [parsed for parsed in batch.transcripts if parsed.external_id not in existing_transcripts]
 
     with session_scope() as session:
         record = ImportBatch(study_id=study_id, format=batch.format, source=batch.source, created_by=user_id,
-                             state="importing")
+                             state="importing", worker=_this_process(), heartbeat_at=utcnow())
         session.add(record)
         session.flush()
         import_id = record.id
+    batches = 0
     try:
         for chunk in _chunks(new_items, size):
             with session_scope() as session:
@@ -222,7 +251,10 @@ def land(batch: ParsedBatch, *, study_id: int, user_id: int | None = None) -> Im
                 session.flush()
                 session.add_all([ItemGold(item_id=row.id, gold_index=parsed.gold_index,
                                           explanation=parsed.explanation) for parsed, row in zip(chunk, rows)])
+                _beat(session, import_id)
                 item_ids.update({row.external_id: row.id for row in rows})
+            batches += 1
+            _pause(f"batch:{batches}")
         n_turns = n_judgments = 0
         for chunk in _chunks(new_transcripts, size):
             with session_scope() as session:
@@ -236,12 +268,20 @@ def land(batch: ParsedBatch, *, study_id: int, user_id: int | None = None) -> Im
                     n_turns += len(parsed.turns)
                     n_judgments += len(parsed.judgments)
                 session.add_all(children)
+                _beat(session, import_id)
+            batches += 1
+            _pause(f"batch:{batches}")
+        _pause("complete")
         with session_scope() as session:
-            record = session.get(ImportBatch, import_id)
-            record.n_items, record.n_transcripts, record.state = len(new_items), len(new_transcripts), "done"
+            _complete(session, import_id, batch.source, len(new_items), len(new_transcripts))
             log_event(session, "import", user_id=user_id, study_id=study_id, import_id=import_id,
                       format=batch.format, source=batch.source, n_items=len(new_items),
                       n_items_skipped=skipped_items, n_transcripts=len(new_transcripts))
+    except IntegrityError as exc:  # another import wrote the same items meanwhile: it keeps them
+        discard_import(import_id)
+        raise ImportFailed(batch.source, None, None, "another import of the same items into this study ran at "
+                                                     "the same time and landed them; nothing of this one was "
+                                                     "kept. Import again to add anything still missing") from exc
     except BaseException:
         discard_import(import_id)
         raise
@@ -258,6 +298,53 @@ def land(batch: ParsedBatch, *, study_id: int, user_id: int | None = None) -> Im
         n_judgments=n_judgments,
         seconds=time.perf_counter() - started,
     )
+
+
+def _complete(session, import_id: int, source: str, n_items: int, n_transcripts: int) -> None:
+    """Make the import part of its study, in the caller's transaction: one row changes state, and the content
+    version rises so no process keeps what it read before (oversight.read_cache). Refused if a cleanup that
+    took this import for dead deleted any of its rows meanwhile."""
+    record = session.exec(select(ImportBatch).where(ImportBatch.id == import_id).with_for_update()).first()
+    whole = record is not None and record.state == "importing" and (
+        session.exec(select(func.count()).select_from(Item).where(Item.import_id == import_id)).one() == n_items
+        and session.exec(select(func.count()).select_from(Transcript)
+                         .where(Transcript.import_id == import_id)).one() == n_transcripts)
+    if not whole:
+        raise ImportFailed(source, None, None, "was discarded while it was written (its process was taken for "
+                                               "dead); import it again")
+    record.n_items, record.n_transcripts, record.state, record.heartbeat_at = (
+        n_items, n_transcripts, "done", utcnow())
+    bump_content_version(session)
+
+
+def _refuse_running(session, source: str, import_ids: set[int | None]) -> None:
+    """A file whose rows another import is still writing (in a live process) is refused rather than skipped as
+    already there: that import may yet fail. Dead imports were discarded before this is asked."""
+    import_ids.discard(None)
+    if not import_ids:
+        return
+    running = session.exec(select(ImportBatch).where(col(ImportBatch.id).in_(import_ids),
+                                                     ImportBatch.state != "done")).first()
+    if running is not None:
+        raise ImportFailed(source, None, None, f"import #{running.id} ({running.source}) is still writing these "
+                                               f"items into the study (process {running.worker}); wait for it "
+                                               "to finish, then import again to add anything it lacks (an "
+                                               "import whose process died is discarded "
+                                               f"{STALE_IMPORT.seconds // 60} minutes after its last batch)")
+
+
+def _this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _beat(session, import_id: int) -> None:
+    session.exec(update(ImportBatch).where(ImportBatch.id == import_id).values(heartbeat_at=utcnow()))
+
+
+def _pause(point: str) -> None:
+    if os.environ.get(PAUSE_ENV) == point:
+        print(f"import paused at {point}", file=sys.stderr, flush=True)
+        time.sleep(600)
 
 
 def _item_row(parsed: ParsedItem, study_id: int, import_id: int) -> Item:
@@ -287,35 +374,94 @@ def _children(parsed: ParsedTranscript, row: Transcript) -> list[Any]:
 
 
 def discard_import(import_id: int) -> None:
-    """Delete every row an import wrote (children first), in batches, then its ImportBatch row."""
+    """Delete the rows of an unfinished import, in batches, then its ImportBatch row. Rows someone uses are kept
+    (an item dealt, judged, labelled or in another transcript; a transcript reviewed): none can be, as nothing
+    shows an unfinished import's rows, but an import left unfinished before migration 0012 was shown. If any is
+    kept the import is settled as "done" with what is left, so nothing ever fails on a foreign key. Each batch
+    first checks the import is still unfinished: a live import that completed meanwhile is left alone."""
     size = max(1, get_settings().import_batch_items)
+    reviewed = select(ExpertReview.transcript_id).where(ExpertReview.transcript_id.is_not(None))
     while True:
         with session_scope() as session:
-            ids = session.exec(select(Transcript.id).where(Transcript.import_id == import_id).limit(size)).all()
+            if not _unfinished(session, import_id):
+                return
+            ids = session.exec(select(Transcript.id).where(Transcript.import_id == import_id,
+                                                           col(Transcript.id).not_in(reviewed)).limit(size)).all()
             if not ids:
                 break
             session.exec(delete(Judgment).where(col(Judgment.transcript_id).in_(ids)))
             session.exec(delete(Turn).where(col(Turn.transcript_id).in_(ids)))
             session.exec(delete(Transcript).where(col(Transcript.id).in_(ids)))
+    # Indexed look-ups per item (judgments can be many); assignments have no item index but are few.
+    unused = and_(col(Item.id).not_in(select(Assignment.item_id)),
+                  *(~exists().where(table.item_id == Item.id) for table in (Judgment, Transcript, RlaifLabel)))
     while True:
         with session_scope() as session:
-            ids = session.exec(select(Item.id).where(Item.import_id == import_id).limit(size)).all()
+            if not _unfinished(session, import_id):
+                return
+            ids = session.exec(select(Item.id).where(Item.import_id == import_id, unused)
+                               .limit(size)).all()
             if not ids:
                 break
             session.exec(delete(ItemGold).where(col(ItemGold.item_id).in_(ids)))
             session.exec(delete(Item).where(col(Item.id).in_(ids)))
     with session_scope() as session:
-        session.exec(delete(ImportBatch).where(ImportBatch.id == import_id))
+        record = _unfinished(session, import_id)
+        if record is None:
+            return
+        kept = session.exec(select(func.count()).select_from(Item).where(Item.import_id == import_id)).one()
+        kept_transcripts = session.exec(select(func.count()).select_from(Transcript)
+                                        .where(Transcript.import_id == import_id)).one()
+        if kept or kept_transcripts:
+            record.state, record.n_items, record.n_transcripts = "done", kept, kept_transcripts
+            bump_content_version(session)
+            log_event(session, "import_kept_in_use", study_id=record.study_id, import_id=import_id,
+                      n_items=kept, n_transcripts=kept_transcripts)
+        else:
+            session.delete(record)
+
+
+def _unfinished(session, import_id: int) -> ImportBatch | None:
+    """The import's row, locked, while it is unfinished; None once it is done or gone."""
+    record = session.exec(select(ImportBatch).where(ImportBatch.id == import_id).with_for_update()).first()
+    return record if record is not None and record.state != "done" else None
 
 
 def discard_stale_imports() -> int:
-    """Discard imports left "importing" by a process that died (older than STALE_IMPORT)."""
-    with session_scope(write=False) as session:
-        stale = session.exec(select(ImportBatch.id).where(
-            ImportBatch.state == "importing", ImportBatch.created_at < datetime.now(timezone.utc) - STALE_IMPORT)).all()
-    for import_id in stale:
-        discard_import(import_id)
-    return len(stale)
+    """Discard every dead import (see `is_dead`); returns how many. Never raises: a cleanup that fails is
+    logged and tried again by the next import, which goes on."""
+    cutoff = utcnow() - STALE_IMPORT
+    try:
+        with session_scope(write=False) as session:
+            rows = session.exec(select(ImportBatch.id, ImportBatch.worker, func.coalesce(
+                ImportBatch.heartbeat_at, ImportBatch.created_at) < cutoff).where(ImportBatch.state != "done")).all()
+    except Exception:  # noqa: BLE001 - cleanup must never stop an import
+        log.exception("could not look for dead imports")
+        return 0
+    discarded = 0
+    for import_id, worker, quiet in rows:
+        if not (quiet or _process_gone(worker)):
+            continue
+        try:
+            discard_import(import_id)
+            discarded += 1
+        except Exception:  # noqa: BLE001
+            log.exception("could not discard dead import %s", import_id)
+    return discarded
+
+
+def _process_gone(worker: str | None) -> bool:
+    """Whether the process that wrote an import ("host:pid") is known to have ended: only on the same host."""
+    host, _, pid = (worker or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process: alive
+        return False
+    return False
 
 
 def _chunks(values: list, size: int) -> list[list]:

@@ -86,7 +86,7 @@ def judge_transcripts(*, study_id: int, tag: str | None = None, limit: int | Non
         done = set(s.exec(select(Judgment.transcript_id).where(Judgment.judge_kind == "ai-offline",
                                                                Judgment.judge_name == model.name)).all())
         # Named transcripts are judged as they stand; otherwise only finished ones.
-        query = select(Transcript).where(Transcript.study_id == study_id)
+        query = select(Transcript).where(Transcript.of_study(study_id))
         query = query.where(Transcript.id.in_(transcript_ids)) if transcript_ids is not None else \
             query.where(Transcript.status == "complete")
         rows = s.exec(query.order_by(Transcript.id)).all()

@@ -61,7 +61,7 @@ def eligible_items(*, study_id: int, strategy: Strategy) -> list[int]:
     rules = protocol.parse_rules(strategy.rules)
     with session_scope(write=False) as s:
         rows = s.exec(select(Item).join(ItemGold, ItemGold.item_id == Item.id)
-                      .where(Item.study_id == study_id, not_catch_item()).order_by(Item.id)).all()
+                      .where(Item.of_study(study_id), not_catch_item()).order_by(Item.id)).all()
         return [i.id for i in rows if protocol.cannot_run(live.item_facts(s, i), rules) is None]
 
 
@@ -70,9 +70,12 @@ SOURCE_HIDDEN = "source-hidden"  # tag of a model-alone transcript whose judge d
 
 
 def run_item(*, item_id: int, strategy_id: int, judge_name: str, tags: tuple[str, ...] = (),
-             sees_source: bool = True) -> ItemOutcome:
+             sees_source: bool = True, resume: int | None = None) -> ItemOutcome:
+    """`resume`: the open transcript a dead attempt of the same job left on this item, driven on from where it
+    stopped (its turns and reports are stored as they happen) instead of opening a second one."""
     tags = (*tags, *(() if sees_source else (SOURCE_HIDDEN,)))
-    tid = live.start_transcript(item_id=item_id, strategy_id=strategy_id, tags=[BATCH_TAG, *tags], seed=item_id)
+    tid = resume or live.start_transcript(item_id=item_id, strategy_id=strategy_id, tags=[BATCH_TAG, *tags],
+                                          seed=item_id)
     driven = drive(tid, ModelBot(judge_name, sees_source))
     state = driven.state
     if not driven.finished:
@@ -83,13 +86,43 @@ def run_item(*, item_id: int, strategy_id: int, judge_name: str, tags: tuple[str
     return ItemOutcome(item_id, tid, len(state.reports), final[gold], is_correct(final, gold))
 
 
-def _finished_under(study_id: int, strategy_id: int, tag: str) -> set[int]:
-    """Items an earlier attempt of the same job already ran to the end (a job whose worker died is retried)."""
+@dataclass
+class EarlierAttempts:
+    """What earlier attempts of a job (whose worker died) left: items they ran to the end, and per item the one
+    transcript they opened and never finished, which the retry resumes."""
+
+    finished: set[int] = field(default_factory=set)
+    open: dict[int, int] = field(default_factory=dict)
+
+
+def _earlier_attempts(study_id: int, strategy_id: int, tag: str) -> EarlierAttempts:
+    """A job is retried when its worker died (oversight.jobs): what its earlier attempts stored is read back by
+    the job's tag. Should an item have several open transcripts of the job (attempts before resuming existed),
+    the newest is resumed and the others are closed as superseded: one transcript per item, whatever happened."""
     with session_scope(write=False) as s:
-        rows = s.exec(select(Transcript.item_id, Transcript.tags).where(
-            Transcript.study_id == study_id, Transcript.strategy_id == strategy_id,
-            Transcript.status == "complete")).all()
-    return {item_id for item_id, tags in rows if tag in (tags or [])}
+        rows = s.exec(select(Transcript.id, Transcript.item_id, Transcript.status, Transcript.tags).where(
+            Transcript.of_study(study_id), Transcript.strategy_id == strategy_id,
+            Transcript.assignment_id.is_(None)).order_by(Transcript.id)).all()
+    found = EarlierAttempts()
+    extra: list[int] = []
+    for tid, item_id, status, tags in rows:
+        if tag not in (tags or []):
+            continue
+        if status == "complete":
+            found.finished.add(item_id)
+        elif status == "open":
+            if item_id in found.open:
+                extra.append(found.open[item_id])
+            found.open[item_id] = tid
+    extra += [tid for item_id, tid in found.open.items() if item_id in found.finished]
+    found.open = {item_id: tid for item_id, tid in found.open.items() if item_id not in found.finished}
+    if extra:
+        from oversight.results.results_filter import SUPERSEDED
+
+        with session_scope() as s:
+            for t in s.exec(select(Transcript).where(Transcript.id.in_(extra))).all():
+                t.status = SUPERSEDED
+    return found
 
 
 def supersede(*, study_id: int, strategy_id: int, item_ids: list[int] | None = None, keep: int | None = None,
@@ -100,7 +133,7 @@ def supersede(*, study_id: int, strategy_id: int, item_ids: list[int] | None = N
     from oversight.results.results_filter import SUPERSEDED
 
     with session_scope() as s:
-        query = select(Transcript).where(Transcript.study_id == study_id, Transcript.strategy_id == strategy_id,
+        query = select(Transcript).where(Transcript.of_study(study_id), Transcript.strategy_id == strategy_id,
                                          Transcript.assignment_id.is_(None), Transcript.status != SUPERSEDED)
         if item_ids is not None:
             query = query.where(Transcript.item_id.in_(item_ids))
@@ -132,15 +165,15 @@ def run_batch(*, study_id: int, strategy_id: int, limit: int | None = None,
                             "that have a gold answer to score it (see the Items page)")
     judge_name = strategy.model_roles.get("judge") or model_for_role("judge").name
     result = BatchResult(strategy_id)
-    if job_tag:
-        finished = _finished_under(study_id, strategy_id, job_tag)
-        items = [i for i in items if i not in finished]
+    earlier = _earlier_attempts(study_id, strategy_id, job_tag) if job_tag else EarlierAttempts()
+    items = [i for i in items if i not in earlier.finished]
     for done, item_id in enumerate(items):
         if progress:
             progress(done, len(items), f"item {item_id}")
         try:
             outcome = run_item(item_id=item_id, strategy_id=strategy_id, judge_name=judge_name,
-                               tags=(job_tag,) if job_tag else (), sees_source=sees_source)
+                               tags=(job_tag,) if job_tag else (), sees_source=sees_source,
+                               resume=earlier.open.get(item_id))
         except Exception as exc:  # noqa: BLE001 - one failing item must not end the run
             outcome = ItemOutcome(item_id, None, 0, None, None, error=str(exc))
         if replace and outcome.error is None:
@@ -171,7 +204,7 @@ def batch_job(ctx) -> dict:
     """The "batch" job (see oversight/jobs.py): params strategy_id, limit, and condition_id for a model-alone
     condition's run (oversight.sandwiching.conditions.model_alone_plan: the items people are dealt, the assistant's inputs,
     a re-run replacing the earlier one). A retried job skips the items its earlier attempt finished (their
-    transcripts carry the job's tag)."""
+    transcripts carry the job's tag) and resumes the one it left open, so each item has one transcript."""
     limit = ctx.params.get("limit") or None
     tag = f"job:{ctx.job_id}"
     if ctx.params.get("condition_id"):

@@ -451,6 +451,6 @@ READ_AHEAD_SOURCES = 48
 def study_sources(study_id: int, limit: int = READ_AHEAD_SOURCES) -> list[str]:
     """The distinct source texts of a study's items, first imported first: what its speakers will read."""
     with session_scope(write=False) as s:
-        texts = s.exec(select(Item.source_text).where(Item.study_id == study_id, Item.source_text != None)  # noqa: E711
+        texts = s.exec(select(Item.source_text).where(Item.of_study(study_id), Item.source_text != None)  # noqa: E711
                        .order_by(Item.id).limit(limit * 4)).all()
     return list(dict.fromkeys(texts))[:limit]

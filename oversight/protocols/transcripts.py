@@ -78,7 +78,7 @@ class TranscriptFilters:
 def transcript_filters(*, study_id: int) -> TranscriptFilters:
     with session_scope(write=False) as s:
         rows = s.exec(select(Transcript.setting_column(), Transcript.origin, Transcript.status, Transcript.tags,
-                             Transcript.strategy_id).where(Transcript.study_id == study_id)).all()
+                             Transcript.strategy_id).where(Transcript.of_study(study_id))).all()
         used = {r[4] for r in rows if r[4] is not None}
         strategies = s.exec(select(Strategy).where(Strategy.study_id == study_id)).all() if used else []
     return TranscriptFilters(
@@ -100,7 +100,7 @@ def list_transcripts(*, study_id: int, setting: str | None = None, strategy_id: 
     offset = max(0, int(offset))
     with session_scope(write=False) as s:
         statement = (select(Transcript.id, Transcript.tags).join(Item, Item.id == Transcript.item_id)
-                     .where(Transcript.study_id == study_id).order_by(Transcript.id))
+                     .where(Transcript.of_study(study_id)).order_by(Transcript.id))
         if setting:
             statement = statement.where(Transcript.setting_column() == setting)
         if strategy_id is not None:

@@ -114,22 +114,22 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
         write_jsonl(
             "items.jsonl",
             select(Item, ItemGold).outerjoin(ItemGold, ItemGold.item_id == Item.id)
-            .where(Item.study_id == study_id).order_by(Item.id),
+            .where(Item.of_study(study_id)).order_by(Item.id),
             item_row,
         )
         write_jsonl("strategies.jsonl", select(Strategy).where(Strategy.study_id == study_id).order_by(Strategy.id), _row)
-        write_jsonl("transcripts.jsonl", select(Transcript).where(Transcript.study_id == study_id)
+        write_jsonl("transcripts.jsonl", select(Transcript).where(Transcript.of_study(study_id))
                     .order_by(Transcript.id), _transcript_row)
         write_jsonl(
             "turns.jsonl",
             select(Turn).join(Transcript, Transcript.id == Turn.transcript_id)
-            .where(Transcript.study_id == study_id).order_by(Turn.transcript_id, Turn.position),
+            .where(Transcript.of_study(study_id)).order_by(Turn.transcript_id, Turn.position),
             _row,
         )
         # Every judgment is exported, with its status: the filter is applied by whoever reads the export.
         reasons = left_out_reasons(s, study_id)
-        split = dict(s.exec(select(Item.id, Item.split).where(Item.study_id == study_id)).all())
-        superseded = set(s.exec(select(Transcript.id).where(Transcript.study_id == study_id,
+        split = dict(s.exec(select(Item.id, Item.split).where(Item.of_study(study_id))).all())
+        superseded = set(s.exec(select(Transcript.id).where(Transcript.of_study(study_id),
                                                             Transcript.status == SUPERSEDED)).all())
 
         def status(*, practice: bool, catch: bool, item_id: int, person: int | None,
@@ -158,14 +158,14 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
             return {**_row(j), "status": judgment_status(j.item_id, j.assignment_id, j.transcript_id)}
 
         write_jsonl("judgments.jsonl", select(Judgment).join(Item, Item.id == Judgment.item_id)
-                    .where(Item.study_id == study_id).order_by(Judgment.id), judgment_row)
+                    .where(Item.of_study(study_id), Judgment.landed()).order_by(Judgment.id), judgment_row)
         n = n_results = 0
         with (out_dir / "judgments.csv").open("w", encoding="utf-8", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
             writer.writeheader()
             # The form a person answered with (vocab.ANSWER_FORMS); empty for models and imported judgments.
             forms = dict(s.exec(select(Judgment.id, Judgment.answer_form).join(Item, Item.id == Judgment.item_id)
-                                .where(Item.study_id == study_id, Judgment.answer_form != None)).all())  # noqa: E711
+                                .where(Item.of_study(study_id), Judgment.answer_form != None)).all())  # noqa: E711
             for r in judgment_records(s, study_id=study_id, gold_only=False, results_only=False):
                 p = r.p_correct
                 writer.writerow({

@@ -18,7 +18,7 @@ from oversight.results.results_filter import is_result, judge_group
 from oversight.db import session_scope
 from oversight.protocols.direct_qa import PROTOCOL as DIRECT_QA
 from oversight.vocab import chosen_option, is_correct
-from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Transcript, Turn, User
+from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Transcript, Turn, User, landed
 
 BATCH = 1000  # rows fetched at a time, so an export of a large study streams
 
@@ -104,14 +104,14 @@ def _rounds_by_transcript(s: Session, study_id: int) -> dict[int, int]:
     rows = s.exec(
         select(Turn.transcript_id, func.max(Turn.round))
         .join(Transcript, Transcript.id == Turn.transcript_id)
-        .where(Transcript.study_id == study_id)
+        .where(Transcript.of_study(study_id))
         .group_by(Turn.transcript_id)
     ).all()
     return {tid: int(r or 0) for tid, r in rows}
 
 
 def _roles_by_transcript(s: Session, study_id: int) -> dict[int, dict]:
-    rows = s.exec(select(Transcript.id, Transcript.meta).where(Transcript.study_id == study_id))
+    rows = s.exec(select(Transcript.id, Transcript.meta).where(Transcript.of_study(study_id)))
     return {tid: dict(roles) for tid, meta in rows if (roles := (meta or {}).get("roles"))}
 
 
@@ -138,7 +138,8 @@ def judgment_records(s: Session, *, study_id: int, final_only: bool = False,
         .outerjoin(Transcript, Transcript.id == Judgment.transcript_id)
         .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
         .outerjoin(User, User.id == Judgment.judge_id)
-        .where(Item.study_id == study_id, *([is_result(s, study_id)] if results_only else []))
+        .where(Item.of_study(study_id), landed(Transcript.import_id),
+               *([is_result(s, study_id)] if results_only else []))
         .order_by(Judgment.id)
     )
     if gold_only:

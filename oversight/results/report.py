@@ -435,15 +435,15 @@ def _study_and_counts(s, study_id: int) -> tuple[Study, dict[str, int]]:
         return int(s.exec(statement).one())
 
     counts = {
-        "items": count(select(func.count()).select_from(Item).where(Item.study_id == study_id)),
+        "items": count(select(func.count()).select_from(Item).where(Item.of_study(study_id))),
         "participants": count(
             select(func.count()).select_from(User).where(User.study_id == study_id, User.role == "participant")
         ),
-        "transcripts": count(select(func.count()).select_from(Transcript).where(Transcript.study_id == study_id)),
+        "transcripts": count(select(func.count()).select_from(Transcript).where(Transcript.of_study(study_id))),
         "judgments": count(
             select(func.count()).select_from(Judgment).join(Item, Item.id == Judgment.item_id)
             .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
-            .where(Item.study_id == study_id, is_result(s, study_id))  # practice, catch, excluded: not results
+            .where(Item.of_study(study_id), Judgment.landed(), is_result(s, study_id))  # practice, catch, excluded: not results
         ),
     }
     return study, counts
@@ -559,11 +559,11 @@ def dashboard_options(*, study_id: int) -> dict[str, Any]:
     that judged its items, and its strategy versions. Read-only."""
     with session_scope(write=False) as s:
         kinds = s.exec(select(Judgment.judge_kind).join(Item, Item.id == Judgment.item_id)
-                       .where(Item.study_id == study_id).distinct()).all()
+                       .where(Item.of_study(study_id)).distinct()).all()
         tags: set[str] = set()
-        for t_tags in s.exec(select(Transcript.tags).where(Transcript.study_id == study_id)).all():
+        for t_tags in s.exec(select(Transcript.tags).where(Transcript.of_study(study_id))).all():
             tags.update(t_tags or [])
-        for i_tags in s.exec(select(Item.tags).where(Item.study_id == study_id)).all():
+        for i_tags in s.exec(select(Item.tags).where(Item.of_study(study_id))).all():
             tags.update(i_tags or [])
         strategies = sorted(_strategies(s, study_id).values(), key=lambda st: (st.name, st.version))
         return {

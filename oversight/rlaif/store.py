@@ -33,7 +33,7 @@ PEOPLE = {"participant": "non-experts", "expert": "experts"}
 def study_pairs(*, study_id: int, tag: str | None = None) -> list[Pair]:
     """The study's two-option items as pairs, in id order, with the data set's label where there is one."""
     with session_scope(write=False) as s:
-        items = s.exec(select(Item).where(Item.study_id == study_id).order_by(Item.id)).all()
+        items = s.exec(select(Item).where(Item.of_study(study_id)).order_by(Item.id)).all()
         items = [i for i in items if len(i.options) == 2 and (tag is None or tag in i.tags)]
         ids = [i.id for i in items]
         gold = dict(s.exec(select(ItemGold.item_id, ItemGold.gold_index).where(col(ItemGold.item_id).in_(ids))).all())
@@ -66,7 +66,7 @@ def ai_labels(*, study_id: int, labeller_id: int) -> dict[int, PairLabel]:
     """item id -> the stored label of this labeller version."""
     with session_scope(write=False) as s:
         rows = s.exec(select(RlaifLabel).join(Item, Item.id == RlaifLabel.item_id)
-                      .where(Item.study_id == study_id, RlaifLabel.labeller_id == labeller_id)).all()
+                      .where(Item.of_study(study_id), RlaifLabel.labeller_id == labeller_id)).all()
         return {r.item_id: PairLabel(key=f"item/{r.item_id}", p_forward=r.p_first_forward,
                                      p_backward=r.p_first_backward, item_id=r.item_id) for r in rows}
 
@@ -81,7 +81,7 @@ def labellers_used(*, study_id: int) -> list[RlaifLabeller]:
     """Labeller versions with labels in this study."""
     with session_scope(write=False) as s:
         ids = set(s.exec(select(RlaifLabel.labeller_id).join(Item, Item.id == RlaifLabel.item_id)
-                         .where(Item.study_id == study_id)).all())
+                         .where(Item.of_study(study_id))).all())
         rows = s.exec(select(RlaifLabeller).where(col(RlaifLabeller.id).in_(ids)).order_by(RlaifLabeller.id)).all()
         for r in rows:
             s.expunge(r)
@@ -104,7 +104,7 @@ def human_ratings(*, study_id: int) -> dict[str, dict[int, dict[int, int]]]:
         rows = s.exec(select(Judgment, User.role, Item.options).join(User, User.id == Judgment.judge_id)
                       .join(Item, Item.id == Judgment.item_id)
                       .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
-                      .where(Item.study_id == study_id, Judgment.judge_kind == "human", Judgment.is_final,
+                      .where(Item.of_study(study_id), Judgment.judge_kind == "human", Judgment.is_final,
                              is_result(s, study_id))
                       .order_by(Judgment.id)).all()
     for j, role, options in rows:

@@ -258,7 +258,7 @@ def _check_confidence(s, study_id: int, confidence: float | None) -> None:
     """A stated confidence must make the chosen option the likeliest on every item, or no answer is correct."""
     if confidence is None:
         return
-    most = max((len(o) for o in s.exec(select(Item.options).where(Item.study_id == study_id)).all()), default=2)
+    most = max((len(o) for o in s.exec(select(Item.options).where(Item.of_study(study_id))).all()), default=2)
     if confidence <= 1 / most:
         raise SimulationError(f"a confidence of {confidence:g} does not make the chosen option the likeliest on the "
                               f"study's {most}-option items: choose more than 1/{most} = {1 / most:.3g}")

@@ -49,9 +49,9 @@ def copy_for_dry_run(*, study_id: int, user_id: int | None = None) -> int:
         s.add(dry)
         s.flush()
 
-        items = s.exec(select(Item).where(Item.study_id == study_id).order_by(Item.id)).all()
+        items = s.exec(select(Item).where(Item.of_study(study_id)).order_by(Item.id)).all()
         gold = {g.item_id: g for g in s.exec(select(ItemGold).join(Item, Item.id == ItemGold.item_id)
-                                             .where(Item.study_id == study_id)).all()}
+                                             .where(Item.of_study(study_id))).all()}
         new_items = [Item(study_id=dry.id, external_id=i.external_id, question=i.question, options=list(i.options),
                           source_title=i.source_title, source_text=i.source_text, tags=list(i.tags), split=i.split,
                           meta=dict(i.meta)) for i in items]

@@ -61,9 +61,9 @@ def design_pool(s: Session, study_id: int, conditions: list[Condition | None],
                 protocols: Mapping[Hashable, tuple[Protocol, object]] | None = None) -> DesignPool:
     """The study's items split into real, practice and catch for a group dealt `conditions`, with the refusals.
     `protocols`: each condition's `condition_protocol` by its id, when the caller has them already."""
-    items = list(s.exec(select(Item).where(Item.study_id == study_id).order_by(Item.id)).all())
+    items = list(s.exec(select(Item).where(Item.of_study(study_id)).order_by(Item.id)).all())
     gold = set(s.exec(select(ItemGold.item_id).join(Item, Item.id == ItemGold.item_id)
-                      .where(Item.study_id == study_id)).all())
+                      .where(Item.of_study(study_id))).all())
     if protocols is None:
         protocols = {c.id if c else None: condition_protocol(s, c) for c in conditions}
     catch = [i.id for i in items if i.split == CATCH and i.id in gold]

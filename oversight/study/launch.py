@@ -99,7 +99,7 @@ def _check(s: Session, study: Study) -> LaunchCheck:
     sid = study.id
     conds = list(s.exec(select(Condition).where(Condition.study_id == sid)
                         .order_by(Condition.position, Condition.id)).all())
-    items = list(s.exec(select(Item.id, Item.split).where(Item.study_id == sid)).all())
+    items = list(s.exec(select(Item.id, Item.split).where(Item.of_study(sid))).all())
     practice_ids = {i for i, split in items if split == PRACTICE}
     people = [c for c in conds if c.kind in DEALT_KINDS] or [None]
     experts = [c for c in conds if c.kind == "expert"] or [None]

@@ -13,7 +13,7 @@ from sqlmodel import select
 from oversight.audit import log_event
 from oversight import read_cache
 from oversight.db import session_scope
-from storage.models import Assignment, Item, ItemGold, Judgment, Study, Transcript, User, utcnow
+from storage.models import Assignment, Item, ItemGold, Judgment, Study, Transcript, User, landed, utcnow
 from storage.vocabulary import ALLOCATIONS, DESIGNS, STUDY_STATUSES as STATUSES
 
 ACTIVE_WINDOW = timedelta(minutes=15)
@@ -76,12 +76,13 @@ def list_studies() -> list[StudySummary]:
     with session_scope(write=False) as s:
         studies = s.exec(select(Study).order_by(Study.created_at.desc())).all()
 
-        def counts(column, table) -> dict[int, int]:
-            rows = s.exec(select(column, func.count()).select_from(table).group_by(column)).all()
+        def counts(table) -> dict[int, int]:
+            rows = s.exec(select(table.study_id, func.count()).where(landed(table.import_id))
+                          .group_by(table.study_id)).all()
             return dict(rows)
 
-        items = counts(Item.study_id, Item)
-        transcripts = counts(Transcript.study_id, Transcript)
+        items = counts(Item)
+        transcripts = counts(Transcript)
         people = dict(s.exec(select(User.study_id, func.count())
                              .where(User.role == "participant", User.preview_by == None)  # noqa: E711 - previews
                              .group_by(User.study_id)).all())
@@ -209,7 +210,7 @@ def items_with_gold(*, study_id: int, limit: int | None = None, offset: int = 0)
     """Items of a study with their gold answers: for admins and experts only (pages check the role)."""
     with session_scope(write=False) as s:
         query = (select(Item, ItemGold).join(ItemGold, ItemGold.item_id == Item.id, isouter=True)
-                 .where(Item.study_id == study_id).order_by(Item.id).offset(offset))
+                 .where(Item.of_study(study_id)).order_by(Item.id).offset(offset))
         if limit is not None:
             query = query.limit(limit)
         rows = []
@@ -227,7 +228,7 @@ def items_with_gold(*, study_id: int, limit: int | None = None, offset: int = 0)
 
 def count_items(*, study_id: int) -> int:
     with session_scope(write=False) as s:
-        return s.exec(select(func.count()).select_from(Item).where(Item.study_id == study_id)).one()
+        return s.exec(select(func.count()).select_from(Item).where(Item.of_study(study_id))).one()
 
 
 def count_catch_items(*, study_id: int) -> int:
@@ -236,7 +237,7 @@ def count_catch_items(*, study_id: int) -> int:
 
     with session_scope(write=False) as s:
         return s.exec(select(func.count()).select_from(Item).join(ItemGold, ItemGold.item_id == Item.id)
-                      .where(Item.study_id == study_id, Item.split == CATCH)).one()
+                      .where(Item.of_study(study_id), Item.split == CATCH)).one()
 
 
 def participants(*, study_id: int) -> list[dict]:

@@ -115,13 +115,13 @@ def study_labelled(dataset: str, study_id: int) -> tuple[list[Example], dict[str
             raise W2SError(f"no study with id {study_id}")
         rows = s.exec(
             select(Item, ItemGold.gold_index).join(ItemGold, ItemGold.item_id == Item.id)
-            .where(Item.study_id == study_id).order_by(Item.id)
+            .where(Item.of_study(study_id)).order_by(Item.id)
         ).all()
         judgments = s.exec(
             select(Judgment.item_id, Judgment.probabilities).join(Item, Item.id == Judgment.item_id)
             .join(User, User.id == Judgment.judge_id)
             .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
-            .where(Item.study_id == study_id, Judgment.is_final == True, Judgment.judge_kind == "human",  # noqa: E712
+            .where(Item.of_study(study_id), Judgment.is_final == True, Judgment.judge_kind == "human",  # noqa: E712
                    User.role == NON_EXPERT, is_result(s, study_id))
         ).all()
         items = [(i.id, i.question, list(i.options), i.source_text, gold) for i, gold in rows]
