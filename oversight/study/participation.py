@@ -108,6 +108,8 @@ def record_consent(*, user_id: int) -> None:
     with session_scope() as s:
         user = _participant(s, user_id)
         _not_draft(user, study)
+        if user.declined_at is not None:  # they were sent back with the no-consent code: that ended it
+            raise ParticipationError("You chose not to take part in this study.")
         if user.consented_at is None:
             user.consented_at = utcnow()
             log_event(s, "participant.consent", user_id=user.id, study_id=user.study_id)
