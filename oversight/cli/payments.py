@@ -11,10 +11,16 @@ from oversight.cli.common import add_command, add_group, emit, known_study
 
 
 def cmd_payments_owed(args) -> None:
+    from oversight.study.payments import ledger
+
+    book = ledger(study_id=known_study(args.study))
     rows = [{"participant": o.name, "prolific_id": o.external_id, "base": o.base, "bonus": o.bonus,
-             "amount": o.amount} for o in owed(study_id=known_study(args.study))]
-    text = "\n".join(f"{r['participant']:<14} {r['prolific_id'] or '(personal link)':<26} base {r['base']:.2f} "
-                     f"bonus {r['bonus']:.2f}" for r in rows) or "nothing is owed"
+             "amount": o.amount} for o in book.owed]
+    text = "\n".join([f"{r['participant']:<14} {r['prolific_id'] or '(personal link)':<26} base {r['base']:.2f} "
+                      f"bonus {r['bonus']:.2f}" for r in rows]
+                     + [f"{p.external_id or p.name}: {p.decision} ({p.reason})" for p in book.people
+                        if p.decision in ("reject", "returned")]
+                     + [message for _, message in book.messages()])
     emit(args, rows, text)
 
 

@@ -15,7 +15,8 @@ and a bonus unique per assignment, so two exports (two admins, two tabs) can nev
 keeps its plan, so its files can be downloaded again at any time (`export_files`). Who is paid follows the results
 filter (oversight.results.results_filter): simulated people (in a dry run too) and staff members' preview
 participants are never paid; participants the attention checks exclude (oversight/study/attention.py) earn no
-bonus, and their base pay is held: the next export lists them to reject, unless an admin includes them first.
+bonus, and their base pay is held, not exported, until an admin decides: "include" releases it, "exclude" lists
+them to reject (screened out).
 What is held, owed and paid is computed once, in `ledger`, and every message about it reads from there
 (`Ledger.messages`), so no two messages can disagree.
 """
@@ -77,7 +78,7 @@ class Ledger:
     currency: str
     people: list[Owed]  # everyone with something owed or to decide, in id order
     paid: float  # what earlier exports settled
-    held: list[Owed]  # excluded by the attention checks: base pay held, to reject unless an admin includes them
+    held: list[Owed]  # excluded by the thresholds of the attention checks: pay held until an admin decides
 
     @property
     def owed(self) -> list[Owed]:
@@ -100,8 +101,9 @@ class Ledger:
         out: list[tuple[str, str]] = []
         if self.held:
             out.append(("warning", f"Pay held for {len(self.held)} participant(s) excluded by the attention checks: no "
-                                   "bonus, and the next export lists them to reject (screened out) unless you include "
-                                   "them first (Attention checks)."))
+                                   "bonus, and nothing of theirs is exported until you decide (Attention checks): "
+                                   "include them to approve and pay them, or exclude them to list them to reject "
+                                   "(screened out)."))
         owed, approve, reject = self.owed, self.deciding("approve"), self.deciding("reject")
         if owed or approve or reject:
             out.append(("info", f"Owed now: {self.owed_total:.2f} {self.currency} to {len(owed)} participant(s); "
@@ -200,8 +202,9 @@ def _ledger(s, study: Study) -> Ledger:
         end = ending([a.state for a in mine])
         if user.id in settled:
             pass
-        elif left_out.get(user.id) == "excluded":
-            owed.decision, owed.reason = "reject", REJECT_REASONS["screened_out"]
+        elif left_out.get(user.id) == "excluded" and user.attention_override == "exclude":
+            owed.decision, owed.reason = "reject", REJECT_REASONS["screened_out"]  # an admin decided
+        elif left_out.get(user.id) == "excluded":  # the thresholds excluded them: held until an admin decides
             held.append(owed)
         elif end == "completed":
             owed.decision, owed.base = "approve", study.base_pay
