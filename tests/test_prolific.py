@@ -100,15 +100,14 @@ def test_with_everyones_pay_held_the_page_never_says_nothing_is_owed(db):
     update_study(study_id=sid, user_id=None, min_seconds_per_item=3600.0, attention_exclude=1)  # all too fast
     for k in range(3):
         _finished(sid, f"P{k}", [True, False, True])
-    assert payments.export_payments(study_id=sid).export_id is None  # held: nothing of theirs exported
-    book = payments.ledger(study_id=sid)
-    said = " ".join(text for _, text in book.messages())
-    assert "Pay held for 3 participant(s)" in said and "everyone earned so far has been paid" not in said
     admin = auth.create_user(role="admin", name="ada", password="long enough")
     at = run_page("study_people", admin.id, study=str(sid))
     shown = " ".join(e.value for e in [*at.success, *at.info, *at.warning])
     assert "Pay held for 3 participant(s)" in shown
     assert "everyone earned so far has been paid" not in shown
+    assert payments.export_payments(study_id=sid).export_id is None  # held: nothing of theirs exported
+    said = " ".join(text for _, text in payments.ledger(study_id=sid).messages())  # what the CLI prints too
+    assert "Pay held for 3 participant(s)" in said and "everyone earned so far has been paid" not in said
 
 
 def test_each_ending_has_its_own_code_and_returns_in_the_same_tab(db):
@@ -286,3 +285,67 @@ def test_an_unanswered_approval_is_checked_before_it_is_sent_again(prolific):
     transitions = [path for path, _, _ in prolific.requests if path.endswith("/transition/")]
     assert sorted(transitions) == ["/api/v1/submissions/subA/transition/", "/api/v1/submissions/subB/transition/"]
     assert prolific.paid == ["bulk1"]
+
+
+def test_the_command_line_sets_the_codes_exports_writes_files_again_and_sends_without_paying_twice(prolific,
+                                                                                                   tmp_path):
+    import os
+
+    from tests.test_cli import _runner
+
+    cli = _runner(dict(os.environ))
+    sid = _api_study()
+    cli("study", "set", "--study", str(sid), "--code-timed-out", "LATE", "--code-no-consent", "NO")
+    with session_scope(write=False) as s:
+        from storage.models import Study
+        assert (s.get(Study, sid).code_timed_out, s.get(Study, sid).code_no_consent) == ("LATE", "NO")
+    assert "2 to approve" in cli("payments", "export", "--study", str(sid)).stdout
+    cli("payments", "files", "--study", str(sid), "--out", str(tmp_path / "files"))
+    assert sorted(p.name for p in (tmp_path / "files").iterdir()) == [
+        f"study-{sid}-export-1-approve.txt", f"study-{sid}-export-1-bonus.csv"]
+    prolific.fail.add("pay_500")
+    failed = cli("payments", "send", "--study", str(sid), ok=False)
+    assert failed.returncode != 0 and "secret-token" not in failed.stdout + failed.stderr
+    prolific.fail.clear()
+    again = cli("payments", "send", "--study", str(sid), ok=False)
+    assert "may have been paid" in again.stdout + again.stderr
+    [call] = prolific_api.unanswered(study_id=sid)
+    cli("payments", "settle", "--call", str(call.id), "--paid", "yes")
+    cli("payments", "send", "--study", str(sid))
+    assert prolific.paid == ["bulk1"] and prolific.status == {"subA": "APPROVED", "subB": "APPROVED"}
+
+
+def test_the_payments_section_sends_an_export_and_settles_an_unanswered_call(prolific):
+    from oversight.access import auth
+
+    sid = _api_study()
+    payments.export_payments(study_id=sid)
+    admin = auth.create_user(role="admin", name="ada", password="long enough")
+    prolific.fail.add("pay_drop")
+    at = run_page("study_people", admin.id, study=str(sid))
+    next(b for b in at.button if b.label == "Send the latest export to Prolific (API)").click().run()
+    assert any("no answer" in e.value for e in at.error)
+    prolific.fail.clear()
+    at = run_page("study_people", admin.id, study=str(sid))
+    assert any("got no answer" in w.value for w in at.warning)
+    next(b for b in at.button if b.label == "It happened").click().run()
+    next(b for b in at.button if b.label == "Send the latest export to Prolific (API)").click().run()
+    assert any(s.value.startswith("Sent:") for s in at.success)
+    assert prolific.paid == ["bulk1"]
+    everything = " ".join(str(e.proto) for e in at.main)
+    assert "secret-token" not in everything  # the token is never on a page
+
+
+def test_a_participant_whose_time_ran_out_on_every_task_gets_the_timed_out_code(db):
+    from storage.models import Assignment
+
+    sid = _study()
+    update_study(study_id=sid, user_id=None, code_timed_out="LATE")
+    uid = _participant(sid, "P_LATE")
+    participation.next_task(user_id=uid)
+    with session_scope() as s:
+        for a in s.exec(select(Assignment).where(Assignment.participant_id == uid)).all():
+            a.state = "skipped"
+    out = participation.progress(user_id=uid)
+    assert (out.outcome, out.completion_code) == ("timed_out", "LATE")
+    assert out.completion_link == "https://app.prolific.com/submissions/complete?cc=LATE"

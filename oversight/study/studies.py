@@ -274,7 +274,7 @@ def participants(*, study_id: int) -> list[dict]:
                              .group_by(Judgment.judge_id)).all()) if people else {}
         return [{
             "id": p.id, "name": p.name, "external_id": p.external_id or "",
-            "status": "revoked" if p.token_revoked else (
+            "status": "revoked" if p.token_revoked else "declined consent" if p.declined_at else (
                 "finished" if total.get(p.id) and done.get(p.id, 0) == total[p.id] else
                 "active" if p.last_seen_at and now - p.last_seen_at < ACTIVE_WINDOW else
                 ("joined" if p.last_seen_at or p.consented_at else "invited")),
