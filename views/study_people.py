@@ -99,7 +99,8 @@ study_now, checks = attention(study_id=study_id)
 st.caption(f"{study_now.catch_items} catch item(s) per participant, minimum "
            f"{study_now.min_seconds_per_item:g} s per item (0: off). Flags = wrong catch answers + too-fast answers; "
            f"{describe_thresholds(study_now)} (Study settings). Excluded participants' answers are left out of every result, they earn no bonus and "
-           "their base pay is held until you include them.")
+           "their base pay is held until you decide: Include anyway (approve and pay) or Exclude (reject on Prolific, "
+           "screened out).")
 st.dataframe([{"participant": a.name, "Prolific ID": a.external_id or "", "catch wrong":
                f"{a.catch_wrong}/{a.catch_answered}", "too fast": a.too_fast, "flags": a.flags, "status": a.status,
                "override": a.override or ""} for a in checks], hide_index=True, width="stretch")
@@ -108,7 +109,8 @@ o1, o2, o3 = st.columns(3)
 if o1.button("Include anyway", help="Their answers count and their pay is released, whatever their flags."):
     if attempt(set_override, study_id=study_id, participant_id=who, decision="include", user_id=user.id)[0]:
         st.rerun()
-if o2.button("Exclude", help="Their answers are left out of results and their pay is held."):
+if o2.button("Exclude", help="Their answers are left out of results; the next payment export lists their "
+                             "submission to reject (screened out)."):
     if attempt(set_override, study_id=study_id, participant_id=who, decision="exclude", user_id=user.id)[0]:
         st.rerun()
 if o3.button("Let the thresholds decide", help="Remove your decision for this participant."):

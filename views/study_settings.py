@@ -96,7 +96,7 @@ with st.form(f"settings-{study_id}"):
                                    "Participants pages.")
     exclude_at = a4.number_input("Exclude at flags (0: never)", 0, 1000, study.attention_exclude,
                                  help="Excluded participants' answers are left out of every result, they earn no "
-                                      "bonus and their base pay is held until you include them (Participants page).")
+                                      "bonus and their base pay is held until you include or exclude them (Participants page).")
     st.markdown("**Inner loop converged when**")
     conv = study.convergence or {}
     k1, k2, k3 = st.columns(3)
