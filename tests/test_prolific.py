@@ -232,6 +232,28 @@ def _api_study() -> int:
     return sid
 
 
+def test_the_api_mode_rejects_a_screened_out_submission_with_its_category_and_a_long_enough_message(prolific):
+    sid = _api_study()
+    screened = _finished(sid, "PC", [True, True, True], session="subC")
+    set_override(study_id=sid, participant_id=screened, decision="exclude", user_id=None)
+    export = payments.export_payments(study_id=sid)
+    prolific_api.send_export(export_id=export.export_id)
+    [(path, _, body)] = [r for r in prolific.requests if r[0] == "/api/v1/submissions/subC/transition/"]
+    assert body["action"] == "REJECT" and body["rejection_category"] == "FAILED_CHECK"
+    assert "screened out by the attention checks" in body["message"] and len(body["message"]) >= 100
+    assert prolific.status == {"subA": "APPROVED", "subB": "APPROVED", "subC": "REJECTED"}
+    assert prolific.setups == {"bulk1": "PA,1.00\n"}  # the screened-out participant earns no bonus
+
+
+def test_the_completion_url_cannot_carry_markup(db):
+    from oversight.study.studies import StudyError
+
+    sid = _study()
+    for url in ('https://example.org/?cc={code}"onclick="x', "https://example.org/<b>", "https://e.org/'x"):
+        with pytest.raises(StudyError, match="https://"):
+            update_study(study_id=sid, user_id=None, completion_url=url)
+
+
 def test_the_api_mode_pays_bonuses_approves_and_never_stores_the_token(prolific):
     sid = _api_study()
     export = payments.export_payments(study_id=sid)

@@ -161,8 +161,8 @@ def _transition(export: PaymentExport, action: str, submission: str, reason: str
     if action == "reject":
         # Prolific asks for a message of at least 100 characters and a category.
         body |= {"rejection_category": CATEGORIES.get(reason, "OTHER"),
-                 "message": f"Your submission is rejected because {reason}. This was decided by the study's rules, "
-                            "set before it opened; please contact the researchers if you think it is a mistake."}
+                 "message": f"Your submission is rejected: {reason}. This follows the study's rules, set before "
+                            "it opened; please contact the researchers if you think it is a mistake."}
     _call(claim, "POST", f"/api/v1/submissions/{submission}/transition/", body)
 
 

@@ -174,7 +174,9 @@ def _check_pay(changes: dict) -> None:
 
     if "completion_url" in changes:
         url = (changes["completion_url"] or "").strip() or None
-        if url is not None and (not url.startswith("https://") or len(url) > 500 or any(c.isspace() for c in url)):
+        # No quotes or angle brackets either: the URL goes into the one link the app builds as HTML (web/completion.py).
+        if url is not None and (not url.startswith("https://") or len(url) > 500
+                                or any(c.isspace() or c in "<>\"'`" for c in url)):
             raise StudyError("the completion URL must be an https:// address without spaces (Prolific's completion "
                              "URL, e.g. https://app.prolific.com/submissions/complete?cc={code})")
         changes["completion_url"] = url
