@@ -11,6 +11,7 @@ from oversight.sandwiching.inner_loop import LoopError
 from oversight.models.errors import ModelError
 from oversight.study.participation import ParticipationError
 from oversight.study.payments import PaymentError
+from oversight.study.prolific_api import ProlificError
 from oversight.protocols.prompts import PromptError
 from oversight.protocols.base import RuleViolation, RulesError
 from oversight.sandwiching.reviews import ReviewError
@@ -23,6 +24,6 @@ from storage.db import StorageUnavailable
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     AttentionError, AuthError, ConditionError, ImportFailed, JobError, LoopError, ModelError, ParticipationError, PaymentError,
-    PromptError, ReviewError, RlaifError, RuleViolation, RulesError, SimulationError, StrategyError, StudyError,
+    ProlificError, PromptError, ReviewError, RlaifError, RuleViolation, RulesError, SimulationError, StrategyError, StudyError,
     StorageUnavailable, W2SError,
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +66,11 @@ class Settings(BaseSettings):
     # A person dealt a place in a study's design who has not finished and has not been seen for this long has left:
     # the next arrival takes their place (oversight.sandwiching.dealing), so drop-outs leave no hole in the design.
     design_slot_timeout_minutes: float = 60.0
+    # Prolific API mode (oversight/study/prolific_api.py): the researcher's API token, a secret read from the
+    # environment (OVERSIGHT_PROLIFIC_API_TOKEN) only, never stored in the database nor shown on a page. Unset: the
+    # Payments section offers the files to upload by hand.
+    prolific_api_token: SecretStr | None = None
+    prolific_api_url: str = "https://api.prolific.com"
 
     @property
     def resolved_database_url(self) -> str:

@@ -54,6 +54,8 @@ class User(SQLModel, table=True):
     attention_override: str | None = None
     # A staff member taking a study as a participant (preview mode): their answers are never results and never paid.
     preview_by: int | None = Field(default=None, foreign_key="user.id")
+    # The participant chose "I do not agree" on the consent page: they were sent back with the no-consent code.
+    declined_at: datetime | None = None
 
 
 class Study(SQLModel, table=True):
@@ -92,7 +94,13 @@ class Study(SQLModel, table=True):
     bonus_amount: float = 0.0  # per correct answer, or per point of score above a uniform guess
     # sha256 of the open-enrolment token (Prolific-style link); None when enrolment is closed.
     enrol_token_hash: str | None = Field(default=None, unique=True, index=True)
-    completion_code: str | None = None
+    completion_code: str | None = None  # the code for "completed"
+    # The codes for the other ways participation ends (None: none set, the participant sees no code).
+    code_no_consent: str | None = None
+    code_screened_out: str | None = None  # excluded by the attention checks
+    code_timed_out: str | None = None  # every task's time ran out
+    # Prolific's id of this study: the API mode posts bonuses and approvals to it (oversight/study/prolific_api.py).
+    prolific_study_id: str | None = None
     # No foreign key: user.study_id already points at study, and a cycle breaks CREATE order.
     created_by: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -605,6 +613,10 @@ class PaymentExport(SQLModel, table=True):
     lines: int = 0
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
+    # What the export says to do, kept so that its files can be downloaded again at any time
+    # (oversight.study.payments.export_files): bonus [[PID, amount]], approve [[PID, submission]],
+    # reject [[PID, submission, reason]], by_hand [[name, amount]].
+    plan: dict = _json({})
 
 
 class Payout(SQLModel, table=True):
@@ -616,6 +628,8 @@ class Payout(SQLModel, table=True):
               sqlite_where=text("kind = 'base'"), postgresql_where=text("kind = 'base'")),
         Index("uq_payout_bonus_per_assignment", "assignment_id", unique=True,
               sqlite_where=text("kind = 'bonus'"), postgresql_where=text("kind = 'bonus'")),
+        Index("uq_payout_rejected_per_user", "user_id", unique=True,
+              sqlite_where=text("kind = 'rejected'"), postgresql_where=text("kind = 'rejected'")),
         *checks("payout"),
     )
 
@@ -624,8 +638,29 @@ class Payout(SQLModel, table=True):
     study_id: int = Field(foreign_key="study.id", index=True)
     user_id: int = Field(foreign_key="user.id", index=True)
     assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
-    kind: str  # base | bonus
+    kind: str  # base | bonus | rejected
     amount: float
+
+
+class ProlificCall(SQLModel, table=True):
+    """One call to Prolific's API, recorded (committed) before it is sent and again when it is answered. `key` is
+    unique (e.g. "bonus_pay:export:7"), so the same call is never sent twice at once, and a pay call whose answer
+    never came stays "sent": it is not sent again until someone has checked on Prolific (the pay endpoint is not
+    idempotent)."""
+
+    __table_args__ = (UniqueConstraint("key", name="uq_prolificcall_key"), *checks("prolificcall"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    export_id: int | None = Field(default=None, foreign_key="paymentexport.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    action: str  # storage.vocabulary.PROLIFIC_ACTIONS
+    key: str
+    state: str = "sent"  # storage.vocabulary.PROLIFIC_CALL_STATES
+    remote_id: str | None = None  # the bulk bonus id (bonus_setup) or the submission id
+    answer: str = ""  # the status and the start of the answer's body, for the record
+    created_at: datetime = Field(default_factory=utcnow)
+    answered_at: datetime | None = None
 
 
 class ContentVersion(SQLModel, table=True):

@@ -40,7 +40,16 @@ VERSION_DECISIONS = ("candidate", "promoted", "retired")
 JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
 W2S_RUN_STATES = ("running", "done", "failed")
 REWARD_BACKENDS = ("encoder", "hf")  # encoder (CPU, MiniLM + scalar head) | hf (sequence classifier + LoRA)
-PAYOUT_KINDS = ("base", "bonus")
+# base: base pay settled (a Prolific approval, or paid by hand); bonus: one answer's bonus; rejected: a submission
+# to reject (screened out, timed out), settled with nothing paid.
+PAYOUT_KINDS = ("base", "bonus", "rejected")
+# The Prolific API calls the app makes (oversight/study/prolific_api.py), each recorded before it is sent.
+PROLIFIC_ACTIONS = ("bonus_setup", "bonus_pay", "approve", "reject")
+# sent: recorded, no answer yet (an unanswered pay call is never sent again: someone checks Prolific first);
+# done: Prolific answered yes; refused: Prolific answered no (a 4xx: nothing happened, it may be sent again).
+PROLIFIC_CALL_STATES = ("sent", "done", "refused")
+# How a participant's participation ended, each with its own completion code (Study settings).
+COMPLETION_OUTCOMES = ("completed", "no_consent", "screened_out", "timed_out")
 
 # (table, column) -> the values it may hold. A nullable column may also be NULL (a CHECK passes on NULL).
 CLOSED_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
@@ -66,6 +75,8 @@ CLOSED_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
     ("w2srun", "state"): W2S_RUN_STATES,
     ("rewardmodelrun", "backend"): REWARD_BACKENDS,
     ("payout", "kind"): PAYOUT_KINDS,
+    ("prolificcall", "action"): PROLIFIC_ACTIONS,
+    ("prolificcall", "state"): PROLIFIC_CALL_STATES,
 }
 
 

@@ -139,11 +139,13 @@ def test_excluded_participants_and_catch_answers_are_left_out_of_results_and_pay
     assert set(owed) == {good} and (owed[good].base, owed[good].bonus) == (2.0, REAL * 0.5)  # no catch bonus
     assert [h["id"] for h in payments.held(study_id=sid)] == [bad]
     batch = payments.export_payments(study_id=sid)
-    assert batch.prolific_lines == ["PID_GOOD,4.00"]
+    # The bonus alone: the base pay is paid by approving; the held participant is neither approved nor rejected.
+    assert batch.prolific_lines == ["PID_GOOD,2.00"] and batch.approve == ["PID_GOOD"] and batch.reject == []
     # Included anyway: the answers count and the held pay is exported.
     attention.set_override(study_id=sid, participant_id=bad, decision="include")
     assert len(load_judgments(study_id=sid)) == 2 * REAL and payments.held(study_id=sid) == []
-    assert payments.export_payments(study_id=sid).prolific_lines == ["PID_BAD,4.00"]
+    released = payments.export_payments(study_id=sid)
+    assert released.prolific_lines == ["PID_BAD,2.00"] and released.approve == ["PID_BAD"]
 
 
 def test_settings_are_checked(db):

@@ -56,7 +56,9 @@ def test_base_pay_on_finishing_and_a_bonus_per_correct_answer(db):
     assert by_user[done].base == 2.0 and by_user[done].bonus == 1.0
     assert by_user[halfway].base == 0.0 and by_user[halfway].bonus == 0.5  # a bonus is earned as they go
     batch = payments.export_payments(study_id=sid)
-    assert sorted(batch.prolific_lines) == ["PROLIFIC_A,3.00", "PROLIFIC_B,0.50"]
+    # Bonuses only: Prolific pays the base on approval, so a base in this file would be paid twice.
+    assert sorted(batch.prolific_lines) == ["PROLIFIC_A,1.00", "PROLIFIC_B,0.50"]
+    assert batch.approve == ["PROLIFIC_A"] and batch.reject == []
     assert batch.total == 3.5 and batch.currency == "GBP"
 
 
@@ -67,7 +69,9 @@ def test_a_second_export_pays_only_what_was_earned_since(db):
     assert payments.export_payments(study_id=sid).prolific_lines == ["PROLIFIC_A,0.50"]
     assert payments.export_payments(study_id=sid).prolific_lines == []  # nothing new: nothing paid twice
     _answer_all(uid, [True, False])
-    assert payments.export_payments(study_id=sid).prolific_lines == ["PROLIFIC_A,2.50"]  # base + the new bonus
+    later = payments.export_payments(study_id=sid)
+    assert later.prolific_lines == ["PROLIFIC_A,0.50"]  # the new bonus; the base is paid by approving
+    assert later.approve == ["PROLIFIC_A"]
     assert len(payments.exports(study_id=sid)) == 2
 
 
@@ -110,7 +114,8 @@ def test_simultaneous_exports_pay_each_thing_once(any_db):
     for t in threads:
         t.join()
     lines = [line for r in results for line in r.prolific_lines]
-    assert sorted(lines) == ["P0,3.00", "P1,3.00", "P2,3.00", "P3,3.00"]
+    assert sorted(lines) == ["P0,1.00", "P1,1.00", "P2,1.00", "P3,1.00"]
+    assert sorted(pid for r in results for pid in r.approve) == ["P0", "P1", "P2", "P3"]
     with session_scope(write=False) as s:
         base = s.exec(select(Payout).where(Payout.kind == "base")).all()
     assert len(base) == 4
@@ -140,7 +145,7 @@ def test_payments_from_the_command_line(db, tmp_path):
                      "bonus": 0.5, "amount": 2.5}]
     out = tmp_path / "bonus.csv"
     cli("payments", "export", "--study", str(sid), "--out", str(out))
-    assert out.read_text() == "PROLIFIC_A,2.50\n"
+    assert out.read_text() == "PROLIFIC_A,0.50\n"  # the bonus only; the base is paid by approving
     again = cli("payments", "export", "--study", str(sid)).stdout
     assert "nothing is owed" in again
 

@@ -13,7 +13,7 @@ from oversight.sandwiching.inner_loop import (
     MAX_REASON, MAX_TEXT, PROPOSAL_KINDS, proposable_versions, propose, questionnaire_due, submit_questionnaire,
 )
 from oversight.study.participation import (
-    PracticeFeedback, Task, next_task, practice_feedback, progress, record_consent, submit_answer,
+    PracticeFeedback, Task, decline_consent, next_task, practice_feedback, progress, record_consent, submit_answer,
 )
 from oversight.protocols.live import JudgeView, expire, judge_view, load_state, restart_chat, send_message, submit_report
 from oversight.protocols.runner import get_runner
@@ -21,6 +21,7 @@ from oversight.study.studies import study_settings
 from oversight.vocab import (
     CHOICE_CONFIDENCE, lowest_confidence, option_letter, probabilities_from_confidence, role_label,
 )
+from web.completion import send_back
 from web.launch_panel import preview_button
 from web.ui import attempt, pick_study, require_role, speech_markdown
 
@@ -46,10 +47,20 @@ if study.status != "open" and not preview:
 if not expert and user.consented_at is None:
     st.subheader("Before you begin")
     st.text(study.consent_text or "Your answers are stored under a random participant name and used for research.")
+    if user.declined_at is not None:  # they chose "I do not agree" (a reload, or the same link again)
+        st.info("You chose not to take part. Thank you for your time.")
+        send_back(progress(user_id=user.id))
+        st.stop()
     agree = st.checkbox("I have read this and agree to take part")
-    if st.button("Continue", type="primary", disabled=not agree):
+    c1, c2 = st.columns(2)
+    if c1.button("Continue", type="primary", disabled=not agree):
         record_consent(user_id=user.id)
         st.rerun()
+    if c2.button("I do not agree", help="Ends your participation here; you are sent back with the no-consent code."):
+        ok, ended = attempt(decline_consent, user_id=user.id)
+        if ok:
+            st.info("You chose not to take part. Thank you for your time.")
+            send_back(ended)
     st.stop()
 
 if study.instructions:
@@ -416,11 +427,11 @@ if task is None:
             if questionnaire():
                 st.stop()
             proposal_form()
-        if done.completion_code:
-            st.text(f"Your completion code: {done.completion_code}")
-        if done.completion_link:
-            st.link_button("Return to the recruiting site to record your completion", done.completion_link,
-                           type="primary")
+        if done.outcome == "screened_out":
+            st.info("Your answers did not pass the study's attention checks.")
+        elif done.outcome == "timed_out":
+            st.info("The time ran out on every task.")
+        send_back(done)
     st.stop()
 
 st.progress(done.done / task.total, text=f"Task {task.position} of {task.total}")

@@ -12,6 +12,7 @@ from oversight.study.attention import attention, describe_thresholds, set_overri
 from oversight.study.launch import set_study_status
 from oversight.study.studies import get_study, participants
 from web.launch_panel import preview_button
+from web.prolific_panel import api_panel
 from web.ui import attempt, pick_study, require_role, user_error
 
 user = require_role("admin")
@@ -57,7 +58,7 @@ with right:
             if attempt(set_enrolment_cap, study_id=study_id, max_per_minute=int(per_minute) or None,
                        max_total=int(total) or None, by=user.id)[0]:
                 st.success("Saved.")
-    st.text(f"Completion code: {study.completion_code}")
+    st.text(f"Completion code: {study.completion_code} (the other endings' codes: Study settings)")
     st.text(f"The study is {study.status}.")
     if study.status == "draft":
         st.caption("Open it on the Study settings page (after the launch check).")
@@ -98,7 +99,8 @@ study_now, checks = attention(study_id=study_id)
 st.caption(f"{study_now.catch_items} catch item(s) per participant, minimum "
            f"{study_now.min_seconds_per_item:g} s per item (0: off). Flags = wrong catch answers + too-fast answers; "
            f"{describe_thresholds(study_now)} (Study settings). Excluded participants' answers are left out of every result, they earn no bonus and "
-           "their base pay is held until you include them.")
+           "their base pay is held until you decide: Include anyway (approve and pay) or Exclude (reject on Prolific, "
+           "screened out).")
 st.dataframe([{"participant": a.name, "Prolific ID": a.external_id or "", "catch wrong":
                f"{a.catch_wrong}/{a.catch_answered}", "too fast": a.too_fast, "flags": a.flags, "status": a.status,
                "override": a.override or ""} for a in checks], hide_index=True, width="stretch")
@@ -107,7 +109,8 @@ o1, o2, o3 = st.columns(3)
 if o1.button("Include anyway", help="Their answers count and their pay is released, whatever their flags."):
     if attempt(set_override, study_id=study_id, participant_id=who, decision="include", user_id=user.id)[0]:
         st.rerun()
-if o2.button("Exclude", help="Their answers are left out of results and their pay is held."):
+if o2.button("Exclude", help="Their answers are left out of results; the next payment export lists their "
+                             "submission to reject (screened out)."):
     if attempt(set_override, study_id=study_id, participant_id=who, decision="exclude", user_id=user.id)[0]:
         st.rerun()
 if o3.button("Let the thresholds decide", help="Remove your decision for this participant."):
@@ -118,35 +121,35 @@ st.subheader("Payments")
 if study.base_pay == 0 and study.bonus_rule == "none":
     st.info("This study pays no base pay and no bonus. Set them on the Study settings page.")
 else:
-    st.caption(payments.describe_pay(study))
-    owed_now = payments.owed(study_id=study_id)
-    held = payments.held(study_id=study_id)
-    if held:
-        st.warning(f"Pay held for {len(held)} participant(s) excluded by the attention checks: no bonus, and their "
-                   "base pay is not exported until you include them (Attention checks above).")
-        st.dataframe([{k: v for k, v in h.items() if k != "id"} for h in held], hide_index=True)
-    if not owed_now:
-        st.success("Nothing is owed: everyone earned so far has been paid.")
-    else:
-        st.dataframe([{"participant": o.name, "Prolific ID": o.external_id or "(personal link)", "base": o.base,
-                       "bonus": o.bonus, "amount": o.amount} for o in owed_now], hide_index=True, width="stretch")
-        if st.button("Export payments", type="primary",
-                     help="Records every payment listed here as paid, so the next export pays only what is "
-                          "earned after it."):
-            ok, batch = attempt(payments.export_payments, study_id=study_id, user_id=user.id)
-            if ok:
-                st.session_state["payment_batch"] = batch
-                st.rerun()
-    batch = st.session_state.get("payment_batch")
-    if batch is not None and batch.export_id:
-        st.success(f"Export {batch.export_id}: {batch.total:.2f} {batch.currency} recorded as paid.")
-        st.download_button("Prolific bulk bonus lines (ID,amount)", "".join(f"{x}\n" for x in batch.prolific_lines),
-                           file_name=f"study-{study_id}-bonus-{batch.export_id}.csv", mime="text/csv")
-        if batch.by_hand:
-            st.warning("These came by personal link (no Prolific ID): pay them another way.")
-            st.dataframe(batch.by_hand, hide_index=True)
+    st.caption(payments.describe_pay(study) + " On Prolific the base pay is paid by approving the submission; "
+               "the bulk-bonus file holds the bonuses only.")
+    book = payments.ledger(study_id=study_id)
+    for level, message in book.messages():  # held, owed and paid, from the same numbers
+        {"warning": st.warning, "info": st.info, "success": st.success, "caption": st.caption}[level](message)
+    if book.people:
+        st.dataframe([{"participant": p.name, "Prolific ID": p.external_id or "(personal link)",
+                       "on Prolific": {"approve": "approve", "reject": f"reject: {p.reason}",
+                                       "returned": f"returned: {p.reason}"}.get(p.decision, "settled"),
+                       "base": p.base, "bonus": p.bonus, "owed": p.amount} for p in book.people],
+                     hide_index=True, width="stretch")
+    if book.to_export and st.button(
+            "Export payments", type="primary",
+            help="Records every approval, rejection and bonus listed here as settled, so the next export lists only "
+                 "what comes after it. Its files stay below."):
+        if attempt(payments.export_payments, study_id=study_id, user_id=user.id)[0]:
+            st.rerun()
+    api_panel(study, user.id)
     past = payments.exports(study_id=study_id)
     if past:
-        st.caption("Earlier exports")
-        st.dataframe([{"export": e.id, "when": e.created_at, "participants": e.lines, "total": e.total}
-                      for e in past], hide_index=True)
+        st.caption("Exports (newest first): each keeps its files. Upload bonus.csv to Prolific's bulk bonus, "
+                   "approve the IDs in approve.txt, reject those in reject.csv with the reason given; pay "
+                   "by-hand.csv another way.")
+    for batch in past:
+        files = payments.export_files(batch)
+        st.text(f"Export {batch.export_id}: {batch.total:.2f} {batch.currency}, {len(batch.approve)} to approve, "
+                f"{len(batch.reject)} to reject, {len(batch.prolific_lines)} bonus line(s), "
+                f"{len(batch.by_hand)} to pay by hand.")
+        for column, (name, text) in zip(st.columns(4), files.items()):
+            column.download_button(name, text, file_name=f"study-{study_id}-export-{batch.export_id}-{name}",
+                                   mime="text/csv" if name.endswith(".csv") else "text/plain",
+                                   key=f"export-{batch.export_id}-{name}")

@@ -36,17 +36,27 @@ with st.form(f"settings-{study_id}"):
                                 height=160)
     consent = st.text_area("Consent text (participants agree to it before the first task; empty: a short default)",
                            study.consent_text, height=160)
-    c1, c2 = st.columns(2)
+    c1 = st.columns(2)[0]
     per_person = c1.number_input("Items per participant (0: every item)", 0, 1_000_000,
                                  study.items_per_participant or 0,
                                  help="Real items (practice items come in addition). Applies to participants dealt "
                                       "from now on; dealt tasks stay as they are.")
-    code = c2.text_input("Completion code (shown when every task is done)", study.completion_code or "")
     st.markdown("**Completion and pay**")
-    u1, u2 = st.columns([3, 1])
-    completion_url = u1.text_input("Completion redirect (participants are sent here when done; {code} becomes the "
-                                   "completion code)", study.completion_url or "",
+    st.caption("Each way of ending has its own code (set the same codes on Prolific). Participants are sent back to "
+               "the completion redirect in the same tab with their code; those who came from Prolific go to "
+               "Prolific's completion page when no redirect is set. Empty: no code for that ending.")
+    k1, k2, k3, k4 = st.columns(4)
+    code = k1.text_input("Completed", study.completion_code or "")
+    code_no_consent = k2.text_input("No consent (\"I do not agree\")", study.code_no_consent or "")
+    code_screened_out = k3.text_input("Screened out (attention checks)", study.code_screened_out or "")
+    code_timed_out = k4.text_input("Timed out (every task)", study.code_timed_out or "")
+    u1, u3, u2 = st.columns([3, 1, 1])
+    completion_url = u1.text_input("Completion redirect ({code} becomes the ending's code)",
+                                   study.completion_url or "",
                                    placeholder="https://app.prolific.com/submissions/complete?cc={code}")
+    prolific_study_id = u3.text_input("Prolific study id", study.prolific_study_id or "",
+                                      help="For the Prolific API mode (Participants page, Payments): bonuses, "
+                                           "approvals and rejections are sent to this study.")
     currency = u2.text_input("Currency", study.currency, max_chars=3)
     p1, p2, p3 = st.columns(3)
     base_pay = p1.number_input("Base pay for finishing", 0.0, 1000.0, float(study.base_pay), 0.25)
@@ -86,7 +96,7 @@ with st.form(f"settings-{study_id}"):
                                    "Participants pages.")
     exclude_at = a4.number_input("Exclude at flags (0: never)", 0, 1000, study.attention_exclude,
                                  help="Excluded participants' answers are left out of every result, they earn no "
-                                      "bonus and their base pay is held until you include them (Participants page).")
+                                      "bonus and their base pay is held until you include or exclude them (Participants page).")
     st.markdown("**Inner loop converged when**")
     conv = study.convergence or {}
     k1, k2, k3 = st.columns(3)
@@ -106,7 +116,9 @@ with st.form(f"settings-{study_id}"):
                               currency=currency, base_pay=float(base_pay), bonus_rule=bonus_rule,
                               bonus_amount=float(bonus_amount), catch_items=int(catch),
                               min_seconds_per_item=float(min_seconds), attention_warn=int(warn_at),
-                              attention_exclude=int(exclude_at))
+                              attention_exclude=int(exclude_at), code_no_consent=code_no_consent,
+                              code_screened_out=code_screened_out, code_timed_out=code_timed_out,
+                              prolific_study_id=prolific_study_id)
         if ok:
             flash(f"Saved: {', '.join(c.replace('_', ' ') for c in changed)}." if changed else "Nothing changed.")
 if study.catch_items and not n_catch:

@@ -46,7 +46,11 @@ def cmd_study_set(args) -> None:
                                  ("bonus_amount", args.bonus_amount), ("catch_items", args.catch_items),
                                  ("min_seconds_per_item", args.min_seconds_per_item),
                                  ("attention_warn", args.attention_warn),
-                                 ("attention_exclude", args.attention_exclude))
+                                 ("attention_exclude", args.attention_exclude),
+                                 ("code_no_consent", args.code_no_consent),
+                                 ("code_screened_out", args.code_screened_out),
+                                 ("code_timed_out", args.code_timed_out),
+                                 ("prolific_study_id", args.prolific_study_id))
                if v is not None}
     convergence = {k: v for k, v in (("min_participants", args.min_participants),
                                      ("min_confidence", args.min_confidence),
@@ -106,7 +110,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--instructions")
     sp.add_argument("--consent-text")
     sp.add_argument("--items-per-participant", help="a whole number, or 'all'")
-    sp.add_argument("--completion-code")
+    sp.add_argument("--completion-code", help="the code of a participant who completed the study")
+    sp.add_argument("--code-no-consent", help="the code of one who chose \"I do not agree\" ('' for none)")
+    sp.add_argument("--code-screened-out", help="the code of one the attention checks exclude ('' for none)")
+    sp.add_argument("--code-timed-out", help="the code of one whose time ran out on every task ('' for none)")
+    sp.add_argument("--prolific-study-id", help="Prolific's id of the study, for the API mode ('' for none)")
     sp.add_argument("--design", choices=["within", "between"], help="within- or between-subject conditions")
     sp.add_argument("--practice-items", type=int, help="practice items (with feedback) before the real ones")
     sp.add_argument("--review-share", type=float, help="share of assignments a second expert reviews (0-1)")

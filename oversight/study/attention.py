@@ -10,8 +10,8 @@ study's thresholds: `excluded` at `attention_exclude` flags or more (0: never), 
 participant and is in the audit log.
 
 Excluded participants' answers are not results (like practice answers: `results_filter.result_assignment` and
-judgment_records), they earn no bonus and their base pay is held until an admin includes them (payments). Catch
-answers are never results. Computed on every read, so changing a threshold applies at once, to everyone.
+judgment_records), they earn no bonus and their base pay is held until an admin decides (payments: include to
+approve, exclude to reject). Catch answers are never results. Computed on every read, so changing a threshold applies at once, to everyone.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ from sqlmodel import select
 
 from oversight.sandwiching.allocation import choose_version
 from oversight.audit import log_event
-from oversight.study.payments import completion_link
+from oversight.study.attention import excluded_participants
+from oversight.study.payments import completion_code, completion_link, ending
 from oversight.sandwiching.conditions import DEALT_KINDS
 from oversight import read_cache
 from oversight.db import carry, memo, session_scope
@@ -60,8 +61,9 @@ class Task:
 class Progress:
     done: int
     total: int
-    completion_code: str | None  # shown only once every task is done
+    completion_code: str | None  # shown only once every task is done (the code of the way it ended)
     completion_link: str | None = None  # the recruiting platform's completion URL with the code, once done
+    outcome: str | None = None  # how participation ended: storage.vocabulary.COMPLETION_OUTCOMES; None: not yet
 
 
 def _participant(s, user_id: int) -> User:
@@ -105,15 +107,38 @@ def record_consent(*, user_id: int) -> None:
         user = _participant(s, user_id)
         study = read_cache.row(s, Study, user.study_id) if user.study_id is not None else None
         _not_draft(user, study)
+        if user.declined_at is not None:  # they were sent back with the no-consent code: that ended it
+            raise ParticipationError("You chose not to take part in this study.")
         study_id = user.study_id
     with session_scope() as s:
-        # The first consent stands (another tab's included): only a person without one gets it.
+        # The first consent stands (another tab's included): only a person without one, who has not declined
+        # meanwhile, gets it.
         if s.connection().execute(_CONSENT, {"uid": user_id, "now": utcnow()}).rowcount == 1:
             log_event(s, "participant.consent", user_id=user_id, study_id=study_id)
 
 
-_CONSENT = update(User.__table__).where(User.__table__.c.id == bindparam("uid"),
-                                        User.__table__.c.consented_at.is_(None)).values(consented_at=bindparam("now"))
+_CONSENT = update(User.__table__).where(
+    User.__table__.c.id == bindparam("uid"), User.__table__.c.consented_at.is_(None),
+    User.__table__.c.declined_at.is_(None)).values(consented_at=bindparam("now"))
+
+
+def decline_consent(*, user_id: int) -> Progress:
+    """"I do not agree": participation ends here, nothing is dealt, and the participant is sent back with the
+    no-consent code. Refused once they have consented (their answers are in: they finish or return)."""
+    with session_scope() as s:
+        user = _participant(s, user_id)
+        if user.consented_at is not None:
+            raise ParticipationError("You have already agreed to take part.")
+        if user.declined_at is None:
+            user.declined_at = utcnow()
+            log_event(s, "participant.decline", user_id=user.id, study_id=user.study_id)
+        study = read_cache.row(s, Study, user.study_id)
+        return _ended(study, user, "no_consent", 0, 0)
+
+
+def _ended(study: Study, user: User, outcome: str, done: int, total: int) -> Progress:
+    return Progress(done, total, completion_code(study, outcome),
+                    completion_link(study, outcome, from_prolific=bool(user.external_id)), outcome)
 
 
 def _dealt_conditions(s, study_id: int, role: str) -> list[Condition | None]:
@@ -424,14 +449,19 @@ _SEEN = update(User.__table__).where(User.__table__.c.id == bindparam("uid")).va
 def progress(*, user_id: int, study_id: int | None = None) -> Progress:
     with session_scope(write=False) as s:
         user, study_id = _judge(s, user_id, study_id)
+        if user.role == "participant" and user.declined_at is not None:
+            return _ended(read_cache.row(s, Study, study_id), user, "no_consent", 0, 0)
         rows = [r.state for r in _assignments(s, user.id, study_id)]
         done = sum(1 for r in rows if r == "done")
-        code = link = None
         # A task whose time ran out (skipped) is finished too: the participant did not fail to turn up.
-        if rows and all(r in ("done", "skipped") for r in rows) and user.role == "participant":
-            study = read_cache.row(s, Study, study_id)
-            code, link = study.completion_code, completion_link(study)
-        return Progress(done, len(rows), code, link)
+        outcome = ending(rows) if user.role == "participant" else None
+        if outcome is None:
+            return Progress(done, len(rows), None)
+        study = read_cache.row(s, Study, study_id)
+        # Once, at the end: the attention checks read the whole study, so not on every page run.
+        if user.id in excluded_participants(s, study_id):
+            outcome = "screened_out"
+        return _ended(study, user, outcome, done, len(rows))
 
 
 @dataclass(frozen=True)

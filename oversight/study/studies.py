@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
@@ -94,7 +95,11 @@ def list_studies() -> list[StudySummary]:
 SETTINGS = ("name", "description", "instructions", "consent_text", "items_per_participant", "completion_code",
             "design", "practice_items", "review_share", "blind_review", "allocation", "convergence",
             "completion_url", "currency", "base_pay", "bonus_rule", "bonus_amount", "catch_items",
-            "min_seconds_per_item", "attention_warn", "attention_exclude")
+            "min_seconds_per_item", "attention_warn", "attention_exclude", "code_no_consent", "code_screened_out",
+            "code_timed_out", "prolific_study_id")
+# The completion code of each way participation ends (the "completed" one is required, the others optional).
+CODE_SETTINGS = ("completion_code", "code_no_consent", "code_screened_out", "code_timed_out")
+CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TEXT_LIMIT = 20_000
 CONVERGENCE = ("min_participants", "min_confidence", "min_agreement")
 
@@ -146,13 +151,33 @@ def _check_attention(changes: dict) -> None:
         changes["min_seconds_per_item"] = float(v)
 
 
+def _check_codes(changes: dict) -> None:
+    """Completion codes go into the completion URL, so ASCII letters, digits, '-' and '_' only; the Prolific study
+    id likewise (empty: no API mode for this study)."""
+    for key in CODE_SETTINGS:
+        if key in changes:
+            code = (changes[key] or "").strip()
+            if code and not CODE.fullmatch(code) or not code and key == "completion_code":
+                what = "the completion code" if key == "completion_code" else f"the {key.removeprefix('code_').replace('_', ' ')} code"
+                raise StudyError(f"{what} must be 1 to 64 letters, digits, '-' or '_'"
+                                 + ("" if key == "completion_code" else " (or empty: none)"))
+            changes[key] = code or None
+    if "prolific_study_id" in changes:
+        pid = (changes["prolific_study_id"] or "").strip()
+        if pid and not CODE.fullmatch(pid):
+            raise StudyError("the Prolific study id is letters and digits (from the study's address on Prolific)")
+        changes["prolific_study_id"] = pid or None
+
+
 def _check_pay(changes: dict) -> None:
     """The completion redirect (an https URL; "{code}" becomes the completion code) and pay (oversight/study/payments.py)."""
     from oversight.study.payments import BONUS_RULES, PaymentError, check_pay_settings
 
     if "completion_url" in changes:
         url = (changes["completion_url"] or "").strip() or None
-        if url is not None and (not url.startswith("https://") or len(url) > 500 or any(c.isspace() for c in url)):
+        # No quotes or angle brackets either: the URL goes into the one link the app builds as HTML (web/completion.py).
+        if url is not None and (not url.startswith("https://") or len(url) > 500
+                                or any(c.isspace() or c in "<>\"'`" for c in url)):
             raise StudyError("the completion URL must be an https:// address without spaces (Prolific's completion "
                              "URL, e.g. https://app.prolific.com/submissions/complete?cc={code})")
         changes["completion_url"] = url
@@ -185,11 +210,7 @@ def update_study(*, study_id: int, user_id: int | None, **changes) -> list[str]:
         raise StudyError("items per participant must be a whole number of at least 1 (or empty: every item)")
     _check_design(changes)
     _check_attention(changes)
-    if "completion_code" in changes:
-        code = (changes["completion_code"] or "").strip()
-        if not code or len(code) > 64 or not code.replace("-", "").replace("_", "").isalnum():
-            raise StudyError("the completion code must be 1 to 64 letters, digits, '-' or '_'")
-        changes["completion_code"] = code
+    _check_codes(changes)
     _check_pay(changes)
     for key in ("description", "instructions", "consent_text"):
         if key in changes and len(changes[key] or "") > TEXT_LIMIT:
@@ -256,7 +277,7 @@ def participants(*, study_id: int) -> list[dict]:
                              .group_by(Judgment.judge_id)).all()) if people else {}
         return [{
             "id": p.id, "name": p.name, "external_id": p.external_id or "",
-            "status": "revoked" if p.token_revoked else (
+            "status": "revoked" if p.token_revoked else "declined consent" if p.declined_at else (
                 "finished" if total.get(p.id) and done.get(p.id, 0) == total[p.id] else
                 "active" if p.last_seen_at and now - p.last_seen_at < ACTIVE_WINDOW else
                 ("joined" if p.last_seen_at or p.consented_at else "invited")),

@@ -145,7 +145,7 @@ def test_study_settings_are_saved_audited_and_bad_values_refused(page, ops):
 
 
 def test_prolific_participants_return_with_their_code_and_are_paid_once(page, ops):
-    # The participant's "Return to the recruiting site" opens Prolific: answered here, no network needed.
+    # The participant's "Return to Prolific" goes to Prolific in the same tab: answered here, no network needed.
     opened: list[str] = []
 
     def prolific(route) -> None:
@@ -154,38 +154,40 @@ def test_prolific_participants_return_with_their_code_and_are_paid_once(page, op
 
     page.context.route("https://app.prolific.com/**", prolific)
     finish(page, enrol_link(ops, "PID-RIGHT"), "A")
-    back = page.get_by_role("link", name="Return to the recruiting site to record your completion")
+    back = page.get_by_role("link", name="Return to Prolific to record your submission")
     expect(back).to_be_visible()
     page.screenshot(path=str(REPO / "test-artifacts" / "completion-page.png"))
-    with page.context.expect_page() as tab:
-        back.click()
-    expect(tab.value.get_by_role("heading", name="Prolific: submission complete")).to_be_visible()
+    back.click()  # a redirect in this tab, not a new tab (issue 17)
+    expect(page.get_by_role("heading", name="Prolific: submission complete")).to_be_visible()
+    assert len(page.context.pages) == 1
     assert opened == [COMPLETE.replace("{code}", CODE)]
     finish(page, enrol_link(ops, "PID-WRONG"), "B")
 
-    # The admin sees who is owed what, exports, and downloads Prolific's bulk-bonus lines.
+    # The admin sees who is owed what and whom to approve, exports, and downloads Prolific's bulk-bonus lines:
+    # bonuses only, since Prolific pays the base pay when a submission is approved.
     sign_in(page, f"{ops['url']}/study_people?study={ops['pilot']}", *ADMIN)
     expect(page.get_by_role("heading", name="Payments")).to_be_visible()
     expect(page.get_by_text("Base pay 1.50 GBP for finishing every task, and a bonus of 0.25 per correct "
                             "answer.")).to_be_visible()
     owed = page.get_by_test_id("stDataFrame").filter(has_text="bonus").locator("tbody tr")
-    expect(owed.locator("td")).to_have_text([re.compile("^P-"), "PID-RIGHT", "1.5", "0.25", "1.75",
-                                             re.compile("^P-"), "PID-WRONG", "1.5", "0", "1.5"])
+    expect(owed.locator("td")).to_have_text([re.compile("^P-"), "PID-RIGHT", "approve", "1.5", "0.25", "1.75",
+                                             re.compile("^P-"), "PID-WRONG", "approve", "1.5", "0", "1.5"])
     page.get_by_role("button", name="Export payments").click()
-    expect(page.get_by_text("Export 1: 3.25 GBP recorded as paid.")).to_be_visible()
+    expect(page.get_by_text("Export 1: 3.25 GBP, 2 to approve, 0 to reject, 1 bonus line(s)")).to_be_visible()
     with page.expect_download() as download:
-        page.get_by_role("button", name="Prolific bulk bonus lines (ID,amount)").click()
+        page.get_by_role("button", name="bonus.csv").click()
     lines = open(download.value.path()).read().splitlines()
-    assert sorted(lines) == ["PID-RIGHT,1.75", "PID-WRONG,1.50"]
+    assert lines == ["PID-RIGHT,0.25"]
 
     # Nothing more to pay: the page says so and offers no second export, also after a reload.
     expect(page.get_by_text("Nothing is owed: everyone earned so far has been paid.")).to_be_visible()
     expect(page.get_by_role("button", name="Export payments")).to_have_count(0)
     page.reload()
-    expect(page.get_by_text("Earlier exports")).to_be_visible()
+    expect(page.get_by_text("Exports (newest first)")).to_be_visible()
+    expect(page.get_by_role("button", name="approve.txt")).to_be_visible()  # the files stay after a reload
     expect(page.get_by_text("Nothing is owed: everyone earned so far has been paid.")).to_be_visible()
     expect(page.get_by_role("button", name="Export payments")).to_have_count(0)
-    page.get_by_text("Earlier exports").scroll_into_view_if_needed()
+    page.get_by_text("Exports (newest first)").scroll_into_view_if_needed()
     paid = _db(ops).execute("select kind, amount from payout order by id").fetchall()
     assert sorted(paid) == [("base", 1.5), ("base", 1.5), ("bonus", 0.25)]
 

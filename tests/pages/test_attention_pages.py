@@ -70,11 +70,16 @@ def test_the_monitor_and_participants_pages_show_flags_status_and_the_override(d
     people.run()
     assert not people.exception
     assert [a.status for a in attention(study_id=sid)[1]] == ["excluded"]
-    assert any("Pay held for 1 participant(s)" in w.value for w in people.warning)
+    # An admin's Exclude is a decision: not held, but listed to reject on Prolific, with the reason.
+    def on_prolific() -> list[str]:
+        pay = next(d for d in people.dataframe if "on Prolific" in d.value.columns).value
+        return list(pay["on Prolific"])
+
+    assert on_prolific() == ["reject: screened out by the attention checks"]
     next(b for b in people.button if b.label == "Include anyway").click()
     people.run()
     assert [(a.status, a.override) for a in attention(study_id=sid)[1]] == [("warn", "include")]
-    assert not any("Pay held" in w.value for w in people.warning)
+    assert not any("Pay held" in w.value for w in people.warning) and on_prolific() == ["approve"]
 
     expert = auth.create_user(role="expert", name="eve", password="long enough").id
     for page in ("monitor", "study_people", "study_settings"):
