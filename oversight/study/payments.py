@@ -29,6 +29,7 @@ from oversight.db import session_scope
 from oversight.protocols.registry import get_protocol
 from oversight.protocols.scoring import judge_score
 from oversight.results.results_filter import left_out_reasons
+from oversight.text import spreadsheet_safe
 from oversight.vocab import SIMULATED, is_correct
 from storage.models import (
     Assignment, ItemGold, Judgment, PaymentExport, Payout, Strategy, Study, User,
@@ -192,7 +193,7 @@ def export_payments(*, study_id: int, user_id: int | None = None) -> PaymentBatc
             s.flush()
             log_event(s, "payments.export", user_id=user_id, study_id=study_id, export=export.id,
                       total=export.total, lines=export.lines)
-            lines = [f"{r.external_id},{r.amount:.2f}" for r in rows if r.external_id]
+            lines = [f"{spreadsheet_safe(r.external_id)},{r.amount:.2f}" for r in rows if r.external_id]
             by_hand = [{"participant": r.name, "amount": f"{r.amount:.2f}"} for r in rows if not r.external_id]
             return PaymentBatch(export.id, lines, by_hand, export.total, study.currency)
     except IntegrityError:
