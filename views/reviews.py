@@ -26,13 +26,13 @@ st.title("Review queue")
 study_id = pick_study()
 study = get_study(study_id)
 if (withheld := gold_withheld(study_id=study_id, user_id=user.id)) is not None:
-    st.info(withheld)
+    st.info(escape_markdown(withheld))
     st.stop()
 rubric = current_rubric(study_id)
 ALL = "All"
 
 if flash := st.session_state.pop("review_flash", None):
-    st.success(flash)
+    st.success(escape_markdown(flash))
 
 
 def show_context(ctx: ReviewContext) -> None:
@@ -59,7 +59,7 @@ def show_context(ctx: ReviewContext) -> None:
     st.markdown("**The participant's rationale**")
     st.text(ctx.rationale or "(none)")
     if ctx.source_text:
-        with st.expander(f"Source{': ' + ctx.source_title if ctx.source_title else ''}"):
+        with st.expander(f"Source{': ' + escape_markdown(ctx.source_title) if ctx.source_title else ''}"):
             st.text(ctx.source_text)
     if ctx.transcript is not None:
         with st.expander("Transcript", expanded=True):

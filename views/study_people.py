@@ -12,7 +12,7 @@ from oversight.study.attention import attention, describe_thresholds, set_overri
 from oversight.study.launch import set_study_status
 from oversight.study.studies import get_study, participants
 from web.launch_panel import preview_button
-from web.ui import attempt, pick_study, require_role, user_error
+from web.ui import attempt, escape_markdown, pick_study, require_role, user_error
 
 user = require_role("admin")
 st.title("Participants")
@@ -118,7 +118,7 @@ st.subheader("Payments")
 if study.base_pay == 0 and study.bonus_rule == "none":
     st.info("This study pays no base pay and no bonus. Set them on the Study settings page.")
 else:
-    st.caption(payments.describe_pay(study))
+    st.caption(escape_markdown(payments.describe_pay(study)))
     owed_now = payments.owed(study_id=study_id)
     held = payments.held(study_id=study_id)
     if held:
@@ -139,7 +139,8 @@ else:
                 st.rerun()
     batch = st.session_state.get("payment_batch")
     if batch is not None and batch.export_id:
-        st.success(f"Export {batch.export_id}: {batch.total:.2f} {batch.currency} recorded as paid.")
+        st.success(escape_markdown(f"Export {batch.export_id}: {batch.total:.2f} {batch.currency} recorded as "
+                                   "paid."))
         st.download_button("Prolific bulk bonus lines (ID,amount)", "".join(f"{x}\n" for x in batch.prolific_lines),
                            file_name=f"study-{study_id}-bonus-{batch.export_id}.csv", mime="text/csv")
         if batch.by_hand:
