@@ -21,8 +21,9 @@ def payload(host: str) -> str:
             f"[link](http://{host}/link) <a href=\"http://{host}/a\">a</a>")
 
 
-# Live Markdown or HTML: an image or link whose brackets are not escaped, or an HTML tag that is not.
-LIVE = re.compile(r"(?<!\\)\]\((?!\\)|(?<!\\)<(img|a)\b")
+# Live Markdown or HTML: an image or link whose brackets are not escaped, an HTML tag that is not, or a bare address
+# that GFM would make a link (escaping is not enough there: web.ui.escape_markdown puts a word joiner in "://").
+LIVE = re.compile(r"(?<!\\)\]\((?!\\)|(?<!\\)<(img|a)\b|://")
 
 
 def poisoned_study(host: str = "127.0.0.1:9") -> dict:
