@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from oversight.study.power import Planted, PowerError, check_design, plan, study_design
-from web.ui import attempt, escape_markdown
+from web.ui import attempt
 
 
 def _counts(raw: str) -> list[int] | None:
@@ -52,7 +52,7 @@ def plan_section(study_id: int) -> None:
         design = study_design(study_id)
         check_design(design)
     except PowerError as exc:
-        st.info(escape_markdown(f"Nothing to plan yet: {exc}."))
+        st.info(f"Nothing to plan yet: {exc}.")  # written by the code (oversight.study.power), no names in it
         return
     st.text(f"Design: {design.describe()}.")
     key = f"plan-{study_id}"
