@@ -14,7 +14,7 @@ from oversight.results.report import dashboard, dashboard_options
 from oversight.sandwiching.analysis import gap_rows, sandwich, table_rows, to_csv
 from oversight.sandwiching.figures import figure_html, gap_text, paired_figure, sandwich_figure
 from oversight.study.studies import get_study
-from web.ui import escape_markdown, pick_study, require_role
+from web.ui import pick_study, require_role
 
 user = require_role("admin", "expert")
 st.title("Results")
@@ -298,7 +298,7 @@ def interval_words(low: float | None, high: float | None, unbounded: bool, share
 def sandwich_section() -> None:
     result = sandwich(study_id=study_id)
     if result.empty:
-        st.info(escape_markdown(result.message))
+        st.info(result.message)
         return
     st.caption("Accuracy per condition (final answers; practice and catch items excluded; the filters above do not "
                "apply), with n answers, items and people; intervals as named at the top. Non-expert conditions "
@@ -322,7 +322,7 @@ def sandwich_section() -> None:
         if gap.estimate is not None:
             st.caption(f"Gap closed: {gap_text(gap)}.")
         if gap.note and not gap.unbounded:
-            st.caption(escape_markdown(gap.note))
+            st.caption(gap.note)
         st.dataframe([{"assisted": g["name"], "gap_closed": g["estimate"],
                        "95% interval": interval_words(g["ci_low"], g["ci_high"], g["unbounded"],
                                                       g["undefined_share"]),

@@ -26,13 +26,13 @@ st.title("Review queue")
 study_id = pick_study()
 study = get_study(study_id)
 if (withheld := gold_withheld(study_id=study_id, user_id=user.id)) is not None:
-    st.info(escape_markdown(withheld))
+    st.info(withheld)
     st.stop()
 rubric = current_rubric(study_id)
 ALL = "All"
 
 if flash := st.session_state.pop("review_flash", None):
-    st.success(escape_markdown(flash))
+    st.success(flash)
 
 
 def show_context(ctx: ReviewContext) -> None:

@@ -9,7 +9,7 @@ from web.ui import escape_markdown, sign_in_as
 st.title("Oversight Lab")
 link_error = st.session_state.pop("link_error", None)
 if link_error:
-    st.error(escape_markdown(link_error))
+    st.error(link_error)
     st.caption("If you were sent a participation link, open it exactly as you received it, "
                "or contact the researcher who invited you.")
 
@@ -22,7 +22,7 @@ if submitted:
     try:
         user = authenticate(name=name, password=password, client=client_address())
     except AuthError as exc:
-        st.error(escape_markdown(str(exc)))
+        st.error(str(exc))
     else:
         sign_in_as(user)
         begin(user.id)

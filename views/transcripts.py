@@ -20,7 +20,7 @@ user = require_role("admin", "expert")
 st.title("Transcripts")
 study_id = pick_study()
 if (withheld := gold_withheld(study_id=study_id, user_id=user.id)) is not None:
-    st.info(escape_markdown(withheld))
+    st.info(withheld)
     st.stop()
 
 ALL = "All"
