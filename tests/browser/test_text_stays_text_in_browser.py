@@ -115,10 +115,28 @@ def _sign_in(page: Page, url: str, name: str) -> None:
     raise AssertionError("the session cookie was never set")
 
 
+def _walk_staff(page: Page, url: str, world: dict, listener: Listener, role: str, pages: dict) -> list[str]:
+    """Sign in as the study's expert or admin in a fresh browser context and open each of `pages` (the Review
+    queue with its source title, the transcript with its chat and speeches); returns what the browser asked the
+    listener for."""
+    staff = page.context.browser.new_context().new_page()
+    asked = _watch(staff, listener.host)
+    study = f"study={world['study']}"
+    _sign_in(staff, f"{url}/?{study}", f"{role} {world['payload']}")
+    for path, heading in pages.items():
+        extra = f"&transcript={world['transcript']}" if path == "transcripts" else ""
+        staff.goto(f"{url}/{path}?{study}{extra}")
+        _settled(staff, heading)
+        if heading == "Review queue":
+            expect(staff.get_by_text(re.compile(r"^Source: Source title !\[x\]")).first).to_be_visible()
+    staff.context.close()
+    assert listener.heard == [], f"the {role.lower()}'s pages fetched {listener.heard}"
+    return asked
+
+
 def test_no_page_fetches_an_image_or_follows_a_link_from_outside_text(page, poisoned_server, listener):
     url, world = poisoned_server["url"], poisoned_server["world"]
     asked = _watch(page, listener.host)
-    study = f"study={world['study']}"
     payload_shown = page.get_by_text(re.compile(r"!\[x\]\(http://127\.0\.0\.1:\d+/md-image\.png\)"))
 
     # A participant: consent, then every task, answered at 40 % as people do.
@@ -147,27 +165,7 @@ def test_no_page_fetches_an_image_or_follows_a_link_from_outside_text(page, pois
     assert listener.heard == [], f"the participant's tasks fetched {listener.heard}"
     page.context.clear_cookies()
 
-    # The expert, on every page of theirs (a blind study would hide the names; this one is open).
-    expert = page.context.browser.new_context().new_page()
-    asked_expert = _watch(expert, listener.host)
-    _sign_in(expert, f"{url}/?{study}", f"Expert {world['payload']}")
-    for path, heading in EXPERT_PAGES.items():
-        extra = f"&transcript={world['transcript']}" if path == "transcripts" else ""
-        expert.goto(f"{url}/{path}?{study}{extra}")
-        _settled(expert, heading)
-    expert.context.close()
-    assert listener.heard == [], f"the expert's pages fetched {listener.heard}"
-
-    # The admin, on every page.
-    admin = page.context.browser.new_context().new_page()
-    asked_admin = _watch(admin, listener.host)
-    _sign_in(admin, f"{url}/?{study}", f"Admin {world['payload']}")
-    for path, heading in ADMIN_PAGES.items():
-        extra = f"&transcript={world['transcript']}" if path == "transcripts" else ""
-        admin.goto(f"{url}/{path}?{study}{extra}")
-        _settled(admin, heading)
-        if path == "reviews":  # the review itself, with the source title, options and the chat
-            expect(admin.get_by_text(re.compile(r"^Source: Source title !\[x\]")).first).to_be_visible()
-    admin.context.close()
-
-    assert listener.heard == [] and asked == asked_expert == asked_admin == []
+    # The expert, then the admin, each on every page of theirs (this study is open, so both see the real names).
+    staff_asked = [_walk_staff(page, url, world, listener, role, pages)
+                   for role, pages in (("Expert", EXPERT_PAGES), ("Admin", ADMIN_PAGES))]
+    assert listener.heard == [] and asked == [] and staff_asked == [[], []]
