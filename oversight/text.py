@@ -1,4 +1,4 @@
-"""Text helpers shared by importers, quotes and the extractive model.
+"""Text helpers shared by importers, quotes, the extractive model and every CSV the app writes.
 
 `detokenize` rebuilds readable prose from PTB-style tokens (the NYU debate / QuALITY stories are stored as a token
 list: `-LSB-`, `'s`, `n't`, ``` `` ```/`''` quote marks and `"\\n"` line tokens).
@@ -119,3 +119,26 @@ def normalise_with_map(text: str) -> tuple[str, list[int]]:
 def normalise(text: str) -> str:
     """Normalised form of `text` (see `normalise_with_map`)."""
     return normalise_with_map(text)[0]
+
+
+# --- CSV cells a spreadsheet would run as a formula ------------------------------------------------------------------
+
+# A spreadsheet (Excel, LibreOffice, Google Sheets) reads a cell starting with one of these as a formula or a DDE
+# call (OWASP "CSV injection"); a tab or carriage return in front hides the formula from a first look.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text: a string starting like a formula gets a leading `'`.
+
+    Only strings: the numbers we write (a negative score, -0.32) stay numbers, since the csv module writes them as
+    `-0.32`, which a spreadsheet reads as a number and runs nothing. A string that merely looks numeric (an item id
+    "-5") is text from outside and is neutralised like any other."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe_row(row: dict[str, object]) -> dict[str, object]:
+    """Every cell of a CSV row through `spreadsheet_safe`: what every CSV writer of the app writes."""
+    return {key: spreadsheet_safe(value) for key, value in row.items()}

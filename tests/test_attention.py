@@ -203,3 +203,25 @@ def test_a_catch_item_runs_like_the_studys_own_direct_qa_tasks_and_is_flagged_fr
     [person] = attention.attention(study_id=sid)[1]
     assert (person.catch_wrong, person.status) == (1, "excluded")
     assert load_judgments(study_id=sid) == []
+
+
+def test_a_catch_item_never_shows_the_gold_even_where_the_strategy_gives_feedback(db):
+    """The alone condition's direct-QA strategy shows the correct answer after each answer (its default); the catch
+    item runs under that strategy, and its answer is still never shown, while the real items' answers are."""
+    from oversight.sandwiching import conditions
+    from oversight.protocols import strategies
+    from oversight.protocols import live
+
+    sid = _study(catch=1)
+    direct = strategies.create_strategy(study_id=sid, name="Direct QA", protocol="direct-qa")
+    conditions.add_condition(study_id=sid, kind="alone", strategy_id=direct.id)
+    uid = _person(sid)
+    shown = {}
+    while (task := participation.next_task(user_id=uid)) is not None:
+        state = live.load_state(task.transcript_id)
+        assert state.rules.feedback_after_judging
+        live.submit_report(transcript_id=task.transcript_id, round_=state.step.round,
+                           display_probabilities=state.to_display_order([0.6, 0.4]), end=True, judge_id=uid)
+        shown[_is_catch(task.assignment_id)] = live.judge_view(task.transcript_id).outcome
+    assert shown[False] is not None  # a real item: the answer and score after judging
+    assert shown[True] is None  # the catch item: nothing that says which answer was right

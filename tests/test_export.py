@@ -229,3 +229,26 @@ def test_the_design_as_dealt_and_the_loops_are_exported(study_id, tmp_path):
     other = tmp_path / "other"
     export_study(study_id=study_id + 1, out_dir=other)  # another study's export holds none of it
     assert read_jsonl(other / "assignments.jsonl") == [] and read_jsonl(other / "participants.jsonl") == []
+
+
+def test_judgments_csv_shows_formula_like_cells_as_text(db, tmp_path):
+    """An imported item id and a judge name that a spreadsheet would run as formulas are written with a leading
+    quote; the numbers (probabilities, p_correct) stay as they were."""
+    with session_scope() as s:
+        study = Study(name="Formulas")
+        s.add(study)
+        s.flush()
+        sid = study.id
+    items = tmp_path / "in.jsonl"
+    items.write_text(json.dumps({"id": '=HYPERLINK("http://127.0.0.1:9/x","open")', "question": "A?",
+                                 "options": ["x", "y"], "gold": 1}) + "\n")
+    import_path(study_id=sid, fmt="jsonl", path=items)
+    with session_scope() as s:
+        item = s.exec(select(Item).where(Item.study_id == sid)).one()
+        s.add(Judgment(item_id=item.id, judge_name="@SUM(1+1)", probabilities=[0.3, 0.7], is_final=True))
+    export_study(study_id=sid, out_dir=tmp_path / "out")
+    with (tmp_path / "out" / "judgments.csv").open(newline="") as f:
+        [row] = list(csv.DictReader(f))
+    assert row["item_external_id"] == '\'=HYPERLINK("http://127.0.0.1:9/x","open")'
+    assert row["judge_name"] == "'@SUM(1+1)"
+    assert (row["p_correct"], row["probabilities"]) == ("0.7", "[0.3, 0.7]")

@@ -295,3 +295,29 @@ def test_an_expert_answers_the_study_before_seeing_its_gold(world):
     submit_review(assignment_id=world["a"][1], expert_id=reviewer, labels=GOOD)
     with pytest.raises(ParticipationError, match="reviewed answers in this study"):
         next_task(user_id=reviewer, study_id=world["study"])
+
+
+def test_a_blind_study_shows_experts_neutral_condition_names_and_admins_the_real_ones(world):
+    """A condition's name often says its strategy: in a blind study experts see "Condition A/B" in the queue, its
+    filter and the review itself, the same on every call; admins, and experts of an open study, see the names."""
+    from oversight.sandwiching.conditions import rename_condition
+    from oversight.sandwiching.reviews import review_filters
+
+    revealing = "Non-expert + model: Consultancy (offline models) v1"
+    rename_condition(condition_id=world["assisted"], name=revealing)
+    e0, study = world["experts"][0], world["study"]
+
+    def seen(who: int) -> tuple[set, set, str]:
+        queue = {q.condition for q in review_queue(study_id=study, expert_id=who)}
+        filters = {name for _, name in review_filters(study_id=study, expert_id=who).conditions}
+        return queue, filters, review_context(assignment_id=world["a"][1], expert_id=who).condition
+
+    queue, filters, context = seen(e0)
+    assert filters == {"Condition A", "Condition B"} and queue <= filters and context in filters
+    assert not any("Consultancy" in name or name == "Alone" for name in queue | filters)
+    assert seen(e0) == (queue, filters, context) == seen(world["experts"][1])  # stable, and the same for everyone
+    by_filter = dict(review_filters(study_id=study, expert_id=e0).conditions)
+    assert by_filter[world["assisted"]] == context  # the filter and the review name a condition alike
+    assert seen(world["admin"]) == ({"Alone", revealing}, {"Alone", revealing}, revealing)
+    set_review_settings(study_id=study, user_id=None, blind_review=False)
+    assert seen(e0)[2] == revealing

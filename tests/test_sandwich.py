@@ -491,3 +491,24 @@ def test_model_alone_from_a_real_batch_run_and_the_report_cli(db, capsys):
     assert "sandwich (accuracy %" in text and "Model" in text and "25.0" in text
 
 
+
+
+def test_the_csv_shows_formula_like_names_as_text_and_keeps_negative_numbers_numbers(db):
+    """A condition named like a spreadsheet formula is written with a leading quote (a spreadsheet shows it as text,
+    runs nothing); the negative gap closed of a model that made people worse stays a number."""
+    with session_scope() as s:
+        b = Builder(s, 40)
+        alone = b.condition('=HYPERLINK("http://127.0.0.1/x","click")', "alone")
+        expert = b.condition("@SUM(1+1)", "expert")
+        assisted = b.condition("-A1", "assisted", b.strategy("+cmd"))
+        for cond, k, role in ((alone, 24, "participant"), (assisted, 20, "participant"), (expert, 28, "expert")):
+            for i, it in enumerate(b.items):
+                b.answer(cond, it, i < k, role=role)
+        study_id = b.study.id
+    rows = list(csv.DictReader(io.StringIO(to_csv(sandwich(study_id=study_id, resamples=50)))))
+    names = {r["name"] for r in rows if r["kind"] != "gap closed"}
+    assert '\'=HYPERLINK("http://127.0.0.1/x","click")' in names and "'@SUM(1+1)" in names
+    assert all(name.startswith("'") for name in names if name[:1] in "=+-@")
+    assert not [name for name in names if name[:1] in "=+-@\t\r"]
+    gap = next(r for r in rows if r["kind"] == "gap closed")
+    assert float(gap["estimate"]) == pytest.approx(-1.0) and gap["estimate"].startswith("-")

@@ -3,7 +3,7 @@ that loads (and, where configured, compiles) a model so that no participant wait
 
 from __future__ import annotations
 
-from web.ui import require_role
+from web.ui import escape_markdown, require_role
 
 user = require_role("admin")
 
@@ -20,7 +20,7 @@ st.title("Models")
 
 def show_error(message: str, err: ModelError) -> None:
     # Model and configuration text is shown as plain text, never rendered.
-    st.error(message)
+    st.error(escape_markdown(message))
     st.code(str(err) + (f"\n\nSetting to change: {err.setting}" if err.setting else ""), language=None)
 
 

@@ -110,8 +110,8 @@ with inner:
                                     for k in ("sure (1-5)", "model helped (1-5)")})
         for q in summaries:
             if q.changes:
-                with st.expander(f"What participants would change: {q.condition} · "
-                                 f"{names.get(q.strategy_id, 'no model')} ({len(q.changes)})"):
+                with st.expander(f"What participants would change: {escape_markdown(q.condition)} · "
+                                 f"{escape_markdown(names.get(q.strategy_id, 'no model'))} ({len(q.changes)})"):
                     for change in q.changes:
                         st.text(change)
 

@@ -23,13 +23,13 @@ from oversight.vocab import (
 )
 from web.completion import send_back
 from web.launch_panel import preview_button
-from web.ui import attempt, pick_study, require_role, speech_markdown
+from web.ui import attempt, escape_markdown, pick_study, require_role, speech_markdown
 
 user = require_role("participant", "expert")
 expert = user.role == "expert"
 study_id = pick_study("Study whose items you answer") if expert else user.study_id
 study = study_settings(study_id)
-st.title(study.name)
+st.title(escape_markdown(study.name))
 if expert:
     st.caption("You answer these items as an expert, without the gold answer: your answers measure expert accuracy.")
     with st.expander("See the study as a participant sees it (preview)"):
@@ -78,8 +78,9 @@ def answer_form(options: list[str], key: str) -> list[float] | None:
     1/n (a guess) to 100 %. Returns percentages per option (vocab.probabilities_from_confidence: the others share
     the rest), or None until an option is chosen. Protocols may add inputs beside it, never replace it."""
     n = len(options)
-    answer = st.radio("Your answer", range(n), format_func=lambda i: f"{option_letter(i)}. {options[i]}",
-                      index=None, key=f"{key}-a")
+    # Option texts are the item's: shown as text (a radio option renders Markdown, images included).
+    answer = st.radio("Your answer", range(n), index=None, key=f"{key}-a",
+                      format_func=lambda i: f"{option_letter(i)}. {escape_markdown(options[i])}")
     low = lowest_confidence(n)
     confidence = st.slider("How sure are you that this answer is correct? (%)", low, 100, max(low, 70), key=f"{key}-c")
     # Inside a form nothing reruns until submit, so the caption says what the ends of the scale mean.
@@ -124,7 +125,7 @@ def show_rounds(view: JudgeView) -> None:
             with col, st.container(border=True):
                 side = "" if speech.answer_position is None else \
                     f" · argues for answer {option_letter(speech.answer_position)}"
-                st.markdown(f"**{speech.label}**{side}")
+                st.markdown(f"**{escape_markdown(speech.label)}**{side}")
                 st.markdown(speech_markdown(speech.text, speech.quotes))
         if rnd in notes:
             probs, note = notes[rnd]
@@ -201,7 +202,7 @@ def wait_for_model(view: JudgeView) -> None:
             with box:
                 part = parts.get(role)
                 if view.protocol.layout != "chat":
-                    st.markdown(f"**{role_label(role)}**")
+                    st.markdown(f"**{escape_markdown(role_label(role))}**")
                 if part is None:
                     st.caption("writing…")
                 elif part.error:

@@ -37,7 +37,8 @@ if flash := st.session_state.pop("review_flash", None):
 
 def show_context(ctx: ReviewContext) -> None:
     if ctx.blind:
-        st.caption("Blind review: the strategy version and the participant are not shown.")
+        st.caption("Blind review: the strategy version, the participant and the condition's name are not "
+                   "shown.")
     else:
         st.text(f"Strategy version: {ctx.strategy or 'none'} · participant: {ctx.participant or 'unknown'}")
     if ctx.simulated:
@@ -58,7 +59,7 @@ def show_context(ctx: ReviewContext) -> None:
     st.markdown("**The participant's rationale**")
     st.text(ctx.rationale or "(none)")
     if ctx.source_text:
-        with st.expander(f"Source{': ' + ctx.source_title if ctx.source_title else ''}"):
+        with st.expander(f"Source{': ' + escape_markdown(ctx.source_title) if ctx.source_title else ''}"):
             st.text(ctx.source_text)
     if ctx.transcript is not None:
         with st.expander("Transcript", expanded=True):
@@ -214,7 +215,8 @@ if "Rubric and settings" in tabs:
         with st.form("review-settings"):
             share = st.number_input("Share of assignments a second expert reviews", 0.0, 1.0,
                                     float(study.review_share), step=0.05)
-            blind = st.checkbox("Blind review: experts see neither the strategy version nor the participant",
+            blind = st.checkbox("Blind review: experts see neither the strategy version nor the participant, and "
+                                "conditions by neutral names (Condition A, B, ...)",
                                 value=study.blind_review)
             if st.form_submit_button("Save settings"):
                 saved, changed = attempt(set_review_settings, study_id=study_id, user_id=user.id,

@@ -21,7 +21,7 @@ user = require_role("admin")
 st.title("RLAIF lab")
 study_id = pick_study()
 if flash := st.session_state.pop("rlaif_flash", None):
-    st.success(flash)
+    st.success(escape_markdown(flash))
 
 pairs = study_pairs(study_id=study_id)
 versions = list_labellers()

@@ -117,7 +117,7 @@ with tab_list:
         parent = by_id.get(row.parent_id)
         if parent is not None:
             changes = diff(parent, row)
-            st.markdown(f"**Changed from {label(parent.id)}**")
+            st.markdown(f"**Changed from {escape_markdown(label(parent.id))}**")
             st.dataframe([{"field": c.field, "before": "" if c.old is None else str(c.old),
                            "after": "" if c.new is None else str(c.new)} for c in changes]
                          or [{"field": "(nothing)", "before": "", "after": ""}], hide_index=True, width="stretch")

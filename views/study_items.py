@@ -8,7 +8,7 @@ from oversight.sandwiching.conditions import list_conditions
 from oversight.importers import FORMATS, import_path, import_upload
 from oversight.importers.common import ImportFailed
 from oversight.study.studies import count_items, items_with_gold
-from web.ui import pick_study, require_role, user_error
+from web.ui import escape_markdown, pick_study, require_role, user_error
 
 user = require_role("admin", "expert")
 st.title("Items")
@@ -35,7 +35,7 @@ if user.role == "admin":
                 except ImportFailed as exc:
                     user_error(exc)
                 else:
-                    st.success(str(summary))
+                    st.success(escape_markdown(str(summary)))
 
 total = count_items(study_id=study_id)
 if total == 0:

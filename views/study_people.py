@@ -13,7 +13,7 @@ from oversight.study.launch import set_study_status
 from oversight.study.studies import get_study, participants
 from web.launch_panel import preview_button
 from web.prolific_panel import api_panel
-from web.ui import attempt, pick_study, require_role, user_error
+from web.ui import attempt, escape_markdown, pick_study, require_role, user_error
 
 user = require_role("admin")
 st.title("Participants")
@@ -121,11 +121,12 @@ st.subheader("Payments")
 if study.base_pay == 0 and study.bonus_rule == "none":
     st.info("This study pays no base pay and no bonus. Set them on the Study settings page.")
 else:
-    st.caption(payments.describe_pay(study) + " On Prolific the base pay is paid by approving the submission; "
+    st.caption(escape_markdown(payments.describe_pay(study)) + " On Prolific the base pay is paid by approving the submission; "
                "the bulk-bonus file holds the bonuses only.")
     book = payments.ledger(study_id=study_id)
     for level, message in book.messages():  # held, owed and paid, from the same numbers
-        {"warning": st.warning, "info": st.info, "success": st.success, "caption": st.caption}[level](message)
+        {"warning": st.warning, "info": st.info, "success": st.success, "caption": st.caption}[level](
+            escape_markdown(message))
     if book.people:
         st.dataframe([{"participant": p.name, "Prolific ID": p.external_id or "(personal link)",
                        "on Prolific": {"approve": "approve", "reject": f"reject: {p.reason}",

@@ -14,7 +14,7 @@ from oversight.jobs import list_jobs
 from oversight.protocols.strategies import list_strategies
 from oversight.study.studies import count_catch_items, get_study, update_study
 from web.plan_tab import plan_section
-from web.ui import attempt, flash_and_rerun, pick_study, require_role, show_flash
+from web.ui import attempt, escape_markdown, flash_and_rerun, pick_study, require_role, show_flash
 
 user = require_role("admin")
 st.title("Study settings")
@@ -199,7 +199,7 @@ if rows:
                     f"no catch items), {'with' if plan.sees_source else 'without'} the source; a re-run replaces "
                     "the earlier results.")
             for warning in plan.warnings:
-                b2.warning(warning)
+                b2.warning(escape_markdown(warning))
         if b2.button("Run the model alone over the items people are dealt", key=f"run-{chosen}"):
             ok, job = attempt(run_model_condition, condition_id=chosen, user_id=user.id)
             if ok:

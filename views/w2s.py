@@ -170,4 +170,5 @@ with tab_new:
         except W2SError as exc:
             user_error(exc)
         else:
-            st.success(f"Saved {saved.name} v{saved.version} (#{saved.id}). Start it under 'Experiments and runs'.")
+            st.success(escape_markdown(f"Saved {saved.name} v{saved.version} (#{saved.id}). Start it under "
+                                       "'Experiments and runs'."))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from oversight.study.launch import LaunchCheck, check_study, create_preview, open_study
-from web.ui import attempt, flash_and_rerun
+from web.ui import attempt, escape_markdown, flash_and_rerun
 
 
 def show_check(check: LaunchCheck) -> None:
@@ -23,9 +23,9 @@ def show_check(check: LaunchCheck) -> None:
             + (f", {check.catch_without_gold} without (never dealt)" if check.catch_without_gold else "") + ".\n"
             f"Rubric: {check.rubric}.\nPay: {check.pay}")
     for problem in check.problems:
-        st.error(problem)
+        st.error(escape_markdown(problem))
     for warning in check.warnings:
-        st.warning(warning)
+        st.warning(escape_markdown(warning))
 
 
 def launch_section(study_id: int, status: str, user_id: int, *, flash_key: str = "flash") -> None:

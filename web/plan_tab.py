@@ -52,7 +52,7 @@ def plan_section(study_id: int) -> None:
         design = study_design(study_id)
         check_design(design)
     except PowerError as exc:
-        st.info(f"Nothing to plan yet: {exc}.")
+        st.info(f"Nothing to plan yet: {exc}.")  # written by the code (oversight.study.power), no names in it
         return
     st.text(f"Design: {design.describe()}.")
     key = f"plan-{study_id}"

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from oversight.sandwiching.reviews import Review
+from web.ui import escape_markdown
 
 
 def rubric_inputs(fields: list[dict[str, Any]], *, key: str) -> dict[str, Any]:
@@ -16,10 +17,10 @@ def rubric_inputs(fields: list[dict[str, Any]], *, key: str) -> dict[str, Any]:
     for f in fields:
         widget_key = f"{key}-{f['name']}"
         if f["kind"] == "flag":
-            labels[f["name"]] = st.checkbox(f["label"], key=widget_key)
+            labels[f["name"]] = st.checkbox(escape_markdown(f["label"]), key=widget_key)
         else:
-            labels[f["name"]] = st.radio(f["label"], f["choices"], index=None, horizontal=True, key=widget_key,
-                                         format_func=str)
+            labels[f["name"]] = st.radio(escape_markdown(f["label"]), f["choices"], index=None, horizontal=True,
+                                         key=widget_key, format_func=lambda c: escape_markdown(str(c)))
     return labels
 
 

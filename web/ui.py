@@ -94,12 +94,20 @@ def pick_study(label: str = "Study") -> int:
     return chosen
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=])")
+# GFM turns bare addresses into links after parsing, escapes or not (remark-gfm finds "http://", "www." and "a@b.c" in
+# the text itself): a word joiner (U+2060, invisible, not a space) inside each keeps them text.
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=\bwww)(?=\.)|(?<=@)", re.IGNORECASE)
+_WORD_JOINER = "\u2060"
 
 
 def escape_markdown(text: str) -> str:
-    """Model and user text as literal text: every character Markdown (or HTML) could interpret is escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
+    """Model and user text as literal text wherever Streamlit renders Markdown (st.markdown, titles, captions,
+    alerts, and every widget label, radio option, tab and expander label, which render images and links too):
+    every character Markdown (or HTML) could interpret is escaped, and bare addresses are kept from becoming links.
+    The one escaping function: route all text from items, studies, people and models through it, or show it with
+    st.text / st.code / st.dataframe, which render nothing."""
+    return _MD_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(_WORD_JOINER, text)).replace("\n", "  \n")
 
 
 def speech_markdown(text: str, quotes: list[dict]) -> str:

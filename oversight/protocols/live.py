@@ -415,6 +415,17 @@ class JudgeView:
         return next((probs for rnd, probs, _ in self.reports if rnd == 0), None)
 
 
+def is_attention_check(s, transcript) -> bool:
+    """Whether this transcript answers a catch item. Its gold is never shown, whatever the strategy's
+    `feedback_after_judging` says: a catch item runs under the alone condition's direct-QA strategy so that it looks
+    like the real tasks, and an answer shown after it would teach the participant the check (and tell it apart)."""
+    if transcript.assignment_id is not None:
+        assignment = s.get(Assignment, transcript.assignment_id)
+        if assignment is not None and assignment.catch:
+            return True
+    return read_cache.row(s, Item, transcript.item_id).split == "catch"
+
+
 def judge_view(transcript_id: int) -> JudgeView:
     state = load_state(transcript_id)
     step = state.step
@@ -422,7 +433,9 @@ def judge_view(transcript_id: int) -> JudgeView:
         stored = [x for x in _turns(s, transcript_id) if x.role != "judge"]
         gold = None
         if step.kind == "done" and state.rules.feedback_after_judging:
-            gold = s.get(ItemGold, _transcript(s, transcript_id).item_id)
+            transcript = _transcript(s, transcript_id)
+            if not is_attention_check(s, transcript):
+                gold = s.get(ItemGold, transcript.item_id)
     visible = state.protocol.visible_turns(step, state.turns)
     shown = {(t.round, t.role) for t in visible}
     argues = {sp.role: state.order.index(sp.answer_index) for sp in state.speakers}

@@ -42,6 +42,7 @@ from oversight.results.judgment_records import BATCH, judgment_records
 from oversight.study.attention import CATCH, study_attention
 from oversight.results.results_filter import PRACTICE, SUPERSEDED, left_out_reasons, row_status
 from oversight.sandwiching.reviews import final_labels
+from oversight.text import spreadsheet_safe_row
 from oversight.vocab import SIMULATED
 from storage.models import (
     Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, Proposal, QuestionnaireAnswer, Rubric, Strategy,
@@ -168,7 +169,7 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
                                 .where(Item.of_study(study_id), Judgment.answer_form != None)).all())  # noqa: E711
             for r in judgment_records(s, study_id=study_id, gold_only=False, results_only=False):
                 p = r.p_correct
-                writer.writerow({
+                writer.writerow(spreadsheet_safe_row({
                     "judgment_id": r.id,
                     "status": judgment_status(r.item_id, r.assignment_id, r.transcript_id),
                     "item_id": r.item_id,
@@ -192,7 +193,7 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
                     "correct": None if r.correct is None else int(r.correct),
                     "seconds": r.seconds,
                     "created_at": _jsonable(r.created_at),
-                })
+                }))
                 n += 1
                 n_results += judgment_status(r.item_id, r.assignment_id, r.transcript_id) == "result"
         counts["judgments.csv"] = n

@@ -47,6 +47,7 @@ from oversight.results import intervals
 from oversight.db import session_scope
 from oversight.results.intervals import Estimate, Obs
 from oversight.results.judgment_records import load_judgments
+from oversight.text import spreadsheet_safe_row
 from oversight.results.results_filter import EXPERT, NON_EXPERT, is_dry_run, judge_group, people_left_out, result_assignment
 from storage.models import Assignment, Condition, Strategy, Study, User
 
@@ -487,8 +488,7 @@ def to_csv(result: SandwichResult) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=TABLE_COLUMNS)
     writer.writeheader()
-    writer.writerows(table_rows(result))
-    writer.writerows(gap_rows(result))
+    writer.writerows(spreadsheet_safe_row(row) for row in table_rows(result) + gap_rows(result))
     return out.getvalue()
 
 

@@ -197,7 +197,7 @@ def set_review_settings(*, study_id: int, user_id: int | None, review_share: flo
 class QueueEntry:
     assignment_id: int
     question: str
-    condition: str | None
+    condition: str | None  # a neutral name ("Condition B") when the study is blind (for experts)
     strategy: str | None  # None when the study is blind (for experts)
     reviews: int  # plain reviews by others so far
     second: bool  # queued for a second review
@@ -206,6 +206,32 @@ class QueueEntry:
 
 def _sees_design(user: User, study: Study) -> bool:
     return user.role == "admin" or not study.blind_review
+
+
+def blind_condition_names(s, study_id: int) -> dict[int, str]:
+    """Neutral names for a blind study's conditions ("Condition A", "Condition B", ...), what experts see instead of
+    the real ones: a condition's name often says its strategy ("Non-expert + model: Consultancy v1"). The letters
+    follow a hash of the study and condition ids, not the order the conditions were made or are listed in elsewhere
+    (the Results page), so a letter does not hint at a condition; they stay the same while the study's conditions do
+    (a condition in use cannot be removed)."""
+    ids = s.exec(select(Condition.id).where(Condition.study_id == study_id)).all()
+    order = sorted(ids, key=lambda cid: hashlib.sha256(f"blind:{study_id}:{cid}".encode()).hexdigest())
+    return {cid: f"Condition {_letters(k)}" for k, cid in enumerate(order)}
+
+
+def _letters(k: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA (spreadsheet column names)."""
+    out = ""
+    k += 1
+    while k:
+        k, r = divmod(k - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def _condition_names(s, user: User, study: Study) -> dict[int, str] | None:
+    """The condition names this user sees: None for the real ones, neutral ones for experts in a blind study."""
+    return None if _sees_design(user, study) else blind_condition_names(s, study.id)
 
 
 def review_queue(*, study_id: int, expert_id: int, condition_id: int | None = None,
@@ -238,8 +264,11 @@ def review_queue(*, study_id: int, expert_id: int, condition_id: int | None = No
                                       ExpertReview.assignment_id.is_not(None))).all():
             reviewers.setdefault(aid, set()).add(eid)
         sees = _sees_design(user, study)
+        neutral = _condition_names(s, user, study)
         first, second = [], []
         for a, question, condition, strategy in rows:
+            if neutral is not None and a.condition_id is not None:
+                condition = neutral[a.condition_id]
             done_by = reviewers.get(a.id, set())
             if user.id in done_by or len(done_by) >= 2:
                 continue
@@ -255,7 +284,7 @@ def review_queue(*, study_id: int, expert_id: int, condition_id: int | None = No
 class ReviewContext:
     assignment_id: int
     study_id: int
-    condition: str | None
+    condition: str | None  # a neutral name ("Condition B") when blind
     condition_kind: str | None
     question: str
     options: list[str]  # item order
@@ -276,8 +305,8 @@ class ReviewContext:
 
 
 def review_context(*, assignment_id: int, expert_id: int) -> ReviewContext:
-    """What an expert needs to review one assignment. Blind studies spare experts the strategy version and who
-    answered (admins see both)."""
+    """What an expert needs to review one assignment. Blind studies spare experts the strategy version, who
+    answered and the condition's real name (admins see all three)."""
     with session_scope(write=False) as s:
         user = _reviewer(s, expert_id)
         a = s.get(Assignment, assignment_id)
@@ -297,13 +326,15 @@ def review_context(*, assignment_id: int, expert_id: int) -> ReviewContext:
                                                  Judgment.judge_kind == "human")).first()
         transcript_id = s.exec(select(Transcript.id).where(Transcript.assignment_id == a.id)).first()
         sees = _sees_design(user, study)
+        neutral = _condition_names(s, user, study)
+    condition_name = None if condition is None else neutral[condition.id] if neutral is not None else condition.name
     detail = transcript_detail(transcript_id=transcript_id) if transcript_id is not None else None
     if detail is not None and not sees:
         detail = blinded(detail)
     probs = [float(p) for p in (judgment.probabilities if judgment else [])]
     answer = judgment.answer_index if judgment else None
     return ReviewContext(
-        assignment_id=a.id, study_id=a.study_id, condition=condition.name if condition else None,
+        assignment_id=a.id, study_id=a.study_id, condition=condition_name,
         condition_kind=condition.kind if condition else None, question=item.question, options=list(item.options),
         gold_index=gold.gold_index if gold else None, explanation=gold.explanation if gold else None,
         source_title=item.source_title, source_text=item.source_text, transcript=detail, answer_index=answer,
@@ -449,7 +480,7 @@ def final_labels(*, study_id: int) -> dict[int, dict[str, FinalLabel]]:
 @dataclass(frozen=True)
 class ReviewFilters:
     finished: int  # finished assignments of the study whose answers are results (oversight.study.attention)
-    conditions: list[tuple[int, str]]
+    conditions: list[tuple[int, str]]  # neutral names when the study is blind for this user
     strategies: list[tuple[int, str]]  # empty when the study is blind for this user
 
 
@@ -463,11 +494,14 @@ def review_filters(*, study_id: int, expert_id: int) -> ReviewFilters:
         finished = s.exec(select(Assignment.id).where(
             Assignment.study_id == study_id, Assignment.state == "done",
             result_assignment(people_left_out(s, study_id)))).all()
-        conditions = s.exec(select(Condition.id, Condition.name).where(Condition.study_id == study_id)
-                            .order_by(Condition.position, Condition.id)).all()
+        conditions = [tuple(c) for c in s.exec(select(Condition.id, Condition.name)
+                                               .where(Condition.study_id == study_id)
+                                               .order_by(Condition.position, Condition.id)).all()]
+        if (neutral := _condition_names(s, user, study)) is not None:
+            conditions = sorted(((cid, neutral[cid]) for cid, _ in conditions), key=lambda c: c[1])
         strategies = []
         if _sees_design(user, study):
             used = select(Assignment.strategy_id).where(Assignment.study_id == study_id).distinct()
             strategies = [(x.id, strategy_label(x)) for x in s.exec(
                 select(Strategy).where(Strategy.id.in_(used)).order_by(Strategy.name, Strategy.version)).all()]
-        return ReviewFilters(len(finished), [tuple(c) for c in conditions], strategies)
+        return ReviewFilters(len(finished), conditions, strategies)

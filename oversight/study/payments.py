@@ -35,6 +35,7 @@ from oversight.db import session_scope
 from oversight.protocols.registry import get_protocol
 from oversight.protocols.scoring import judge_score
 from oversight.results.results_filter import left_out_reasons
+from oversight.text import spreadsheet_safe
 from oversight.vocab import SIMULATED, is_correct
 from storage.models import (
     Assignment, ItemGold, Judgment, PaymentExport, Payout, Strategy, Study, User,
@@ -269,7 +270,8 @@ def _plan(rows: list[Owed]) -> dict:
 
 def batch_of(export: PaymentExport, currency: str) -> PaymentBatch:
     plan = export.plan or {}
-    return PaymentBatch(export.id, [f"{pid},{amount:.2f}" for pid, amount in plan.get("bonus", [])],
+    # Every text cell spreadsheet-safe (oversight.text): a Prolific ID or a name is whatever was typed in.
+    return PaymentBatch(export.id, [f"{spreadsheet_safe(pid)},{amount:.2f}" for pid, amount in plan.get("bonus", [])],
                         [{"participant": name, "amount": f"{amount:.2f}"} for name, amount in plan.get("by_hand", [])],
                         export.total, currency, [pid for pid, _ in plan.get("approve", [])],
                         [(pid, reason) for pid, _, reason in plan.get("reject", [])])
@@ -280,9 +282,9 @@ def export_files(batch: PaymentBatch) -> dict[str, str]:
     (one a line, for Prolific's bulk approve), the IDs to reject with the reason, and who to pay by hand."""
     files = {
         "bonus.csv": "".join(f"{line}\n" for line in batch.prolific_lines),
-        "approve.txt": "".join(f"{pid}\n" for pid in batch.approve),
-        "reject.csv": "".join(f"{pid},{reason}\n" for pid, reason in batch.reject),
-        "by-hand.csv": "".join(f"{row['participant']},{row['amount']}\n" for row in batch.by_hand),
+        "approve.txt": "".join(f"{spreadsheet_safe(pid)}\n" for pid in batch.approve),
+        "reject.csv": "".join(f"{spreadsheet_safe(pid)},{spreadsheet_safe(reason)}\n" for pid, reason in batch.reject),
+        "by-hand.csv": "".join(f"{spreadsheet_safe(row['participant'])},{row['amount']}\n" for row in batch.by_hand),
     }
     return {name: text for name, text in files.items() if text}
 

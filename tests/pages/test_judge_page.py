@@ -145,7 +145,10 @@ def test_finishing_needs_a_reason(debate_participant):
 
 def test_markdown_escaping_keeps_text_literal():
     assert escape_markdown("<script>x</script> **b** [l](http://e)") == \
-        r"\<script\>x\</script\> \*\*b\*\* \[l\]\(http\://e\)"
+        "\\<script\\>x\\</script\\> \\*\\*b\\*\\* \\[l\\]\\(http\\:\u2060//e\\)"
+    # GFM links bare addresses whatever the escapes: a word joiner keeps them text.
+    assert escape_markdown("see https://x.org, www.x.org or me@x.org") == \
+        "see https\\:\u2060//x\\.org, www\u2060\\.x\\.org or me@\u2060x\\.org"
     quotes = [{"text": "a]b", "verified": True, "start": 0, "end": 18}]
     assert speech_markdown("<quote>a]b</quote> tail", quotes) == ":green-background[“a\\]b”] tail"
 
