@@ -64,13 +64,15 @@ def test_base_pay_on_finishing_and_a_bonus_per_correct_answer(db):
 
 
 def test_a_prolific_id_that_looks_like_a_formula_is_written_as_text(db):
-    """The bonus file opens in a spreadsheet before it is uploaded: a PID such as `-A1` (or `=cmd|...`) must not
-    run there. It gets a leading quote; the amount stays a number."""
+    """The payment files open in a spreadsheet before they are uploaded: a PID such as `-A1` (or `=cmd|...`) must
+    not run there. It gets a leading quote in every file; the amount stays a number."""
     sid = _study()
     _answer_all(_participant(sid, "-A1"), [True, True, True])
     _answer_all(_participant(sid, "=HYPERLINK(\"http://127.0.0.1:9/x\")"), [False, False, False])
-    assert sorted(payments.export_payments(study_id=sid).prolific_lines) == [
-        "'-A1,3.50", "'=HYPERLINK(\"http://127.0.0.1:9/x\"),2.00"]
+    batch = payments.export_payments(study_id=sid)
+    assert batch.prolific_lines == ["'-A1,1.50"]  # bonuses only: the other earned none
+    files = payments.export_files(batch)
+    assert sorted(files["approve.txt"].splitlines()) == ["'-A1", "'=HYPERLINK(\"http://127.0.0.1:9/x\")"]
 
 def test_a_second_export_pays_only_what_was_earned_since(db):
     sid = _study()
