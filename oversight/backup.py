@@ -74,7 +74,9 @@ def _encode(value: Any) -> Any:
     return value
 
 
-def _decoder(table: Table) -> Callable[[dict], dict]:
+def row_decoder(table: Table) -> Callable[[dict], dict]:
+    """Column values from a JSON row written by `_encode` (here, or by the study export): datetimes from ISO text.
+    """
     # SQLModel's datetime type wraps DateTime (a TypeDecorator): look through it.
     times = {c.name for c in table.columns if isinstance(getattr(c.type, "impl", c.type), DateTime)}
 
@@ -255,7 +257,7 @@ def _restore_tables(conn: Connection, zf: zipfile.ZipFile, manifest: dict[str, A
             continue
         if table.name in SEEDED_TABLES:
             conn.execute(table.delete())
-        decode = _decoder(table)
+        decode = row_decoder(table)
         n, chunk = 0, []
         try:
             with zf.open(f"tables/{table.name}.jsonl") as f:
@@ -276,11 +278,11 @@ def _restore_tables(conn: Connection, zf: zipfile.ZipFile, manifest: dict[str, A
                               f"{manifest['tables'][table.name]}; nothing was restored")
         restored[table.name] = n
     if conn.dialect.name == "postgresql":
-        _reset_sequences(conn, every)
+        reset_sequences(conn, every)
     return restored
 
 
-def _reset_sequences(conn: Connection, every: list[Table]) -> None:
+def reset_sequences(conn: Connection, every: list[Table]) -> None:
     """Each serial id's next value comes after the largest restored one (rows were inserted with their ids)."""
     for table in every:
         for column in table.primary_key.columns:
