@@ -95,6 +95,25 @@ def _revision(conn: Connection) -> str | None:
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
+def backup_dir() -> Path:
+    """Where the admin page keeps the backups it makes (under the data folder)."""
+    return get_settings().data_dir / "backups"
+
+
+def new_backup_path() -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return backup_dir() / f"oversight-backup-{stamp}.zip"
+
+
+def saved_backups() -> list[tuple[Path, int]]:
+    """The backups in `backup_dir()`, newest first, with their sizes in bytes."""
+    folder = backup_dir()
+    if not folder.is_dir():
+        return []
+    found = [(p, p.stat().st_size) for p in folder.glob("oversight-backup-*.zip") if p.is_file()]
+    return sorted(found, key=lambda pair: pair[0].name, reverse=True)
+
+
 # --- backup -----------------------------------------------------------------------------------------------------
 
 
