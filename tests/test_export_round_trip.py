@@ -161,3 +161,30 @@ def test_the_cli_imports_an_export_as_a_new_study(db, tmp_path, capsys):
     assert main(["import", "--format", "oversight-export", "--study", str(sid), str(tmp_path / "out")]) == 1
     assert main(["import", "--format", "jsonl", str(tmp_path / "out" / "items.jsonl")]) == 1
     assert "--study is required" in capsys.readouterr().err
+
+
+def test_an_imported_debate_and_its_judgments_move_with_the_study_and_no_secret_does(db, tmp_path):
+    from oversight.importers.common import ParsedBatch, ParsedItem, ParsedJudgment, ParsedTranscript, ParsedTurn, land
+    from storage.models import Judgment, Transcript, Turn
+
+    sid = four_option_study(2, kinds=("alone",), status="open")
+    participants(sid, 2)
+    room = ParsedTranscript(item_external_id="room-q", external_id="room-1", setting="human debate",
+                            status="complete",
+                            turns=[ParsedTurn(round=1, role="debater_a", speaker="A", text="It is north."),
+                                   ParsedTurn(round=1, role="debater_b", speaker="B", text="It is south.")],
+                            judgments=[ParsedJudgment(judge_kind="offline-human", judge_name="j", round=1,
+                                                      probabilities=[0.7, 0.1, 0.1, 0.1], is_final=True)])
+    land(ParsedBatch("nyu-debate", "rooms", items=[ParsedItem("room-q", "Where?", ["north", "south", "east", "west"],
+                                                              0)], transcripts=[room]), study_id=sid)
+    export_study(study_id=sid, out_dir=tmp_path / "out")
+    people = (tmp_path / "out" / "people.jsonl").read_text()
+    assert "token_hash" not in people and "password_hash" not in people
+    moved = import_export(path=tmp_path / "out")
+    with session_scope(write=False) as s:
+        (t,) = s.exec(select(Transcript).where(Transcript.study_id == moved.study_id)).all()
+        assert (t.origin, t.source_setting, t.protocol, t.external_id) == ("imported", "human debate", None, "room-1")
+        assert [turn.text for turn in s.exec(select(Turn).where(Turn.transcript_id == t.id)
+                                             .order_by(Turn.position))] == ["It is north.", "It is south."]
+        (j,) = s.exec(select(Judgment).where(Judgment.transcript_id == t.id)).all()
+        assert j.probabilities == [0.7, 0.1, 0.1, 0.1] and j.judge_kind == "offline-human"

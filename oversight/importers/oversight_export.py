@@ -261,15 +261,14 @@ def _copy(s, folder: Path, file: str, model: type[SQLModel], refs: dict[str, str
 
 def _renamed(model: type[SQLModel], row: dict) -> dict:
     """Undo the export's compatibility names: an assignment's `arm` is its protocol; a transcript's `setting` is
-    the setting its source named (`source_setting`, imported transcripts) or else the protocol that ran."""
+    the setting its source named (imported transcripts) or else the protocol that ran."""
     row = dict(row)
     if model is Assignment and "protocol" not in row:
         row["protocol"] = row.pop("arm", "") or ""
-    if model is Transcript:
-        setting = row.pop("setting", None)
-        if "source_setting" not in row:  # an export from before the key was written
-            row["source_setting"] = setting if row.get("origin") == "imported" else None
-        row["protocol"] = None if row.get("source_setting") else setting
+    if model is Transcript:  # as migration 0010 split it: an imported transcript's setting is its source's
+        setting = row.pop("setting", None) or ""
+        imported = row.get("origin") == "imported"
+        row["source_setting"], row["protocol"] = (setting, None) if imported else (None, setting)
     return row
 
 

@@ -88,7 +88,6 @@ def _row(record: SQLModel) -> dict[str, Any]:
 def _transcript_row(t: Transcript) -> dict[str, Any]:
     row = {("setting" if k == "protocol" else k): v for k, v in _row(t).items() if k != "source_setting"}
     row["setting"] = t.setting
-    row["source_setting"] = t.source_setting  # which of the two `setting` was, for an import of the export
     return row
 
 
