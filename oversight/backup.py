@@ -118,13 +118,14 @@ def saved_backups() -> list[tuple[Path, int]]:
 
 
 @contextmanager
-def _snapshot(url: str) -> Iterator[Connection]:
-    """A connection that sees one consistent state of the database while participants go on writing."""
+def _snapshot(url: str, scratch: Path) -> Iterator[Connection]:
+    """A connection that sees one consistent state of the database while participants go on writing. A SQLite
+    copy is made in `scratch` (beside the backup file: the same disk, not a possibly small /tmp)."""
     if url.startswith("sqlite"):
         path = make_url(url).database
         if not path or path == ":memory:" or not Path(path).exists():
             raise BackupError(f"no SQLite database at {path!r} (setting OVERSIGHT_DATABASE_URL)")
-        with tempfile.TemporaryDirectory(prefix="oversight-backup-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=".oversight-backup-", dir=scratch) as tmp:
             copy = Path(tmp) / "snapshot.db"
             src, dst = sqlite3.connect(path, timeout=15), sqlite3.connect(copy)
             try:
@@ -159,7 +160,8 @@ def backup(*, out: Path, url: str | None = None, progress: Progress | None = Non
     every = tables()
     counts: dict[str, int] = {}
     try:
-        with _snapshot(url) as conn, zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        with _snapshot(url, out.parent) as conn, \
+                zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             revision = _revision(conn)
             if revision is None:
                 raise BackupError("the database has no schema yet (run `python -m oversight init-db`)")

@@ -8,9 +8,11 @@ database), so the export's files, analyses written against them and the report r
 bootstrap visits people and items in an order that depends on their id values, so only the same ids give the same
 intervals to the last digit). Where some id is taken, that table's rows get new ids in the order of the exported
 ones, and every reference between the study's rows (a judgment's assignment, a version's parent, a decision's
-reviews, ...) points at the new row. Items and imported transcripts keep their `external_id` either way. Staff accounts (experts, admins) are matched by role and name with the
-accounts here, or made without a password (`python -m oversight set-password` gives them one); participants are new
-accounts without a link (the export holds no tokens).
+reviews, ...) points at the new row. Items and imported transcripts keep their `external_id` either way.
+
+Staff accounts (experts, admins) are matched by role and name with the accounts here, or made without a password
+(`python -m oversight set-password` gives them one); participants are new accounts without a link (the export holds
+no tokens). A dry-run copy stays a dry run (of itself: its original is not in the export).
 
 The study lands in ONE transaction: until it commits nothing of it is visible, and a failure leaves nothing behind.
 It uses `importers.common` only for `ImportFailed` and the zip bounds, and writes its own `ImportBatch` row (state
