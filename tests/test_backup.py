@@ -188,3 +188,21 @@ def test_restore_refuses_what_it_cannot_restore_whole_and_writes_nothing(any_db,
     # And the good file still restores into the same target afterwards.
     restore(path=good, url=target)
     assert _rows(target) == _rows(any_db)
+
+
+@pytest.mark.postgres
+def test_a_sqlite_backup_restores_into_postgresql_and_back(db, tmp_path):
+    from tests.conftest import _fresh_postgres_database
+
+    sid = four_option_study(6, kinds=("alone",), status="open")
+    errors: list[BaseException] = []
+    for uid in participants(sid, 3):
+        _answer(uid, errors)
+    assert errors == []
+    backup(out=tmp_path / "sqlite.zip")
+    pg = _fresh_postgres_database()
+    restore(path=tmp_path / "sqlite.zip", url=pg)
+    backup(out=tmp_path / "pg.zip", url=pg)
+    back = f"sqlite:///{tmp_path / 'back.db'}"
+    restore(path=tmp_path / "pg.zip", url=back)
+    assert _rows(back) == _rows(db)
