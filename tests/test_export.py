@@ -18,7 +18,7 @@ FILES = {"items.jsonl", "strategies.jsonl", "transcripts.jsonl", "turns.jsonl", 
          "judgments.csv", "manifest.json", "rubrics.jsonl", "final_labels.jsonl", "conditions.jsonl",
          "assignments.jsonl", "participants.jsonl", "questionnaires.jsonl", "proposals.jsonl",
          "version_decisions.jsonl", "study.json", "people.jsonl", "design_places.jsonl", "payment_exports.jsonl",
-         "payouts.jsonl"}
+         "payouts.jsonl", "ai_labellers.jsonl", "ai_labels.jsonl"}
 
 
 @pytest.fixture

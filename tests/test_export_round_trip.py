@@ -165,7 +165,7 @@ def test_the_cli_imports_an_export_as_a_new_study(db, tmp_path, capsys):
 
 def test_an_imported_debate_and_its_judgments_move_with_the_study_and_no_secret_does(db, tmp_path):
     from oversight.importers.common import ParsedBatch, ParsedItem, ParsedJudgment, ParsedTranscript, ParsedTurn, land
-    from storage.models import Judgment, Transcript, Turn
+    from storage.models import Item, Judgment, RlaifLabel, RlaifLabeller, Transcript, Turn
 
     sid = four_option_study(2, kinds=("alone",), status="open")
     participants(sid, 2)
@@ -177,6 +177,13 @@ def test_an_imported_debate_and_its_judgments_move_with_the_study_and_no_secret_
                                                       probabilities=[0.7, 0.1, 0.1, 0.1], is_final=True)])
     land(ParsedBatch("nyu-debate", "rooms", items=[ParsedItem("room-q", "Where?", ["north", "south", "east", "west"],
                                                               0)], transcripts=[room]), study_id=sid)
+    with session_scope() as s:
+        labeller = RlaifLabeller(name="honest", version=2, constitution=["Be honest."])
+        s.add(labeller)
+        s.flush()
+        item_id = s.exec(select(Item.id).where(Item.study_id == sid, Item.external_id == "room-q")).one()
+        s.add(RlaifLabel(labeller_id=labeller.id, item_id=item_id, p_first_forward=0.8, p_first_backward=0.6,
+                         p_first=0.7))
     export_study(study_id=sid, out_dir=tmp_path / "out")
     people = (tmp_path / "out" / "people.jsonl").read_text()
     assert "token_hash" not in people and "password_hash" not in people
@@ -188,3 +195,7 @@ def test_an_imported_debate_and_its_judgments_move_with_the_study_and_no_secret_
                                              .order_by(Turn.position))] == ["It is north.", "It is south."]
         (j,) = s.exec(select(Judgment).where(Judgment.transcript_id == t.id)).all()
         assert j.probabilities == [0.7, 0.1, 0.1, 0.1] and j.judge_kind == "offline-human"
+        # The AI label moves with its item; the labeller version is the one already here (same name and version).
+        (label,) = s.exec(select(RlaifLabel).join(Item, Item.id == RlaifLabel.item_id)
+                          .where(Item.study_id == moved.study_id)).all()
+        assert (label.labeller_id, label.p_first, label.item_id) == (labeller.id, 0.7, t.item_id)

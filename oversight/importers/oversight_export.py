@@ -1,7 +1,8 @@
 """`import --format oversight-export DIR_OR_ZIP`: a study written by `python -m oversight export` (or the Results
 page's download) becomes a new study here, whole: its settings, items with gold, strategies and their versions,
 rubrics, conditions, people, assignments, design places, transcripts with turns, judgments, expert reviews (their
-labels), questionnaires, proposals, version decisions, payment exports and payouts.
+labels), RLAIF labels (and the labeller versions that made them), questionnaires, proposals, version decisions,
+payment exports and payouts.
 
 Ids stay stable: a table's rows keep their exported ids where none of them is taken here (always so in a new
 database), so the export's files, analyses written against them and the report read the same (the seeded
@@ -36,7 +37,8 @@ from oversight.db import session_scope
 from oversight.importers.common import ImportFailed
 from storage.models import (
     Assignment, Condition, DesignPlace, ExpertReview, ImportBatch, Item, ItemGold, Judgment, PaymentExport, Payout,
-    Proposal, QuestionnaireAnswer, Rubric, Strategy, Study, Transcript, Turn, User, VersionDecision,
+    Proposal, QuestionnaireAnswer, RlaifLabel, RlaifLabeller, Rubric, Strategy, Study, Transcript, Turn, User,
+    VersionDecision,
 )
 
 FORMAT = "oversight-export"
@@ -64,6 +66,7 @@ PLAN: tuple[tuple[str, type[SQLModel], dict[str, str]], ...] = (
                                    "decided_by": "user"}),
     ("version_decisions.jsonl", VersionDecision, {"strategy_id": "strategy", "proposal_id": "proposal",
                                                   "user_id": "user"}),
+    ("ai_labels.jsonl", RlaifLabel, {"labeller_id": "rlaiflabeller", "item_id": "item"}),
     ("payment_exports.jsonl", PaymentExport, {"created_by": "user"}),
     ("payouts.jsonl", Payout, {"export_id": "paymentexport", "user_id": "user", "assignment_id": "assignment"}),
 )
@@ -218,6 +221,7 @@ def _write(s, folder: Path, source: str, manifest: dict, settings: dict, user_id
     result.counts["items"] = len(rows)
     for old in {row.get("import_id") for _, row in items} - {None}:
         ids.of("importbatch")[old] = batch.id
+    _labellers(s, folder, ids)
     for file, model, refs in PLAN:
         result.counts[file.removesuffix(".jsonl")] = _copy(s, folder, file, model, refs, ids, study.id)
     batch.n_items = result.counts["items"]
@@ -272,6 +276,22 @@ def _renamed(model: type[SQLModel], row: dict) -> dict:
         imported = row.get("origin") == "imported"
         row["source_setting"], row["protocol"] = (setting, None) if imported else (None, setting)
     return row
+
+
+def _labellers(s, folder: Path, ids: _Ids) -> None:
+    """RLAIF labeller versions are the installation's, not the study's: one with the same name and version here is
+    the same labeller (versions are immutable); one that is missing is made, its parent kept where present."""
+    found = ids.of("rlaiflabeller")
+    for line, row in sorted(_lines(folder, "ai_labellers.jsonl"), key=lambda pair: pair[1].get("id") or 0):
+        same = s.exec(select(RlaifLabeller).where(RlaifLabeller.name == row.get("name"),
+                                                  RlaifLabeller.version == row.get("version"))).first()
+        if same is None:
+            ids.point(row, {"created_by": "user"}, RlaifLabeller, "ai_labellers.jsonl", line)
+            row["parent_id"] = found.get(row.get("parent_id"))
+            same = RlaifLabeller(**_values(RlaifLabeller, row, study_id=None))
+            s.add(same)
+            s.flush()
+        found[row["id"]] = same.id
 
 
 def _people(s, folder: Path, study_id: int, ids: _Ids, result: ExportImport) -> None:

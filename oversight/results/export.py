@@ -23,6 +23,8 @@ Files (JSON lines, one row per line, ordered by id; datetimes in ISO 8601 UTC):
 - `people.jsonl` — every account the study's rows name (its participants, the experts who answered or reviewed,
   the staff who made its strategies, rubrics and payment exports): role, pseudonym, platform ids, consent and
   attention override, never a password or link token
+- `ai_labellers.jsonl` and `ai_labels.jsonl` — the RLAIF labeller versions that labelled the study's items, and
+  their labels
 - `design_places.jsonl` — each person's place in the design; `payment_exports.jsonl` and `payouts.jsonl` — every
   payment export and what it paid whom (base once per person, a bonus once per assignment)
 - `manifest.json` — format `oversight-export`, schema revision, study, export time, row counts per file and of
@@ -55,7 +57,7 @@ from oversight.sandwiching.reviews import final_labels
 from oversight.vocab import SIMULATED
 from storage.models import (
     Assignment, Condition, DesignPlace, ExpertReview, Item, ItemGold, Judgment, PaymentExport, Payout, Proposal,
-    QuestionnaireAnswer, Rubric, Strategy, Study, Transcript, Turn, User, VersionDecision,
+    QuestionnaireAnswer, RlaifLabel, RlaifLabeller, Rubric, Strategy, Study, Transcript, Turn, User, VersionDecision,
 )
 
 FORMAT = "oversight-export"
@@ -277,6 +279,10 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
         for name, table in (("design_places.jsonl", DesignPlace), ("payment_exports.jsonl", PaymentExport),
                             ("payouts.jsonl", Payout)):
             write_jsonl(name, select(table).where(table.study_id == study_id).order_by(table.id), _row)
+        labels = select(RlaifLabel).join(Item, Item.id == RlaifLabel.item_id).where(Item.study_id == study_id)
+        write_jsonl("ai_labellers.jsonl", select(RlaifLabeller).where(col(RlaifLabeller.id).in_(
+            labels.with_only_columns(RlaifLabel.labeller_id))).order_by(RlaifLabeller.id), _row)
+        write_jsonl("ai_labels.jsonl", labels.order_by(RlaifLabel.id), _row)
         people = _people(s, study_id)
         with (out_dir / "people.jsonl").open("w", encoding="utf-8") as f:
             for user in people:
