@@ -150,6 +150,23 @@ def test_the_import_refuses_a_folder_that_is_not_a_study_export(db, tmp_path):
         import_export(path=tmp_path / "nothing.zip")
 
 
+def test_an_export_that_fails_half_way_leaves_nothing_behind(db, tmp_path):
+    sid = four_option_study(4, kinds=("alone",), status="open")
+    for uid in participants(sid, 2):
+        _answer(uid, right=0.5, seed=uid)
+    export_study(study_id=sid, out_dir=tmp_path / "out")
+    with session_scope(write=False) as s:
+        studies = len(s.exec(select(Study)).all())
+    # The last file names an assignment the export does not hold: the study, its items and answers all go.
+    with (tmp_path / "out" / "payouts.jsonl").open("a") as f:
+        f.write(json.dumps({"id": 99, "export_id": 1, "study_id": sid, "user_id": 1, "assignment_id": None,
+                            "kind": "bonus", "amount": "lots"}) + "\n")
+    with pytest.raises(ImportFailed, match="nothing was written|does not hold"):
+        import_export(path=tmp_path / "out")
+    with session_scope(write=False) as s:
+        assert len(s.exec(select(Study)).all()) == studies
+
+
 def test_the_cli_imports_an_export_as_a_new_study(db, tmp_path, capsys):
     from oversight.cli import main
 

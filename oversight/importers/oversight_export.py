@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import StatementError
 from sqlmodel import SQLModel, col, select
 
 from oversight.audit import log_event
@@ -183,11 +184,16 @@ def import_export(*, path: Path, user_id: int | None = None) -> ExportImport:
         if manifest.get("format") != FORMAT:
             raise ImportFailed(path, None, None, f"its manifest names format {manifest.get('format')!r}, not "
                                                  f"{FORMAT!r}")
-        with session_scope() as s:
-            result = _write(s, folder, path.name, manifest, settings, user_id)
-            log_event(s, "import", user_id=user_id, study_id=result.study_id, import_id=result.import_id,
-                      format=FORMAT, source=path.name, exported_study_id=result.exported_study_id,
-                      counts=result.counts)
+        try:
+            with session_scope() as s:
+                result = _write(s, folder, path.name, manifest, settings, user_id)
+                log_event(s, "import", user_id=user_id, study_id=result.study_id, import_id=result.import_id,
+                          format=FORMAT, source=path.name, exported_study_id=result.exported_study_id,
+                          counts=result.counts)
+        except (KeyError, TypeError, StatementError) as exc:  # a row the export should hold, missing or refused
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise ImportFailed(path, None, None, f"could not be imported ({type(exc).__name__}: {reason}); "
+                                                 "nothing was written") from None
     return result
 
 
