@@ -53,12 +53,21 @@ class BackupError(ValueError):
 
 
 def app_version() -> str:
+    """The installed package's version, else the source tree's commit (which code wrote the backup)."""
     try:
         from importlib.metadata import version
 
         return version("oversight-lab")
-    except Exception:  # not installed as a package: the source tree's commit is the version
-        return os.environ.get("OVERSIGHT_VERSION", "source")
+    except Exception:  # noqa: BLE001 - not installed as a package
+        pass
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
+                                capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"source {commit}" if commit else "source"
 
 
 def tables() -> list[Table]:
@@ -169,7 +178,8 @@ def backup(*, out: Path, url: str | None = None, progress: Progress | None = Non
                 if progress:
                     progress(done, len(every), table.name)
                 n = 0
-                with zf.open(f"tables/{table.name}.jsonl", "w") as f:
+                # zip64 from the start: a table file may pass 2 GiB, and its size is not known before.
+                with zf.open(f"tables/{table.name}.jsonl", "w", force_zip64=True) as f:
                     rows = conn.execution_options(yield_per=ROWS_PER_INSERT).execute(
                         select(table).order_by(*table.primary_key.columns))
                     for row in rows.mappings():
