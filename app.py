@@ -64,7 +64,8 @@ def pages(role: str) -> dict[str, list[st.Page]]:
                 st.Page("views/rlaif.py", title="RLAIF", icon=":material/thumbs_up_down:"),
                 st.Page("views/w2s.py", title="Weak-to-strong", icon=":material/trending_up:"),
             ],
-            "System": [st.Page("views/admin_models.py", title="Models", icon=":material/smart_toy:")],
+            "System": [st.Page("views/admin_models.py", title="Models", icon=":material/smart_toy:"),
+                       st.Page("views/backup.py", title="Backup", icon=":material/backup:")],
         }
     if role == "expert":
         return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from oversight.study.attention import AttentionError
+from oversight.backup import BackupError
 from oversight.access.auth import AuthError
 from oversight.sandwiching.conditions import ConditionError
 from oversight.importers.common import ImportFailed
@@ -23,7 +24,8 @@ from oversight.w2s.errors import W2SError
 from storage.db import StorageUnavailable
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    AttentionError, AuthError, ConditionError, ImportFailed, JobError, LoopError, ModelError, ParticipationError, PaymentError,
-    ProlificError, PromptError, ReviewError, RlaifError, RuleViolation, RulesError, SimulationError, StrategyError, StudyError,
+    AttentionError, AuthError, BackupError, ConditionError, ImportFailed, JobError, LoopError, ModelError,
+    ParticipationError, PaymentError, ProlificError, PromptError, ReviewError, RlaifError, RuleViolation, RulesError,
+    SimulationError, StrategyError, StudyError,
     StorageUnavailable, W2SError,
 )

@@ -17,7 +17,8 @@ from storage.models import ExpertReview, Item, Judgment, Study, Transcript, Turn
 FILES = {"items.jsonl", "strategies.jsonl", "transcripts.jsonl", "turns.jsonl", "judgments.jsonl", "reviews.jsonl",
          "judgments.csv", "manifest.json", "rubrics.jsonl", "final_labels.jsonl", "conditions.jsonl",
          "assignments.jsonl", "participants.jsonl", "questionnaires.jsonl", "proposals.jsonl",
-         "version_decisions.jsonl"}
+         "version_decisions.jsonl", "study.json", "people.jsonl", "design_places.jsonl", "payment_exports.jsonl",
+         "payouts.jsonl", "ai_labellers.jsonl", "ai_labels.jsonl"}
 
 
 @pytest.fixture

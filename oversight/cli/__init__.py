@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from oversight.cli import (access, attention, conditions, imports, jobs, loops, payments, results, reviews, rlaif,
+from oversight.cli import (access, attention, backups, conditions, imports, jobs, loops, payments, results, reviews, rlaif,
                            runs, setup, simulation, strategies, studies, w2s)
 from oversight.cli.common import CliError
 
 GROUPS = (setup, studies, strategies, conditions, runs, imports, access, results, simulation, jobs, payments,
-          attention, rlaif, reviews, loops, w2s)
+          attention, rlaif, reviews, loops, w2s, backups)
 
 
 def build_parser() -> argparse.ArgumentParser:

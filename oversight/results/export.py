@@ -19,7 +19,19 @@ Files (JSON lines, one row per line, ordered by id; datetimes in ISO 8601 UTC):
 - `questionnaires.jsonl`, `proposals.jsonl`, `version_decisions.jsonl` — the sandwiching loops: participants'
   answers about each condition, their proposals for a strategy and what became of them, and the outer loop's
   candidate / promoted / retired decisions with their reasons
-- `manifest.json` — study, export time, row counts per file and of results (returned by `export_study`)
+- `study.json` — the study's settings (design, attention checks, pay; not its enrolment secret)
+- `people.jsonl` — every account the study's rows name (its participants, the experts who answered or reviewed,
+  the staff who made its strategies, rubrics and payment exports): role, pseudonym, platform ids, consent and
+  attention override, never a password or link token
+- `ai_labellers.jsonl` and `ai_labels.jsonl` — the RLAIF labeller versions that labelled the study's items, and
+  their labels
+- `design_places.jsonl` — each person's place in the design; `payment_exports.jsonl` and `payouts.jsonl` — every
+  payment export and what it paid whom (base once per person, a bonus once per assignment)
+- `manifest.json` — format `oversight-export`, schema revision, study, export time, row counts per file and of
+  results (returned by `export_study`)
+
+With these the export is also a study's move between installations: `python -m oversight import --format
+oversight-export DIR_OR_ZIP` (oversight.importers.oversight_export) rebuilds it, ids remapped in order.
 
 Nothing is left out: every judgment, assignment and participant is exported, and every judgment and assignment
 row carries a `status` (`oversight.results.results_filter.row_status`): `result`, or why it is not one (`practice`,
@@ -35,7 +47,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel, col, select
 
 from oversight.db import session_scope
 from oversight.results.judgment_records import BATCH, judgment_records
@@ -45,9 +57,14 @@ from oversight.sandwiching.reviews import final_labels
 from oversight.text import spreadsheet_safe_row
 from oversight.vocab import SIMULATED
 from storage.models import (
-    Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, Proposal, QuestionnaireAnswer, Rubric, Strategy,
-    Study, Transcript, Turn, User, VersionDecision,
+    Assignment, Condition, DesignPlace, ExpertReview, Item, ItemGold, Judgment, PaymentExport, Payout, Proposal,
+    QuestionnaireAnswer, RlaifLabel, RlaifLabeller, Rubric, Strategy, Study, Transcript, Turn, User, VersionDecision,
 )
+
+FORMAT = "oversight-export"
+FORMAT_VERSION = 1
+# Never exported: secrets (stored hashed, but a hash is still a secret) and sign-in counters.
+PERSON_LEFT_OUT = frozenset({"password_hash", "token_hash", "failed_logins", "last_failed_at"})
 
 CSV_COLUMNS = [
     "judgment_id", "status", "item_id", "item_external_id", "transcript_id", "transcript_external_id", "setting",
@@ -75,6 +92,28 @@ def _transcript_row(t: Transcript) -> dict[str, Any]:
     row = {("setting" if k == "protocol" else k): v for k, v in _row(t).items() if k != "source_setting"}
     row["setting"] = t.setting
     return row
+
+
+def _people(s, study_id: int) -> list[User]:
+    """Every account a row of the study names (its participants, and whoever answered, reviewed, decided, paid or
+    made one of its versions), by id."""
+    named: set[int] = set(s.exec(select(User.id).where(User.study_id == study_id)).all())
+    for column, table in ((Assignment.participant_id, Assignment), (DesignPlace.user_id, DesignPlace),
+                          (ExpertReview.expert_id, ExpertReview), (QuestionnaireAnswer.user_id, QuestionnaireAnswer),
+                          (Proposal.user_id, Proposal), (Proposal.decided_by, Proposal),
+                          (VersionDecision.user_id, VersionDecision), (Strategy.created_by, Strategy),
+                          (Rubric.created_by, Rubric), (PaymentExport.created_by, PaymentExport),
+                          (Payout.user_id, Payout)):
+        named.update(s.exec(select(column).where(table.study_id == study_id)).all())
+    named.update(s.exec(select(Judgment.judge_id).join(Item, Item.id == Judgment.item_id)
+                        .where(Item.study_id == study_id)).all())
+    named.discard(None)
+    users = list(s.exec(select(User).where(col(User.id).in_(sorted(named))).order_by(User.id)).all()) if named \
+        else []
+    staff = {u.preview_by for u in users} - named - {None}  # who previewed: a staff account
+    if staff:
+        users += s.exec(select(User).where(col(User.id).in_(sorted(staff)))).all()
+    return sorted(users, key=lambda u: u.id)
 
 
 def _assignment_row(a: Assignment) -> dict[str, Any]:
@@ -238,9 +277,29 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
         for name, table in (("questionnaires.jsonl", QuestionnaireAnswer), ("proposals.jsonl", Proposal),
                             ("version_decisions.jsonl", VersionDecision)):
             write_jsonl(name, select(table).where(table.study_id == study_id).order_by(table.id), _row)
+        for name, table in (("design_places.jsonl", DesignPlace), ("payment_exports.jsonl", PaymentExport),
+                            ("payouts.jsonl", Payout)):
+            write_jsonl(name, select(table).where(table.study_id == study_id).order_by(table.id), _row)
+        labels = select(RlaifLabel).join(Item, Item.id == RlaifLabel.item_id).where(Item.study_id == study_id)
+        write_jsonl("ai_labellers.jsonl", select(RlaifLabeller).where(col(RlaifLabeller.id).in_(
+            labels.with_only_columns(RlaifLabel.labeller_id))).order_by(RlaifLabeller.id), _row)
+        write_jsonl("ai_labels.jsonl", labels.order_by(RlaifLabel.id), _row)
+        people = _people(s, study_id)
+        with (out_dir / "people.jsonl").open("w", encoding="utf-8") as f:
+            for user in people:
+                row = {k: v for k, v in _row(user).items() if k not in PERSON_LEFT_OUT}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        counts["people.jsonl"] = len(people)
+        settings = {k: v for k, v in _row(study).items() if k != "enrol_token_hash"}
+        (out_dir / "study.json").write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n",
+                                            encoding="utf-8")
         study_name = study.name
+        revision = s.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
     manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "schema_revision": revision,
         "study_id": study_id,
         "study": study_name,
         "exported_at": datetime.now(timezone.utc).isoformat(),
