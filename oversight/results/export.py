@@ -106,7 +106,7 @@ def _people(s, study_id: int) -> list[User]:
                           (Payout.user_id, Payout)):
         named.update(s.exec(select(column).where(table.study_id == study_id)).all())
     named.update(s.exec(select(Judgment.judge_id).join(Item, Item.id == Judgment.item_id)
-                        .where(Item.study_id == study_id)).all())
+                        .where(Item.of_study(study_id))).all())
     named.discard(None)
     users = list(s.exec(select(User).where(col(User.id).in_(sorted(named))).order_by(User.id)).all()) if named \
         else []
@@ -280,7 +280,7 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
         for name, table in (("design_places.jsonl", DesignPlace), ("payment_exports.jsonl", PaymentExport),
                             ("payouts.jsonl", Payout)):
             write_jsonl(name, select(table).where(table.study_id == study_id).order_by(table.id), _row)
-        labels = select(RlaifLabel).join(Item, Item.id == RlaifLabel.item_id).where(Item.study_id == study_id)
+        labels = select(RlaifLabel).join(Item, Item.id == RlaifLabel.item_id).where(Item.of_study(study_id))
         write_jsonl("ai_labellers.jsonl", select(RlaifLabeller).where(col(RlaifLabeller.id).in_(
             labels.with_only_columns(RlaifLabel.labeller_id))).order_by(RlaifLabeller.id), _row)
         write_jsonl("ai_labels.jsonl", labels.order_by(RlaifLabel.id), _row)
