@@ -6,7 +6,8 @@ import streamlit as st
 
 from oversight.access import auth
 from oversight.db import run_reads
-from web.session_cookie import after_sign_out, client_address, hand_over, restore
+from oversight.access.staff_sessions import STAFF_ROLES
+from web.session_cookie import after_sign_out, client_address, hand_over, restore, session_checked, signed_out_here
 from web.session_cookie import end as end_staff_session
 from web.startup import schema_ready
 from web.ui import USER_KEY, current_user, sign_in_as, sign_out
@@ -83,11 +84,21 @@ def pages(role: str) -> dict[str, list[st.Page]]:
 # user, the study) is not read again in the run (oversight.db.run_reads).
 with run_reads():
     _enter_by_link()
-    # Staff: a refresh keeps the sign-in while the session cookie is live (see oversight/access/staff_sessions.py).
+    # Staff: every run of a signed-in tab re-reads its session on the server, so a sign-out elsewhere, a new password
+    # or `sign-out --name` signs this tab out at its next click (the read also loads the user current_user needs).
+    checked = session_checked(st.session_state.get(USER_KEY))
+    if checked is False:
+        signed_out_here()
+    # A refresh keeps the sign-in while the session cookie is live (see oversight/access/staff_sessions.py).
     restored = restore(signed_in=st.session_state.get(USER_KEY) is not None)
     if restored is not None:
         sign_in_as(restored)
+        checked = True
     user = current_user()
+    if user is not None and user.role in STAFF_ROLES and not checked:
+        # Staff signed in without a server-side session (none is made any other way): not signed in.
+        signed_out_here()
+        user = None
 
     if user is None:
         # Every staff page's address shows the sign-in form, so that a deep link (`/transcripts?transcript=5`)

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # Unknown or withdrawn participant/enrolment links one client address (or one token prefix) may try a
     # minute before its lookups wait for the minute to pass; links that work are never counted.
     link_misses_per_minute: int = 20
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDRs, e.g.
+    # "127.0.0.1,10.0.0.0/8"); the client is the right-most address in it that is not one of them. Empty: the
+    # header is ignored and the client is the connecting peer.
+    trusted_proxies: str = ""
     # Staff stay signed in across browser refreshes for this long (a server-side session behind an
     # HttpOnly cookie); 0 keeps the sign-in to the browser tab.
     staff_session_hours: float = 12.0
