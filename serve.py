@@ -7,12 +7,11 @@ sessions then end with the browser tab.
 Client addresses: uvicorn, which serves the app, would take `X-Forwarded-For` from any loopback peer (its
 FORWARDED_ALLOW_IPS defaults to 127.0.0.1,::1), so anyone on the machine could pose as any address to the link
 and sign-in limits. Here it trusts only OVERSIGHT_TRUSTED_PROXIES (default: nobody) and takes the right-most
-address that is not a trusted proxy.
+address that is not a trusted proxy (`TrustedProxiesOnly`).
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 
 from starlette.datastructures import MutableHeaders
@@ -21,14 +20,29 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+import uvicorn.config
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
 import streamlit as st
 
 from oversight.access import staff_sessions
 from oversight.settings import get_settings
 
 staff_sessions.ROUTES_SERVED = True
-# Read by uvicorn when Streamlit configures the server, after this module is imported.
-os.environ["FORWARDED_ALLOW_IPS"] = get_settings().trusted_proxies
+
+
+class TrustedProxiesOnly(ProxyHeadersMiddleware):
+    """uvicorn's own X-Forwarded-For handling (the right-most address that is not a trusted proxy, CIDRs allowed),
+    trusting OVERSIGHT_TRUSTED_PROXIES instead of FORWARDED_ALLOW_IPS. Streamlit builds uvicorn's Config (which
+    reads FORWARDED_ALLOW_IPS) before it imports this module, and Config.load wraps the app in the middleware
+    named in uvicorn.config after the import: so the name is replaced here, the one hook there is.
+    tests/browser/test_client_address_in_browser.py fails if a uvicorn upgrade moves it."""
+
+    def __init__(self, app, trusted_hosts: object = None) -> None:
+        super().__init__(app, trusted_hosts=get_settings().trusted_proxies)
+
+
+uvicorn.config.ProxyHeadersMiddleware = TrustedProxiesOnly
 
 
 def _secure() -> bool:
