@@ -9,6 +9,7 @@ import json
 
 import streamlit as st
 import streamlit.components.v1 as components
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from oversight.access import staff_sessions
 from oversight.settings import get_settings
@@ -60,6 +61,16 @@ def session_checked(user_id: int | None) -> bool | None:
         st.session_state.pop(SESSION_KEY, None)  # a participant's link opened in a staff tab took it over
         return None
     return user is not None
+
+
+def ended_in_fragment() -> bool:
+    """In a staff page's timed fragment: has the tab's session ended? Fragment runs skip app.py and its check, so
+    they ask themselves (one read), and only then: a full run's fragment call was checked by app.py already."""
+    ctx = get_script_run_ctx()
+    session_id = st.session_state.get(SESSION_KEY)
+    if session_id is None or ctx is None or not getattr(ctx, "fragment_ids_this_run", None):
+        return False
+    return staff_sessions.check(session_id) is None
 
 
 def signed_out_here() -> None:

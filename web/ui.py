@@ -6,6 +6,7 @@ page is what keeps a participant who types an admin URL out.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from oversight.access.auth import get_user
 from oversight.errors import USER_ERRORS
 from oversight.study.studies import list_studies, study_label
 from storage.db import StorageUnavailable
+from web.session_cookie import ended_in_fragment
 from storage.models import User
 
 UNAVAILABLE = ("The study is temporarily unavailable; your answers so far are saved. "
@@ -99,6 +101,19 @@ def pick_study(label: str = "Study") -> int:
     return chosen
 
 
+def staff_fragment(*, run_every: float | str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`st.fragment(run_every=...)` for staff pages: a timed refresh (or a click inside it) of a tab whose session
+    ended elsewhere reruns the whole app, which signs the tab out, instead of showing the page's data on."""
+    def decorate(body: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(body)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if ended_in_fragment():
+                st.rerun(scope="app")
+            return body(*args, **kwargs)
+        return st.fragment(run_every=run_every)(checked)
+    return decorate
+
+
 def storage_unavailable(exc: StorageUnavailable, *, staff: bool) -> None:
     """A page run that could not reach the database (read-only, missing, full, down): everyone gets a clear message
     instead of Streamlit's error page, staff also the cause; the log gets the cause and its traceback."""
@@ -134,4 +149,4 @@ def speech_markdown(text: str, quotes: list[dict]) -> str:
     return "".join(out)
 
 
-__all__ = ["USER_ERRORS", "attempt", "current_user", "escape_markdown", "flash_and_rerun", "pick_study", "show_flash", "speech_markdown", "require_role", "storage_unavailable", "sign_in_as", "sign_out", "user_error"]
+__all__ = ["USER_ERRORS", "attempt", "current_user", "escape_markdown", "flash_and_rerun", "pick_study", "show_flash", "speech_markdown", "require_role", "staff_fragment", "storage_unavailable", "sign_in_as", "sign_out", "user_error"]

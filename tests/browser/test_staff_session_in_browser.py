@@ -185,3 +185,17 @@ def test_a_cross_site_page_cannot_sign_a_browser_in_as_the_attackers_account(bro
         expect(page.get_by_text("Signed in as")).not_to_be_visible()
     finally:
         site.shutdown()
+
+
+def test_a_monitor_left_open_stops_showing_the_study_once_the_session_ends(page, server):
+    """The Monitor refreshes itself (a timed fragment, which skips app.py): after `sign-out --name` it signs the tab
+    out by itself instead of showing who is active on."""
+    from tests.browser.conftest import cli
+
+    page.goto(f"{server['url']}/monitor?study={server['seed']['study_id']}")
+    _fill_sign_in(page, *ADMIN)
+    expect(page.get_by_role("heading", name="Monitor")).to_be_visible()
+    expect(page.get_by_text("Updated ")).to_be_visible()
+    cli(server["env"], "sign-out", "--name", ADMIN[0])
+    expect(page.get_by_label("Password", exact=True)).to_be_visible()  # within a refresh or two, no click
+    expect(page.get_by_text("Updated ")).not_to_be_visible()
