@@ -89,6 +89,9 @@ def restore(signed_in: bool) -> User | None:
         found = staff_sessions.lookup(_cookie(staff_sessions.COOKIE))
         if found is not None:
             st.session_state[SESSION_KEY] = found[0]
+            # The cookie belongs to a live sign-in (say, made in another tab since this one was signed out): the
+            # pending clear would end it.
+            st.session_state.pop(CLEAR_KEY, None)
             return found[1]
     if oidc_ready():
         try:
