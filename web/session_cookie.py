@@ -74,10 +74,11 @@ def ended_in_fragment() -> bool:
 
 
 def signed_out_here() -> None:
-    """A tab whose staff session ended elsewhere: forget its sign-in and clear the cookie at the next run."""
+    """A tab whose staff session ended elsewhere: forget its sign-in. It does not ask the route to clear the cookie:
+    the browser may hold a newer sign-in by now (made in another tab), which that would end; an ended session's
+    cookie is worth nothing and the next sign-in replaces it."""
     st.session_state.clear()
     st.session_state[ENDED_KEY] = True
-    after_sign_out()
 
 
 def restore(signed_in: bool) -> User | None:

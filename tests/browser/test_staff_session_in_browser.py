@@ -199,3 +199,30 @@ def test_a_monitor_left_open_stops_showing_the_study_once_the_session_ends(page,
     cli(server["env"], "sign-out", "--name", ADMIN[0])
     expect(page.get_by_label("Password", exact=True)).to_be_visible()  # within a refresh or two, no click
     expect(page.get_by_text("Updated ")).not_to_be_visible()
+
+
+def test_signing_in_again_in_one_tab_is_not_undone_by_the_tab_left_open(page, server):
+    """Sign out in tab A, sign in again there: tab B, still on the old session, is signed out at its next click,
+    and must not clear the browser's new cookie or end the new session, which would sign tab A out again."""
+    page.goto(server["url"])
+    _fill_sign_in(page, *ADMIN)
+    expect(page.get_by_text(f"Signed in as {ADMIN[0]} (admin)")).to_be_visible()
+    _session_cookie(page)
+    other = _signed_in_tab(page.context, server)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("Password", exact=True)).to_be_visible()
+    deadline = time.monotonic() + 20  # the sign-in page clears the old cookie
+    while any(c["name"] == COOKIE for c in page.context.cookies()) and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    page.goto(server["url"])
+    _fill_sign_in(page, *ADMIN)
+    expect(page.get_by_text(f"Signed in as {ADMIN[0]} (admin)")).to_be_visible()
+    fresh = _session_cookie(page)
+    _next_click_is_signed_out(other)
+    other.wait_for_timeout(2000)  # time for any post the signed-out tab makes
+    page.get_by_role("link", name="Participants").click()
+    expect(page.get_by_role("heading", name="Participants")).to_be_visible()
+    expect(page.get_by_text(f"Signed in as {ADMIN[0]} (admin)")).to_be_visible()
+    assert any(c["name"] == COOKIE and c["value"] == fresh["value"] for c in page.context.cookies())
+    other.reload()  # and the old tab, reloaded, picks up the new sign-in
+    expect(other.get_by_text(f"Signed in as {ADMIN[0]} (admin)")).to_be_visible()
