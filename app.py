@@ -6,15 +6,15 @@ import streamlit as st
 
 from oversight.access import auth
 from oversight.db import run_reads
-from web.session_cookie import after_sign_out, client_address, hand_over, restore
+from oversight.access.staff_sessions import STAFF_ROLES
+from storage.db import StorageUnavailable
+from web.session_cookie import SESSION_KEY, after_sign_out, client_address, hand_over, restore, session_checked
+from web.session_cookie import signed_out_here
 from web.session_cookie import end as end_staff_session
 from web.startup import schema_ready
-from web.ui import USER_KEY, current_user, sign_in_as, sign_out
+from web.ui import USER_KEY, current_user, sign_in_as, sign_out, storage_unavailable
 
 st.set_page_config(page_title="Oversight Lab", page_icon="⚖️", layout="wide")
-
-
-schema_ready()
 
 
 def _enter_by_link() -> None:
@@ -80,36 +80,57 @@ def pages(role: str) -> dict[str, list[st.Page]]:
     return {"": [st.Page("views/participant.py", title="Your tasks", icon=":material/edit_note:", default=True)]}
 
 
-# One read transaction per script run: every helper's read joins it, and a row read once (the signed-in
-# user, the study) is not read again in the run (oversight.db.run_reads).
-with run_reads():
-    _enter_by_link()
-    # Staff: a refresh keeps the sign-in while the session cookie is live (see oversight/access/staff_sessions.py).
-    restored = restore(signed_in=st.session_state.get(USER_KEY) is not None)
-    if restored is not None:
-        sign_in_as(restored)
-    user = current_user()
+def main() -> None:
+    schema_ready()
+    # One read transaction per script run: every helper's read joins it, and a row read once (the signed-in
+    # user, the study) is not read again in the run (oversight.db.run_reads).
+    with run_reads():
+        _enter_by_link()
+        # Staff: every run of a signed-in tab re-reads its session on the server, so a sign-out elsewhere, a new
+        # password or `sign-out --name` signs this tab out at its next click (the read also loads the user that
+        # current_user needs).
+        checked = session_checked(st.session_state.get(USER_KEY))
+        if checked is False:
+            signed_out_here()
+        # A refresh keeps the sign-in while the session cookie is live (see oversight/access/staff_sessions.py).
+        restored = restore(signed_in=st.session_state.get(USER_KEY) is not None)
+        if restored is not None:
+            sign_in_as(restored)
+            checked = True
+        user = current_user()
+        if user is not None and user.role in STAFF_ROLES and not checked:
+            # Staff signed in without a server-side session (none is made any other way): not signed in.
+            signed_out_here()
+            user = None
 
-    if user is None:
-        # Every staff page's address shows the sign-in form, so that a deep link (`/transcripts?transcript=5`)
-        # opens that page once signed in instead of "Page not found".
-        staff_paths = sorted({p.url_path for role in ("admin", "expert") for group in pages(role).values()
-                              for p in group if p.url_path})
-        nav = st.navigation([st.Page("views/sign_in.py", title="Sign in", icon=":material/login:", default=True)]
-                            + [st.Page("views/sign_in.py", title="Sign in", url_path=path) for path in staff_paths],
-                            position="hidden")
-        hand_over()
-    else:
-        # Every staff page stays listed (by default Streamlit folds all but a few behind "View more").
-        nav = st.navigation(pages(user.role), position="sidebar" if user.role != "participant" else "hidden",
-                            expanded=True)
-        if user.role != "participant":
-            with st.sidebar:
-                st.text(f"Signed in as {user.name} ({user.role})")
-                hand_over()
-                if st.button("Sign out"):
-                    end_staff_session()
-                    sign_out()
-                    after_sign_out()
-                    st.rerun()
-    nav.run()
+        if user is None:
+            # Every staff page's address shows the sign-in form, so that a deep link (`/transcripts?transcript=5`)
+            # opens that page once signed in instead of "Page not found".
+            staff_paths = sorted({p.url_path for role in ("admin", "expert") for group in pages(role).values()
+                                  for p in group if p.url_path})
+            sign_in = st.Page("views/sign_in.py", title="Sign in", icon=":material/login:", default=True)
+            nav = st.navigation([sign_in] + [st.Page("views/sign_in.py", title="Sign in", url_path=path)
+                                             for path in staff_paths], position="hidden")
+            hand_over()
+        else:
+            # Every staff page stays listed (by default Streamlit folds all but a few behind "View more").
+            nav = st.navigation(pages(user.role), position="sidebar" if user.role != "participant" else "hidden",
+                                expanded=True)
+            if user.role != "participant":
+                with st.sidebar:
+                    st.text(f"Signed in as {user.name} ({user.role})")
+                    hand_over()
+                    if st.button("Sign out"):
+                        end_staff_session()
+                        sign_out()
+                        after_sign_out()
+                        st.rerun()
+        nav.run()
+
+
+try:
+    main()
+except StorageUnavailable as exc:
+    # A read-only, missing or full database: a message for people, never Streamlit's error page (a staff tab, which
+    # holds a staff session, also sees the cause).
+    storage_unavailable(exc, staff=st.session_state.get(SESSION_KEY) is not None)

@@ -32,9 +32,13 @@ class Settings(BaseSettings):
     login_max_delay_s: float = 60.0
     # The same doubling wait per client address, across every name it tries, after this many failures.
     login_address_free_failures: int = 10
-    # Unknown or withdrawn participant/enrolment links one client address (or one token prefix) may try a
-    # minute before its lookups wait for the minute to pass; links that work are never counted.
+    # Unknown or withdrawn participant/enrolment links one client address may try a minute; past it, its links that
+    # do not work are answered "wait a minute". Links that work are never counted and always work.
     link_misses_per_minute: int = 20
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDRs, e.g.
+    # "127.0.0.1,10.0.0.0/8"); the client is the right-most address in it that is not one of them. Empty: the
+    # header is ignored and the client is the connecting peer.
+    trusted_proxies: str = ""
     # Staff stay signed in across browser refreshes for this long (a server-side session behind an
     # HttpOnly cookie); 0 keeps the sign-in to the browser tab.
     staff_session_hours: float = 12.0

@@ -43,10 +43,11 @@ class StorageUnavailable(Exception):
 
 
 # SQLite reports these by message; PostgreSQL by SQLSTATE (disk full, out of memory, read-only
-# transaction, server starting or shutting down, too many connections).
+# transaction, server starting or shutting down, too many connections, no such database or table). "no such
+# table": the database file went missing and SQLite opened a new, empty one in its place.
 _SQLITE_UNAVAILABLE = ("database or disk is full", "readonly database", "disk i/o error", "database is locked",
-                       "unable to open database file")
-_PG_UNAVAILABLE = {"53100", "53200", "53300", "25006", "57P01", "57P02", "57P03"}
+                       "unable to open database file", "no such table")
+_PG_UNAVAILABLE = {"53100", "53200", "53300", "25006", "57P01", "57P02", "57P03", "3D000", "42P01"}
 
 
 def unavailable_reason(exc: BaseException) -> str | None:

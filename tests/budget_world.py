@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from oversight.access import auth
+from oversight.access import auth, staff_sessions
 from oversight.sandwiching import conditions
 from oversight import models
 from oversight.protocols import strategies
@@ -197,6 +197,7 @@ def staff_actions(counter: Counter, role: str, study_id: int, name: str = "") ->
     user = auth.create_user(role=role, name=name or f"{role}-budget", password="a long enough password")
     at = app()
     at.session_state["user_id"] = user.id
+    at.session_state["staff_session_id"], _ = staff_sessions.start(user_id=user.id)  # as views/sign_in.py does
     at.query_params["study"] = str(study_id)
     for page in STAFF_PAGES[role]:
         at.switch_page(page)

@@ -3,7 +3,7 @@ that loads (and, where configured, compiles) a model so that no participant wait
 
 from __future__ import annotations
 
-from web.ui import escape_markdown, require_role
+from web.ui import escape_markdown, require_role, staff_fragment
 
 user = require_role("admin")
 
@@ -37,7 +37,7 @@ def _cell(value) -> object:
     return ", ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
-@st.fragment(run_every="5s")
+@staff_fragment(run_every="5s")
 def live_table() -> None:
     rows = model_infos()
     st.dataframe([{c: _cell(row.get(c, "")) for c in COLUMNS} for row in rows], hide_index=True)

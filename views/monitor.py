@@ -6,7 +6,7 @@ import streamlit as st
 
 from oversight.study.monitor import ACTIVE_WINDOW, snapshot
 from oversight.jobs import cancel
-from web.ui import attempt, pick_study, require_role
+from web.ui import attempt, pick_study, require_role, staff_fragment
 
 require_role("admin")
 st.title("Monitor")
@@ -14,7 +14,7 @@ study_id = pick_study()
 every = st.select_slider("Update every", options=[2, 5, 10, 30, 60], value=5, format_func=lambda s: f"{s} s")
 
 
-@st.fragment(run_every=every)
+@staff_fragment(run_every=every)
 def live_view() -> None:
     snap = snapshot(study_id=study_id)
     cols = st.columns(5)

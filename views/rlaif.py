@@ -15,7 +15,7 @@ from oversight.rlaif.config import list_labellers, revise_labeller
 from oversight.rlaif.lab import METHODS
 from oversight.rlaif.reward_model import RewardConfig
 from oversight.rlaif.store import disagreements, list_reward_runs, study_agreement, study_pairs
-from web.ui import escape_markdown, pick_study, require_role, user_error
+from web.ui import escape_markdown, pick_study, require_role, staff_fragment, user_error
 
 user = require_role("admin")
 st.title("RLAIF lab")
@@ -237,7 +237,7 @@ with tabs[5]:
             st.rerun()
 
 
-@st.fragment(run_every=2.0)
+@staff_fragment(run_every=2.0)
 def rlaif_jobs() -> None:
     jobs = [j for j in list_jobs(study_id=study_id, limit=30) if j.kind.startswith("rlaif-")][:8]
     if not jobs:

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from oversight.access.auth import AuthError, authenticate
-from web.session_cookie import begin, client_address, oidc_ready
+from web.session_cookie import ENDED_KEY, begin, client_address, oidc_ready
 from web.ui import escape_markdown, sign_in_as
 
 st.title("Oversight Lab")
@@ -12,6 +12,10 @@ if link_error:
     st.error(link_error)
     st.caption("If you were sent a participation link, open it exactly as you received it, "
                "or contact the researcher who invited you.")
+
+if st.session_state.get(ENDED_KEY):
+    st.info("You were signed out: the session ended (signed out in another tab, a new password, or by an admin). "
+            "Sign in again to go on.")
 
 st.subheader("Sign in")
 with st.form("sign_in"):

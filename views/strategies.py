@@ -12,7 +12,7 @@ from oversight.protocols.prompts import PLACEHOLDERS, complete_prompts
 from oversight.protocols.base import Rules
 from oversight.protocols.registry import PROTOCOLS, get_protocol
 from oversight.protocols.strategies import create_strategy, diff, list_strategies, new_version
-from web.ui import attempt, escape_markdown, pick_study, require_role
+from web.ui import attempt, escape_markdown, pick_study, require_role, staff_fragment
 
 user = require_role("admin")
 st.title("Strategies")
@@ -170,7 +170,7 @@ with tab_run:
             st.session_state["run_job"] = enqueue(kind="batch", study_id=study_id, user_id=user.id,
                                                   params={"strategy_id": sid, "limit": int(limit)})
 
-    @st.fragment(run_every=1.0)
+    @staff_fragment(run_every=1.0)
     def job_status() -> None:
         jobs = [j for j in list_jobs(study_id=study_id, limit=10) if j.kind == "batch"][:5]
         if not jobs:

@@ -14,7 +14,7 @@ from oversight.sandwiching.rubrics import current_rubric
 from oversight.study.studies import get_study
 from oversight.protocols.transcripts import PAGE_SIZE, blinded, list_transcripts, source_segments, transcript_detail, transcript_filters
 from web.rubric_form import rubric_inputs, show_review
-from web.ui import attempt, escape_markdown, pick_study, require_role, speech_markdown
+from web.ui import attempt, escape_markdown, pick_study, require_role, speech_markdown, staff_fragment
 
 user = require_role("admin", "expert")
 st.title("Transcripts")
@@ -215,7 +215,7 @@ if st.button("Ask the AI judge", help="Judges the turns of this transcript with 
                                                params={"transcript_ids": [transcript_id]})
 
 
-@st.fragment(run_every=1.0)
+@staff_fragment(run_every=1.0)
 def ai_judge_status() -> None:
     job = get_job(st.session_state["ai_judge_job"])
     if job.state in ("queued", "running"):

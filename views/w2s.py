@@ -4,7 +4,7 @@ weak supervisors (models and a study's non-expert participants). Computation liv
 
 from __future__ import annotations
 
-from web.ui import escape_markdown, require_role, user_error
+from web.ui import escape_markdown, require_role, staff_fragment, user_error
 
 user = require_role("admin")
 
@@ -99,7 +99,7 @@ with tab_runs:
             except W2SError as exc:
                 user_error(exc)
 
-    @st.fragment(run_every=1.0)
+    @staff_fragment(run_every=1.0)
     def run_status() -> None:
         runs = list_runs(limit=8)
         if not runs:

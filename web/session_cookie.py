@@ -1,5 +1,6 @@
 """Streamlit side of staff sessions (`oversight/access/staff_sessions.py`): restore a sign-in from the cookie,
-hand a new sign-in's cookie to the browser, end it on sign-out. Used by `app.py` and `views/sign_in.py`.
+re-check a signed-in tab's session on every run, hand a new sign-in's cookie to the browser, end it on sign-out.
+Used by `app.py` and `views/sign_in.py`.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import json
 
 import streamlit as st
 import streamlit.components.v1 as components
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from oversight.access import staff_sessions
 from oversight.settings import get_settings
@@ -16,6 +18,7 @@ from storage.models import User
 SESSION_KEY = "staff_session_id"
 HANDOFF_KEY = "staff_session_handoff"
 CLEAR_KEY = "staff_session_clear"
+ENDED_KEY = "staff_session_ended"
 
 
 def client_address() -> str | None:
@@ -41,32 +44,79 @@ def active() -> bool:
     return staff_sessions.enabled() and staff_sessions.ROUTES_SERVED
 
 
+def _cookie(name: str) -> str | None:
+    value = st.context.cookies.get(name)
+    return value if isinstance(value, str) else None
+
+
+def session_checked(user_id: int | None) -> bool | None:
+    """At the top of every run of a signed-in tab: re-read its staff session on the server (one read, which also
+    loads the user). True: live; False: ended (signed out elsewhere, a new password, `sign-out --name`, expired);
+    None: this tab has no staff session (nobody signed in, a participant, or a session of someone else)."""
+    session_id = st.session_state.get(SESSION_KEY)
+    if user_id is None or session_id is None:
+        return None
+    user = staff_sessions.check(session_id)
+    if user is not None and user.id != user_id:
+        st.session_state.pop(SESSION_KEY, None)  # a participant's link opened in a staff tab took it over
+        return None
+    return user is not None
+
+
+def ended_in_fragment() -> bool:
+    """In a staff page's timed fragment: has the tab's session ended? Fragment runs skip app.py and its check, so
+    they ask themselves (one read), and only then: a full run's fragment call was checked by app.py already."""
+    ctx = get_script_run_ctx()
+    session_id = st.session_state.get(SESSION_KEY)
+    if session_id is None or ctx is None or not getattr(ctx, "fragment_ids_this_run", None):
+        return False
+    return staff_sessions.check(session_id) is None
+
+
+def signed_out_here() -> None:
+    """A tab whose staff session ended elsewhere: forget its sign-in. It does not ask the route to clear the cookie:
+    the browser may hold a newer sign-in by now (made in another tab), which that would end; an ended session's
+    cookie is worth nothing and the next sign-in replaces it."""
+    st.session_state.clear()
+    st.session_state[ENDED_KEY] = True
+
+
 def restore(signed_in: bool) -> User | None:
     """At the top of every run: a tab with no sign-in yet picks up a live session from the cookie (or an
     institution sign-in through st.login). Returns the staff user to sign in, if any."""
-    if signed_in or not active():
+    if signed_in:
         return None
-    token = st.context.cookies.get(staff_sessions.COOKIE)
-    found = staff_sessions.lookup(token if isinstance(token, str) else None)
-    if found is not None:
-        st.session_state[SESSION_KEY] = found[0]
-        return found[1]
+    if active():
+        found = staff_sessions.lookup(_cookie(staff_sessions.COOKIE))
+        if found is not None:
+            st.session_state[SESSION_KEY] = found[0]
+            # The cookie belongs to a live sign-in (say, made in another tab since this one was signed out): the
+            # pending clear would end it.
+            st.session_state.pop(CLEAR_KEY, None)
+            return found[1]
     if oidc_ready():
         try:
             email = st.user.get("email") if st.user.is_logged_in else None
         except Exception:  # noqa: BLE001 - no [auth] configured
             email = None
-        return staff_sessions.staff_for_email(email) if email else None
+        user = staff_sessions.staff_for_email(email) if email else None
+        if user is not None:
+            # A server-side session of the tab's own, so that every run can re-check it like any other.
+            st.session_state[SESSION_KEY], _ = staff_sessions.start(user_id=user.id, client=client_address())
+        return user
     return None
 
 
 def begin(user_id: int) -> None:
-    """After a password sign-in: make the session and queue the cookie hand-over for the next run."""
-    if active():
-        session_id, code = staff_sessions.start(user_id=user_id, client=client_address())
-        st.session_state[SESSION_KEY] = session_id
+    """After a password sign-in: make the server-side session (every sign-in has one, so every run can re-check
+    it) and, where the routes are served, queue the cookie hand-over for the next run, bound to this browser."""
+    browser = _cookie(staff_sessions.BROWSER_COOKIE) if active() else None
+    session_id, code = staff_sessions.start(user_id=user_id, client=client_address(), browser=browser)
+    st.session_state[SESSION_KEY] = session_id
+    st.session_state.pop(CLEAR_KEY, None)
+    st.session_state.pop(ENDED_KEY, None)
+    if code:
         st.session_state[HANDOFF_KEY] = code
-        st.session_state.pop(CLEAR_KEY, None)
 
 
 def _post(path: str, body: str) -> None:

@@ -6,6 +6,8 @@ page is what keeps a participant who types an admin URL out.
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +17,12 @@ import streamlit as st
 from oversight.access.auth import get_user
 from oversight.errors import USER_ERRORS
 from oversight.study.studies import list_studies, study_label
+from storage.db import StorageUnavailable
+from web.session_cookie import ended_in_fragment
 from storage.models import User
+
+UNAVAILABLE = ("The study is temporarily unavailable; your answers so far are saved. "
+               "Please try again in a few minutes.")
 
 USER_KEY = "user_id"
 
@@ -94,6 +101,29 @@ def pick_study(label: str = "Study") -> int:
     return chosen
 
 
+def staff_fragment(*, run_every: float | str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`st.fragment(run_every=...)` for staff pages: a timed refresh (or a click inside it) of a tab whose session
+    ended elsewhere reruns the whole app, which signs the tab out, instead of showing the page's data on."""
+    def decorate(body: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(body)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if ended_in_fragment():
+                st.rerun(scope="app")
+            return body(*args, **kwargs)
+        return st.fragment(run_every=run_every)(checked)
+    return decorate
+
+
+def storage_unavailable(exc: StorageUnavailable, *, staff: bool) -> None:
+    """A page run that could not reach the database (read-only, missing, full, down): everyone gets a clear message
+    instead of Streamlit's error page, staff also the cause; the log gets the cause and its traceback."""
+    cause = f"{exc.reason} ({exc.__cause__})" if exc.__cause__ is not None else exc.reason
+    logging.getLogger("oversight.app").error("database unavailable: %s", cause, exc_info=exc)
+    st.warning(UNAVAILABLE)
+    if staff:
+        st.error("Cause (shown to staff only): " + escape_markdown(cause[:2000]))
+
+
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=])")
 # GFM turns bare addresses into links after parsing, escapes or not (remark-gfm finds "http://", "www." and "a@b.c" in
 # the text itself): a word joiner (U+2060, invisible, not a space) inside each keeps them text.
@@ -127,4 +157,4 @@ def speech_markdown(text: str, quotes: list[dict]) -> str:
     return "".join(out)
 
 
-__all__ = ["USER_ERRORS", "attempt", "current_user", "escape_markdown", "flash_and_rerun", "pick_study", "show_flash", "speech_markdown", "require_role", "sign_in_as", "sign_out", "user_error"]
+__all__ = ["USER_ERRORS", "attempt", "current_user", "escape_markdown", "flash_and_rerun", "pick_study", "show_flash", "speech_markdown", "require_role", "staff_fragment", "storage_unavailable", "sign_in_as", "sign_out", "user_error"]

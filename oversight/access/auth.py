@@ -249,14 +249,14 @@ LINK_THROTTLED = "Too many links that do not work were tried from here: wait a m
 _SEEN_EVERY = timedelta(minutes=5)
 
 
-def _link_keys(token: str, client: str | None) -> list[str]:
-    return [f"addr:{client or ''}", f"prefix:{token[:6]}"]
-
-
-def _check_link_rate(token: str, client: str | None) -> None:
-    wait = link_misses.wait_seconds(_link_keys(token, client), get_settings().link_misses_per_minute)
-    if wait > 0:
+def _link_missed(client: str | None) -> None:
+    """A link that does not work: counted against the client address, and refused with a wait once the address
+    has missed `link_misses_per_minute` times in the minute. Only misses count and only per address, so a link
+    that works always works: someone else's (or one's own) mistyped links never lock out a valid one."""
+    keys = [f"addr:{client or ''}"]
+    if link_misses.wait_seconds(keys, get_settings().link_misses_per_minute) > 0:
         raise AuthError(LINK_THROTTLED)
+    link_misses.miss(keys)
 
 
 def _plausible_token(token: str) -> bool:
@@ -296,17 +296,16 @@ _touch_pending: set[int] = set()
 def participant_for_token(token: str, client: str | None = None) -> User | None:
     """The participant a link belongs to, or None for an unknown or revoked link (a read).
 
-    Raises AuthError when this client address or this token prefix tried too many links that do not
-    work in the last minute (`link_misses_per_minute`)."""
+    Raises AuthError for a link that does not work when this client address tried too many of them in the last
+    minute (`link_misses_per_minute`)."""
     if not token:
         return None
-    _check_link_rate(token, client)
     user = None
     if _plausible_token(token):
         with session_scope(write=False) as s:
             user = s.exec(select(User).where(User.token_hash == hash_token(token))).first()
     if user is None or user.token_revoked or user.role != "participant":
-        link_misses.miss(_link_keys(token, client))
+        _link_missed(client)
         return None
     _touch(user)
     return user
@@ -391,11 +390,10 @@ def enrol(*, enrol_token: str, external_id: str, external_study_id: str = "",
     """Create or resume the participant with this platform id in the study the link opens.
 
     Resuming is a read. Creating one takes the study's row lock, so the enrolment caps hold under
-    parallel arrivals; bad enrolment tokens count against the client address and token prefix."""
+    parallel arrivals; bad enrolment tokens count against the client address."""
     external_id = external_id.strip()
     if not external_id or len(external_id) > 64 or not external_id.replace("-", "").replace("_", "").isalnum():
         raise AuthError("this link needs a valid participant id (PROLIFIC_PID)")
-    _check_link_rate(enrol_token, client)
     study = user = None
     if _plausible_token(enrol_token):
         with session_scope(write=False) as s:
@@ -404,7 +402,7 @@ def enrol(*, enrol_token: str, external_id: str, external_study_id: str = "",
                 user = s.exec(select(User).where(User.study_id == study.id, User.role == "participant",
                                                  User.external_id == external_id)).first()
     if study is None:
-        link_misses.miss(_link_keys(enrol_token, client))
+        _link_missed(client)
     if study is not None and study.status == "draft":
         raise AuthError("This study is not open yet. Please come back when the researchers open it.")
     if study is None or study.status != "open":

@@ -3,11 +3,20 @@
 Streamlit keeps a sign-in in the tab's session state, which a refresh drops. Here a sign-in also makes
 a `StaffSession` row; the browser holds its token in an HttpOnly cookie (set by the `/oversight/session`
 route of `serve.py`, so page scripts never see the token), and the database holds only its sha256.
-Every page run looks the cookie up (a read); sign-out revokes the row on the server.
+A tab with no sign-in looks the cookie up (a read); sign-out revokes the row on the server.
+
+Every staff sign-in has a row, cookie or not (a bare `streamlit run app.py`, institution sign-in), and every
+run of a signed-in staff tab re-reads it (`check`, one read by primary key that also loads the user the run
+needs anyway): sign-out in another tab, a new password or `python -m oversight sign-out --name` end the
+session of every open tab at its next click.
 
 The page cannot set a cookie itself, so the hand-over takes one step: `start` returns a one-time code
 (valid for a minute, stored hashed), the signed-in page posts it to the route, and `redeem` swaps it for
-the session token the route puts in the cookie.
+the session token the route puts in the cookie. The code is bound to the browser that signed in: its hash
+includes the browser's pre-session nonce (the `BROWSER_COOKIE` that serve.py sets on every page load,
+HttpOnly and SameSite=Strict), which the tab's websocket carried to the server and the route's POST carries
+again. A code posted from another browser (login CSRF: an attacker's own code auto-posted by a cross-site
+page) finds no row.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete
 from sqlmodel import select
@@ -24,6 +34,8 @@ from oversight.settings import get_settings
 from storage.models import StaffSession, User, utcnow
 
 COOKIE = "oversight_staff"
+# The pre-session nonce that binds a hand-over code to the browser that signed in (set by serve.py).
+BROWSER_COOKIE = "oversight_browser"
 HANDOFF_SECONDS = 60
 STAFF_ROLES = ("admin", "expert")
 # Set by serve.py, whose routes set the cookie; under a bare `streamlit run app.py` sessions stay in the tab.
@@ -38,31 +50,75 @@ def enabled() -> bool:
     return get_settings().staff_session_hours > 0
 
 
+# A sign-in kept to its tab (staff_session_hours = 0) still has a server-side row, so that sign-out and a new
+# password end it; it lasts this long.
+TAB_SESSION_HOURS = 12.0
+
+
 def lifetime() -> timedelta:
-    return timedelta(hours=get_settings().staff_session_hours)
+    return timedelta(hours=get_settings().staff_session_hours or TAB_SESSION_HOURS)
 
 
-def start(*, user_id: int, client: str | None = None) -> tuple[int, str]:
-    """A new session for a user who just signed in: (session id, one-time hand-over code)."""
-    code = secrets.token_urlsafe(32)
+def _plausible(value: str | None) -> bool:
+    return bool(value) and len(value) <= 128 and "\x00" not in value
+
+
+def _bound(code: str, browser: str) -> str:
+    return _hash(f"{code}:{browser}")
+
+
+def _origin_of(url: str) -> str | None:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default = {"http": 80, "https": 443}[parts.scheme]
+    try:
+        port = parts.port or default
+    except ValueError:
+        return None
+    return f"{parts.scheme}://{parts.hostname.lower()}:{port}"
+
+
+def origin_allowed(*, origin: str | None, referer: str | None, host: str | None, scheme: str = "http") -> bool:
+    """A POST to the session routes comes from the app's own pages: its Origin (or, without one, its Referer)
+    is the origin of OVERSIGHT_PUBLIC_URL, or where that is not set, the request's own Host. A request that
+    names neither is refused (every browser sends Origin with a POST)."""
+    settings = get_settings()
+    if "public_url" in settings.model_fields_set:
+        expected = _origin_of(settings.public_url)
+    else:
+        expected = _origin_of(f"{scheme}://{host}") if host else None
+    claimed = _origin_of(origin) if origin and origin != "null" else (_origin_of(referer) if referer and not origin
+                                                                       else None)
+    return expected is not None and claimed == expected
+
+
+def start(*, user_id: int, client: str | None = None, browser: str | None = None) -> tuple[int, str | None]:
+    """A new session for a user who just signed in: (session id, one-time hand-over code). The code is bound
+    to `browser` (the browser's pre-session nonce); without one there is no code and the sign-in stays in
+    its tab."""
+    code = secrets.token_urlsafe(32) if _plausible(browser) else None
     now = utcnow()
     with session_scope() as s:
         # Sessions that ended a month ago are only clutter.
         s.exec(delete(StaffSession).where(StaffSession.expires_at < now - timedelta(days=30)))
-        row = StaffSession(user_id=user_id, handoff_hash=_hash(code), client=(client or "")[:64],
-                           handoff_expires_at=now + timedelta(seconds=HANDOFF_SECONDS), expires_at=now + lifetime())
+        row = StaffSession(user_id=user_id, handoff_hash=_bound(code, browser) if code else None,
+                           client=(client or "")[:64], expires_at=now + lifetime(),
+                           handoff_expires_at=now + timedelta(seconds=HANDOFF_SECONDS) if code else None)
         s.add(row)
         s.flush()
         return row.id, code
 
 
-def redeem(code: str) -> tuple[str, int] | None:
-    """Swap a hand-over code (once, within the minute) for the session token; (token, seconds it lives)."""
-    if not code or len(code) > 128 or "\x00" in code:
+def redeem(code: str, browser: str | None) -> tuple[str, int] | None:
+    """Swap a hand-over code (once, within the minute, from the browser it was issued to) for the session
+    token; (token, seconds it lives)."""
+    if not _plausible(code) or not _plausible(browser):
         return None
     token = secrets.token_urlsafe(32)
     with session_scope() as s:
-        row = s.exec(select(StaffSession).where(StaffSession.handoff_hash == _hash(code)).with_for_update()).first()
+        row = s.exec(select(StaffSession).where(StaffSession.handoff_hash == _bound(code, browser))
+                     .with_for_update()).first()
         now = utcnow()
         if row is None or row.revoked_at is not None or row.handoff_expires_at is None \
                 or row.handoff_expires_at < now or row.expires_at <= now:
@@ -73,7 +129,7 @@ def redeem(code: str) -> tuple[str, int] | None:
 
 def lookup(token: str | None) -> tuple[int, User] | None:
     """(session id, staff user) for a live session token, else None. A read."""
-    if not token or len(token) > 128 or "\x00" in token:
+    if not _plausible(token):
         return None
     with session_scope(write=False) as s:
         row = s.exec(select(StaffSession).where(StaffSession.token_hash == _hash(token))).first()
@@ -83,6 +139,20 @@ def lookup(token: str | None) -> tuple[int, User] | None:
         if user is None or user.role not in STAFF_ROLES:
             return None
         return row.id, user
+
+
+def check(session_id: int) -> User | None:
+    """The staff user of a live session, else None: what every run of a signed-in staff tab asks. One read
+    by primary key, which also loads the user (so the run's later `get_user` finds it in the session)."""
+    with session_scope(write=False) as s:
+        found = s.exec(select(StaffSession, User).join(User, User.id == StaffSession.user_id)
+                       .where(StaffSession.id == session_id)).first()
+        if found is None:
+            return None
+        row, user = found
+        if row.revoked_at is not None or row.expires_at <= utcnow() or user.role not in STAFF_ROLES:
+            return None
+        return user
 
 
 def end(*, session_id: int | None = None, token: str | None = None) -> None:
