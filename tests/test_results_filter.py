@@ -27,7 +27,7 @@ from oversight.db import session_scope
 from oversight.results.export import export_study
 from oversight.results.judgment_records import load_judgments
 from oversight.sandwiching.outer_loop import version_figures
-from oversight.study.payments import held, owed
+from oversight.study.payments import held, ledger, owed
 from oversight.results.report import study_report
 from oversight.results.results_filter import left_out_reasons, people_left_out
 from oversight.rlaif.store import human_ratings, study_agreement
@@ -124,10 +124,14 @@ def test_attention_flags_and_pay(world):
     assert (by[world["bob"]].catch_wrong, by[world["bob"]].status) == (1, "warn")
     assert by[world["cat"]].status == "excluded"
     # Base pay 2 for finishing (a timed-out task is finished); a bonus of 1 per right answer on real tasks only:
-    # ann's practice and catch answers are right but earn nothing. cat is held; sim and the preview never paid.
+    # ann's practice and catch answers are right but earn nothing. cat, whom an admin excluded, is listed to reject
+    # as screened out (not held: held is for exclusions nobody has decided yet); sim and the preview never paid.
     pay = {o.user_id: (o.base, o.bonus) for o in owed(study_id=world["study"])}
     assert pay == {world["ann"]: (2.0, 2.0), world["bob"]: (2.0, 1.0)}
-    assert [h["id"] for h in held(study_id=world["study"])] == [world["cat"]]
+    assert held(study_id=world["study"]) == []
+    book = ledger(study_id=world["study"])
+    assert {p.user_id: p.decision for p in book.people if p.decision == "reject"} == {world["cat"]: "reject"}
+    assert not ({world["sim"], world["pre"]} & {p.user_id for p in book.people})
 
 
 def test_weak_to_strong_people_labels_are_non_experts_results(world):
