@@ -27,6 +27,7 @@ import streamlit as st
 
 from oversight.access import staff_sessions
 from oversight.settings import get_settings
+from web import startup
 
 staff_sessions.ROUTES_SERVED = True
 
@@ -112,6 +113,14 @@ class BrowserNonce:
         await self.app(scope, receive, send_with_nonce)
 
 
+async def readiness(_request: Request) -> Response:
+    """GET: 200 once the database is migrated and the models are warm, 503 before: a proxy's health check, and
+    what bench/load.py waits for before it sends people."""
+    return Response("ready" if startup.ready() else "warming up", status_code=200 if startup.ready() else 503)
+
+
+startup.start_in_background()
 app = st.App("app.py", middleware=[Middleware(BrowserNonce)],
              routes=[Route("/oversight/session", open_session, methods=["POST"]),
-                     Route("/oversight/sign-out", close_session, methods=["POST"])])
+                     Route("/oversight/sign-out", close_session, methods=["POST"]),
+                     Route("/oversight/ready", readiness, methods=["GET"])])

@@ -157,6 +157,25 @@ def start_server(env: dict, port: int, log: Path, script: str = "serve.py") -> s
     raise TimeoutError("the server did not become healthy")
 
 
+def wait_ready(url: str, timeout_s: float = 300) -> None:
+    """Wait for the app's /oversight/ready (database migrated, models warm), as a proxy's health check would before
+    sending anyone; a server without that route (an older app, the floor) is taken as ready."""
+    import urllib.error
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/oversight/ready", timeout=5):
+                return
+        except urllib.error.HTTPError as e:
+            if e.code != 503:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not become ready in {timeout_s:.0f} s")
+
+
 def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
@@ -372,6 +391,7 @@ def run_app(args: argparse.Namespace, command: str) -> dict:
                          debate_items=args.debate_items, only=args.only)
     server = None if args.url else start_server(env, port, tmp / "server.log")
     try:
+        wait_ready(url)
         tally, wall, cpu = asyncio.run(session(url, people, warm, think=args.think, staff=args.staff,
                                                ramp=args.ramp, server_pid=server.pid if server else None))
     finally:

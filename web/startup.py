@@ -16,6 +16,22 @@ from oversight.models.registry import limit_cpu_threads, warm_configured
 from oversight.settings import get_settings
 
 
+_warmed = threading.Event()
+
+
+def ready() -> bool:
+    """The database is migrated and the models configured to warm up have loaded (or failed to): what a proxy's
+    health check and the load bench wait for before sending people (serve.py's /oversight/ready)."""
+    return _warmed.is_set()
+
+
+def start_in_background() -> None:
+    """Run `schema_ready` now, at process start (serve.py), so that loading the models (importing transformers
+    and the encoder: seconds of one core) is over before the first participant instead of competing with them.
+    The first page run waits for it (st.cache_resource runs a function once, others wait for its value)."""
+    threading.Thread(target=schema_ready, name="startup", daemon=True).start()
+
+
 @st.cache_resource
 def schema_ready() -> str:
     # Create or migrate the database, then start this process's job worker (unless workers run as their own
@@ -28,8 +44,11 @@ def schema_ready() -> str:
     threads = get_settings().app_torch_threads
 
     def warm() -> None:
-        limit_cpu_threads(threads)
-        warm_configured()
+        try:
+            limit_cpu_threads(threads)
+            warm_configured()
+        finally:
+            _warmed.set()  # a model that failed to warm is reported on the Models page, not by waiting forever
 
     threading.Thread(target=warm, name="model-warmup", daemon=True).start()
     return revision
