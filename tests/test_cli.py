@@ -1,4 +1,5 @@
-"""`python -m oversight` as scripts use it: real subprocesses, JSON on stdout, errors on stderr."""
+"""`python -m oversight` as scripts use it: JSON on stdout, errors on stderr, the exit code. Commands run in this
+process through `main(argv)`; the test of errors and exit codes runs real processes."""
 
 from __future__ import annotations
 
@@ -13,11 +14,18 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _runner(env: dict[str, str]):
+def _runner(env: dict[str, str], *, subprocesses: bool = False):
+    """`python -m oversight ARGS` with `env` as its environment: a CompletedProcess (exit code, stdout, stderr).
+    In this process by default, through the same `main(argv)` that `python -m oversight` calls (a real process
+    costs seconds of imports per command); `subprocesses=True` for the tests of the process itself."""
     def run(*args: str, stdin: str = "", ok: bool = True, extra_env: dict[str, str] | None = None
             ) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "oversight", *args], input=stdin, env={**env, **(extra_env or {})},
-                              cwd=REPO, capture_output=True, text=True, timeout=300)
+        if subprocesses:
+            proc = subprocess.run([sys.executable, "-m", "oversight", *args], input=stdin,
+                                  env={**env, **(extra_env or {})}, cwd=REPO, capture_output=True, text=True,
+                                  timeout=300)
+        else:
+            proc = _in_process(list(args), {**env, **(extra_env or {})}, stdin)
         if ok:
             assert proc.returncode == 0, proc.stderr
         return proc
@@ -25,10 +33,57 @@ def _runner(env: dict[str, str]):
     return run
 
 
+def _in_process(args: list[str], env: dict[str, str], stdin: str) -> subprocess.CompletedProcess:
+    """One command in this process, its environment exactly `env` (settings and engines read afresh before and
+    after, so neither the command nor the test sees the other's), stdin/stdout/stderr its own."""
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from oversight import read_cache, settings
+    from oversight.cli import main
+    from oversight.models.registry import fresh_registry
+    from storage import db as storage_db
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        for key in [k for k in os.environ if k not in env]:
+            mp.delenv(key)
+        for key, value in env.items():
+            mp.setenv(key, value)
+        mp.setattr(sys, "stdin", io.StringIO(stdin))
+        settings.reset_settings()
+        storage_db.dispose_engines()
+        try:
+            with fresh_registry(), redirect_stdout(out), redirect_stderr(err):
+                try:
+                    code = main(args)
+                except SystemExit as exc:  # argparse's usage errors (2), a command's own exit
+                    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            storage_db.dispose_engines()
+            read_cache.clear()
+    settings.reset_settings()  # the test's own environment again
+    return subprocess.CompletedProcess(["python", "-m", "oversight", *args], code, out.getvalue(), err.getvalue())
+
+
+def _cli_env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "OVERSIGHT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+            "OVERSIGHT_DATA_DIR": str(tmp_path), "OVERSIGHT_PUBLIC_URL": "https://lab.example"}
+
+
 @pytest.fixture
-def cli(tmp_path):
-    run = _runner({**os.environ, "OVERSIGHT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-                   "OVERSIGHT_DATA_DIR": str(tmp_path), "OVERSIGHT_PUBLIC_URL": "https://lab.example"})
+def cli(tmp_path, migrated_sqlite):
+    """The command line on a database of its own (a copy of the session's migrated one: `init-db` has run)."""
+    from tests.conftest import _copy_sqlite
+
+    _copy_sqlite(migrated_sqlite, tmp_path / "cli.db")
+    return _runner(_cli_env(tmp_path))
+
+
+@pytest.fixture
+def cli_process(tmp_path):
+    """The command line as real processes (`python -m oversight`), on a database of its own."""
+    run = _runner(_cli_env(tmp_path), subprocesses=True)
     run("init-db")
     return run
 
@@ -74,7 +129,8 @@ def test_create_user_reads_the_password_from_stdin(cli):
     assert again.returncode == 1 and "already exists" in again.stderr and again.stdout == ""
 
 
-def test_errors_go_to_stderr_with_a_nonzero_exit(cli, tmp_path):
+def test_errors_go_to_stderr_with_a_nonzero_exit(cli_process, tmp_path):
+    cli = cli_process
     missing = cli("import", "--study", "999", "--format", "csv", str(tmp_path / "x.csv"), ok=False)
     assert missing.returncode == 1 and "no study with id 999" in missing.stderr
     study_id = cli("study", "create", "--name", "s").stdout.strip()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from oversight.models.base import Backend
 from oversight.models.config import ModelConfig, ModelsConfig, load_config
@@ -54,6 +56,28 @@ def configure(config: ModelsConfig | None) -> None:
         _config = config
     for backend in old:
         backend.close()
+
+
+@contextmanager
+def fresh_registry() -> Iterator[None]:
+    """Within the block, the models as a new process would find them (configuration read from the settings on first
+    use, no instance made yet); after it, the block's instances are closed and the earlier state is back. For a
+    command run inside another process (the CLI tests)."""
+    global _config
+    with _lock:
+        saved = _config, dict(_instances)
+        _config = None
+        _instances.clear()
+    try:
+        yield
+    finally:
+        with _lock:
+            made = list(_instances.values())
+            _instances.clear()
+            _config = saved[0]
+            _instances.update(saved[1])
+        for backend in made:
+            backend.close()
 
 
 def get_model(name: str) -> Backend:
