@@ -1,36 +1,27 @@
-"""`python -m oversight rlaif ...` as scripts use it: real subprocesses, JSON on stdout, errors on stderr."""
+"""`python -m oversight rlaif ...` as scripts use it: JSON on stdout, errors on stderr (each command through
+`main(argv)` in this process: tests/test_cli.py's runner)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.rlaif.conftest import harmless_pairs, hh_line
 
-pytestmark = pytest.mark.slow  # each command is a fresh `python -m oversight` process; two train
-
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # two train
 
 
 @pytest.fixture
-def cli(tmp_path):
+def cli(tmp_path, migrated_sqlite):
+    from tests.conftest import _copy_sqlite
+    from tests.test_cli import _runner
+
+    _copy_sqlite(migrated_sqlite, tmp_path / "cli.db")
     env = {**os.environ, "OVERSIGHT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "OVERSIGHT_DATA_DIR": str(tmp_path)}
     env.pop("OVERSIGHT_MODELS_FILE", None)
-
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "oversight", *args], env=env, cwd=REPO, capture_output=True,
-                              text=True, timeout=300)
-        if ok:
-            assert proc.returncode == 0, proc.stderr
-        return proc
-
-    run("init-db")
-    return run
+    return _runner(env)
 
 
 def test_label_prints_the_contracted_json_and_a_progress_bar(cli, pairs_file):
