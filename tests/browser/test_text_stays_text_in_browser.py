@@ -10,10 +10,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import _free_port, app_env, set_confidence, start_streamlit, stop_streamlit
+from tests.browser.conftest import _free_port, app_env, give_answer, start_streamlit, stop_streamlit
 from tests.poisoned import poisoned_study
 
 pytestmark = pytest.mark.browser
@@ -88,18 +87,9 @@ def _settled(page: Page, heading: str) -> None:
 
 
 def _answer(page: Page, name: re.Pattern, percent: int) -> None:
-    """Choose the option whose label matches `name` (a rerun may swallow a click: a person clicks again), then say
-    how sure."""
-    radio = page.get_by_role("radio", name=name)
-    for _ in range(5):
-        try:
-            radio.check(force=True)
-            expect(radio).to_be_checked(timeout=5_000)
-            break
-        except (AssertionError, PlaywrightError):
-            page.wait_for_timeout(500)
-    expect(radio).to_be_checked()
-    set_confidence(page, percent)
+    """The one answer form, as a person uses it: click the option's label (again if a rerun swallowed the click),
+    then say how sure (tests/browser/conftest.py)."""
+    give_answer(page, name, percent)
 
 
 def _sign_in(page: Page, url: str, name: str) -> None:
