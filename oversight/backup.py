@@ -21,7 +21,6 @@ restored ids.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import tempfile
 import zipfile

@@ -7,7 +7,10 @@ busy timeout makes a second writer wait instead of failing.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -241,12 +244,35 @@ def _one_writer(url: str, write: bool) -> Iterator[None]:
     with _lock:
         writer = _sqlite_writers.setdefault(url, threading.RLock())
     # As long as SQLite's own busy timeout: a writer stuck behind a lost lock fails as it did before.
+    asked = time.perf_counter() if _HOLD_LOG else 0.0
     if not writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
         raise StorageUnavailable("database is locked", write=True)
+    got = time.perf_counter() if _HOLD_LOG else 0.0
     try:
         yield
     finally:
         writer.release()
+        if _HOLD_LOG:
+            _log_hold(got - asked, time.perf_counter() - got)
+
+
+# OVERSIGHT_WRITER_HOLD_LOG=FILE (read once, at import): every SQLite write of this process appends "wait s, hold s,
+# call site" to FILE; `python bench/writer_holds.py FILE` sums it per call site. A measuring aid for load benches
+# (bench/results/load-issue-23-writes.md); unset, it costs one test per write.
+_HOLD_LOG = os.environ.get("OVERSIGHT_WRITER_HOLD_LOG", "")
+_hold_log_lock = threading.Lock()
+
+
+def _log_hold(wait_s: float, hold_s: float) -> None:
+    frame, site = sys._getframe(2), "?"
+    while frame is not None:  # the first caller outside the database layers and contextlib
+        name = frame.f_code.co_filename
+        if not name.endswith(("/storage/db.py", "/oversight/db.py", "/contextlib.py")):
+            site = f"{Path(name).name}:{frame.f_code.co_name}"
+            break
+        frame = frame.f_back
+    with _hold_log_lock, open(_HOLD_LOG, "a") as out:
+        out.write(f"{wait_s:.4f}\t{hold_s:.4f}\t{site}\n")
 
 
 def column_values(model: type, **values) -> dict:
