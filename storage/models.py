@@ -65,7 +65,7 @@ class Study(SQLModel, table=True):
     name: str = Field(index=True)
     description: str = ""
     instructions: str = ""
-    status: str = "open"  # draft | open | closed
+    status: str = "open"  # draft | open | closed | archived (read-only, links closed: oversight/study/lifecycle.py)
     # A dry-run copy (oversight/sandwiching/simulate.py) points at the study it copies; its simulated people are its results.
     dry_run_of: int | None = Field(default=None, foreign_key="study.id", index=True)
     consent_text: str = ""
@@ -104,6 +104,8 @@ class Study(SQLModel, table=True):
     # No foreign key: user.study_id already points at study, and a cycle breaks CREATE order.
     created_by: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    # When the study's export was last made (oversight.results.export): a study is deleted only after one.
+    exported_at: datetime | None = None
 
 
 class ImportBatch(SQLModel, table=True):

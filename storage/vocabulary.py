@@ -16,7 +16,7 @@ from sqlalchemy import CheckConstraint
 
 USER_ROLES = ("admin", "expert", "participant")
 ATTENTION_OVERRIDES = ("include", "exclude")  # an admin's decision on a flagged participant (None: the thresholds)
-STUDY_STATUSES = ("draft", "open", "closed")
+STUDY_STATUSES = ("draft", "open", "closed", "archived")  # archived: read-only, links closed, hidden from lists
 DESIGNS = ("within", "between")  # within: every participant sees every condition; between: one condition each
 ALLOCATIONS = ("balanced", "thompson")  # balanced (Latin square) | thompson (over candidate versions)
 BONUS_RULES = ("none", "per_correct", "score")
