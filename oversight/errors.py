@@ -20,12 +20,13 @@ from oversight.rlaif.errors import RlaifError
 from oversight.sandwiching.simulate import SimulationError
 from oversight.protocols.strategies import StrategyError
 from oversight.study.studies import StudyError
+from oversight.study.archive import StudyArchived
 from oversight.w2s.errors import W2SError
 from storage.db import StorageUnavailable
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     AttentionError, AuthError, BackupError, ConditionError, ImportFailed, JobError, LoopError, ModelError,
     ParticipationError, PaymentError, ProlificError, PromptError, ReviewError, RlaifError, RuleViolation, RulesError,
-    SimulationError, StrategyError, StudyError,
+    SimulationError, StrategyError, StudyArchived, StudyError,
     StorageUnavailable, W2SError,
 )

@@ -39,6 +39,9 @@ preview = not expert and user.preview_by is not None
 if preview:
     st.warning("Preview: not counted, not paid. You take this study as a participant would; your answers are in "
                "no figure and no payment.")
+if study.status == "archived":  # links are closed: nobody answers, previews and experts included
+    st.info("This study has been archived: its links no longer work. Thank you for your interest.")
+    st.stop()
 if study.status != "open" and not preview:
     st.info("This study is not open yet. Please come back when the researchers open it." if study.status == "draft"
             else "This study is closed. Thank you for your interest.")

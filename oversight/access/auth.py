@@ -231,8 +231,11 @@ def create_invites(*, study_id: int, count: int, created_by: int | None = None) 
         raise AuthError("count must be between 1 and 10000")
     invites = []
     with session_scope() as s:
-        if s.get(Study, study_id) is None:
+        study = s.get(Study, study_id)
+        if study is None:
             raise AuthError(f"no study with id {study_id}")
+        if study.status == "archived":
+            raise AuthError(f"study #{study_id} is archived: unarchive it to invite people")
         for _ in range(count):
             token = new_token()
             user = User(role="participant", name=f"P-{secrets.token_hex(3)}", study_id=study_id,
@@ -293,20 +296,28 @@ _touch_lock = threading.Lock()
 _touch_pending: set[int] = set()
 
 
+ARCHIVED_LINK = "This study has been archived: its links no longer work. Thank you for your interest."
+
+
 def participant_for_token(token: str, client: str | None = None) -> User | None:
     """The participant a link belongs to, or None for an unknown or revoked link (a read).
 
     Raises AuthError for a link that does not work when this client address tried too many of them in the last
-    minute (`link_misses_per_minute`)."""
+    minute (`link_misses_per_minute`), and for the link of a participant whose study is archived
+    (oversight.study.lifecycle)."""
     if not token:
         return None
     user = None
     if _plausible_token(token):
         with session_scope(write=False) as s:
             user = s.exec(select(User).where(User.token_hash == hash_token(token))).first()
+            archived = user is not None and user.study_id is not None and \
+                s.exec(select(Study.status).where(Study.id == user.study_id)).first() == "archived"
     if user is None or user.token_revoked or user.role != "participant":
         _link_missed(client)
         return None
+    if archived:
+        raise AuthError(ARCHIVED_LINK)
     _touch(user)
     return user
 
@@ -339,6 +350,8 @@ def open_enrolment(*, study_id: int, by: int | None = None) -> str:
         study = s.get(Study, study_id)
         if study is None:
             raise AuthError(f"no study with id {study_id}")
+        if study.status == "archived":
+            raise AuthError(f"study #{study_id} is archived: unarchive it to open an enrolment link")
         study.enrol_token_hash = hash_token(token)
         log_event(s, "enrolment.open", user_id=by, study_id=study_id)
     base = get_settings().public_url.rstrip("/")
@@ -403,6 +416,8 @@ def enrol(*, enrol_token: str, external_id: str, external_study_id: str = "",
                                                  User.external_id == external_id)).first()
     if study is None:
         _link_missed(client)
+    if study is not None and study.status == "archived":  # archiving drops the link; this is belt and braces
+        raise AuthError(ARCHIVED_LINK)
     if study is not None and study.status == "draft":
         raise AuthError("This study is not open yet. Please come back when the researchers open it.")
     if study is None or study.status != "open":

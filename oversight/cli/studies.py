@@ -69,7 +69,7 @@ def cmd_study_set(args) -> None:
 def cmd_study_list(args) -> None:
     from oversight.study.studies import list_studies, study_label
 
-    studies = list_studies()
+    studies = list_studies(include_archived=True)  # the status column says which are archived
     rows = [asdict(s) for s in studies]
     text = "\n".join(f"{s.id:>4}  {study_label(s)}  {s.status}  items={s.n_items} participants={s.n_participants}"
                      for s in studies) or "no studies yet"

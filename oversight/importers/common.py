@@ -217,8 +217,11 @@ def land(batch: ParsedBatch, *, study_id: int, user_id: int | None = None) -> Im
     size = max(1, get_settings().import_batch_items)
     discard_stale_imports()
     with session_scope(write=False) as session:
-        if session.get(Study, study_id) is None:
+        target = session.get(Study, study_id)
+        if target is None:
             raise ImportFailed(batch.source, None, None, f"study {study_id} does not exist")
+        if target.status == "archived":  # read-only (oversight.study.lifecycle); importers import nothing above them
+            raise ImportFailed(batch.source, None, None, f"study {study_id} is archived: unarchive it to import")
         item_ids: dict[str, int] = {}
         for chunk in _chunks([item.external_id for item in batch.items], 500):
             rows = session.exec(select(Item.external_id, Item.id, Item.import_id).where(

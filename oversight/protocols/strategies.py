@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from oversight.audit import log_event
 from oversight.db import session_scope
+from oversight.study.archive import refuse_if_archived
 from oversight.protocols.prompts import PromptError, complete_prompts
 from oversight.protocols.base import RulesError
 from oversight.protocols.registry import get_protocol
@@ -53,6 +54,7 @@ def create_strategy(*, study_id: int, name: str, protocol: str, rules: dict[str,
     with session_scope() as s:
         if s.get(Study, study_id) is None:
             raise StrategyError(f"no study with id {study_id}")
+        refuse_if_archived(s, study_id)
         if s.exec(select(Strategy).where(Strategy.study_id == study_id, Strategy.name == name)).first():
             raise StrategyError(f"strategy {name!r} exists in this study; make a new version of it instead")
         row = Strategy(study_id=study_id, name=name, version=1, protocol=protocol, rules=rules,
@@ -83,6 +85,7 @@ def add_version(s: Session, *, parent_id: int, reason: str, user_id: int | None 
     parent = s.get(Strategy, parent_id)
     if parent is None:
         raise StrategyError(f"no strategy with id {parent_id}")
+    refuse_if_archived(s, parent.study_id)
     latest = s.exec(select(func.max(Strategy.version)).where(
         Strategy.study_id == parent.study_id, Strategy.name == parent.name)).one()
     fields = {k: changes.get(k, getattr(parent, k)) for k in allowed}

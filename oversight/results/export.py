@@ -52,6 +52,7 @@ from sqlmodel import SQLModel, col, select
 from oversight.db import session_scope
 from oversight.results.judgment_records import BATCH, judgment_records
 from oversight.study.attention import CATCH, study_attention
+from oversight.study.lifecycle import record_export
 from oversight.results.results_filter import PRACTICE, SUPERSEDED, left_out_reasons, row_status
 from oversight.sandwiching.reviews import final_labels
 from oversight.text import spreadsheet_safe_row
@@ -124,7 +125,7 @@ def _review_row(r: ExpertReview) -> dict[str, Any]:
     return {**_row(r), "score": None, "verdict": str((r.labels or {}).get("outcome", ""))}
 
 
-def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
+def export_study(*, study_id: int, out_dir: Path, user_id: int | None = None) -> dict[str, Any]:
     out_dir = Path(out_dir)
     counts: dict[str, int] = {}
     with session_scope(write=False) as s:
@@ -318,17 +319,19 @@ def export_study(*, study_id: int, out_dir: Path) -> dict[str, Any]:
         "files": {name: n for name, n in counts.items()},
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    # Written down once the files are: deleting the study needs an export (oversight.study.lifecycle).
+    record_export(study_id=study_id, user_id=user_id)
     return manifest
 
 
-def export_zip(*, study_id: int) -> tuple[str, bytes]:
+def export_zip(*, study_id: int, user_id: int | None = None) -> tuple[str, bytes]:
     """The same export as one zip (file name, bytes), for a download from the Results page."""
     import io
     import tempfile
     import zipfile
 
     with tempfile.TemporaryDirectory(prefix="oversight-export-") as tmp:
-        manifest = export_study(study_id=study_id, out_dir=Path(tmp))
+        manifest = export_study(study_id=study_id, out_dir=Path(tmp), user_id=user_id)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for path in sorted(Path(tmp).iterdir()):

@@ -14,6 +14,7 @@ from oversight.audit import log_event
 from oversight.db import session_scope
 from oversight.sandwiching.dealing import block_size
 from oversight.study.places import places
+from oversight.study.archive import refuse_if_archived
 from oversight.results.results_filter import people_left_out, result_assignment
 from oversight.vocab import SIMULATED
 from oversight.protocols.base import Protocol
@@ -74,6 +75,7 @@ def add_condition(*, study_id: int, kind: str, name: str = "", strategy_id: int 
     with session_scope() as s:
         if s.get(Study, study_id) is None:
             raise ConditionError(f"no study with id {study_id}")
+        refuse_if_archived(s, study_id)
         strategy = _strategy(s, study_id, strategy_id)
         _check_strategy(kind, strategy)
         if kind == "expert" and s.exec(select(Condition.id).where(Condition.study_id == study_id,
@@ -100,9 +102,11 @@ def list_conditions(*, study_id: int) -> list[Condition]:
 
 
 def _own(s, condition_id: int) -> Condition:
+    """The condition, for a change: an archived study's conditions are read-only."""
     row = s.get(Condition, condition_id)
     if row is None:
         raise ConditionError(f"no condition with id {condition_id}")
+    refuse_if_archived(s, row.study_id)
     return row
 
 

@@ -20,6 +20,7 @@ from sqlmodel import select
 
 from oversight.audit import log_event
 from oversight.db import session_scope
+from oversight.study.archive import refuse_if_archived
 from storage.models import Rubric, Study
 
 OUTCOMES = ("correct", "incorrect", "unclear", "item flawed")
@@ -244,6 +245,7 @@ def new_rubric_version(*, study_id: int, fields: Any, reason: str, user_id: int 
     fields = check_fields(fields)
     current_rubric(study_id)  # version 1 exists before the next one
     with session_scope() as s:
+        refuse_if_archived(s, study_id)
         latest = _newest(s, study_id)
         if base_version is not None and latest.version != base_version:
             raise ReviewError(CHANGED_MEANWHILE)

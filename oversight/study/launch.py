@@ -23,6 +23,7 @@ from oversight.sandwiching.conditions import DEALT_KINDS, KIND_LABELS
 from oversight.db import session_scope
 from oversight.study.eligibility import PRACTICE, condition_protocol, design_pool
 from oversight.study.studies import StudyError
+from oversight.study.archive import refuse_if_archived
 from storage.models import Condition, Item, Rubric, Study, User
 
 STAFF = ("admin", "expert")
@@ -180,6 +181,7 @@ def open_study(*, study_id: int, user_id: int | None) -> LaunchCheck:
         study = s.get(Study, study_id)
         if study is None:
             raise StudyError(f"no study with id {study_id}")
+        refuse_if_archived(s, study_id)
         check = _check(s, study)
         if not check.ok:
             raise LaunchRefused(check)
@@ -201,6 +203,7 @@ def set_study_status(*, study_id: int, status: str, user_id: int | None) -> None
         study = s.get(Study, study_id)
         if study is None:
             raise StudyError(f"no study with id {study_id}")
+        refuse_if_archived(s, study_id)
         study.status = status
         log_event(s, "study.status", user_id=user_id, study_id=study_id, status=status)
 

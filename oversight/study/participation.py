@@ -75,12 +75,15 @@ def _participant(s, user_id: int) -> User:
 
 NOT_OPEN = "This study is not open yet. Please come back when the researchers open it."
 CLOSED = "This study is closed. Thank you for your interest."
+ARCHIVED = "This study has been archived: its links no longer work. Thank you for your interest."
 
 
 def _not_draft(user: User, study: Study | None) -> None:
     """Only an open study deals and takes consent: a draft, except for a staff member's preview participant and in
     a dry-run copy (oversight.sandwiching.simulate), whose simulated people try the design before it opens; a closed study
     never (people already dealt finish their tasks)."""
+    if study is not None and study.status == "archived":  # nobody answers in an archived study, previews included
+        raise ParticipationError(ARCHIVED)
     if study is None or user.preview_by is not None or study.dry_run_of is not None:
         return
     if study.status == "draft":
@@ -413,6 +416,8 @@ def submit_answer(*, user_id: int, assignment_id: int, probabilities: list[float
         user, _ = _judge(s, user_id, a.study_id)
         if a.state == "done":
             raise ParticipationError("This task was already submitted (in another tab?).")
+        if read_cache.row(s, Study, a.study_id).status == "archived":
+            raise ParticipationError(ARCHIVED)
         item = read_cache.row(s, Item, a.item_id)
         study_id, started_at, user_name = a.study_id, a.started_at, user.name
     if len(probabilities) != len(item.options) or any(p < 0 for p in probabilities) or sum(probabilities) <= 0:

@@ -14,6 +14,7 @@ from sqlmodel import select
 from oversight.audit import log_event
 from oversight import read_cache
 from oversight.db import session_scope
+from oversight.study.archive import ARCHIVED, refuse_if_archived
 from storage.models import Assignment, Item, ItemGold, Judgment, Study, Transcript, User, landed, utcnow
 from storage.vocabulary import ALLOCATIONS, DESIGNS, STUDY_STATUSES as STATUSES
 
@@ -73,9 +74,13 @@ def study_settings(study_id: int) -> Study | None:
         return read_cache.row(s, Study, study_id)
 
 
-def list_studies() -> list[StudySummary]:
+def list_studies(*, include_archived: bool = False) -> list[StudySummary]:
+    """Studies, newest first; archived ones (oversight/study/lifecycle.py) only when asked for."""
     with session_scope(write=False) as s:
-        studies = s.exec(select(Study).order_by(Study.created_at.desc())).all()
+        query = select(Study).order_by(Study.created_at.desc())
+        if not include_archived:
+            query = query.where(Study.status != ARCHIVED)
+        studies = s.exec(query).all()
 
         def counts(table) -> dict[int, int]:
             rows = s.exec(select(table.study_id, func.count()).where(landed(table.import_id))
@@ -219,6 +224,7 @@ def update_study(*, study_id: int, user_id: int | None, **changes) -> list[str]:
         study = s.get(Study, study_id)
         if study is None:
             raise StudyError(f"no study with id {study_id}")
+        refuse_if_archived(s, study_id)
         changed = [k for k, v in changes.items() if getattr(study, k) != v]
         for key in changed:
             log_event(s, "study.setting", user_id=user_id, study_id=study_id, field=key,
