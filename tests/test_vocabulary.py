@@ -29,7 +29,7 @@ def test_the_database_allows_exactly_the_vocabulary(any_db):
 def test_a_value_outside_the_vocabulary_is_refused(db, study):
     with pytest.raises(IntegrityError, match="ck_study_status"):
         with session_scope() as s:
-            s.add(Study(name="s", status="archived"))
+            s.add(Study(name="s", status="deleted"))
     with session_scope() as s:
         item = Item(study_id=study.id, external_id="q", question="?", options=["a", "b"])
         s.add(item)

@@ -21,6 +21,12 @@ st.title("Study settings")
 study_id = pick_study()
 study = get_study(study_id)
 show_flash("settings_flash")
+if study.status == "archived":  # read-only: the domain refuses every change too (oversight.study.archive)
+    st.warning("This study is archived: it is read-only and its links are closed. Unarchive it on the Studies page "
+               "to change it.")
+    st.dataframe([{"setting": k, "value": "" if v is None else str(v)} for k, v in study.model_dump().items()
+                  if k not in ("enrol_token_hash",)], hide_index=True, width="stretch")
+    st.stop()
 
 
 def flash(text: str) -> None:

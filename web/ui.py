@@ -88,13 +88,15 @@ def attempt(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> tuple[bool,
 def pick_study(label: str = "Study") -> int:
     """A study selector that remembers the choice in the URL (`?study=ID`) across pages and refreshes. With no
     study yet it shows how to make one and stops the page."""
-    studies = list_studies()
+    wanted = st.query_params.get("study")
+    # Archived studies are hidden, except the one the URL names (opened from the Studies page's archived list).
+    studies = [s for s in list_studies(include_archived=True) if s.status != "archived" or str(s.id) == wanted]
     if not studies:
         st.info("No studies yet. Create one on the Studies page.")
         st.stop()
     ids = [s.id for s in studies]
-    names = {s.id: f"{study_label(s)} (#{s.id})" for s in studies}
-    wanted = st.query_params.get("study")
+    names = {s.id: f"{study_label(s)} (#{s.id})" + (" [archived]" if s.status == "archived" else "")
+             for s in studies}
     default = int(wanted) if wanted and wanted.isdigit() and int(wanted) in ids else ids[0]
     chosen = st.selectbox(label, ids, index=ids.index(default), format_func=names.__getitem__)
     st.query_params["study"] = str(chosen)
