@@ -307,12 +307,13 @@ def participant_for_token(token: str, client: str | None = None) -> User | None:
     (oversight.study.lifecycle)."""
     if not token:
         return None
-    user = None
+    user, archived = None, False
     if _plausible_token(token):
         with session_scope(write=False) as s:
-            user = s.exec(select(User).where(User.token_hash == hash_token(token))).first()
-            archived = user is not None and user.study_id is not None and \
-                s.exec(select(Study.status).where(Study.id == user.study_id)).first() == "archived"
+            # The study's status in the same statement: a page run's statement budget counts each one.
+            row = s.exec(select(User, Study.status).outerjoin(Study, Study.id == User.study_id)
+                         .where(User.token_hash == hash_token(token))).first()
+            user, archived = (row[0], row[1] == "archived") if row is not None else (None, False)
     if user is None or user.token_revoked or user.role != "participant":
         _link_missed(client)
         return None
