@@ -291,7 +291,8 @@ def export_study(*, study_id: int, out_dir: Path, user_id: int | None = None) ->
                 row = {k: v for k, v in _row(user).items() if k not in PERSON_LEFT_OUT}
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
         counts["people.jsonl"] = len(people)
-        settings = {k: v for k, v in _row(study).items() if k != "enrol_token_hash"}
+        # Not the link's hash, nor when this database last exported it (a fact of this copy, not of the study).
+        settings = {k: v for k, v in _row(study).items() if k not in ("enrol_token_hash", "exported_at")}
         (out_dir / "study.json").write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n",
                                             encoding="utf-8")
         study_name = study.name
