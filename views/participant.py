@@ -213,7 +213,7 @@ def wait_for_model(view: JudgeView) -> None:
                     if st.button("Try again", key=f"retry-{role}"):
                         runner.retry(view.transcript_id)
                 else:
-                    st.text(display_text(part.text) or "…")
+                    st.text(display_text(part.text or "") or "…")
 
     writing()
 
