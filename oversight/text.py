@@ -68,7 +68,9 @@ def detokenize(tokens: list[str]) -> str:
 _DISPLAY_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile("``"), "\u201c"),  # `` -> “
     (re.compile("''"), "\u201d"),  # '' -> ”
-    # A lone backquote opening a word (`single quote') -> ‘ ; a backquote elsewhere (code) is left alone.
+    # `single quotes' (a backquote opening a word, closed by ' in the same line) -> ‘single quotes’; then a lone
+    # opening backquote (`tis) -> ‘. A backquote elsewhere (code) is left alone.
+    (re.compile(r"(?<![\w`])`(?=\w)([^`'\n]{0,300}?)'(?!\w)"), "\u2018\\1\u2019"),
     (re.compile(r"(?<![\w`])`(?=\w)"), "\u2018"),
     # Dashes: only between words or spaced out, so "--help", "<!--" and "x--" stay as written.
     (re.compile(r"(?<=\w)---(?=\w)|(?<= )---(?= )"), "\u2014"),
