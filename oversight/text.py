@@ -61,6 +61,41 @@ def detokenize(tokens: list[str]) -> str:
     return "".join(out).strip()
 
 
+# --- typography for display (the stored text is never changed) ------------------------------------------------------
+
+# Imported datasets carry typesetting conventions that read as noise on a page: BoolQ and the PTB-tokenised sets
+# write ``LaTeX quotes'', `single ones', "--" and "---" for dashes, and web text brings invisible characters.
+_DISPLAY_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile("``"), "\u201c"),  # `` -> “
+    (re.compile("''"), "\u201d"),  # '' -> ”
+    # `single quotes' (a backquote opening a word, closed by ' in the same line) -> ‘single quotes’; then a lone
+    # opening backquote (`tis) -> ‘. A backquote elsewhere (code) is left alone.
+    (re.compile(r"(?<![\w`])`(?=\w)([^`'\n]{0,300}?)'(?!\w)"), "\u2018\\1\u2019"),
+    (re.compile(r"(?<![\w`])`(?=\w)"), "\u2018"),
+    # Dashes: only between words or spaced out, so "--help", "<!--" and "x--" stay as written.
+    (re.compile(r"(?<=\w)---(?=\w)|(?<= )---(?= )"), "\u2014"),
+    (re.compile(r"(?<=\d)--(?=\d)"), "\u2013"),  # a range: 1990--1995 -> 1990–1995
+    (re.compile(r"(?<=\w)--(?=\w)"), "\u2014"),
+    (re.compile(r"(?<= )--(?= )"), "\u2013"),
+    # Zero-width spaces, soft hyphens and byte-order marks: invisible, but they break search and copy.
+    (re.compile("[\u200b\u00ad\ufeff]"), ""),
+    # Non-breaking and other odd spaces (figure, thin, narrow) as plain spaces: Markdown and st.text keep them as
+    # they are, and some fonts show them as gaps of the wrong width.
+    (re.compile("[\u00a0\u2007\u2009\u202f]"), " "),
+]
+
+
+def display_text(text: str) -> str:
+    """Text from an imported item (question, options, passage, explanation) as people should read it: LaTeX-style
+    quotes as typographic quotes, "--"/"---" between words as dashes, invisible and odd spaces removed or made plain.
+    For display only: the stored text is what quotes are checked against and what exports write. It returns plain
+    text, so on a Markdown surface it composes with `web.ui.escape_markdown` as `escape_markdown(display_text(t))`
+    (normalise first, then escape: no rule here produces a Markdown character)."""
+    for pattern, replacement in _DISPLAY_RULES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 # --- normalisation used to compare quotes with sources ---------------------------------------------------------------
 
 _TRANSLATE = str.maketrans(

@@ -92,6 +92,10 @@ class Study(SQLModel, table=True):
     base_pay: float = 0.0
     bonus_rule: str = "none"  # none | per_correct | score
     bonus_amount: float = 0.0  # per correct answer, or per point of score above a uniform guess
+    # Feedback after an answer whose gold is shown (practice items, strategies that give feedback): "confidence"
+    # (correct or not, and how sure they were), "score" (also the score, its rule explained), "correctness" (only
+    # correct or not). See oversight/study/feedback.py.
+    feedback: str = "confidence"
     # sha256 of the open-enrolment token (Prolific-style link); None when enrolment is closed.
     enrol_token_hash: str | None = Field(default=None, unique=True, index=True)
     completion_code: str | None = None  # the code for "completed"

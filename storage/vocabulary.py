@@ -20,6 +20,9 @@ STUDY_STATUSES = ("draft", "open", "closed", "archived")  # archived: read-only,
 DESIGNS = ("within", "between")  # within: every participant sees every condition; between: one condition each
 ALLOCATIONS = ("balanced", "thompson")  # balanced (Latin square) | thompson (over candidate versions)
 BONUS_RULES = ("none", "per_correct", "score")
+# What a participant is told after an answer whose gold the rules show (oversight/study/feedback.py): correct or not
+# and how sure they were / that and the score (its rule explained) / correct or not only.
+FEEDBACK_MODES = ("confidence", "score", "correctness")
 IMPORT_STATES = ("importing", "done")
 CONDITION_KINDS = ("alone", "model", "assisted", "expert")
 ASSIGNMENT_STATES = ("pending", "active", "done", "skipped")  # skipped: the task's time ran out
@@ -59,6 +62,7 @@ CLOSED_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
     ("study", "design"): DESIGNS,
     ("study", "allocation"): ALLOCATIONS,
     ("study", "bonus_rule"): BONUS_RULES,
+    ("study", "feedback"): FEEDBACK_MODES,
     ("importbatch", "state"): IMPORT_STATES,
     ("condition", "kind"): CONDITION_KINDS,
     ("assignment", "state"): ASSIGNMENT_STATES,

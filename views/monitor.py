@@ -24,17 +24,20 @@ def live_view() -> None:
                f"{int(ACTIVE_WINDOW.total_seconds() // 60)} minutes (they can still come back).")
     if any(p.simulated for p in snap.people):
         st.caption("Includes simulated participants.")
-    warned = sum(p.attention == "warn" for p in snap.people)
+    # Someone an admin already included is not "warned": they were looked at (their flags stay in the table).
+    warned = sum(p.attention == "warn" and p.override is None for p in snap.people)
     excluded = sum(p.attention == "excluded" for p in snap.people)
+    decided = sum(p.override is not None for p in snap.people)
     st.caption(f"Attention checks: {snap.thresholds} (flags: wrong catch answers + too-fast answers). {warned} "
-               f"warned, {excluded} excluded; include or exclude someone on the Participants page.")
+               f"warned, {excluded} excluded ({decided} by an admin's decision); include or exclude someone on the "
+               "Participants page.")
     if not snap.people:
         st.info("Nobody has joined this study yet. Create links or open enrolment on the Participants page.")
     else:
         st.dataframe([{"participant": p.name, "Prolific ID": p.prolific_id or "", "status": p.status,
                        "task": p.task, "on this task (s)": round(p.on_task_s) if p.on_task_s is not None else None,
                        "idle (s)": round(p.idle_s) if p.idle_s is not None else None, "done": f"{p.done}/{p.total}",
-                       "flags": p.flags, "attention": p.attention,
+                       "flags": p.flags, "attention": p.attention_shown,
                        "preview": "preview: not counted" if p.preview else ""}
                       for p in snap.people], hide_index=True, width="stretch")
     st.subheader(f"Answers per minute ({snap.answers_last_10_min} in the last 10 minutes)")

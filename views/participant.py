@@ -17,7 +17,9 @@ from oversight.study.participation import (
 )
 from oversight.protocols.live import JudgeView, expire, judge_view, load_state, restart_chat, send_message, submit_report
 from oversight.protocols.runner import get_runner
+from oversight.study.feedback import AnswerFeedback, answer_feedback
 from oversight.study.studies import study_settings
+from oversight.text import display_text
 from oversight.vocab import (
     CHOICE_CONFIDENCE, lowest_confidence, option_letter, probabilities_from_confidence, role_label,
 )
@@ -83,7 +85,7 @@ def answer_form(options: list[str], key: str) -> list[float] | None:
     n = len(options)
     # Option texts are the item's: shown as text (a radio option renders Markdown, images included).
     answer = st.radio("Your answer", range(n), index=None, key=f"{key}-a",
-                      format_func=lambda i: f"{option_letter(i)}. {escape_markdown(options[i])}")
+                      format_func=lambda i: f"{option_letter(i)}. {escape_markdown(display_text(options[i]))}")
     low = lowest_confidence(n)
     confidence = st.slider("How sure are you that this answer is correct? (%)", low, 100, max(low, 70), key=f"{key}-c")
     # Inside a form nothing reruns until submit, so the caption says what the ends of the scale mean.
@@ -95,9 +97,10 @@ def answer_form(options: list[str], key: str) -> list[float] | None:
 
 def show_question(question: str, options: list[str]) -> None:
     st.subheader("Question")
-    st.text(question)
+    # Imported typography (``quotes'', -- dashes) as people read it; the stored text is unchanged.
+    st.text(display_text(question))
     for i, option in enumerate(options):
-        st.text(f"{option_letter(i)}. {option}")
+        st.text(f"{option_letter(i)}. {display_text(option)}")
 
 
 def direct_answer(task: Task) -> None:
@@ -141,7 +144,7 @@ def show_source(view: JudgeView) -> None:
     """The source, where the rules let the participant read it now."""
     if view.source is not None:
         with st.expander(view.protocol.source_label, expanded=True), st.container(height=320):
-            st.text(view.source)
+            st.text(display_text(view.source))
 
 
 def show_chat(view: JudgeView) -> None:
@@ -213,7 +216,7 @@ def wait_for_model(view: JudgeView) -> None:
                     if st.button("Try again", key=f"retry-{role}"):
                         runner.retry(view.transcript_id)
                 else:
-                    st.text(part.text or "…")
+                    st.text(display_text(part.text or "") or "…")
 
     writing()
 
@@ -319,12 +322,30 @@ def chat_controls(view: JudgeView) -> None:
             st.rerun()
 
 
+def show_verdict(verdict: AnswerFeedback) -> None:
+    """Correct or not and how sure; with the score where the study shows it, its rule explained in plain words the
+    first time a score is shown in this session (after that, one click away)."""
+    (st.success if verdict.correct else st.warning)(verdict.headline)
+    if verdict.score_line is None:
+        return
+    st.text(verdict.score_line)
+    if not st.session_state.get("score_rule_explained"):
+        st.session_state["score_rule_explained"] = True
+        st.caption(verdict.rule)
+    else:
+        with st.expander("How the score works"):
+            st.caption(verdict.rule)
+
+
 def show_outcome(view: JudgeView) -> None:
     st.success("Your final answer is saved.")
-    if view.outcome is not None:
+    if view.outcome is not None and view.reports:
         o = view.outcome
-        st.text(f"The correct answer was {option_letter(o.correct_position)}: {view.options[o.correct_position]}")
-        st.text(f"You gave it {o.probability_correct:.0%}. Your score: {o.score:+.2f}")
+        st.text(f"The correct answer was {option_letter(o.correct_position)}: "
+                f"{display_text(view.options[o.correct_position])}")
+        # Display order on both sides; the score is the one live.judge_view computed (scoring.judge_score).
+        show_verdict(answer_feedback(mode=study.feedback, probabilities=view.reports[-1][1], gold=o.correct_position,
+                                     rule=view.rules.scoring, penalty=view.rules.turn_penalty, score=o.score))
     if st.button("Next task", type="primary"):
         st.rerun()
 
@@ -381,22 +402,25 @@ def proposal_form() -> None:
                 st.rerun()
 
 
-def show_practice(feedback: PracticeFeedback) -> None:
-    """After a practice item (and only then): the right answer and why, as plain text."""
+def show_practice(feedback: PracticeFeedback, *, verdict: bool = True) -> None:
+    """After a practice item (and only then): whether they were right and how sure, the right answer and why, as
+    plain text. `verdict=False` where the task's outcome below says it already (a practice item under a strategy)."""
     st.info("That was a practice question.")
-    st.text(f"Practice: the answer was {feedback.answer}")
+    if verdict and feedback.verdict is not None:
+        show_verdict(feedback.verdict)
+    st.text(f"Practice: the answer was {display_text(feedback.answer)}")
     if feedback.explanation:
-        st.text(feedback.explanation)
+        st.text(display_text(feedback.explanation))
 
 
-def practice_shown() -> bool:
+def practice_shown(*, verdict: bool = True) -> bool:
     """Show the answer to the practice item just submitted, once; True when it was shown."""
     practice_id = st.session_state.pop("practice_done", None)
     if practice_id is None:
         return False
     ok, feedback = attempt(practice_feedback, user_id=user.id, assignment_id=practice_id)
     if ok:
-        show_practice(feedback)
+        show_practice(feedback, verdict=verdict)
     return ok
 
 
@@ -418,7 +442,7 @@ if "finished_view" in st.session_state:
     view = judge_view(st.session_state.pop("finished_view"))
     show_question(view.question, view.options)
     show_history(view)
-    practice_shown()
+    practice_shown(verdict=view.outcome is None)
     show_outcome(view)
     st.stop()
 

@@ -8,6 +8,7 @@ from oversight.sandwiching.conditions import list_conditions
 from oversight.importers import FORMATS, import_path, import_upload
 from oversight.importers.common import ImportFailed
 from oversight.study.studies import count_items, items_with_gold
+from oversight.text import display_text
 from web.ui import escape_markdown, pick_study, require_role, user_error
 
 user = require_role("admin", "expert")
@@ -51,8 +52,9 @@ hide_gold = user.role == "expert" and any(c.kind == "expert" for c in list_condi
 if hide_gold:
     st.caption("Gold answers are hidden here: experts answer this study's items as a condition of their own.")
 st.dataframe(
-    [{"id": r["id"], "question": r["question"], "options": " | ".join(r["options"]),
-      **({} if hide_gold else {"gold": r["gold_answer"]}), "tags": ", ".join(r["tags"]), "split": r["split"] or "",
+    # Imported typography (``quotes'', -- dashes) shown as people read it; the stored text is unchanged.
+    [{"id": r["id"], "question": display_text(r["question"]), "options": " | ".join(map(display_text, r["options"])),
+      **({} if hide_gold else {"gold": r["gold_answer"] and display_text(r["gold_answer"])}), "tags": ", ".join(r["tags"]), "split": r["split"] or "",
       "source": r["source_title"] or ("yes" if r["has_source"] else "")} for r in rows],
     hide_index=True, width="stretch",
 )

@@ -8,7 +8,9 @@ from oversight.access.auth import (
     set_enrolment_cap,
 )
 from oversight.study import payments
-from oversight.study.attention import attention, describe_thresholds, set_override
+from oversight.study.attention import (
+    attention, decision_authors, describe_status, describe_thresholds, set_override,
+)
 from oversight.study.launch import set_study_status
 from oversight.study.studies import get_study, participants
 from web.launch_panel import preview_button
@@ -96,26 +98,45 @@ if st.session_state.get("reissued"):
 
 st.subheader("Attention checks")
 study_now, checks = attention(study_id=study_id)
+authors = decision_authors(study_id=study_id) if any(a.override for a in checks) else {}
 st.caption(f"{study_now.catch_items} catch item(s) per participant, minimum "
            f"{study_now.min_seconds_per_item:g} s per item (0: off). Flags = wrong catch answers + too-fast answers; "
            f"{describe_thresholds(study_now)} (Study settings). Excluded participants' answers are left out of every result, they earn no bonus and "
            "their base pay is held until you decide: Include anyway (approve and pay) or Exclude (reject on Prolific, "
            "screened out).")
 st.dataframe([{"participant": a.name, "Prolific ID": a.external_id or "", "catch wrong":
-               f"{a.catch_wrong}/{a.catch_answered}", "too fast": a.too_fast, "flags": a.flags, "status": a.status,
-               "override": a.override or ""} for a in checks], hide_index=True, width="stretch")
-st.text(f"Decision for the participant chosen above: {names[who]}")
-o1, o2, o3 = st.columns(3)
-if o1.button("Include anyway", help="Their answers count and their pay is released, whatever their flags."):
-    if attempt(set_override, study_id=study_id, participant_id=who, decision="include", user_id=user.id)[0]:
-        st.rerun()
-if o2.button("Exclude", help="Their answers are left out of results; the next payment export lists their "
-                             "submission to reject (screened out)."):
-    if attempt(set_override, study_id=study_id, participant_id=who, decision="exclude", user_id=user.id)[0]:
-        st.rerun()
-if o3.button("Let the thresholds decide", help="Remove your decision for this participant."):
-    if attempt(set_override, study_id=study_id, participant_id=who, decision=None, user_id=user.id)[0]:
-        st.rerun()
+               f"{a.catch_wrong}/{a.catch_answered}", "too fast": a.too_fast, "flags": a.flags,
+               "status": describe_status(a.status, a.override, authors.get(a.user_id))} for a in checks],
+             hide_index=True, width="stretch")
+if said := st.session_state.pop("attention_done", None):
+    st.success(escape_markdown(said))
+# The picker and the buttons that act on its choice in one box, each button naming the person: a decision is never
+# made for someone chosen somewhere else on the page.
+with st.container(border=True):
+    by_id = {a.user_id: a for a in checks}
+    # The first participant still waiting for a look (flagged, no decision yet) comes first.
+    waiting = next((i for i, a in enumerate(checks) if a.status != "ok" and a.override is None), 0)
+    chosen = st.selectbox("Decide for", list(by_id), index=waiting, key=f"attention-who-{study_id}",
+                          format_func=lambda i: f"{by_id[i].name} {by_id[i].external_id or ''}".strip())
+    person = by_id[chosen]
+    shown = f"{person.name} {person.external_id or ''}".strip()
+    st.text(f"{shown}: {person.flags} flag(s), "
+            f"{describe_status(person.status, person.override, authors.get(person.user_id))}.")
+    label = escape_markdown(shown)  # a Prolific ID comes from outside; button labels render Markdown
+    o1, o2, o3 = st.columns(3)
+    for column, decision, text, done, why in (
+            (o1, "include", f"Include {label} anyway", "included anyway",
+             "Their answers count and their pay is released, whatever their flags."),
+            (o2, "exclude", f"Exclude {label}", "excluded",
+             "Their answers are left out of results; the next payment export lists their submission to reject "
+             "(screened out)."),
+            (o3, None, f"Let the thresholds decide for {label}", "left to the thresholds",
+             "Remove your decision for this participant.")):
+        if column.button(text, help=why, key=f"attention-{decision}-{study_id}"):
+            if attempt(set_override, study_id=study_id, participant_id=chosen, decision=decision,
+                       user_id=user.id)[0]:
+                st.session_state["attention_done"] = f"{shown}: {done}."
+                st.rerun()
 
 st.subheader("Payments")
 if study.base_pay == 0 and study.bonus_rule == "none":

@@ -13,6 +13,7 @@ from oversight.sandwiching.conditions import (KIND_LABELS, KINDS, add_condition,
 from oversight.jobs import list_jobs
 from oversight.protocols.strategies import list_strategies
 from oversight.study.studies import count_catch_items, get_study, update_study
+from web.feedback_setting import feedback_setting
 from web.plan_tab import plan_section
 from web.ui import attempt, escape_markdown, flash_and_rerun, pick_study, require_role, show_flash
 
@@ -130,6 +131,7 @@ with st.form(f"settings-{study_id}"):
 if study.catch_items and not n_catch:
     st.warning("This study asks for catch items but has none: import items whose split is 'catch' (with a gold "
                "answer) on the Items page, or no attention checks are dealt.")
+feedback_setting(study, user.id, flash_key="settings_flash")  # web/feedback_setting.py
 st.caption("Enrolment limits, invitations, previews and closing the study are on the Participants page.")
 if history := setting_changes(study_id=study_id):
     with st.expander("Changes to these settings (newest first)"):

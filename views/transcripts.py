@@ -14,6 +14,7 @@ from oversight.sandwiching.rubrics import current_rubric
 from oversight.study.studies import get_study
 from oversight.protocols.transcripts import PAGE_SIZE, blinded, list_transcripts, source_segments, transcript_detail, transcript_filters
 from web.rubric_form import rubric_inputs, show_review
+from oversight.text import display_text
 from web.ui import attempt, escape_markdown, pick_study, require_role, speech_markdown, staff_fragment
 
 user = require_role("admin", "expert")
@@ -33,7 +34,7 @@ def source_markdown(source: str, spans) -> str:
     out = []
     for seg in source_segments(source, spans):
         if not seg.roles:
-            out.append(escape_markdown(seg.text))
+            out.append(escape_markdown(display_text(seg.text)))
             continue
         colour = COLOURS.get(next(iter(seg.roles)), "orange") if len(seg.roles) == 1 else "violet"
         lines = []
@@ -43,7 +44,7 @@ def source_markdown(source: str, spans) -> str:
                 lines.append(line)
                 continue
             lead, trail = line[: len(line) - len(line.lstrip())], line[len(line.rstrip()):]
-            lines.append(f"{lead}:{colour}-background[{escape_markdown(core)}]{trail}")
+            lines.append(f"{lead}:{colour}-background[{escape_markdown(display_text(core))}]{trail}")
         out.append("  \n".join(lines))
     return "".join(out)
 
@@ -173,7 +174,7 @@ if detail.created_at:
     facts.append(f"started {detail.created_at:%Y-%m-%d %H:%M}")
 st.caption(escape_markdown(" · ".join(facts)))
 
-st.markdown(f"**Question.** {escape_markdown(detail.question)}")
+st.markdown(f"**Question.** {escape_markdown(display_text(detail.question))}")
 sides = {sd.role: sd for sd in detail.sides}
 for opt in detail.options:
     who = []
@@ -181,7 +182,7 @@ for opt in detail.options:
         side = next(sd for sd in detail.sides if sd.label == label)
         bits = [b for b in (side.name, None if side.honest is None else ("honest" if side.honest else "dishonest")) if b]
         who.append(f"{label} ({', '.join(bits)})" if bits else label)
-    line = f"**{opt.letter}.** {escape_markdown(opt.text)}"
+    line = f"**{opt.letter}.** {escape_markdown(display_text(opt.text))}"
     if opt.gold:
         line += " :green-badge[gold]"
     if who:

@@ -17,6 +17,7 @@ import streamlit as st
 from oversight.access.auth import get_user
 from oversight.errors import USER_ERRORS
 from oversight.study.studies import list_studies, study_label
+from oversight.text import display_text
 from storage.db import StorageUnavailable
 from web.session_cookie import ended_in_fragment
 from storage.models import User
@@ -146,16 +147,18 @@ def speech_markdown(text: str, quotes: list[dict]) -> str:
     """A speech with its quotes marked: verified ones highlighted, unverified ones struck through and labelled.
 
     `quotes` are the stored quote records (text, verified, start, end of the tagged span in `text`)."""
+    # Imported typography shown as people read it (oversight.text.display_text), per piece so the stored quote
+    # offsets stay valid; normalised first, then escaped.
     out, pos = [], 0
     for q in sorted(quotes, key=lambda q: q["start"]):
-        out.append(escape_markdown(text[pos:q["start"]]))
-        inner = escape_markdown(q["text"].strip())
+        out.append(escape_markdown(display_text(text[pos:q["start"]])))
+        inner = escape_markdown(display_text(q["text"].strip()))
         if q["verified"]:
             out.append(f":green-background[“{inner}”]")
         else:
             out.append(f":red-background[~~“{inner}”~~ (unverified quote)]")
         pos = q["end"]
-    out.append(escape_markdown(text[pos:]))
+    out.append(escape_markdown(display_text(text[pos:])))
     return "".join(out)
 
 

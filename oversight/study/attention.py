@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from oversight.audit import log_event
 from oversight.db import session_scope
 from oversight.vocab import SIMULATED, is_correct
-from storage.models import Assignment, ItemGold, Judgment, Study, User
+from storage.models import Assignment, Event, ItemGold, Judgment, Study, User
 from storage.vocabulary import ATTENTION_OVERRIDES as OVERRIDES
 
 CATCH = "catch"  # the item split of attention checks
@@ -55,6 +55,28 @@ def status_for(flags: int, *, warn: int, exclude: int, override: str | None = No
     if override == "exclude" or (override != "include" and exclude > 0 and flags >= exclude):
         return "excluded"
     return "warn" if warn > 0 and flags >= warn else "ok"
+
+
+def describe_status(status: str, override: str | None, by: str | None = None) -> str:
+    """A participant's attention status as the Monitor and Participants pages show it: an admin's decision says so
+    and who made it ("included by alice"), since "warn" beside someone an admin already included reads as a
+    problem nobody has looked at. The flag counts are shown beside it, unchanged."""
+    if override is None:
+        return status
+    return f"{'included' if override == 'include' else 'excluded'} by {by or 'an admin'}"
+
+
+def override_authors(s: Session, study_id: int) -> dict[int, str]:
+    """participant id -> the name of who made their current attention decision, from the audit log (the
+    decision itself is on the participant; the log says who). One read per study; "the command line" where it was
+    set without a signed-in person (oversight/cli/attention.py)."""
+    rows = s.exec(select(Event.detail, User.name).outerjoin(User, User.id == Event.user_id)
+                  .where(Event.study_id == study_id, Event.kind == "attention.override").order_by(Event.id)).all()
+    out: dict[int, str] = {}
+    for detail, name in rows:  # oldest first: the latest decision's author wins
+        if (pid := (detail or {}).get("participant")) is not None:
+            out[int(pid)] = name or "the command line"
+    return out
 
 
 def describe_thresholds(study: Study) -> str:
@@ -124,6 +146,12 @@ def attention(*, study_id: int) -> tuple[Study, list[Attention]]:
         if study is None:
             raise AttentionError(f"no study with id {study_id}")
         return study, study_attention(s, study)
+
+
+def decision_authors(*, study_id: int) -> dict[int, str]:
+    """Who made each participant's current attention decision (`override_authors`), for the pages. Read-only."""
+    with session_scope(write=False) as s:
+        return override_authors(s, study_id)
 
 
 def set_override(*, study_id: int, participant_id: int, decision: str | None, user_id: int | None = None) -> None:

@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from oversight.db import session_scope
 from oversight.vocab import SIMULATED
-from oversight.study.attention import describe_thresholds, study_attention
+from oversight.study.attention import describe_status, describe_thresholds, override_authors, study_attention
 from storage.models import Assignment, Event, Job, Judgment, Study, User, utcnow
 
 ACTIVE_WINDOW = timedelta(minutes=15)
@@ -39,6 +39,13 @@ class PersonStatus:
     flags: int = 0  # attention-check flags (oversight/study/attention.py)
     attention: str = "ok"  # ok | warn | excluded, after the admin's override
     preview: bool = False  # a staff member's preview participant (oversight/study/launch.py): no result, never paid
+    override: str | None = None  # the admin's decision (include | exclude), if any
+    override_by: str | None = None  # who made it (the audit log)
+
+    @property
+    def attention_shown(self) -> str:
+        """"warn", or "included by alice" where an admin decided (attention.describe_status)."""
+        return describe_status(self.attention, self.override, self.override_by)
 
 
 @dataclass
@@ -97,6 +104,7 @@ def snapshot(*, study_id: int, now: datetime | None = None, active_window: timed
         study = s.get(Study, study_id)
         checks = {a.user_id: a for a in study_attention(s, study)} if study else {}
         snap.thresholds = describe_thresholds(study) if study else ""
+        authors = override_authors(s, study_id) if any(u.attention_override for u in users) else {}
     for user in users:
         mine = sorted(tasks.get(user.id, []), key=lambda a: a.position)
         times = [_aware(t) for t in (user.last_seen_at, answered.get(user.id),
@@ -111,7 +119,8 @@ def snapshot(*, study_id: int, now: datetime | None = None, active_window: timed
             on_task if status == "active" else None, (now - last).total_seconds() if last else None,
             sum(a.state == "done" for a in mine), len(mine), user.external_study_id == SIMULATED,
             checks[user.id].flags if user.id in checks else 0,
-            checks[user.id].status if user.id in checks else "ok", user.preview_by is not None))
+            checks[user.id].status if user.id in checks else "ok", user.preview_by is not None,
+            user.attention_override, authors.get(user.id)))
     per_minute = Counter(_aware(t).replace(second=0, microsecond=0) for t in finals)
     first = (now - timedelta(minutes=RATE_MINUTES - 1)).replace(second=0, microsecond=0)
     snap.answers_per_minute = [(first + timedelta(minutes=k), per_minute.get(first + timedelta(minutes=k), 0))

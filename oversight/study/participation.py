@@ -23,6 +23,7 @@ from sqlmodel import select
 from oversight.sandwiching.allocation import choose_version
 from oversight.audit import log_event
 from oversight.study.attention import excluded_participants
+from oversight.study.feedback import DIRECT_RULE, AnswerFeedback, answer_feedback
 from oversight.study.payments import completion_code, completion_link, ending
 from oversight.sandwiching.conditions import DEALT_KINDS
 from oversight import read_cache
@@ -473,11 +474,14 @@ def progress(*, user_id: int, study_id: int | None = None) -> Progress:
 class PracticeFeedback:
     answer: str  # the right option's text (no letter: a live task may have shown the options in another order)
     explanation: str | None
+    # Correct or not and how sure (and the score, if the study shows scores): oversight.study.feedback.
+    verdict: AnswerFeedback | None = None
 
 
 def practice_feedback(*, user_id: int, assignment_id: int) -> PracticeFeedback:
-    """The gold answer of a practice item, for the person who was dealt it, once they have submitted it. The one
-    place a participant receives a gold answer: never for a real item, never before the answer is in."""
+    """The gold answer of a practice item, for the person who was dealt it, once they have submitted it, with the
+    feedback on their answer the study's `feedback` setting chooses. The one place a participant receives a gold
+    answer: never for a real item, never before the answer is in."""
     with session_scope(write=False) as s:
         a = s.get(Assignment, assignment_id)
         if a is None or a.participant_id != user_id:
@@ -489,4 +493,14 @@ def practice_feedback(*, user_id: int, assignment_id: int) -> PracticeFeedback:
         item, gold = s.get(Item, a.item_id), s.get(ItemGold, a.item_id)
         if gold is None:
             return PracticeFeedback("(this item has no recorded answer)", None)
-        return PracticeFeedback(item.options[gold.gold_index], gold.explanation)
+        final = s.exec(select(Judgment.probabilities).where(Judgment.assignment_id == a.id,
+                                                            Judgment.is_final == True)  # noqa: E712
+                       .order_by(Judgment.id.desc())).first()
+        mode = read_cache.row(s, Study, a.study_id).feedback
+        rule = DIRECT_RULE
+        if a.strategy_id is not None:  # a practice item under a strategy: scored by its rules, as its outcome is
+            strategy = s.get(Strategy, a.strategy_id)
+            rule = getattr(get_protocol(strategy.protocol).parse_rules(strategy.rules), "scoring", DIRECT_RULE)
+        # Item order on both sides (stored judgments are in the item's order): no display order is needed.
+        verdict = answer_feedback(mode=mode, probabilities=final, gold=gold.gold_index, rule=rule) if final else None
+        return PracticeFeedback(item.options[gold.gold_index], gold.explanation, verdict)

@@ -15,6 +15,7 @@ from oversight.audit import log_event
 from oversight import read_cache
 from oversight.db import session_scope
 from oversight.study.archive import ARCHIVED, refuse_if_archived
+from oversight.study.feedback import FeedbackError, check_mode
 from storage.models import Assignment, Item, ItemGold, Judgment, Study, Transcript, User, landed, utcnow
 from storage.vocabulary import ALLOCATIONS, DESIGNS, STUDY_STATUSES as STATUSES
 
@@ -101,7 +102,7 @@ SETTINGS = ("name", "description", "instructions", "consent_text", "items_per_pa
             "design", "practice_items", "review_share", "blind_review", "allocation", "convergence",
             "completion_url", "currency", "base_pay", "bonus_rule", "bonus_amount", "catch_items",
             "min_seconds_per_item", "attention_warn", "attention_exclude", "code_no_consent", "code_screened_out",
-            "code_timed_out", "prolific_study_id")
+            "code_timed_out", "prolific_study_id", "feedback")
 # The completion code of each way participation ends (the "completed" one is required, the others optional).
 CODE_SETTINGS = ("completion_code", "code_no_consent", "code_screened_out", "code_timed_out")
 CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -217,6 +218,11 @@ def update_study(*, study_id: int, user_id: int | None, **changes) -> list[str]:
     _check_attention(changes)
     _check_codes(changes)
     _check_pay(changes)
+    if "feedback" in changes:
+        try:
+            check_mode(changes["feedback"])
+        except FeedbackError as exc:
+            raise StudyError(str(exc)) from None
     for key in ("description", "instructions", "consent_text"):
         if key in changes and len(changes[key] or "") > TEXT_LIMIT:
             raise StudyError(f"{key.replace('_', ' ')} can be at most {TEXT_LIMIT} characters")

@@ -73,7 +73,7 @@ def test_a_participant_judges_a_whole_debate_across_a_restart(page, debate_serve
     page.get_by_label("Your reasoning (needed to finish)").fill("A's quotes were checked; B had none for rain.")
     page.get_by_role("button", name="Submit final answer").click()
     expect(page.get_by_text(re.compile("The correct answer was A"))).to_be_visible()
-    expect(page.get_by_text("You gave it 80%")).to_be_visible()
+    expect(page.get_by_text("Correct — you were 80% sure.")).to_be_visible()
 
     db = sqlite3.connect(debate_server["db"])
     rows = db.execute("select round, probabilities, is_final, rationale, answer_form from judgment order by round")\

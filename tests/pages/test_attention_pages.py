@@ -66,7 +66,7 @@ def test_the_monitor_and_participants_pages_show_flags_status_and_the_override(d
     assert not people.exception
     table = next(d for d in people.dataframe if "flags" in d.value.columns).value.to_dict("records")
     assert [(r["catch wrong"], r["flags"], r["status"]) for r in table] == [("1/1", 1, "warn")]
-    next(b for b in people.button if b.label == "Exclude").click()
+    next(b for b in people.button if b.label.startswith("Exclude ")).click()
     people.run()
     assert not people.exception
     assert [a.status for a in attention(study_id=sid)[1]] == ["excluded"]
@@ -76,7 +76,7 @@ def test_the_monitor_and_participants_pages_show_flags_status_and_the_override(d
         return list(pay["on Prolific"])
 
     assert on_prolific() == ["reject: screened out by the attention checks"]
-    next(b for b in people.button if b.label == "Include anyway").click()
+    next(b for b in people.button if b.label.startswith("Include ")).click()
     people.run()
     assert [(a.status, a.override) for a in attention(study_id=sid)[1]] == [("warn", "include")]
     assert not any("Pay held" in w.value for w in people.warning) and on_prolific() == ["approve"]

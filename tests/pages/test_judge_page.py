@@ -101,7 +101,9 @@ def test_a_judge_goes_through_a_whole_debate(debate_participant):
     next(b for b in at.button if b.label == "Submit final answer").click()
     at = run(debate_participant, at)
     texts = " ".join(t.value for t in at.text)
-    assert "The correct answer was A" in texts and "You gave it 90%" in texts
+    assert "The correct answer was A" in texts
+    # Correct and how sure (the study's default feedback), not a bare log score.
+    assert "Correct — you were 90% sure." in [m.value for m in at.success] and "score" not in texts.lower()
     with session_scope(write=False) as s:
         final = s.exec(select(Judgment).where(Judgment.is_final)).one()
     assert final.probabilities == pytest.approx([0.9, 0.1]) and final.rationale == "Only A's quote checked out."

@@ -3,7 +3,7 @@ when its export was last made (`exported_at`: a study is deleted only after one)
 
 Revision ID: 0015_lifecycle
 Revises: 0013_prolific
-Create Date: 2026-12-20
+Create Date: 2026-12-07
 """
 
 from alembic import op
