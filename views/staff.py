@@ -14,7 +14,7 @@ import streamlit as st  # noqa: E402
 
 from oversight.access.staff_links import (LINK_DAYS, IssuedLink, invite, pending_links, reset_link,  # noqa: E402
                                           revoke_link, set_active, sign_out_everywhere, staff_list)
-from web.ui import attempt, flash_and_rerun, show_flash  # noqa: E402
+from web.ui import attempt, escape_markdown, flash_and_rerun, show_flash  # noqa: E402
 
 NEW_LINK = "staff_new_link"
 
@@ -62,8 +62,12 @@ with st.form("invite", clear_on_submit=True):
 st.subheader("Manage a person")
 if people:
     by_id = {p.id: p for p in people}
-    chosen = by_id[st.selectbox("Person", list(by_id), format_func=lambda i: f"{by_id[i].name} ({by_id[i].role}"
-                                f"{'' if by_id[i].active else ', deactivated'})")]
+    # Labels that do not change with an action: a changed option list would reset the choice to the first person,
+    # and the next button would act on someone else.
+    chosen = by_id[st.selectbox("Person", list(by_id), format_func=lambda i: f"{by_id[i].name} ({by_id[i].role})",
+                                key="staff_person")]
+    if not chosen.active:
+        st.caption(f"{escape_markdown(chosen.name)} is deactivated: they cannot sign in.")
     cols = st.columns(3)
     if cols[0].button("Send a password reset link", disabled=not chosen.active,
                       help="A one-time link with which they set a new password; their sessions end when they do."):
