@@ -18,6 +18,7 @@ SESSION_KEY = "staff_session_id"
 HANDOFF_KEY = "staff_session_handoff"
 CLEAR_KEY = "staff_session_clear"
 ENDED_KEY = "staff_session_ended"
+HAND_OVER_TITLE = "sign-in hand-over"  # the hand-over frame's accessible name (tests find it by it)
 
 
 def client_address() -> str | None:
@@ -120,11 +121,12 @@ def begin(user_id: int) -> None:
 
 def _post(path: str, body: str) -> None:
     # An iframe of our own HTML (st.iframe, which replaced the deprecated components.v1.html): a srcdoc frame shares
-    # the app's origin, so the POST carries the app's Origin and the cookie lands on the app. Sized to its content,
-    # which is nothing, so it takes no room. Never any text from people in here: only our path and one-time code.
+    # the app's origin, so the POST carries the app's Origin and the cookie lands on the app. One pixel high (st.iframe
+    # refuses 0, and "content" leaves an empty frame 150 px high). Never text from people in here: only our path and
+    # the one-time code.
     st.iframe(f"<html><body style='margin:0'><script>fetch({json.dumps(path)}, {{method: 'POST', "
               f"credentials: 'same-origin', headers: {{'Content-Type': 'application/x-www-form-urlencoded'}}, "
-              f"body: {json.dumps(body)}}});</script></body></html>", height="content", alt="sign-in hand-over")
+              f"body: {json.dumps(body)}}});</script></body></html>", height=1, alt=HAND_OVER_TITLE)
 
 
 def hand_over() -> None:
