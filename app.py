@@ -43,6 +43,13 @@ def _enter_by_link() -> None:
             st.session_state["link_error"] = str(exc)
 
 
+def _staff_link_opened() -> bool:
+    """A staff link (`?invite=TOKEN`): an invited admin or expert sets their password (see oversight/access/
+    staff_links.py). Not when a participant link is in the address too: that one decides."""
+    params = st.query_params
+    return "invite" in params and "t" not in params and "enrol" not in params
+
+
 def pages(role: str) -> dict[str, list[st.Page]]:
     """The menu of one role. Built for the signed-in role only: every st.Page resolves and stats its file, on every
     run, and a participant's run needs one page, not all of them."""
@@ -65,6 +72,7 @@ def pages(role: str) -> dict[str, list[st.Page]]:
                 st.Page("views/w2s.py", title="Weak-to-strong", icon=":material/trending_up:"),
             ],
             "System": [st.Page("views/admin_models.py", title="Models", icon=":material/smart_toy:"),
+                       st.Page("views/staff.py", title="Staff", icon=":material/badge:"),
                        st.Page("views/backup.py", title="Backup", icon=":material/backup:")],
         }
     if role == "expert":
@@ -103,7 +111,13 @@ def main() -> None:
             signed_out_here()
             user = None
 
-        if user is None:
+        if _staff_link_opened():
+            # A staff sign-up or password reset link (`?invite=TOKEN`, views/sign_up.py); a participant link in the
+            # same address takes precedence (handled above).
+            nav = st.navigation([st.Page("views/sign_up.py", title="Set your password", icon=":material/key:",
+                                         default=True)], position="hidden")
+            hand_over()
+        elif user is None:
             # Every staff page's address shows the sign-in form, so that a deep link (`/transcripts?transcript=5`)
             # opens that page once signed in instead of "Page not found".
             staff_paths = sorted({p.url_path for role in ("admin", "expert") for group in pages(role).values()

@@ -56,6 +56,8 @@ class User(SQLModel, table=True):
     preview_by: int | None = Field(default=None, foreign_key="user.id")
     # The participant chose "I do not agree" on the consent page: they were sent back with the no-consent code.
     declined_at: datetime | None = None
+    # Staff: an admin deactivated the account (Staff page): it cannot sign in and its sessions ended.
+    deactivated_at: datetime | None = None
 
 
 class Study(SQLModel, table=True):
@@ -488,6 +490,27 @@ class StaffSession(SQLModel, table=True):
     client: str = ""
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+class StaffLink(SQLModel, table=True):
+    """A one-time link for staff (oversight/access/staff_links.py): an invite, which creates the admin or expert
+    when they set their password, or a password reset for an existing one. Only the token's sha256 is stored;
+    a link works once, until `expires_at`, unless revoked."""
+
+    __table_args__ = checks("stafflink")
+
+    id: int | None = Field(default=None, primary_key=True)
+    purpose: str  # storage.vocabulary.STAFF_LINK_PURPOSES
+    token_hash: str = Field(unique=True, index=True)
+    name: str
+    role: str  # storage.vocabulary.STAFF_ROLES
+    # reset: the person whose password it sets; invite: the person it created, once used.
+    user_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
     revoked_at: datetime | None = None
 
 

@@ -53,6 +53,10 @@ PROLIFIC_ACTIONS = ("bonus_setup", "bonus_pay", "approve", "reject")
 PROLIFIC_CALL_STATES = ("sent", "done", "refused")
 # How a participant's participation ended, each with its own completion code (Study settings).
 COMPLETION_OUTCOMES = ("completed", "no_consent", "screened_out", "timed_out")
+# A staff link (oversight/access/staff_links.py): invite (a new admin or expert sets their password) | reset (an
+# existing one sets a new password).
+STAFF_LINK_PURPOSES = ("invite", "reset")
+STAFF_ROLES = ("admin", "expert")
 
 # (table, column) -> the values it may hold. A nullable column may also be NULL (a CHECK passes on NULL).
 CLOSED_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
@@ -81,6 +85,8 @@ CLOSED_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
     ("payout", "kind"): PAYOUT_KINDS,
     ("prolificcall", "action"): PROLIFIC_ACTIONS,
     ("prolificcall", "state"): PROLIFIC_CALL_STATES,
+    ("stafflink", "purpose"): STAFF_LINK_PURPOSES,
+    ("stafflink", "role"): STAFF_ROLES,
 }
 
 

@@ -1,4 +1,4 @@
-"""Sign-in for admins and experts; participants who reach it with a bad link are told so."""
+"""Sign-in for admins and experts; participants who reach it with a bad link are told so (and see no staff form)."""
 
 import streamlit as st
 
@@ -9,9 +9,12 @@ from web.ui import escape_markdown, sign_in_as
 st.title("Oversight Lab")
 link_error = st.session_state.pop("link_error", None)
 if link_error:
-    st.error(link_error)
-    st.caption("If you were sent a participation link, open it exactly as you received it, "
-               "or contact the researcher who invited you.")
+    # A participant's link that does not work: what to do about it, and nothing else (the staff form below would
+    # only puzzle them).
+    st.error(escape_markdown(link_error))
+    st.markdown("Please check that you opened the whole link exactly as you received it. If it still does not work, "
+                "ask the researcher who invited you for a new link.")
+    st.stop()
 
 if st.session_state.get(ENDED_KEY):
     st.info("You were signed out: the session ended (signed out in another tab, a new password, or by an admin). "

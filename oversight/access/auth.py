@@ -62,6 +62,15 @@ def participant_link(token: str) -> str:
     return f"{get_settings().public_url.rstrip('/')}/?{urlencode({'t': token})}"
 
 
+def check_password(*, name: str, password: str) -> None:
+    """The rules every staff password meets, however it is set (command line, Staff page link): long enough, and not
+    the person's name (the first thing a guesser tries)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if name.strip() and password.strip().casefold() == name.strip().casefold():
+        raise AuthError("the password must not be the name")
+
+
 def create_user(*, role: str, name: str, password: str) -> User:
     """Create an admin or expert. Names are unique among staff."""
     name = name.strip()
@@ -69,8 +78,7 @@ def create_user(*, role: str, name: str, password: str) -> User:
         raise AuthError(f"role must be one of {', '.join(STAFF_ROLES)} (participants join by link)")
     if not name:
         raise AuthError("a name is required")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AuthError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    check_password(name=name, password=password)
     with session_scope() as s:
         taken = s.exec(select(User).where(User.name == name, User.role.in_(STAFF_ROLES))).first()
         if taken:
@@ -83,8 +91,7 @@ def create_user(*, role: str, name: str, password: str) -> User:
 
 
 def set_password(*, name: str, password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AuthError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    check_password(name=name, password=password)
     with session_scope() as s:
         user = s.exec(select(User).where(User.name == name, User.role.in_(STAFF_ROLES))).first()
         if user is None:
@@ -106,6 +113,7 @@ def end_staff_sessions(*, name: str) -> int:
     return staff_sessions.end_all(user_id=user.id)
 
 
+DEACTIVATED = "This account has been deactivated: ask an admin if you need it again."
 THROTTLED = "Too many attempts: try again in {:.0f} s."
 _THROTTLE_MEMORY = timedelta(days=1)
 
@@ -220,6 +228,10 @@ def authenticate(*, name: str, password: str, client: str | None = None) -> User
     if not _verify(user.password_hash, password):
         _settle(keys, user_id=user.id, ok=False)
         raise AuthError("wrong name or password")
+    if user.deactivated_at is not None:
+        # Said only after the right password: a guesser learns nothing about which names exist.
+        _settle(keys, user_id=user.id, ok=False)
+        raise AuthError(DEACTIVATED)
     new_hash = _hasher.hash(password) if _hasher.check_needs_rehash(user.password_hash) else None
     _settle(keys, user_id=user.id, ok=True, new_hash=new_hash)
     return get_user(user.id)

@@ -136,7 +136,7 @@ def lookup(token: str | None) -> tuple[int, User] | None:
         if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
             return None
         user = s.get(User, row.user_id)
-        if user is None or user.role not in STAFF_ROLES:
+        if user is None or user.role not in STAFF_ROLES or user.deactivated_at is not None:
             return None
         return row.id, user
 
@@ -150,7 +150,8 @@ def check(session_id: int) -> User | None:
         if found is None:
             return None
         row, user = found
-        if row.revoked_at is not None or row.expires_at <= utcnow() or user.role not in STAFF_ROLES:
+        if row.revoked_at is not None or row.expires_at <= utcnow() or user.role not in STAFF_ROLES \
+                or user.deactivated_at is not None:  # a deactivated account's tabs sign out at their next click
             return None
         return user
 
@@ -184,4 +185,5 @@ def end_all(*, user_id: int) -> int:
 def staff_for_email(email: str) -> User | None:
     """The admin or expert whose name is this e-mail address (institution sign-in through st.login)."""
     with session_scope(write=False) as s:
-        return s.exec(select(User).where(User.name == email.strip(), User.role.in_(STAFF_ROLES))).first()
+        return s.exec(select(User).where(User.name == email.strip(), User.role.in_(STAFF_ROLES),
+                                         User.deactivated_at.is_(None))).first()

@@ -35,10 +35,15 @@ def cmd_seed_demo(args) -> None:
     emit(args, asdict(seed), "\n".join(lines))
 
 
+PASSWORD_HELP = ("the password is read from the first line of standard input (never an argument, which other "
+                 "users could see in the process list), e.g. `read -rs PW; printf '%s\\n' \"$PW\" | python -m oversight "
+                 "{command} ...`; --password-stdin says so explicitly")
+
+
 def _read_password(args) -> str:
     password = sys.stdin.readline().rstrip("\n")
     if not password:
-        raise CliError("give the password on standard input")
+        raise CliError("give the password on the first line of standard input (see --help)")
     return password
 
 
@@ -65,8 +70,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--invites", type=int, default=3)
     sp.add_argument("--simulated", type=int, default=6, help="simulated participants run through the new demo study "
                                                               "(with two simulated experts), 0 for none")
+    # create-user and set-password always read the password from stdin; --password-stdin is accepted so that the
+    # form seed-demo (and other tools) use works here too.
     sp = add_command(sub, "create-user", cmd_create_user, "create an admin or expert (password from stdin)")
+    sp.description = PASSWORD_HELP.format(command="create-user")
     sp.add_argument("--role", required=True, choices=["admin", "expert"])
     sp.add_argument("--name", required=True)
+    sp.add_argument("--password-stdin", action="store_true",
+                    help="read the password from standard input (the default: stdin is always where it comes from)")
     sp = add_command(sub, "set-password", cmd_set_password, "set an admin's or expert's password (from stdin)")
+    sp.description = PASSWORD_HELP.format(command="set-password")
     sp.add_argument("--name", required=True)
+    sp.add_argument("--password-stdin", action="store_true",
+                    help="read the password from standard input (the default: stdin is always where it comes from)")
