@@ -3,7 +3,7 @@ password reset), and deactivated staff accounts.
 
 Revision ID: 0014_staff
 Revises: 0013_prolific
-Create Date: 2026-12-08
+Create Date: 2026-12-07
 """
 
 from alembic import op

@@ -2,7 +2,7 @@
 when its export was last made (`exported_at`: a study is deleted only after one).
 
 Revision ID: 0015_lifecycle
-Revises: 0013_prolific
+Revises: 0014_staff
 Create Date: 2026-12-07
 """
 
@@ -14,7 +14,7 @@ from storage.vocabulary import replace_check
 
 
 revision = '0015_lifecycle'
-down_revision = '0013_prolific'
+down_revision = '0014_staff'
 branch_labels = None
 depends_on = None
 
