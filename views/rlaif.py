@@ -19,13 +19,12 @@ from oversight.rlaif.pairs import clean_upload
 from oversight.rlaif.reward_model import RewardConfig
 from oversight.rlaif.store import disagreements, list_reward_runs, study_agreement, study_pairs
 from web.lab_progress import ACTIVE_JOB_STATES, live_rows
-from web.ui import escape_markdown, pick_study, require_role, user_error
+from web.ui import escape_markdown, pick_study, require_role, show_flash, user_error
 
 user = require_role("admin")
 st.title("RLAIF lab")
 study_id = pick_study()
-if flash := st.session_state.pop("rlaif_flash", None):
-    st.success(escape_markdown(flash))
+show_flash("rlaif_flash")  # one element with or without a message: the tabs below keep their place (and tab)
 
 pairs = study_pairs(study_id=study_id)
 versions = list_labellers()
@@ -110,7 +109,7 @@ def labeller_form(key: str, base=None) -> dict | None:
 
 
 tab_data, *tabs = st.tabs(["Data", "Labellers", "Agreement", "Biases", "Disagreements", "Reward models", "Policy",
-                           "Jobs"])
+                           "Jobs"], key="rlaif-tabs")
 
 with tab_data:
     # Uploads, bounded like every import; `rlaif clean` from the page: the same write_valid_lines behind both.

@@ -64,7 +64,7 @@ def pgr_figure(rows: list[dict]) -> go.Figure:
 
 
 tab_results, tab_runs, tab_new, tab_people = st.tabs(
-    ["Results", "Experiments and runs", "New experiment or version", "Simulated participants"])
+    ["Results", "Experiments and runs", "New experiment or version", "Simulated participants"], key="w2s-tabs")
 
 with tab_results:
     rows = results_table()
