@@ -124,11 +124,12 @@ with tab_runs:
         st.subheader("Recent runs")
         for run in runs:
             job = get_job(run.job_id) if run.job_id else None
-            title = f"Run #{run.id} of {labels.get(run.experiment_id, run.experiment_id)} · {run.state}"
+            name = f"Run #{run.id} of {labels.get(run.experiment_id, run.experiment_id)}"
+            title = f"{name} · {run.state}"
             if run.state == "running" and job is not None and job.state in ("failed", "cancelled"):
-                st.error(escape_markdown(f"{title[:-len(run.state)]}{job.state}: {job.error}"))
-            elif run.state == "running" and job is not None:
-                st.progress(job.progress, text=f"{title} · {job.state} · {job.message}")
+                st.error(escape_markdown(f"{name} · {job.state}: {job.error}"))
+            elif run.state == "running" and job is not None:  # the job's state: "queued" until a worker takes it
+                st.progress(job.progress, text=f"{name} · {job.state}" + (f" · {job.message}" if job.message else ""))
             elif run.state == "failed":
                 st.error(escape_markdown(f"{title}: {run.error}"))
             else:

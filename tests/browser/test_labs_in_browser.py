@@ -64,7 +64,7 @@ def test_w2s_upload_run_and_results_without_reload(labs, page: Page):
     expect(page.get_by_text("No finished runs yet")).to_be_visible()
     page.get_by_role("tab", name="New experiment or version").click()
     page.get_by_label("Name", exact=True).fill("tiny ladder")
-    upload(page, "Training file", labs["boolq"])
+    upload(page, "Training file (model supervisor)", labs["boolq"])
     weak = page.get_by_label("Weak model (bow, minilm-frozen, minilm or hf:<model>)")
     weak.fill("bow")
     # one method, one seed, a handful of items: the point is the page, not the figures

@@ -90,7 +90,6 @@ def test_a_new_version_keeps_the_uploaded_file_unless_another_is_uploaded(admin,
     first = list_experiments()[0]
     at = run_page("w2s", admin)
     at.selectbox[1].set_value(first.id).run()  # "Based on"
-    at.text_input(key=None)
     next(t for t in at.text_input if t.label.startswith("Why this version")).input("more seeds")
     next(b for b in at.button if b.label == "Save").click().run()
     assert not at.exception and not at.error
