@@ -3,32 +3,34 @@ table (AI versions, non-experts, experts, the data set), position and length bia
 reward-model runs and policy improvement runs. Conversations and responses are shown as plain text only."""
 
 import html
-import json
 
 import plotly.graph_objects as go
 import streamlit as st
 
+from oversight.importers import import_upload
+from oversight.importers.bounds import upload_limit_mb
+from oversight.importers.common import ImportFailed
 from oversight.jobs import enqueue, get_job, list_jobs
 from oversight.models import model_infos
 from oversight.rlaif.config import DEFAULT_CONSTITUTION, DEFAULT_PROMPT, LabellerError, create_labeller
 from oversight.rlaif.config import list_labellers, revise_labeller
 from oversight.rlaif.lab import METHODS
+from oversight.rlaif.pairs import clean_upload
 from oversight.rlaif.reward_model import RewardConfig
 from oversight.rlaif.store import disagreements, list_reward_runs, study_agreement, study_pairs
-from web.ui import escape_markdown, pick_study, require_role, staff_fragment, user_error
+from web.lab_progress import ACTIVE_JOB_STATES, live_rows
+from web.ui import escape_markdown, pick_study, require_role, show_flash, user_error
 
 user = require_role("admin")
 st.title("RLAIF lab")
 study_id = pick_study()
-if flash := st.session_state.pop("rlaif_flash", None):
-    st.success(escape_markdown(flash))
+show_flash("rlaif_flash")  # one element with or without a message: the tabs below keep their place (and tab)
 
 pairs = study_pairs(study_id=study_id)
 versions = list_labellers()
 by_id = {v.id: v for v in versions}
 model_names = [m["name"] for m in model_infos()]
-st.caption(f"{len(pairs)} preference pairs in this study (two-option items; import HH-RLHF files with format "
-           "hh-rlhf on the Items page or `python -m oversight import --format hh-rlhf`).")
+st.caption(f"{len(pairs)} preference pairs in this study (two-option items; upload HH-RLHF files on the Data tab).")
 
 
 def version_label(vid: int) -> str:
@@ -42,35 +44,116 @@ def pct(d: dict | None) -> str:
     return f"{d['estimate']:.3f} [{d['ci_low']:.3f}, {d['ci_high']:.3f}] n={d['n']}"
 
 
+SHOT_FIELDS = ("conversation", "response_a", "response_b", "answer")
+
+
+def few_shot_editor(key: str, initial: list[dict]) -> list[dict]:
+    """The few-shot examples as a form: one box per example (conversation, the two responses, the better one),
+    added and removed by buttons. The rules are the CLI's (`rlaif.config.check_few_shot`, applied on save)."""
+    ids_key, next_key = f"{key}-shot-ids", f"{key}-shot-next"
+    if ids_key not in st.session_state:  # first draw: the base version's examples fill the fields
+        st.session_state[ids_key] = list(range(len(initial)))
+        st.session_state[next_key] = len(initial)
+        for i, shot in enumerate(initial):
+            for f in SHOT_FIELDS:
+                st.session_state[f"{key}-shot-{i}-{f}"] = str(shot.get(f, "")).strip().upper() if f == "answer" \
+                    else str(shot.get(f, ""))
+    st.text("Few-shot examples (worked comparisons shown to the model before each pair)")
+    shots = []
+    for n, i in enumerate(list(st.session_state[ids_key]), 1):
+        with st.container(border=True):
+            st.caption(f"Example {n}")
+            conversation = st.text_area("Conversation", key=f"{key}-shot-{i}-conversation", height=90)
+            c1, c2 = st.columns(2)
+            response_a = c1.text_area("Response A", key=f"{key}-shot-{i}-response_a", height=90)
+            response_b = c2.text_area("Response B", key=f"{key}-shot-{i}-response_b", height=90)
+            answer = st.radio("Better response", ["A", "B"], key=f"{key}-shot-{i}-answer", horizontal=True)
+            if st.button("Remove example", key=f"{key}-shot-{i}-remove"):
+                st.session_state[ids_key].remove(i)
+                st.rerun()
+        shots.append({"conversation": conversation, "response_a": response_a, "response_b": response_b,
+                      "answer": answer})
+    if st.button("Add example", key=f"{key}-shot-add"):
+        st.session_state[ids_key].append(st.session_state[next_key])
+        st.session_state[next_key] += 1
+        st.rerun()
+    return shots
+
+
+def forget_form(key: str) -> None:
+    """After a save: the form starts afresh (its fields and examples), not with the values just saved."""
+    for k in [k for k in st.session_state if isinstance(k, str) and k.startswith(f"{key}-")]:
+        del st.session_state[k]
+
+
 def labeller_form(key: str, base=None) -> dict | None:
-    """The fields of a labeller version; returns them when the form is submitted."""
-    with st.form(key):
-        name = st.text_input("Name", value=base.name if base else "", disabled=base is not None, key=f"{key}-name")
-        models = model_names or ["extractive"]
-        current = base.model if base and base.model in models else models[0]
-        model = st.selectbox("Model", models, index=models.index(current), key=f"{key}-model")
-        principles = st.text_area("Constitution (one principle a line)", height=140,
-                                  value="\n".join(base.constitution if base else DEFAULT_CONSTITUTION),
-                                  key=f"{key}-constitution")
-        prompt = st.text_area("Prompt ({principles} is replaced by the numbered principles)",
-                              value=base.prompt if base else DEFAULT_PROMPT, height=110)
-        cot = st.checkbox("Chain of thought before the verdict",
-                          value=bool(base.options.get("chain_of_thought")) if base else False)
-        shots = st.text_area("Few-shot examples (JSON list of {conversation, response_a, response_b, answer})",
-                             value=json.dumps(base.options.get("few_shot", []) if base else [], indent=1))
-        reason = st.text_input("Reason for this version", value="" if base else "first version", key=f"{key}-reason")
-        if not st.form_submit_button("Save new version" if base else "Create labeller", type="primary"):
-            return None
-    try:
-        few_shot = json.loads(shots or "[]")
-    except json.JSONDecodeError as exc:
-        st.error(f"Few-shot examples are not valid JSON: {exc.msg} (line {exc.lineno}).")
+    """The fields of a labeller version; returns them when saved. Not an st.form: the few-shot examples are added
+    and removed with buttons, which a form cannot hold."""
+    name = st.text_input("Name", value=base.name if base else "", disabled=base is not None, key=f"{key}-name")
+    models = model_names or ["extractive"]
+    current = base.model if base and base.model in models else models[0]
+    model = st.selectbox("Model", models, index=models.index(current), key=f"{key}-model")
+    principles = st.text_area("Constitution (one principle a line)", height=140,
+                              value="\n".join(base.constitution if base else DEFAULT_CONSTITUTION),
+                              key=f"{key}-constitution")
+    prompt = st.text_area("Prompt ({principles} is replaced by the numbered principles)",
+                          value=base.prompt if base else DEFAULT_PROMPT, height=110, key=f"{key}-prompt")
+    cot = st.checkbox("Chain of thought before the verdict",
+                      value=bool(base.options.get("chain_of_thought")) if base else False, key=f"{key}-cot")
+    few_shot = few_shot_editor(key, list(base.options.get("few_shot", [])) if base else [])
+    reason = st.text_input("Reason for this version", value="" if base else "first version", key=f"{key}-reason")
+    if not st.button("Save new version" if base else "Create labeller", type="primary", key=f"{key}-save"):
         return None
     return {"name": name, "model": model, "constitution": principles.splitlines(), "prompt": prompt,
             "options": {"chain_of_thought": cot, "few_shot": few_shot}, "reason": reason}
 
 
-tabs = st.tabs(["Labellers", "Agreement", "Biases", "Disagreements", "Reward models", "Policy", "Jobs"])
+tab_data, *tabs = st.tabs(["Data", "Labellers", "Agreement", "Biases", "Disagreements", "Reward models", "Policy",
+                           "Jobs"], key="rlaif-tabs")
+
+with tab_data:
+    # Uploads, bounded like every import; `rlaif clean` from the page: the same write_valid_lines behind both.
+    st.caption("Import an HH-RLHF file (JSON lines of {chosen, rejected}) as this study's pairs. An import lands "
+               "whole or not at all: a file with invalid lines is refused, naming the first; clean it below to keep "
+               "its valid lines.")
+    upload = st.file_uploader("HH-RLHF file to import", key="rlaif-import-upload", max_upload_size=upload_limit_mb())
+    if st.button("Import pairs", type="primary", disabled=upload is None):
+        try:
+            with st.spinner("Importing…"):
+                summary = import_upload(study_id=study_id, fmt="hh-rlhf", filename=upload.name,
+                                        data=upload.getvalue(), user_id=user.id)
+        except ImportFailed as exc:
+            user_error(exc)
+        else:
+            st.session_state["rlaif_flash"] = str(summary)
+            st.rerun()
+    st.divider()
+    st.caption("Clean an HH-RLHF file: keep its valid lines verbatim and list the lines left out and why (what "
+               "`python -m oversight rlaif clean` does). Download the cleaned file or import it here.")
+    dirty = st.file_uploader("HH-RLHF file to clean", key="rlaif-clean-upload", max_upload_size=upload_limit_mb())
+    if st.button("Clean", disabled=dirty is None):
+        try:
+            st.session_state["rlaif_cleaned"] = clean_upload(filename=dirty.name, data=dirty.getvalue())
+        except ImportFailed as exc:
+            st.session_state.pop("rlaif_cleaned", None)
+            user_error(exc)
+    if cleaned := st.session_state.get("rlaif_cleaned"):
+        st.text(f"{cleaned.name}: kept {cleaned.kept} pairs; left out {len(cleaned.refused)} lines.")
+        if cleaned.refused:
+            st.code("\n".join(cleaned.refused), language=None, wrap_lines=True)
+        c1, c2 = st.columns(2)
+        c1.download_button("Download the cleaned file", cleaned.data, file_name=cleaned.name,
+                           mime="application/jsonl")
+        if c2.button(f"Import its {cleaned.kept} pairs into this study", type="primary"):
+            try:
+                summary = import_upload(study_id=study_id, fmt="hh-rlhf", filename=cleaned.name, data=cleaned.data,
+                                        user_id=user.id)
+            except ImportFailed as exc:
+                user_error(exc)
+            else:
+                st.session_state.pop("rlaif_cleaned", None)
+                st.session_state["rlaif_flash"] = str(summary)
+                st.rerun()
 
 with tabs[0]:
     st.caption("A labeller version is immutable: a constitution, a prompt, a model and options. The extractive "
@@ -91,6 +174,7 @@ with tabs[0]:
             except LabellerError as exc:
                 user_error(exc)
             else:
+                forget_form("new-labeller")
                 st.session_state["rlaif_flash"] = f"Saved {row.name} v{row.version} (#{row.id})."
                 st.rerun()
     with revise_tab:
@@ -104,6 +188,7 @@ with tabs[0]:
                 except LabellerError as exc:
                     user_error(exc)
                 else:
+                    forget_form(f"revise-{parent}")
                     st.session_state["rlaif_flash"] = f"Saved {row.name} v{row.version} (#{row.id})."
                     st.rerun()
         else:
@@ -116,7 +201,7 @@ with tabs[0]:
             if st.button("Start labelling", type="primary"):
                 enqueue(kind="rlaif-label", study_id=study_id, user_id=user.id,
                         params={"labeller_id": vid, "limit": int(limit)})
-                st.session_state["rlaif_flash"] = "Labelling started; see the Jobs tab."
+                st.session_state["rlaif_flash"] = "Labelling started; its progress is on the Jobs tab."
                 st.rerun()
         else:
             st.info("Labelling needs a labeller version and pair items in this study.")
@@ -237,14 +322,15 @@ with tabs[5]:
             st.rerun()
 
 
-@staff_fragment(run_every=2.0)
-def rlaif_jobs() -> None:
-    jobs = [j for j in list_jobs(study_id=study_id, limit=30) if j.kind.startswith("rlaif-")][:8]
+def rlaif_jobs() -> list:
+    return [get_job(j.id) for j in list_jobs(study_id=study_id, limit=30) if j.kind.startswith("rlaif-")][:8]
+
+
+def show_jobs(jobs) -> None:
     if not jobs:
         st.info("No RLAIF jobs yet.")
         return
     for job in jobs:
-        job = get_job(job.id)
         st.progress(job.progress, text=f"Job #{job.id} {job.kind} · {job.state} · {job.message}")
         if job.state in ("failed", "cancelled"):
             st.error(escape_markdown(job.error or job.state))
@@ -260,4 +346,7 @@ def rlaif_jobs() -> None:
 
 
 with tabs[6]:
-    rlaif_jobs()
+    # Polls while a job is queued or running; when one finishes the page reruns, so the agreement, bias and
+    # reward-model tables show what it stored without a reload.
+    live_rows(key="rlaif-jobs", load=rlaif_jobs, is_active=lambda j: j.state in ACTIVE_JOB_STATES,
+              render=show_jobs, every=1.0)

@@ -4,13 +4,14 @@ weak supervisors (models and a study's non-expert participants). Computation liv
 
 from __future__ import annotations
 
-from web.ui import escape_markdown, require_role, staff_fragment, user_error
+from web.ui import attempt, escape_markdown, flash_and_rerun, require_role, show_flash, user_error
 
 user = require_role("admin")
 
 import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
+from oversight.importers.bounds import upload_limit_mb  # noqa: E402
 from oversight.jobs import get_job  # noqa: E402
 from oversight.study.studies import list_studies, study_label  # noqa: E402
 from oversight.w2s.config import DATASETS, STRONG_MODELS, WEAK_MODELS, W2SConfig  # noqa: E402
@@ -19,11 +20,17 @@ from oversight.w2s.experiments import (  # noqa: E402
     create_experiment, list_experiments, list_runs, new_version, results_table, start_run,
 )
 from oversight.w2s.losses import LOSSES  # noqa: E402
+from oversight.w2s.simulated_people import MAX_PARTICIPANTS, simulate_participants  # noqa: E402
+from oversight.w2s.uploads import shown_name, store_data_file  # noqa: E402
+from web.lab_progress import ACTIVE_JOB_STATES, live_rows  # noqa: E402
+
+FLASH = "w2s_flash"
 
 st.title("Weak-to-strong lab")
 st.caption("A strong student trained on a weak supervisor's labels (Burns et al. 2023). PGR = (weak-to-strong − weak)"
            " / (ceiling − weak), from seed means, shown only where the ceiling beats the weak supervisor; 95 % "
            "intervals resample test items and seeds. The weak supervisor is a model or a study's participants.")
+show_flash(FLASH)
 
 
 def plain(label: object) -> str:
@@ -56,13 +63,14 @@ def pgr_figure(rows: list[dict]) -> go.Figure:
     return fig
 
 
-tab_results, tab_runs, tab_new = st.tabs(["Results", "Experiments and runs", "New experiment or version"])
+tab_results, tab_runs, tab_new, tab_people = st.tabs(
+    ["Results", "Experiments and runs", "New experiment or version", "Simulated participants"], key="w2s-tabs")
 
 with tab_results:
     rows = results_table()
     if not rows:
         st.info("No finished runs yet. Create an experiment under 'New experiment or version', then start a run "
-                "under 'Experiments and runs' (or run `python -m oversight w2s run --dataset boolq --train PATH`).")
+                "under 'Experiments and runs'.")
     else:
         defined = [r for r in rows if r["pgr"]["estimate"] is not None]
         if defined:
@@ -89,6 +97,8 @@ with tab_runs:
                        "weak": (f"study {e.config['weak_study_id']}" if e.config.get("weak_study_id") is not None
                                 else e.config.get("weak")),
                        "strong": e.config.get("strong"), "methods": ", ".join(e.config.get("methods", [])),
+                       "training file": shown_name(e.config.get("train_path", "")),
+                       "test file": shown_name(e.config.get("test_path", "")),
                        "seeds": e.config.get("seeds"), "train items": e.config.get("n_train"),
                        "test items": e.config.get("n_test")} for e in experiments],
                      hide_index=True, width="stretch")
@@ -98,27 +108,36 @@ with tab_runs:
                 st.session_state["w2s_job"] = start_run(experiment_id=chosen, user_id=user.id)
             except W2SError as exc:
                 user_error(exc)
+            else:  # rerun: the runs below poll while this one is queued or running
+                flash_and_rerun(f"Run of {labels[chosen]} started; its progress is below.", FLASH)
 
-    @staff_fragment(run_every=1.0)
-    def run_status() -> None:
-        runs = list_runs(limit=8)
+    def run_active(run) -> bool:
+        """A run still working: its job queued or running (or no job: a run from the command line)."""
+        if run.state != "running":
+            return False
+        job = get_job(run.job_id) if run.job_id else None
+        return job is None or job.state in ACTIVE_JOB_STATES
+
+    def show_runs(runs) -> None:
         if not runs:
             return
         st.subheader("Recent runs")
         for run in runs:
             job = get_job(run.job_id) if run.job_id else None
-            title = f"Run #{run.id} of {labels.get(run.experiment_id, run.experiment_id)} · {run.state}"
+            name = f"Run #{run.id} of {labels.get(run.experiment_id, run.experiment_id)}"
+            title = f"{name} · {run.state}"
             if run.state == "running" and job is not None and job.state in ("failed", "cancelled"):
-                st.error(escape_markdown(f"{title[:-len(run.state)]}{job.state}: {job.error}"))
-            elif run.state == "running" and job is not None:
-                st.progress(job.progress, text=f"{title} · {job.message}")
+                st.error(escape_markdown(f"{name} · {job.state}: {job.error}"))
+            elif run.state == "running" and job is not None:  # the job's state: "queued" until a worker takes it
+                st.progress(job.progress, text=f"{name} · {job.state}" + (f" · {job.message}" if job.message else ""))
             elif run.state == "failed":
                 st.error(escape_markdown(f"{title}: {run.error}"))
             else:
                 st.text(f"{title}" + (f" · {run.seconds:.0f} s" if run.seconds else "")
                         + ("" if job else " · from the command line"))
 
-    run_status()
+    # Polls while a run works; when one finishes the whole page reruns, so Results shows it without a reload.
+    live_rows(key="w2s-runs", load=lambda: list_runs(limit=8), is_active=run_active, render=show_runs)
 
 with tab_new:
     base_id = st.selectbox("Based on", [None] + [e.id for e in experiments][::-1],
@@ -137,8 +156,17 @@ with tab_new:
         weak_study = st.selectbox("Study (its non-experts' results are the weak labels)", study_ids,
                                   index=study_ids.index(base.weak_study_id) if base.weak_study_id in study_ids else 0,
                                   format_func=lambda i: next(f"{study_label(s)} (#{s.id})" for s in studies if s.id == i))
-        train_path = st.text_input("Training file (model supervisor)", value=base.train_path)
-        test_path = st.text_input("Test file (optional; empty: the training file is split)", value=base.test_path)
+        # Uploads, not server paths: the file is checked and kept where runs read it (oversight/w2s/uploads.py).
+        train_upload = st.file_uploader(
+            "Training file (model supervisor): BoolQ JSON lines, Cosmos QA CSV, MMLU CSV or a .zip of its folder"
+            + (f"; empty keeps {shown_name(base.train_path)}" if base.train_path else ""),
+            key="w2s-train-upload", max_upload_size=upload_limit_mb())
+        test_upload = st.file_uploader(
+            "Test file (optional, same format; empty: the training file is split)"
+            + (f"; empty keeps {shown_name(base.test_path)}" if base.test_path else ""),
+            key="w2s-test-upload", max_upload_size=upload_limit_mb())
+        drop_test = st.checkbox(f"No separate test file (drop {shown_name(base.test_path)})") if base.test_path \
+            else False
         strong = st.text_input(f"Strong student ({', '.join(STRONG_MODELS)} or hf:<model>)", value=base.strong)
         methods = st.multiselect("Methods", list(LOSSES), default=base.methods)
         c1, c2, c3 = st.columns(3)
@@ -159,8 +187,20 @@ with tab_new:
         try:
             if kind != "a model" and weak_study is None:
                 raise W2SError("create a study with participants first")
+            train_path = test_path = ""
+            if kind == "a model":
+                train_path = base.train_path
+                if train_upload is not None:
+                    train_path = store_data_file(dataset=dataset, filename=train_upload.name,
+                                                 data=train_upload.getvalue()).path
+                if not train_path:
+                    raise W2SError("upload a training file (or choose a study's participants as the weak supervisor)")
+            test_path = "" if drop_test else base.test_path
+            if test_upload is not None:
+                test_path = store_data_file(dataset=dataset, filename=test_upload.name,
+                                            data=test_upload.getvalue()).path
             config = W2SConfig.for_dataset(
-                dataset, train_path=train_path.strip() if kind == "a model" else "", test_path=test_path.strip(),
+                dataset, train_path=train_path, test_path=test_path,
                 weak=weak.strip(), weak_study_id=weak_study if kind != "a model" else None, strong=strong.strip(),
                 methods=methods, seeds=int(seeds), n_train=int(n_train) or None, n_test=int(n_test) or None,
                 epochs=int(epochs), lr=float(lr), batch_size=int(batch_size), max_len=int(max_len) or None,
@@ -169,6 +209,34 @@ with tab_new:
                      else create_experiment(name=name, config=config, user_id=user.id))
         except W2SError as exc:
             user_error(exc)
-        else:
-            st.success(escape_markdown(f"Saved {saved.name} v{saved.version} (#{saved.id}). Start it under "
-                                       "'Experiments and runs'."))
+        else:  # rerun: the experiment list and the run picker above the form include it at once
+            flash_and_rerun(f"Saved {saved.name} v{saved.version} (#{saved.id}). Start it under "
+                            "'Experiments and runs'.", FLASH)
+
+with tab_people:
+    st.caption("Simulated non-expert participants answer a study's items with a planted accuracy and confidence, "
+               "as real participants do (consent, tasks, final answers). A real study is copied into a dry run "
+               "first, so its figures never meet them; use the dry-run copy as the weak supervisor.")
+    if not studies:
+        st.info("No studies yet. Create one on the Studies page.")
+    else:
+        with st.form("w2s-simulate"):
+            sim_study = st.selectbox("Study", [s.id for s in studies],
+                                     format_func=lambda i: next(f"{study_label(s)} (#{s.id})"
+                                                                for s in studies if s.id == i))
+            c1, c2 = st.columns(2)
+            sim_people = c1.number_input("Participants", 1, MAX_PARTICIPANTS, 3)
+            sim_seed = c2.number_input("Seed", 0, 1_000_000, 0)
+            sim_accuracy = c1.number_input("Accuracy (planted share of right answers)", 0.0, 1.0, 0.7, step=0.05)
+            sim_confidence = c2.number_input("Confidence (probability on the chosen answer)", 0.01, 1.0, 0.7,
+                                             step=0.05)
+            simulate = st.form_submit_button("Simulate participants", type="primary")
+        if simulate:
+            with st.spinner("Simulated participants are answering…"):
+                ok, summary = attempt(simulate_participants, study_id=int(sim_study), participants=int(sim_people),
+                                      accuracy=float(sim_accuracy), confidence=float(sim_confidence),
+                                      seed=int(sim_seed))
+            if ok:  # rerun: the new dry-run copy appears in the study lists of the other tabs
+                flash_and_rerun(f"{summary.participants} simulated participants gave {summary.answers} answers, "
+                                f"{summary.correct} right, in dry-run study #{summary.study_id}: choose it as the "
+                                "weak supervisor under 'New experiment or version'.", FLASH)

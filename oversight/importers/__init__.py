@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 from oversight.importers.common import ImportFailed, ImportSummary, ParsedBatch, land
-from oversight.settings import get_settings
 
 __all__ = ["FORMATS", "ImportFailed", "ImportSummary", "demo_items_path", "import_path", "import_upload",
            "parse_path"]
@@ -80,12 +79,9 @@ def import_upload(*, study_id: int, fmt: str, filename: str, data: bytes, user_i
     """Import an uploaded file; a .zip is unpacked first (folder formats such as mmlu and nyu-debate).
     Errors name the uploaded file's own name, not a temporary path."""
     name = Path(filename).name or "upload"
-    from oversight.importers.bounds import size_text
+    from oversight.importers.bounds import check_upload_size
 
-    limit = get_settings().import_max_bytes
-    if len(data) > limit:
-        raise ImportFailed(name, None, None, f"is larger than the import limit of {size_text(limit)} "
-                                             "(setting OVERSIGHT_IMPORT_MAX_BYTES)")
+    check_upload_size(name, data)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         path.write_bytes(data)

@@ -25,6 +25,20 @@ def size_text(n: float) -> str:
     return f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n / 1024:.0f} KB"
 
 
+def check_upload_size(name: str, data: bytes) -> None:
+    """An uploaded file within the import size limit (the same limit and message for every upload: items, the
+    W2S lab's data files, the RLAIF lab's HH files); `name` is the uploaded file's own name."""
+    limit = get_settings().import_max_bytes
+    if len(data) > limit:
+        raise ImportFailed(name, None, None, f"is larger than the import limit of {size_text(limit)} "
+                                             "(setting OVERSIGHT_IMPORT_MAX_BYTES)")
+
+
+def upload_limit_mb() -> int:
+    """The import limit in whole megabytes, for the uploader's own limit (so it says what the import accepts)."""
+    return max(1, get_settings().import_max_bytes // 2**20)
+
+
 def check_tree(path: Path, fmt: str) -> None:
     """Before parsing: the right kind of path for the format, no symbolic links inside, and within the
     size and file-count limits."""

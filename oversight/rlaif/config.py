@@ -65,6 +65,32 @@ class LabellerSpec:
                    few_shot=tuple(opts.get("few_shot", [])), id=row.id)
 
 
+SHOT_TEXTS = ("conversation", "response_a", "response_b")
+
+
+def check_few_shot(shots: Any) -> list[dict[str, str]]:
+    """The few-shot examples as stored: a list of {conversation, response_a, response_b, answer "A"|"B"}, each
+    text non-empty. One rule for the CLI's JSON file and the page's form; the message names the example."""
+    if not isinstance(shots, list):
+        raise LabellerError("few_shot must be a list of examples")
+    out = []
+    for i, shot in enumerate(shots, 1):
+        if not isinstance(shot, dict):
+            raise LabellerError(f"few-shot example {i} must be an object with conversation, response_a, "
+                                "response_b and answer")
+        unknown = set(shot) - {*SHOT_TEXTS, "answer"}
+        if unknown:
+            raise LabellerError(f"few-shot example {i} has unknown field(s) {sorted(unknown)}")
+        empty = [k for k in SHOT_TEXTS if not isinstance(shot.get(k), str) or not shot[k].strip()]
+        if empty:
+            raise LabellerError(f"few-shot example {i} needs a non-empty {', '.join(empty)}")
+        answer = shot.get("answer")
+        if not isinstance(answer, str) or answer.strip().upper() not in ("A", "B"):
+            raise LabellerError(f"few-shot example {i} needs answer A or B")
+        out.append({**{k: shot[k] for k in SHOT_TEXTS}, "answer": answer.strip().upper()})
+    return out
+
+
 def _validate(constitution: list[str], prompt: str, model: str, options: dict[str, Any]) -> dict[str, Any]:
     principles = [p.strip() for p in constitution if p and p.strip()]
     if not principles:
@@ -74,13 +100,7 @@ def _validate(constitution: list[str], prompt: str, model: str, options: dict[st
     unknown = set(options) - set(OPTION_KEYS)
     if unknown:
         raise LabellerError(f"unknown labeller option(s) {sorted(unknown)}; options are {', '.join(OPTION_KEYS)}")
-    shots = options.get("few_shot", [])
-    if not isinstance(shots, list):
-        raise LabellerError("few_shot must be a list of examples")
-    for i, shot in enumerate(shots, 1):
-        missing = [k for k in ("conversation", "response_a", "response_b", "answer") if not isinstance(shot.get(k), str)]
-        if missing or shot["answer"].strip().upper() not in ("A", "B"):
-            raise LabellerError(f"few-shot example {i} needs conversation, response_a, response_b and answer A or B")
+    shots = check_few_shot(options.get("few_shot", []))
     if "{principles}" not in prompt and prompt.strip():
         prompt = prompt.rstrip() + "\n{principles}"  # the constitution must reach the model
     return {"constitution": principles, "prompt": prompt.strip() or DEFAULT_PROMPT, "model": model.strip(),

@@ -118,6 +118,36 @@ def write_valid_lines(src: str | Path, dst: str | Path) -> PairFile:
     return result
 
 
+@dataclass(frozen=True)
+class CleanedUpload:
+    name: str  # the cleaned file's name: the upload's stem + ".clean.jsonl"
+    data: bytes  # the valid lines, verbatim
+    kept: int
+    refused: list[str]  # "<uploaded name> line N, field 'x': why" per line left out
+
+
+def clean_upload(*, filename: str, data: bytes) -> CleanedUpload:
+    """`write_valid_lines` for an uploaded file (the Data tab of the RLAIF page; the CLI's `rlaif clean` works on
+    paths): the same size limit as an import, and every message names the uploaded file, never the temporary
+    folder it is read from. Raises ImportFailed when no line is valid or the file is not text."""
+    import tempfile
+
+    from oversight.importers.bounds import check_upload_size
+
+    name = Path(filename).name
+    if not name or name.startswith("."):
+        name = "upload.jsonl"
+    check_upload_size(name, data)
+    with tempfile.TemporaryDirectory(prefix="oversight-clean-") as tmp:
+        src = Path(tmp) / name  # its own name: ImportFailed shows only the file name, so messages name the upload
+        src.write_bytes(data)
+        dst = Path(tmp) / "cleaned.jsonl"
+        result = write_valid_lines(src, dst)
+        cleaned = dst.read_bytes()
+    return CleanedUpload(name=f"{Path(name).stem}.clean.jsonl", data=cleaned, kept=len(result.pairs),
+                         refused=list(result.refused))
+
+
 def pairs_from_items(items: Iterable, gold: dict[int, int]) -> list[Pair]:
     """Pairs from a study's two-option items (e.g. imported with format `hh-rlhf`); gold: item id -> index."""
     out = []

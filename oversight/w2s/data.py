@@ -59,7 +59,8 @@ def read_examples(dataset: str, path: str | Path) -> list[Example]:
         raise W2SError(f"cannot read {dataset} data: {exc}") from None
     examples = _from_parsed(dataset, batch.items)
     if len({len(e.choices) for e in examples}) > 1:
-        raise W2SError(f"{path}: items have different numbers of choices; one experiment needs one number")
+        # The file's own name, never its folder: an uploaded file lives under the server's data folder.
+        raise W2SError(f"{Path(path).name}: items have different numbers of choices; one experiment needs one number")
     return examples
 
 
@@ -79,7 +80,7 @@ def train_test(dataset: str, train_path: str, test_path: str, n_train: int, n_te
         train = [e for e in train_all if e.key not in test_keys][:n_train]
     else:
         if len(train_all) < 6:
-            raise W2SError(f"{train_path} has {len(train_all)} items; at least 6 are needed to split it")
+            raise W2SError(f"{Path(train_path).name} has {len(train_all)} items; at least 6 are needed to split it")
         n_test = min(n_test, len(train_all) // 3)
         test, train = train_all[:n_test], train_all[n_test:n_test + n_train]
     if len(train) < 4 or len(test) < 2:

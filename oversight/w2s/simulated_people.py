@@ -23,12 +23,16 @@ from sqlmodel import select
 from oversight.access.auth import create_invites
 from oversight.db import session_scope
 from oversight.study.dry_run import copy_for_dry_run
+from oversight.study.studies import count_items
 from oversight.study.participation import next_task, record_consent, submit_answer
 from oversight.results.results_filter import is_dry_run
 from oversight.protocols.bots import PersonBot, planted_choice
 from oversight.vocab import CHOICE_CONFIDENCE, SIMULATED, is_correct
 from oversight.w2s.errors import W2SError
 from storage.models import Assignment, ItemGold, Study, User
+
+
+MAX_PARTICIPANTS = 500  # one call answers synchronously (the page waits for it): a dry run, not a crowd
 
 
 @dataclass(frozen=True)
@@ -58,11 +62,15 @@ def simulate_participants(*, study_id: int, participants: int, accuracy: float, 
     (oversight.study.dry_run), and the summary names the copy."""
     if not 0 <= accuracy <= 1 or not 0 < confidence <= 1:
         raise W2SError("accuracy must be in [0, 1] and confidence in (0, 1]")
+    if not 1 <= participants <= MAX_PARTICIPANTS:
+        raise W2SError(f"participants must be between 1 and {MAX_PARTICIPANTS}")
     with session_scope(write=False) as s:
         study = s.get(Study, study_id)
         if study is None:
             raise W2SError(f"no study with id {study_id}")
         real = not is_dry_run(study)
+    if count_items(study_id=study_id) == 0:  # refused before a dry-run copy is made for nothing
+        raise W2SError(f"study {study_id} has no items to answer; import items first")
     if real:
         study_id = copy_for_dry_run(study_id=study_id)
     rng = random.Random(seed)

@@ -114,3 +114,18 @@ def test_an_hf_model_scores_the_choice_tokens_in_both_orders(tiny_lm, pairs_file
         assert lab.p_forward != pytest.approx(lab.p_backward)  # a random model is not order-invariant
     finally:
         configure(None)
+
+
+def test_few_shot_rules_are_one_for_cli_and_page():
+    """`check_few_shot` is the rule the CLI's JSON file and the page's form both meet: a non-object example or an
+    empty text gets a message naming the example (a list of strings used to crash with AttributeError)."""
+    from oversight.rlaif.config import check_few_shot
+
+    good = {"conversation": "Human: hi", "response_a": "hey", "response_b": "go away", "answer": " a "}
+    assert check_few_shot([good]) == [{**good, "answer": "A"}]
+    for bad, match in ((["just text"], "example 1 must be an object"),
+                       ([good, {**good, "response_b": "  "}], "example 2 needs a non-empty response_b"),
+                       ([{**good, "answer": "C"}], "answer A or B"),
+                       ([{**good, "extra": "x"}], "unknown field")):
+        with pytest.raises(LabellerError, match=match):
+            check_few_shot(bad)

@@ -206,3 +206,16 @@ def test_cli_simulates_people_and_runs_on_their_labels(db, boolq_file, capsys):
 def test_cli_bad_input_gets_a_clear_message(db, capsys, argv, message):
     assert main(["w2s", "run", "--dataset", "boolq", "--quiet", *argv]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_simulated_people_bounds_are_the_domain_s_for_cli_and_page(db, boolq_file):
+    """One rule for `w2s simulate-people` and the page: a count of people within bounds, a study with items."""
+    from oversight.study.studies import create_study
+
+    study = create_study(name="empty", user_id=None)
+    with pytest.raises(W2SError, match="no items to answer"):
+        simulate_participants(study_id=study.id, participants=1, accuracy=0.7)
+    import_path(study_id=study.id, fmt="boolq", path=boolq_file)
+    for bad in (0, 10_000):
+        with pytest.raises(W2SError, match="participants must be between 1 and"):
+            simulate_participants(study_id=study.id, participants=bad, accuracy=0.7)
