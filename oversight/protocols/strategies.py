@@ -176,6 +176,11 @@ def _metas(protocol: str) -> dict[str, dict[str, Any]]:
     return {f.name: dict(f.metadata) for f in fields(get_protocol(protocol).rules_class)}
 
 
+def field_meta(protocol: str, name: str) -> dict[str, Any]:
+    """One rule's metadata in a protocol (empty for a name it does not know)."""
+    return _metas(protocol).get(name, {})
+
+
 def rule_rows(protocol: str, rules: dict[str, Any]) -> list[RuleRow]:
     """A version's rules in its protocol's order, labelled and formatted (a stored key the protocol no longer
     knows is shown by its name, never dropped)."""
