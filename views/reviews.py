@@ -11,8 +11,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from oversight.sandwiching.agreement import KAPPAS, Agreement, agreement, inputs_stamp
-from oversight.sandwiching.reviews import (ReviewContext, adjudicate, adjudication_queue, review_context, review_filters,
-                               review_queue, set_review_settings, submit_review)
+from oversight.sandwiching.reviews import (ReviewContext, adjudicate, adjudication_queue, empty_queue_reason,
+                                           review_context, review_filters, review_queue, set_review_settings,
+                                           submit_review)
 from oversight.sandwiching.rubrics import asked, current_rubric, new_rubric_version, rubric_versions
 from oversight.study.studies import get_study
 from web.rubric_form import rubric_editor, rubric_inputs, show_review
@@ -90,11 +91,10 @@ with tabs["Review"]:
                                      format_func=lambda c: c if c == ALL else strategies[c])
     queue = review_queue(study_id=study_id, expert_id=user.id, condition_id=None if condition == ALL else condition,
                          strategy_id=None if strategy == ALL else strategy)
-    if not filters.finished:
-        st.info("Nothing to review yet: no finished assignments in this study.")
-    elif not queue:
-        st.info("Nothing left for you to review here: you reviewed everything you may (an assignment you answered "
-                "yourself goes to another expert), or the rest waits for a second reviewer.")
+    if not queue:
+        st.info(escape_markdown(empty_queue_reason(
+            study_id=study_id, expert_id=user.id, condition_id=None if condition == ALL else condition,
+            strategy_id=None if strategy == ALL else strategy).message))
     else:
         entry = queue[0]
         second = " · a second review" if entry.second else ""

@@ -162,3 +162,23 @@ def test_the_agreement_tab_shows_intervals_and_the_kind_of_kappa(world):
     outcome = table[table.field == "outcome"].iloc[0]
     assert outcome["kappa kind"] == "Cohen's kappa" and outcome["experts"] == 2 and outcome["n"] == 3
     assert any("bootstrap over the double-reviewed assignments" in c.value for c in at.caption)
+
+
+def test_an_empty_queue_says_every_participant_was_excluded(study):
+    """Issue 18: the queue said "Nothing left for you to review" when every participant was auto-excluded."""
+    from oversight.study.attention import set_override
+    from tests import factories
+
+    sid = study.id
+    expert = factories.expert("eve")
+    alone = factories.condition(sid, "Alone", "alone")
+    items = factories.items(sid, 3)
+    people = factories.participants(sid, 3)
+    for k, p in enumerate(people):
+        factories.answered(sid, p, items[k], condition_id=alone, answer=0)
+        set_override(study_id=sid, participant_id=p, decision="exclude")
+    at = run_page("reviews", expert, study=str(sid))
+    assert not at.exception
+    [info] = [i.value.replace("\\", "") for i in at.info if "finished" in i.value]
+    assert "Nothing left for you" not in info
+    assert "all 3 finished assignments" in info and "3 people excluded" in info and "Monitor" in info
