@@ -49,7 +49,7 @@ def show_review(review: Review, fields: list[dict[str, Any]]) -> None:
         st.text(review.notes)
 
 
-KIND_LABELS = {"choice": "choice (one of named options)", "scale": "scale (whole numbers)", "flag": "flag (yes/no)"}
+KIND_LABELS = {"choice": "choice (named)", "scale": "scale (numbers)", "flag": "flag (yes/no)"}
 NEW_FIELDS = 1  # blank field rows offered under the existing ones (one per save keeps the form short)
 
 
