@@ -22,8 +22,11 @@ user = require_role("admin")
 st.title("Loops")
 study_id = pick_study()
 FLASH = "loops-flash"
+# Always one element here, so that the tabs below keep their place (and the chosen tab) when the message goes on
+# the next rerun (e.g. choosing a version to promote right after making it a candidate).
+flash_box = st.empty()
 if FLASH in st.session_state:
-    st.success(escape_markdown(st.session_state.pop(FLASH)))  # names in it are people's text
+    flash_box.success(escape_markdown(st.session_state.pop(FLASH)))  # names in it are people's text
 
 
 def done(message: str) -> None:
