@@ -321,3 +321,41 @@ def test_a_blind_study_shows_experts_neutral_condition_names_and_admins_the_real
     assert seen(world["admin"]) == ({"Alone", revealing}, {"Alone", revealing}, revealing)
     set_review_settings(study_id=study, user_id=None, blind_review=False)
     assert seen(e0)[2] == revealing
+
+
+def test_an_empty_queue_says_why(study):
+    """Issue 18: an empty Review queue said "Nothing left for you to review" even when every participant was
+    excluded. `empty_queue_reason` names the reason with counts."""
+    from oversight.sandwiching.reviews import empty_queue_reason
+    from oversight.study.attention import set_override
+    from tests import factories
+
+    sid = study.id
+    eve, otto = factories.expert("eve"), factories.expert("otto")
+    alone = factories.condition(sid, "Alone", "alone")
+    items = factories.items(sid, 4)
+    people = factories.participants(sid, 2)
+    reason = empty_queue_reason(study_id=sid, expert_id=eve)
+    assert reason.reason == "nothing_finished" and "no finished assignments" in reason.message
+
+    # An expert still answering the study's items is answering first.
+    factories.answered(sid, otto, items[3], condition_id=alone, answer=None, state="active")
+    assert empty_queue_reason(study_id=sid, expert_id=otto).reason == "answering_first"
+
+    a = [factories.answered(sid, p, items[k], condition_id=alone, answer=0) for k, p in enumerate(people)]
+    for p in people:
+        set_override(study_id=sid, participant_id=p, decision="exclude")
+    assert review_queue(study_id=sid, expert_id=eve) == []
+    reason = empty_queue_reason(study_id=sid, expert_id=eve)
+    assert reason.reason == "all_left_out"
+    assert "all 2 finished assignments" in reason.message and "2 people excluded" in reason.message
+    assert "Monitor" in reason.message and "Participants" in reason.message
+    other = factories.condition(sid, "Other", "alone", position=1)
+    assert empty_queue_reason(study_id=sid, expert_id=eve, condition_id=other).reason == "no_match"
+
+    # One person included again and reviewed by eve: done for her, with what is left said.
+    set_override(study_id=sid, participant_id=people[0], decision="include")
+    submit_review(assignment_id=a[0], expert_id=eve, labels=GOOD)
+    reason = empty_queue_reason(study_id=sid, expert_id=eve)
+    assert reason.reason == "done_for_you" and "you reviewed 1" in reason.message
+    assert "1 more by people left out" in reason.message

@@ -12,15 +12,21 @@ from oversight.sandwiching.inner_loop import (
 )
 from oversight.results.intervals import METHOD
 from oversight.sandwiching.outer_loop import decision_history, lineage, promote, retire, study_reviews, version_figures
+from oversight.protocols.registry import get_protocol
+from oversight.protocols.strategies import field_meta, list_strategies, rule_label
 from oversight.study.studies import get_study
+from web.rules_form import rules_inputs
 from web.ui import attempt, escape_markdown, pick_study, require_role
 
 user = require_role("admin")
 st.title("Loops")
 study_id = pick_study()
 FLASH = "loops-flash"
+# Always one element here, so that the tabs below keep their place (and the chosen tab) when the message goes on
+# the next rerun (e.g. choosing a version to promote right after making it a candidate).
+flash_box = st.empty()
 if FLASH in st.session_state:
-    st.success(escape_markdown(st.session_state.pop(FLASH)))  # names in it are people's text
+    flash_box.success(escape_markdown(st.session_state.pop(FLASH)))  # names in it are people's text
 
 
 def done(message: str) -> None:
@@ -116,6 +122,25 @@ with inner:
                         st.text(change)
 
     st.subheader("Proposals")
+    versions = {v.id: v for v in list_strategies(study_id=study_id)}
+
+    def rules_proposal_form(p) -> None:
+        """The proposal's version's rules, labelled and prefilled, to edit as the proposal asks: accepting makes the
+        candidate version with them, checked as `proposals accept --rules` checks them (accept_proposal)."""
+        parent = versions[p.strategy_id]
+        with st.form(f"rules-{p.id}"):
+            st.caption(f"Accept: edit the rules of {parent.name} v{parent.version} as the proposal asks. The candidate "
+                       "version gets these rules, with the proposal in its reason.")
+            edited = rules_inputs(f"prop-{p.id}", get_protocol(parent.protocol).parse_rules(parent.rules))
+            if st.form_submit_button("Accept with these rules", type="primary"):
+                changed = {k: v for k, v in edited.items() if parent.rules.get(k) != v}
+                with st.spinner("Making the version…"):
+                    ok, made = attempt(accept_proposal, p.id, user.id, rules=changed or None)
+                if ok:
+                    what = ", ".join(rule_label(field_meta(parent.protocol, k), k) for k in changed)
+                    done(f"Proposal #{p.id} is now candidate version {made.version}"
+                         + (f" (changed: {what})." if what else f". {made.note}"))
+
     status = st.selectbox("Show", PROPOSAL_STATUSES, index=0, key="proposal-status")
     proposals = list_proposals(study_id, status=status)
     if not proposals:
@@ -131,11 +156,10 @@ with inner:
             if p.child_strategy_id:
                 st.caption(f"Made into strategy version id {p.child_strategy_id}.")
             if p.status == "open":
-                if p.kind == "rules":
-                    st.caption("A rules proposal makes a candidate with the same rules and the proposal in its "
-                               "reason: then make the rules change as a new version of it on the Strategies page.")
+                if p.kind == "rules" and p.strategy_id in versions:
+                    rules_proposal_form(p)
                 left, right = st.columns(2)
-                if left.button("Make candidate version", key=f"accept-{p.id}", type="primary"):
+                if p.kind != "rules" and left.button("Make candidate version", key=f"accept-{p.id}", type="primary"):
                     with st.spinner("Making the version…"):
                         ok, made = attempt(accept_proposal, p.id, user.id)
                     if ok:
@@ -215,24 +239,37 @@ with outer:
     st.subheader("Promote or retire a version")
     if tree:
         labels = {n.strategy_id: f"{n.name} v{n.version}" + (f" ({n.status})" if n.status else "") for n in tree}
-        reviews = study_reviews(study_id)
-        with st.form("decide"):
-            chosen = st.selectbox("Version", list(labels), format_func=labels.__getitem__)
-            rationale = st.text_area("Rationale (kept with the decision)", max_chars=3000)
-            linked = st.multiselect("The expert reviews it answers", [r["id"] for r in reviews],
-                                    format_func=lambda rid: next(
-                                        f"#{r['id']} · {labels.get(r['strategy_id'], 'no version')} · "
-                                        f"outcome {r['outcome'] or '—'}" for r in reviews if r["id"] == rid))
+        # Outside the form, so that choosing a version narrows the reviews at once; the form's widgets carry a
+        # counter in their keys, bumped after a decision, so the next one starts empty.
+        chosen = st.selectbox("Version", list(labels), format_func=labels.__getitem__, key="decide-version")
+        reviews = {r["id"]: r for r in study_reviews(study_id, strategy_id=chosen)}
+        round_ = st.session_state.setdefault("decide-round", 0)
+        with st.form(f"decide-{chosen}-{round_}"):
+            rationale = st.text_area("Rationale (kept with the decision)", max_chars=3000,
+                                     key=f"decide-rationale-{round_}")
+            linked = st.multiselect("The expert reviews it answers", list(reviews),
+                                    format_func=lambda rid: f"#{rid} · "
+                                    f"{labels.get(reviews[rid]['strategy_id'], 'no version')} · outcome "
+                                    f"{reviews[rid]['outcome'] or '—'}",
+                                    help="Reviews of this version and of the versions it descends from.",
+                                    key=f"decide-reviews-{chosen}-{round_}")
+            if not reviews:
+                st.caption("No expert review of this version or the versions it descends from yet.")
             go_promote = st.form_submit_button("Promote", type="primary")
             go_retire = st.form_submit_button("Retire")
+
+        def decided(message: str) -> None:
+            st.session_state["decide-round"] = round_ + 1
+            done(message)
+
         if go_promote:
             ok, moved = attempt(promote, chosen, rationale, linked, user.id)
             if ok:
-                done(f"Promoted {labels[chosen]}. "
-                     + (f"Now dealt by: {', '.join(moved)}." if moved else "No assisted condition of its lineage "
-                                                                          "needed re-pointing."))
+                decided(f"Promoted {labels[chosen]}. "
+                        + (f"Now dealt by: {', '.join(moved)}." if moved else "No assisted condition of its lineage "
+                                                                             "needed re-pointing."))
         if go_retire and attempt(retire, chosen, rationale, user.id, linked)[0]:
-            done(f"Retired {labels[chosen]}.")
+            decided(f"Retired {labels[chosen]}.")
 
     st.subheader("Decisions")
     history = decision_history(study_id)

@@ -6,20 +6,19 @@ model text is shown as text."""
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from oversight.sandwiching.agreement import KAPPAS, Agreement, agreement, inputs_stamp
-from oversight.sandwiching.reviews import (ReviewContext, adjudicate, adjudication_queue, review_context, review_filters,
-                               review_queue, set_review_settings, submit_review)
+from oversight.sandwiching.reviews import (ReviewContext, adjudicate, adjudication_queue, empty_queue_reason,
+                                           review_context, review_filters, review_queue, set_review_settings,
+                                           submit_review)
 from oversight.sandwiching.rubrics import asked, current_rubric, new_rubric_version, rubric_versions
 from oversight.study.studies import get_study
-from web.rubric_form import rubric_inputs, show_review
+from web.rubric_form import rubric_editor, rubric_inputs, show_review
 from oversight.sandwiching.reviews import gold_withheld
-from web.ui import attempt, escape_markdown, pick_study, require_role, speech_markdown, user_error
+from web.ui import attempt, escape_markdown, pick_study, require_role, speech_markdown
 
 user = require_role("admin", "expert")
 st.title("Review queue")
@@ -92,11 +91,10 @@ with tabs["Review"]:
                                      format_func=lambda c: c if c == ALL else strategies[c])
     queue = review_queue(study_id=study_id, expert_id=user.id, condition_id=None if condition == ALL else condition,
                          strategy_id=None if strategy == ALL else strategy)
-    if not filters.finished:
-        st.info("Nothing to review yet: no finished assignments in this study.")
-    elif not queue:
-        st.info("Nothing left for you to review here: you reviewed everything you may (an assignment you answered "
-                "yourself goes to another expert), or the rest waits for a second reviewer.")
+    if not queue:
+        st.info(escape_markdown(empty_queue_reason(
+            study_id=study_id, expert_id=user.id, condition_id=None if condition == ALL else condition,
+            strategy_id=None if strategy == ALL else strategy).message))
     else:
         entry = queue[0]
         second = " · a second review" if entry.second else ""
@@ -196,21 +194,17 @@ if "Rubric and settings" in tabs:
             for version in rubric_versions(study_id):
                 st.text(f"v{version.version} · {version.created_at:%Y-%m-%d %H:%M} · {version.reason}")
         with st.form("rubric-version"):
-            st.caption("A new version: the fields as JSON (name, label, kind choice|scale|flag, choices, level "
-                       "nominal|ordinal). Reviews keep the version they were made under.")
-            raw = st.text_area("Fields", json.dumps(rubric.fields, indent=2), height=300, key="rubric-fields")
-            reason = st.text_input("Why the rubric changes", key="rubric-reason")
+            st.caption("A new version: edit, remove or add fields. Reviews keep the version they were made under; "
+                       "every choice and scale field must be answered, a flag left unticked is “no”.")
+            # Keys carry the version: after a save the form starts again from the new version's fields.
+            fields = rubric_editor(rubric.fields, key=f"rubric-v{rubric.version}")
+            reason = st.text_input("Why the rubric changes", key=f"rubric-reason-v{rubric.version}")
             if st.form_submit_button("Save new version"):
-                try:
-                    fields = json.loads(raw)
-                except json.JSONDecodeError as exc:
-                    user_error(ValueError(f"the fields are not valid JSON: {exc}"))
-                else:
-                    saved, row = attempt(new_rubric_version, study_id=study_id, fields=fields, reason=reason,
-                                         user_id=user.id, base_version=rubric.version)
-                    if saved:
-                        st.session_state["review_flash"] = f"Rubric v{row.version} saved."
-                        st.rerun()
+                saved, row = attempt(new_rubric_version, study_id=study_id, fields=fields, reason=reason,
+                                     user_id=user.id, base_version=rubric.version)
+                if saved:
+                    st.session_state["review_flash"] = f"Rubric v{row.version} saved."
+                    st.rerun()
         st.subheader("Review settings")
         with st.form("review-settings"):
             share = st.number_input("Share of assignments a second expert reviews", 0.0, 1.0,

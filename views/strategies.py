@@ -2,8 +2,6 @@
 new version with a reason and see what it changed, and run AI-only batches with a progress bar. Which versions
 participants are dealt is the study's conditions (Study settings)."""
 
-from dataclasses import MISSING, fields
-
 import streamlit as st
 
 from oversight.jobs import enqueue, list_jobs
@@ -11,7 +9,8 @@ from oversight.models import model_infos
 from oversight.protocols.prompts import PLACEHOLDERS, complete_prompts
 from oversight.protocols.base import Rules
 from oversight.protocols.registry import PROTOCOLS, get_protocol
-from oversight.protocols.strategies import create_strategy, diff, list_strategies, new_version
+from oversight.protocols.strategies import create_strategy, list_strategies, new_version, rule_rows, shown_changes
+from web.rules_form import rules_inputs
 from web.ui import attempt, escape_markdown, pick_study, require_role, staff_fragment
 
 user = require_role("admin")
@@ -39,37 +38,12 @@ def label(sid: int) -> str:
     return f"{r.name} v{r.version} [{r.protocol}] (#{r.id})"
 
 
-def rule_widget(key: str, f, value):
-    """One rule's widget, from the field's metadata (label, help, range, choices)."""
-    meta, wkey = f.metadata, f"{key}-{f.name}"
-    text, help_ = meta.get("label", f.name), meta.get("help") or None
-    default = f.default if f.default is not MISSING else None
-    if "choices" in meta:
-        choices = list(meta["choices"])
-        return st.selectbox(text, choices, index=choices.index(value), help=help_, key=wkey)
-    if isinstance(default, bool):
-        return st.checkbox(text, value, help=help_, key=wkey)
-    if isinstance(default, str):
-        return st.text_area(text, value, max_chars=meta.get("max_chars"), help=help_, key=wkey)
-    if default is None:  # an optional limit: 0 means none
-        chosen = st.number_input(f"{text} (0: none)", 0, meta.get("max"), value or 0, help=help_, key=wkey)
-        return int(chosen) or None
-    if isinstance(default, float):
-        return float(st.number_input(text, float(meta["min"]), float(meta["max"]), float(value),
-                                     float(meta.get("step", 0.01)), help=help_, key=wkey))
-    return int(st.number_input(text, meta.get("min"), meta.get("max"), int(value), help=help_, key=wkey))
-
-
 def strategy_form(key: str, protocol_name: str, rules: Rules, prompts: dict, roles: dict) -> tuple[dict, dict, dict]:
     """The rules of this protocol only, its model roles' prompts and models, prefilled; returns (rules, prompts,
     model roles) as the strategy stores them."""
     protocol = get_protocol(protocol_name)
     st.markdown("**Rules**")
-    out: dict = {}
-    cols = st.columns(3)
-    for k, f in enumerate(fields(rules)):
-        with cols[k % 3]:
-            out[f.name] = rule_widget(f"{key}-{protocol_name}", f, getattr(rules, f.name))
+    out = rules_inputs(f"{key}-{protocol_name}", rules)
     st.markdown("**Models** (empty: the configured default for the role)")
     new_roles = {}
     for col, role in zip(st.columns(len(protocol.model_roles)), protocol.model_roles):
@@ -116,13 +90,28 @@ with tab_list:
         st.text(f"Reason: {row.reason}")
         parent = by_id.get(row.parent_id)
         if parent is not None:
-            changes = diff(parent, row)
             st.markdown(f"**Changed from {escape_markdown(label(parent.id))}**")
-            st.dataframe([{"field": c.field, "before": "" if c.old is None else str(c.old),
-                           "after": "" if c.new is None else str(c.new)} for c in changes]
-                         or [{"field": "(nothing)", "before": "", "after": ""}], hide_index=True, width="stretch")
+            changes = shown_changes(parent, row)
+            if not changes:
+                st.text("(nothing)")
+            # Each change whole, old beside new, wrapped: a table cell would cut long prompts before the change.
+            for change in changes:
+                with st.container(border=True):
+                    st.markdown(f"**{escape_markdown(change.what)}**")
+                    before, after = st.columns(2)
+                    before.caption("Before")
+                    before.code(change.before, language=None, wrap_lines=True)
+                    after.caption("After")
+                    after.code(change.after, language=None, wrap_lines=True)
         st.markdown("**Rules**")
-        st.dataframe([{"rule": k, "value": str(v)} for k, v in row.rules.items()], hide_index=True, width="stretch")
+        rule_list = rule_rows(row.protocol, row.rules)
+        # A table cell shows one line: text rules longer than that are shown whole below it.
+        long = [r for r in rule_list if "\n" in r.value or len(r.value) > 80]
+        st.dataframe([{"rule": r.label, "value": "(below)" if r in long else r.value} for r in rule_list],
+                     hide_index=True, width="stretch")
+        for r in long:
+            st.caption(escape_markdown(r.label))
+            st.code(r.value, language=None, wrap_lines=True)
         for role, prompt in row.prompts.items():
             with st.expander(f"Prompt for the {role}"):
                 st.text("System prompt:")

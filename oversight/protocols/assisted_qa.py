@@ -35,7 +35,7 @@ class AssistedRules(ModelTurnRules):
     source_for_participant: str = rule("hidden", "The participant sees the source",
                                        "hidden; shown; or timed: shown for the first source_seconds only.",
                                        choices=SOURCE_VIEWS)
-    source_seconds: int = rule(300, "Seconds the source is shown (timed)", min=5, max=36_000)
+    source_seconds: int = rule(300, "Time the source is shown (timed)", min=5, max=36_000, unit="s")
     assistant_sees_source: bool = rule(True, "The assistant reads the source")
     max_messages: int = rule(10, "Messages the participant may send", min=1, max=200)
     message_char_limit: int = rule(1000, "Characters per participant message", min=10, max=20_000)
@@ -43,7 +43,7 @@ class AssistedRules(ModelTurnRules):
     allow_restart: bool = rule(True, "The participant may start the chat over",
                                "The assistant forgets the earlier messages; they stay in the transcript.")
     answer_first: bool = rule(False, "Answer first, then ask the model, then answer again")
-    answer_grace_s: int = rule(60, "Seconds left to answer after the time limit", min=0, max=3600)
+    answer_grace_s: int = rule(60, "Time left to answer after the time limit", min=0, max=3600, unit="s")
     ai_questions: int = rule(2, "Questions an AI participant asks (batch runs)", min=0, max=50)
 
 

@@ -7,7 +7,7 @@ at each step kind (`bot_moves`, oversight.protocols.driver). `registry.PROTOCOLS
 to these objects; nothing else tests a protocol's name.
 
 Rules are frozen dataclasses. Each field's `metadata` carries what the Strategies form needs (`label`, `help`,
-and `min`/`max`/`step`/`choices` where they apply), so the form shows exactly the rules of the chosen protocol.
+and `min`/`max`/`step`/`choices`/`unit` where they apply; `unit` "s" for seconds), so the form shows exactly the rules of the chosen protocol.
 """
 
 from __future__ import annotations
@@ -46,12 +46,12 @@ class Rules:
                                    "People must say why when they give their final answer (AI judges give none).")
     scoring: str = rule("log", "Scoring rule", choices=SCORING)
     turn_penalty: float = rule(0.05, "Penalty per round continued", min=0.0, max=1.0, step=0.01)
-    turn_time_limit_s: int | None = rule(None, "Guide time per judgment, s",
+    turn_time_limit_s: int | None = rule(None, "Guide time per judgment",
                                          "Shown as guidance; the seconds each judgment took are recorded.",
-                                         min=0, max=3600)
-    total_time_limit_s: int | None = rule(None, "Total time, s",
+                                         min=0, max=3600, unit="s")
+    total_time_limit_s: int | None = rule(None, "Total time",
                                           "Enforced by the server: when it has passed the judge must answer now.",
-                                          min=0, max=36000)
+                                          min=0, max=36000, unit="s")
     # Where the inner loop's "tips for questioning the model" land (oversight.sandwiching.inner_loop): participants read them.
     participant_tips: str = rule("", "Tips shown to participants",
                                  "Shown to participants with each task of this version (e.g. how to question the "

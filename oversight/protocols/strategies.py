@@ -134,3 +134,90 @@ def diff(parent: Strategy | None, child: Strategy) -> list[Change]:
     for name in ("rules", "prompts", "model_roles"):
         walk(name, getattr(parent, name) or {}, getattr(child, name) or {})
     return changes
+
+
+# --- rules as people read them ----------------------------------------------------------------------------------------
+# One table of rule metadata: each Rules field's `metadata` (oversight.protocols.base.rule) gives its label and unit;
+# these functions only read it, so the Strategies form, the version view and the diff say the same words.
+UNITS = {"s": "seconds"}
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    name: str  # the stored key, e.g. "turn_time_limit_s"
+    label: str  # what the form calls it, with its unit, e.g. "Guide time per judgment (seconds)"
+    value: str  # formatted: Yes/No, "none", "300 seconds (5 min)", the whole text
+
+
+def rule_label(meta: dict[str, Any], name: str) -> str:
+    """A rule's label with its unit, e.g. "Total time (seconds)"."""
+    unit = meta.get("unit")
+    label = meta.get("label", name.replace("_", " "))
+    return f"{label} ({UNITS.get(unit, unit)})" if unit else label
+
+
+def format_rule(meta: dict[str, Any], value: Any) -> str:
+    """A rule's value as people read it: Yes/No, "none" for an unset optional limit, seconds with minutes, numbers
+    without trailing zeros, text whole ("(empty)" when blank)."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, (int, float)):
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        if meta.get("unit") == "s":
+            minutes = f" ({value / 60:g} min)" if value >= 60 and value % 60 == 0 else ""
+            return f"{shown} seconds{minutes}"
+        return f"{shown} {meta['unit']}" if meta.get("unit") else shown
+    text = str(value)
+    return text if text.strip() else "(empty)"
+
+
+def _metas(protocol: str) -> dict[str, dict[str, Any]]:
+    from dataclasses import fields
+
+    return {f.name: dict(f.metadata) for f in fields(get_protocol(protocol).rules_class)}
+
+
+def field_meta(protocol: str, name: str) -> dict[str, Any]:
+    """One rule's metadata in a protocol (empty for a name it does not know)."""
+    return _metas(protocol).get(name, {})
+
+
+def rule_rows(protocol: str, rules: dict[str, Any]) -> list[RuleRow]:
+    """A version's rules in its protocol's order, labelled and formatted (a stored key the protocol no longer
+    knows is shown by its name, never dropped)."""
+    metas = _metas(protocol)
+    ordered = [k for k in metas if k in rules] + [k for k in rules if k not in metas]
+    return [RuleRow(k, rule_label(metas.get(k, {}), k), format_rule(metas.get(k, {}), rules[k])) for k in ordered]
+
+
+@dataclass(frozen=True)
+class ShownChange:
+    what: str  # "Rule: Total time (seconds)", "Prompt for the assistant: system prompt", "Model for the judge"
+    before: str  # whole, never cut
+    after: str
+
+
+_PROMPT_PARTS = {"system": "system prompt", "template": "user message template"}
+
+
+def shown_changes(parent: Strategy | None, child: Strategy) -> list[ShownChange]:
+    """`diff` in words: each changed field named by its label and both values whole and formatted."""
+    metas = _metas(child.protocol)
+    out = []
+    for c in diff(parent, child):
+        head, _, rest = c.field.partition(".")
+        if head == "rules":
+            meta = metas.get(rest, {})
+            out.append(ShownChange(f"Rule: {rule_label(meta, rest)}", format_rule(meta, c.old),
+                                   format_rule(meta, c.new)))
+        elif head == "prompts":
+            role, _, part = rest.partition(".")
+            out.append(ShownChange(f"Prompt for the {role}: {_PROMPT_PARTS.get(part, part)}",
+                                   "" if c.old is None else str(c.old), "" if c.new is None else str(c.new)))
+        elif head == "model_roles":
+            out.append(ShownChange(f"Model for the {rest}", c.old or "the default", c.new or "the default"))
+        else:
+            out.append(ShownChange(c.field.capitalize(), str(c.old), str(c.new)))
+    return out

@@ -291,13 +291,27 @@ def decision_history(study_id: int) -> list[dict[str, Any]]:
                  "proposal_id": d.proposal_id, "by": u.name if u else "(command line)"} for d, st, u in rows]
 
 
-def study_reviews(study_id: int) -> list[dict[str, Any]]:
-    """The study's live reviews, for linking a decision to them: id, version reviewed, outcome, notes."""
+def ancestry(s, strategy_id: int) -> list[int]:
+    """A version and the versions it descends from (its parent, their parent, ...), nearest first."""
+    out: list[int] = []
+    current = s.get(Strategy, strategy_id)
+    while current is not None and current.id not in out:
+        out.append(current.id)
+        current = s.get(Strategy, current.parent_id) if current.parent_id else None
+    return out
+
+
+def study_reviews(study_id: int, strategy_id: int | None = None) -> list[dict[str, Any]]:
+    """The study's live reviews, for linking a decision to them: id, version reviewed, outcome, notes.
+    `strategy_id`: only the reviews a decision on that version can answer, those of the version itself and of the
+    versions it descends from (a new candidate has no reviews yet: it answers its parent's); reviews of answers
+    given without a model never are."""
     with session_scope(write=False) as s:
-        rows = s.exec(select(ExpertReview, Assignment.strategy_id)
-                      .outerjoin(Assignment, Assignment.id == ExpertReview.assignment_id)
-                      .where(ExpertReview.study_id == study_id, ExpertReview.kind.in_(("review", "adjudication")))
-                      .order_by(ExpertReview.id.desc())).all()
+        q = (select(ExpertReview, Assignment.strategy_id)
+             .outerjoin(Assignment, Assignment.id == ExpertReview.assignment_id)
+             .where(ExpertReview.study_id == study_id, ExpertReview.kind.in_(("review", "adjudication"))))
+        if strategy_id is not None:
+            q = q.where(Assignment.strategy_id.in_(ancestry(s, strategy_id)))
+        rows = s.exec(q.order_by(ExpertReview.id.desc())).all()
         return [{"id": r.id, "strategy_id": sid, "kind": r.kind, "outcome": (r.labels or {}).get("outcome"),
                  "notes": r.notes, "at": r.created_at} for r, sid in rows]
-

@@ -17,7 +17,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from oversight.results.results_filter import people_left_out, result_assignment
+from oversight.results.results_filter import left_out_reasons, people_left_out, result_assignment
 from oversight.audit import log_event
 from oversight.db import session_scope
 from oversight.vocab import SIMULATED
@@ -28,7 +28,7 @@ from storage.models import (Assignment, Condition, ExpertReview, Item, ItemGold,
 
 __all__ = ["ReviewError", "submit_review", "review_transcript", "review_queue", "review_context", "adjudicate",
            "adjudication_queue", "final_labels", "reviews_for", "review_filters", "second_review_chosen",
-           "set_review_settings"]
+           "set_review_settings", "empty_queue_reason"]
 
 ALREADY_REVIEWED = "You already reviewed this (in another tab?)"
 ALREADY_ADJUDICATED = "This was already adjudicated (in another tab?)"
@@ -505,3 +505,76 @@ def review_filters(*, study_id: int, expert_id: int) -> ReviewFilters:
             strategies = [(x.id, strategy_label(x)) for x in s.exec(
                 select(Strategy).where(Strategy.id.in_(used)).order_by(Strategy.name, Strategy.version)).all()]
         return ReviewFilters(len(finished), conditions, strategies)
+
+
+@dataclass(frozen=True)
+class EmptyQueue:
+    """Why an expert's review queue is empty, for the page to say (never "nothing left" without a reason)."""
+
+    reason: str  # answering_first | nothing_finished | no_match | all_left_out | done_for_you
+    message: str
+
+
+_LEFT_OUT_WORDS = {"excluded": "excluded by the attention checks or an admin", "preview": "staff previews",
+                   "simulated": "simulated"}
+
+
+def empty_queue_reason(*, study_id: int, expert_id: int, condition_id: int | None = None,
+                       strategy_id: int | None = None) -> EmptyQueue:
+    """Why `review_queue` has nothing for this expert with these filters: they are answering the study's items
+    first; nobody has finished an item; nothing finished matches the filters; every finished answer is by someone
+    left out of results (excluded, previews, simulated); or what is left they reviewed, answered themselves, or
+    others have reviewed. Counts say how many of each."""
+    if (withheld := gold_withheld(study_id=study_id, user_id=expert_id)) is not None:
+        return EmptyQueue("answering_first", withheld)
+    with session_scope(write=False) as s:
+        user = _reviewer(s, expert_id)
+        if s.get(Study, study_id) is None:
+            raise ReviewError(f"no study with id {study_id}")
+        finished = (select(Assignment.id, Assignment.participant_id)
+                    .where(Assignment.study_id == study_id, Assignment.state == "done",
+                           result_assignment(set())))  # practice and attention checks are never reviewed
+        everything = s.exec(finished).all()
+        if condition_id is not None:
+            finished = finished.where(Assignment.condition_id == condition_id)
+        if strategy_id is not None:
+            finished = finished.where(Assignment.strategy_id == strategy_id)
+        rows = s.exec(finished).all()
+        if not everything:
+            working = s.exec(select(func.count()).select_from(Assignment).where(
+                Assignment.study_id == study_id, Assignment.state.in_(("pending", "active")),
+                Assignment.practice.is_(False))).one()
+            return EmptyQueue("nothing_finished", "Nothing to review yet: no finished assignments in this study"
+                              + (f" ({working} dealt and not finished yet)." if working else "."))
+        if not rows:
+            return EmptyQueue("no_match", f"None of the {len(everything)} finished assignments matches these "
+                                          "filters: choose “All” to see the rest.")
+        reasons = left_out_reasons(s, study_id)
+        left = [pid for _, pid in rows if pid in reasons]
+        kept = [aid for aid, pid in rows if pid not in reasons]
+        if not kept:
+            by: dict[str, set[int]] = {}
+            for pid in left:
+                by.setdefault(reasons[pid], set()).add(pid)
+            who = ", ".join(f"{len(people)} {'person' if len(people) == 1 else 'people'} "
+                            f"{_LEFT_OUT_WORDS.get(why, why)}" for why, people in sorted(by.items()))
+            return EmptyQueue("all_left_out", f"Nothing to review: all {len(rows)} finished assignments are by "
+                                              f"people whose answers are not results ({who}). Monitor shows who was "
+                                              "excluded and why; Participants can include someone anyway.")
+        own = {aid for aid, pid in rows if pid == user.id}
+        reviewers: dict[int, set[int]] = {}
+        for aid, eid in s.exec(select(ExpertReview.assignment_id, ExpertReview.expert_id)
+                               .where(ExpertReview.study_id == study_id, ExpertReview.kind == "review",
+                                      ExpertReview.assignment_id.in_(kept))).all():
+            reviewers.setdefault(aid, set()).add(eid)
+    mine = [aid for aid in kept if user.id in reviewers.get(aid, set())]
+    others = [aid for aid in kept if aid not in own and user.id not in reviewers.get(aid, set())]
+    parts = [f"you reviewed {len(mine)}"] if mine else []
+    if own:
+        parts.append(f"{len(own)} are your own answers (another expert reviews them)")
+    if others:
+        parts.append(f"{len(others)} have their reviews from other experts (a second review only where the "
+                     "study's share of second reviews picks one)")
+    note = f" {len(left)} more by people left out of results are not reviewed." if left else ""
+    return EmptyQueue("done_for_you", f"Nothing left for you to review here: of the {len(kept)} finished "
+                                      f"assignments, {'; '.join(parts)}.{note}")

@@ -57,7 +57,7 @@ def test_empty_states_and_the_admin_tabs(world):
     admin.number_input[0].set_value(0.5)
     next(b for b in admin.button if b.label == "Save settings").click().run()
     assert any("review_share" in s.value for s in admin.success)
-    admin.text_input[0].input("no reason needed?")
+    admin.text_input(key="rubric-reason-v1").input("no reason needed?")
     next(b for b in admin.button if b.label == "Save new version").click().run()
     assert any("nothing changed" in e.value for e in admin.error)
 
@@ -85,22 +85,43 @@ def test_the_empty_study_says_nothing_is_finished(study):
     assert any("no finished assignments" in i.value for i in at.info)
 
 
-def test_an_admin_saves_a_new_rubric_version(world):
-    import json
-
+def test_an_admin_edits_the_rubric_as_a_form(world):
+    """Issue 18: the rubric was a raw JSON text area. Its fields are inputs (name, question, type, level, choices in
+    order, about the model), checked by the domain's rules (rubrics.check_fields, as `rubric set`)."""
     from oversight.sandwiching.rubrics import DEFAULT_FIELDS, current_rubric
 
     at = run_page("reviews", world["admin"], study=str(world["study"]))
-    at.text_area(key="rubric-fields").input("[{not json")
-    at.text_input(key="rubric-reason").input("effort matters")
+    assert not at.exception and not [t for t in at.text_area if t.key == "rubric-fields"]  # no JSON
+    n = len(DEFAULT_FIELDS)
+    assert at.text_input(key="rubric-v1-0-name").value == "outcome"
+    assert at.text_area(key="rubric-v1-1-choices").value == "1\n2\n3\n4\n5"  # help_quality, in order
+    assert at.selectbox(key="rubric-v1-1-level").value == "ordinal"
+    assert at.checkbox(key="rubric-v1-1-about").value is True
+    # A new ordinal field with a single choice: refused with the field named, nothing saved.
+    at.text_input(key=f"rubric-v1-{n}-name").input("effort")
+    at.text_input(key=f"rubric-v1-{n}-label").input("Participant effort")
+    at.selectbox(key=f"rubric-v1-{n}-level").set_value("ordinal")
+    at.text_area(key=f"rubric-v1-{n}-choices").input("low")
+    at.text_input(key="rubric-reason-v1").input("effort matters")
     next(b for b in at.button if b.label == "Save new version").click().run()
-    assert any("not valid JSON" in e.value for e in at.error)
-    fields = DEFAULT_FIELDS + [{"name": "effort", "label": "Participant effort", "kind": "scale", "choices": [1, 2, 3]}]
-    at.text_area(key="rubric-fields").input(json.dumps(fields))
+    assert any("effort" in e.value and "at least two different" in e.value for e in at.error)
+    assert current_rubric(world["study"]).version == 1
+    # Fixed; and the bias flag removed.
+    at.text_area(key=f"rubric-v1-{n}-choices").input("low\nmedium\nhigh")
+    at.checkbox(key=f"rubric-v1-{n - 1}-remove").check()
     next(b for b in at.button if b.label == "Save new version").click().run()
     assert not at.exception and any("Rubric v2 saved" in s.value for s in at.success)
-    assert [f["name"] for f in current_rubric(world["study"]).fields][-1] == "effort"
+    fields = current_rubric(world["study"]).fields
+    assert [f["name"] for f in fields] == [f["name"] for f in DEFAULT_FIELDS[:-1]] + ["effort"]
+    assert fields[-1] == {"name": "effort", "label": "Participant effort", "kind": "choice", "choices": ["low", "medium", "high"],
+                          "level": "ordinal", "about_model": False}
     assert any("rubric v2" in c.value for c in at.caption)  # the form now asks for the new field too
+    assert at.text_input(key=f"rubric-v2-{n - 1}-name").value == "effort"  # the editor starts from v2
+    # An ordinal field's order is kept across versions, as the CLI keeps it.
+    at.text_area(key=f"rubric-v2-{n - 1}-choices").input("high\nmedium\nlow")
+    at.text_input(key="rubric-reason-v2").input("reverse")
+    next(b for b in at.button if b.label == "Save new version").click().run()
+    assert any("keeps the order of its levels" in e.value for e in at.error), [e.value for e in at.error]
 
 
 def test_blind_review_keeps_versions_and_people_from_experts_on_every_page(world):
@@ -141,3 +162,23 @@ def test_the_agreement_tab_shows_intervals_and_the_kind_of_kappa(world):
     outcome = table[table.field == "outcome"].iloc[0]
     assert outcome["kappa kind"] == "Cohen's kappa" and outcome["experts"] == 2 and outcome["n"] == 3
     assert any("bootstrap over the double-reviewed assignments" in c.value for c in at.caption)
+
+
+def test_an_empty_queue_says_every_participant_was_excluded(study):
+    """Issue 18: the queue said "Nothing left for you to review" when every participant was auto-excluded."""
+    from oversight.study.attention import set_override
+    from tests import factories
+
+    sid = study.id
+    expert = factories.expert("eve")
+    alone = factories.condition(sid, "Alone", "alone")
+    items = factories.items(sid, 3)
+    people = factories.participants(sid, 3)
+    for k, p in enumerate(people):
+        factories.answered(sid, p, items[k], condition_id=alone, answer=0)
+        set_override(study_id=sid, participant_id=p, decision="exclude")
+    at = run_page("reviews", expert, study=str(sid))
+    assert not at.exception
+    [info] = [i.value.replace("\\", "") for i in at.info if "finished" in i.value]
+    assert "Nothing left for you" not in info
+    assert "all 3 finished assignments" in info and "3 people excluded" in info and "Monitor" in info

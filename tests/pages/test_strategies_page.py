@@ -88,8 +88,8 @@ def test_the_form_shows_the_rules_of_the_chosen_protocol_and_its_prompts(admin, 
     at.run()
     v2 = list_strategies(study_id=study.id)[-1]
     at.selectbox(key="show-version").set_value(v2.id).run()
-    changed = at.dataframe[1].value
-    assert changed.to_dict("records") == [{"field": "rules.max_messages", "before": "4", "after": "6"}]
+    assert any(m.value.replace("\\", "") == "**Rule: Messages the participant may send**" for m in at.markdown)
+    assert [c.value for c in at.code][:2] == ["4", "6"]  # before, after
 
 
 @pytest.mark.slow
@@ -117,3 +117,44 @@ def test_an_ai_batch_run_starts_from_the_page_and_reports_its_accuracy(admin, st
         time.sleep(0.5)
         at.run()
     assert any("1 items judged, accuracy 1.000, 0 errors" in t.value for t in at.text)
+
+
+def test_a_version_shows_its_rules_by_label_with_units_and_readable_values(admin, study):
+    """Issue 18: versions showed raw identifiers (`randomise_answer_order`, `True`, `None`)."""
+    from oversight.protocols.strategies import create_strategy
+
+    create_strategy(study_id=study.id, name="Timed help", protocol="assisted-qa",
+                    rules={"total_time_limit_s": 600, "answer_first": False})
+    at = page(admin, study.id)
+    assert not at.exception
+    rules = {r["rule"]: r["value"] for r in at.dataframe[1].value.to_dict("records")}
+    assert rules["Randomise answer order"] == "Yes"
+    assert rules["Answer first, then ask the model, then answer again"] == "No"
+    assert rules["Total time (seconds)"] == "600 seconds (10 min)"
+    assert rules["Guide time per judgment (seconds)"] == "none"
+    assert rules["Time the source is shown (timed) (seconds)"] == "300 seconds (5 min)"
+    assert rules["Scoring rule"] == "log"
+    shown = " ".join(rules) + " ".join(rules.values())
+    for raw in ("randomise_answer_order", "True", "None", "total_time_limit_s"):
+        assert raw not in shown
+
+
+def test_the_version_diff_shows_long_changed_values_whole(admin, study):
+    """Issue 18: the diff cut both cells before the change; a long prompt changed at its end is shown whole,
+    before and after, as wrapped text."""
+    from oversight.protocols.strategies import create_strategy, new_version
+
+    long = "You help a reader check an answer against the text. " * 12
+    v1 = create_strategy(study_id=study.id, name="Wordy", protocol="assisted-qa",
+                         prompts={"assistant": {"system": long + "Be brief."}})
+    v2 = new_version(parent_id=v1.id, reason="tone", prompts={**v1.prompts,
+                                                               "assistant": {**v1.prompts["assistant"],
+                                                                             "system": long + "Be thorough."}},
+                     rules={**v1.rules, "turn_time_limit_s": 90})
+    at = page(admin, study.id)
+    at.selectbox(key="show-version").set_value(v2.id).run()
+    assert not at.exception
+    heads = [h for h in (m.value.replace("\\", "") for m in at.markdown) if h.startswith(("**Rule:", "**Prompt for"))]
+    assert heads == ["**Rule: Guide time per judgment (seconds)**", "**Prompt for the assistant: system prompt**"]
+    codes = [c.value for c in at.code]
+    assert codes[:4] == ["none", "90 seconds", long + "Be brief.", long + "Be thorough."]
