@@ -7,6 +7,7 @@ import streamlit as st
 from oversight.sandwiching.conditions import list_conditions
 from oversight.importers import FORMATS, import_path, import_upload
 from oversight.importers.common import ImportFailed
+from oversight.settings import get_settings
 from oversight.study.studies import count_items, items_with_gold
 from web.ui import escape_markdown, pick_study, require_role, user_error
 
@@ -21,7 +22,10 @@ if user.role == "admin":
                            format_func=lambda f: f"{f} — {FORMATS[f]}")
         st.caption("Upload a file (a .zip for folder formats such as mmlu and nyu-debate), or give a path on "
                    "the server. An import lands whole or not at all.")
-        upload = st.file_uploader("File", type=None, key=f"upload-{fmt}")
+        # The uploader says the import's own limit (oversight/importers/bounds.py), never more than the server
+        # takes (server.maxUploadSize, set to the same bound in .streamlit/config.toml).
+        limit_mb = max(1, min(get_settings().import_max_bytes // 2**20, st.get_option("server.maxUploadSize")))
+        upload = st.file_uploader("File", type=None, key=f"upload-{fmt}", max_upload_size=limit_mb)
         server_path = st.text_input("…or a path on the server")
         if st.button("Import", type="primary", disabled=not (upload or server_path.strip())):
             with st.spinner("Importing…"):
