@@ -148,12 +148,13 @@ if rows:
     # What each condition can deal (the launch check's count, oversight.study.launch: one definition), shown before
     # anyone is dealt as beside the counters after.
     can_deal = {c.id: c.items for c in launch.conditions}
+    # The counters before the long strategy label, so they are on screen without scrolling the table sideways.
     st.dataframe([{"id": r.id, "condition": r.name, "kind": KIND_LABELS[r.kind],
-                   "strategy": label.get(r.strategy_id, "direct QA" if r.strategy_id is None else r.strategy_id),
                    "items it can deal": can_deal.get(r.id, 0),
                    "tasks dealt": r.assignments, "answered": r.done, "answered (results)": r.results,
-                   "items": r.items, "practice": r.practice}
-                  for r in rows], hide_index=True)
+                   "items": r.items, "practice": r.practice,
+                   "strategy": label.get(r.strategy_id, "direct QA" if r.strategy_id is None else r.strategy_id)}
+                  for r in rows], hide_index=True, width="stretch")
     st.caption("Items it can deal: real items the condition's protocol can run on (participants are dealt the items "
                "every participant condition can run on; the model alone answers those). For the model alone, tasks "
                "dealt and answered count its AI run's items.")
