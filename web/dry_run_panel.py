@@ -16,6 +16,10 @@ from web.ui import attempt, flash_and_rerun, show_flash
 KIND = "simulate"
 
 
+def _n(count: int | None, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.0f} %"
 
@@ -26,7 +30,8 @@ def dry_run_jobs(study_id: int) -> list[Job]:
 
 def _title(job: Job) -> str:
     p = job.params
-    return f"Dry run job #{job.id} ({p.get('participants')} simulated participants, {p.get('experts')} experts)"
+    return (f"Dry run job #{job.id} ({_n(p.get('participants'), 'simulated participant')}, "
+            f"{_n(p.get('experts'), 'expert')})")
 
 
 def _finished(job: Job) -> None:
@@ -35,9 +40,9 @@ def _finished(job: Job) -> None:
     copy = data.get("study_id")
     if copy is None:
         return
-    st.text(f"Dry-run study #{copy} (a copy; this study is untouched): {data.get('participants')} participants, "
-            f"{data.get('experts')} experts, {data.get('answers')} answers, {data.get('reviews')} reviews, "
-            f"{data.get('model_items')} model-alone items.")
+    st.text(f"Dry-run study #{copy} (a copy; this study is untouched): {_n(data.get('participants'), 'participant')}, "
+            f"{_n(data.get('experts'), 'expert')}, {_n(data.get('answers'), 'answer')}, "
+            f"{_n(data.get('reviews'), 'review')}, {_n(data.get('model_items'), 'model-alone item')}.")
     rows = [{"condition": c["name"], "planted": _pct(c.get("planted")), "estimate": _pct(c.get("estimate")),
              "95 % interval": f"{_pct(c.get('ci_low'))} – {_pct(c.get('ci_high'))}", "answers": c.get("n")}
             for c in data.get("conditions", [])]
