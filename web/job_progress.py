@@ -27,10 +27,11 @@ def default_title(job: Job) -> str:
 def show_job(job: Job, title: str, finished: Callable[[Job], None] | None = None) -> None:
     """One job: a bar while it is queued or running, then how it ended (its error as text; `finished` draws a
     done job's result)."""
+    said = f"{title} · {job.state}" + (f" · {job.message}" if job.message else "")
     if job.state in ACTIVE:
-        st.progress(min(max(job.progress, 0.0), 1.0), text=escape_markdown(f"{title} · {job.state} · {job.message}"))
+        st.progress(min(max(job.progress, 0.0), 1.0), text=escape_markdown(said))
     elif job.state == "done":
-        st.progress(1.0, text=escape_markdown(f"{title} · done · {job.message}"))
+        st.progress(1.0, text=escape_markdown(said))
         if finished is not None:
             finished(job)
     else:  # failed or cancelled

@@ -5,6 +5,7 @@ simulated participants runs as a job, and its results open on the Results page o
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,8 @@ def _model_row(page: Page):
 
 
 def test_a_model_alone_run_ends_done_and_the_conditions_count_it_without_a_reload(page, server):
+    sent: list[float] = []  # when the browser asked the server for a (fragment) rerun
+    page.on("websocket", lambda ws: ws.on("framesent", lambda _: sent.append(time.monotonic())))
     study = server["seed"]["study_id"]
     sign_in(page, f"{server['url']}/study_settings?study={study}", *ADMIN)
     expect(page.get_by_role("heading", name="Conditions")).to_be_visible()
@@ -40,18 +43,27 @@ def test_a_model_alone_run_ends_done_and_the_conditions_count_it_without_a_reloa
     expect(_model_row(page).locator("td").nth(4)).to_have_text("0")
     chooser = page.get_by_role("combobox", name="Change a condition")
     chooser.click()
-    page.get_by_role("option", name=re.compile(r"^Model alone")).click()
+    chooser.press_sequentially("Model alone")
+    chooser.press("Enter")
+    expect(chooser).to_have_value(re.compile(r"^Model alone"))
     page.get_by_role("button", name="Run the model alone over the items people are dealt").click()
     expect(page.get_by_text(re.compile(r"Started job #\d+"))).to_be_visible()
     _shot(page, "model-alone-started", "Started job")
     bar = page.get_by_test_id("stProgress").filter(has_text="model alone")
     expect(bar.first).to_contain_text(re.compile(r"queued|running"))
+    started = time.monotonic()
     # No reload: the fragment polls until the job ends, then the page redraws its tables.
     expect(bar.first).to_contain_text(re.compile(r"done · (\d+)/\1 done"), timeout=120_000)
+    assert [t for t in sent if t >= started], "the page polled while the job ran"
     cells = _model_row(page).locator("td")
     expect(cells.nth(4)).not_to_have_text("0", timeout=20_000)
     dealt, answered = cells.nth(4).inner_text(), cells.nth(5).inner_text()
     assert int(dealt) > 0 and answered == dealt
+    # Once no job runs, the page stops polling: no rerun asked for in three quiet seconds (it polled every second).
+    page.wait_for_timeout(1_000)
+    quiet_from = time.monotonic()
+    page.wait_for_timeout(3_000)
+    assert not [t for t in sent if t >= quiet_from]
     _shot(page, "model-alone-done", "Items it can deal: real items")
 
 
