@@ -58,6 +58,7 @@ HANDLERS: dict[str, str] = {
     "rlaif-reward-model": "oversight.rlaif.jobs:reward_model_job",
     "rlaif-improve": "oversight.rlaif.jobs:improve_job",
     "w2s-run": "oversight.w2s.experiments:run_job",
+    "simulate": "oversight.sandwiching.simulate:simulate_job",  # a dry run (its copy is made inside the job)
 }
 RETRYABLE = {"batch", "ai-judge", "rlaif-label"}
 

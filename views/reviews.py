@@ -30,8 +30,11 @@ if (withheld := gold_withheld(study_id=study_id, user_id=user.id)) is not None:
 rubric = current_rubric(study_id)
 ALL = "All"
 
+# Always one element here, so that the tabs below keep their place (and the chosen tab) when the message goes on
+# the next rerun (e.g. after saving the rubric, the admin stays on its tab).
+flash_box = st.empty()
 if flash := st.session_state.pop("review_flash", None):
-    st.success(flash)
+    flash_box.success(flash)  # the page's own words (numbers, field names)
 
 
 def show_context(ctx: ReviewContext) -> None:

@@ -8,7 +8,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from oversight.importers import import_upload
-from oversight.importers.bounds import upload_limit_mb
 from oversight.importers.common import ImportFailed
 from oversight.jobs import enqueue, get_job, list_jobs
 from oversight.models import model_infos
@@ -18,8 +17,8 @@ from oversight.rlaif.lab import METHODS
 from oversight.rlaif.pairs import clean_upload
 from oversight.rlaif.reward_model import RewardConfig
 from oversight.rlaif.store import disagreements, list_reward_runs, study_agreement, study_pairs
-from web.lab_progress import ACTIVE_JOB_STATES, live_rows
-from web.ui import escape_markdown, pick_study, require_role, show_flash, user_error
+from web.job_progress import ACTIVE_JOB_STATES, live_rows
+from web.ui import escape_markdown, pick_study, require_role, show_flash, upload_limit_mb, user_error
 
 user = require_role("admin")
 st.title("RLAIF lab")

@@ -9,7 +9,7 @@ from oversight.importers import FORMATS, import_path, import_upload
 from oversight.importers.common import ImportFailed
 from oversight.study.studies import count_items, items_with_gold
 from oversight.text import display_text
-from web.ui import escape_markdown, pick_study, require_role, user_error
+from web.ui import escape_markdown, pick_study, require_role, upload_limit_mb, user_error
 
 user = require_role("admin", "expert")
 st.title("Items")
@@ -22,7 +22,7 @@ if user.role == "admin":
                            format_func=lambda f: f"{f} — {FORMATS[f]}")
         st.caption("Upload a file (a .zip for folder formats such as mmlu and nyu-debate), or give a path on "
                    "the server. An import lands whole or not at all.")
-        upload = st.file_uploader("File", type=None, key=f"upload-{fmt}")
+        upload = st.file_uploader("File", type=None, key=f"upload-{fmt}", max_upload_size=upload_limit_mb())
         server_path = st.text_input("…or a path on the server")
         if st.button("Import", type="primary", disabled=not (upload or server_path.strip())):
             with st.spinner("Importing…"):

@@ -9,11 +9,14 @@ import streamlit as st
 from oversight.audit import setting_changes
 from web.launch_panel import launch_section
 from oversight.sandwiching.conditions import (KIND_LABELS, KINDS, add_condition, balance_check, design_summary, model_alone_plan,
-                                  remove_condition, rename_condition, repoint_condition, run_model_condition)
+                                  remove_condition, rename_condition, repoint_condition, run_model_condition,
+                                  strategy_fits)
 from oversight.jobs import list_jobs
 from oversight.protocols.strategies import list_strategies
 from oversight.study.studies import count_catch_items, get_study, update_study
 from web.feedback_setting import feedback_setting
+from web.dry_run_panel import dry_run_section
+from web.job_progress import job_progress
 from web.plan_tab import plan_section
 from web.ui import attempt, escape_markdown, flash_and_rerun, pick_study, require_role, show_flash
 
@@ -34,7 +37,7 @@ def flash(text: str) -> None:
     flash_and_rerun(text, "settings_flash")
 
 
-launch_section(study_id, study.status, user.id, flash_key="settings_flash")
+launch = launch_section(study_id, study.status, user.id, flash_key="settings_flash")
 
 with st.form(f"settings-{study_id}"):
     name = st.text_input("Name", study.name)
@@ -150,11 +153,19 @@ rows = design_summary(study_id=study_id)
 strategies = list_strategies(study_id=study_id)
 label = {s.id: f"{s.name} v{s.version} ({s.protocol}, #{s.id})" for s in strategies}
 if rows:
+    # What each condition can deal (the launch check's count, oversight.study.launch: one definition), shown before
+    # anyone is dealt as beside the counters after.
+    can_deal = {c.id: c.items for c in launch.conditions}
+    # The counters before the long strategy label, so they are on screen without scrolling the table sideways.
     st.dataframe([{"id": r.id, "condition": r.name, "kind": KIND_LABELS[r.kind],
-                   "strategy": label.get(r.strategy_id, "direct QA" if r.strategy_id is None else r.strategy_id),
+                   "items it can deal": can_deal.get(r.id, 0),
                    "tasks dealt": r.assignments, "answered": r.done, "answered (results)": r.results,
-                   "items": r.items, "practice": r.practice}
-                  for r in rows], hide_index=True)
+                   "items": r.items, "practice": r.practice,
+                   "strategy": label.get(r.strategy_id, "direct QA" if r.strategy_id is None else r.strategy_id)}
+                  for r in rows], hide_index=True, width="stretch")
+    st.caption("Items it can deal: real items the condition's protocol can run on (participants are dealt the items "
+               "every participant condition can run on; the model alone answers those). For the model alone, tasks "
+               "dealt and answered count its AI run's items.")
     check = balance_check(study_id=study_id)
     text = (f"Balance of answered tasks (results only: no practice, catch items, excluded, preview or simulated "
             f"people). Complete blocks: {check.blocks} of {check.block_size} places each (every place held by "
@@ -168,16 +179,23 @@ if rows:
 else:
     st.info("No conditions yet: participants answer alone (direct QA). Add the conditions of your design below.")
 
-with st.form(f"add-condition-{study_id}"):
-    a1, a2, a3 = st.columns(3)
-    kind = a1.selectbox("Kind", KINDS, format_func=KIND_LABELS.get)
-    sid = a2.selectbox("Strategy version (none: direct QA)", [None] + [s.id for s in strategies][::-1],
-                       format_func=lambda i: "none" if i is None else label[i])
-    cname = a3.text_input("Name (optional)")
-    if st.form_submit_button("Add condition"):
-        ok, row = attempt(add_condition, study_id=study_id, kind=kind, strategy_id=sid, name=cname, user_id=user.id)
-        if ok:
-            flash(f"Added condition {row.name}.")
+# Not a form: the strategy versions offered follow the chosen kind (only those `add_condition` accepts). The keys
+# carry a counter that moves on after each add, so the next add starts from a fresh form.
+st.subheader("Add a condition")
+form = f"add-condition-{study_id}-{st.session_state.get(f'add-condition-{study_id}', 0)}"
+a1, a2, a3 = st.columns(3)
+kind = a1.selectbox("Kind", KINDS, format_func=KIND_LABELS.get, key=f"{form}-kind")
+fitting = [sid for sid in [None] + [s.id for s in strategies][::-1]
+           if strategy_fits(kind, None if sid is None else next(s for s in strategies if s.id == sid))]
+sid = a2.selectbox("Strategy version (none: direct QA)", fitting, key=f"{form}-strategy-{kind}",
+                   format_func=lambda i: "none (direct QA)" if i is None else label[i],
+                   placeholder="no fitting version: make one on the Strategies page", index=0 if fitting else None)
+cname = a3.text_input("Name (optional)", key=f"{form}-name")
+if st.button("Add condition", key=f"{form}-add", disabled=not fitting):
+    ok, row = attempt(add_condition, study_id=study_id, kind=kind, strategy_id=sid, name=cname, user_id=user.id)
+    if ok:
+        st.session_state[f"add-condition-{study_id}"] = st.session_state.get(f"add-condition-{study_id}", 0) + 1
+        flash(f"Added condition {row.name}.")
 
 if rows:
     chosen = st.selectbox("Change a condition", [r.id for r in rows],
@@ -212,8 +230,14 @@ if rows:
             ok, job = attempt(run_model_condition, condition_id=chosen, user_id=user.id)
             if ok:
                 flash(f"Started job #{job}: its progress is below and on the Strategies page.")
-    runs = [j for j in list_jobs(study_id=study_id, limit=10) if j.kind == "batch" and "condition_id" in j.params]
-    for job in runs[:3]:
-        st.progress(job.progress, text=f"Job #{job.id} model alone · {job.state} · {job.message}")
+    names = {r.id: r.name for r in rows}
 
+    def model_runs() -> list:
+        return [j for j in list_jobs(study_id=study_id, limit=10)
+                if j.kind == "batch" and "condition_id" in j.params][:3]
+
+    job_progress(model_runs, key=f"model-runs-{study_id}",
+                 title=lambda j: f"Job #{j.id} model alone ({names.get(j.params['condition_id'], 'removed')})")
+
+dry_run_section(study_id, user.id)  # simulated participants in a copy (dry_run_panel.py)
 plan_section(study_id)  # power before paying (plan_tab.py)

@@ -4,14 +4,13 @@ weak supervisors (models and a study's non-expert participants). Computation liv
 
 from __future__ import annotations
 
-from web.ui import attempt, escape_markdown, flash_and_rerun, require_role, show_flash, user_error
+from web.ui import attempt, escape_markdown, flash_and_rerun, require_role, show_flash, upload_limit_mb, user_error
 
 user = require_role("admin")
 
 import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from oversight.importers.bounds import upload_limit_mb  # noqa: E402
 from oversight.jobs import get_job  # noqa: E402
 from oversight.study.studies import list_studies, study_label  # noqa: E402
 from oversight.w2s.config import DATASETS, STRONG_MODELS, WEAK_MODELS, W2SConfig  # noqa: E402
@@ -22,7 +21,7 @@ from oversight.w2s.experiments import (  # noqa: E402
 from oversight.w2s.losses import LOSSES  # noqa: E402
 from oversight.w2s.simulated_people import MAX_PARTICIPANTS, simulate_participants  # noqa: E402
 from oversight.w2s.uploads import shown_name, store_data_file  # noqa: E402
-from web.lab_progress import ACTIVE_JOB_STATES, live_rows  # noqa: E402
+from web.job_progress import ACTIVE_JOB_STATES, live_rows  # noqa: E402
 
 FLASH = "w2s_flash"
 

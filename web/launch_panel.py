@@ -28,9 +28,9 @@ def show_check(check: LaunchCheck) -> None:
         st.warning(escape_markdown(warning))
 
 
-def launch_section(study_id: int, status: str, user_id: int, *, flash_key: str = "flash") -> None:
+def launch_section(study_id: int, status: str, user_id: int, *, flash_key: str = "flash") -> LaunchCheck:
     """The check, and for a study that is not open, the button that opens it (refused while the check finds a
-    problem)."""
+    problem). Returns the check, for the page's other uses of it (items each condition can deal)."""
     check = check_study(study_id=study_id)
     st.text(f"The study is {status}." + (" Participants see a 'not open yet' page until it opens; staff can "
                                          "preview it (Participants page)." if status == "draft" else ""))
@@ -43,6 +43,7 @@ def launch_section(study_id: int, status: str, user_id: int, *, flash_key: str =
                           "are dealt tasks from then on." if check.ok else "Fix the problems listed first."):
             if attempt(open_study, study_id=study_id, user_id=user_id)[0]:
                 flash_and_rerun(f"Study #{study_id} is open.", flash_key)
+    return check
 
 
 def preview_button(study_id: int, user_id: int) -> None:

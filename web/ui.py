@@ -163,3 +163,11 @@ def speech_markdown(text: str, quotes: list[dict]) -> str:
 
 
 __all__ = ["USER_ERRORS", "attempt", "current_user", "escape_markdown", "flash_and_rerun", "pick_study", "show_flash", "speech_markdown", "require_role", "staff_fragment", "storage_unavailable", "sign_in_as", "sign_out", "user_error"]
+
+
+def upload_limit_mb() -> int:
+    """What every uploader says it takes: the import limit (oversight/importers/bounds.py), never more than the
+    server accepts (server.maxUploadSize, set to the same bound in .streamlit/config.toml)."""
+    from oversight.importers.bounds import upload_limit_mb as import_limit_mb
+
+    return max(1, min(import_limit_mb(), st.get_option("server.maxUploadSize")))

@@ -61,10 +61,14 @@ def parse_path(*, fmt: str, path: Path) -> ParsedBatch:
     return batch
 
 
-def import_path(*, study_id: int, fmt: str, path: Path, user_id: int | None = None) -> ImportSummary:
-    """Import one file or folder into a study; all or nothing."""
+def import_path(*, study_id: int, fmt: str, path: Path, user_id: int | None = None,
+                source: str | None = None) -> ImportSummary:
+    """Import one file or folder into a study; all or nothing. `source`: what the import is called in its
+    summary, its record and its errors (an upload's own file name; default: the path)."""
     started = time.perf_counter()
     batch = parse_path(fmt=fmt, path=path)
+    if source is not None:
+        batch.source = source
     summary = land(batch, study_id=study_id, user_id=user_id)
     summary.seconds = time.perf_counter() - started
     return summary
@@ -93,4 +97,5 @@ def import_upload(*, study_id: int, fmt: str, filename: str, data: bytes, user_i
             extract_zip(path, folder, name)
             inner = [p for p in folder.iterdir() if not p.name.startswith((".", "__"))]
             path = inner[0] if len(inner) == 1 and inner[0].is_dir() else folder
-        return import_path(study_id=study_id, fmt=fmt, path=path, user_id=user_id)
+        # Named by the uploaded file, never by the temporary folder it was written to.
+        return import_path(study_id=study_id, fmt=fmt, path=path, user_id=user_id, source=name)

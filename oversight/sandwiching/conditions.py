@@ -15,17 +15,20 @@ from oversight.db import session_scope
 from oversight.sandwiching.dealing import block_size
 from oversight.study.places import places
 from oversight.study.archive import refuse_if_archived
-from oversight.results.results_filter import people_left_out, result_assignment
+from oversight.results.results_filter import SUPERSEDED, people_left_out, result_assignment
 from oversight.vocab import SIMULATED
 from oversight.protocols.base import Protocol
 from oversight.protocols.registry import get_protocol
-from storage.models import Assignment, Condition, ItemGold, Strategy, Study
+from storage.models import Assignment, Condition, ItemGold, Strategy, Study, Transcript
 from storage.vocabulary import CONDITION_KINDS as KINDS
 
 # Conditions dealt to non-expert participants by the balanced design (oversight.sandwiching.dealing).
 DEALT_KINDS = ("alone", "assisted")
 KIND_LABELS = {"alone": "Non-expert alone", "model": "Model alone", "assisted": "Non-expert + model",
                "expert": "Experts"}
+# The kind inside a sentence ("cannot be an expert condition"): the labels are plural or capitalised for tables.
+KIND_IN_TEXT = {"alone": "a non-expert alone", "model": "a model-alone", "assisted": "a non-expert + model",
+                "expert": "an expert"}
 
 
 class ConditionError(Exception):
@@ -55,8 +58,18 @@ def _check_strategy(kind: str, strategy: Strategy | None) -> None:
                              "model-alone strategy")
     # People answering on their own: direct QA, or another protocol without model turns (preference labels).
     if kind in ("alone", "expert") and not (p.human and not has_model_turns(p)):
-        raise ConditionError(f"{name} cannot be a {KIND_LABELS[kind].lower()} condition: people answer on their "
+        raise ConditionError(f"{name} cannot be {KIND_IN_TEXT[kind]} condition: people answer on their "
                              "own there (direct QA; no model turns)")
+
+
+def strategy_fits(kind: str, strategy: Strategy | None) -> bool:
+    """Whether a condition of `kind` may point at `strategy` (None: direct QA), by the same rule `add_condition`
+    enforces, so a form can offer only the versions it would accept."""
+    try:
+        _check_strategy(kind, strategy)
+    except ConditionError:
+        return False
+    return True
 
 
 def _strategy(s, study_id: int, strategy_id: int | None) -> Strategy | None:
@@ -173,12 +186,34 @@ def design_summary(*, study_id: int) -> list[ConditionCount]:
                              func.sum(case((and_(answered, result_assignment(left_out)), 1), else_=0)))
                       .where(Assignment.study_id == study_id, Assignment.catch.is_(False))
                       .group_by(Assignment.condition_id, Assignment.practice)).all()
+        model_runs = _model_alone_counts(s, study_id, [c for c in conds if c.kind == "model"])
     real = {cid: (n, int(done or 0), items) for cid, practice, n, done, items, _ in rows if not practice}
     results = {cid: int(r or 0) for cid, practice, _, _, _, r in rows if not practice}
+    # A model-alone condition deals no assignment: its counters are its AI run's transcripts (every finished one
+    # is a result, as in oversight.sandwiching.analysis).
+    for cid, (n, done, items) in model_runs.items():
+        real[cid], results[cid] = (n, done, items), done
     practice = {cid: n for cid, is_practice, n, _, _, _ in rows if is_practice}
     return [ConditionCount(c.id, c.name, c.kind, c.strategy_id, *real.get(c.id, (0, 0, 0)), practice.get(c.id, 0),
                            results.get(c.id, 0))
             for c in conds]
+
+
+def _model_alone_counts(s, study_id: int, conds: list[Condition]) -> dict[int, tuple[int, int, int]]:
+    """Per model-alone condition: (transcripts of its strategy's current AI runs, of them finished, distinct
+    items). Superseded runs (a re-run replaced them) do not count. A transcript of the study with a strategy and
+    no assignment is an AI run (oversight.protocols.batch; imported ones have no strategy)."""
+    by_strategy = {c.strategy_id for c in conds if c.strategy_id is not None}
+    if not by_strategy:
+        return {}
+    rows = s.exec(select(Transcript.strategy_id, Transcript.item_id, Transcript.status)
+                  .where(Transcript.of_study(study_id), Transcript.strategy_id.in_(by_strategy),
+                         Transcript.assignment_id.is_(None), Transcript.status != SUPERSEDED)).all()
+    out = {}
+    for c in conds:
+        mine = [(item, status) for sid, item, status in rows if sid == c.strategy_id]
+        out[c.id] = (len(mine), sum(status == "complete" for _, status in mine), len({i for i, _ in mine}))
+    return out
 
 
 def _answered_results(s, study_id: int):

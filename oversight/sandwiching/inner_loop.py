@@ -31,7 +31,7 @@ from storage.vocabulary import PROPOSAL_STATUSES
 PROPOSAL_KINDS = {
     "assistant_instructions": "Instructions for the model",
     "questioning_tips": "Tips for questioning the model",
-    "rules": "Debate / protocol rules",
+    "rules": "Protocol rules (e.g. rounds, time, messages)",
 }
 MAX_TEXT = 2000  # a proposal's text, a questionnaire's "what would you change"
 MAX_REASON = 1000

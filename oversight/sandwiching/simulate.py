@@ -36,6 +36,8 @@ from typing import Any
 from sqlmodel import select
 
 from oversight.access import auth
+from oversight.audit import log_event
+from oversight.jobs import enqueue
 from oversight.study import participation
 from oversight.sandwiching import reviews
 from oversight.db import session_scope
@@ -264,10 +266,9 @@ def _check_confidence(s, study_id: int, confidence: float | None) -> None:
                               f"study's {most}-option items: choose more than 1/{most} = {1 / most:.3g}")
 
 
-def simulate(*, study_id: int, participants: int, skill: Skill = Skill(), experts: int = 2, seed: int = 0,
-             progress: Progress | None = None, user_id: int | None = None) -> SimulationRun:
-    """Copy the study into a new dry-run study (`oversight.study.dry_run`) and run `participants` simulated non-experts
-    and `experts` simulated experts there. The study itself is only read. `run.study_id` is the copy."""
+def check_simulation(*, study_id: int, participants: int, skill: Skill, experts: int) -> None:
+    """Everything a simulation checks before it writes anything (the CLI's `simulate` and the page's dry run):
+    the counts, the study, a non-expert condition, and a stated confidence the items allow."""
     if not 1 <= participants <= 2000:
         raise SimulationError("simulate between 1 and 2000 participants")
     if not 0 <= experts <= 50:
@@ -280,6 +281,13 @@ def simulate(*, study_id: int, participants: int, skill: Skill = Skill(), expert
     if not kinds & {"alone", "assisted"}:
         raise SimulationError("the study has no condition for non-experts (alone or assisted): add one on the "
                               "Study settings page or with `python -m oversight conditions add`")
+
+
+def simulate(*, study_id: int, participants: int, skill: Skill = Skill(), experts: int = 2, seed: int = 0,
+             progress: Progress | None = None, user_id: int | None = None) -> SimulationRun:
+    """Copy the study into a new dry-run study (`oversight.study.dry_run`) and run `participants` simulated non-experts
+    and `experts` simulated experts there. The study itself is only read. `run.study_id` is the copy."""
+    check_simulation(study_id=study_id, participants=participants, skill=skill, experts=experts)
     source_id, study_id = study_id, copy_for_dry_run(study_id=study_id, user_id=user_id)
     with session_scope(write=False) as s:
         conditions = s.exec(select(Condition).where(Condition.study_id == study_id)
@@ -348,3 +356,44 @@ def summarise(run: SimulationRun, skill: Skill) -> dict[str, Any]:
         "agreement": {"planted": planted_alpha(share_correct, skill.review_accuracy),
                       **agreement.alpha_interval(study_id=run.study_id, field_name="outcome")},
     }
+
+
+# --- the dry run as a job (oversight.jobs), so a page stays responsive while simulated people work -----------------
+
+SKILL_PARAMS = ("alone", "assisted", "expert", "review_accuracy", "confidence")
+
+
+def start_dry_run(*, study_id: int, participants: int, skill: Skill, experts: int = 2, seed: int = 0,
+                  user_id: int | None = None) -> int:
+    """Check the simulation as `simulate` does (nothing is written when it is refused), then enqueue it as a
+    "simulate" job; returns the job id. The job copies the study and runs there (see `simulate`); its result is
+    `summarise`'s, whose `study_id` is the dry-run copy."""
+    check_simulation(study_id=study_id, participants=participants, skill=skill, experts=experts)
+    params = {"participants": participants, "experts": experts, "seed": seed,
+              **{k: getattr(skill, k) for k in SKILL_PARAMS}}
+    job = enqueue(kind="simulate", study_id=study_id, user_id=user_id, params=params)
+    with session_scope() as s:
+        log_event(s, "study.dry_run_start", user_id=user_id, study_id=study_id, job=job, **params)
+    return job
+
+
+def simulate_job(ctx) -> dict[str, Any]:
+    """The "simulate" job (oversight/jobs.py): params participants, experts, seed and the planted skill. Not
+    retried when its worker dies: a second attempt would make a second copy."""
+    p = ctx.params
+    skill = Skill(**{k: p[k] for k in SKILL_PARAMS if k in p})
+    run = simulate(study_id=ctx.study_id, participants=int(p["participants"]), skill=skill,
+                   experts=int(p.get("experts", 2)), seed=int(p.get("seed", 0)), progress=ctx.progress,
+                   user_id=ctx.user_id)
+    return _finite(summarise(run, skill))
+
+
+def _finite(value: Any) -> Any:
+    """The summary with NaN (an undefined alpha) as None: the job's result is JSON, and JSON has no NaN."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

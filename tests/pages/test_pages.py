@@ -218,13 +218,11 @@ def test_the_design_and_conditions_are_set_on_the_settings_page(people):
     history = next(d.value for d in at.dataframe if "setting" in d.value)  # listed under the form
     assert set(history["setting"]) == {"design", "practice items", "convergence"} and set(history["by"]) == {"ada"}
 
-    next(s for s in at.selectbox if s.label == "Kind").set_value("assisted")
-    next(s for s in at.selectbox if s.label.startswith("Strategy version")).set_value(model.id)
-    next(b for b in at.button if b.label == "Add condition").click()
-    at.run()
-    assert any("human judge and model turns" in e.value for e in at.error) and not list_conditions(
-        study_id=people["study"])
-    next(s for s in at.selectbox if s.label == "Kind").set_value("model")
+    # A kind is offered only the versions it accepts: the model-alone version is no non-expert + model one.
+    next(s for s in at.selectbox if s.label == "Kind").set_value("assisted").run()
+    assert next(s for s in at.selectbox if s.label.startswith("Strategy version")).options == []
+    assert next(b for b in at.button if b.label == "Add condition").disabled
+    next(s for s in at.selectbox if s.label == "Kind").set_value("model").run()
     next(b for b in at.button if b.label == "Add condition").click()
     at.run()
     [cond] = list_conditions(study_id=people["study"])
