@@ -97,7 +97,7 @@ with tabs["Review"]:
     if not queue:
         st.info(escape_markdown(empty_queue_reason(
             study_id=study_id, expert_id=user.id, condition_id=None if condition == ALL else condition,
-            strategy_id=None if strategy == ALL else strategy).message))
+            strategy_id=None if strategy == ALL else strategy, answering_checked=True).message))
     else:
         entry = queue[0]
         second = " · a second review" if entry.second else ""

@@ -29,8 +29,7 @@ if studies:
         # The study picker of every page reads ?study=ID (web.ui.pick_study).
         st.switch_page("views/study_settings.py", query_params={"study": str(studies[table.selection.rows[0]].id)})
 else:
-    st.info("No studies yet. Create the first one below, or run `python -m oversight seed-demo`."
-            if not show_archived else "No studies yet.")
+    st.info("No studies yet. Create the first one below.")
 
 drafts = [s for s in studies if s.status in ("draft", "closed")]  # drafts, and closed studies to reopen
 if drafts:

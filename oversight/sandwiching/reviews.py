@@ -520,30 +520,30 @@ _LEFT_OUT_WORDS = {"excluded": "excluded by the attention checks or an admin", "
 
 
 def empty_queue_reason(*, study_id: int, expert_id: int, condition_id: int | None = None,
-                       strategy_id: int | None = None) -> EmptyQueue:
+                       strategy_id: int | None = None, answering_checked: bool = False) -> EmptyQueue:
     """Why `review_queue` has nothing for this expert with these filters: they are answering the study's items
     first; nobody has finished an item; nothing finished matches the filters; every finished answer is by someone
     left out of results (excluded, previews, simulated); or what is left they reviewed, answered themselves, or
-    others have reviewed. Counts say how many of each."""
-    if (withheld := gold_withheld(study_id=study_id, user_id=expert_id)) is not None:
+    others have reviewed. Counts say how many of each. `answering_checked`: the caller has already found the expert
+    is not answering first (`gold_withheld`), as the Review page does before anything else (a run's statements
+    are budgeted: tests/test_statement_budget.py)."""
+    if not answering_checked and (withheld := gold_withheld(study_id=study_id, user_id=expert_id)) is not None:
         return EmptyQueue("answering_first", withheld)
     with session_scope(write=False) as s:
         user = _reviewer(s, expert_id)
         if s.get(Study, study_id) is None:
             raise ReviewError(f"no study with id {study_id}")
-        finished = (select(Assignment.id, Assignment.participant_id)
-                    .where(Assignment.study_id == study_id, Assignment.state == "done",
-                           result_assignment(set())))  # practice and attention checks are never reviewed
-        everything = s.exec(finished).all()
-        if condition_id is not None:
-            finished = finished.where(Assignment.condition_id == condition_id)
-        if strategy_id is not None:
-            finished = finished.where(Assignment.strategy_id == strategy_id)
-        rows = s.exec(finished).all()
+        # One read of the study's real tasks, finished or not; the filters are applied here (practice and attention
+        # checks are never reviewed).
+        tasks = s.exec(select(Assignment.id, Assignment.participant_id, Assignment.condition_id,
+                              Assignment.strategy_id, Assignment.state)
+                       .where(Assignment.study_id == study_id, Assignment.state.in_(("done", "pending", "active")),
+                              result_assignment(set()))).all()
+        everything = [t for t in tasks if t.state == "done"]
+        rows = [(aid, pid) for aid, pid, cid, sid, _ in everything
+                if condition_id in (None, cid) and strategy_id in (None, sid)]
         if not everything:
-            working = s.exec(select(func.count()).select_from(Assignment).where(
-                Assignment.study_id == study_id, Assignment.state.in_(("pending", "active")),
-                Assignment.practice.is_(False))).one()
+            working = len(tasks)
             return EmptyQueue("nothing_finished", "Nothing to review yet: no finished assignments in this study"
                               + (f" ({working} dealt and not finished yet)." if working else "."))
         if not rows:
