@@ -55,8 +55,10 @@ class _Recorder:
         import torch
         from types import SimpleNamespace
 
-        self.seen.append(input_ids[0].tolist())
-        return SimpleNamespace(logits=torch.zeros(1, 1))
+        mask = attention_mask if attention_mask is not None else torch.ones_like(input_ids)
+        for ids, m in zip(input_ids, mask):
+            self.seen.append(ids[m.bool()].tolist())
+        return SimpleNamespace(logits=torch.zeros(len(input_ids), 1))
 
 
 def _hf_config(tiny_lm, **kw):
@@ -174,21 +176,19 @@ def test_dpo_never_trains_on_a_cut_completion(tiny_lm, tmp_path, monkeypatch):
     assert "So which is it?" in tok.decode(rows[0]["prompt_ids"])
 
 
-MARKER = "dawn"
-WORDS = ("the judge reads the quotes and picks an answer ship harbour story night cold city air face "
+WORDS = ("the judge reads the quotes and picks an answer ship harbour story cold city air face "
          "alice bob option correct weather white blanket").split()
 
 
 def _toy_pairs(n: int, seed: int) -> list[Pair]:
-    """Chosen responses contain the marker word somewhere; rejected ones never do."""
+    """The same words in both responses, with the marker word `dawn` (chosen) or `night` (rejected) inserted at
+    the same random place: a preference a reward model can only learn by reading the response."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        words = [rng.choice(WORDS) for _ in range(rng.randint(5, 9))]
-        marked = list(words)
-        marked.insert(rng.randint(0, len(words)), MARKER)
-        other = [rng.choice(WORDS) for _ in range(len(marked))]
-        good, bad = " ".join(marked) + ".", " ".join(other) + "."
+        words = [rng.choice(WORDS) for _ in range(rng.randint(4, 8))]
+        at = rng.randint(0, len(words))
+        good, bad = (" ".join(words[:at] + [w] + words[at:]) + "." for w in ("dawn", "night"))
         q = f"\n\nHuman: {' '.join(rng.choice(WORDS) for _ in range(5))}?"
         first = rng.random() < 0.5
         out.append(Pair(key=f"toy{seed}-{i}", conversation=q, responses=(good, bad) if first else (bad, good),
@@ -200,12 +200,12 @@ def _toy_pairs(n: int, seed: int) -> list[Pair]:
 def test_hf_reward_model_learns_a_toy_preference_and_scores_held_out_pairs_well_above_chance(tiny_lm, tmp_path):
     from oversight.rlaif.reward_model import train_and_evaluate
 
-    train, test = _toy_pairs(96, seed=1), _toy_pairs(40, seed=2)
+    train, test = _toy_pairs(64, seed=1), _toy_pairs(40, seed=2)
     targets = {p.key: float(p.preferred == 0) for p in train}
-    cfg = _hf_config(tiny_lm, lora_r=8, hf_batch_size=8, hf_epochs=6, hf_lr=3e-3)
+    cfg = _hf_config(tiny_lm, lora_r=8, hf_batch_size=8, hf_epochs=4, hf_lr=2e-2)
     _, result = train_and_evaluate(train=train, targets=targets, test=test, config=cfg,
                                    evaluations={"data set": {p.key: p.preferred for p in test}},
                                    output_dir=str(tmp_path / "rm"))
     acc = result["accuracy"]["data set"]
-    assert result["n_train"] == 96 and acc["n"] == 40
+    assert result["n_train"] == 64 and acc["n"] == 40
     assert acc["estimate"] >= 0.8, result
