@@ -26,26 +26,21 @@ from pathlib import Path
 
 from oversight.rlaif.errors import RlaifError
 from oversight.rlaif.pairs import HUMAN, Pair, conversation_messages
+from oversight.rlaif.trl_defaults import DPO_BETA, DPO_LEARNING_RATE, DPO_MAX_LENGTH
 
 Progress = Callable[[int, int, str], None]
-
-
-# The project's DPO defaults, shared by DPOSettings and dpo_config.LabDPOConfig (one definition).
-BETA = 0.1  # KL penalty strength (Rafailov et al. 2023)
-LEARNING_RATE = 5e-5  # LoRA adapters take a larger rate than TRL's full-model 1e-6
-MAX_LENGTH = 1024  # longest prompt + completion, in tokens
 
 
 @dataclass
 class DPOSettings:
     model: str  # local path (or hub id already on disk) of the policy to improve
     output_dir: str
-    beta: float = BETA
-    learning_rate: float = LEARNING_RATE
+    beta: float = DPO_BETA
+    learning_rate: float = DPO_LEARNING_RATE
     epochs: float = 1.0
     batch_size: int = 4
     lora_r: int = 16
-    max_length: int = MAX_LENGTH
+    max_length: int = DPO_MAX_LENGTH
     max_steps: int = -1  # > 0 stops after that many optimiser steps (benchmarks, tests)
     seed: int = 0
 

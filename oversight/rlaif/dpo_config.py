@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 
 from trl import DPOConfig
 
-from oversight.rlaif.dpo import BETA, LEARNING_RATE, MAX_LENGTH
+from oversight.rlaif.trl_defaults import DPO_BETA, DPO_LEARNING_RATE, DPO_MAX_LENGTH
 
 
 @dataclass
 class LabDPOConfig(DPOConfig):
     """The lab's defaults: no checkpoints or trackers, a loss per step, bf16 on a GPU and the CPU otherwise."""
 
-    beta: float = field(default=BETA, metadata={"help": "KL penalty strength (Rafailov et al. 2023)."})
-    learning_rate: float = field(default=LEARNING_RATE, metadata={"help": "A LoRA rate, larger than full DPO's."})
-    max_length: int | None = field(default=MAX_LENGTH, metadata={"help": "Longest prompt + completion, in tokens."})
+    beta: float = field(default=DPO_BETA, metadata={"help": "KL penalty strength (Rafailov et al. 2023)."})
+    learning_rate: float = field(default=DPO_LEARNING_RATE, metadata={"help": "A LoRA rate, larger than full DPO's."})
+    max_length: int | None = field(default=DPO_MAX_LENGTH, metadata={"help": "Longest prompt + completion, in tokens."})
     truncation_mode: str = field(default="keep_start", metadata={"help": "Never reached: prompts are shortened first."})
     logging_steps: float = field(default=1, metadata={"help": "Log the loss every step."})
     report_to: str | list[str] | None = field(default="none", metadata={"help": "No experiment trackers."})

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from trl import RewardConfig
 
-from oversight.rlaif.reward_model import HF_LEARNING_RATE, HF_MAX_LENGTH
+from oversight.rlaif.trl_defaults import REWARD_LEARNING_RATE, REWARD_MAX_LENGTH
 
 
 @dataclass
@@ -25,8 +25,8 @@ class LabRewardConfig(RewardConfig):
     """The lab's defaults: no checkpoints or trackers (the run is stored by the app), a loss per step for the
     run's record, bf16 on a GPU and the CPU otherwise, and the lab's token window."""
 
-    max_length: int | None = field(default=HF_MAX_LENGTH, metadata={"help": "Longest input (left-truncated)."})
-    learning_rate: float = field(default=HF_LEARNING_RATE, metadata={"help": "AdamW's learning rate."})
+    max_length: int | None = field(default=REWARD_MAX_LENGTH, metadata={"help": "Longest input (left-truncated)."})
+    learning_rate: float = field(default=REWARD_LEARNING_RATE, metadata={"help": "AdamW's learning rate."})
     logging_steps: float = field(default=1, metadata={"help": "Log the loss every step."})
     report_to: str | list[str] | None = field(default="none", metadata={"help": "No experiment trackers."})
     save_strategy: str = field(default="no", metadata={"help": "No checkpoints: the app stores the run."})

@@ -30,13 +30,10 @@ from dataclasses import asdict, dataclass
 from oversight.rlaif.agreement import proportion
 from oversight.rlaif.errors import RlaifError
 from oversight.rlaif.pairs import HUMAN, Pair
+from oversight.rlaif.trl_defaults import REWARD_LEARNING_RATE, REWARD_MAX_LENGTH
 from storage.vocabulary import REWARD_BACKENDS
 
 Progress = Callable[[int, int, str], None]
-
-# The `hf` backend's defaults, shared with reward_config.LabRewardConfig (one definition).
-HF_MAX_LENGTH = 512
-HF_LEARNING_RATE = 1e-4  # TRL's reward default
 
 
 @dataclass
@@ -52,9 +49,9 @@ class RewardConfig:
     # --- hf ---
     model: str = ""  # local path or hub id of the base model (loaded with local_files_only)
     lora_r: int = 16
-    max_length: int = HF_MAX_LENGTH  # tokens a reward model reads, at training and at scoring
+    max_length: int = REWARD_MAX_LENGTH  # tokens a reward model reads, at training and at scoring
     hf_epochs: float = 1.0
-    hf_lr: float = HF_LEARNING_RATE
+    hf_lr: float = REWARD_LEARNING_RATE
     hf_batch_size: int = 8
 
 
