@@ -21,7 +21,7 @@ from typing import Any
 from oversight.w2s.errors import W2SError
 
 
-DATASETS = ("boolq", "cosmos", "mmlu")
+DATASETS = ("boolq", "cosmos", "mmlu", "hh-rlhf")
 # Weak supervisors that are models: bag-of-words logistic regression, frozen encoder + linear head, the
 # fine-tuned encoder, or any Hugging Face model ("hf:<hub id or local path>") fine-tuned as a sequence classifier.
 WEAK_MODELS = ("bow", "minilm-frozen", "minilm")
@@ -42,6 +42,7 @@ class W2SConfig:
     test_path: str = ""  # optional separate test file of the same format; empty: the train file is split
     weak: str = "minilm-frozen"  # a model name (WEAK_MODELS or hf:...), unless weak_study_id is set
     weak_study_id: int | None = None  # the study whose non-experts' results (final answers) are the weak labels
+    weak_setting: str = "direct-qa"  # with a study: the setting whose answers count (default: people alone)
     strong: str = "minilm"  # STRONG_MODELS or hf:...
     methods: list[str] = field(default_factory=lambda: ["naive", "logconf"])
     seeds: int = 3

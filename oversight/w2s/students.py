@@ -66,7 +66,7 @@ def tokenize(tokenizer, examples: Sequence[Example], max_len: int) -> dict[str, 
     if examples[0].pair:
         texts = [e.text for e in examples for _ in e.choices]
         choices = [c for e in examples for c in e.choices]
-        return tokenizer(texts, choices, truncation="only_first", max_length=max_len, padding=True,
+        return tokenizer(texts, choices, truncation="longest_first", max_length=max_len, padding=True,  # a choice may be longer than max_len (HH responses)
                          return_tensors="pt")
     return tokenizer([e.text for e in examples], truncation=True, max_length=max_len, padding=True,
                      return_tensors="pt")
@@ -159,7 +159,7 @@ class FrozenEncoderProbe(Classifier):
         with torch.no_grad():
             for i in range(0, len(todo), 64):
                 chunk = todo[i:i + 64]
-                enc = (self.tokenizer([t for t, _ in chunk], [c for _, c in chunk], truncation="only_first",
+                enc = (self.tokenizer([t for t, _ in chunk], [c for _, c in chunk], truncation="longest_first",
                                       max_length=self.config.max_len, padding=True, return_tensors="pt") if pair
                        else self.tokenizer([t for t, _ in chunk], truncation=True, max_length=self.config.max_len,
                                            padding=True, return_tensors="pt"))

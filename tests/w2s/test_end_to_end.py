@@ -219,3 +219,22 @@ def test_simulated_people_bounds_are_the_domain_s_for_cli_and_page(db, boolq_fil
     for bad in (0, 10_000):
         with pytest.raises(W2SError, match="participants must be between 1 and"):
             simulate_participants(study_id=study.id, participants=bad, accuracy=0.7)
+
+
+def test_people_as_supervisor_read_only_results_of_people_alone(db, boolq_file):
+    """The weak labels are results (results_filter) given alone: an answer from an assisted condition (here one
+    participant's task turned into a debate) is no weak label unless that setting is chosen."""
+    from storage.models import Assignment
+
+    study_id = _study_with_people(boolq_file, accuracy=1.0, confidence=0.9)  # both people right on every item
+    with session_scope() as s:
+        first = s.exec(select(Judgment).order_by(Judgment.id)).first()
+        s.get(Assignment, first.assignment_id).protocol = "debate"
+        first.probabilities = [0.1, 0.9] if first.probabilities[0] > 0.5 else [0.9, 0.1]  # wrong, after help
+        assisted_item = first.item_id
+    examples, labels = study_labelled("boolq", study_id)
+    assert len(examples) == 18
+    assert all(labels[e.key][e.label] == pytest.approx(0.9) for e in examples)  # the debate answer is left out
+    examples, labels = study_labelled("boolq", study_id, setting="debate")
+    assert [e.key for e in examples] == [f"item/{assisted_item}"]
+    assert labels[f"item/{assisted_item}"][examples[0].label] == pytest.approx(0.1)
