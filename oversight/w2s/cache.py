@@ -31,7 +31,7 @@ from oversight.w2s.data import Example
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
-TRAINING_FIELDS = ("dataset", "epochs", "lr", "batch_size", "max_len", "lora")
+TRAINING_FIELDS = ("dataset", "epochs", "lr", "batch_size", "max_len", "lora", "top_layers")
 
 
 def cache_dir() -> Path:
