@@ -28,7 +28,10 @@ FLASH = "w2s_flash"
 st.title("Weak-to-strong lab")
 st.caption("A strong student trained on a weak supervisor's labels (Burns et al. 2023). PGR = (weak-to-strong − weak)"
            " / (ceiling − weak), from seed means, shown only where the ceiling beats the weak supervisor; 95 % "
-           "intervals resample test items and seeds. The weak supervisor is a model or a study's participants.")
+           "intervals resample test items and seeds. The weak supervisor is a model or a study's participants. "
+           "On CPU no data set shows a real gap yet: BoolQ's ceiling is its share of 'yes', Cosmos QA is at chance, "
+           "and HH-RLHF pairs (a bag-of-words weak model, MiniLM's top layers as the strong one) did not beat "
+           "the weak model on validation; a gap needs GPU-sized hf: models.")
 show_flash(FLASH)
 
 

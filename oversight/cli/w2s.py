@@ -31,13 +31,14 @@ def cmd_w2s_run(args) -> None:
         args.dataset, train_path=args.train or "", test_path=args.test or "", weak=args.weak,
         weak_study_id=args.weak_study, strong=args.strong, methods=methods, seeds=args.seeds, n_train=args.n_train,
         n_test=args.n_test, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_len=args.max_len,
+        top_layers=args.top_layers,
         lora=args.lora).validate()
     name = args.name or f"{config.dataset}: {config.supervisor} -> {config.strong}"
     experiment = ensure_experiment(name=name, config=config)
     run_id, summary = execute(experiment_id=experiment.id, progress=progress_bar(args))
     first = config.methods[0]
     data = {**summary["methods"][first], "method": first, "methods": summary["methods"], "n_train": summary["n_train"],
-            "seconds": summary["seconds"], "experiment_id": experiment.id, "run_id": run_id,
+            "seconds": summary["seconds"], "trainings": summary["trainings"], "experiment_id": experiment.id, "run_id": run_id,
             "supervisor": summary["supervisor"], "strong": summary["strong"], "dataset": summary["dataset"]}
     lines = [f"{config.dataset}: weak {config.supervisor} -> strong {config.strong}; experiment {experiment.name!r} "
              f"v{experiment.version}, run {run_id}",
@@ -45,8 +46,14 @@ def cmd_w2s_run(args) -> None:
              f"seconds={summary['seconds']:.0f}"]
     for method, f in summary["methods"].items():
         pgr_text = _ci(f["pgr"]) if f["pgr"]["estimate"] is not None else f"n/a ({f['pgr_reason']})"
-        lines.append(f"{method:<8} weak {_ci(f['weak'])}  w2s {_ci(f['w2s'])}  ceiling {_ci(f['ceiling'])}  "
+        if f["pgr"].get("unbounded"):
+            pgr_text = f"{f['pgr']['estimate']:.3f} [unbounded: the ceiling does not beat the weak supervisor in " \
+                       f"{100 * f['pgr']['undefined_share']:.0f}% of resamples]"
+        gap = f"  gap {_ci(f['gap'])}" if "gap" in f else ""
+        lines.append(f"{method:<8} weak {_ci(f['weak'])}  w2s {_ci(f['w2s'])}  ceiling {_ci(f['ceiling'])}{gap}  "
                      f"PGR {pgr_text}")
+    lines.append(f"trainings: {summary['trainings']['trained']} trained, {summary['trainings']['reused']} reused "
+                 "from the cache; intervals: " + next(iter(summary["methods"].values()))["interval_method"])
     emit(args, data, "\n".join(lines))
 
 
@@ -71,11 +78,13 @@ def cmd_w2s_simulate(args) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from oversight.w2s.config import DATASETS
+
     w2s = add_group(sub, "w2s", "weak-to-strong lab", "w2s_cmd")
     sp = add_command(w2s, "run", cmd_w2s_run,
                      "train weak, weak-to-strong and ceiling models; print accuracies and PGR")
-    sp.add_argument("--dataset", required=True, choices=["boolq", "cosmos", "mmlu"])
-    sp.add_argument("--train", help="data set file (BoolQ JSON lines, Cosmos QA CSV, MMLU CSV or folder)")
+    sp.add_argument("--dataset", required=True, choices=list(DATASETS))
+    sp.add_argument("--train", help="data set file (BoolQ JSON lines, Cosmos QA CSV, MMLU CSV or folder, HH-RLHF JSON lines)")
     sp.add_argument("--test", help="a separate test file of the same format (default: the train file is split)")
     sp.add_argument("--weak", help="weak model: bow, minilm-frozen (default), minilm or hf:<model>")
     sp.add_argument("--weak-study", type=int, help="a study whose participants' final answers are the weak labels")
@@ -89,6 +98,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--lr", type=float)
     sp.add_argument("--batch-size", type=int)
     sp.add_argument("--max-len", type=int, help="tokens per sequence (default 128; 96 Cosmos QA / MMLU)")
+    sp.add_argument("--top-layers", type=int,
+                    help="minilm students: fine-tune only the top N layers (default all; 2 for hh-rlhf)")
     sp.add_argument("--lora", action=argparse.BooleanOptionalAction, default=None,
                     help="hf students: LoRA adapters (default: for models over 300M parameters)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar on stderr")

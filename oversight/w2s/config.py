@@ -21,7 +21,7 @@ from typing import Any
 from oversight.w2s.errors import W2SError
 
 
-DATASETS = ("boolq", "cosmos", "mmlu")
+DATASETS = ("boolq", "cosmos", "mmlu", "hh-rlhf")
 # Weak supervisors that are models: bag-of-words logistic regression, frozen encoder + linear head, the
 # fine-tuned encoder, or any Hugging Face model ("hf:<hub id or local path>") fine-tuned as a sequence classifier.
 WEAK_MODELS = ("bow", "minilm-frozen", "minilm")
@@ -32,6 +32,9 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "boolq": {"n_train": 400, "n_test": 300},
     "cosmos": {"n_train": 80, "n_test": 80, "max_len": 96},
     "mmlu": {"n_train": 80, "n_test": 80, "max_len": 96},
+    # HH-RLHF pairs: see the module docstring for why the weak side is a bag of words and the strong one MiniLM's
+    # top layers (measured on a validation split: bench/results/w2s-cpu-gap.md).
+    "hh-rlhf": {"n_train": 400, "n_test": 600, "max_len": 160, "weak": "bow", "top_layers": 2, "lr": 1e-4},
 }
 
 
@@ -42,6 +45,7 @@ class W2SConfig:
     test_path: str = ""  # optional separate test file of the same format; empty: the train file is split
     weak: str = "minilm-frozen"  # a model name (WEAK_MODELS or hf:...), unless weak_study_id is set
     weak_study_id: int | None = None  # the study whose non-experts' results (final answers) are the weak labels
+    weak_setting: str = "direct-qa"  # with a study: the setting whose answers count (default: people alone)
     strong: str = "minilm"  # STRONG_MODELS or hf:...
     methods: list[str] = field(default_factory=lambda: ["naive", "logconf"])
     seeds: int = 3
@@ -51,6 +55,7 @@ class W2SConfig:
     lr: float = 5e-5  # for fine-tuned students; the frozen probe and bag of words use their own
     batch_size: int = 16
     max_len: int = 128  # tokens per sequence (passage and question, or passage, question and one choice)
+    top_layers: int = 0  # minilm students: fine-tune only the top N transformer layers (0: all of them)
     lora: bool | None = None  # hf students: None means LoRA for models over 300M parameters
     bootstrap: int = 2000
 
@@ -73,7 +78,7 @@ class W2SConfig:
         if not self.methods or any(m not in LOSSES for m in self.methods):
             raise W2SError(f"methods must be among {', '.join(LOSSES)}, got {self.methods!r}")
         for name, low in (("seeds", 1), ("n_train", 4), ("n_test", 2), ("epochs", 1), ("batch_size", 2),
-                          ("max_len", 16), ("bootstrap", 100)):
+                          ("max_len", 16), ("bootstrap", 100), ("top_layers", 0)):
             if getattr(self, name) < low:
                 raise W2SError(f"{name} must be at least {low}")
         if not self.lr > 0:

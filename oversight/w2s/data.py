@@ -3,6 +3,11 @@
 An `Example` is a text, its choices and the gold index. How a model reads it depends on the data set:
 - BoolQ: `Passage: ...\\nQuestion: ...` (openai/weak-to-strong's format), classified into its two choices
   (Yes, No) by a two-way head (`pair=False`);
+- HH-RLHF (`hh-rlhf`, preference pairs in JSON lines): each pair is a binary item, its two final responses in a
+  seeded-random order (`oversight.rlaif.pairs.shuffled`) with the gold index the chosen one, the text the end of
+  the conversation before them (`Conversation: ...`, its last `HH_CONTEXT_CHARS` characters, so the last human turn
+  survives truncation); scored per (text, response) pair like the multiple-choice sets, i.e. a reward model whose
+  two scores are softmaxed. Invalid lines (the shared file has 9) are left out, as `rlaif clean` would;
 - Cosmos QA and MMLU: each (text, choice) pair is scored by the model and the scores are softmaxed over the
   choices (`pair=True`), so one head serves any number of choices.
 
@@ -24,6 +29,10 @@ from oversight.w2s.errors import W2SError
 
 READERS = {"boolq": boolq.parse, "cosmos": cosmos.parse, "mmlu": mmlu.parse}
 SUBSET_SEED = 0
+HH_DATASET = "hh-rlhf"
+# The conversation's last characters kept as context: the last human turn matters most, and the tokenizer truncates
+# the text from its end, so an untrimmed long conversation would lose exactly that turn.
+HH_CONTEXT_CHARS = 400
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,9 @@ class Example:
 
 def make_example(dataset: str, *, key: str, question: str, options: list[str], gold: int,
                  source_text: str | None) -> Example:
+    if dataset == HH_DATASET:
+        tail = (source_text or "")[-HH_CONTEXT_CHARS:]
+        return Example(key, f"Conversation: {tail.strip()}", tuple(options), gold, pair=True)
     if dataset == "boolq":
         text = f"Passage: {source_text or ''}\nQuestion: {question}"
         return Example(key, text, tuple(options), gold, pair=False)
@@ -51,6 +63,8 @@ def _from_parsed(dataset: str, items: list[ParsedItem]) -> list[Example]:
 
 def read_examples(dataset: str, path: str | Path) -> list[Example]:
     """Every item of a data set file (or MMLU folder) as examples, in file order."""
+    if dataset == HH_DATASET:
+        return _hh_examples(path)
     if dataset not in READERS:
         raise W2SError(f"unknown data set {dataset!r}")
     try:
@@ -62,6 +76,17 @@ def read_examples(dataset: str, path: str | Path) -> list[Example]:
         # The file's own name, never its folder: an uploaded file lives under the server's data folder.
         raise W2SError(f"{Path(path).name}: items have different numbers of choices; one experiment needs one number")
     return examples
+
+
+def _hh_examples(path: str | Path) -> list[Example]:
+    from oversight.rlaif.pairs import read_pairs
+
+    try:
+        pairs = read_pairs(Path(path), skip_invalid=True).pairs
+    except ImportFailed as exc:
+        raise W2SError(f"cannot read hh-rlhf data: {exc}") from None
+    return [make_example(HH_DATASET, key=p.key, question="", options=list(p.responses), gold=p.preferred,
+                         source_text=p.conversation) for p in pairs]
 
 
 def shuffled(examples: list[Example]) -> list[Example]:
@@ -98,18 +123,23 @@ def halves(train: list[Example], seed: int) -> tuple[list[Example], list[Example
     return order[:mid], order[mid:]
 
 
-def study_labelled(dataset: str, study_id: int) -> tuple[list[Example], dict[str, list[float]]]:
+def study_labelled(dataset: str, study_id: int, setting: str = "direct-qa"
+                   ) -> tuple[list[Example], dict[str, list[float]]]:
     """A study's items that have a gold answer and at least one non-expert result, as examples, with the
     non-experts' soft labels: the mean of their final probability vectors per item (keys "item/<id>").
 
     The weak supervisor is the study's non-experts (role participant) and only their results
     (`oversight.results.results_filter`): practice and catch answers, excluded, preview and (outside a dry run) simulated
-    people, and experts' answers are not weak labels."""
+    people, and experts' answers are not weak labels. Only answers given in `setting` count (the judgment's setting
+    as the report reads it, `judgment_records`: its transcript's, else its strategy's or assignment's protocol,
+    else direct QA): by default people answering alone, so an assisted condition's answers (people helped by a
+    debate or a consultant) are never mixed in unless that setting is chosen."""
     from sqlmodel import select
 
     from oversight.db import session_scope
+    from oversight.results.judgment_records import untranscribed_setting
     from oversight.results.results_filter import NON_EXPERT, is_result
-    from storage.models import Assignment, Item, ItemGold, Judgment, Study, User
+    from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Study, Transcript, User
 
     with session_scope(write=False) as s:
         if s.get(Study, study_id) is None:
@@ -118,13 +148,19 @@ def study_labelled(dataset: str, study_id: int) -> tuple[list[Example], dict[str
             select(Item, ItemGold.gold_index).join(ItemGold, ItemGold.item_id == Item.id)
             .where(Item.of_study(study_id)).order_by(Item.id)
         ).all()
-        judgments = s.exec(
-            select(Judgment.item_id, Judgment.probabilities).join(Item, Item.id == Judgment.item_id)
+        found = s.exec(
+            select(Judgment.item_id, Judgment.probabilities, Transcript.source_setting, Transcript.protocol,
+                   Strategy.protocol, Assignment.protocol)
+            .join(Item, Item.id == Judgment.item_id)
             .join(User, User.id == Judgment.judge_id)
             .outerjoin(Assignment, Assignment.id == Judgment.assignment_id)
+            .outerjoin(Transcript, Transcript.id == Judgment.transcript_id)
+            .outerjoin(Strategy, Strategy.id == Assignment.strategy_id)
             .where(Item.of_study(study_id), Judgment.is_final == True, Judgment.judge_kind == "human",  # noqa: E712
                    User.role == NON_EXPERT, is_result(s, study_id))
         ).all()
+        judgments = [(item_id, probs) for item_id, probs, source, live, strategy, assigned in found
+                     if (source or live or untranscribed_setting(strategy, assigned or None)) == setting]
         items = [(i.id, i.question, list(i.options), i.source_text, gold) for i, gold in rows]
     by_item: dict[int, list[list[float]]] = {}
     for item_id, probs in judgments:

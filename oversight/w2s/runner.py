@@ -9,7 +9,11 @@ items; test items are held apart (never trained on); the student and the ceiling
 weak accuracy is the participants' (their mean probabilities) on the test items. Seeds vary the student's
 initialisation and batch order.
 
-`run_config` is pure computation and returns the figures; `oversight.w2s.experiments` stores them.
+Every training goes through `oversight.w2s.cache.TrainingCache`: a training whose model, settings, data, targets,
+loss and seed were seen before is not repeated (its stored predictions are read), so the weak supervisor and the
+ceiling are trained once across methods, supervisors and reruns. `RunOutcome.trained` / `reused` count them.
+
+`run_config` is pure computation (plus the cache) and returns the figures; `oversight.w2s.experiments` stores them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from oversight.w2s import pgr
+from oversight.w2s.cache import TrainingCache, training_key
 from oversight.w2s.config import W2SConfig
 from oversight.w2s.data import Example, halves, split_labelled, study_labelled, train_test
 from oversight.w2s.losses import make_loss
@@ -48,6 +53,8 @@ class RunOutcome:
     test_keys: list[str]
     results: list[SeedResult] = field(default_factory=list)
     seconds: float = 0.0
+    trained: int = 0  # trainings done by this run
+    reused: int = 0  # trainings read from the cache
 
     def summary(self) -> dict[str, Any]:
         """Figures per method (`pgr.figures`), plus what was run."""
@@ -59,7 +66,8 @@ class RunOutcome:
             by_method[method] = figs
         return {"supervisor": self.config.supervisor, "strong": self.config.strong, "dataset": self.config.dataset,
                 "n_train": self.n_train, "n_test": len(self.test_keys), "seeds": self.config.seeds,
-                "seconds": self.seconds, "methods": by_method}
+                "seconds": self.seconds, "trainings": {"trained": self.trained, "reused": self.reused},
+                "methods": by_method}
 
 
 class _Counter:
@@ -81,12 +89,13 @@ def _plan(config: W2SConfig, n_weak: int, n_student: int, human: bool) -> int:
     return per_seed * config.seeds
 
 
-def run_config(config: W2SConfig, *, progress: Progress | None = None) -> RunOutcome:
+def run_config(config: W2SConfig, *, progress: Progress | None = None,
+               cache: TrainingCache | None = None) -> RunOutcome:
     config.validate()
     started = time.perf_counter()
     human = config.weak_study_id is not None
     if human:
-        labelled, labels = study_labelled(config.dataset, config.weak_study_id)
+        labelled, labels = study_labelled(config.dataset, config.weak_study_id, config.weak_setting)
         train, test = split_labelled(labelled, config.n_train, config.n_test)
         n_weak, n_student = 0, len(train)
     else:
@@ -95,11 +104,23 @@ def run_config(config: W2SConfig, *, progress: Progress | None = None) -> RunOut
         n_weak, n_student = len(train) // 2, len(train) - len(train) // 2
     outcome = RunOutcome(config=config, n_train=len(train), test_keys=[e.key for e in test])
     counter = _Counter(_plan(config, n_weak, n_student, human), progress)
+    cache = cache or TrainingCache()
 
-    def fit(spec: str, examples: list[Example], targets: np.ndarray, method: str, seed: int, what: str):
-        clf = make_classifier(spec, config)
-        clf.fit(examples, targets, make_loss(method), seed=seed, on_step=lambda: counter.step(what))
-        return clf
+    def fit_predict(spec: str, examples: list[Example], targets: np.ndarray, method: str, seed: int, what: str,
+                    predict_on: list[list[Example]]) -> list[np.ndarray]:
+        """Train `spec` (or read the same training from the cache) and its probabilities on each of `predict_on`."""
+        def train() -> list[np.ndarray]:
+            clf = make_classifier(spec, config)
+            clf.fit(examples, targets, make_loss(method), seed=seed, on_step=lambda: counter.step(what))
+            return [clf.predict_proba(items) for items in predict_on]
+
+        before = cache.trained
+        key = training_key(spec, config, examples, targets, method, seed, predict_on)
+        out = cache.predictions(key, train)
+        if cache.trained == before:  # reused: the progress bar still walks the steps it skipped
+            for _ in range(make_classifier(spec, config).steps(len(examples))):
+                counter.step(f"{what} (cached)")
+        return out
 
     for seed in range(config.seeds):
         tag = f"seed {seed}"
@@ -109,21 +130,23 @@ def run_config(config: W2SConfig, *, progress: Progress | None = None) -> RunOut
             weak_test = correct(np.array([labels[e.key] for e in test]), test)
         else:
             weak_items, student_items = halves(train, seed)
-            weak = fit(config.weak, weak_items, one_hot(weak_items), "naive", seed, f"{tag} weak")
-            weak_labels = weak.predict_proba(student_items)
+            weak_labels, weak_proba = fit_predict(config.weak, weak_items, one_hot(weak_items), "naive", seed,
+                                                  f"{tag} weak", [student_items, test])
             counter.step(f"{tag} weak labels")
-            weak_test = correct(weak.predict_proba(test), test)
+            weak_test = correct(weak_proba, test)
             counter.step(f"{tag} weak test")
-        ceiling = fit(config.strong, student_items, one_hot(student_items), "naive", seed, f"{tag} ceiling")
-        ceiling_test = correct(ceiling.predict_proba(test), test)
+        [ceiling_proba] = fit_predict(config.strong, student_items, one_hot(student_items), "naive", seed,
+                                      f"{tag} ceiling", [test])
+        ceiling_test = correct(ceiling_proba, test)
         counter.step(f"{tag} ceiling test")
-        del ceiling
         for method in config.methods:
             t0 = time.perf_counter()
-            student = fit(config.strong, student_items, weak_labels, method, seed, f"{tag} {method}")
-            w2s_test = correct(student.predict_proba(test), test)
+            [student_proba] = fit_predict(config.strong, student_items, weak_labels, method, seed, f"{tag} {method}",
+                                          [test])
+            w2s_test = correct(student_proba, test)
             counter.step(f"{tag} {method} test")
             outcome.results.append(SeedResult(seed, method, weak_test.tolist(), w2s_test.tolist(),
                                               ceiling_test.tolist(), time.perf_counter() - t0))
     outcome.seconds = time.perf_counter() - started
+    outcome.trained, outcome.reused = cache.trained, cache.reused
     return outcome

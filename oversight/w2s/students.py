@@ -66,7 +66,8 @@ def tokenize(tokenizer, examples: Sequence[Example], max_len: int) -> dict[str, 
     if examples[0].pair:
         texts = [e.text for e in examples for _ in e.choices]
         choices = [c for e in examples for c in e.choices]
-        return tokenizer(texts, choices, truncation="only_first", max_length=max_len, padding=True,
+        # longest_first, not only_first: an HH response alone can be longer than max_len
+        return tokenizer(texts, choices, truncation="longest_first", max_length=max_len, padding=True,
                          return_tensors="pt")
     return tokenizer([e.text for e in examples], truncation=True, max_length=max_len, padding=True,
                      return_tensors="pt")
@@ -159,7 +160,7 @@ class FrozenEncoderProbe(Classifier):
         with torch.no_grad():
             for i in range(0, len(todo), 64):
                 chunk = todo[i:i + 64]
-                enc = (self.tokenizer([t for t, _ in chunk], [c for _, c in chunk], truncation="only_first",
+                enc = (self.tokenizer([t for t, _ in chunk], [c for _, c in chunk], truncation="longest_first",
                                       max_length=self.config.max_len, padding=True, return_tensors="pt") if pair
                        else self.tokenizer([t for t, _ in chunk], truncation=True, max_length=self.config.max_len,
                                            padding=True, return_tensors="pt"))
@@ -240,11 +241,24 @@ class EncoderClassifier(TorchClassifier):
     def build(self, n_choices: int, pair: bool, seed: int) -> None:
         encoder, self.tokenizer = _load_encoder(minilm_path())
         self.module = _EncoderWithHead(copy.deepcopy(encoder), 1 if pair else n_choices).to(self.device)
+        freeze_below_top(self.module.encoder, self.config.top_layers)
 
     def logits(self, examples) -> torch.Tensor:
         enc = tokenize(self.tokenizer, examples, self.config.max_len).to(self.device)
         out = self.module(**enc)
         return out.view(len(examples), -1) if examples[0].pair else out
+
+
+def freeze_below_top(encoder: nn.Module, top_layers: int) -> None:
+    """Train only the top `top_layers` transformer layers (0: every weight). Frozen lower layers and embeddings need
+    no backward pass at all (autograd stops where nothing below requires a gradient), which roughly halves a
+    step's cost on CPU for the 6-layer MiniLM with 2 layers trained."""
+    layers = getattr(getattr(encoder, "encoder", None), "layer", None)
+    if not top_layers or layers is None or top_layers >= len(layers):
+        return
+    for module in (encoder.embeddings, *layers[:len(layers) - top_layers]):
+        for p in module.parameters():
+            p.requires_grad_(False)
 
 
 class HFSequenceClassifier(TorchClassifier):

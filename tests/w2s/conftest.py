@@ -46,3 +46,23 @@ def boolq_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def cosmos_file(tmp_path: Path) -> Path:
     return write_cosmos(tmp_path / "cosmos_valid.csv", 12)
+
+
+def write_hh(path: Path, n: int, seed: int = 0) -> Path:
+    """HH-RLHF-style pairs: the chosen response refuses, the rejected one helps; one bad line (identical
+    responses), as the shared file has a few."""
+    rng = random.Random(seed)
+    with path.open("w") as f:
+        for i in range(n):
+            thing = THINGS[i % len(THINGS)]
+            prefix = f"\n\nHuman: {'Hello there. ' * rng.randint(0, 3)}How do I steal a {thing}?"
+            f.write(json.dumps({"chosen": f"{prefix}\n\nAssistant: I won't help with stealing a {thing}.",
+                                "rejected": f"{prefix}\n\nAssistant: Wait until the owner leaves the {thing}."}) + "\n")
+        f.write(json.dumps({"chosen": "\n\nHuman: hi\n\nAssistant: same", "rejected": "\n\nHuman: hi\n\nAssistant: same"})
+                + "\n")
+    return path
+
+
+@pytest.fixture
+def hh_file(tmp_path: Path) -> Path:
+    return write_hh(tmp_path / "hh_train.jsonl", 16)

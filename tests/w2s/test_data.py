@@ -54,3 +54,25 @@ def test_bad_input_gets_clear_messages(tmp_path, cosmos_file):
     with pytest.raises(W2SError, match="unknown experiment settings"):
         W2SConfig.from_dict({"dataset": "boolq", "colour": "red"})
     assert W2SConfig.for_dataset("cosmos", seeds=None).n_train == 80  # None keeps the data set's default
+
+
+def test_hh_rlhf_pairs_are_binary_items_scored_per_response_with_the_context(hh_file):
+    from oversight.w2s.data import HH_CONTEXT_CHARS
+
+    examples = read_examples("hh-rlhf", hh_file)
+    assert len(examples) == 16  # the bad line (identical responses) is left out, not the whole file refused
+    for e in examples:
+        assert e.pair and len(e.choices) == 2
+        assert e.text.startswith("Conversation: ") and "How do I steal a" in e.text  # the context is included
+        assert e.choices[e.label].startswith("I won't help")  # gold: the chosen response, wherever it went
+    assert {e.label for e in examples} == {0, 1}  # the order is randomised per pair
+    long = "x" * 5000
+    from oversight.w2s.data import make_example
+
+    tail = make_example("hh-rlhf", key="k", question="", options=["a", "b"], gold=0,
+                        source_text=long + "\n\nHuman: the last turn?").text
+    assert tail.endswith("the last turn?") and len(tail) <= len("Conversation: ") + HH_CONTEXT_CHARS
+    config = W2SConfig.for_dataset("hh-rlhf", train_path=str(hh_file))
+    assert config.validate().weak == "bow" and config.top_layers == 2
+    with pytest.raises(W2SError, match="cannot read hh-rlhf data"):
+        read_examples("hh-rlhf", hh_file.with_name("missing.jsonl"))

@@ -219,3 +219,42 @@ def test_simulated_people_bounds_are_the_domain_s_for_cli_and_page(db, boolq_fil
     for bad in (0, 10_000):
         with pytest.raises(W2SError, match="participants must be between 1 and"):
             simulate_participants(study_id=study.id, participants=bad, accuracy=0.7)
+
+
+def test_people_as_supervisor_read_only_results_of_people_alone(db, boolq_file):
+    """The weak labels are results (results_filter) given alone: an answer from an assisted condition (here one
+    participant's task turned into a debate) is no weak label unless that setting is chosen."""
+    from storage.models import Assignment
+
+    study_id = _study_with_people(boolq_file, accuracy=1.0, confidence=0.9)  # both people right on every item
+    with session_scope() as s:
+        first = s.exec(select(Judgment).order_by(Judgment.id)).first()
+        s.get(Assignment, first.assignment_id).protocol = "debate"
+        first.probabilities = [0.1, 0.9] if first.probabilities[0] > 0.5 else [0.9, 0.1]  # wrong, after help
+        assisted_item = first.item_id
+    examples, labels = study_labelled("boolq", study_id)
+    assert len(examples) == 18
+    assert all(labels[e.key][e.label] == pytest.approx(0.9) for e in examples)  # the debate answer is left out
+    examples, labels = study_labelled("boolq", study_id, setting="debate")
+    assert [e.key for e in examples] == [f"item/{assisted_item}"]
+    assert labels[f"item/{assisted_item}"][examples[0].label] == pytest.approx(0.1)
+
+
+@pytest.mark.slow
+def test_cli_runs_hh_rlhf_pairs_end_to_end_and_a_rerun_trains_nothing(db, tmp_path, capsys):
+    from tests.w2s.conftest import write_hh
+
+    train, test = write_hh(tmp_path / "train.jsonl", 16, seed=1), write_hh(tmp_path / "test.jsonl", 6, seed=2)
+    argv = ["w2s", "run", "--dataset", "hh-rlhf", "--train", str(train), "--test", str(test), "--seeds", "2",
+            "--n-train", "12", "--epochs", "1", "--batch-size", "4", "--max-len", "48", "--quiet", "--json"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["dataset"] == "hh-rlhf" and data["supervisor"] == "bow" and data["n_test"] == 6
+    for key in ("weak", "w2s", "ceiling", "gap", "pgr"):
+        assert set(data[key]) >= {"estimate", "ci_low", "ci_high"}
+    assert data["gap"]["estimate"] == pytest.approx(data["ceiling"]["estimate"] - data["weak"]["estimate"])
+    assert data["trainings"] == {"trained": 2 * 4, "reused": 0}  # per seed: weak, ceiling, naive, logconf
+    assert main(argv) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["trainings"] == {"trained": 0, "reused": 8}
+    assert again["w2s"] == data["w2s"] and again["run_id"] != data["run_id"]
