@@ -258,6 +258,8 @@ def report(view: JudgeView, probs: list[float] | None, *, note: str = "", end: b
     if ok:
         if end or view.step.must_end:
             st.session_state["finished_view"] = view.transcript_id
+            if task is not None and task.practice:  # its answer and explanation follow, as for one answered alone
+                st.session_state["practice_done"] = task.assignment_id
         st.rerun()
 
 

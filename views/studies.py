@@ -7,7 +7,7 @@ from oversight.results.export import export_zip
 from oversight.study.lifecycle import archive_study, can_delete, delete_study, duplicate_study, unarchive_study
 from oversight.study.studies import StudyError, create_study, list_studies, study_label
 from web.launch_panel import launch_section
-from web.ui import attempt, escape_markdown, flash_and_rerun, require_role, show_flash, user_error
+from web.ui import LAST_STUDY, attempt, escape_markdown, flash_and_rerun, require_role, show_flash, user_error
 
 user = require_role("admin")
 st.title("Studies")
@@ -59,7 +59,8 @@ with st.form("new_study", clear_on_submit=True):
 if studies:
     st.subheader("Duplicate, archive or delete")
     ids = [s.id for s in studies]
-    wanted = st.query_params.get("study")
+    # The study chosen last, here or on another page (the sidebar's links drop ?study=: web.ui.pick_study).
+    wanted = st.query_params.get("study") or str(st.session_state.get(LAST_STUDY, ""))
     default = ids.index(int(wanted)) if wanted and wanted.isdigit() and int(wanted) in ids else 0
     sid = st.selectbox("Study", ids, index=default, key="lifecycle_study",
                        format_func={s.id: f"{study_label(s)} (#{s.id}, {s.status})" for s in studies}.get)

@@ -86,9 +86,14 @@ def attempt(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> tuple[bool,
         return False, None
 
 
+LAST_STUDY = "picked_study"
+
+
 def pick_study(label: str = "Study") -> int:
-    """A study selector that remembers the choice in the URL (`?study=ID`) across pages and refreshes. With no
-    study yet it shows how to make one and stops the page."""
+    """A study selector that remembers the choice in the URL (`?study=ID`, for refreshes and links) and in the tab's
+    session (the sidebar's page links drop the URL's parameters), so the chosen study follows the researcher from
+    page to page. With nothing chosen yet, the newest study that is not a dry-run copy. With no study yet it shows
+    how to make one and stops the page."""
     wanted = st.query_params.get("study")
     # Archived studies are hidden, except the one the URL names (opened from the Studies page's archived list).
     studies = [s for s in list_studies(include_archived=True) if s.status != "archived" or str(s.id) == wanted]
@@ -98,9 +103,16 @@ def pick_study(label: str = "Study") -> int:
     ids = [s.id for s in studies]
     names = {s.id: f"{study_label(s)} (#{s.id})" + (" [archived]" if s.status == "archived" else "")
              for s in studies}
-    default = int(wanted) if wanted and wanted.isdigit() and int(wanted) in ids else ids[0]
+    remembered = st.session_state.get(LAST_STUDY)
+    if wanted and wanted.isdigit() and int(wanted) in ids:
+        default = int(wanted)
+    elif remembered in ids:
+        default = remembered
+    else:  # a dry run's copy is newer than its study, but rarely the one meant
+        default = next((s.id for s in studies if s.dry_run_of is None), ids[0])
     chosen = st.selectbox(label, ids, index=ids.index(default), format_func=names.__getitem__)
     st.query_params["study"] = str(chosen)
+    st.session_state[LAST_STUDY] = chosen
     return chosen
 
 
