@@ -92,3 +92,6 @@ def refuse_person_answer(probabilities, answer_form: str | None) -> str | None:
 # User.external_study_id of simulated participants and experts (oversight/sandwiching/simulate.py): every figure built on
 # them says so, and they are never paid.
 SIMULATED = "simulated"
+# The audit event of an expert choosing to review a study without answering its items: they have seen its gold, so
+# they are never dealt its items (oversight/sandwiching/reviews.py writes it, oversight/study/participation.py reads it).
+REVIEW_WITHOUT_ANSWERING = "review.without_answering"

@@ -275,7 +275,7 @@ def test_an_expert_answers_the_study_before_seeing_its_gold(world):
     """Experts dealt the expert condition see no gold (review, transcripts) until their own answers are in, and an
     expert who has reviewed a study (and so seen its gold) is not dealt its items to answer."""
     from oversight.study.participation import ParticipationError, next_task, submit_answer
-    from oversight.sandwiching.reviews import gold_withheld
+    from oversight.sandwiching.reviews import choose_review_without_answering, gold_gate, gold_withheld
 
     with session_scope() as s:
         s.add(Condition(study_id=world["study"], name="Experts", kind="expert"))
@@ -285,7 +285,18 @@ def test_an_expert_answers_the_study_before_seeing_its_gold(world):
     assert "items to answer" in gold_withheld(study_id=world["study"], user_id=answering)
     with pytest.raises(ReviewError, match="items to answer"):
         review_context(assignment_id=world["a"][0], expert_id=answering)
-    assert gold_withheld(study_id=world["study"], user_id=reviewer) is None  # not answering: reviews at once
+    # An expert not yet dealt the items is not shown the gold either (it would spoil their answers later), until
+    # they choose to review without answering; from then on they are never dealt the study's items.
+    gate = gold_gate(study_id=world["study"], user_id=reviewer)
+    assert gate is not None and gate.can_choose and "review without answering" in gate.message
+    with pytest.raises(ReviewError, match="review without answering"):
+        review_context(assignment_id=world["a"][1], expert_id=reviewer)
+    choose_review_without_answering(study_id=world["study"], user_id=reviewer)
+    assert gold_withheld(study_id=world["study"], user_id=reviewer) is None
+    with pytest.raises(ParticipationError, match="reviewed answers in this study"):
+        next_task(user_id=reviewer, study_id=world["study"])
+    with pytest.raises(ReviewError, match="items to answer"):  # the one answering cannot choose it
+        choose_review_without_answering(study_id=world["study"], user_id=answering)
     assert gold_withheld(study_id=world["study"], user_id=world["admin"]) is None
     while (task := next_task(user_id=answering, study_id=world["study"])) is not None:
         submit_answer(user_id=answering, assignment_id=task.assignment_id, probabilities=[60, 40])

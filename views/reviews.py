@@ -17,18 +17,17 @@ from oversight.sandwiching.reviews import (ReviewContext, adjudicate, adjudicati
 from oversight.sandwiching.rubrics import asked, current_rubric, new_rubric_version, rubric_versions
 from oversight.study.studies import get_study
 from web.rubric_form import rubric_editor, rubric_inputs, show_review
-from oversight.sandwiching.reviews import gold_withheld
+from web.gold_gate import gold_gate_section
 from web.ui import attempt, escape_markdown, pick_study, require_role, speech_markdown
 
 user = require_role("admin", "expert")
 st.title("Review queue")
 study_id = pick_study()
 study = get_study(study_id)
-if (withheld := gold_withheld(study_id=study_id, user_id=user.id)) is not None:
-    st.info(withheld)
-    st.stop()
+gold_gate_section(study_id, user.id)  # an expert answering first sees no gold (web/gold_gate.py)
 rubric = current_rubric(study_id)
 ALL = "All"
+HOLDING = "rq-holding"  # (study, assignment) whose review form is open in this tab
 
 # Always one element here, so that the tabs below keep their place (and the chosen tab) when the message goes on
 # the next rerun (e.g. after saving the rubric, the admin stays on its tab).
@@ -94,29 +93,38 @@ with tabs["Review"]:
                                      format_func=lambda c: c if c == ALL else strategies[c])
     queue = review_queue(study_id=study_id, expert_id=user.id, condition_id=None if condition == ALL else condition,
                          strategy_id=None if strategy == ALL else strategy)
-    if not queue:
+    # The assignment whose form this expert has open stays theirs until they submit it: if another expert reviews
+    # it meanwhile, it leaves the queue, and without this the submit would rerun onto the next assignment's form
+    # and the review typed here would be lost without a word (it is stored as a second review instead).
+    holding = st.session_state.get(HOLDING)
+    held = holding is not None and holding[0] == study_id and holding[1] not in {e.assignment_id for e in queue}
+    if not queue and not held:
+        st.session_state.pop(HOLDING, None)
         st.info(escape_markdown(empty_queue_reason(
             study_id=study_id, expert_id=user.id, condition_id=None if condition == ALL else condition,
             strategy_id=None if strategy == ALL else strategy, answering_checked=True).message))
     else:
-        entry = queue[0]
-        second = " · a second review" if entry.second else ""
-        st.caption(f"{len(queue)} waiting for you · assignment #{entry.assignment_id}{second} · rubric "
-                   f"v{rubric.version}")
-        ok, ctx = attempt(review_context, assignment_id=entry.assignment_id, expert_id=user.id)
-        if ok:
+        assignment_id, second = (holding[1], False) if held else (queue[0].assignment_id, queue[0].second)
+        st.session_state[HOLDING] = (study_id, assignment_id)
+        st.caption(f"{len(queue)} waiting for you · assignment #{assignment_id}"
+                   f"{' · a second review' if second else ''} · rubric v{rubric.version}")
+        ok, ctx = attempt(review_context, assignment_id=assignment_id, expert_id=user.id)
+        if not ok:
+            st.session_state.pop(HOLDING, None)  # e.g. reviewed in another tab: the next run shows the next one
+        else:
             show_context(ctx)
-            with st.form(f"review-{entry.assignment_id}"):
-                labels = rubric_inputs(asked(rubric.fields, with_model=ctx.with_model),
-                                       key=f"rq-{entry.assignment_id}")
+            with st.form(f"review-{assignment_id}"):
+                labels = rubric_inputs(asked(rubric.fields, with_model=ctx.with_model), key=f"rq-{assignment_id}")
                 notes = st.text_area("Notes for the study designers (what went wrong or well, and why)")
                 if st.form_submit_button("Submit review", type="primary"):
                     with st.spinner("Saving your review…"):
-                        saved, _ = attempt(submit_review, assignment_id=entry.assignment_id, expert_id=user.id,
+                        saved, _ = attempt(submit_review, assignment_id=assignment_id, expert_id=user.id,
                                            labels=labels, notes=notes)
                     if saved:
-                        st.session_state["review_flash"] = (f"Review of assignment #{entry.assignment_id} saved."
-                                                            + (" Next one below." if len(queue) > 1 else ""))
+                        st.session_state.pop(HOLDING, None)
+                        left = len([e for e in queue if e.assignment_id != assignment_id])
+                        st.session_state["review_flash"] = (f"Review of assignment #{assignment_id} saved."
+                                                            + (" Next one below." if left else ""))
                         st.rerun()
 
 with tabs["Adjudication"]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from oversight.jobs import enqueue, get_job
-from oversight.sandwiching.reviews import gold_withheld
+from web.gold_gate import gold_gate_section
 from oversight.sandwiching.reviews import review_transcript, reviews_for
 from oversight.sandwiching.rubrics import current_rubric
 from oversight.study.studies import get_study
@@ -20,9 +20,7 @@ from web.ui import attempt, escape_markdown, pick_study, require_role, speech_ma
 user = require_role("admin", "expert")
 st.title("Transcripts")
 study_id = pick_study()
-if (withheld := gold_withheld(study_id=study_id, user_id=user.id)) is not None:
-    st.info(withheld)
-    st.stop()
+gold_gate_section(study_id, user.id)  # an expert answering first sees no gold (web/gold_gate.py)
 
 ALL = "All"
 # Source highlights by who quoted the stretch (a stretch quoted by several speakers is violet).

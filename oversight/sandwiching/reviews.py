@@ -13,18 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, exists, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from oversight.results.results_filter import left_out_reasons, people_left_out, result_assignment
 from oversight.audit import log_event
 from oversight.db import session_scope
-from oversight.vocab import SIMULATED
+from oversight.vocab import REVIEW_WITHOUT_ANSWERING, SIMULATED
 from oversight.sandwiching.rubrics import ReviewError, check_labels, current_rubric
 from oversight.protocols.transcripts import TranscriptDetail, blinded, strategy_label, transcript_detail
-from storage.models import (Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, Strategy, Study,
-                            Transcript, User)
+from storage.models import (Assignment, Condition, Event, ExpertReview, Item, ItemGold, Judgment, Strategy,
+                            Study, Transcript, User)
 
 __all__ = ["ReviewError", "submit_review", "review_transcript", "review_queue", "review_context", "adjudicate",
            "adjudication_queue", "final_labels", "reviews_for", "review_filters", "second_review_chosen",
@@ -45,21 +45,62 @@ class Review:
     created_at: datetime
 
 
-def gold_withheld(*, study_id: int, user_id: int) -> str | None:
-    """Why this person may not see the study's gold answers yet (None: they may). An expert dealt the study's
-    items as the expert condition sees no gold (reviews, transcripts) until their own answers are in: those
-    answers measure expert accuracy."""
+
+
+@dataclass(frozen=True)
+class GoldGate:
+    """Why an expert may not see a study's gold yet; `can_choose`: they may choose to review without answering."""
+    message: str
+    can_choose: bool
+
+
+def gold_gate(*, study_id: int, user_id: int) -> GoldGate | None:
+    """Whether this person may see the study's gold answers (None: they may). In a study with an expert condition,
+    experts' own answers measure expert accuracy, so an expert sees no gold (reviews, transcripts) while they have
+    items to answer, nor before they have either answered, reviewed, or chosen to review without answering (then
+    they are not dealt the study's items: `choose_review_without_answering`). One statement (the Review page's
+    statements are budgeted)."""
+    mine = and_(Assignment.study_id == study_id, Assignment.participant_id == user_id)
     with session_scope(write=False) as s:
         user = s.get(User, user_id)
         if user is None or user.role != "expert":
             return None
-        left = s.exec(select(func.count()).select_from(Assignment).where(
-            Assignment.study_id == study_id, Assignment.participant_id == user_id,
-            Assignment.state.in_(("pending", "active")))).one()
-    if not left:
-        return None
-    return (f"You still have {left} of this study's items to answer (Answer items). Reviews and transcripts show "
-            "the gold answers, so they open here once your own answers are in.")
+        row = s.exec(select(
+            select(func.count()).select_from(Assignment)
+            .where(mine, Assignment.state.in_(("pending", "active"))).scalar_subquery(),
+            exists().where(mine),
+            exists().where(Condition.study_id == study_id, Condition.kind == "expert"),
+            exists().where(ExpertReview.study_id == study_id, ExpertReview.expert_id == user_id),
+            exists().where(Event.study_id == study_id, Event.user_id == user_id,
+                           Event.kind == REVIEW_WITHOUT_ANSWERING),
+        )).one()
+    left, dealt, expert_condition, reviewed, chose = row
+    if left:
+        return GoldGate(f"You still have {left} of this study's items to answer (Answer items). Reviews and "
+                        "transcripts show the gold answers, so they open here once your own answers are in.", False)
+    if expert_condition and not (dealt or reviewed or chose):
+        return GoldGate("This study measures experts' own answers (its expert condition), and reviews and "
+                        "transcripts show the gold answers. Answer its items first on Answer items, or review "
+                        "without answering: then you are not dealt its items.", True)
+    return None
+
+
+def gold_withheld(*, study_id: int, user_id: int) -> str | None:
+    """Why this person may not see the study's gold answers yet (None: they may); see `gold_gate`."""
+    gate = gold_gate(study_id=study_id, user_id=user_id)
+    return None if gate is None else gate.message
+
+
+def choose_review_without_answering(*, study_id: int, user_id: int) -> None:
+    """An expert chooses to review a study without answering its items: audited, and from then on they see its
+    gold and are never dealt its items (oversight/study/participation.py)."""
+    gate = gold_gate(study_id=study_id, user_id=user_id)
+    if gate is None:
+        return
+    if not gate.can_choose:
+        raise ReviewError(gate.message)
+    with session_scope() as s:
+        log_event(s, REVIEW_WITHOUT_ANSWERING, user_id=user_id, study_id=study_id)
 
 
 def _reviewer(s, expert_id: int) -> User:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, exists, insert, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -36,8 +36,8 @@ from oversight.protocols import live
 from oversight.protocols.base import RuleViolation
 from oversight.protocols.direct_qa import PROTOCOL as DIRECT_QA
 from oversight.protocols.registry import get_protocol
-from oversight.vocab import chosen_option, refuse_person_answer
-from storage.models import (Assignment, Condition, ExpertReview, Item, ItemGold, Judgment, Strategy, Study,
+from oversight.vocab import REVIEW_WITHOUT_ANSWERING, chosen_option, refuse_person_answer
+from storage.models import (Assignment, Condition, Event, ExpertReview, Item, ItemGold, Judgment, Strategy, Study,
                             Transcript, User, utcnow)
 
 
@@ -227,8 +227,12 @@ def _ensure_assignments(s, user: User, study: Study, design: _Design | None = No
 
 
 def _reviewed_already(s, user: User, study_id: int) -> bool:
-    return s.exec(select(ExpertReview.id).where(ExpertReview.study_id == study_id,
-                                                ExpertReview.expert_id == user.id)).first() is not None
+    """Whether this expert has seen the study's gold: reviewed it, or chose to review without answering
+    (oversight/sandwiching/reviews.py). One statement."""
+    return s.exec(select(or_(
+        exists().where(ExpertReview.study_id == study_id, ExpertReview.expert_id == user.id),
+        exists().where(Event.study_id == study_id, Event.user_id == user.id, Event.kind == REVIEW_WITHOUT_ANSWERING),
+    ))).one()
 
 
 class TaskRow(NamedTuple):

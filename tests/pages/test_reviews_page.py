@@ -182,3 +182,35 @@ def test_an_empty_queue_says_every_participant_was_excluded(study):
     [info] = [i.value.replace("\\", "") for i in at.info if "finished" in i.value]
     assert "Nothing left for you" not in info
     assert "all 3 finished assignments" in info and "3 people excluded" in info and "Monitor" in info
+
+
+def test_a_review_typed_while_another_expert_reviews_the_same_assignment_is_kept(world):
+    """Two experts on one assignment: the second submits after the first's review has taken it out of their
+    queue. Their review is stored (a second review), not dropped by a rerun onto the next assignment's form."""
+    a = world["a"]
+    at = run_page("reviews", world["experts"][0], study=str(world["study"]))
+    assert "Question 0?" in _texts(at)
+    submit_review(assignment_id=a[0], expert_id=world["experts"][1], labels=GOOD)  # meanwhile, in another tab
+    at.radio(key=f"rq-{a[0]}-outcome").set_value("incorrect")
+    next(b for b in at.button if b.label == "Submit review").click().run()
+    assert not at.exception
+    assert any(f"assignment #{a[0]} saved" in s.value for s in at.success)
+    with session_scope(write=False) as s:
+        mine = s.query(ExpertReview).filter(ExpertReview.expert_id == world["experts"][0]).all()
+    assert [(r.assignment_id, r.labels["outcome"]) for r in mine] == [(a[0], "incorrect")]
+
+
+def test_an_expert_who_has_not_answered_chooses_before_seeing_the_gold(world):
+    """In a study with an expert condition, an expert not yet dealt its items sees no gold until they answer or
+    choose to review without answering (then they are never dealt the items)."""
+    from storage.models import Condition
+
+    with session_scope() as s:
+        s.add(Condition(study_id=world["study"], name="Experts", kind="expert"))
+    at = run_page("reviews", world["experts"][0], study=str(world["study"]))
+    assert not at.exception
+    assert any("review without answering" in i.value for i in at.info)
+    assert "✓ gold" not in _texts(at)
+    next(b for b in at.button if b.label == "Review without answering").click().run()
+    assert not at.exception
+    assert "✓ gold" in _texts(at)
