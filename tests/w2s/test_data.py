@@ -73,7 +73,7 @@ def test_hh_rlhf_pairs_are_binary_items_scored_per_response_with_the_context(hh_
                         source_text=long + "\n\nHuman: the last turn?").text
     assert tail.endswith("the last turn?") and len(tail) <= len("Conversation: ") + HH_CONTEXT_CHARS
     config = W2SConfig.for_dataset("hh-rlhf", train_path=str(hh_file))
-    assert config.validate().weak == "bow" and config.strong == "minilm-frozen" and config.weak_fraction == 0.06
+    assert config.validate().weak == "bow" and config.strong == "minilm-frozen" and config.weak_fraction == 0.04
     with pytest.raises(W2SError, match="cannot read hh-rlhf data"):
         read_examples("hh-rlhf", hh_file.with_name("missing.jsonl"))
 
