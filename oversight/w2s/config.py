@@ -9,7 +9,9 @@ Default CPU configuration (what `w2s run` does without options), sized to finish
   second, and the student and the ceiling train on the second) and 300 test items; Cosmos QA and MMLU: 80 and
   80 with 96 tokens (`DATASET_DEFAULTS`: every choice is a sequence, so an item costs four BoolQ items); 3 seeds,
   2 epochs, batch 16, 128 tokens, both methods. The multiple-choice subsets are tiny: their intervals are wide.
-So "strong" here is the same small encoder with all its weights free; the gap between weak and strong is
+HH-RLHF pairs (`hh-rlhf`, the data set that shows a gap on CPU): weak = `bow` on `weak_fraction` (4 %) of 900
+training pairs, strong = `minilm-frozen` (the frozen encoder's linear probe) on the other 96 %, 600 test pairs.
+For BoolQ, "strong" is the same small encoder with all its weights free; the gap between weak and strong is
 whatever fine-tuning adds over a linear probe, and can be small: the figures report what is measured.
 """
 
