@@ -31,7 +31,7 @@ def cmd_w2s_run(args) -> None:
         args.dataset, train_path=args.train or "", test_path=args.test or "", weak=args.weak,
         weak_study_id=args.weak_study, strong=args.strong, methods=methods, seeds=args.seeds, n_train=args.n_train,
         n_test=args.n_test, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_len=args.max_len,
-        top_layers=args.top_layers,
+        top_layers=args.top_layers, weak_fraction=args.weak_fraction,
         lora=args.lora).validate()
     name = args.name or f"{config.dataset}: {config.supervisor} -> {config.strong}"
     experiment = ensure_experiment(name=name, config=config)
@@ -100,6 +100,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--max-len", type=int, help="tokens per sequence (default 128; 96 Cosmos QA / MMLU)")
     sp.add_argument("--top-layers", type=int,
                     help="minilm students: fine-tune only the top N layers (default all; 2 for hh-rlhf)")
+    sp.add_argument("--weak-fraction", type=float,
+                    help="model supervisor: the weak model's share of the training items (default 0.5: halves)")
     sp.add_argument("--lora", action=argparse.BooleanOptionalAction, default=None,
                     help="hf students: LoRA adapters (default: for models over 300M parameters)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar on stderr")

@@ -115,12 +115,19 @@ def train_test(dataset: str, train_path: str, test_path: str, n_train: int, n_te
     return train, test
 
 
-def halves(train: list[Example], seed: int) -> tuple[list[Example], list[Example]]:
-    """The per-seed split of the training items: the weak supervisor's half and the student's half."""
+def halves(train: list[Example], seed: int, weak_fraction: float = 0.5) -> tuple[list[Example], list[Example]]:
+    """The per-seed split of the training items: the weak supervisor's share (`weak_fraction`, at least one item)
+    and the student's rest. The default halves them, as openai/weak-to-strong does; a smaller share makes the weak
+    supervisor genuinely weaker (fewer examples) while the student and the ceiling learn from more."""
     order = list(train)
     random.Random(1000 + seed).shuffle(order)
-    mid = len(order) // 2
+    mid = weak_split(len(order), weak_fraction)
     return order[:mid], order[mid:]
+
+
+def weak_split(n: int, weak_fraction: float) -> int:
+    """How many of `n` training items the weak supervisor learns from (the rest are the student's), both at least 1."""
+    return min(max(1, round(n * weak_fraction)), n - 1)
 
 
 def study_labelled(dataset: str, study_id: int, setting: str = "direct-qa"

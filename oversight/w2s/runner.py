@@ -1,8 +1,8 @@
 """One weak-to-strong run: for each seed, the three trainings of openai/weak-to-strong, evaluated on the same
 test items.
 
-Model supervisor, per seed: the training items are split in halves; the weak model learns the first half's
-ground truth and labels the second half with its probabilities; the strong ceiling learns the second half's
+Model supervisor, per seed: the training items are split in two (halves by default, `weak_fraction` the weak
+model's share); the weak model learns the first part's ground truth and labels the second part with its probabilities; the strong ceiling learns the second half's
 ground truth; the strong student learns the second half from the weak labels, once per method.
 People as supervisor: the weak labels are the participants' mean final probabilities on the study's labelled
 items; test items are held apart (never trained on); the student and the ceiling train on the rest, and the
@@ -28,7 +28,7 @@ import numpy as np
 from oversight.w2s import pgr
 from oversight.w2s.cache import TrainingCache, training_key
 from oversight.w2s.config import W2SConfig
-from oversight.w2s.data import Example, halves, split_labelled, study_labelled, train_test
+from oversight.w2s.data import Example, halves, split_labelled, study_labelled, train_test, weak_split
 from oversight.w2s.losses import make_loss
 from oversight.w2s.students import make_classifier
 from oversight.w2s.train import correct, one_hot
@@ -101,7 +101,8 @@ def run_config(config: W2SConfig, *, progress: Progress | None = None,
     else:
         train, test = train_test(config.dataset, config.train_path, config.test_path, config.n_train,
                                  config.n_test)
-        n_weak, n_student = len(train) // 2, len(train) - len(train) // 2
+        n_weak = weak_split(len(train), config.weak_fraction)
+        n_student = len(train) - n_weak
     outcome = RunOutcome(config=config, n_train=len(train), test_keys=[e.key for e in test])
     counter = _Counter(_plan(config, n_weak, n_student, human), progress)
     cache = cache or TrainingCache()
@@ -129,7 +130,7 @@ def run_config(config: W2SConfig, *, progress: Progress | None = None,
             weak_labels = np.array([labels[e.key] for e in train])
             weak_test = correct(np.array([labels[e.key] for e in test]), test)
         else:
-            weak_items, student_items = halves(train, seed)
+            weak_items, student_items = halves(train, seed, config.weak_fraction)
             weak_labels, weak_proba = fit_predict(config.weak, weak_items, one_hot(weak_items), "naive", seed,
                                                   f"{tag} weak", [student_items, test])
             counter.step(f"{tag} weak labels")

@@ -33,6 +33,10 @@ from oversight.w2s.losses import Loss
 LORA_AUTO_PARAMS = 300_000_000  # hf students above this size train LoRA adapters instead of every weight
 _encoder_lock = threading.Lock()
 _encoders: dict[str, tuple[nn.Module, object]] = {}
+# Frozen-encoder embeddings per (model path, max_len, pair mode, text, choice), shared by every probe of a process:
+# a run trains a probe per seed and per method on the same items, and embedding them is nearly all of its cost.
+_embeddings: dict[tuple[str, int, bool, str, str], np.ndarray] = {}
+EMBEDDING_CACHE_MAX = 200_000  # rows (384 floats each, about 300 MB at most); cleared when full
 
 
 def n_choices(examples: Sequence[Example]) -> int:
@@ -149,25 +153,31 @@ class FrozenEncoderProbe(Classifier):
 
     def __init__(self, config: W2SConfig) -> None:
         self.config = config
-        self.encoder, self.tokenizer = _load_encoder(minilm_path())
-        self.cache: dict[tuple[str, str], np.ndarray] = {}
+        self.path = minilm_path()
+        self.encoder, self.tokenizer = _load_encoder(self.path)
         self.head: nn.Linear | None = None
 
     def _embed(self, examples: Sequence[Example]) -> torch.Tensor:
         pair = examples[0].pair
-        keys = [(e.text, c) for e in examples for c in e.choices] if pair else [(e.text, "") for e in examples]
-        todo = list(dict.fromkeys(k for k in keys if k not in self.cache))
+        prefix = (self.path, self.config.max_len, pair)
+        keys = [(*prefix, e.text, c) for e in examples for c in e.choices] if pair else \
+            [(*prefix, e.text, "") for e in examples]
+        todo = list(dict.fromkeys(k for k in keys if k not in _embeddings))
+        if len(_embeddings) + len(todo) > EMBEDDING_CACHE_MAX:
+            _embeddings.clear()
+            todo = list(dict.fromkeys(keys))
         with torch.no_grad():
             for i in range(0, len(todo), 64):
                 chunk = todo[i:i + 64]
-                enc = (self.tokenizer([t for t, _ in chunk], [c for _, c in chunk], truncation="longest_first",
-                                      max_length=self.config.max_len, padding=True, return_tensors="pt") if pair
-                       else self.tokenizer([t for t, _ in chunk], truncation=True, max_length=self.config.max_len,
-                                           padding=True, return_tensors="pt"))
+                texts, choices = [k[3] for k in chunk], [k[4] for k in chunk]
+                enc = (self.tokenizer(texts, choices, truncation="longest_first", max_length=self.config.max_len,
+                                      padding=True, return_tensors="pt") if pair
+                       else self.tokenizer(texts, truncation=True, max_length=self.config.max_len, padding=True,
+                                           return_tensors="pt"))
                 pooled = mean_pool(self.encoder(**enc).last_hidden_state, enc["attention_mask"])
                 for key, row in zip(chunk, nn.functional.normalize(pooled, dim=-1).numpy()):
-                    self.cache[key] = row
-        feats = torch.tensor(np.stack([self.cache[k] for k in keys]))
+                    _embeddings[key] = row
+        feats = torch.tensor(np.stack([_embeddings[k] for k in keys]))
         return feats.view(len(examples), n_choices(examples), -1) if pair else feats
 
     def _logits(self, feats: torch.Tensor, pair: bool) -> torch.Tensor:

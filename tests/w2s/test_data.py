@@ -73,6 +73,22 @@ def test_hh_rlhf_pairs_are_binary_items_scored_per_response_with_the_context(hh_
                         source_text=long + "\n\nHuman: the last turn?").text
     assert tail.endswith("the last turn?") and len(tail) <= len("Conversation: ") + HH_CONTEXT_CHARS
     config = W2SConfig.for_dataset("hh-rlhf", train_path=str(hh_file))
-    assert config.validate().weak == "bow" and config.top_layers == 2
+    assert config.validate().weak == "bow" and config.strong == "minilm-frozen" and config.weak_fraction == 0.04
     with pytest.raises(W2SError, match="cannot read hh-rlhf data"):
         read_examples("hh-rlhf", hh_file.with_name("missing.jsonl"))
+
+
+def test_weak_fraction_gives_the_weak_supervisor_a_smaller_share_and_the_student_the_rest(tmp_path):
+    path = write_boolq(tmp_path / "b.jsonl", 60)
+    train, _ = train_test("boolq", str(path), "", 40, 6)
+    weak, student = halves(train, seed=0, weak_fraction=0.25)
+    assert (len(weak), len(student)) == (10, 30)
+    assert not {e.key for e in weak} & {e.key for e in student} and len({e.key for e in weak + student}) == 40
+    assert [len(p) for p in halves(train, seed=0)] == [20, 20]  # the default still halves
+    assert [len(p) for p in halves(train[:3], seed=0, weak_fraction=0.01)] == [1, 2]  # never an empty side
+
+
+@pytest.mark.parametrize("fraction", [0, 1, 1.5, -0.2])
+def test_a_weak_fraction_outside_0_1_is_refused(fraction):
+    with pytest.raises(W2SError, match="weak_fraction"):
+        W2SConfig(dataset="boolq", train_path="x", weak_fraction=fraction).validate()

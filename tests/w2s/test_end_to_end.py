@@ -258,3 +258,25 @@ def test_cli_runs_hh_rlhf_pairs_end_to_end_and_a_rerun_trains_nothing(db, tmp_pa
     again = json.loads(capsys.readouterr().out)
     assert again["trainings"] == {"trained": 0, "reused": 8}
     assert again["w2s"] == data["w2s"] and again["run_id"] != data["run_id"]
+
+
+def test_hh_defaults_train_the_weak_bag_of_words_on_its_small_share_and_the_frozen_probe_on_the_rest(
+        tmp_path, monkeypatch):
+    """The hh-rlhf default: the weak supervisor learns from `weak_fraction` of the training pairs, the strong
+    student and the ceiling (the frozen MiniLM probe) from all the others."""
+    from oversight.w2s import students
+    from oversight.w2s.cache import TrainingCache
+    from tests.w2s.conftest import write_hh
+
+    sizes: dict[str, list[int]] = {}
+    for cls in (students.BagOfWords, students.FrozenEncoderProbe):
+        def spy(self, examples, *args, _fit=cls.fit, **kwargs):
+            sizes.setdefault(self.name, []).append(len(examples))
+            return _fit(self, examples, *args, **kwargs)
+        monkeypatch.setattr(cls, "fit", spy)
+    config = W2SConfig.for_dataset("hh-rlhf", train_path=str(write_hh(tmp_path / "train.jsonl", 40)),
+                                   test_path=str(write_hh(tmp_path / "test.jsonl", 6, seed=2)), n_train=30,
+                                   weak_fraction=0.2, seeds=1, max_len=48, bootstrap=200)
+    outcome = run_config(config, cache=TrainingCache(tmp_path / "cache"))
+    assert sizes == {"bow": [6], "minilm-frozen": [24, 24, 24]}  # weak; ceiling, naive and logconf students
+    assert outcome.summary()["strong"] == "minilm-frozen"

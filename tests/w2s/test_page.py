@@ -155,3 +155,18 @@ def test_simulated_participants_in_a_study_without_items_are_refused_with_no_cop
     assert [e.value.replace("\\", "") for e in at.error] == [
         f"study {study.id} has no items to answer; import items first"]
     assert [s.id for s in list_studies()] == [study.id]  # no dry-run copy made for nothing
+
+
+def test_a_new_hh_experiment_from_the_form_gets_the_data_set_s_weak_and_strong_defaults(admin, tmp_path):
+    """Empty model fields mean the data set's defaults: an hh-rlhf experiment saved from the page is the
+    configuration that shows a gap on CPU (bow on 4 % of the pairs, the frozen MiniLM probe), not BoolQ's models."""
+    from tests.w2s.conftest import write_hh
+
+    at = run_page("w2s", admin)
+    at.text_input[0].input("hh pairs")
+    next(s for s in at.selectbox if s.label == "Data set").set_value("hh-rlhf")
+    _upload(at, "w2s-train-upload", "hh.jsonl", write_hh(tmp_path / "hh.jsonl", 12).read_bytes())
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception and not at.error
+    [saved] = list_experiments()
+    assert (saved.config["weak"], saved.config["strong"], saved.config["weak_fraction"]) == ("bow", "minilm-frozen", 0.04)
