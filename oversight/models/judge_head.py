@@ -332,11 +332,15 @@ def train_head(backend, datasets_dir: Path, *, progress: Progress | None = None)
     Xt, yt, _ = build_examples(backend, train_q, seed=1, progress=lambda d, n, m: progress(d, offset + len(val_q), m))
     Xv, yv, kv = build_examples(backend, val_q, seed=2,
                                 progress=lambda d, n, m: progress(offset + d, offset + len(val_q), m))
+    return fit_head(Xt, yt, Xv, yv, kv, split=split, n_train=len(train_q), n_val=len(val_q))
+
+
+def fit_head(Xt, yt, Xv, yv, kv, *, split: StorySplit, n_train: int, n_val: int) -> JudgeHead:
+    """Fit on the training examples for each C, keep the C with the best validation accuracy, record the split."""
     best = None
     for c in (0.01, 0.03, 0.1, 0.3, 1.0, 3.0):
         w, mean, scale = _fit(Xt, yt, c)
-        head = JudgeHead(w, mean, scale)
-        acc = _accuracy(head, Xv, yv)
+        acc = _accuracy(JudgeHead(w, mean, scale), Xv, yv)
         if best is None or acc > best[0] + 1e-9:
             best = (acc, c)
     w, mean, scale = _fit(Xt, yt, best[1])
@@ -344,11 +348,18 @@ def train_head(backend, datasets_dir: Path, *, progress: Progress | None = None)
     per_kind = {kind: _accuracy(head, [x for x, k in zip(Xv, kv) if k == kind], [g for g, k in zip(yv, kv) if k == kind])
                 for kind in ("debate", "consultancy")}
     head.meta = {"train_story_ids": list(split.train), "validation_story_ids": list(split.validation),
-                 "heldout_story_ids": list(split.heldout), "n_train_questions": len(train_q),
-                 "n_validation_questions": len(val_q), "C": best[1], "validation_accuracy": round(best[0], 4),
+                 "heldout_story_ids": list(split.heldout), "n_train_questions": n_train,
+                 "n_validation_questions": n_val, "C": best[1], "validation_accuracy": round(best[0], 4),
                  "validation_accuracy_by_protocol": {k: round(v, 4) for k, v in per_kind.items()},
                  "split_seed": SPLIT_SEED, "version": HEAD_VERSION}
     return head
+
+
+def save_head(head: JudgeHead, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(head.to_json(), indent=1))
+    tmp.replace(path)
 
 
 _heads: dict[str, JudgeHead | None] = {}
@@ -371,10 +382,7 @@ def load_or_train(backend, *, data_dir: Path, datasets_dir: Path, encoder_id: st
                 head = None
         if head is None and (nyu_dir(datasets_dir) / "debates").is_dir():
             head = train_head(backend, datasets_dir, progress=progress)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(head.to_json(), indent=1))
-            tmp.replace(path)
+            save_head(head, path)
         _heads[key] = head
         return head
 
