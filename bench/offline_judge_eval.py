@@ -27,7 +27,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=None, help="first N held-out questions only")
     ap.add_argument("--judge", choices=("trained", "similarity"), default="trained")
-    ap.add_argument("--protocols", default="debate,consultancy,model_alone")
+    ap.add_argument("--protocols", default="debate,consultancy,model-alone")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     os.environ["OVERSIGHT_EXTRACTIVE_JUDGE"] = args.judge
@@ -88,9 +88,9 @@ def main() -> None:
     for protocol in args.protocols.split(","):
         model_roles = {k: v for k, v in roles.items()
                        if k in {"debate": ("debater", "judge"), "consultancy": ("consultant", "judge"),
-                                "model_alone": ("judge",)}[protocol]}
+                                "model-alone": ("judge",)}[protocol]}
         sid = strategies.create_strategy(study_id=study.id, name=f"eval {protocol}", protocol=protocol,
-                                         rules={"rounds": 3} if protocol != "model_alone" else {},
+                                         rules={"rounds": 3} if protocol != "model-alone" else {},
                                          model_roles=model_roles).id
         t0 = time.perf_counter()
         result = run_batch(study_id=study.id, strategy_id=sid, sees_source=True)

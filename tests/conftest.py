@@ -15,9 +15,6 @@ from storage import db as storage_db
 # Tests must never reach a hub: models load from local paths or ship inside packages.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# The extractive judge's trained head takes minutes to train on the NYU rooms; tests of other things keep the
-# untrained similarity judge (tests/test_judge_head.py trains one on toy rooms and opts in).
-os.environ.setdefault("OVERSIGHT_EXTRACTIVE_JUDGE", "similarity")
 
 
 def _free_ports_per_worker() -> None:

@@ -10,7 +10,8 @@ question and the earlier messages as the source.
 - questioner (an AI participant in assisted-QA batch runs): asks what in the text supports each option in turn.
 - judge / feedback: on a transcript of speakers who argue options (debate, consultancy) and no source, a trained
   head (`judge_head`: logistic over quote-support features, trained once on NYU training stories and cached) gives
-  the probabilities, unless the `extractive_judge` setting is "similarity"; otherwise (model alone reads the story,
+  the probabilities when the `extractive_judge` setting is "trained" (not the default: at chance on held-out
+  stories so far, bench/results/offline-judge.md); otherwise (model alone reads the story,
   no NYU data to train on) `score_choices` compares each option with the best-matching evidence (the story when the
   task carries one, else the quotes and sentences of the transcript/messages); `complete` names the likeliest option.
 
