@@ -152,3 +152,17 @@ def test_real_nyu_split_has_no_story_in_both(datasets_dir):
     held = set(split.heldout)
     assert held and not held & (set(split.train) | set(split.validation))
     assert {q.story_id for q in questions} == set(split.train) | set(split.validation) | held
+
+
+def test_default_extractive_judge_is_the_similarity_one_until_the_head_beats_chance(monkeypatch):
+    # bench/results/offline-judge.md: the head is at chance on held-out stories, so it must be opted into.
+    monkeypatch.delenv("OVERSIGHT_EXTRACTIVE_JUDGE", raising=False)
+    from oversight import settings
+
+    settings.reset_settings()
+    try:
+        task = Task(role="judge", question="Q?", options=("a", "b"),
+                    transcript=(('Debater A (arguing for "a")', "<quote>x</quote>"),))
+        assert ExtractiveBackend(ExtractiveConfig(name="extractive")).judge_head(task) is None
+    finally:
+        settings.reset_settings()
