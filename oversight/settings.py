@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     datasets_dir: Path = REPO_ROOT.parent / "shared" / "datasets"
     # Base URL put in front of participant links (what participants open in their browser).
     public_url: str = "http://localhost:8501"
+    # The extractive model's judge: "similarity" (the untrained option-to-evidence cosine) or "trained" (a logistic
+    # head over quote-support features, trained once on the NYU training stories and cached under
+    # data_dir/judge_head, oversight.models.judge_head; without the NYU data it falls back to "similarity"). The
+    # default stays "similarity" until the head beats chance on held-out stories (bench/results/offline-judge.md:
+    # 0.548 [0.435, 0.661] on debates, so not yet).
+    extractive_judge: str = "similarity"
     # Model configuration file (TOML); absent means the built-in offline defaults.
     models_file: Path | None = None
     # Sign-in throttling: after `login_free_failures` failures a name waits, doubling up to the cap.

