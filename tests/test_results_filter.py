@@ -136,10 +136,15 @@ def test_attention_flags_and_pay(world):
 
 def test_weak_to_strong_people_labels_are_non_experts_results(world):
     q = world["q"]
+    # By default people answering alone (ann); not eve's expert answer, nor bob's answers with the assistant.
     examples, labels = study_labelled("boolq", world["study"])
     assert sorted(e.key for e in examples) == [f"item/{q[0]}", f"item/{q[1]}"]
-    assert labels[f"item/{q[0]}"] == pytest.approx([0.8, 0.2])  # ann and bob; not eve's expert answer
-    assert labels[f"item/{q[1]}"] == pytest.approx([0.5, 0.5])
+    assert labels[f"item/{q[0]}"] == pytest.approx([0.8, 0.2])
+    assert labels[f"item/{q[1]}"] == pytest.approx([0.8, 0.2])
+    # Chosen: the assisted condition's answers (bob's), the same filter otherwise (no practice, catch, excluded).
+    examples, labels = study_labelled("boolq", world["study"], setting="assisted-qa")
+    assert sorted(e.key for e in examples) == [f"item/{q[0]}", f"item/{q[1]}"]
+    assert labels[f"item/{q[1]}"] == pytest.approx([0.2, 0.8])
 
 
 def test_rlaif_people_agreement_keeps_groups_and_results(world):
@@ -177,7 +182,7 @@ def test_in_a_dry_run_the_simulated_answers_are_results(world):
     with session_scope() as s:
         s.get(Study, world["study"]).dry_run_of = create_study(name="Real", user_id=None).id
     q3 = f"item/{world['q'][3]}"
-    assert q3 in study_labelled("boolq", world["study"])[1]
+    assert q3 in study_labelled("boolq", world["study"], setting="assisted-qa")[1]  # sim answered with the assistant
     assert world["sim"] in human_ratings(study_id=world["study"])["participant"]
     [f] = version_figures(world["study"])
     assert (f["accuracy"]["n"], f["simulated"]) == (3, True)

@@ -118,3 +118,22 @@ def give_answer(page, pattern, percent: int) -> None:
     """The one answer form: choose the option matching `pattern`, then say how sure (percent)."""
     choose_answer(page, pattern)
     set_confidence(page, percent)
+
+
+def choose_option(page, label: str, option: str) -> None:
+    """Choose `option` in the select box labelled `label`, as a person would: again if a rerun of the page closed
+    the list before the click landed (busy machines), until the box shows it."""
+    from playwright.sync_api import expect
+
+    box = page.get_by_role("combobox", name=label, exact=True)
+    for _ in range(3):
+        try:
+            expect(box).to_have_value(option, timeout=2_000)
+            return
+        except AssertionError:
+            box.click()
+            try:
+                page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+            except Exception:  # the list closed under the pointer: try again
+                page.keyboard.press("Escape")
+    expect(box).to_have_value(option)

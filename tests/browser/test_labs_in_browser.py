@@ -65,7 +65,7 @@ def test_w2s_upload_run_and_results_without_reload(labs, page: Page):
     page.get_by_role("tab", name="New experiment or version").click()
     page.get_by_label("Name", exact=True).fill("tiny ladder")
     upload(page, "Training file (model supervisor)", labs["boolq"])
-    weak = page.get_by_label("Weak model (bow, minilm-frozen, minilm or hf:<model>)")
+    weak = page.get_by_label("Weak model (bow, minilm-frozen, minilm or hf:<model>; empty: the data set's default)")
     weak.fill("bow")
     # one method, one seed, a handful of items: the point is the page, not the figures
     page.get_by_test_id("stMultiSelect").filter(has_text="Methods").get_by_role(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ADMIN, _free_port, app_env, cli, start_streamlit, stop_streamlit
+from tests.browser.conftest import ADMIN, _free_port, app_env, choose_option, cli, start_streamlit, stop_streamlit
 from tests.browser.test_app_in_browser import sign_in
 
 pytestmark = pytest.mark.browser
@@ -65,19 +65,7 @@ def test_open_from_the_row_duplicate_archive_and_the_link_is_refused(page, app):
     shot(page, "2-duplicated")
 
     # The picker keeps its choice across the duplicate (the original); choose it if it moved, as a person would.
-    wanted = f"Lifecycle study (#{app['study']}, open)"
-    picker = page.get_by_role("combobox", name="Study", exact=True)
-    for _ in range(3):  # the page may still be rerunning after the duplicate, which closes an open list
-        try:
-            expect(picker).to_have_value(wanted, timeout=3_000)
-            break
-        except AssertionError:
-            page.get_by_label("Study", exact=True).click()
-            try:
-                page.get_by_role("option", name=wanted).click(timeout=5_000)
-            except Exception:
-                page.keyboard.press("Escape")
-    expect(picker).to_have_value(wanted)
+    choose_option(page, "Study", f"Lifecycle study (#{app['study']}, open)")
     page.get_by_role("button", name="Archive", exact=True).click()
     expect(page.get_by_text(f"Archived study #{app['study']}")).to_be_visible()
     shot(page, "3-archived")

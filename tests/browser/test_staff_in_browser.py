@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ADMIN
+from tests.browser.conftest import ADMIN, choose_option
 
 pytestmark = pytest.mark.browser
 SHOTS = Path("/tmp/shots/staff")
@@ -30,8 +30,7 @@ def _sign_in(page: Page, name: str, password: str) -> None:
 
 
 def _act_on(page: Page, person: str, button: str) -> None:
-    page.get_by_test_id("stSelectbox").filter(has_text="Person").click()
-    page.get_by_role("option", name=person).click()
+    choose_option(page, "Person", person)
     page.get_by_role("button", name=button).click()
 
 
