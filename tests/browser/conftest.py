@@ -137,3 +137,13 @@ def choose_option(page, label: str, option: str) -> None:
             except Exception:  # the list closed under the pointer: try again
                 page.keyboard.press("Escape")
     expect(box).to_have_value(option)
+
+
+def settled(page) -> None:
+    """Wait until the page's run has finished drawing: nothing left over from the previous run, no run going. A
+    person waits for the page to stop changing before typing into it; a form filled while a rerun is still drawing
+    can lose what was typed."""
+    from playwright.sync_api import expect
+
+    expect(page.locator('[data-stale="true"]')).to_have_count(0)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)

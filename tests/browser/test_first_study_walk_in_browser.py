@@ -25,7 +25,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from oversight.importers import FORMATS
-from tests.browser.conftest import ADMIN, REPO, _free_port, app_env, cli, give_answer, start_streamlit, stop_streamlit
+from tests.browser.conftest import ADMIN, REPO, _free_port, app_env, cli, give_answer, settled, start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
 
@@ -96,11 +96,6 @@ def _small_copy(src: Path, dest: Path) -> None:
 
 TAKEN: list[str] = []
 
-
-def settled(page: Page) -> None:
-    """Wait until the page's run has finished drawing (nothing left over from the previous run)."""
-    expect(page.locator('[data-stale="true"]')).to_have_count(0)
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
 
 
 @pytest.fixture
@@ -436,9 +431,11 @@ def test_a_first_sandwiching_study_from_an_empty_lab_to_the_archive(page: Page, 
             assert met["practice"] == 1 and met["real"] == len(REAL) and met["catch"] == 1
             questionnaire(person, with_model=kinds[-1])
             if kinds[-1]:  # with the assistant: a suggestion for the researchers
+                settled(person)  # the completion page has finished drawing before anyone types into it
                 person.get_by_text("Optional: suggest an improvement").click()
                 person.get_by_label("Your suggestion").fill("Quote the sentence that answers the question.")
                 person.get_by_label("Why would it help?").fill("I could not tell which part of the passage it used.")
+                settled(person)
                 person.get_by_role("button", name="Send suggestion").click()
                 expect(person.get_by_text(re.compile(r"your suggestion #\d+ was sent"))).to_be_visible()
             expect(person.get_by_text(f"Your completion code: {CODE}")).to_be_visible()

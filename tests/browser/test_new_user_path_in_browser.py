@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ADMIN, REPO, _free_port, app_env, give_answer, start_streamlit, stop_streamlit
+from tests.browser.conftest import ADMIN, REPO, _free_port, app_env, give_answer, settled, start_streamlit, stop_streamlit
 from tests.browser.test_sandwich_in_browser import sign_in
 
 pytestmark = pytest.mark.browser
@@ -111,10 +111,6 @@ def new_study(tmp_path: Path, monkeypatch):
     storage_db.dispose_engines()
     settings_mod.reset_settings()
 
-
-def settled(page: Page) -> None:
-    """Wait until the page's run has finished drawing (no element left over from the previous run)."""
-    expect(page.locator('[data-stale="true"]')).to_have_count(0)
 
 
 def shown_question(page: Page, before: set[str]) -> str:

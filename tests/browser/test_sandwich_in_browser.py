@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ADMIN, _free_port, app_env, choose_answer, cli, start_streamlit, stop_streamlit
+from tests.browser.conftest import (ADMIN, _free_port, app_env, choose_answer, cli, settled, start_streamlit,
+                                    stop_streamlit)
 from tests.browser.test_debate_in_browser import STORY
 
 pytestmark = pytest.mark.browser
@@ -164,11 +165,13 @@ def test_a_sandwiching_study_end_to_end(page, study_server):
     expect(page.get_by_text(re.compile(r"is now candidate version 2"))).to_be_visible()
     page.get_by_role("tab", name="Outer loop (experts)").click()
     expect(page.get_by_role("heading", name="Promote or retire a version")).to_be_visible()
+    # Choosing the version redraws the form (its reviews are that version's): wait for it, as a person would.
     for label, typed in (("Version", "Helper v2"), ("The expert reviews it answers", "#")):
         box = page.get_by_role("combobox", name=label)
         box.click()
         box.press_sequentially(typed)
         box.press("Enter")
+        settled(page)
     page.keyboard.press("Escape")
     page.get_by_label("Rationale (kept with the decision)").fill("Quoting answers the misreadings the experts saw.")
     page.get_by_role("button", name="Promote").click()
