@@ -12,6 +12,7 @@ import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from oversight.jobs import get_job  # noqa: E402
+from oversight.protocols.registry import PROTOCOLS  # noqa: E402
 from oversight.study.studies import list_studies, study_label  # noqa: E402
 from oversight.w2s.config import DATASETS, STRONG_MODELS, WEAK_MODELS, W2SConfig  # noqa: E402
 from oversight.w2s.errors import W2SError  # noqa: E402
@@ -190,6 +191,12 @@ with tab_new:
         bootstrap = c3.number_input("Bootstrap replicates", 100, 100000, base.bootstrap)
         weak_fraction = c1.number_input("Weak model's share of the training items (0: the data set's default)",
                                         0.0, 0.99, base.weak_fraction if base_id else 0.0, step=0.01)
+        top_layers = c2.number_input("MiniLM students: top layers fine-tuned (0: all)", 0, 48, base.top_layers)
+        settings_ = [p for p in PROTOCOLS if p != "model-alone"]
+        weak_setting = c3.selectbox("People's answers given in (a study as supervisor)", settings_,
+                                    index=settings_.index(base.weak_setting) if base.weak_setting in settings_ else 0,
+                                    help="Only answers given in this setting are weak labels (default: people "
+                                         "answering alone, direct QA).")
         submitted = st.form_submit_button("Save", type="primary")
     if submitted:
         try:
@@ -213,7 +220,8 @@ with tab_new:
                 strong=strong.strip() or None, weak_fraction=float(weak_fraction) or None,
                 methods=methods, seeds=int(seeds), n_train=int(n_train) or None, n_test=int(n_test) or None,
                 epochs=int(epochs), lr=float(lr), batch_size=int(batch_size), max_len=int(max_len) or None,
-                lora={"auto": None, "on": True, "off": False}[lora], bootstrap=int(bootstrap))
+                lora={"auto": None, "on": True, "off": False}[lora], bootstrap=int(bootstrap),
+                top_layers=int(top_layers), weak_setting=weak_setting)
             saved = (new_version(parent_id=base_id, config=config, reason=reason, user_id=user.id) if base_id
                      else create_experiment(name=name, config=config, user_id=user.id))
         except W2SError as exc:

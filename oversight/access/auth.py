@@ -34,9 +34,9 @@ from storage.models import EnrolmentCap, SignInThrottle, Study, User, utcnow
 
 STAFF_ROLES = ("admin", "expert")
 MIN_PASSWORD_LENGTH = 8
-_hasher = PasswordHasher()
+hasher = PasswordHasher()
 # Verified against for unknown names so that a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+_DUMMY_HASH = hasher.hash("not-a-real-password")
 
 
 class AuthError(Exception):
@@ -83,7 +83,7 @@ def create_user(*, role: str, name: str, password: str) -> User:
         taken = s.exec(select(User).where(User.name == name, User.role.in_(STAFF_ROLES))).first()
         if taken:
             raise AuthError(f"a user named {name!r} already exists")
-        user = User(role=role, name=name, password_hash=_hasher.hash(password))
+        user = User(role=role, name=name, password_hash=hasher.hash(password))
         s.add(user)
         s.flush()
         log_event(s, "user.create", user_id=user.id, role=role)
@@ -96,7 +96,7 @@ def set_password(*, name: str, password: str) -> None:
         user = s.exec(select(User).where(User.name == name, User.role.in_(STAFF_ROLES))).first()
         if user is None:
             raise AuthError(f"no admin or expert named {name!r}")
-        user.password_hash = _hasher.hash(password)
+        user.password_hash = hasher.hash(password)
         user.failed_logins = 0
         log_event(s, "user.password", user_id=user.id)
         user_id = user.id
@@ -201,7 +201,7 @@ def _settle(keys: list[tuple[str, int]], *, user_id: int | None, ok: bool, new_h
 
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -232,7 +232,7 @@ def authenticate(*, name: str, password: str, client: str | None = None) -> User
         # Said only after the right password: a guesser learns nothing about which names exist.
         _settle(keys, user_id=user.id, ok=False)
         raise AuthError(DEACTIVATED)
-    new_hash = _hasher.hash(password) if _hasher.check_needs_rehash(user.password_hash) else None
+    new_hash = hasher.hash(password) if hasher.check_needs_rehash(user.password_hash) else None
     _settle(keys, user_id=user.id, ok=True, new_hash=new_hash)
     return get_user(user.id)
 
@@ -264,7 +264,7 @@ LINK_THROTTLED = "Too many links that do not work were tried from here: wait a m
 _SEEN_EVERY = timedelta(minutes=5)
 
 
-def _link_missed(client: str | None) -> None:
+def link_missed(client: str | None) -> None:
     """A link that does not work: counted against the client address, and refused with a wait once the address
     has missed `link_misses_per_minute` times in the minute. Only misses count and only per address, so a link
     that works always works: someone else's (or one's own) mistyped links never lock out a valid one."""
@@ -274,7 +274,7 @@ def _link_missed(client: str | None) -> None:
     link_misses.miss(keys)
 
 
-def _plausible_token(token: str) -> bool:
+def plausible_token(token: str) -> bool:
     return bool(token) and len(token) <= 128 and "\x00" not in token
 
 
@@ -320,14 +320,14 @@ def participant_for_token(token: str, client: str | None = None) -> User | None:
     if not token:
         return None
     user, archived = None, False
-    if _plausible_token(token):
+    if plausible_token(token):
         with session_scope(write=False) as s:
             # The study's status in the same statement: a page run's statement budget counts each one.
             row = s.exec(select(User, Study.status).outerjoin(Study, Study.id == User.study_id)
                          .where(User.token_hash == hash_token(token))).first()
             user, archived = (row[0], row[1] == "archived") if row is not None else (None, False)
     if user is None or user.token_revoked or user.role != "participant":
-        _link_missed(client)
+        link_missed(client)
         return None
     if archived:
         raise AuthError(ARCHIVED_LINK)
@@ -421,14 +421,14 @@ def enrol(*, enrol_token: str, external_id: str, external_study_id: str = "",
     if not external_id or len(external_id) > 64 or not external_id.replace("-", "").replace("_", "").isalnum():
         raise AuthError("this link needs a valid participant id (PROLIFIC_PID)")
     study = user = None
-    if _plausible_token(enrol_token):
+    if plausible_token(enrol_token):
         with session_scope(write=False) as s:
             study = s.exec(select(Study).where(Study.enrol_token_hash == hash_token(enrol_token))).first()
             if study is not None:
                 user = s.exec(select(User).where(User.study_id == study.id, User.role == "participant",
                                                  User.external_id == external_id)).first()
     if study is None:
-        _link_missed(client)
+        link_missed(client)
     if study is not None and study.status == "archived":  # archiving drops the link; this is belt and braces
         raise AuthError(ARCHIVED_LINK)
     if study is not None and study.status == "draft":

@@ -5,7 +5,7 @@ password, and the account exists from then on) or a password reset for an existi
 person who is there already). Like participant links, only the token's sha256 is stored and the link is shown
 once. A link works once, for `LINK_DAYS`, and an admin can revoke it; a newer link for the same name replaces an
 older unused one. Links that do not work count against the client address like participant links do
-(`auth._link_missed`), so the `?invite=` path cannot be used to guess tokens.
+(`auth.link_missed`), so the `?invite=` path cannot be used to guess tokens.
 
 Deactivating an account ends its sessions and stops it from signing in (`auth.authenticate`,
 `staff_sessions.check`); reactivating lets it sign in again with its password. An admin cannot deactivate
@@ -24,7 +24,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from oversight.access import staff_sessions
-from oversight.access.auth import (STAFF_ROLES, AuthError, _hasher, _link_missed, _plausible_token, check_password,
+from oversight.access.auth import (STAFF_ROLES, AuthError, hasher, link_missed, plausible_token, check_password,
                                    hash_token, new_token)
 from oversight.audit import log_event
 from oversight.db import session_scope
@@ -128,7 +128,7 @@ def reset_link(*, name: str, by: int | None = None) -> IssuedLink:
 
 
 def _working(s, token: str) -> StaffLink | None:
-    if not _plausible_token(token):
+    if not plausible_token(token):
         return None
     row = s.exec(select(StaffLink).where(StaffLink.token_hash == hash_token(token))).first()
     if row is None or row.used_at is not None or row.revoked_at is not None or row.expires_at <= utcnow():
@@ -143,7 +143,7 @@ def open_link(token: str, client: str | None = None) -> OpenLink | None:
         row = _working(s, token)
         found = OpenLink(row.purpose, row.name, row.role, row.expires_at) if row is not None else None
     if found is None:
-        _link_missed(client)
+        link_missed(client)
     return found
 
 
@@ -156,10 +156,10 @@ def use_link(*, token: str, password: str, repeated: str, client: str | None = N
         row = _working(s, token)
         name = row.name if row is not None else ""
     if row is None:
-        _link_missed(client)
+        link_missed(client)
         raise AuthError(LINK_BROKEN)
     check_password(name=name, password=password)
-    password_hash = _hasher.hash(password)  # slow: outside the transaction
+    password_hash = hasher.hash(password)  # slow: outside the transaction
     with session_scope() as s:
         # Re-read under the write lock: two tabs submitting the same link cannot both use it.
         row = s.exec(select(StaffLink).where(StaffLink.token_hash == hash_token(token)).with_for_update()).first()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from trl import DPOConfig
 
-from oversight.rlaif.trl_defaults import DPO_BETA, DPO_LEARNING_RATE, DPO_MAX_LENGTH
+from oversight.rlaif.trl_defaults import settle_device, DPO_BETA, DPO_LEARNING_RATE, DPO_MAX_LENGTH
 
 
 @dataclass
@@ -33,11 +33,5 @@ class LabDPOConfig(DPOConfig):
     bf16: bool | None = field(default=None, metadata={"help": "bf16 on a GPU, fp32 on the CPU when unset."})
 
     def __post_init__(self):
-        import torch
-
-        cuda = torch.cuda.is_available()
-        if self.bf16 is None:
-            self.bf16 = cuda
-        if not cuda:
-            self.use_cpu = True
+        settle_device(self)
         super().__post_init__()

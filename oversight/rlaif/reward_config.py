@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from trl import RewardConfig
 
-from oversight.rlaif.trl_defaults import REWARD_LEARNING_RATE, REWARD_MAX_LENGTH
+from oversight.rlaif.trl_defaults import settle_device, REWARD_LEARNING_RATE, REWARD_MAX_LENGTH
 
 
 @dataclass
@@ -34,11 +34,5 @@ class LabRewardConfig(RewardConfig):
     bf16: bool | None = field(default=None, metadata={"help": "bf16 on a GPU, fp32 on the CPU when unset."})
 
     def __post_init__(self):
-        import torch
-
-        cuda = torch.cuda.is_available()
-        if self.bf16 is None:
-            self.bf16 = cuda
-        if not cuda:
-            self.use_cpu = True
+        settle_device(self)
         super().__post_init__()

@@ -170,3 +170,20 @@ def test_a_new_hh_experiment_from_the_form_gets_the_data_set_s_weak_and_strong_d
     assert not at.exception and not at.error
     [saved] = list_experiments()
     assert (saved.config["weak"], saved.config["strong"], saved.config["weak_fraction"]) == ("bow", "minilm-frozen", 0.04)
+
+
+def test_the_form_sets_the_fine_tuned_layers_and_which_answers_of_people_count(admin, tmp_path):
+    """Every stored setting of an experiment is reachable from the page: the top layers a MiniLM student fine-tunes
+    and, with a study as the supervisor, the setting whose answers are weak labels."""
+    from tests.w2s.conftest import write_hh
+
+    at = run_page("w2s", admin)
+    at.text_input[0].input("layers and setting")
+    next(s for s in at.selectbox if s.label == "Data set").set_value("hh-rlhf")
+    _upload(at, "w2s-train-upload", "hh.jsonl", write_hh(tmp_path / "hh.jsonl", 12).read_bytes())
+    next(n for n in at.number_input if n.label.startswith("MiniLM students")).set_value(2)
+    next(s for s in at.selectbox if s.label.startswith("People's answers")).set_value("assisted-qa")
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception and not at.error
+    [saved] = list_experiments()
+    assert (saved.config["top_layers"], saved.config["weak_setting"]) == (2, "assisted-qa")
