@@ -139,6 +139,20 @@ def choose_option(page, label: str, option: str) -> None:
     expect(box).to_have_value(option)
 
 
+def type_into(box, text: str) -> None:
+    """Fill `box` with `text` and see it there: again if a rerun redrew the form and dropped what was typed."""
+    from playwright.sync_api import expect
+
+    for _ in range(3):
+        box.fill(text)
+        try:
+            expect(box).to_have_value(text, timeout=2_000)
+            return
+        except AssertionError:
+            continue
+    expect(box).to_have_value(text)
+
+
 def settled(page) -> None:
     """Wait until the page's run has finished drawing: nothing left over from the previous run, no run going. A
     person waits for the page to stop changing before typing into it; a form filled while a rerun is still drawing

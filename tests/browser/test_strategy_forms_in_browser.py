@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ADMIN, cli
+from tests.browser.conftest import ADMIN, cli, settled, type_into
 
 pytestmark = pytest.mark.browser
 SHOTS = Path("/tmp/shots/strategies")
@@ -52,10 +52,11 @@ def test_rubric_and_rules_proposal_through_forms(page, server):
     page.get_by_role("tab", name="Rubric and settings").click()
     form = page.get_by_test_id("stForm").filter(has_text="Why the rubric changes")
     expect(form.get_by_text("New field")).to_be_visible()
-    form.get_by_label("Name (lower case, digits, _)").last.fill("effort")
-    form.get_by_label("Question the expert answers").last.fill("How hard did the participant try?")
-    form.get_by_label("Choices, one per line", exact=False).last.fill("low\nmedium\nhigh")
-    form.get_by_label("Why the rubric changes").fill("Effort explains wrong answers")
+    settled(page)
+    type_into(form.get_by_label("Name (lower case, digits, _)").last, "effort")
+    type_into(form.get_by_label("Question the expert answers").last, "How hard did the participant try?")
+    type_into(form.get_by_label("Choices, one per line", exact=False).last, "low\nmedium\nhigh")
+    type_into(form.get_by_label("Why the rubric changes"), "Effort explains wrong answers")
     page.screenshot(path=str(SHOTS / "rubric-form.png"), full_page=True)
     form.get_by_role("button", name="Save new version").click()
     expect(page.get_by_text("Rubric v2 saved")).to_be_visible()
@@ -77,7 +78,8 @@ def test_rubric_and_rules_proposal_through_forms(page, server):
     form = page.get_by_test_id("stForm").filter(has_text="Accept: edit the rules")
     box = form.get_by_label("Messages the participant may send")
     expect(box).to_have_value("10")
-    box.fill("20")
+    settled(page)
+    type_into(box, "20")
     page.screenshot(path=str(SHOTS / "rules-proposal-form.png"), full_page=True)
     form.get_by_role("button", name="Accept with these rules").click()
     expect(page.get_by_text("candidate version 2 (changed: Messages the participant may send)")).to_be_visible()
