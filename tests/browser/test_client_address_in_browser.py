@@ -1,10 +1,17 @@
 """Which client address the sign-in and link limits see through the production server: X-Forwarded-For is believed
-only from OVERSIGHT_TRUSTED_PROXIES (observed: any loopback peer could name any address)."""
+only from OVERSIGHT_TRUSTED_PROXIES (observed: any loopback peer could name any address).
+
+The header is added by a small reverse proxy in front of the server, as nginx would add it: Chromium (150) no longer
+sends a context's extra headers on the websocket handshake, which is where Streamlit reads the client's address."""
 
 from __future__ import annotations
 
 import hashlib
+import socket
+import socketserver
 import sqlite3
+import threading
+from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import expect
@@ -18,24 +25,73 @@ def _addr_key(address: str) -> str:
     return hashlib.sha256("\x1f".join(("addr", address)).encode()).hexdigest()  # oversight.access.auth._key
 
 
+@contextmanager
+def _forwarding_proxy(listen: int, upstream: int, forwarded_for: str):
+    """A reverse proxy on `listen` that adds `X-Forwarded-For` to the first request of each connection (a page
+    load, an asset, the websocket handshake) and then passes bytes both ways. Threads, not asyncio: Playwright's
+    sync API runs an event loop in this thread."""
+    header = f"X-Forwarded-For: {forwarded_for}\r\n".encode()
+
+    def pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = self.request.recv(65536)
+                if not chunk:
+                    return
+                head += chunk
+            first, _, rest = head.partition(b"\r\n")
+            with socket.create_connection(("127.0.0.1", upstream)) as up:
+                up.sendall(first + b"\r\n" + header + rest)
+                back = threading.Thread(target=pipe, args=(up, self.request), daemon=True)
+                back.start()
+                pipe(self.request, up)
+                back.join(5)
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", listen), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def _address_seen(browser, tmp, forwarded_for: str, trusted: str | None) -> set[str]:
-    """One wrong password through a fresh server, the browser sending this X-Forwarded-For; returns the
+    """One wrong password through a fresh server behind a proxy that sends this X-Forwarded-For; returns the
     address keys of the sign-in throttle the server wrote."""
-    port = _free_port()
+    port, proxy = _free_port(), _free_port()
     env = app_env(tmp, port)
     env["STREAMLIT_SERVER_ADDRESS"] = "127.0.0.1"  # as behind a reverse proxy on the same machine
+    env["OVERSIGHT_PUBLIC_URL"] = f"http://127.0.0.1:{proxy}"
     if trusted is not None:
         env["OVERSIGHT_TRUSTED_PROXIES"] = trusted
     cli(env, "seed-demo", "--password-stdin", "--json", "--simulated", "0", stdin=ADMIN[1] + "\n")
     proc = start_streamlit(env, port, tmp / "streamlit.log")
-    context = browser.new_context(extra_http_headers={"X-Forwarded-For": forwarded_for})
+    context = browser.new_context()
     try:
-        page = context.new_page()
-        page.goto(f"http://127.0.0.1:{port}")
-        page.get_by_label("Name", exact=True).fill(ADMIN[0])
-        page.get_by_label("Password", exact=True).fill("not the password")
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text("wrong name or password")).to_be_visible(timeout=20_000)
+        with _forwarding_proxy(proxy, port, forwarded_for):
+            page = context.new_page()
+            page.goto(f"http://127.0.0.1:{proxy}")
+            page.get_by_label("Name", exact=True).fill(ADMIN[0])
+            page.get_by_label("Password", exact=True).fill("not the password")
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_text("wrong name or password")).to_be_visible(timeout=20_000)
     finally:
         context.close()
         stop_streamlit(proc)
