@@ -23,6 +23,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def heldout_study(held: set, limit: int | None) -> tuple[int, dict[int, str]]:
+    """A new open study holding the NYU questions of the `held` stories (the first `limit`), on the configured
+    database; returns its id and each item's story id."""
+    from sqlmodel import select
+
+    from oversight.db import init_db, session_scope
+    from oversight.importers.common import land
+    from oversight.importers.nyu import parse
+    from oversight.settings import get_settings
+    from oversight.study.studies import create_study
+    from storage.models import Item
+
+    init_db()
+    batch = parse(get_settings().datasets_dir / "nyu_human_debate")
+    batch.items = [i for i in batch.items if i.meta["quality_article_id"] in held][: limit or None]
+    batch.transcripts = []
+    study = create_study(name="offline judge eval", user_id=None, status="open")
+    land(batch, study_id=study.id)
+    with session_scope(write=False) as s:
+        items = s.exec(select(Item).where(Item.of_study(study.id))).all()
+        return study.id, {item.id: item.meta["quality_article_id"] for item in items}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=None, help="first N held-out questions only")
@@ -39,15 +62,11 @@ def main() -> None:
 
     reset_settings()
     settings = get_settings()
-    from oversight.db import init_db
-    from oversight.importers.common import land
-    from oversight.importers.nyu import parse
     from oversight.models import get_model
     from oversight.models import judge_head as jh
     from oversight.protocols import strategies
     from oversight.protocols.batch import run_batch
     from oversight.results.intervals import Obs, accuracy
-    from oversight.study.studies import create_study
 
     backend = get_model("extractive")
     started = time.perf_counter()
@@ -67,21 +86,7 @@ def main() -> None:
         seen = set(head.meta["train_story_ids"]) | set(head.meta["validation_story_ids"])
         if seen & held:
             sys.exit(f"the head was trained on held-out stories: {sorted(seen & held)}")
-    init_db()
-    batch = parse(settings.datasets_dir / "nyu_human_debate")
-    batch.items = [i for i in batch.items if i.meta["quality_article_id"] in held][: args.limit or None]
-    batch.transcripts = []
-    study = create_study(name="offline judge eval", user_id=None, status="open")
-    land(batch, study_id=study.id)
-    story_of = {}
-    from sqlmodel import select
-
-    from oversight.db import session_scope
-    from storage.models import Item
-
-    with session_scope(write=False) as s:
-        for item in s.exec(select(Item).where(Item.of_study(study.id))).all():
-            story_of[item.id] = item.meta["quality_article_id"]
+    study_id, story_of = heldout_study(held, args.limit)
     roles = {"debater": "extractive", "consultant": "extractive", "judge": "extractive"}
     out = {"judge": args.judge, "n_heldout_stories": len(held), "n_questions": len(story_of),
            "head": head.meta if head else None, "head_seconds": round(head_s, 1), "protocols": {}}
@@ -89,11 +94,11 @@ def main() -> None:
         model_roles = {k: v for k, v in roles.items()
                        if k in {"debate": ("debater", "judge"), "consultancy": ("consultant", "judge"),
                                 "model-alone": ("judge",)}[protocol]}
-        sid = strategies.create_strategy(study_id=study.id, name=f"eval {protocol}", protocol=protocol,
+        sid = strategies.create_strategy(study_id=study_id, name=f"eval {protocol}", protocol=protocol,
                                          rules={"rounds": 3} if protocol != "model-alone" else {},
                                          model_roles=model_roles).id
         t0 = time.perf_counter()
-        result = run_batch(study_id=study.id, strategy_id=sid, sees_source=True)
+        result = run_batch(study_id=study_id, strategy_id=sid, sees_source=True)
         obs = [Obs(item=story_of[o.item_id], person=None, value=float(o.correct)) for o in result.judged]
         est = accuracy(obs, key=protocol)
         out["protocols"][protocol] = {"n": len(obs), "accuracy": est.estimate, "ci": [est.ci_low, est.ci_high],

@@ -59,6 +59,7 @@ HANDLERS: dict[str, str] = {
     "rlaif-improve": "oversight.rlaif.jobs:improve_job",
     "w2s-run": "oversight.w2s.experiments:run_job",
     "simulate": "oversight.sandwiching.simulate:simulate_job",  # a dry run (its copy is made inside the job)
+    "crossplay": "oversight.protocols.crossplay:crossplay_job",  # debater ratings (in a copy, made inside the job)
 }
 RETRYABLE = {"batch", "ai-judge", "rlaif-label"}
 

@@ -7,9 +7,12 @@ import streamlit as st
 from oversight.jobs import enqueue, list_jobs
 from oversight.models import model_infos
 from oversight.protocols.prompts import PLACEHOLDERS, complete_prompts
+from oversight.protocols import crossplay
 from oversight.protocols.base import Rules
 from oversight.protocols.registry import PROTOCOLS, get_protocol
+from oversight.results.intervals import method as intervals_method
 from oversight.protocols.strategies import create_strategy, list_strategies, new_version, rule_rows, shown_changes
+from web.job_progress import job_progress
 from web.rules_form import rules_inputs
 from web.ui import attempt, escape_markdown, pick_study, require_role, staff_fragment
 
@@ -72,7 +75,8 @@ def default_prompts(protocol_name: str) -> dict:
     return complete_prompts(get_protocol(protocol_name).model_roles, {})
 
 
-tab_list, tab_new, tab_version, tab_run = st.tabs(["Versions", "New strategy", "New version", "AI batch run"])
+tab_list, tab_new, tab_version, tab_run, tab_strength = st.tabs(
+    ["Versions", "New strategy", "New version", "AI batch run", "Debater strength"])
 
 with tab_list:
     st.caption("Which versions participants are dealt: the Conditions section of Study settings.")
@@ -175,3 +179,41 @@ with tab_run:
                         f"{'n/a' if acc is None else f'{acc:.3f}'}, {job.result.get('errors', 0)} errors")
 
     job_status()
+
+with tab_strength:
+    st.caption("Cross-play (Khan et al. 2024): debate versions that differ in their debaters (best-of-N, the "
+               "debater model or its prompt) argue against each other and themselves on the study's items. Each "
+               "version gets an Elo rating from the judge's verdicts, and the chart shows how accurate the judge is "
+               "when a version debates itself. The matches run in a copy of the study, so they never count as this "
+               "study's results.")
+    debates = [r for r in rows if crossplay.two_speakers(r)]
+    if len(debates) < 2:
+        st.info("Cross-play needs at least two debate versions. Make one that changes the debaters (for example "
+                "\"Best-of-N speeches\") on the New version tab.")
+    else:
+        with st.form("crossplay", clear_on_submit=True):
+            chosen = st.multiselect("Debate versions (the first one's rules and judge run every match)",
+                                    [r.id for r in debates][::-1], format_func=label,
+                                    max_selections=crossplay.MAX_VERSIONS)
+            n_items = st.number_input("Items", 1, crossplay.MAX_ITEMS, 10,
+                                      help="Every ordered pair of versions (a version against itself too) debates "
+                                           "once on each item: k versions make k × k debates per item.")
+            if st.form_submit_button("Start cross-play", type="primary"):
+                ok, job = attempt(crossplay.start_crossplay, study_id=study_id, version_ids=chosen,
+                                  items=int(n_items), user_id=user.id)
+                if ok:
+                    flash_box.success(f"Cross-play started (job #{job}).")
+
+    def show_crossplay(job) -> None:
+        summary = crossplay.summarise(job.result)
+        st.plotly_chart(crossplay.figure(summary), width="stretch", key=f"crossplay-chart-{job.id}")
+        st.dataframe(crossplay.table(summary), hide_index=True, width="stretch")
+        st.caption(escape_markdown(
+            f"{summary.matches} debates on {job.result['items']} items, {summary.errors} failed; judge "
+            f"{job.result['judge']}. Honest debaters' advantage: {summary.honesty_advantage_elo:+.0f} Elo (taken out "
+            "of the ratings). Rating intervals: 95 % percentile bootstrap over items; accuracy: "
+            f"{intervals_method()}. The debates are on the Transcripts page of study #{job.result['copy_study_id']}."))
+
+    job_progress(lambda: [j for j in list_jobs(study_id=study_id, limit=20) if j.kind == "crossplay"][:3],
+                 key=f"crossplay-{study_id}", title=lambda j: f"Cross-play #{j.id}", finished=show_crossplay,
+                 empty="No cross-play yet.")

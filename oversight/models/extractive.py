@@ -5,7 +5,8 @@ question and the earlier messages as the source.
 
 - debater / consultant: argues `task.options[task.answer_index]` by quoting, verbatim, the story sentences whose
   similarity to "question + assigned answer" most exceeds their similarity to "question + other answer(s)", within
-  `quote_limit` / `char_limit`.
+  `quote_limit` / `char_limit`; at a sampling temperature above 0 the order is perturbed (seeded), which is what
+  best-of-N speeches choose among.
 - assistant: quotes the passages most similar to the person's latest message (else the question), new ones first.
 - questioner (an AI participant in assisted-QA batch runs): asks what in the text supports each option in turn.
 - judge / feedback: on a transcript of speakers who argue options (debate, consultancy) and no source, a trained
@@ -172,8 +173,10 @@ class ExtractiveBackend(Backend):
             self.passages(source)
 
     # -- behaviours -----------------------------------------------------------------------------------------------
-    def argue(self, task: Task) -> str:
-        """A short argument for the assigned answer built from verbatim quotes."""
+    def argue(self, task: Task, *, temperature: float = 0.0, seed: int | None = None) -> str:
+        """A short argument for the assigned answer built from verbatim quotes. `temperature` > 0 samples which
+        passages lead (Gumbel noise on their scores, seeded), so best-of-N gets N different candidates; 0 is the
+        one best argument."""
         if task.source is None or task.answer_index is None or len(task.options) < 2:
             raise ModelError("The extractive debater needs a task with source, options and answer_index.")
         import numpy as np
@@ -197,6 +200,9 @@ class ExtractiveBackend(Backend):
         notes = [text for who, text in task.transcript if who == "Judge" and text.strip()]
         if notes:
             score = score + 0.3 * (emb @ self.encode([notes[-1]])[0])
+        if temperature > 0:
+            noise = np.random.default_rng(seed).gumbel(size=len(spans))
+            score = score + temperature * SCORE_TEMPERATURE * noise
         said = " ".join(" ".join(text.split()) for _, text in task.transcript)
         fresh = np.array([" ".join(task.source[s:e].split()) not in said for s, e in spans])
 
@@ -275,7 +281,9 @@ class ExtractiveBackend(Backend):
             plain = re.sub(r"</?quote>", " ", t)
             pieces += [plain[a:b] for a, b in split_passages(plain)]
         pieces = list(dict.fromkeys(p for p in pieces if p.strip()))
-        return pieces, (self.encode(pieces) if pieces else None)
+        # Cached: a judge reads the same earlier speeches at every report, in both answer orders, and best-of-N
+        # reads them again with each candidate.
+        return pieces, (self.encode_cached(pieces) if pieces else None)
 
     def judge_head(self, task: Task | None):
         """The trained head (oversight.models.judge_head) for a judge that reads a transcript of speakers who argue
@@ -321,7 +329,7 @@ class ExtractiveBackend(Backend):
             pieces, emb = self._evidence(request, task)
             if not pieces:
                 return [1.0 / len(options)] * len(options)
-            opt = self.encode([f"{question} {o}" for o in options])
+            opt = self.encode_cached([f"{question} {o}" for o in options])
             sims = emb @ opt.T
             k = min(3, len(pieces))
             support = [float(np.sort(sims[:, j])[-k:].mean()) for j in range(len(options))]
@@ -340,7 +348,7 @@ class ExtractiveBackend(Backend):
             source = "\n\n".join(m.content for m in msgs[:-1] if m.role != "system") or (users[-1] if users else "")
             task = Task(role="assistant", question=users[-1] if users else "", source=source)
         if task.role in ("debater", "consultant"):
-            return self.argue(task)
+            return self.argue(task, temperature=request.sampling.temperature, seed=request.sampling.seed)
         if task.role == "questioner":
             return self.ask(task)
         if task.role in ("judge", "feedback"):

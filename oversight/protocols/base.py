@@ -133,6 +133,9 @@ class ModelTurnRules(Rules):
 class Speaker:
     role: str  # debater_a | debater_b | consultant
     answer_index: int  # the option (in the item's order) this speaker argues for
+    # Cross-play (oversight.protocols.crossplay): the strategy version whose speaker settings (best-of-N, model,
+    # prompt) this speaker plays with; None: the transcript's own version.
+    version: int | None = None
 
 
 @dataclass(frozen=True)

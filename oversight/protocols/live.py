@@ -44,9 +44,10 @@ from storage.models import Assignment, Item, ItemGold, Judgment, Strategy, Trans
 
 def speakers_from_meta(meta: dict) -> tuple[Speaker, ...]:
     """Who argues what, from a transcript's meta. meta["roles"] has the same shape in live and imported
-    transcripts: role -> {"argues": item option index, ...}."""
+    transcripts: role -> {"argues": item option index, ...}; a cross-play speaker also names its "version"."""
     roles = meta.get("roles", {})
-    return tuple(Speaker(r, roles[r]["argues"]) for r in roles if isinstance(roles[r], dict) and "argues" in roles[r])
+    return tuple(Speaker(r, roles[r]["argues"], roles[r].get("version")) for r in roles
+                 if isinstance(roles[r], dict) and "argues" in roles[r])
 
 
 def item_facts(s, item: Item, gold: ItemGold | None = None) -> ItemFacts:

@@ -19,8 +19,10 @@ import zlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from oversight import read_cache
+from oversight.db import session_scope
 from oversight.models import Request, Sampling, Task, get_model, model_for_role
 from oversight.models.base import Backend
 from oversight.models.errors import ModelError
@@ -28,6 +30,7 @@ from oversight.study.monitor import record_model_error
 from oversight.protocols import live
 from oversight.settings import get_settings
 from oversight.vocab import role_label
+from storage.models import Strategy
 
 log = logging.getLogger(__name__)
 # A turn's length in tokens: generous for the character limit, then the turn is cut to the rules.
@@ -48,28 +51,51 @@ def turn_request(state: live.State, role: str, *, temperature: float = 0.0, seed
 
 
 def best_of(state: live.State, role: str, candidates: list[str]) -> str:
-    """The candidate the preference judge finds most convincing for the speaker's own side (Khan et al.)."""
+    """The candidate the judge finds most convincing for the speaker's own side (Khan et al. 2024): each candidate
+    is read after what the speaker saw so far, as the judge would read it, and the one that gives the speaker's
+    answer the highest probability is kept (the first of equals)."""
     judge = model_for(state, "judge")
     side = state.order.index(state.answer_of(role))
-    options = [state.options[i] for i in state.order]
+    options = tuple(state.options[i] for i in state.order)
+    said = state.protocol.model_task(state, role).transcript
+    label = f'{role_label(role)} (arguing for "{options[side]}")'
 
     def support(text: str) -> float:
-        task = Task(role="judge", question=state.question, options=tuple(options),
-                    transcript=((role_label(role), text),))
-        return judge.score_choices(Request(task=task), options)[side]
+        task = Task(role="judge", question=state.question, options=options, transcript=(*said, (label, text)))
+        return judge.score_choices(Request(task=task), list(options))[side]
 
     return max(candidates, key=support)
 
 
+def speaker_view(state: live.State, role: str) -> live.State:
+    """The state as `role`'s speaker plays it: in a cross-play match a speaker plays with its own strategy
+    version's speaker settings (best-of-N, the model and prompt of its model role); the match's rules (rounds,
+    limits) and judge stay the transcript's."""
+    version = next((sp.version for sp in state.speakers if sp.role == role), None)
+    if version is None or version == state.strategy_id:
+        return state
+    with session_scope(write=False) as s:
+        own = read_cache.row(s, Strategy, version)
+    model_role = state.protocol.model_role(role)
+    rules = state.protocol.parse_rules(own.rules)
+    roles = {**state.model_roles, model_role: own.model_roles.get(model_role)}
+    return replace(state, rules=replace(state.rules, best_of_n=getattr(rules, "best_of_n", 1)),
+                   model_roles={k: v for k, v in roles.items() if v},
+                   prompts={**state.prompts, model_role: own.prompts.get(model_role, {})})
+
+
 def generate_turn(state: live.State, role: str, on_delta=None) -> tuple[str, str, int, float]:
-    """Generate one model turn under the rules; returns (text, model name, tokens, seconds)."""
+    """Generate one model turn under the rules; returns (text, model name, tokens, seconds). Best-of-N samples its
+    candidates with seeds of this transcript and turn, so a rerun writes the same speech."""
+    state = speaker_view(state, role)
     model = model_for(state, state.protocol.model_role(role))
     started = time.perf_counter()
     n = getattr(state.rules, "best_of_n", 1)
     if n > 1:
-        requests = [turn_request(state, role, temperature=0.8, seed=i) for i in range(n)]
+        base = seed_of(state, role)
+        requests = [turn_request(state, role, temperature=0.8, seed=base + i) for i in range(n)]
         done = model.complete(requests)
-        text = best_of(state, role, [c.text for c in done])
+        text = best_of(state, role, [state.protocol.finish_text(state.rules, role, c.text) for c in done])
         tokens = sum(c.tokens for c in done)
         if on_delta:
             on_delta(text)

@@ -34,9 +34,10 @@ def root_of(study: Study) -> int:
     return study.dry_run_of if study.dry_run_of is not None else study.id
 
 
-def copy_for_dry_run(*, study_id: int, user_id: int | None = None) -> int:
+def copy_for_dry_run(*, study_id: int, user_id: int | None = None, purpose: str = "Dry run") -> int:
     """Copy the study's design into a new dry-run study (see the module docstring); returns its id. One
-    transaction: the copy lands whole or not at all, and the original is only read."""
+    transaction: the copy lands whole or not at all, and the original is only read. `purpose` names the copy
+    ("Dry run of …", "Cross-play of …")."""
     with session_scope() as s:
         original = s.get(Study, study_id)
         if original is None:
@@ -44,7 +45,7 @@ def copy_for_dry_run(*, study_id: int, user_id: int | None = None) -> int:
         root = s.get(Study, root_of(original))
         n = s.exec(select(func.count()).select_from(Study).where(Study.dry_run_of == root.id)).one() + 1
         fields = {k: copy.deepcopy(v) for k, v in original.model_dump().items() if k not in _NOT_COPIED}
-        dry = Study(**fields, name=f"Dry run of {root.name} ({n})", status="open", dry_run_of=root.id,
+        dry = Study(**fields, name=f"{purpose} of {root.name} ({n})", status="open", dry_run_of=root.id,
                      created_by=user_id)
         s.add(dry)
         s.flush()

@@ -41,6 +41,24 @@ def test_demo_passage_debaters_quote_verbatim_and_argue_their_side(extractive):
     assert "<quote>The harbour master later claimed the ship had sailed at dawn.</quote>" in texts[1]
 
 
+def test_sampled_speeches_differ_by_seed_repeat_by_seed_and_stay_verbatim(extractive):
+    """Best-of-N needs N different candidates: at a temperature above 0 the debater samples which passages lead
+    (seeded, so a rerun writes the same speech); at 0 it gives its one best argument."""
+    from oversight.models import Sampling
+
+    def speech(temperature: float, seed: int | None) -> str:
+        task = Task(role="debater", question=QUESTION, options=OPTIONS, source=PASSAGE, answer_index=0,
+                    char_limit=400, quote_limit=150)
+        return extractive.complete([Request(task=task, sampling=Sampling(temperature=temperature, seed=seed))])[0].text
+
+    assert speech(0.0, 3) == speech(0.0, None)  # greedy: the seed plays no part
+    sampled = [speech(0.8, seed) for seed in range(8)]
+    assert len(set(sampled)) >= 2
+    assert speech(0.8, 5) == sampled[5]
+    for text in sampled:
+        assert all(q.verified for q in check_quotes(text, PASSAGE)), text
+
+
 def test_demo_passage_judge_and_assistant(extractive):
     # A weak judge: right when the evidence is plain (the dawn/midnight question fools it, as it may).
     plain = ("The ship's engine, long before sunrise", "Mara's cat on the windowsill")

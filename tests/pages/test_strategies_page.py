@@ -158,3 +158,53 @@ def test_the_version_diff_shows_long_changed_values_whole(admin, study):
     assert heads == ["**Rule: Guide time per judgment (seconds)**", "**Prompt for the assistant: system prompt**"]
     codes = [c.value for c in at.code]
     assert codes[:4] == ["none", "90 seconds", long + "Be brief.", long + "Be thorough."]
+
+
+def test_debater_strength_runs_a_cross_play_and_shows_ratings_with_the_chart(admin, study, monkeypatch):
+    """The Debater strength tab: choose two debate versions, start, and read each one's rating and self-play
+    accuracy (issue 19: Khan et al.'s figure on a page)."""
+    from oversight import models
+    from oversight.jobs import run_worker
+    from oversight.models.config import ModelsConfig, ScriptedConfig
+    from oversight.protocols import bots, strategies
+    from oversight.db import session_scope
+    from storage.models import Item, ItemGold
+    from tests.test_crossplay import KeywordJudge
+
+    models.configure(ModelsConfig(models={"strong": ScriptedConfig(name="strong", responses=["A STRONG case."]),
+                                          "weak": ScriptedConfig(name="weak", responses=["A weak case."])},
+                                  roles={r: "weak" for r in ("debater", "judge", "feedback")}))
+    monkeypatch.setattr(bots, "model_for", lambda state, role: KeywordJudge())
+    try:
+        with session_scope() as s:
+            for n in range(2):
+                item = Item(study_id=study.id, external_id=f"q{n}", question="Where was the key?",
+                            options=["flowerpot", "mailbox"], source_text="The key was under the flowerpot.")
+                s.add(item)
+                s.flush()
+                s.add(ItemGold(item_id=item.id, gold_index=0))
+        ids = [strategies.create_strategy(study_id=study.id, name=name, protocol="debate", rules={"rounds": 1},
+                                          model_roles={"debater": name}).id for name in ("strong", "weak")]
+        at = page(admin, study.id)
+        assert any("No cross-play yet" in c.value for c in at.caption)
+        at.multiselect[0].set_value(ids)
+        next(b for b in at.button if b.label == "Start cross-play").click()
+        at.run()
+        assert not at.exception
+        assert any("Cross-play started" in s.value for s in at.success)
+        assert run_worker(once=True) == 1
+        at.run()
+        frame = next(d.value for d in at.dataframe if "Elo [95% CI]" in d.value.columns)
+        rows = dict(zip(frame["Version"], frame["Elo [95% CI]"]))
+        assert set(rows) == {"strong v1 (best of 1)", "weak v1 (best of 1)"}
+        assert float(rows["strong v1 (best of 1)"].split()[0]) > float(rows["weak v1 (best of 1)"].split()[0])
+        assert list(frame["Wins against others"]) == ["4 of 4", "0 of 4"]
+        assert any("8 debates on 2 items" in c.value for c in at.caption)
+        assert at.get("plotly_chart")
+    finally:
+        models.configure(None)
+
+
+def test_debater_strength_says_what_it_needs_with_fewer_than_two_debates(admin, study):
+    at = page(admin, study.id)
+    assert any("needs at least two debate versions" in i.value for i in at.info)
