@@ -12,6 +12,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh dev
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# Bytecode is written, and compiled once here: every pytest worker, CLI subprocess and test server then loads the
+# project's modules (and pytest its rewritten tests) instead of compiling them again. Some environments turn
+# writing off (PYTHONDONTWRITEBYTECODE); on a fresh clone that cost each of the suite's hundreds of processes.
+unset PYTHONDONTWRITEBYTECODE
+.venv/bin/python -m compileall -q -j 0 app.py serve.py oversight storage views web bench >/dev/null
 select=()
 if [ "${1:-}" = --fast ]; then
   shift
