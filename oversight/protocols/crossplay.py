@@ -184,21 +184,24 @@ def figure(summary: Summary):
 
     import plotly.graph_objects as go
 
-    points = [r for r in summary.ratings if r.self_play.estimate is not None]
-    fig = go.Figure(go.Scatter(
-        x=[r.elo for r in points], y=[r.self_play.estimate for r in points], mode="markers+text",
-        text=[html.escape(summary.labels[r.version], quote=False) for r in points], textposition="top center",
-        error_x={"type": "data", "symmetric": False,
-                 "array": [(r.ci_high - r.elo) if r.ci_high is not None else 0 for r in points],
-                 "arrayminus": [(r.elo - r.ci_low) if r.ci_low is not None else 0 for r in points]},
-        error_y={"type": "data", "symmetric": False,
-                 "array": [(r.self_play.ci_high - r.self_play.estimate) if r.self_play.has_interval else 0
-                           for r in points],
-                 "arrayminus": [(r.self_play.estimate - r.self_play.ci_low) if r.self_play.has_interval else 0
-                                for r in points]}))
+    fig = go.Figure()
+    for r in summary.ratings:  # one trace per version: its name in the legend, never over another's point
+        if r.self_play.estimate is None:
+            continue
+        sp = r.self_play
+        fig.add_trace(go.Scatter(
+            x=[r.elo], y=[sp.estimate], mode="markers", marker={"size": 11},
+            name=html.escape(summary.labels[r.version], quote=False),
+            error_x={"type": "data", "symmetric": False,
+                     "array": [r.ci_high - r.elo if r.ci_high is not None else 0],
+                     "arrayminus": [r.elo - r.ci_low if r.ci_low is not None else 0]},
+            error_y={"type": "data", "symmetric": False,
+                     "array": [sp.ci_high - sp.estimate if sp.has_interval else 0],
+                     "arrayminus": [sp.estimate - sp.ci_low if sp.has_interval else 0]}))
     fig.add_hline(y=0.5, line_dash="dot", annotation_text="chance")
     fig.update_layout(xaxis_title="Debater rating (Elo, from cross-play)", yaxis_title="Judge accuracy in self-play",
-                      yaxis_range=[0, 1.05], height=420, margin={"t": 30})
+                      yaxis_range=[0, 1.05], height=440, margin={"t": 30},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.18})
     return fig
 
 
