@@ -12,6 +12,7 @@ import streamlit as st
 
 from oversight.db import init_db
 from oversight.jobs import start_embedded_worker
+from oversight.access import auth
 from oversight.models.registry import limit_cpu_threads, warm_configured
 from oversight.settings import get_settings
 
@@ -46,6 +47,7 @@ def schema_ready() -> str:
     def warm() -> None:
         try:
             limit_cpu_threads(threads)
+            auth.warm()  # the hash an unknown name is checked against: its first sign-in costs what the others do
             warm_configured()
         finally:
             _warmed.set()  # a model that failed to warm is reported on the Models page, not by waiting forever

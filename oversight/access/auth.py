@@ -8,6 +8,7 @@ Participants: a personal link carrying an unguessable token. Only the token's sh
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
@@ -36,7 +37,18 @@ STAFF_ROLES = ("admin", "expert")
 MIN_PASSWORD_LENGTH = 8
 hasher = PasswordHasher()
 # Verified against for unknown names so that a wrong name costs as long as a wrong password.
-_DUMMY_HASH = hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the name is unknown. Made once per process, not at import: an argon2 hash
+    takes about 0.2 s, which every command paid at start. The server makes it at start (`warm`), so its first
+    unknown-name sign-in costs what the others do."""
+    return hasher.hash("not-a-real-password")
+
+
+def warm() -> None:
+    _dummy_hash()
 
 
 class AuthError(Exception):
@@ -222,7 +234,7 @@ def authenticate(*, name: str, password: str, client: str | None = None) -> User
         with session_scope(write=False) as s:
             user = s.exec(select(User).where(User.name == name, User.role.in_(STAFF_ROLES))).first()
     if user is None or not user.password_hash:
-        _verify(_DUMMY_HASH, password + "x")  # a wrong name costs as long as a wrong password
+        _verify(_dummy_hash(), password + "x")  # a wrong name costs as long as a wrong password
         _settle(keys, user_id=None, ok=False)
         raise AuthError("wrong name or password")
     if not _verify(user.password_hash, password):
