@@ -339,12 +339,14 @@ def show_verdict(verdict: AnswerFeedback) -> None:
             st.caption(verdict.rule)
 
 
-def show_outcome(view: JudgeView) -> None:
+def show_outcome(view: JudgeView, *, answer_shown: bool = False) -> None:
+    """`answer_shown`: the practice block above already gave the right answer, so it is not said twice."""
     st.success("Your final answer is saved.")
     if view.outcome is not None and view.reports:
         o = view.outcome
-        st.text(f"The correct answer was {option_letter(o.correct_position)}: "
-                f"{display_text(view.options[o.correct_position])}")
+        if not answer_shown:
+            st.text(f"The correct answer was {option_letter(o.correct_position)}: "
+                    f"{display_text(view.options[o.correct_position])}")
         # Display order on both sides; the score is the one live.judge_view computed (scoring.judge_score).
         show_verdict(answer_feedback(mode=study.feedback, probabilities=view.reports[-1][1], gold=o.correct_position,
                                      rule=view.rules.scoring, penalty=view.rules.turn_penalty, score=o.score))
@@ -444,8 +446,8 @@ if "finished_view" in st.session_state:
     view = judge_view(st.session_state.pop("finished_view"))
     show_question(view.question, view.options)
     show_history(view)
-    practice_shown(verdict=view.outcome is None)
-    show_outcome(view)
+    shown = practice_shown(verdict=view.outcome is None)
+    show_outcome(view, answer_shown=shown)
     st.stop()
 
 if task is None:

@@ -55,5 +55,6 @@ def test_a_live_practice_item_shows_its_answer_and_explanation(study):
         texts = [t.value for t in at.text]
         assert "Practice: the answer was Eight" in texts and "Arachnids have eight legs." in texts
         assert [s.value for s in at.success].count("Correct — you were 70% sure.") == 1  # said once
+        assert not any(t.startswith("The correct answer was") for t in texts)  # the answer is said once too
     finally:
         models.configure(None)
