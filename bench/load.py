@@ -226,7 +226,8 @@ def answer(view: View, rng: random.Random, sure: int) -> dict:
 
 
 async def participant(url: str, person: Person, tally: Tally, *, think: float, rng: random.Random,
-                      max_tasks: int = 100) -> None:
+                      max_tasks: int = 100, speech_wait_s: float = 30.0) -> None:
+    """`speech_wait_s`: how long a debate page may wait for its speeches before the bench counts an error."""
     async def pause() -> None:
         await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think) if think else 0)
 
@@ -245,13 +246,14 @@ async def participant(url: str, person: Person, tally: Tally, *, think: float, r
             if not view.has("Task "):
                 raise AppError(f"expected a task, saw {view.texts()[:6]}")
             if person.kind == DEBATE:
-                view = await app.wait_until(round_ready(1))
+                view = await app.wait_until(round_ready(1), timeout=speech_wait_s)
                 tally.times["first_speech"].append(time.perf_counter() - clicked)
                 await pause()
                 clicked = time.perf_counter()
                 view = await app.act(answer(view, rng, 70), click="Continue to round 2")
                 tally.confirmed[person.user_id] += 1
-                view = await timed(tally, "continue", app.wait_until(round_ready(2)), since=clicked)
+                view = await timed(tally, "continue", app.wait_until(round_ready(2), timeout=speech_wait_s),
+                                   since=clicked)
             await pause()
             view = await timed(tally, "submit", app.act(answer(view, rng, 80), click="Submit final answer"))
             if not view.has("Your final answer is saved"):
@@ -264,11 +266,12 @@ async def participant(url: str, person: Person, tally: Tally, *, think: float, r
         raise AppError("more tasks than expected")
 
 
-async def run_person(url: str, person: Person, tally: Tally, *, think: float, seed: int, delay: float) -> None:
+async def run_person(url: str, person: Person, tally: Tally, *, think: float, seed: int, delay: float,
+                     speech_wait_s: float = 30.0) -> None:
     await asyncio.sleep(delay)
     start = time.perf_counter()
     try:
-        await participant(url, person, tally, think=think, rng=random.Random(seed))
+        await participant(url, person, tally, think=think, rng=random.Random(seed), speech_wait_s=speech_wait_s)
     except Exception as exc:  # noqa: BLE001 - every failure is counted and shown
         tally.errors.append(f"participant {person.user_id}: {exc}")
     tally.spans.append((start, time.perf_counter()))

@@ -127,7 +127,9 @@ def test_two_apps_and_two_workers_on_one_postgres(pg, tmp_path, processes):
 
     async def session() -> None:
         await asyncio.gather(later_jobs(), *(
-            run_person(urls[i % 2], person, tally, think=0.2, seed=i, delay=0.2 * i)
+            # Speeches wait behind the batch jobs on 2 shared cores: what this test checks is that every answer
+            # and job lands once, not how fast (bench/load.py measures that), so a slow speech is no failure.
+            run_person(urls[i % 2], person, tally, think=0.2, seed=i, delay=0.2 * i, speech_wait_s=240)
             for i, person in enumerate(people)))
 
     asyncio.run(session())

@@ -139,6 +139,9 @@ def do_tasks(page: Page, plan: dict, *, total: int, ask: bool, screenshot: str |
         expect(page.get_by_text(f"Task {k} of {total}")).to_be_visible()
         question = shown_question(page, seen)
         seen.add(question)
+        # Tell the kind of task only once its answer form is drawn (a busy machine draws the page in parts).
+        expect(page.get_by_role("button", name=re.compile(r"^Submit (final )?answer$"))).to_be_visible()
+        settled(page)
         live = page.get_by_role("button", name="Submit final answer").count() > 0
         practice = page.get_by_text("A practice question").count() > 0
         kind = "practice" if practice else "catch" if question == CATCH[0] else "assisted" if live else "alone"
