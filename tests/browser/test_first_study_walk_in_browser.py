@@ -149,7 +149,16 @@ def pick(page: Page, label: str, option: str) -> None:
 
 def _condition_row(page: Page, name: str):
     """A row of the Conditions table (the grid's screen-reader table is drawn while the grid is on screen)."""
-    page.get_by_text("Items it can deal: real items").scroll_into_view_if_needed()
+    from playwright.sync_api import Error
+
+    for attempt in range(3):  # a live-progress rerun can redraw the table under the scroll: settle and again
+        settled(page)
+        try:
+            page.get_by_text("Items it can deal: real items").scroll_into_view_if_needed(timeout=15_000)
+            break
+        except Error:
+            if attempt == 2:
+                raise
     return page.get_by_test_id("stDataFrame").filter(has_text="tasks dealt").locator("tbody tr").filter(
         has=page.get_by_text(name, exact=True))
 
