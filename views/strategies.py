@@ -205,7 +205,7 @@ with tab_strength:
                     flash_box.success(f"Cross-play started (job #{job}).")
 
     def show_crossplay(job) -> None:
-        summary = crossplay.summarise(job.result)
+        summary = crossplay.job_summary(job.id)
         st.plotly_chart(crossplay.figure(summary), width="stretch", key=f"crossplay-chart-{job.id}")
         st.dataframe(crossplay.table(summary), hide_index=True, width="stretch")
         st.caption(escape_markdown(

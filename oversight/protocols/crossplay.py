@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlmodel import select
@@ -175,6 +176,15 @@ def summarise(result: dict[str, Any]) -> Summary:
     ids = [v["id"] for v in result["versions"]]
     rated, h = ratings(matches, ids)
     return Summary(rated, {v["id"]: v["label"] for v in result["versions"]}, h, len(matches), result["errors"])
+
+
+@lru_cache(maxsize=16)
+def job_summary(job_id: int) -> Summary:
+    """`summarise` of a finished "crossplay" job, once per process: its result never changes, and the bootstrap
+    takes seconds (about 2.7 s for four versions on 73 items), which a page must not pay on every rerun."""
+    from oversight.jobs import get_job
+
+    return summarise(get_job(job_id).result)
 
 
 def figure(summary: Summary):
